@@ -1,0 +1,63 @@
+//! Why a value was refused: one variant per rule, each with a stable machine-readable code.
+
+use thiserror::Error;
+
+/// A rule a value broke. The API shows [`Invalid::code`] and the message next to the field.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Invalid {
+    #[error("must be exactly 11 digits starting with 7, e.g. 79001234567")]
+    PhoneFormat,
+    #[error("must be an IANA time zone name such as Europe/Moscow, Asia/Vladivostok or UTC")]
+    UnknownTimeZone,
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {max} characters long")]
+    TooLong { max: usize },
+    #[error("must not contain control characters")]
+    ControlCharacters,
+    #[error(
+        "must be 1 to {max} characters: lowercase latin letters, digits, '-' or '_', starting with a letter or digit"
+    )]
+    OperatorCodeFormat { max: usize },
+    #[error("must be a time of day as \"HH:MM\" (00:00 to 23:59)")]
+    TimeOfDayFormat,
+    #[error("the window must not start and end at the same time; omit it to allow any time")]
+    EmptyWindow,
+    #[error("must be later than start_at")]
+    EndNotAfterStart,
+    #[error("must list at most {max} entries")]
+    TooMany { max: usize },
+}
+
+impl Invalid {
+    /// Stable code for clients to branch on; never changes once published.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Invalid::PhoneFormat => "phone_format",
+            Invalid::UnknownTimeZone => "unknown_time_zone",
+            Invalid::Empty => "empty",
+            Invalid::TooLong { .. } => "too_long",
+            Invalid::ControlCharacters => "control_characters",
+            Invalid::OperatorCodeFormat { .. } => "operator_code_format",
+            Invalid::TimeOfDayFormat => "time_of_day_format",
+            Invalid::EmptyWindow => "empty_window",
+            Invalid::EndNotAfterStart => "end_not_after_start",
+            Invalid::TooMany { .. } => "too_many",
+        }
+    }
+}
+
+/// Trims `raw` and checks it is a non-empty, single-line text of at most `max` characters.
+pub(crate) fn bounded_label(raw: &str, max: usize) -> Result<String, Invalid> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(Invalid::Empty);
+    }
+    if trimmed.chars().count() > max {
+        return Err(Invalid::TooLong { max });
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Invalid::ControlCharacters);
+    }
+    Ok(trimmed.to_owned())
+}

@@ -1,0 +1,30 @@
+//! The mailing service's domain: validated values, the rules a mailing follows, and the
+//! interfaces through which the services reach storage.
+//!
+//! Everything here is pure: no I/O and no clock. Functions that decide "is it time yet?" take
+//! `now` as a parameter, so time zones, send windows and DST transitions are testable with real
+//! zones and a fixed instant. Storage backends implement the traits in [`store`]; the services
+//! depend on those traits and never on a database library.
+
+pub mod client;
+pub mod filter;
+pub mod ids;
+pub mod invalid;
+pub mod mailing;
+pub mod message;
+pub mod operator;
+pub mod planning;
+pub mod store;
+pub mod tag;
+pub mod window;
+
+pub use client::{PhoneNumber, TimeZone};
+pub use filter::ClientFilter;
+pub use ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId, UserId};
+pub use invalid::Invalid;
+pub use mailing::{MailingSchedule, MailingStatus, MailingText};
+pub use message::MessageStatus;
+pub use operator::{OperatorCode, OperatorName};
+pub use planning::{SendPlan, plan_send};
+pub use tag::TagValue;
+pub use window::SendWindow;

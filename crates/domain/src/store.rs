@@ -1,0 +1,204 @@
+//! The storage interface: the records the services read and write, and one repository trait per
+//! resource. Backends (PostgreSQL today) implement these traits; the services hold a
+//! `dyn Store` and never see the database library.
+//!
+//! Methods are synchronous and each runs as one transaction; async callers run them on a
+//! blocking pool. Rules the database enforces (uniqueness, references) come back as
+//! [`Rejection`]s, so a caller learns why a write was refused without checking first.
+
+mod records;
+
+pub use records::*;
+
+use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId};
+use crate::invalid::Invalid;
+use crate::mailing::UpdateRefused;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::fmt;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Why a storage call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(Entity),
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The database could not be reached or no connection was free in time; worth retrying.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+/// The kinds of record, for messages about them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Operator,
+    Tag,
+    Client,
+    ClientFilter,
+    Mailing,
+    Message,
+}
+
+impl Entity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Entity::Operator => "operator",
+            Entity::Tag => "tag",
+            Entity::Client => "client",
+            Entity::ClientFilter => "client filter",
+            Entity::Mailing => "mailing",
+            Entity::Message => "message",
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A write refused because of the data already stored, or because the merged result of a
+/// partial update breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("a client with this phone number already exists")]
+    DuplicatePhone,
+    #[error("a tag with this value already exists")]
+    DuplicateTag,
+    #[error("an operator with this code already exists")]
+    DuplicateOperatorCode,
+    #[error("no operator has this code")]
+    UnknownOperator,
+    #[error("the operator is used by clients")]
+    OperatorInUse,
+    #[error("no client filter has this id")]
+    UnknownClientFilter,
+    #[error(transparent)]
+    MailingLocked(#[from] UpdateRefused),
+    #[error("a finished mailing cannot be cancelled")]
+    MailingFinished,
+    /// The merged fields of an update break a rule, e.g. a new `end_at` before the stored
+    /// `start_at`.
+    #[error("{field} {rule}")]
+    Invalid { field: &'static str, rule: Invalid },
+}
+
+/// Which slice of a list to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// One page of a list and how many items the whole list holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+pub trait OperatorStore {
+    fn create_operator(&self, new: &NewOperator) -> StoreResult<Operator>;
+    fn get_operator(&self, id: OperatorId) -> StoreResult<Operator>;
+    fn list_operators(&self, page: PageRequest) -> StoreResult<Page<Operator>>;
+    fn update_operator(&self, id: OperatorId, patch: &OperatorPatch) -> StoreResult<Operator>;
+    fn delete_operator(&self, id: OperatorId) -> StoreResult<()>;
+}
+
+pub trait TagStore {
+    fn create_tag(&self, new: &NewTag) -> StoreResult<Tag>;
+    fn get_tag(&self, id: TagId) -> StoreResult<Tag>;
+    fn list_tags(&self, page: PageRequest) -> StoreResult<Page<Tag>>;
+    fn update_tag(&self, id: TagId, new: &NewTag) -> StoreResult<Tag>;
+    /// Deleting a tag takes it off every client.
+    fn delete_tag(&self, id: TagId) -> StoreResult<()>;
+}
+
+pub trait ClientStore {
+    /// Tags the client names are created if they do not exist yet.
+    fn create_client(&self, new: &NewClient) -> StoreResult<Client>;
+    fn get_client(&self, id: ClientId) -> StoreResult<Client>;
+    fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<Page<Client>>;
+    fn update_client(&self, id: ClientId, patch: &ClientPatch) -> StoreResult<Client>;
+    /// Cancels the client's unsent messages, then removes the client; its sent messages stay.
+    fn delete_client(&self, id: ClientId) -> StoreResult<()>;
+}
+
+pub trait ClientFilterStore {
+    fn create_client_filter(&self, new: &NewSavedFilter) -> StoreResult<SavedFilter>;
+    fn get_client_filter(&self, id: ClientFilterId) -> StoreResult<SavedFilter>;
+    fn list_client_filters(&self, page: PageRequest) -> StoreResult<Page<SavedFilter>>;
+    fn update_client_filter(
+        &self,
+        id: ClientFilterId,
+        patch: &SavedFilterPatch,
+    ) -> StoreResult<SavedFilter>;
+    /// Mailings that copied the filter keep their copy.
+    fn delete_client_filter(&self, id: ClientFilterId) -> StoreResult<()>;
+}
+
+pub trait MailingStore {
+    /// A saved filter named by the draft is copied into the mailing.
+    fn create_mailing(&self, draft: &MailingDraft) -> StoreResult<Mailing>;
+    fn get_mailing(&self, id: MailingId) -> StoreResult<Mailing>;
+    fn list_mailings(&self, page: PageRequest) -> StoreResult<Page<Mailing>>;
+    /// Applies `patch` if the mailing's status at `now` allows it (see
+    /// [`crate::mailing::check_update`]).
+    fn update_mailing(
+        &self,
+        id: MailingId,
+        patch: &MailingPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Mailing>;
+    /// Marks the mailing cancelled and cancels its unsent messages. Cancelling twice is a no-op.
+    fn cancel_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Mailing>;
+    /// Removes the mailing from view and cancels its unsent messages; the messages stay.
+    fn delete_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<()>;
+}
+
+pub trait MessageStore {
+    fn get_message(&self, id: MessageId) -> StoreResult<Message>;
+    fn list_messages(&self, query: &MessageQuery, page: PageRequest) -> StoreResult<Page<Message>>;
+    /// Counts of one mailing's messages by status.
+    fn count_messages(&self, mailing: MailingId) -> StoreResult<StatusCounts>;
+    /// Counts for several mailings at once; mailings without messages are absent.
+    fn count_messages_of(
+        &self,
+        mailings: &[MailingId],
+    ) -> StoreResult<HashMap<MailingId, StatusCounts>>;
+    /// Inserts messages; a (mailing, client) pair that already has one is skipped. Returns how
+    /// many were inserted.
+    fn insert_messages(&self, new: &[NewMessage]) -> StoreResult<u64>;
+}
+
+pub trait UserStore {
+    fn find_user(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Creates the account, or replaces its password hash.
+    fn save_user(&self, username: &str, password_hash: &str) -> StoreResult<User>;
+}
+
+/// Everything a service needs from storage.
+pub trait Store:
+    OperatorStore
+    + TagStore
+    + ClientStore
+    + ClientFilterStore
+    + MailingStore
+    + MessageStore
+    + UserStore
+    + Send
+    + Sync
+    + 'static
+{
+    /// Checks the database answers, for readiness probes.
+    fn ping(&self) -> StoreResult<()>;
+
+    /// Brings the schema up to date; returns the versions applied now.
+    fn migrate(&self) -> StoreResult<Vec<String>>;
+}

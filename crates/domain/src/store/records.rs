@@ -1,0 +1,271 @@
+//! The records read from and written to storage.
+
+use crate::client::{PhoneNumber, TimeZone};
+use crate::filter::ClientFilter;
+use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId, UserId};
+use crate::mailing::{MailingField, MailingSchedule, MailingStatus, MailingText, check_update};
+use crate::store::Rejection;
+use crate::message::MessageStatus;
+use crate::operator::{OperatorCode, OperatorName};
+use crate::tag::TagValue;
+use crate::window::SendWindow;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub id: OperatorId,
+    pub code: OperatorCode,
+    pub name: OperatorName,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOperator {
+    pub code: OperatorCode,
+    pub name: OperatorName,
+}
+
+/// Fields to change; `None` keeps the stored value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperatorPatch {
+    pub code: Option<OperatorCode>,
+    pub name: Option<OperatorName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub id: TagId,
+    pub value: TagValue,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTag {
+    pub value: TagValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: ClientId,
+    pub phone: PhoneNumber,
+    pub operator_code: OperatorCode,
+    /// Sorted by value.
+    pub tags: Vec<TagValue>,
+    pub time_zone: TimeZone,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewClient {
+    pub phone: PhoneNumber,
+    pub operator_code: OperatorCode,
+    pub tags: Vec<TagValue>,
+    pub time_zone: TimeZone,
+}
+
+/// Fields to change; `None` keeps the stored value. `tags` replaces the whole set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientPatch {
+    pub phone: Option<PhoneNumber>,
+    pub operator_code: Option<OperatorCode>,
+    pub tags: Option<Vec<TagValue>>,
+    pub time_zone: Option<TimeZone>,
+}
+
+/// Conditions on a client list; all given ones must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientQuery {
+    pub operator_code: Option<OperatorCode>,
+    pub tag: Option<TagValue>,
+    /// Digits the phone number starts with.
+    pub phone_prefix: Option<String>,
+}
+
+/// A client filter kept as a resource for mailings to reuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedFilter {
+    pub id: ClientFilterId,
+    pub name: Option<String>,
+    pub filter: ClientFilter,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSavedFilter {
+    pub name: Option<String>,
+    pub filter: ClientFilter,
+}
+
+/// Fields to change; `None` keeps the stored value, `Some(None)` clears the name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedFilterPatch {
+    pub name: Option<Option<String>>,
+    pub filter: Option<ClientFilter>,
+}
+
+/// Where a mailing's filter comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterSource {
+    Inline(ClientFilter),
+    /// Copied from the saved filter when the mailing is written.
+    Saved(ClientFilterId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailing {
+    pub id: MailingId,
+    pub text: MailingText,
+    pub schedule: MailingSchedule,
+    pub filter: ClientFilter,
+    /// The saved filter the mailing's filter was copied from, while that filter exists.
+    pub client_filter_id: Option<ClientFilterId>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Mailing {
+    pub fn status(&self, now: DateTime<Utc>) -> MailingStatus {
+        self.schedule.status(now, self.cancelled_at.is_some())
+    }
+
+    /// The mailing with `patch` applied, if its status at `now` allows the change.
+    ///
+    /// `filter` is the patch's filter already resolved by the caller (a saved filter's
+    /// content and id), since reading a saved filter is storage's job.
+    pub fn patched(
+        &self,
+        patch: &MailingPatch,
+        filter: Option<(ClientFilter, Option<ClientFilterId>)>,
+        now: DateTime<Utc>,
+    ) -> Result<Mailing, Rejection> {
+        let old = &self.schedule;
+        let schedule = MailingSchedule::new(
+            patch.start_at.unwrap_or(old.start_at()),
+            patch.end_at.unwrap_or(old.end_at()),
+            patch.local_time.unwrap_or(old.local_time()),
+            patch.send_window.unwrap_or(old.send_window()),
+        )
+        .map_err(|rule| Rejection::Invalid {
+            field: "end_at",
+            rule,
+        })?;
+        let text = patch.text.clone().unwrap_or_else(|| self.text.clone());
+        let (filter, client_filter_id) =
+            filter.unwrap_or_else(|| (self.filter.clone(), self.client_filter_id));
+
+        let changed: Vec<MailingField> = [
+            (MailingField::Text, text != self.text),
+            (MailingField::StartAt, schedule.start_at() != old.start_at()),
+            (MailingField::EndAt, schedule.end_at() != old.end_at()),
+            (MailingField::LocalTime, schedule.local_time() != old.local_time()),
+            (MailingField::SendWindow, schedule.send_window() != old.send_window()),
+            (MailingField::Filter, filter != self.filter),
+        ]
+        .into_iter()
+        .filter_map(|(field, differs)| differs.then_some(field))
+        .collect();
+        check_update(self.status(now), &changed)?;
+
+        Ok(Mailing {
+            text,
+            schedule,
+            filter,
+            client_filter_id,
+            updated_at: now,
+            ..self.clone()
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailingDraft {
+    pub text: MailingText,
+    pub schedule: MailingSchedule,
+    pub filter: FilterSource,
+}
+
+/// Fields to change; `None` keeps the stored value. `send_window: Some(None)` removes the window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailingPatch {
+    pub text: Option<MailingText>,
+    pub start_at: Option<DateTime<Utc>>,
+    pub end_at: Option<DateTime<Utc>>,
+    pub local_time: Option<bool>,
+    pub send_window: Option<Option<SendWindow>>,
+    pub filter: Option<FilterSource>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub mailing_id: MailingId,
+    /// `None` once the client was deleted.
+    pub client_id: Option<ClientId>,
+    pub status: MessageStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub mailing_id: MailingId,
+    pub client_id: ClientId,
+    pub status: MessageStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Set exactly when `status` is [`MessageStatus::Sent`].
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Conditions on a message list; all given ones must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageQuery {
+    pub mailing_id: Option<MailingId>,
+    pub client_id: Option<ClientId>,
+    pub status: Option<MessageStatus>,
+}
+
+/// How many messages are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts([u64; MessageStatus::ALL.len()]);
+
+impl StatusCounts {
+    pub fn get(&self, status: MessageStatus) -> u64 {
+        self.0[Self::slot(status)]
+    }
+
+    pub fn set(&mut self, status: MessageStatus, count: u64) {
+        self.0[Self::slot(status)] = count;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Every status with its count, zeros included, in [`MessageStatus::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (MessageStatus, u64)> + '_ {
+        MessageStatus::ALL.into_iter().map(|status| (status, self.get(status)))
+    }
+
+    fn slot(status: MessageStatus) -> usize {
+        MessageStatus::ALL
+            .iter()
+            .position(|s| *s == status)
+            .expect("ALL lists every status")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub password_hash: String,
+}
