@@ -1,1 +1,18 @@
+//! The integrator-facing HTTP API of the mailing service: operators, tags, clients, client
+//! filters, mailings, messages and statistics under `/api/v1`, with bearer-token auth, an
+//! OpenAPI document and Swagger UI.
+//!
+//! Handlers turn requests into domain values and call storage through the domain's
+//! repository traits; they never see the database library.
 
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod fixtures;
+pub mod health;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

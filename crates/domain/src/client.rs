@@ -92,17 +92,30 @@ mod tests {
             " 79854456670",
             "７9854456670",
         ] {
-            assert_eq!(PhoneNumber::parse(bad), Err(Invalid::PhoneFormat), "{bad:?}");
+            assert_eq!(
+                PhoneNumber::parse(bad),
+                Err(Invalid::PhoneFormat),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn time_zones_are_iana_names() {
-        for good in ["Europe/Moscow", "Asia/Vladivostok", "UTC", "America/New_York"] {
+        for good in [
+            "Europe/Moscow",
+            "Asia/Vladivostok",
+            "UTC",
+            "America/New_York",
+        ] {
             assert_eq!(TimeZone::parse(good).unwrap().name(), good);
         }
         for bad in ["", "Moscow", "+03:00", "europe/moscow", "Mars/Olympus"] {
-            assert_eq!(TimeZone::parse(bad), Err(Invalid::UnknownTimeZone), "{bad:?}");
+            assert_eq!(
+                TimeZone::parse(bad),
+                Err(Invalid::UnknownTimeZone),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -27,6 +27,8 @@ pub enum Invalid {
     EndNotAfterStart,
     #[error("must list at most {max} entries")]
     TooMany { max: usize },
+    #[error("must be in the future")]
+    InPast,
 }
 
 impl Invalid {
@@ -43,6 +45,7 @@ impl Invalid {
             Invalid::EmptyWindow => "empty_window",
             Invalid::EndNotAfterStart => "end_not_after_start",
             Invalid::TooMany { .. } => "too_many",
+            Invalid::InPast => "in_past",
         }
     }
 }

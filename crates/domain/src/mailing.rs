@@ -3,7 +3,7 @@
 use crate::invalid::Invalid;
 use crate::planning::first_instant_at_or_after;
 use crate::window::SendWindow;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::fmt;
@@ -76,6 +76,16 @@ impl MailingSchedule {
             local_time,
             send_window,
         })
+    }
+
+    /// How a start or end written by an integrator is stored: the instant it names, or with
+    /// `local_time` the wall-clock reading as written (its offset ignored), kept as UTC.
+    pub fn stored_instant(written: DateTime<FixedOffset>, local_time: bool) -> DateTime<Utc> {
+        if local_time {
+            written.naive_local().and_utc()
+        } else {
+            written.with_timezone(&Utc)
+        }
     }
 
     pub fn start_at(&self) -> DateTime<Utc> {
@@ -251,7 +261,10 @@ mod tests {
     fn text_is_bounded_and_not_blank() {
         assert!(MailingText::parse("Hello,\nworld\t!").is_ok());
         assert_eq!(MailingText::parse(" \n "), Err(Invalid::Empty));
-        assert_eq!(MailingText::parse("a\u{7}"), Err(Invalid::ControlCharacters));
+        assert_eq!(
+            MailingText::parse("a\u{7}"),
+            Err(Invalid::ControlCharacters)
+        );
         assert!(MailingText::parse(&"ж".repeat(1600)).is_ok());
         assert_eq!(
             MailingText::parse(&"ж".repeat(1601)),
@@ -270,33 +283,79 @@ mod tests {
     }
 
     #[test]
+    fn written_times_keep_their_clock_with_local_time() {
+        let written = DateTime::parse_from_rfc3339("2026-01-01T10:00:00+03:00").unwrap();
+        assert_eq!(
+            MailingSchedule::stored_instant(written, false),
+            utc(2026, 1, 1, 7, 0)
+        );
+        assert_eq!(
+            MailingSchedule::stored_instant(written, true),
+            utc(2026, 1, 1, 10, 0)
+        );
+    }
+
+    #[test]
     fn status_follows_the_clock() {
         let s = MailingSchedule::new(utc(2026, 1, 1, 10, 0), utc(2026, 1, 1, 12, 0), false, None)
             .unwrap();
-        assert_eq!(s.status(utc(2026, 1, 1, 9, 59), false), MailingStatus::Scheduled);
-        assert_eq!(s.status(utc(2026, 1, 1, 10, 0), false), MailingStatus::Running);
-        assert_eq!(s.status(utc(2026, 1, 1, 12, 0), false), MailingStatus::Finished);
-        assert_eq!(s.status(utc(2026, 1, 1, 11, 0), true), MailingStatus::Cancelled);
+        assert_eq!(
+            s.status(utc(2026, 1, 1, 9, 59), false),
+            MailingStatus::Scheduled
+        );
+        assert_eq!(
+            s.status(utc(2026, 1, 1, 10, 0), false),
+            MailingStatus::Running
+        );
+        assert_eq!(
+            s.status(utc(2026, 1, 1, 12, 0), false),
+            MailingStatus::Finished
+        );
+        assert_eq!(
+            s.status(utc(2026, 1, 1, 11, 0), true),
+            MailingStatus::Cancelled
+        );
     }
 
     #[test]
     fn local_time_starts_each_zone_on_its_own_clock() {
         let s = MailingSchedule::new(utc(2026, 1, 1, 10, 0), utc(2026, 1, 1, 12, 0), true, None)
             .unwrap();
-        assert_eq!(s.start_for(chrono_tz::Europe::Moscow), utc(2026, 1, 1, 7, 0));
-        assert_eq!(s.start_for(chrono_tz::Asia::Vladivostok), utc(2026, 1, 1, 0, 0));
+        assert_eq!(
+            s.start_for(chrono_tz::Europe::Moscow),
+            utc(2026, 1, 1, 7, 0)
+        );
+        assert_eq!(
+            s.start_for(chrono_tz::Asia::Vladivostok),
+            utc(2026, 1, 1, 0, 0)
+        );
         assert_eq!(s.end_for(chrono_tz::UTC), utc(2026, 1, 1, 12, 0));
         // Running as soon as the easternmost zone reaches 10:00, until the westernmost passes 12:00.
-        assert_eq!(s.status(utc(2025, 12, 31, 20, 0), false), MailingStatus::Running);
-        assert_eq!(s.status(utc(2025, 12, 31, 19, 59), false), MailingStatus::Scheduled);
-        assert_eq!(s.status(utc(2026, 1, 1, 23, 59), false), MailingStatus::Running);
-        assert_eq!(s.status(utc(2026, 1, 2, 0, 0), false), MailingStatus::Finished);
+        assert_eq!(
+            s.status(utc(2025, 12, 31, 20, 0), false),
+            MailingStatus::Running
+        );
+        assert_eq!(
+            s.status(utc(2025, 12, 31, 19, 59), false),
+            MailingStatus::Scheduled
+        );
+        assert_eq!(
+            s.status(utc(2026, 1, 1, 23, 59), false),
+            MailingStatus::Running
+        );
+        assert_eq!(
+            s.status(utc(2026, 1, 2, 0, 0), false),
+            MailingStatus::Finished
+        );
     }
 
     #[test]
     fn running_mailings_accept_only_safe_changes() {
         use MailingField::*;
-        assert_eq!(check_update(MailingStatus::Scheduled, &[StartAt, Filter]), Ok(()));
+        assert_eq!(
+            check_update(MailingStatus::Scheduled, &[StartAt, Filter]),
+            Ok(())
+        );
         assert_eq!(
             check_update(MailingStatus::Running, &[Text, EndAt, SendWindow]),
             Ok(())

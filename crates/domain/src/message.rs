@@ -64,12 +64,15 @@ impl MessageStatus {
     /// records a failed attempt. Terminal statuses never change.
     pub fn can_become(self, next: MessageStatus) -> bool {
         use MessageStatus::*;
-        match (self, next) {
-            (Scheduled, Queued | Expired | Cancelled) => true,
-            (Queued, Sent | Retrying | Failed | Scheduled | Expired | Cancelled) => true,
-            (Retrying, Queued | Expired | Cancelled) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (Scheduled, Queued | Expired | Cancelled)
+                | (
+                    Queued,
+                    Sent | Retrying | Failed | Scheduled | Expired | Cancelled
+                )
+                | (Retrying, Queued | Expired | Cancelled)
+        )
     }
 }
 

@@ -80,7 +80,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_single_line_labels() {
-        assert_eq!(OperatorName::parse(" Beeline ").unwrap().as_str(), "Beeline");
+        assert_eq!(
+            OperatorName::parse(" Beeline ").unwrap().as_str(),
+            "Beeline"
+        );
         assert_eq!(OperatorName::parse(""), Err(Invalid::Empty));
         assert_eq!(OperatorName::parse("a\nb"), Err(Invalid::ControlCharacters));
         assert_eq!(

@@ -99,7 +99,10 @@ mod tests {
     fn immediate_mailing_sends_now() {
         let s = schedule(utc(2026, 5, 1, 9, 0), utc(2026, 5, 1, 18, 0), false, None);
         let now = utc(2026, 5, 1, 10, 0);
-        assert_eq!(plan_send(&s, chrono_tz::UTC, now), at(now, utc(2026, 5, 1, 18, 0)));
+        assert_eq!(
+            plan_send(&s, chrono_tz::UTC, now),
+            at(now, utc(2026, 5, 1, 18, 0))
+        );
     }
 
     #[test]
@@ -112,8 +115,14 @@ mod tests {
     #[test]
     fn nothing_is_planned_at_or_after_the_end() {
         let s = schedule(utc(2026, 5, 1, 9, 0), utc(2026, 5, 1, 18, 0), false, None);
-        assert_eq!(plan_send(&s, chrono_tz::UTC, utc(2026, 5, 1, 18, 0)), SendPlan::Expired);
-        assert_eq!(plan_send(&s, chrono_tz::UTC, utc(2026, 6, 1, 0, 0)), SendPlan::Expired);
+        assert_eq!(
+            plan_send(&s, chrono_tz::UTC, utc(2026, 5, 1, 18, 0)),
+            SendPlan::Expired
+        );
+        assert_eq!(
+            plan_send(&s, chrono_tz::UTC, utc(2026, 6, 1, 0, 0)),
+            SendPlan::Expired
+        );
     }
 
     #[test]
@@ -145,7 +154,10 @@ mod tests {
             false,
             Some(("09:00", "21:00")),
         );
-        assert_eq!(plan_send(&s, chrono_tz::Europe::Moscow, utc(2026, 5, 1, 0, 0)), SendPlan::Expired);
+        assert_eq!(
+            plan_send(&s, chrono_tz::Europe::Moscow, utc(2026, 5, 1, 0, 0)),
+            SendPlan::Expired
+        );
     }
 
     #[test]
@@ -182,7 +194,10 @@ mod tests {
         );
         // 08:00 UTC: Vladivostok (18:00) is past its end, Moscow (11:00) is inside.
         let now = utc(2026, 5, 1, 8, 0);
-        assert_eq!(plan_send(&s, chrono_tz::Asia::Vladivostok, now), SendPlan::Expired);
+        assert_eq!(
+            plan_send(&s, chrono_tz::Asia::Vladivostok, now),
+            SendPlan::Expired
+        );
         assert_eq!(
             plan_send(&s, chrono_tz::Europe::Moscow, now),
             at(now, utc(2026, 5, 1, 9, 0))
@@ -210,7 +225,10 @@ mod tests {
             plan_send(&s, ny, utc(2026, 10, 1, 0, 0)),
             at(utc(2026, 11, 1, 4, 0), utc(2026, 11, 1, 5, 30))
         );
-        assert_eq!(plan_send(&s, ny, utc(2026, 11, 1, 6, 15)), SendPlan::Expired);
+        assert_eq!(
+            plan_send(&s, ny, utc(2026, 11, 1, 6, 15)),
+            SendPlan::Expired
+        );
     }
 
     #[test]

@@ -33,7 +33,10 @@ mod tests {
 
     #[test]
     fn values_are_trimmed_and_bounded() {
-        assert_eq!(TagValue::parse("  Another Tag ").unwrap().as_str(), "Another Tag");
+        assert_eq!(
+            TagValue::parse("  Another Tag ").unwrap().as_str(),
+            "Another Tag"
+        );
         assert_eq!(TagValue::parse(" \t "), Err(Invalid::Empty));
         assert_eq!(TagValue::parse("a\u{0}b"), Err(Invalid::ControlCharacters));
         assert!(TagValue::parse(&"é".repeat(64)).is_ok());

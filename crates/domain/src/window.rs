@@ -141,7 +141,9 @@ mod tests {
     fn parses_strict_hh_mm() {
         let w = window("09:00", "21:30");
         assert_eq!(w.to_string(), "09:00-21:30");
-        for bad in ["9:00", "24:00", "12:60", "12:00:00", "", "ab:cd", "12-00", "+1:00"] {
+        for bad in [
+            "9:00", "24:00", "12:60", "12:00:00", "", "ab:cd", "12-00", "+1:00",
+        ] {
             assert_eq!(
                 SendWindow::parse(bad, "10:00"),
                 Err(WindowInvalid::Start(Invalid::TimeOfDayFormat)),
@@ -183,11 +185,20 @@ mod tests {
         let moscow = chrono_tz::Europe::Moscow; // UTC+3, no DST
         let w = window("09:00", "21:00");
         // 12:00 Moscow: open now.
-        assert_eq!(w.next_open(moscow, utc(2026, 3, 1, 9, 0)), Some(utc(2026, 3, 1, 9, 0)));
+        assert_eq!(
+            w.next_open(moscow, utc(2026, 3, 1, 9, 0)),
+            Some(utc(2026, 3, 1, 9, 0))
+        );
         // 07:00 Moscow: opens at 09:00 Moscow the same day.
-        assert_eq!(w.next_open(moscow, utc(2026, 3, 1, 4, 0)), Some(utc(2026, 3, 1, 6, 0)));
+        assert_eq!(
+            w.next_open(moscow, utc(2026, 3, 1, 4, 0)),
+            Some(utc(2026, 3, 1, 6, 0))
+        );
         // 22:00 Moscow: opens at 09:00 Moscow the next day.
-        assert_eq!(w.next_open(moscow, utc(2026, 3, 1, 19, 0)), Some(utc(2026, 3, 2, 6, 0)));
+        assert_eq!(
+            w.next_open(moscow, utc(2026, 3, 1, 19, 0)),
+            Some(utc(2026, 3, 2, 6, 0))
+        );
     }
 
     #[test]
@@ -195,7 +206,10 @@ mod tests {
         // Europe/Berlin springs forward on 2026-03-29 from 02:00 CET to 03:00 CEST (01:00 UTC).
         let berlin = chrono_tz::Europe::Berlin;
         let w = window("02:30", "04:00");
-        assert_eq!(w.next_open(berlin, utc(2026, 3, 28, 23, 0)), Some(utc(2026, 3, 29, 1, 0)));
+        assert_eq!(
+            w.next_open(berlin, utc(2026, 3, 28, 23, 0)),
+            Some(utc(2026, 3, 29, 1, 0))
+        );
     }
 
     #[test]
@@ -203,7 +217,10 @@ mod tests {
         let berlin = chrono_tz::Europe::Berlin;
         let w = window("02:10", "02:40");
         // 2026-03-30 02:10 CEST is 00:10 UTC.
-        assert_eq!(w.next_open(berlin, utc(2026, 3, 28, 23, 0)), Some(utc(2026, 3, 30, 0, 10)));
+        assert_eq!(
+            w.next_open(berlin, utc(2026, 3, 28, 23, 0)),
+            Some(utc(2026, 3, 30, 0, 10))
+        );
     }
 
     #[test]
@@ -212,7 +229,10 @@ mod tests {
         // UTC+2 (00:00-01:00 UTC), then at UTC+1 (01:00-02:00 UTC).
         let berlin = chrono_tz::Europe::Berlin;
         let w = window("02:30", "05:00");
-        assert_eq!(w.next_open(berlin, utc(2026, 10, 24, 22, 0)), Some(utc(2026, 10, 25, 0, 30)));
+        assert_eq!(
+            w.next_open(berlin, utc(2026, 10, 24, 22, 0)),
+            Some(utc(2026, 10, 25, 0, 30))
+        );
         // During the second pass the local clock again reads 02:xx: the window is open.
         assert!(w.is_open(berlin, utc(2026, 10, 25, 1, 40)));
     }

@@ -1,1 +1,83 @@
-//! placeholder
+//! Storage for the mailing service: diesel-backed implementations of the repository traits in
+//! [`mailing_domain::store`]. PostgreSQL is the backend today; SQLite, for the embedded
+//! single-process mode, is to be added beside it, chosen by the database URL's scheme.
+//!
+//! The crate owns the schema (`schema.rs` mirrors `migrations/postgres`), the row models and
+//! the translation of database errors into [`StoreError`]s; services see only the domain's
+//! traits and records.
+
+mod errors;
+mod pg;
+mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use pg::PgStore;
+
+use mailing_domain::store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a store's connection pool behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// The most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a call waits for a free connection before it fails as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Creates the database a URL names if its server lacks it; returns whether it did. For
+/// `migrate` on a fresh server.
+///
+/// # Errors
+/// [`StoreError::Unavailable`] when the server cannot be reached, [`StoreError::Internal`] for
+/// a URL no backend serves or a server that refuses.
+pub fn create_database_if_missing(url: &str) -> Result<bool, StoreError> {
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("postgres" | "postgresql") => pg::admin::create_database_if_missing(url),
+        _ => Err(StoreError::Internal(format!(
+            "the database URL must start with {ACCEPTED_SCHEMES}"
+        ))),
+    }
+}
+
+const ACCEPTED_SCHEMES: &str = "postgres:// or postgresql://";
+
+/// Opens the store a database URL names, picking the backend from its scheme.
+///
+/// Errors never quote the URL, since it may carry a password.
+///
+/// # Errors
+/// [`StoreError::Internal`] for a scheme no backend serves, and whatever the backend's own
+/// `connect` refuses (see [`PgStore::connect`]).
+pub fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("postgres" | "postgresql") => Ok(Arc::new(PgStore::connect(url, options)?)),
+        Some(scheme) if is_scheme(scheme) => Err(StoreError::Internal(format!(
+            "unsupported database URL scheme \"{scheme}\": expected {ACCEPTED_SCHEMES}"
+        ))),
+        _ => Err(StoreError::Internal(format!(
+            "the database URL must start with {ACCEPTED_SCHEMES}"
+        ))),
+    }
+}
+
+/// Whether `text` has the shape of a URL scheme (RFC 3986), and so is safe to quote: anything
+/// else before "://" may be a mangled URL holding credentials.
+fn is_scheme(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text.len() <= 32
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}

@@ -3,13 +3,14 @@
 use crate::client::{PhoneNumber, TimeZone};
 use crate::filter::ClientFilter;
 use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId, UserId};
+use crate::invalid::Invalid;
 use crate::mailing::{MailingField, MailingSchedule, MailingStatus, MailingText, check_update};
-use crate::store::Rejection;
 use crate::message::MessageStatus;
 use crate::operator::{OperatorCode, OperatorName};
+use crate::store::Rejection;
 use crate::tag::TagValue;
 use crate::window::SendWindow;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
@@ -143,16 +144,26 @@ impl Mailing {
         now: DateTime<Utc>,
     ) -> Result<Mailing, Rejection> {
         let old = &self.schedule;
+        let local_time = patch.local_time.unwrap_or(old.local_time());
+        let stored = |written: Option<DateTime<FixedOffset>>, current: DateTime<Utc>| {
+            written.map_or(current, |w| MailingSchedule::stored_instant(w, local_time))
+        };
         let schedule = MailingSchedule::new(
-            patch.start_at.unwrap_or(old.start_at()),
-            patch.end_at.unwrap_or(old.end_at()),
-            patch.local_time.unwrap_or(old.local_time()),
+            stored(patch.start_at, old.start_at()),
+            stored(patch.end_at, old.end_at()),
+            local_time,
             patch.send_window.unwrap_or(old.send_window()),
         )
         .map_err(|rule| Rejection::Invalid {
             field: "end_at",
             rule,
         })?;
+        if patch.end_at.is_some() && schedule.latest_end() <= now {
+            return Err(Rejection::Invalid {
+                field: "end_at",
+                rule: Invalid::InPast,
+            });
+        }
         let text = patch.text.clone().unwrap_or_else(|| self.text.clone());
         let (filter, client_filter_id) =
             filter.unwrap_or_else(|| (self.filter.clone(), self.client_filter_id));
@@ -161,8 +172,14 @@ impl Mailing {
             (MailingField::Text, text != self.text),
             (MailingField::StartAt, schedule.start_at() != old.start_at()),
             (MailingField::EndAt, schedule.end_at() != old.end_at()),
-            (MailingField::LocalTime, schedule.local_time() != old.local_time()),
-            (MailingField::SendWindow, schedule.send_window() != old.send_window()),
+            (
+                MailingField::LocalTime,
+                schedule.local_time() != old.local_time(),
+            ),
+            (
+                MailingField::SendWindow,
+                schedule.send_window() != old.send_window(),
+            ),
             (MailingField::Filter, filter != self.filter),
         ]
         .into_iter()
@@ -192,8 +209,10 @@ pub struct MailingDraft {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailingPatch {
     pub text: Option<MailingText>,
-    pub start_at: Option<DateTime<Utc>>,
-    pub end_at: Option<DateTime<Utc>>,
+    /// As written; see [`MailingSchedule::stored_instant`].
+    pub start_at: Option<DateTime<FixedOffset>>,
+    /// As written; see [`MailingSchedule::stored_instant`].
+    pub end_at: Option<DateTime<FixedOffset>>,
     pub local_time: Option<bool>,
     pub send_window: Option<Option<SendWindow>>,
     pub filter: Option<FilterSource>,
@@ -252,7 +271,9 @@ impl StatusCounts {
 
     /// Every status with its count, zeros included, in [`MessageStatus::ALL`] order.
     pub fn iter(&self) -> impl Iterator<Item = (MessageStatus, u64)> + '_ {
-        MessageStatus::ALL.into_iter().map(|status| (status, self.get(status)))
+        MessageStatus::ALL
+            .into_iter()
+            .map(|status| (status, self.get(status)))
     }
 
     fn slot(status: MessageStatus) -> usize {

@@ -1,0 +1,296 @@
+//! The API's one error type: every failure becomes a JSON body with a stable `code`, a
+//! `message` and per-field `details`. Internal causes are logged, never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use mailing_domain::Invalid;
+use mailing_domain::mailing::UpdateRefused;
+use mailing_domain::store::{Entity, Rejection, StoreError};
+use paperclip::actix::{Apiv2Schema, api_v2_errors};
+use serde::Serialize;
+use std::fmt;
+
+/// One field that broke one rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Apiv2Schema)]
+pub struct FieldError {
+    /// The field, as a path into the request (`filter.tags[2]`, `page_size`, `id`).
+    pub field: String,
+    /// Stable machine-readable rule name, e.g. `phone_format`.
+    pub code: String,
+    /// What the rule requires, for people.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, rule: &Invalid) -> Self {
+        Self::new(field, rule.code(), rule.to_string())
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct ErrorBody {
+    /// Stable machine-readable error code, e.g. `validation_failed`, `not_found`.
+    pub code: String,
+    pub message: String,
+    /// Per-field problems; empty when the error is not about fields.
+    pub details: Vec<FieldError>,
+}
+
+#[api_v2_errors(
+    code = 400,
+    description = "Malformed request: JSON syntax, query string or path parameter",
+    code = 401,
+    description = "Missing, invalid or expired bearer token, or wrong credentials",
+    code = 404,
+    description = "No such resource",
+    code = 409,
+    description = "Conflicts with stored data (duplicate, still in use, mailing already running)",
+    code = 413,
+    description = "Request body too large",
+    code = 415,
+    description = "Request body is not application/json",
+    code = 422,
+    description = "Validation failed; `details` names each field and rule",
+    code = 503,
+    description = "Database unavailable; retry later",
+    default_schema = "ErrorBody"
+)]
+#[derive(Debug)]
+pub enum ApiError {
+    /// 422: fields that broke rules.
+    Validation(Vec<FieldError>),
+    /// 400: a request that cannot be read at all.
+    BadRequest {
+        code: &'static str,
+        message: String,
+        details: Vec<FieldError>,
+    },
+    Unauthorized {
+        code: &'static str,
+        message: &'static str,
+    },
+    NotFound(Entity),
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Vec<FieldError>,
+    },
+    PayloadTooLarge {
+        limit: usize,
+    },
+    UnsupportedMediaType,
+    /// 503: storage could not serve the request now.
+    Unavailable,
+    /// 500: a bug or an unexpected failure; the cause is logged, not sent.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, rule: &Invalid) -> Self {
+        ApiError::Validation(vec![FieldError::invalid(field, rule)])
+    }
+
+    fn body(&self) -> ErrorBody {
+        let (code, message, details) = match self {
+            ApiError::Validation(details) => (
+                "validation_failed",
+                "the request has invalid fields; see details".to_owned(),
+                details.clone(),
+            ),
+            ApiError::BadRequest {
+                code,
+                message,
+                details,
+            }
+            | ApiError::Conflict {
+                code,
+                message,
+                details,
+            } => (*code, message.clone(), details.clone()),
+            ApiError::Unauthorized { code, message } => (*code, (*message).to_owned(), vec![]),
+            ApiError::NotFound(entity) => ("not_found", format!("{entity} not found"), vec![]),
+            ApiError::PayloadTooLarge { limit } => (
+                "payload_too_large",
+                format!("the request body exceeds {limit} bytes"),
+                vec![],
+            ),
+            ApiError::UnsupportedMediaType => (
+                "unsupported_media_type",
+                "the request body must be JSON with Content-Type: application/json".to_owned(),
+                vec![],
+            ),
+            ApiError::Unavailable => (
+                "unavailable",
+                "the database is unavailable; retry later".to_owned(),
+                vec![],
+            ),
+            ApiError::Internal(_) => ("internal", "internal error".to_owned(), vec![]),
+        };
+        ErrorBody {
+            code: code.to_owned(),
+            message,
+            details,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Internal(cause) => write!(f, "internal error: {cause}"),
+            other => f.write_str(&other.body().message),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            ApiError::Unavailable => tracing::warn!("request refused: storage unavailable"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unauthorized { .. }) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(self.body())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(entity) => ApiError::NotFound(entity),
+            StoreError::Rejected(rejection) => rejection.into(),
+            StoreError::Unavailable(_) => ApiError::Unavailable,
+            StoreError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+fn conflict(code: &'static str, message: impl Into<String>, details: Vec<FieldError>) -> ApiError {
+    ApiError::Conflict {
+        code,
+        message: message.into(),
+        details,
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        let message = rejection.to_string();
+        let field = |name: &str, code: &str| vec![FieldError::new(name, code, message.clone())];
+        match rejection {
+            Rejection::DuplicatePhone => conflict(
+                "duplicate_phone_number",
+                &message,
+                field("phone_number", "unique"),
+            ),
+            Rejection::DuplicateTag => {
+                conflict("duplicate_tag", &message, field("value", "unique"))
+            }
+            Rejection::DuplicateOperatorCode => {
+                conflict("duplicate_operator_code", &message, field("code", "unique"))
+            }
+            Rejection::OperatorInUse => conflict("operator_in_use", &message, vec![]),
+            Rejection::MailingFinished => conflict("mailing_finished", &message, vec![]),
+            Rejection::MailingLocked(UpdateRefused::NotEditable(_)) => {
+                conflict("mailing_not_editable", &message, vec![])
+            }
+            Rejection::MailingLocked(UpdateRefused::RunningFieldsLocked(fields)) => conflict(
+                "mailing_running",
+                &message,
+                fields
+                    .iter()
+                    .map(|f| {
+                        FieldError::new(
+                            f.name(),
+                            "locked_while_running",
+                            "cannot change once the mailing has started",
+                        )
+                    })
+                    .collect(),
+            ),
+            Rejection::UnknownOperator => ApiError::Validation(vec![FieldError::new(
+                "operator_code",
+                "unknown_operator",
+                "no operator has this code; create the operator first",
+            )]),
+            Rejection::UnknownClientFilter => ApiError::Validation(vec![FieldError::new(
+                "client_filter_id",
+                "unknown_client_filter",
+                message,
+            )]),
+            Rejection::Invalid { field, rule } => ApiError::validation(field, &rule),
+        }
+    }
+}
+
+/// Collects field errors while a request body is turned into domain values, so one response
+/// lists every problem instead of the first.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    /// Keeps the value, or records why `field` was refused.
+    pub fn check<T>(&mut self, field: impl Into<String>, result: Result<T, Invalid>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(rule) => {
+                self.0.push(FieldError::invalid(field, &rule));
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
+    /// Like [`Problems::finish`], for query parameters: problems make a 400.
+    pub fn finish_query<T>(self, value: impl FnOnce() -> T) -> Result<T, ApiError> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(crate::routes::query_error(self.0))
+        }
+    }
+
+    /// `Ok(value)` when nothing was recorded. `value` is built lazily because it usually
+    /// unwraps the options [`Problems::check`] returned.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ApiError> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Request extractors that answer malformed input with the API's JSON errors and name the
+//! offending field, where actix's own extractors answer in plain text.
+
+use crate::error::{ApiError, FieldError};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, http::header};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{DefaultOperationRaw, DefaultSchemaRaw};
+use paperclip::v2::schema::Apiv2Schema;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+
+/// The largest request body accepted, in bytes; kept in app data.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON request body. Unknown fields, wrong types and missing fields are reported with the
+/// path of the field (422); broken JSON is a 400; a body over [`BodyLimit`] a 413.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<BodyLimit>()
+            .map_or(64 * 1024, |limit| limit.0);
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<mime::Mime>().ok())
+            .is_some_and(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON));
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            if declared_length.is_some_and(|length| length > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| ApiError::BadRequest {
+                    code: "body_unreadable",
+                    message: "the request body could not be read".to_owned(),
+                    details: vec![],
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(JsonBody)
+        })
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::Validation(vec![data_error(&path, &inner.to_string())])
+            }
+            _ => malformed_json(&inner),
+        }
+    })?;
+    deserializer.end().map_err(|error| malformed_json(&error))?;
+    Ok(value)
+}
+
+fn malformed_json(error: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest {
+        code: "malformed_json",
+        message: format!(
+            "the request body is not valid JSON (line {}, column {})",
+            error.line(),
+            error.column()
+        ),
+        details: vec![],
+    }
+}
+
+/// Turns serde's message about a field into a field error with a stable code.
+fn data_error(path: &str, serde_message: &str) -> FieldError {
+    // serde_json appends the position; the field path says more.
+    let message = serde_message
+        .rsplit_once(" at line ")
+        .map_or(serde_message, |(head, _)| head);
+    let (code, field) = if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        ("unknown_field", join_path(path, name))
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        ("required", join_path(path, name))
+    } else {
+        ("invalid_type", field_or_body(path))
+    };
+    FieldError::new(field, code, message)
+}
+
+fn join_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() || parent == "." {
+        name.to_owned()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+fn field_or_body(path: &str) -> String {
+    if path.is_empty() || path == "." {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for JsonBody<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+
+    fn raw_schema() -> DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema> OperationModifier for JsonBody<T> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        paperclip::actix::web::Json::<T>::update_parameter(op);
+    }
+}
+
+/// A query string. A parameter of the wrong type or an unknown parameter is a 400 naming it.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(QueryParams))
+    }
+}
+
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let mut detail = data_error(&path, &message);
+        if detail.field == "body" {
+            detail.field = "query".to_owned();
+        }
+        ApiError::BadRequest {
+            code: "invalid_query",
+            message: "the query string has invalid parameters; see details".to_owned(),
+            details: vec![detail],
+        }
+    })
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for QueryParams<T> {}
+
+impl<T: Apiv2Schema> OperationModifier for QueryParams<T> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        paperclip::actix::web::Query::<T>::update_parameter(op);
+    }
+
+    fn update_definitions(_: &mut BTreeMap<String, DefaultSchemaRaw>) {}
+}
+
+/// Answers a path segment that does not parse (`/clients/abc`) with a 400 naming it.
+pub fn path_error(error: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest {
+        code: "invalid_path",
+        message: "a path parameter is not valid; see details".to_owned(),
+        details: vec![FieldError::new(
+            "id",
+            "invalid_id",
+            format!("must be a positive integer id ({error})"),
+        )],
+    }
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn details(error: ApiError) -> Vec<FieldError> {
+        match error {
+            ApiError::Validation(details) => details,
+            ApiError::BadRequest { details, .. } => details,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field_and_rule() {
+        let d = details(parse_json::<Body>(br#"{"name": 1}"#).unwrap_err());
+        assert_eq!(
+            (d[0].field.as_str(), d[0].code.as_str()),
+            ("name", "invalid_type")
+        );
+        let d =
+            details(parse_json::<Body>(br#"{"name": "x", "inner": {"count": -1}}"#).unwrap_err());
+        assert_eq!(
+            (d[0].field.as_str(), d[0].code.as_str()),
+            ("inner.count", "invalid_type")
+        );
+        let d = details(parse_json::<Body>(br#"{"name": "x", "extra": 1}"#).unwrap_err());
+        assert_eq!(
+            (d[0].field.as_str(), d[0].code.as_str()),
+            ("extra", "unknown_field")
+        );
+        let d = details(parse_json::<Body>(br#"{"inner": {}}"#).unwrap_err());
+        assert_eq!(d[0].field, "name");
+        assert_eq!(d[0].code, "required");
+        let d = details(parse_json::<Body>(br#"[1]"#).unwrap_err());
+        assert_eq!(d[0].field, "body");
+    }
+
+    #[test]
+    fn broken_json_is_a_bad_request() {
+        for body in [&b""[..], b"{", b"{\"name\": \"x\"} trailing", b"nul"] {
+            assert!(matches!(
+                parse_json::<Body>(body),
+                Err(ApiError::BadRequest {
+                    code: "malformed_json",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Query {
+        page: Option<u32>,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        assert!(parse_query::<Query>("page=2").is_ok());
+        let d = details(parse_query::<Query>("page=abc").unwrap_err());
+        assert_eq!(d[0].field, "page");
+        let d = details(parse_query::<Query>("color=red").unwrap_err());
+        assert_eq!(
+            (d[0].field.as_str(), d[0].code.as_str()),
+            ("color", "unknown_field")
+        );
+    }
+}

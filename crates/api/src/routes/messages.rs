@@ -1,0 +1,119 @@
+//! Messages: read only; the scheduler and the sender write them.
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, FieldError, Problems};
+use crate::extract::QueryParams;
+use crate::routes::paging::{Paging, page_of};
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use mailing_domain::store::{Message, MessageQuery};
+use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus};
+use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
+use serde::{Deserialize, Serialize};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/messages").route(web::get().to(list)))
+        .service(web::resource("/messages/{id}").route(web::get().to(get)));
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct MessageBody {
+    /// Also the `msgId` sent to the probe.
+    pub id: i64,
+    pub mailing_id: i64,
+    /// `null` once the client was deleted.
+    pub client_id: Option<i64>,
+    /// `scheduled`, `queued`, `sent`, `retrying`, `failed`, `expired` or `cancelled`.
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// When the next attempt may happen, while the message is unsent.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Message> for MessageBody {
+    fn from(message: Message) -> Self {
+        Self {
+            id: message.id.0,
+            mailing_id: message.mailing_id.0,
+            client_id: message.client_id.map(|id| id.0),
+            status: message.status.as_str().to_owned(),
+            attempts: message.attempts,
+            last_error: message.last_error,
+            next_attempt_at: message.next_attempt_at,
+            sent_at: message.sent_at,
+            created_at: message.created_at,
+            updated_at: message.updated_at,
+        }
+    }
+}
+
+page_of!(MessagePage, MessageBody);
+
+#[derive(Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageListQuery {
+    /// Page number, from 1.
+    pub page: Option<u32>,
+    /// Items per page, 1 to 500 (default 50).
+    pub page_size: Option<u32>,
+    pub mailing_id: Option<i64>,
+    pub client_id: Option<i64>,
+    /// One of `scheduled`, `queued`, `sent`, `retrying`, `failed`, `expired`, `cancelled`.
+    pub status: Option<String>,
+}
+
+/// Parses a `status` query parameter.
+pub fn parse_status(raw: Option<String>, problems: &mut Problems) -> Option<MessageStatus> {
+    let raw = raw?;
+    match raw.parse() {
+        Ok(status) => Some(status),
+        Err(error) => {
+            problems.push(FieldError::new(
+                "status",
+                "unknown_status",
+                error.to_string(),
+            ));
+            None
+        }
+    }
+}
+
+/// List messages
+///
+/// Filter by mailing, client and status; all given conditions must hold.
+#[api_v2_operation(tags(Messages))]
+pub async fn list(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    query: QueryParams<MessageListQuery>,
+) -> Result<web::Json<MessagePage>, ApiError> {
+    let query = query.0;
+    let paging = Paging::parse(query.page, query.page_size)?;
+    let mut problems = Problems::default();
+    let status = parse_status(query.status, &mut problems);
+    let filter = problems.finish_query(|| MessageQuery {
+        mailing_id: query.mailing_id.map(MailingId),
+        client_id: query.client_id.map(ClientId),
+        status,
+    })?;
+    let page = state
+        .run(move |s| s.list_messages(&filter, paging.request()))
+        .await?;
+    Ok(web::Json(MessagePage::new(page, paging)))
+}
+
+/// Get a message
+#[api_v2_operation(tags(Messages))]
+pub async fn get(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<MessageBody>, ApiError> {
+    let id = MessageId(id.into_inner());
+    let message = state.run(move |s| s.get_message(id)).await?;
+    Ok(web::Json(message.into()))
+}

@@ -1,0 +1,30 @@
+//! The `/api/v1` resources, one module per resource.
+
+pub mod client_filters;
+pub mod clients;
+pub mod mailings;
+pub mod messages;
+pub mod operators;
+pub mod stats;
+pub mod tags;
+
+mod paging;
+
+pub use paging::query_error;
+
+use crate::auth;
+use paperclip::actix::web;
+
+/// Registers every `/api/v1` route on `scope`.
+pub fn api_v1(scope: web::Scope) -> web::Scope {
+    scope
+        .service(web::resource("/auth/token").route(web::post().to(auth::routes::issue_token)))
+        .configure(operators::routes)
+        .configure(tags::routes)
+        .configure(clients::routes)
+        .configure(client_filters::routes)
+        // `/mailings/stats` before `/mailings/{id}`, which would otherwise take "stats" for an id.
+        .configure(stats::routes)
+        .configure(mailings::routes)
+        .configure(messages::routes)
+}

@@ -1,0 +1,155 @@
+//! Tags: free-form labels on clients.
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Problems};
+use crate::extract::{JsonBody, QueryParams};
+use crate::routes::operators::ListQuery;
+use crate::routes::paging::{Paging, page_of};
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use mailing_domain::store::{NewTag, Tag};
+use mailing_domain::{TagId, TagValue};
+use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web};
+use serde::{Deserialize, Serialize};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/tags")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        web::resource("/tags/{id}")
+            .route(web::get().to(get))
+            .route(web::put().to(replace))
+            .route(web::patch().to(patch))
+            .route(web::delete().to(delete)),
+    );
+}
+
+#[derive(Serialize, Apiv2Schema)]
+pub struct TagBody {
+    pub id: i64,
+    pub value: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Tag> for TagBody {
+    fn from(tag: Tag) -> Self {
+        Self {
+            id: tag.id.0,
+            value: tag.value.as_str().to_owned(),
+            created_at: tag.created_at,
+        }
+    }
+}
+
+page_of!(TagPage, TagBody);
+
+#[derive(Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct TagInput {
+    /// 1 to 64 characters, trimmed; unique.
+    pub value: String,
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct TagPatchInput {
+    pub value: Option<String>,
+}
+
+impl TagInput {
+    fn parse(self) -> Result<NewTag, ApiError> {
+        let mut problems = Problems::default();
+        let value = problems.check("value", TagValue::parse(&self.value));
+        problems.finish(|| NewTag {
+            value: value.expect("checked"),
+        })
+    }
+}
+
+/// List tags
+#[api_v2_operation(tags(Tags))]
+pub async fn list(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    query: QueryParams<ListQuery>,
+) -> Result<web::Json<TagPage>, ApiError> {
+    let paging = Paging::parse(query.0.page, query.0.page_size)?;
+    let page = state.run(move |s| s.list_tags(paging.request())).await?;
+    Ok(web::Json(TagPage::new(page, paging)))
+}
+
+/// Create a tag
+#[api_v2_operation(tags(Tags))]
+pub async fn create(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    body: JsonBody<TagInput>,
+) -> Result<CreatedJson<TagBody>, ApiError> {
+    let new = body.0.parse()?;
+    let tag = state.run(move |s| s.create_tag(&new)).await?;
+    Ok(CreatedJson(tag.into()))
+}
+
+/// Get a tag
+#[api_v2_operation(tags(Tags))]
+pub async fn get(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<TagBody>, ApiError> {
+    let id = TagId(id.into_inner());
+    let tag = state.run(move |s| s.get_tag(id)).await?;
+    Ok(web::Json(tag.into()))
+}
+
+/// Rename a tag
+///
+/// Clients carrying the tag carry the new value.
+#[api_v2_operation(tags(Tags))]
+pub async fn replace(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: JsonBody<TagInput>,
+) -> Result<web::Json<TagBody>, ApiError> {
+    let id = TagId(id.into_inner());
+    let new = body.0.parse()?;
+    let tag = state.run(move |s| s.update_tag(id, &new)).await?;
+    Ok(web::Json(tag.into()))
+}
+
+/// Update some fields of a tag
+#[api_v2_operation(tags(Tags))]
+pub async fn patch(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: JsonBody<TagPatchInput>,
+) -> Result<web::Json<TagBody>, ApiError> {
+    let id = TagId(id.into_inner());
+    let tag = match body.0.value {
+        Some(value) => {
+            let new = TagInput { value }.parse()?;
+            state.run(move |s| s.update_tag(id, &new)).await?
+        }
+        None => state.run(move |s| s.get_tag(id)).await?,
+    };
+    Ok(web::Json(tag.into()))
+}
+
+/// Delete a tag
+///
+/// The tag is taken off every client.
+#[api_v2_operation(tags(Tags))]
+pub async fn delete(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<NoContent, ApiError> {
+    let id = TagId(id.into_inner());
+    state.run(move |s| s.delete_tag(id)).await?;
+    Ok(NoContent)
+}

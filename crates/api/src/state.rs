@@ -1,0 +1,27 @@
+//! What every request handler shares.
+
+use crate::auth::Tokens;
+use crate::error::ApiError;
+use actix_web::web;
+use mailing_domain::store::{Store, StoreError};
+use std::sync::Arc;
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub tokens: Tokens,
+}
+
+impl AppState {
+    /// Runs one storage call on the blocking pool, so diesel never blocks an async worker.
+    pub async fn run<T, F>(&self, call: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        web::block(move || call(store.as_ref()))
+            .await
+            .map_err(|error| ApiError::Internal(format!("blocking pool: {error}")))?
+            .map_err(ApiError::from)
+    }
+}

@@ -1,0 +1,267 @@
+use super::messages::{Owner, cancel_unsent};
+use super::tags::ensure_tags;
+use super::{PgStore, bounds, corrupt, total};
+use crate::errors::{Failure, OPERATOR_REFERENCE, refusing};
+use crate::schema::{client_tags, clients, tags};
+use chrono::{DateTime, Utc};
+use diesel::dsl::now;
+use diesel::pg::{Pg, PgConnection};
+use diesel::prelude::*;
+use mailing_domain::store::{
+    Client, ClientPatch, ClientQuery, ClientStore, Entity, NewClient, Page, PageRequest, Rejection,
+    StoreError, StoreResult,
+};
+use mailing_domain::{ClientId, OperatorCode, PhoneNumber, TagValue, TimeZone};
+use std::collections::{BTreeSet, HashMap};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = clients, check_for_backend(diesel::pg::Pg))]
+struct ClientRow {
+    id: i64,
+    phone_number: String,
+    operator_code: String,
+    time_zone: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl ClientRow {
+    /// `tags` must already be sorted.
+    fn into_record(self, tags: Vec<TagValue>) -> Result<Client, Failure> {
+        Ok(Client {
+            id: ClientId(self.id),
+            phone: PhoneNumber::parse(&self.phone_number)
+                .map_err(|e| corrupt("clients", "phone_number", self.id, e))?,
+            operator_code: OperatorCode::parse(&self.operator_code)
+                .map_err(|e| corrupt("clients", "operator_code", self.id, e))?,
+            tags,
+            time_zone: TimeZone::parse(&self.time_zone)
+                .map_err(|e| corrupt("clients", "time_zone", self.id, e))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = clients)]
+struct NewClientRow<'a> {
+    phone_number: &'a str,
+    operator_code: &'a str,
+    time_zone: &'a str,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = clients)]
+struct ClientChanges<'a> {
+    phone_number: Option<&'a str>,
+    operator_code: Option<&'a str>,
+    time_zone: Option<&'a str>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = client_tags)]
+struct ClientTagRow {
+    client_id: i64,
+    tag_id: i64,
+}
+
+const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Client);
+
+/// The tags of several clients in one query, each client's sorted by value.
+///
+/// Sorted here rather than by `ORDER BY`, which would follow the database's collation instead of
+/// the byte order the domain's `TagValue` compares by.
+fn load_tags(
+    conn: &mut PgConnection,
+    client_ids: &[i64],
+) -> Result<HashMap<i64, Vec<TagValue>>, Failure> {
+    let rows: Vec<(i64, i64, String)> = client_tags::table
+        .inner_join(tags::table)
+        .filter(client_tags::client_id.eq_any(client_ids))
+        .select((client_tags::client_id, tags::id, tags::value))
+        .load(conn)?;
+    let mut by_client: HashMap<i64, Vec<TagValue>> = HashMap::new();
+    for (client, tag, value) in rows {
+        let value = TagValue::parse(&value).map_err(|e| corrupt("tags", "value", tag, e))?;
+        by_client.entry(client).or_default().push(value);
+    }
+    for values in by_client.values_mut() {
+        values.sort();
+    }
+    Ok(by_client)
+}
+
+/// Gives a client exactly `values` as its tags, creating missing tags; returns them sorted.
+fn replace_tags(
+    conn: &mut PgConnection,
+    client: i64,
+    values: &[TagValue],
+) -> Result<Vec<TagValue>, Failure> {
+    diesel::delete(client_tags::table.filter(client_tags::client_id.eq(client))).execute(conn)?;
+    // Sorted, so concurrent writers creating the same new tags take their locks in one order
+    // and cannot deadlock.
+    let values: BTreeSet<&TagValue> = values.iter().collect();
+    let names: Vec<&str> = values.iter().map(|value| value.as_str()).collect();
+    let links: Vec<ClientTagRow> = ensure_tags(conn, &names)?
+        .into_iter()
+        .map(|tag_id| ClientTagRow {
+            client_id: client,
+            tag_id,
+        })
+        .collect();
+    if !links.is_empty() {
+        diesel::insert_into(client_tags::table)
+            .values(&links)
+            .execute(conn)?;
+    }
+    Ok(values.into_iter().cloned().collect())
+}
+
+/// `query`'s conditions on the clients table, for both the page and its total.
+fn filtered(query: &ClientQuery) -> clients::BoxedQuery<'_, Pg> {
+    let mut selected = clients::table.into_boxed();
+    if let Some(code) = &query.operator_code {
+        selected = selected.filter(clients::operator_code.eq(code.as_str()));
+    }
+    if let Some(tag) = &query.tag {
+        let carriers = client_tags::table
+            .inner_join(tags::table)
+            .filter(tags::value.eq(tag.as_str()))
+            .select(client_tags::client_id);
+        selected = selected.filter(clients::id.eq_any(carriers));
+    }
+    if let Some(prefix) = &query.phone_prefix {
+        selected = selected.filter(clients::phone_number.like(starts_with(prefix)));
+    }
+    selected
+}
+
+/// A LIKE pattern matching text that starts with `prefix` taken literally.
+fn starts_with(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+impl ClientStore for PgStore {
+    #[tracing::instrument(skip_all, fields(client_id = tracing::field::Empty))]
+    fn create_client(&self, new: &NewClient) -> StoreResult<Client> {
+        self.write(|conn| {
+            let row: ClientRow = diesel::insert_into(clients::table)
+                .values(NewClientRow {
+                    phone_number: new.phone.as_str(),
+                    operator_code: new.operator_code.as_str(),
+                    time_zone: new.time_zone.name(),
+                })
+                .returning(ClientRow::as_returning())
+                .get_result(conn)
+                .map_err(refusing(OPERATOR_REFERENCE, Rejection::UnknownOperator))?;
+            tracing::Span::current().record("client_id", row.id);
+            let tags = replace_tags(conn, row.id, &new.tags)?;
+            row.into_record(tags)
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(client_id = %id))]
+    fn get_client(&self, id: ClientId) -> StoreResult<Client> {
+        self.read(|conn| {
+            let row = clients::table
+                .find(id.0)
+                .select(ClientRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(Failure::Store(NOT_FOUND))?;
+            let tags = load_tags(conn, &[row.id])?.remove(&row.id);
+            row.into_record(tags.unwrap_or_default())
+        })
+    }
+
+    fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<Page<Client>> {
+        let (offset, limit) = bounds(page);
+        self.read(|conn| {
+            let count: i64 = filtered(query).count().get_result(conn)?;
+            let rows: Vec<ClientRow> = filtered(query)
+                .select(ClientRow::as_select())
+                .order(clients::id.asc())
+                .offset(offset)
+                .limit(limit)
+                .load(conn)?;
+            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+            let mut tags = load_tags(conn, &ids)?;
+            let items = rows
+                .into_iter()
+                .map(|row| {
+                    let own = tags.remove(&row.id).unwrap_or_default();
+                    row.into_record(own)
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Page {
+                items,
+                total: total(count),
+            })
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(client_id = %id))]
+    fn update_client(&self, id: ClientId, patch: &ClientPatch) -> StoreResult<Client> {
+        self.write(|conn| {
+            let changes = ClientChanges {
+                phone_number: patch.phone.as_ref().map(PhoneNumber::as_str),
+                operator_code: patch.operator_code.as_ref().map(OperatorCode::as_str),
+                time_zone: patch.time_zone.as_ref().map(TimeZone::name),
+            };
+            let row: ClientRow = diesel::update(clients::table.find(id.0))
+                .set((changes, clients::updated_at.eq(now)))
+                .returning(ClientRow::as_returning())
+                .get_result(conn)
+                .optional()
+                .map_err(refusing(OPERATOR_REFERENCE, Rejection::UnknownOperator))?
+                .ok_or(Failure::Store(NOT_FOUND))?;
+            let tags = match &patch.tags {
+                Some(values) => replace_tags(conn, row.id, values)?,
+                None => load_tags(conn, &[row.id])?
+                    .remove(&row.id)
+                    .unwrap_or_default(),
+            };
+            row.into_record(tags)
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(client_id = %id))]
+    fn delete_client(&self, id: ClientId) -> StoreResult<()> {
+        self.write(|conn| {
+            // Locked first, so a message being inserted for this client either commits before
+            // we cancel (and is cancelled with the rest) or fails its reference check after we
+            // delete; without the lock it could slip in between and outlive the client unsent.
+            clients::table
+                .find(id.0)
+                .select(clients::id)
+                .for_update()
+                .first::<i64>(conn)
+                .optional()?
+                .ok_or(Failure::Store(NOT_FOUND))?;
+            cancel_unsent(conn, Owner::Client(id.0))?;
+            // Its tag links go with it; its messages stay with client_id set to NULL.
+            diesel::delete(clients::table.find(id.0)).execute(conn)?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starts_with;
+
+    #[test]
+    fn prefix_patterns_take_wildcards_literally() {
+        assert_eq!(starts_with("7985"), "7985%");
+        assert_eq!(starts_with("7_%\\"), "7\\_\\%\\\\%");
+    }
+}

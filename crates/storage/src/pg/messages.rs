@@ -1,0 +1,280 @@
+use super::{PgStore, bounds, corrupt, total};
+use crate::errors::Failure;
+use crate::schema::{mailings, messages};
+use chrono::{DateTime, Utc};
+use diesel::dsl::{count_star, now};
+use diesel::pg::{Pg, PgConnection};
+use diesel::prelude::*;
+use mailing_domain::store::{
+    Entity, Message, MessageQuery, MessageStore, NewMessage, Page, PageRequest, StatusCounts,
+    StoreError, StoreResult,
+};
+use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
+struct MessageRow {
+    id: i64,
+    mailing_id: i64,
+    client_id: Option<i64>,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    next_attempt_at: Option<DateTime<Utc>>,
+    sent_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl MessageRow {
+    fn into_record(self) -> Result<Message, Failure> {
+        Ok(Message {
+            id: MessageId(self.id),
+            mailing_id: MailingId(self.mailing_id),
+            client_id: self.client_id.map(ClientId),
+            status: parse_status(&self.status, self.id)?,
+            attempts: u32::try_from(self.attempts)
+                .map_err(|e| corrupt("messages", "attempts", self.id, e))?,
+            last_error: self.last_error,
+            next_attempt_at: self.next_attempt_at,
+            sent_at: self.sent_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn parse_status(raw: &str, id: i64) -> Result<MessageStatus, Failure> {
+    raw.parse()
+        .map_err(|e| corrupt("messages", "status", id, e))
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+struct NewMessageRow {
+    mailing_id: i64,
+    client_id: Option<i64>,
+    status: &'static str,
+    attempts: i32,
+    next_attempt_at: Option<DateTime<Utc>>,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+/// Rows per INSERT: six bind parameters each keeps a statement under PostgreSQL's limit of
+/// 65,535 parameters.
+const INSERT_CHUNK: usize = 10_000;
+
+const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Message);
+
+/// Whose messages to cancel.
+#[derive(Clone, Copy)]
+pub(super) enum Owner {
+    Mailing(i64),
+    Client(i64),
+}
+
+/// Cancels the messages of `owner` that may still reach the probe; sent and otherwise finished
+/// ones keep their outcome.
+pub(super) fn cancel_unsent(conn: &mut PgConnection, owner: Owner) -> QueryResult<usize> {
+    let unsent = MessageStatus::UNSENT.map(MessageStatus::as_str);
+    let cancelled = (
+        messages::status.eq(MessageStatus::Cancelled.as_str()),
+        messages::updated_at.eq(now),
+    );
+    let unsent_messages = messages::table.filter(messages::status.eq_any(unsent));
+    match owner {
+        Owner::Mailing(id) => diesel::update(unsent_messages.filter(messages::mailing_id.eq(id)))
+            .set(cancelled)
+            .execute(conn),
+        Owner::Client(id) => diesel::update(unsent_messages.filter(messages::client_id.eq(id)))
+            .set(cancelled)
+            .execute(conn),
+    }
+}
+
+/// Which of the mailings `rows` belong to may still get messages (they exist and are neither
+/// cancelled nor deleted), holding them until the transaction ends.
+///
+/// The share lock orders this insert with a concurrent cancellation or deletion, which locks
+/// the mailing for update: either the cancellation comes first and these rows are skipped, or
+/// it waits for them to commit and then cancels them with the rest. Without it, messages could
+/// be created for a mailing cancelled a moment earlier, and sent.
+fn lock_open_mailings(
+    conn: &mut PgConnection,
+    rows: &[NewMessageRow],
+) -> QueryResult<HashSet<i64>> {
+    let ids: BTreeSet<i64> = rows.iter().map(|row| row.mailing_id).collect();
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let open: Vec<i64> = mailings::table
+        .filter(mailings::id.eq_any(&ids))
+        .filter(mailings::cancelled_at.is_null())
+        .filter(mailings::deleted_at.is_null())
+        .select(mailings::id)
+        .order(mailings::id.asc())
+        .for_share()
+        .load(conn)?;
+    Ok(open.into_iter().collect())
+}
+
+/// `query`'s conditions on the messages table, for both the page and its total.
+fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Pg> {
+    let mut selected = messages::table.into_boxed();
+    if let Some(mailing) = query.mailing_id {
+        selected = selected.filter(messages::mailing_id.eq(mailing.0));
+    }
+    if let Some(client) = query.client_id {
+        selected = selected.filter(messages::client_id.eq(client.0));
+    }
+    if let Some(status) = query.status {
+        selected = selected.filter(messages::status.eq(status.as_str()));
+    }
+    selected
+}
+
+/// Adds grouped `(status, count)` rows into `counts`.
+fn add_counts(counts: &mut StatusCounts, status: &str, count: i64) -> Result<(), Failure> {
+    let status: MessageStatus = status.parse().map_err(|e| {
+        Failure::Store(StoreError::Internal(format!(
+            "stored messages.status is invalid: {e}"
+        )))
+    })?;
+    counts.set(status, counts.get(status) + total(count));
+    Ok(())
+}
+
+/// The one mailing all of `new` belong to, if there is one, for the span.
+fn common_mailing(new: &[NewMessage]) -> Option<i64> {
+    let first = new.first()?.mailing_id;
+    new.iter()
+        .all(|message| message.mailing_id == first)
+        .then_some(first.0)
+}
+
+impl MessageStore for PgStore {
+    #[tracing::instrument(skip_all, fields(message_id = %id))]
+    fn get_message(&self, id: MessageId) -> StoreResult<Message> {
+        self.read(|conn| {
+            messages::table
+                .find(id.0)
+                .select(MessageRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(Failure::Store(NOT_FOUND))?
+                .into_record()
+        })
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(
+            mailing_id = query.mailing_id.map(|id| id.0),
+            client_id = query.client_id.map(|id| id.0),
+        )
+    )]
+    fn list_messages(&self, query: &MessageQuery, page: PageRequest) -> StoreResult<Page<Message>> {
+        let (offset, limit) = bounds(page);
+        self.read(|conn| {
+            let count: i64 = filtered(query).count().get_result(conn)?;
+            let items = filtered(query)
+                .select(MessageRow::as_select())
+                .order(messages::id.asc())
+                .offset(offset)
+                .limit(limit)
+                .load(conn)?
+                .into_iter()
+                .map(MessageRow::into_record)
+                .collect::<Result<_, _>>()?;
+            Ok(Page {
+                items,
+                total: total(count),
+            })
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(mailing_id = %mailing))]
+    fn count_messages(&self, mailing: MailingId) -> StoreResult<StatusCounts> {
+        self.read(|conn| {
+            let rows: Vec<(String, i64)> = messages::table
+                .filter(messages::mailing_id.eq(mailing.0))
+                .group_by(messages::status)
+                .select((messages::status, count_star()))
+                .load(conn)?;
+            let mut counts = StatusCounts::default();
+            for (status, count) in rows {
+                add_counts(&mut counts, &status, count)?;
+            }
+            Ok(counts)
+        })
+    }
+
+    fn count_messages_of(
+        &self,
+        mailings: &[MailingId],
+    ) -> StoreResult<HashMap<MailingId, StatusCounts>> {
+        if mailings.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<i64> = mailings.iter().map(|id| id.0).collect();
+        self.read(|conn| {
+            let rows: Vec<(i64, String, i64)> = messages::table
+                .filter(messages::mailing_id.eq_any(&ids))
+                .group_by((messages::mailing_id, messages::status))
+                .select((messages::mailing_id, messages::status, count_star()))
+                .load(conn)?;
+            let mut by_mailing: HashMap<MailingId, StatusCounts> = HashMap::new();
+            for (mailing, status, count) in rows {
+                add_counts(
+                    by_mailing.entry(MailingId(mailing)).or_default(),
+                    &status,
+                    count,
+                )?;
+            }
+            Ok(by_mailing)
+        })
+    }
+
+    /// Messages of mailings that are cancelled, deleted or missing are skipped as well, and
+    /// not counted.
+    #[tracing::instrument(skip_all, fields(mailing_id = common_mailing(new), count = new.len()))]
+    fn insert_messages(&self, new: &[NewMessage]) -> StoreResult<u64> {
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let rows = new
+            .iter()
+            .map(|message| {
+                let attempts = i32::try_from(message.attempts).map_err(|_| {
+                    StoreError::Internal(format!(
+                        "a new message of mailing {} has {} attempts, more than the database holds",
+                        message.mailing_id, message.attempts
+                    ))
+                })?;
+                Ok(NewMessageRow {
+                    mailing_id: message.mailing_id.0,
+                    client_id: Some(message.client_id.0),
+                    status: message.status.as_str(),
+                    attempts,
+                    next_attempt_at: message.next_attempt_at,
+                    sent_at: message.sent_at,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.write(move |conn| {
+            let open = lock_open_mailings(conn, &rows)?;
+            let rows: Vec<NewMessageRow> = rows
+                .into_iter()
+                .filter(|row| open.contains(&row.mailing_id))
+                .collect();
+            let mut inserted = 0;
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                inserted += diesel::insert_into(messages::table)
+                    .values(chunk)
+                    .on_conflict((messages::mailing_id, messages::client_id))
+                    .do_nothing()
+                    .execute(conn)?;
+            }
+            Ok(inserted as u64)
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! The PostgreSQL backend: an r2d2 pool of diesel connections, one transaction per call.
+
+pub(crate) mod admin;
+mod client_filters;
+mod clients;
+mod mailings;
+mod messages;
+mod operators;
+mod tags;
+mod users;
+
+use crate::ConnectOptions;
+use crate::errors::{Failure, Redactor};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self as diesel_r2d2, ConnectionManager};
+use diesel::sql_types::BigInt;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use mailing_domain::store::{PageRequest, Store, StoreError, StoreResult};
+use std::fmt;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Serialises migrations across processes: several replicas may start at once, and each would
+/// otherwise try to apply the same pending migration.
+const MIGRATION_LOCK_KEY: i64 = 0x6d61_696c_696e_6701;
+
+type Pool = r2d2::Pool<ConnectionManager<PgConnection>>;
+type Conn = r2d2::PooledConnection<ConnectionManager<PgConnection>>;
+
+/// The repository traits over PostgreSQL.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    redactor: Redactor,
+}
+
+impl fmt::Debug for PgStore {
+    // The pool's own Debug output is noise; the URL must not appear at all.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.pool.state();
+        f.debug_struct("PgStore")
+            .field("connections", &state.connections)
+            .field("idle_connections", &state.idle_connections)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Opens a pool and waits until one connection works, so a wrong URL or a database that is
+    /// down fails here rather than on the first request.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] if no connection opens within `options.acquire_timeout`;
+    /// [`StoreError::Internal`] for options the pool cannot work with.
+    pub fn connect(url: &str, options: &ConnectOptions) -> StoreResult<Self> {
+        // r2d2 panics on a zero pool size or timeout; refuse them as the configuration errors
+        // they are.
+        if options.max_connections == 0 {
+            return Err(StoreError::Internal(
+                "max_connections must be at least 1".to_owned(),
+            ));
+        }
+        if options.acquire_timeout.is_zero() {
+            return Err(StoreError::Internal(
+                "acquire_timeout must be longer than zero".to_owned(),
+            ));
+        }
+        let redactor = Redactor::for_url(url);
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_connections)
+            // Connections open on demand up to the maximum; an idle service keeps one.
+            .min_idle(Some(1))
+            .connection_timeout(options.acquire_timeout)
+            .error_handler(Box::new(LogConnectionErrors {
+                redactor: redactor.clone(),
+            }))
+            .build(ConnectionManager::new(url))
+            .map_err(|error| {
+                StoreError::Unavailable(
+                    redactor.redact(&format!("cannot connect to PostgreSQL: {error}")),
+                )
+            })?;
+        Ok(Self { pool, redactor })
+    }
+
+    fn conn(&self) -> StoreResult<Conn> {
+        self.pool.get().map_err(|error| {
+            StoreError::Unavailable(
+                self.redactor
+                    .redact(&format!("no database connection available: {error}")),
+            )
+        })
+    }
+
+    /// Runs `body` as one read-write transaction.
+    fn write<T>(
+        &self,
+        body: impl FnOnce(&mut PgConnection) -> Result<T, Failure>,
+    ) -> StoreResult<T> {
+        let mut pooled = self.conn()?;
+        let conn: &mut PgConnection = &mut pooled;
+        conn.transaction(body).map_err(StoreError::from)
+    }
+
+    /// Runs `body` as one read-only transaction on a single snapshot, so a page and its total,
+    /// or a row and its tags, agree with each other.
+    fn read<T>(
+        &self,
+        body: impl FnOnce(&mut PgConnection) -> Result<T, Failure>,
+    ) -> StoreResult<T> {
+        let mut pooled = self.conn()?;
+        let conn: &mut PgConnection = &mut pooled;
+        conn.build_transaction()
+            .read_only()
+            .repeatable_read()
+            .run(body)
+            .map_err(StoreError::from)
+    }
+}
+
+impl Store for PgStore {
+    fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .map(drop)
+            .map_err(|error| StoreError::from(Failure::Db(error)))
+    }
+
+    fn migrate(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.conn()?;
+        let advisory = |conn: &mut Conn, function: &str| {
+            diesel::sql_query(format!("SELECT {function}($1)"))
+                .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
+                .execute(conn)
+                .map_err(|error| StoreError::from(Failure::Db(error)))
+        };
+        advisory(&mut conn, "pg_advisory_lock")?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|error| StoreError::Internal(format!("migration failed: {error}")));
+        // Unlock even when a migration failed: the lock belongs to the session, and the pooled
+        // connection would otherwise hold it and block every later migration.
+        let unlocked = advisory(&mut conn, "pg_advisory_unlock");
+        let applied = applied?;
+        unlocked?;
+        Ok(applied)
+    }
+}
+
+/// Sends r2d2's connection failures to the service's logs, without the password.
+#[derive(Debug)]
+struct LogConnectionErrors {
+    redactor: Redactor,
+}
+
+impl r2d2::HandleError<diesel_r2d2::Error> for LogConnectionErrors {
+    fn handle_error(&self, error: diesel_r2d2::Error) {
+        tracing::warn!(
+            error = %self.redactor.redact(&error.to_string()),
+            "cannot open a database connection"
+        );
+    }
+}
+
+/// OFFSET and LIMIT as PostgreSQL takes them.
+fn bounds(page: PageRequest) -> (i64, i64) {
+    (
+        i64::try_from(page.offset).unwrap_or(i64::MAX),
+        i64::from(page.limit),
+    )
+}
+
+fn total(count: i64) -> u64 {
+    u64::try_from(count).unwrap_or(0)
+}
+
+/// A stored value the domain refuses: the row was written by something that skipped the
+/// domain's rules (or the rules have tightened since). Reported, never unwrapped.
+fn corrupt(table: &str, column: &str, id: i64, problem: impl fmt::Display) -> Failure {
+    Failure::Store(StoreError::Internal(format!(
+        "stored {table}.{column} of row {id} is invalid: {problem}"
+    )))
+}

@@ -1,0 +1,127 @@
+use super::{PgStore, bounds, corrupt, total};
+use crate::errors::{Failure, OPERATOR_REFERENCE, refusing};
+use crate::schema::operators;
+use chrono::{DateTime, Utc};
+use diesel::dsl::now;
+use diesel::prelude::*;
+use mailing_domain::store::{
+    Entity, NewOperator, Operator, OperatorPatch, OperatorStore, Page, PageRequest, Rejection,
+    StoreError, StoreResult,
+};
+use mailing_domain::{OperatorCode, OperatorId, OperatorName};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = operators, check_for_backend(diesel::pg::Pg))]
+struct OperatorRow {
+    id: i64,
+    code: String,
+    name: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl OperatorRow {
+    fn into_record(self) -> Result<Operator, Failure> {
+        Ok(Operator {
+            id: OperatorId(self.id),
+            code: OperatorCode::parse(&self.code)
+                .map_err(|e| corrupt("operators", "code", self.id, e))?,
+            name: OperatorName::parse(&self.name)
+                .map_err(|e| corrupt("operators", "name", self.id, e))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = operators)]
+struct NewOperatorRow<'a> {
+    code: &'a str,
+    name: &'a str,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = operators)]
+struct OperatorChanges<'a> {
+    code: Option<&'a str>,
+    name: Option<&'a str>,
+}
+
+const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Operator);
+
+impl OperatorStore for PgStore {
+    fn create_operator(&self, new: &NewOperator) -> StoreResult<Operator> {
+        self.write(|conn| {
+            diesel::insert_into(operators::table)
+                .values(NewOperatorRow {
+                    code: new.code.as_str(),
+                    name: new.name.as_str(),
+                })
+                .returning(OperatorRow::as_returning())
+                .get_result(conn)?
+                .into_record()
+        })
+    }
+
+    fn get_operator(&self, id: OperatorId) -> StoreResult<Operator> {
+        self.read(|conn| {
+            operators::table
+                .find(id.0)
+                .select(OperatorRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(Failure::Store(NOT_FOUND))?
+                .into_record()
+        })
+    }
+
+    fn list_operators(&self, page: PageRequest) -> StoreResult<Page<Operator>> {
+        let (offset, limit) = bounds(page);
+        self.read(|conn| {
+            let count: i64 = operators::table.count().get_result(conn)?;
+            let items = operators::table
+                .select(OperatorRow::as_select())
+                .order(operators::id.asc())
+                .offset(offset)
+                .limit(limit)
+                .load(conn)?
+                .into_iter()
+                .map(OperatorRow::into_record)
+                .collect::<Result<_, _>>()?;
+            Ok(Page {
+                items,
+                total: total(count),
+            })
+        })
+    }
+
+    fn update_operator(&self, id: OperatorId, patch: &OperatorPatch) -> StoreResult<Operator> {
+        self.write(|conn| {
+            let changes = OperatorChanges {
+                code: patch.code.as_ref().map(OperatorCode::as_str),
+                name: patch.name.as_ref().map(OperatorName::as_str),
+            };
+            diesel::update(operators::table.find(id.0))
+                .set((changes, operators::updated_at.eq(now)))
+                .returning(OperatorRow::as_returning())
+                .get_result(conn)
+                .optional()
+                .map_err(refusing(OPERATOR_REFERENCE, Rejection::OperatorInUse))?
+                .ok_or(Failure::Store(NOT_FOUND))?
+                .into_record()
+        })
+    }
+
+    fn delete_operator(&self, id: OperatorId) -> StoreResult<()> {
+        self.write(|conn| {
+            let deleted = diesel::delete(operators::table.find(id.0))
+                .execute(conn)
+                .map_err(refusing(OPERATOR_REFERENCE, Rejection::OperatorInUse))?;
+            if deleted == 0 {
+                return Err(NOT_FOUND.into());
+            }
+            Ok(())
+        })
+    }
+}

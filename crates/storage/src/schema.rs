@@ -1,0 +1,211 @@
+//! diesel's view of the tables, written by hand to match
+//! `migrations/postgres/2026-11-27-000001_initial/up.sql` column for column.
+
+diesel::table! {
+    operators (id) {
+        id -> Int8,
+        code -> Text,
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tags (id) {
+        id -> Int8,
+        value -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Int8,
+        phone_number -> Text,
+        operator_code -> Text,
+        time_zone -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    client_tags (client_id, tag_id) {
+        client_id -> Int8,
+        tag_id -> Int8,
+    }
+}
+
+diesel::table! {
+    client_filters (id) {
+        id -> Int8,
+        name -> Nullable<Text>,
+        operator_codes -> Array<Text>,
+        tags -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mailings (id) {
+        id -> Int8,
+        text -> Text,
+        start_at -> Timestamptz,
+        end_at -> Timestamptz,
+        local_time -> Bool,
+        send_window_start -> Nullable<Time>,
+        send_window_end -> Nullable<Time>,
+        filter_operator_codes -> Array<Text>,
+        filter_tags -> Array<Text>,
+        client_filter_id -> Nullable<Int8>,
+        cancelled_at -> Nullable<Timestamptz>,
+        deleted_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Int8,
+        mailing_id -> Int8,
+        client_id -> Nullable<Int8>,
+        status -> Text,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        sent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        username -> Text,
+        password_hash -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(client_tags -> clients (client_id));
+diesel::joinable!(client_tags -> tags (tag_id));
+diesel::joinable!(mailings -> client_filters (client_filter_id));
+diesel::joinable!(messages -> mailings (mailing_id));
+diesel::joinable!(messages -> clients (client_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    operators,
+    tags,
+    clients,
+    client_tags,
+    client_filters,
+    mailings,
+    messages,
+    users,
+);
+
+/// Guards against drift: a migration that adds, drops or renames a column must come with the
+/// same change here. Types are exercised by the integration tests, which read every column.
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::TestDatabase;
+    use diesel::pg::{Pg, PgConnection};
+    use diesel::prelude::*;
+    use diesel::query_builder::QueryFragment;
+    use diesel::sql_types::Text;
+
+    #[derive(QueryableByName)]
+    struct ColumnName {
+        #[diesel(sql_type = Text)]
+        column_name: String,
+    }
+
+    /// The column names a `SELECT` of every declared column names, in order.
+    fn declared(query: impl QueryFragment<Pg>) -> Vec<String> {
+        let sql = diesel::debug_query::<Pg, _>(&query).to_string();
+        let list = sql
+            .strip_prefix("SELECT ")
+            .and_then(|rest| rest.split(" FROM ").next())
+            .expect("a plain SELECT");
+        list.split(", ")
+            .map(|column| {
+                column
+                    .rsplit('.')
+                    .next()
+                    .unwrap()
+                    .trim_matches('"')
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    fn migrated(conn: &mut PgConnection, table: &str) -> Vec<String> {
+        diesel::sql_query(
+            "SELECT column_name::text AS column_name FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind::<Text, _>(table)
+        .load::<ColumnName>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|column| column.column_name)
+        .collect()
+    }
+
+    #[test]
+    fn every_table_declares_the_migrated_columns() {
+        let db = TestDatabase::create();
+        let mut conn = PgConnection::establish(db.url()).unwrap();
+        let tables = [
+            (
+                "operators",
+                declared(operators::table.select(operators::all_columns)),
+            ),
+            ("tags", declared(tags::table.select(tags::all_columns))),
+            (
+                "clients",
+                declared(clients::table.select(clients::all_columns)),
+            ),
+            (
+                "client_tags",
+                declared(client_tags::table.select(client_tags::all_columns)),
+            ),
+            (
+                "client_filters",
+                declared(client_filters::table.select(client_filters::all_columns)),
+            ),
+            (
+                "mailings",
+                declared(mailings::table.select(mailings::all_columns)),
+            ),
+            (
+                "messages",
+                declared(messages::table.select(messages::all_columns)),
+            ),
+            ("users", declared(users::table.select(users::all_columns))),
+        ];
+        for (table, columns) in tables {
+            assert_eq!(columns, migrated(&mut conn, table), "table {table}");
+        }
+        let migrated_tables: i64 = diesel::sql_query(
+            "SELECT count(*) AS count FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+        )
+        .get_result::<Count>(&mut conn)
+        .unwrap()
+        .count;
+        assert_eq!(migrated_tables, 8, "a table is missing from schema.rs");
+    }
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+    }
+}

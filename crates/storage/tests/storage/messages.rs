@@ -1,0 +1,212 @@
+use crate::helpers::*;
+use diesel::prelude::*;
+use mailing_domain::store::{Entity, MessageQuery, NewMessage, StatusCounts};
+use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus};
+use mailing_storage::testing::TestDatabase;
+
+#[test]
+fn insert_skips_pairs_that_already_have_a_message() {
+    let db = TestDatabase::create();
+    let store = db.store();
+    operator(&*store, "bln");
+    let m = mailing(&*store);
+    let clients: Vec<_> = (0..3)
+        .map(|i| client(&*store, &format!("7900000000{i}"), "bln", &[]).id)
+        .collect();
+    let batch: Vec<_> = clients
+        .iter()
+        .map(|&c| new_message(m.id, c, MessageStatus::Scheduled))
+        .collect();
+    assert_eq!(store.insert_messages(&batch).unwrap(), 3);
+    assert_eq!(store.insert_messages(&batch).unwrap(), 0);
+
+    let fourth = client(&*store, "79000000009", "bln", &[]).id;
+    let mut mixed = batch.clone();
+    mixed.push(new_message(m.id, fourth, MessageStatus::Scheduled));
+    assert_eq!(store.insert_messages(&mixed).unwrap(), 1);
+    assert_eq!(store.insert_messages(&[]).unwrap(), 0);
+    assert_eq!(store.count_messages(m.id).unwrap().total(), 4);
+}
+
+#[test]
+fn insert_skips_mailings_that_are_cancelled_deleted_or_missing() {
+    let db = TestDatabase::create();
+    let store = db.store();
+    operator(&*store, "bln");
+    let c = client(&*store, "79000000001", "bln", &[]).id;
+    let open = mailing(&*store);
+    let cancelled = mailing(&*store);
+    let deleted = mailing(&*store);
+    let during = utc(2030, 1, 1, 11, 0);
+    store.cancel_mailing(cancelled.id, during).unwrap();
+    store.delete_mailing(deleted.id, during).unwrap();
+
+    let batch: Vec<_> = [open.id, cancelled.id, deleted.id, MailingId(9_999)]
+        .into_iter()
+        .map(|m| new_message(m, c, MessageStatus::Scheduled))
+        .collect();
+    assert_eq!(store.insert_messages(&batch).unwrap(), 1);
+    let all = store.list_messages(&MessageQuery::default(), ALL).unwrap();
+    assert_eq!(all.total, 1);
+    assert_eq!(all.items[0].mailing_id, open.id);
+}
+
+#[test]
+fn get_and_list_with_filters() {
+    let db = TestDatabase::create();
+    let store = db.store();
+    operator(&*store, "bln");
+    let first = mailing(&*store);
+    let second = mailing(&*store);
+    let a = client(&*store, "79000000001", "bln", &[]).id;
+    let b = client(&*store, "79000000002", "bln", &[]).id;
+    let retry_at = utc(2030, 1, 1, 10, 5);
+    let batch = vec![
+        new_message(first.id, a, MessageStatus::Sent),
+        new_message(first.id, b, MessageStatus::Scheduled),
+        NewMessage {
+            attempts: 2,
+            next_attempt_at: Some(retry_at),
+            ..new_message(second.id, a, MessageStatus::Retrying)
+        },
+    ];
+    store.insert_messages(&batch).unwrap();
+
+    let all = store.list_messages(&MessageQuery::default(), ALL).unwrap();
+    assert_eq!(all.total, 3);
+    let ids: Vec<MessageId> = all.items.iter().map(|m| m.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ordered by id");
+
+    let retrying = &all.items[2];
+    assert_eq!(retrying.mailing_id, second.id);
+    assert_eq!(retrying.client_id, Some(a));
+    assert_eq!(retrying.status, MessageStatus::Retrying);
+    assert_eq!(retrying.attempts, 2);
+    assert_eq!(retrying.next_attempt_at, Some(retry_at));
+    assert_eq!(retrying.sent_at, None);
+    assert_eq!(retrying.last_error, None);
+    assert_eq!(store.get_message(retrying.id).unwrap(), *retrying);
+    assert_eq!(all.items[0].sent_at, Some(utc(2030, 1, 1, 10, 30)));
+
+    let of = |query: MessageQuery| -> (Vec<MessageId>, u64) {
+        let listed = store.list_messages(&query, ALL).unwrap();
+        (listed.items.iter().map(|m| m.id).collect(), listed.total)
+    };
+    let by_mailing = MessageQuery {
+        mailing_id: Some(first.id),
+        ..MessageQuery::default()
+    };
+    assert_eq!(of(by_mailing), (vec![ids[0], ids[1]], 2));
+    let by_client = MessageQuery {
+        client_id: Some(a),
+        ..MessageQuery::default()
+    };
+    assert_eq!(of(by_client), (vec![ids[0], ids[2]], 2));
+    let by_status = MessageQuery {
+        mailing_id: Some(first.id),
+        client_id: None,
+        status: Some(MessageStatus::Scheduled),
+    };
+    assert_eq!(of(by_status), (vec![ids[1]], 1));
+    let nobody = MessageQuery {
+        client_id: Some(ClientId(999)),
+        ..MessageQuery::default()
+    };
+    assert_eq!(of(nobody), (vec![], 0));
+
+    let paged = store
+        .list_messages(&MessageQuery::default(), page(1, 1))
+        .unwrap();
+    assert_eq!(paged.total, 3);
+    assert_eq!(paged.items.len(), 1);
+    assert_eq!(paged.items[0].id, ids[1]);
+
+    assert_not_found(store.get_message(MessageId(424_242)), Entity::Message);
+}
+
+#[test]
+fn counts_by_status_for_one_or_many_mailings() {
+    let db = TestDatabase::create();
+    let store = db.store();
+    operator(&*store, "bln");
+    let busy = mailing(&*store);
+    let quiet = mailing(&*store);
+    let empty = mailing(&*store);
+    let statuses = [
+        MessageStatus::Sent,
+        MessageStatus::Sent,
+        MessageStatus::Sent,
+        MessageStatus::Failed,
+        MessageStatus::Scheduled,
+    ];
+    let mut batch = Vec::new();
+    for (i, status) in statuses.into_iter().enumerate() {
+        let c = client(&*store, &format!("7900000000{i}"), "bln", &[]).id;
+        batch.push(new_message(busy.id, c, status));
+        if i == 0 {
+            batch.push(new_message(quiet.id, c, MessageStatus::Expired));
+        }
+    }
+    store.insert_messages(&batch).unwrap();
+
+    let mut expected_busy = StatusCounts::default();
+    expected_busy.set(MessageStatus::Sent, 3);
+    expected_busy.set(MessageStatus::Failed, 1);
+    expected_busy.set(MessageStatus::Scheduled, 1);
+    let mut expected_quiet = StatusCounts::default();
+    expected_quiet.set(MessageStatus::Expired, 1);
+
+    assert_eq!(store.count_messages(busy.id).unwrap(), expected_busy);
+    assert_eq!(store.count_messages(busy.id).unwrap().total(), 5);
+    assert_eq!(
+        store.count_messages(empty.id).unwrap(),
+        StatusCounts::default()
+    );
+
+    let counts = store
+        .count_messages_of(&[busy.id, quiet.id, empty.id])
+        .unwrap();
+    assert_eq!(counts.len(), 2, "mailings without messages are absent");
+    assert_eq!(counts[&busy.id], expected_busy);
+    assert_eq!(counts[&quiet.id], expected_quiet);
+    assert!(store.count_messages_of(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn large_batches_stay_under_the_bind_parameter_limit() {
+    let db = TestDatabase::create();
+    let store = db.store();
+    operator(&*store, "bln");
+    let m = mailing(&*store);
+    // Twelve thousand clients through SQL: the store's API would take a transaction each.
+    let mut conn = PgConnection::establish(db.url()).unwrap();
+    let client_ids: Vec<i64> = diesel::sql_query(
+        "INSERT INTO clients (phone_number, operator_code, time_zone) \
+         SELECT '7' || lpad(n::text, 10, '0'), 'bln', 'UTC' FROM generate_series(1, 12000) n \
+         RETURNING id",
+    )
+    .load::<ClientIdRow>(&mut conn)
+    .unwrap()
+    .into_iter()
+    .map(|row| row.id)
+    .collect();
+    let batch: Vec<_> = client_ids
+        .iter()
+        .map(|&c| new_message(m.id, ClientId(c), MessageStatus::Scheduled))
+        .collect();
+    assert_eq!(store.insert_messages(&batch).unwrap(), 12_000);
+    assert_eq!(store.insert_messages(&batch).unwrap(), 0);
+    assert_eq!(
+        store
+            .count_messages(m.id)
+            .unwrap()
+            .get(MessageStatus::Scheduled),
+        12_000
+    );
+}
+
+#[derive(QueryableByName)]
+struct ClientIdRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}

@@ -1,0 +1,22 @@
+use mailing_storage::testing::TestDatabase;
+
+#[test]
+fn save_user_creates_then_replaces_the_hash() {
+    let db = TestDatabase::create();
+    let store = db.store();
+    assert_eq!(store.find_user("admin").unwrap(), None);
+
+    let created = store.save_user("admin", "hash-1").unwrap();
+    assert_eq!(created.username, "admin");
+    assert_eq!(created.password_hash, "hash-1");
+    assert_eq!(store.find_user("admin").unwrap(), Some(created.clone()));
+
+    let replaced = store.save_user("admin", "hash-2").unwrap();
+    assert_eq!(replaced.id, created.id);
+    assert_eq!(replaced.password_hash, "hash-2");
+    assert_eq!(store.find_user("admin").unwrap(), Some(replaced));
+
+    let other = store.save_user("viewer", "hash-3").unwrap();
+    assert_ne!(other.id, created.id);
+    assert_eq!(store.find_user("Admin").unwrap(), None);
+}
