@@ -98,9 +98,9 @@ fn data_error(path: &str, serde_message: &str) -> FieldError {
     let message = serde_message
         .rsplit_once(" at line ")
         .map_or(serde_message, |(head, _)| head);
-    let (code, field) = if let Some(rest) = message.strip_prefix("unknown field `") {
-        let name = rest.split('`').next().unwrap_or_default();
-        ("unknown_field", join_path(path, name))
+    let (code, field) = if message.starts_with("unknown field `") {
+        // The path already ends at the unknown field.
+        ("unknown_field", field_or_body(path))
     } else if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
         ("required", join_path(path, name))
@@ -190,7 +190,7 @@ pub fn path_error(error: actix_web::error::PathError, _: &HttpRequest) -> actix_
         details: vec![FieldError::new(
             "id",
             "invalid_id",
-            format!("must be a positive integer id ({error})"),
+            format!("must be an integer id ({error})"),
         )],
     }
     .into()
@@ -242,10 +242,17 @@ mod tests {
             (d[0].field.as_str(), d[0].code.as_str()),
             ("extra", "unknown_field")
         );
-        let d = details(parse_json::<Body>(br#"{"inner": {}}"#).unwrap_err());
-        assert_eq!(d[0].field, "name");
-        assert_eq!(d[0].code, "required");
-        let d = details(parse_json::<Body>(br#"[1]"#).unwrap_err());
+        let d = details(parse_json::<Body>(br#"{}"#).unwrap_err());
+        assert_eq!(
+            (d[0].field.as_str(), d[0].code.as_str()),
+            ("name", "required")
+        );
+        let d = details(parse_json::<Body>(br#"{"name": "x", "inner": {}}"#).unwrap_err());
+        assert_eq!(
+            (d[0].field.as_str(), d[0].code.as_str()),
+            ("inner.count", "required")
+        );
+        let d = details(parse_json::<Body>(br#""a string""#).unwrap_err());
         assert_eq!(d[0].field, "body");
     }
 

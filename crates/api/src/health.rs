@@ -26,16 +26,19 @@ pub async fn openapi_json(doc: web::Data<Arc<serde_json::Value>>) -> HttpRespons
     HttpResponse::Ok().json(doc.as_ref().as_ref())
 }
 
-/// `/docs` and `/docs/` lead to Swagger UI.
-pub async fn to_swagger_ui() -> HttpResponse {
+/// `/api/v1/docs` with or without a query string opens Swagger UI on the API's document;
+/// paperclip's own handler would panic on a query string.
+pub async fn swagger_ui_index() -> HttpResponse {
     HttpResponse::Found()
-        .insert_header(("Location", "/api/v1/docs"))
+        .insert_header((
+            "Location",
+            "/api/v1/docs/index.html?url=/api/v1/openapi.json",
+        ))
         .finish()
 }
 
 /// Files Swagger UI serves; asking paperclip for anything else would panic a worker.
 pub const SWAGGER_UI_FILES: &[&str] = &[
-    "",
     "favicon-16x16.png",
     "favicon-32x32.png",
     "index.html",

@@ -95,6 +95,8 @@ fn describe_nulls(schema: &mut Value, response: bool) {
         }
         if property["type"] == "object" {
             describe_nulls(property, response);
+        } else if property["type"] == "array" && property["items"]["type"] == "object" {
+            describe_nulls(&mut property["items"], response);
         }
     }
     if response {

@@ -61,8 +61,10 @@ impl Application {
                 .default_service(aweb::to(HttpResponse::NotFound))
                 .route("/healthz", aweb::get().to(health::healthz))
                 .route("/readyz", aweb::get().to(health::readyz))
-                .route("/docs", aweb::get().to(health::to_swagger_ui))
-                .route("/docs/", aweb::get().to(health::to_swagger_ui))
+                .route("/docs", aweb::get().to(health::swagger_ui_index))
+                .route("/docs/", aweb::get().to(health::swagger_ui_index))
+                .route("/api/v1/docs", aweb::get().to(health::swagger_ui_index))
+                .route("/api/v1/docs/", aweb::get().to(health::swagger_ui_index))
                 // Ours comes first, so it answers instead of paperclip's plain copy below.
                 .route("/api/v1/openapi.json", aweb::get().to(health::openapi_json))
                 .service(

@@ -29,6 +29,8 @@ pub enum Invalid {
     TooMany { max: usize },
     #[error("must be in the future")]
     InPast,
+    #[error("must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z")]
+    OutOfRange,
 }
 
 impl Invalid {
@@ -46,6 +48,7 @@ impl Invalid {
             Invalid::EndNotAfterStart => "end_not_after_start",
             Invalid::TooMany { .. } => "too_many",
             Invalid::InPast => "in_past",
+            Invalid::OutOfRange => "out_of_range",
         }
     }
 }

@@ -3,7 +3,7 @@
 use crate::invalid::Invalid;
 use crate::planning::first_instant_at_or_after;
 use crate::window::SendWindow;
-use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::fmt;
@@ -80,12 +80,31 @@ impl MailingSchedule {
 
     /// How a start or end written by an integrator is stored: the instant it names, or with
     /// `local_time` the wall-clock reading as written (its offset ignored), kept as UTC.
-    pub fn stored_instant(written: DateTime<FixedOffset>, local_time: bool) -> DateTime<Utc> {
-        if local_time {
+    ///
+    /// Storage keeps microseconds, so finer digits are dropped here, where the end-after-start
+    /// rule can still see the result; a leap second becomes the last microsecond before it.
+    pub fn stored_instant(
+        written: DateTime<FixedOffset>,
+        local_time: bool,
+    ) -> Result<DateTime<Utc>, Invalid> {
+        let instant = if local_time {
             written.naive_local().and_utc()
         } else {
             written.with_timezone(&Utc)
+        };
+        let micros = (instant.nanosecond() / 1_000).min(999_999);
+        let instant = instant
+            .with_nanosecond(micros * 1_000)
+            .ok_or(Invalid::OutOfRange)?;
+        let earliest = DateTime::<Utc>::UNIX_EPOCH;
+        let latest = NaiveDate::from_ymd_opt(10_000, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+            .ok_or(Invalid::OutOfRange)?;
+        if instant < earliest || instant >= latest {
+            return Err(Invalid::OutOfRange);
         }
+        Ok(instant)
     }
 
     pub fn start_at(&self) -> DateTime<Utc> {
@@ -287,12 +306,29 @@ mod tests {
         let written = DateTime::parse_from_rfc3339("2026-01-01T10:00:00+03:00").unwrap();
         assert_eq!(
             MailingSchedule::stored_instant(written, false),
-            utc(2026, 1, 1, 7, 0)
+            Ok(utc(2026, 1, 1, 7, 0))
         );
         assert_eq!(
             MailingSchedule::stored_instant(written, true),
-            utc(2026, 1, 1, 10, 0)
+            Ok(utc(2026, 1, 1, 10, 0))
         );
+    }
+
+    #[test]
+    fn written_times_keep_what_storage_can_hold() {
+        let stored = |raw: &str| {
+            MailingSchedule::stored_instant(DateTime::parse_from_rfc3339(raw).unwrap(), false)
+        };
+        assert_eq!(
+            stored("2030-01-01T10:00:00.0000009Z"),
+            stored("2030-01-01T10:00:00Z")
+        );
+        let leap = stored("2030-06-30T23:59:60Z").unwrap();
+        assert_eq!(leap.to_rfc3339(), "2030-06-30T23:59:59.999999+00:00");
+        assert!(leap < utc(2030, 7, 1, 0, 0));
+        assert_eq!(stored("1969-12-31T23:59:59Z"), Err(Invalid::OutOfRange));
+        assert_eq!(stored("0000-01-01T00:00:00Z"), Err(Invalid::OutOfRange));
+        assert!(stored("9999-12-31T23:59:59Z").is_ok());
     }
 
     #[test]

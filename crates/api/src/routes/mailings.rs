@@ -187,15 +187,21 @@ impl MailingInput {
             .as_ref()
             .and_then(|body| body.parse(&mut problems));
         let local_time = self.local_time.unwrap_or(false);
-        let schedule = problems.check(
-            "end_at",
-            MailingSchedule::new(
-                MailingSchedule::stored_instant(self.start_at, local_time),
-                MailingSchedule::stored_instant(self.end_at, local_time),
-                local_time,
-                window,
-            ),
+        let start_at = problems.check(
+            "start_at",
+            MailingSchedule::stored_instant(self.start_at, local_time),
         );
+        let end_at = problems.check(
+            "end_at",
+            MailingSchedule::stored_instant(self.end_at, local_time),
+        );
+        let schedule = match (start_at, end_at) {
+            (Some(start_at), Some(end_at)) => problems.check(
+                "end_at",
+                MailingSchedule::new(start_at, end_at, local_time, window),
+            ),
+            _ => None,
+        };
         if schedule.is_some_and(|s| s.latest_end() <= now) {
             problems.push(FieldError::invalid("end_at", &Invalid::InPast));
         }

@@ -44,8 +44,11 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let mut env = vec![
         ("MAILING_HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("MAILING_DATABASE_URL".to_owned(), db.url().to_owned()),
-        // Two tests run at once on the CI box; keep PostgreSQL's connection slots free.
-        ("MAILING_DATABASE_MAX_CONNECTIONS".to_owned(), "4".to_owned()),
+        // Tests run in parallel, each with its own pool; leave PostgreSQL connection slots free.
+        (
+            "MAILING_DATABASE_MAX_CONNECTIONS".to_owned(),
+            "4".to_owned(),
+        ),
     ];
     env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let configured = |key: &str, default: &str| {
@@ -365,7 +368,12 @@ pub async fn error(response: Response, status: StatusCode, code: &str) -> Value 
 /// Asserts a 422 `validation_failed` whose details name exactly `expected` (field, rule)
 /// pairs, in any order.
 pub async fn validation(response: Response, expected: &[(&str, &str)]) -> Value {
-    let body = error(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let body = error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
     assert_details(&body, expected);
     body
 }
@@ -420,7 +428,10 @@ pub fn assert_error_shape(body: &Value) {
         let mut keys: Vec<&str> = detail.keys().map(String::as_str).collect();
         keys.sort_unstable();
         assert_eq!(keys, ["code", "field", "message"], "detail keys of {body}");
-        assert!(detail.values().all(Value::is_string), "detail values of {body}");
+        assert!(
+            detail.values().all(Value::is_string),
+            "detail values of {body}"
+        );
     }
 }
 
@@ -457,4 +468,29 @@ pub fn sign_claims(secret: &str, claims: &Value) -> String {
 
 pub fn now_secs() -> i64 {
     Utc::now().timestamp()
+}
+
+/// Sends all `requests` at once, each on its own connection, and returns the statuses and
+/// bodies in request order.
+pub async fn concurrently(
+    app: &TestApp,
+    requests: Vec<(Method, String, Value)>,
+) -> Vec<(StatusCode, Value)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, (method, path, json_body)) in requests.into_iter().enumerate() {
+        let request = app.request(method, &path).json(&json_body);
+        tasks.spawn(async move {
+            let response = send(request).await;
+            let status = response.status();
+            let text = response.text().await.expect("a readable body");
+            let parsed = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            (index, status, parsed)
+        });
+    }
+    let mut results = tasks.join_all().await;
+    results.sort_by_key(|(index, _, _)| *index);
+    results
+        .into_iter()
+        .map(|(_, status, parsed)| (status, parsed))
+        .collect()
 }

@@ -1,6 +1,15 @@
 //! Black-box tests of the HTTP API: each test starts the application on a random port against
-//! its own fresh database and talks to it over HTTP only (plus storage, to arrange messages and
-//! to check that refused requests stored nothing).
+//! its own fresh database and talks to it over HTTP, reaching into storage only to arrange
+//! messages (which no endpoint writes) and to check that refused requests stored nothing.
 
 mod auth;
+mod client_filters;
+mod clients;
+mod docs_and_health;
 mod helpers;
+mod mailings;
+mod malformed;
+mod messages;
+mod operators;
+mod stats;
+mod tags;

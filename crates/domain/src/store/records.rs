@@ -145,12 +145,15 @@ impl Mailing {
     ) -> Result<Mailing, Rejection> {
         let old = &self.schedule;
         let local_time = patch.local_time.unwrap_or(old.local_time());
-        let stored = |written: Option<DateTime<FixedOffset>>, current: DateTime<Utc>| {
-            written.map_or(current, |w| MailingSchedule::stored_instant(w, local_time))
+        let stored = |field: &'static str, written: Option<DateTime<FixedOffset>>, current| {
+            written.map_or(Ok(current), |w| {
+                MailingSchedule::stored_instant(w, local_time)
+                    .map_err(|rule| Rejection::Invalid { field, rule })
+            })
         };
         let schedule = MailingSchedule::new(
-            stored(patch.start_at, old.start_at()),
-            stored(patch.end_at, old.end_at()),
+            stored("start_at", patch.start_at, old.start_at())?,
+            stored("end_at", patch.end_at, old.end_at())?,
             local_time,
             patch.send_window.unwrap_or(old.send_window()),
         )

@@ -22,10 +22,11 @@ pub fn create_database_if_missing(url: &str) -> StoreResult<bool> {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         exists: bool,
     }
-    let found = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-        .bind::<Text, _>(&name)
-        .get_result::<Exists>(&mut admin)
-        .map_err(|error| unavailable(&error))?;
+    let found =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(&name)
+            .get_result::<Exists>(&mut admin)
+            .map_err(|error| unavailable(&error))?;
     if found.exists {
         return Ok(false);
     }
@@ -93,7 +94,10 @@ mod tests {
             database_name("postgres://u:p@h:5432/mailing?sslmode=disable").as_deref(),
             Some("mailing")
         );
-        assert_eq!(database_name("postgres://u:p/w@db/admin").as_deref(), Some("admin"));
+        assert_eq!(
+            database_name("postgres://u:p/w@db/admin").as_deref(),
+            Some("admin")
+        );
         assert_eq!(database_name("postgres://db"), None);
         assert_eq!(database_name("postgres://db/"), None);
     }

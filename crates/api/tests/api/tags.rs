@@ -1,0 +1,204 @@
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn create_get_list_update_and_delete_tags() {
+    let app = spawn_app().await;
+
+    let response = app
+        .post_json("/api/v1/tags", &json!({ "value": "  Another Tag\t" }))
+        .await;
+    let created = body(response, StatusCode::CREATED).await;
+    assert_eq!(created["value"], "Another Tag", "values are trimmed");
+    assert!(created["created_at"].is_string());
+    let path = format!("/api/v1/tags/{}", id(&created));
+    assert_eq!(body(app.get(&path).await, StatusCode::OK).await, created);
+
+    let important = app.create_tag("Important").await;
+    let page = body(app.get("/api/v1/tags").await, StatusCode::OK).await;
+    assert_eq!(ids(&page), [id(&created), id(&important)]);
+    assert_eq!(page["total"], 2);
+    let second = body(
+        app.get("/api/v1/tags?page=2&page_size=1").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ids(&second), [id(&important)]);
+    assert_eq!(second["total"], 2);
+
+    let replaced = body(
+        app.put_json(&path, &json!({ "value": "Renamed" })).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(replaced["value"], "Renamed");
+    let patched = body(
+        app.patch_json(&path, &json!({ "value": "Patched" })).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(patched["value"], "Patched");
+    let untouched = body(app.patch_json(&path, &json!({})).await, StatusCode::OK).await;
+    assert_eq!(untouched, patched);
+
+    assert_eq!(app.delete(&path).await.status(), StatusCode::NO_CONTENT);
+    error(app.get(&path).await, StatusCode::NOT_FOUND, "not_found").await;
+    error(app.delete(&path).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(app.counts().await.tags, 1);
+}
+
+#[tokio::test]
+async fn renaming_and_deleting_a_tag_shows_on_clients() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    let client = app
+        .create_client("79001234567", "bln", &["vip", "new"])
+        .await;
+    let client_path = format!("/api/v1/clients/{}", id(&client));
+    let tags = body(app.get("/api/v1/tags").await, StatusCode::OK).await;
+    let vip = tags["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tag| tag["value"] == "vip")
+        .expect("the client's tags exist as resources")
+        .clone();
+
+    let path = format!("/api/v1/tags/{}", id(&vip));
+    body(
+        app.put_json(&path, &json!({ "value": "VIP" })).await,
+        StatusCode::OK,
+    )
+    .await;
+    let renamed = body(app.get(&client_path).await, StatusCode::OK).await;
+    assert_eq!(renamed["tags"], json!(["VIP", "new"]));
+
+    assert_eq!(app.delete(&path).await.status(), StatusCode::NO_CONTENT);
+    let untagged = body(app.get(&client_path).await, StatusCode::OK).await;
+    assert_eq!(untagged["tags"], json!(["new"]));
+}
+
+#[tokio::test]
+async fn invalid_tags_are_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let before = app.counts().await;
+
+    for (value, rule) in [
+        (json!(""), "empty"),
+        (json!(" \t\n "), "empty"),
+        (json!("t".repeat(65)), "too_long"),
+        (json!("é".repeat(65)), "too_long"),
+        (json!("new\nline"), "control_characters"),
+        (json!("nul\u{0}byte"), "control_characters"),
+    ] {
+        let response = app
+            .post_json("/api/v1/tags", &json!({ "value": value }))
+            .await;
+        validation(response, &[("value", rule)]).await;
+    }
+    assert_eq!(app.counts().await, before);
+
+    let longest = json!({ "value": "é".repeat(64) });
+    body(
+        app.post_json("/api/v1/tags", &longest).await,
+        StatusCode::CREATED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_tag_updates_change_nothing() {
+    let app = spawn_app().await;
+    let tag = app.create_tag("Important").await;
+    let path = format!("/api/v1/tags/{}", id(&tag));
+
+    validation(
+        app.put_json(&path, &json!({ "value": "" })).await,
+        &[("value", "empty")],
+    )
+    .await;
+    let response = app
+        .patch_json(&path, &json!({ "value": "x".repeat(65) }))
+        .await;
+    validation(response, &[("value", "too_long")]).await;
+    assert_eq!(body(app.get(&path).await, StatusCode::OK).await, tag);
+}
+
+#[tokio::test]
+async fn duplicate_values_conflict() {
+    let app = spawn_app().await;
+    app.create_tag("Important").await;
+    let other = app.create_tag("Other").await;
+    let before = app.counts().await;
+
+    let response = app
+        .post_json("/api/v1/tags", &json!({ "value": " Important " }))
+        .await;
+    let conflict = error(response, StatusCode::CONFLICT, "duplicate_tag").await;
+    assert_details(&conflict, &[("value", "unique")]);
+    assert_eq!(app.counts().await, before);
+
+    // Values compare exactly: case makes a different tag.
+    body(
+        app.post_json("/api/v1/tags", &json!({ "value": "important" }))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    let path = format!("/api/v1/tags/{}", id(&other));
+    let response = app.put_json(&path, &json!({ "value": "Important" })).await;
+    error(response, StatusCode::CONFLICT, "duplicate_tag").await;
+    let response = app
+        .patch_json(&path, &json!({ "value": "Important" }))
+        .await;
+    error(response, StatusCode::CONFLICT, "duplicate_tag").await;
+    assert_eq!(body(app.get(&path).await, StatusCode::OK).await, other);
+}
+
+#[tokio::test]
+async fn missing_tags_are_not_found() {
+    let app = spawn_app().await;
+    let path = "/api/v1/tags/12345";
+
+    error(app.get(path).await, StatusCode::NOT_FOUND, "not_found").await;
+    let response = app.put_json(path, &json!({ "value": "x" })).await;
+    error(response, StatusCode::NOT_FOUND, "not_found").await;
+    let response = app.patch_json(path, &json!({ "value": "x" })).await;
+    error(response, StatusCode::NOT_FOUND, "not_found").await;
+    error(
+        app.patch_json(path, &json!({})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    error(app.delete(path).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(app.counts().await.tags, 0);
+}
+
+#[tokio::test]
+async fn racing_duplicates_get_one_tag_and_conflicts() {
+    let app = spawn_app().await;
+
+    let requests = (0..8)
+        .map(|_| {
+            (
+                Method::POST,
+                "/api/v1/tags".to_owned(),
+                json!({ "value": "race" }),
+            )
+        })
+        .collect();
+    let results = concurrently(&app, requests).await;
+    let created = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{results:?}");
+    for (status, refused) in results.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_eq!(*status, StatusCode::CONFLICT, "{refused}");
+        assert_eq!(refused["code"], "duplicate_tag");
+    }
+    assert_eq!(app.counts().await.tags, 1);
+}
