@@ -7,6 +7,8 @@
 //! depend on those traits and never on a database library.
 
 pub mod client;
+pub mod delivery;
+pub mod events;
 pub mod filter;
 pub mod ids;
 pub mod invalid;

@@ -6,8 +6,10 @@
 //! blocking pool. Rules the database enforces (uniqueness, references) come back as
 //! [`Rejection`]s, so a caller learns why a write was refused without checking first.
 
+mod pipeline;
 mod records;
 
+pub use pipeline::*;
 pub use records::*;
 
 use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId};
@@ -183,6 +185,58 @@ pub trait UserStore {
     fn save_user(&self, username: &str, password_hash: &str) -> StoreResult<User>;
 }
 
+/// The transactional outbox: mailing writes add an event in the same transaction; a relay
+/// publishes them and marks them published only after the broker confirmed.
+pub trait OutboxStore {
+    /// Claims up to `limit` unpublished events for `lease`, oldest first, skipping events
+    /// another relay holds; an event whose lease ran out (its relay died) is claimable again.
+    fn claim_outbox(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<OutboxEvent>>;
+    fn mark_published(&self, ids: &[i64], now: DateTime<Utc>) -> StoreResult<()>;
+    /// Events written but not yet published, for metrics and tests.
+    fn unpublished_count(&self) -> StoreResult<u64>;
+}
+
+/// What the scheduler does, each call one set-based transaction that several scheduler
+/// replicas may run at once without handing out a message twice.
+pub trait SchedulerStore {
+    /// Mailings that should be expanded at `now` (started somewhere, not expanded, not
+    /// cancelled or deleted), oldest first.
+    fn mailings_to_expand(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MailingId>>;
+    /// Creates one message per client matching the mailing's filter at this moment, planned per
+    /// time zone. `None` if the mailing is gone, cancelled, already expanded or being expanded
+    /// by another replica; running it twice creates nothing new.
+    fn expand_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Option<Expansion>>;
+    /// Plans the mailing's waiting messages again after its end or window changed; returns
+    /// how many changed.
+    fn replan_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Marks up to `limit` due messages `queued` and returns them, skipping rows another
+    /// replica holds.
+    fn claim_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MessageId>>;
+    /// Returns claimed messages that could not be handed to a sender.
+    fn release(&self, ids: &[MessageId], now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Returns messages left `queued` since before `cutoff` (their sender vanished).
+    fn reclaim_stale(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Expires waiting messages whose deadline passed.
+    fn expire_overdue(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Messages due now or earlier and not yet claimed, for metrics.
+    fn due_backlog(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// What the sender reads and writes.
+pub trait SenderStore {
+    /// The messages with their client and mailing; ids that do not exist are absent.
+    fn load_for_send(&self, ids: &[MessageId]) -> StoreResult<Vec<SendTask>>;
+    /// Writes outcomes of claimed messages in one transaction. An outcome for a message that
+    /// is no longer `queued` (cancelled meanwhile, or handled by another sender) is skipped.
+    /// Returns the ids written.
+    fn record_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<Vec<MessageId>>;
+}
+
 /// Everything a service needs from storage.
 pub trait Store:
     OperatorStore
@@ -192,6 +246,9 @@ pub trait Store:
     + MailingStore
     + MessageStore
     + UserStore
+    + OutboxStore
+    + SchedulerStore
+    + SenderStore
     + Send
     + Sync
     + 'static

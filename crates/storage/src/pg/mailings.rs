@@ -1,5 +1,6 @@
 use super::client_filters::{filter_columns, filter_from_columns, find_filter};
 use super::messages::{Owner, cancel_unsent};
+use super::outbox;
 use super::{PgStore, bounds, corrupt, total};
 use crate::errors::{CLIENT_FILTER_REFERENCE, Failure, refusing};
 use crate::schema::mailings;
@@ -7,6 +8,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use diesel::dsl::now as db_now;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use mailing_domain::events::MailingEvent;
 use mailing_domain::store::{
     Entity, FilterSource, Mailing, MailingDraft, MailingPatch, MailingStore, Page, PageRequest,
     Rejection, StoreError, StoreResult,
@@ -18,7 +20,7 @@ use mailing_domain::{
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = mailings, check_for_backend(diesel::pg::Pg))]
-struct MailingRow {
+pub(super) struct MailingRow {
     id: i64,
     text: String,
     start_at: DateTime<Utc>,
@@ -35,7 +37,7 @@ struct MailingRow {
 }
 
 impl MailingRow {
-    fn into_record(self) -> Result<Mailing, Failure> {
+    pub(super) fn into_record(self) -> Result<Mailing, Failure> {
         let id = self.id;
         let send_window = match (self.send_window_start, self.send_window_end) {
             (Some(start), Some(end)) => Some(
@@ -169,6 +171,12 @@ impl MailingStore for PgStore {
                     Rejection::UnknownClientFilter,
                 ))?;
             tracing::Span::current().record("mailing_id", row.id);
+            outbox::append(
+                conn,
+                &MailingEvent::MailingCreated {
+                    mailing_id: MailingId(row.id),
+                },
+            )?;
             row.into_record()
         })
     }
@@ -221,6 +229,7 @@ impl MailingStore for PgStore {
                 .map(|source| resolve(conn, source))
                 .transpose()?;
             let next = current.patched(patch, filter, now)?;
+            outbox::append(conn, &MailingEvent::MailingUpdated { mailing_id: id })?;
             diesel::update(mailings::table.find(id.0))
                 .set((
                     MailingColumns::new(
@@ -259,6 +268,7 @@ impl MailingStore for PgStore {
                 .returning(MailingRow::as_returning())
                 .get_result(conn)?;
             cancel_unsent(conn, Owner::Mailing(id.0))?;
+            outbox::append(conn, &MailingEvent::MailingCancelled { mailing_id: id })?;
             row.into_record()
         })
     }
@@ -274,6 +284,7 @@ impl MailingStore for PgStore {
                 ))
                 .execute(conn)?;
             cancel_unsent(conn, Owner::Mailing(id.0))?;
+            outbox::append(conn, &MailingEvent::MailingDeleted { mailing_id: id })?;
             Ok(())
         })
     }

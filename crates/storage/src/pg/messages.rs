@@ -59,11 +59,12 @@ struct NewMessageRow {
     attempts: i32,
     next_attempt_at: Option<DateTime<Utc>>,
     sent_at: Option<DateTime<Utc>>,
+    queued_at: Option<DateTime<Utc>>,
 }
 
-/// Rows per INSERT: six bind parameters each keeps a statement under PostgreSQL's limit of
+/// Rows per INSERT: seven bind parameters each keeps a statement under PostgreSQL's limit of
 /// 65,535 parameters.
-const INSERT_CHUNK: usize = 10_000;
+const INSERT_CHUNK: usize = 8_000;
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Message);
 
@@ -80,6 +81,7 @@ pub(super) fn cancel_unsent(conn: &mut PgConnection, owner: Owner) -> QueryResul
     let unsent = MessageStatus::UNSENT.map(MessageStatus::as_str);
     let cancelled = (
         messages::status.eq(MessageStatus::Cancelled.as_str()),
+        messages::queued_at.eq(None::<DateTime<Utc>>),
         messages::updated_at.eq(now),
     );
     let unsent_messages = messages::table.filter(messages::status.eq_any(unsent));
@@ -257,6 +259,8 @@ impl MessageStore for PgStore {
                     attempts,
                     next_attempt_at: message.next_attempt_at,
                     sent_at: message.sent_at,
+                    // A claimed message carries its claim time (the schema insists).
+                    queued_at: (message.status == MessageStatus::Queued).then(Utc::now),
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;

@@ -6,6 +6,9 @@ mod clients;
 mod mailings;
 mod messages;
 mod operators;
+mod outbox;
+mod scheduler;
+mod sender;
 mod tags;
 mod users;
 

@@ -1,0 +1,89 @@
+//! Records the delivery pipeline reads and writes: the outbox, expansions, claimed messages and
+//! delivery outcomes.
+
+use crate::client::{PhoneNumber, TimeZone};
+use crate::events::MailingEvent;
+use crate::ids::{ClientId, MailingId, MessageId};
+use crate::mailing::{MailingSchedule, MailingText};
+use crate::message::MessageStatus;
+use chrono::{DateTime, Utc};
+
+/// An event written beside a mailing change, waiting to be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    pub id: i64,
+    pub event: MailingEvent,
+}
+
+/// What expanding a mailing created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expansion {
+    /// Messages waiting for their send time.
+    pub scheduled: u64,
+    /// Messages created already expired: their client's window never opens before the end.
+    pub expired: u64,
+}
+
+/// Everything a sender needs to attempt one message, read in one go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendTask {
+    pub message_id: MessageId,
+    pub mailing_id: MailingId,
+    pub client_id: Option<ClientId>,
+    pub status: MessageStatus,
+    pub attempts: u32,
+    pub phone: Option<PhoneNumber>,
+    pub time_zone: Option<TimeZone>,
+    pub text: MailingText,
+    pub schedule: MailingSchedule,
+    /// False once the mailing was cancelled or deleted.
+    pub mailing_active: bool,
+}
+
+/// The result of handling one claimed (`queued`) message, written by the sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub message_id: MessageId,
+    pub kind: OutcomeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// The probe accepted it at `at`.
+    Sent { at: DateTime<Utc> },
+    /// The attempt failed; try again at `next_attempt_at`.
+    Retry {
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// The probe refused it for good.
+    Failed { error: String },
+    /// Not attempted: wait until `next_attempt_at` (window closed, provider paused).
+    Deferred { next_attempt_at: DateTime<Utc> },
+    /// Not attempted, and never will be: the mailing's end came first.
+    Expired,
+    /// Not attempted: the mailing or the client is gone.
+    Cancelled,
+}
+
+impl OutcomeKind {
+    /// The status the message ends up in.
+    pub fn status(&self) -> MessageStatus {
+        match self {
+            OutcomeKind::Sent { .. } => MessageStatus::Sent,
+            OutcomeKind::Retry { .. } => MessageStatus::Retrying,
+            OutcomeKind::Failed { .. } => MessageStatus::Failed,
+            OutcomeKind::Deferred { .. } => MessageStatus::Scheduled,
+            OutcomeKind::Expired => MessageStatus::Expired,
+            OutcomeKind::Cancelled => MessageStatus::Cancelled,
+        }
+    }
+
+    /// Whether the outcome counts as an attempt to deliver.
+    pub fn attempted(&self) -> bool {
+        matches!(
+            self,
+            OutcomeKind::Sent { .. } | OutcomeKind::Retry { .. } | OutcomeKind::Failed { .. }
+        )
+    }
+}

@@ -1,0 +1,285 @@
+//! The scheduler's set-based work: expanding mailings into messages per time zone, claiming
+//! due messages, and taking back or expiring what is stuck or late.
+
+use super::mailings::MailingRow;
+use super::{PgStore, corrupt, total};
+use crate::errors::Failure;
+use crate::schema::mailings;
+use chrono::{DateTime, Utc};
+use diesel::dsl::now as db_now;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
+use mailing_domain::store::{Expansion, SchedulerStore, StoreResult};
+use mailing_domain::{
+    ClientFilter, MailingId, MailingSchedule, MessageId, SendPlan, TimeZone, plan_send,
+};
+
+/// Clients matching a filter given as `$1` (operator codes) and `$2` (tag values), as `c`.
+const MATCHES_FILTER: &str = "(cardinality($1::text[]) = 0 OR c.operator_code = ANY($1))
+    AND (cardinality($2::text[]) = 0 OR EXISTS (
+        SELECT 1 FROM client_tags ct JOIN tags t ON t.id = ct.tag_id
+        WHERE ct.client_id = c.id AND t.value = ANY($2)))";
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[derive(QueryableByName)]
+struct ZoneRow {
+    #[diesel(sql_type = Text)]
+    time_zone: String,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+fn filter_lists(filter: &ClientFilter) -> (Vec<String>, Vec<String>) {
+    (
+        filter
+            .operator_codes()
+            .map(|c| c.as_str().to_owned())
+            .collect(),
+        filter.tags().map(|t| t.as_str().to_owned()).collect(),
+    )
+}
+
+fn zone(raw: &str, mailing: MailingId) -> Result<TimeZone, Failure> {
+    TimeZone::parse(raw).map_err(|e| corrupt("clients", "time_zone", mailing.0, e))
+}
+
+/// The plan for clients of one zone, as the columns a message gets.
+struct ZonePlan {
+    status: &'static str,
+    next_attempt_at: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
+}
+
+fn zone_plan(schedule: &MailingSchedule, zone: TimeZone, now: DateTime<Utc>) -> ZonePlan {
+    match plan_send(schedule, zone.tz(), now) {
+        SendPlan::At {
+            send_at,
+            expires_at,
+        } => ZonePlan {
+            status: "scheduled",
+            next_attempt_at: Some(send_at),
+            expires_at,
+        },
+        SendPlan::Expired => ZonePlan {
+            status: "expired",
+            next_attempt_at: None,
+            expires_at: schedule.end_for(zone.tz()),
+        },
+    }
+}
+
+fn update_returning_ids(
+    conn: &mut PgConnection,
+    query: diesel::query_builder::BoxedSqlQuery<
+        '_,
+        diesel::pg::Pg,
+        diesel::query_builder::SqlQuery,
+    >,
+) -> Result<Vec<MessageId>, Failure> {
+    let rows: Vec<IdRow> = query.load(conn)?;
+    Ok(rows.into_iter().map(|row| MessageId(row.id)).collect())
+}
+
+impl SchedulerStore for PgStore {
+    fn mailings_to_expand(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MailingId>> {
+        self.read(|conn| {
+            let rows: Vec<IdRow> = diesel::sql_query(
+                "SELECT id FROM mailings
+                 WHERE expanded_at IS NULL AND cancelled_at IS NULL AND deleted_at IS NULL
+                   AND (CASE WHEN local_time THEN start_at - interval '14 hours' ELSE start_at END) <= $1
+                 ORDER BY start_at, id LIMIT $2",
+            )
+            .bind::<Timestamptz, _>(now)
+            .bind::<BigInt, _>(i64::from(limit))
+            .load(conn)?;
+            Ok(rows.into_iter().map(|row| MailingId(row.id)).collect())
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(mailing_id = %id))]
+    fn expand_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Option<Expansion>> {
+        self.write(|conn| {
+            // SKIP LOCKED: a replica already expanding this mailing keeps it.
+            let row: Option<MailingRow> = mailings::table
+                .filter(mailings::id.eq(id.0))
+                .filter(mailings::deleted_at.is_null())
+                .filter(mailings::cancelled_at.is_null())
+                .filter(mailings::expanded_at.is_null())
+                .select(MailingRow::as_select())
+                .for_update()
+                .skip_locked()
+                .first(conn)
+                .optional()?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let mailing = row.into_record()?;
+            let (codes, tags) = filter_lists(&mailing.filter);
+            let zones: Vec<ZoneRow> = diesel::sql_query(format!(
+                "SELECT DISTINCT c.time_zone FROM clients c WHERE {MATCHES_FILTER}"
+            ))
+            .bind::<Array<Text>, _>(&codes)
+            .bind::<Array<Text>, _>(&tags)
+            .load(conn)?;
+            let mut expansion = Expansion::default();
+            for zone_row in zones {
+                let plan = zone_plan(&mailing.schedule, zone(&zone_row.time_zone, id)?, now);
+                let inserted = diesel::sql_query(format!(
+                    "INSERT INTO messages (mailing_id, client_id, status, next_attempt_at, expires_at)
+                     SELECT $3, c.id, $4, $5, $6 FROM clients c
+                     WHERE c.time_zone = $7 AND {MATCHES_FILTER}
+                     ON CONFLICT (mailing_id, client_id) DO NOTHING"
+                ))
+                .bind::<Array<Text>, _>(&codes)
+                .bind::<Array<Text>, _>(&tags)
+                .bind::<BigInt, _>(id.0)
+                .bind::<Text, _>(plan.status)
+                .bind::<Nullable<Timestamptz>, _>(plan.next_attempt_at)
+                .bind::<Timestamptz, _>(plan.expires_at)
+                .bind::<Text, _>(&zone_row.time_zone)
+                .execute(conn)? as u64;
+                if plan.status == "expired" {
+                    expansion.expired += inserted;
+                } else {
+                    expansion.scheduled += inserted;
+                }
+            }
+            diesel::update(mailings::table.find(id.0))
+                .set((mailings::expanded_at.eq(now), mailings::updated_at.eq(db_now)))
+                .execute(conn)?;
+            Ok(Some(expansion))
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(mailing_id = %id))]
+    fn replan_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.write(|conn| {
+            // Hold the mailing so a concurrent update waits for this plan to land.
+            let row: Option<MailingRow> = mailings::table
+                .filter(mailings::id.eq(id.0))
+                .filter(mailings::deleted_at.is_null())
+                .filter(mailings::cancelled_at.is_null())
+                .select(MailingRow::as_select())
+                .for_update()
+                .first(conn)
+                .optional()?;
+            let Some(row) = row else {
+                return Ok(0);
+            };
+            let mailing = row.into_record()?;
+            let zones: Vec<ZoneRow> = diesel::sql_query(
+                "SELECT DISTINCT c.time_zone FROM messages m JOIN clients c ON c.id = m.client_id
+                 WHERE m.mailing_id = $1 AND m.status IN ('scheduled', 'retrying')",
+            )
+            .bind::<BigInt, _>(id.0)
+            .load(conn)?;
+            let mut changed = 0;
+            for zone_row in zones {
+                let plan = zone_plan(&mailing.schedule, zone(&zone_row.time_zone, id)?, now);
+                // A retry keeps its backoff unless the new plan is later still.
+                changed += diesel::sql_query(
+                    "UPDATE messages m SET
+                         status = $1,
+                         next_attempt_at = CASE
+                             WHEN $1 = 'expired' THEN NULL
+                             WHEN m.status = 'retrying' THEN GREATEST(m.next_attempt_at, $2)
+                             ELSE $2 END,
+                         expires_at = $3,
+                         updated_at = now()
+                     FROM clients c
+                     WHERE c.id = m.client_id AND c.time_zone = $4
+                       AND m.mailing_id = $5 AND m.status IN ('scheduled', 'retrying')",
+                )
+                .bind::<Text, _>(plan.status)
+                .bind::<Nullable<Timestamptz>, _>(plan.next_attempt_at)
+                .bind::<Timestamptz, _>(plan.expires_at)
+                .bind::<Text, _>(&zone_row.time_zone)
+                .bind::<BigInt, _>(id.0)
+                .execute(conn)? as u64;
+            }
+            // The text travels with the mailing, so nothing else needs rewriting.
+            Ok(changed)
+        })
+    }
+
+    fn claim_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MessageId>> {
+        self.write(|conn| {
+            update_returning_ids(
+                conn,
+                diesel::sql_query(
+                    "UPDATE messages SET status = 'queued', queued_at = $1, updated_at = now()
+                     WHERE id IN (
+                         SELECT id FROM messages
+                         WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= $1
+                           AND (expires_at IS NULL OR expires_at > $1)
+                         ORDER BY next_attempt_at LIMIT $2
+                         FOR UPDATE SKIP LOCKED)
+                     RETURNING id",
+                )
+                .into_boxed()
+                .bind::<Timestamptz, _>(now)
+                .bind::<BigInt, _>(i64::from(limit)),
+            )
+        })
+    }
+
+    fn release(&self, ids: &[MessageId], now: DateTime<Utc>) -> StoreResult<u64> {
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        self.write(|conn| {
+            Ok(diesel::sql_query(
+                "UPDATE messages SET status = 'scheduled', queued_at = NULL, next_attempt_at = $2,
+                     updated_at = now()
+                 WHERE id = ANY($1) AND status = 'queued'",
+            )
+            .bind::<Array<BigInt>, _>(&ids)
+            .bind::<Timestamptz, _>(now)
+            .execute(conn)? as u64)
+        })
+    }
+
+    fn reclaim_stale(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.write(|conn| {
+            Ok(diesel::sql_query(
+                "UPDATE messages SET status = 'scheduled', queued_at = NULL, next_attempt_at = $2,
+                     updated_at = now()
+                 WHERE status = 'queued' AND queued_at < $1",
+            )
+            .bind::<Timestamptz, _>(cutoff)
+            .bind::<Timestamptz, _>(now)
+            .execute(conn)? as u64)
+        })
+    }
+
+    fn expire_overdue(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.write(|conn| {
+            Ok(diesel::sql_query(
+                "UPDATE messages SET status = 'expired', next_attempt_at = NULL, updated_at = now()
+                 WHERE status IN ('scheduled', 'retrying') AND expires_at <= $1",
+            )
+            .bind::<Timestamptz, _>(now)
+            .execute(conn)? as u64)
+        })
+    }
+
+    fn due_backlog(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.read(|conn| {
+            let row: CountRow = diesel::sql_query(
+                "SELECT count(*) AS count FROM messages
+                 WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= $1",
+            )
+            .bind::<Timestamptz, _>(now)
+            .get_result(conn)?;
+            Ok(total(row.count))
+        })
+    }
+}
