@@ -19,12 +19,7 @@ pub enum Profile {
     Production,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+pub use mailing_runtime::telemetry::LogFormat;
 
 /// Settings as read, before the profile's rules are applied.
 #[derive(Debug, Deserialize)]
@@ -40,6 +35,9 @@ struct RawSettings {
     jwt_ttl_seconds: u64,
     max_body_bytes: usize,
     log_format: Option<LogFormat>,
+    amqp_url: SecretString,
+    amqp_namespace: String,
+    outbox_poll_ms: u64,
 }
 
 /// Checked settings of the API service.
@@ -56,6 +54,11 @@ pub struct Settings {
     pub jwt_ttl: std::time::Duration,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    /// The broker the outbox relay publishes mailing events to.
+    pub amqp_url: SecretString,
+    pub amqp_namespace: String,
+    /// How often the relay looks for unpublished events when nothing wakes it.
+    pub outbox_poll: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,31 +89,22 @@ impl Settings {
     pub fn load_from(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let vars: std::collections::HashMap<String, String> = vars
-            .into_iter()
-            // An empty variable (as `.env.template` leaves them) means "not set".
-            .filter(|(key, value)| key.starts_with("MAILING_") && !value.is_empty())
-            .collect();
-        let mut builder = config::Config::builder()
-            .set_default("profile", "dev")?
-            .set_default("http_addr", "0.0.0.0:8000")?
-            .set_default("database_url", "postgres://postgres@127.0.0.1:5432/mailing")?
-            .set_default("database_max_connections", 10)?
-            .set_default("database_acquire_timeout_ms", 5000)?
-            .set_default("admin_username", "admin")?
-            .set_default("jwt_ttl_seconds", 3600)?
-            .set_default("max_body_bytes", 65_536)?;
-        if let Some(file) = vars.get("MAILING_CONFIG_FILE") {
-            builder = builder.add_source(config::File::new(file, config::FileFormat::Toml));
-        }
-        let raw: RawSettings = builder
-            .add_source(
-                config::Environment::with_prefix("MAILING")
-                    .try_parsing(true)
-                    .source(Some(vars.clone().into_iter().collect())),
-            )
-            .build()?
-            .try_deserialize()?;
+        let raw: RawSettings = mailing_runtime::settings::load(
+            &[
+                ("profile", "dev"),
+                ("http_addr", "0.0.0.0:8000"),
+                ("database_url", "postgres://postgres@127.0.0.1:5432/mailing"),
+                ("database_max_connections", "10"),
+                ("database_acquire_timeout_ms", "5000"),
+                ("admin_username", "admin"),
+                ("jwt_ttl_seconds", "3600"),
+                ("max_body_bytes", "65536"),
+                ("amqp_url", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+                ("amqp_namespace", "mailing"),
+                ("outbox_poll_ms", "1000"),
+            ],
+            vars,
+        )?;
         Self::check(raw)
     }
 
@@ -204,6 +198,9 @@ impl Settings {
             jwt_secret,
             jwt_ttl: std::time::Duration::from_secs(raw.jwt_ttl_seconds),
             max_body_bytes: raw.max_body_bytes,
+            amqp_url: raw.amqp_url,
+            amqp_namespace: raw.amqp_namespace,
+            outbox_poll: std::time::Duration::from_millis(raw.outbox_poll_ms.max(10)),
             log_format: raw.log_format.unwrap_or(if production {
                 LogFormat::Json
             } else {

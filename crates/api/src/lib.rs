@@ -12,7 +12,7 @@ pub mod extract;
 pub mod fixtures;
 pub mod health;
 pub mod openapi;
+pub mod outbox;
 pub mod routes;
 pub mod startup;
 pub mod state;
-pub mod telemetry;

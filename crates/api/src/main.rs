@@ -4,8 +4,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mailing_api::config::Settings;
 use mailing_api::fixtures::Fixtures;
+use mailing_api::openapi;
 use mailing_api::startup::{Application, open_store};
-use mailing_api::{openapi, telemetry};
+use mailing_runtime::telemetry;
 
 #[derive(Parser)]
 #[command(version, about = "Mailing service HTTP API")]

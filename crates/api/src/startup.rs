@@ -6,6 +6,7 @@ use crate::error::ErrorBody;
 use crate::extract::{BodyLimit, path_error};
 use crate::health::{self, SWAGGER_UI_FILES};
 use crate::openapi;
+use crate::outbox;
 use crate::routes;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
@@ -14,6 +15,7 @@ use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{HttpResponse, HttpServer, guard, web as aweb};
 use anyhow::Context as _;
+use mailing_bus::BusOptions;
 use mailing_domain::store::Store;
 use mailing_storage::ConnectOptions;
 use paperclip::actix::{OpenApiExt, web};
@@ -24,6 +26,8 @@ use std::sync::Arc;
 pub struct Application {
     port: u16,
     server: Server,
+    relay: tokio::task::JoinHandle<()>,
+    stop_relay: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -41,9 +45,24 @@ impl Application {
             .await
             .context("admin bootstrap task")??;
 
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
+        let relay = tokio::spawn(outbox::run(
+            store.clone(),
+            settings.amqp_url.clone(),
+            BusOptions {
+                namespace: settings.amqp_namespace.clone(),
+                client_name: "mailing-api".to_owned(),
+                ..BusOptions::default()
+            },
+            outbox_wake.clone(),
+            settings.outbox_poll,
+            relay_stopped,
+        ));
         let state = aweb::Data::new(AppState {
             store,
             tokens: Tokens::new(&settings.jwt_secret, settings.jwt_ttl),
+            outbox_wake,
         });
         let doc = aweb::Data::new(Arc::new(openapi::document()));
         let body_limit = BodyLimit(settings.max_body_bytes);
@@ -87,15 +106,25 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(30)
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            relay,
+            stop_relay,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until SIGTERM or Ctrl-C (actix finishes in-flight requests), then stops the
+    /// outbox relay; events it did not publish wait in the database for the next start.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let _ = self.stop_relay.send(true);
+        let _ = self.relay.await;
+        served
     }
 }
 

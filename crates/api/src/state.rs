@@ -9,6 +9,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub tokens: Tokens,
+    /// Wakes the outbox relay after a write that stored a mailing event.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -289,6 +289,7 @@ pub async fn create(
 ) -> Result<CreatedJson<MailingBody>, ApiError> {
     let draft = body.0.parse(Utc::now())?;
     let mailing = state.run(move |s| s.create_mailing(&draft)).await?;
+    state.outbox_wake.notify_one();
     tracing::info!(mailing_id = %mailing.id, "mailing created");
     Ok(CreatedJson(MailingBody::new(&mailing, Utc::now())))
 }
@@ -314,6 +315,7 @@ async fn update(
     let mailing = state
         .run(move |s| s.update_mailing(id, &patch, now))
         .await?;
+    state.outbox_wake.notify_one();
     tracing::info!(mailing_id = %mailing.id, "mailing updated");
     Ok(web::Json(MailingBody::new(&mailing, Utc::now())))
 }
@@ -362,6 +364,7 @@ pub async fn cancel(
     let id = MailingId(id.into_inner());
     let now = Utc::now();
     let mailing = state.run(move |s| s.cancel_mailing(id, now)).await?;
+    state.outbox_wake.notify_one();
     tracing::info!(mailing_id = %mailing.id, "mailing cancelled");
     Ok(web::Json(MailingBody::new(&mailing, Utc::now())))
 }
@@ -378,6 +381,7 @@ pub async fn delete(
     let id = MailingId(id.into_inner());
     let now = Utc::now();
     state.run(move |s| s.delete_mailing(id, now)).await?;
+    state.outbox_wake.notify_one();
     tracing::info!(mailing_id = %id, "mailing deleted");
     Ok(NoContent)
 }

@@ -49,6 +49,12 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
             "MAILING_DATABASE_MAX_CONNECTIONS".to_owned(),
             "4".to_owned(),
         ),
+        // These tests are about HTTP; mailing events stay in the outbox (the pipeline's
+        // end-to-end tests cover publishing them).
+        (
+            "MAILING_AMQP_URL".to_owned(),
+            "amqp://guest:guest@127.0.0.1:1/%2f".to_owned(),
+        ),
     ];
     env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let configured = |key: &str, default: &str| {

@@ -60,8 +60,9 @@ pub enum OutcomeKind {
     Failed { error: String },
     /// Not attempted: wait until `next_attempt_at` (window closed, provider paused).
     Deferred { next_attempt_at: DateTime<Utc> },
-    /// Not attempted, and never will be: the mailing's end came first.
-    Expired,
+    /// The mailing's end came first. `last_error` is set when the last attempt failed and no
+    /// retry fits before the end.
+    Expired { last_error: Option<String> },
     /// Not attempted: the mailing or the client is gone.
     Cancelled,
 }
@@ -74,16 +75,19 @@ impl OutcomeKind {
             OutcomeKind::Retry { .. } => MessageStatus::Retrying,
             OutcomeKind::Failed { .. } => MessageStatus::Failed,
             OutcomeKind::Deferred { .. } => MessageStatus::Scheduled,
-            OutcomeKind::Expired => MessageStatus::Expired,
+            OutcomeKind::Expired { .. } => MessageStatus::Expired,
             OutcomeKind::Cancelled => MessageStatus::Cancelled,
         }
     }
 
     /// Whether the outcome counts as an attempt to deliver.
     pub fn attempted(&self) -> bool {
-        matches!(
-            self,
-            OutcomeKind::Sent { .. } | OutcomeKind::Retry { .. } | OutcomeKind::Failed { .. }
-        )
+        match self {
+            OutcomeKind::Sent { .. } | OutcomeKind::Retry { .. } | OutcomeKind::Failed { .. } => {
+                true
+            }
+            OutcomeKind::Expired { last_error } => last_error.is_some(),
+            OutcomeKind::Deferred { .. } | OutcomeKind::Cancelled => false,
+        }
     }
 }

@@ -90,6 +90,65 @@ fn update_returning_ids(
     Ok(rows.into_iter().map(|row| MessageId(row.id)).collect())
 }
 
+#[derive(QueryableByName)]
+struct RetryRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// Plans each retry of one zone from its own backoff time: it keeps waiting at least that long,
+/// lands inside the new window, and expires if that is past the new end.
+fn replan_retries(
+    conn: &mut PgConnection,
+    schedule: &MailingSchedule,
+    id: MailingId,
+    raw_zone: &str,
+    zone: TimeZone,
+    now: DateTime<Utc>,
+) -> Result<u64, Failure> {
+    let retries: Vec<RetryRow> = diesel::sql_query(
+        "SELECT m.id, m.next_attempt_at FROM messages m JOIN clients c ON c.id = m.client_id
+         WHERE m.mailing_id = $1 AND c.time_zone = $2 AND m.status = 'retrying'",
+    )
+    .bind::<BigInt, _>(id.0)
+    .bind::<Text, _>(raw_zone)
+    .load(conn)?;
+    if retries.is_empty() {
+        return Ok(0);
+    }
+    let expires_at = schedule.end_for(zone.tz());
+    let mut ids = Vec::with_capacity(retries.len());
+    let mut statuses = Vec::with_capacity(retries.len());
+    let mut next: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(retries.len());
+    for retry in retries {
+        let not_before = retry.next_attempt_at.map_or(now, |at| at.max(now));
+        ids.push(retry.id);
+        match plan_send(schedule, zone.tz(), not_before) {
+            SendPlan::At { send_at, .. } => {
+                statuses.push("retrying");
+                next.push(Some(send_at));
+            }
+            SendPlan::Expired => {
+                statuses.push("expired");
+                next.push(None);
+            }
+        }
+    }
+    Ok(diesel::sql_query(
+        "UPDATE messages m SET status = o.status, next_attempt_at = o.next_at, expires_at = $4,
+             updated_at = now()
+         FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS o(id, status, next_at)
+         WHERE m.id = o.id AND m.status = 'retrying'",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<Text>, _>(&statuses)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&next)
+    .bind::<Timestamptz, _>(expires_at)
+    .execute(conn)? as u64)
+}
+
 impl SchedulerStore for PgStore {
     fn mailings_to_expand(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MailingId>> {
         self.read(|conn| {
@@ -179,26 +238,26 @@ impl SchedulerStore for PgStore {
             let mailing = row.into_record()?;
             let zones: Vec<ZoneRow> = diesel::sql_query(
                 "SELECT DISTINCT c.time_zone FROM messages m JOIN clients c ON c.id = m.client_id
-                 WHERE m.mailing_id = $1 AND m.status IN ('scheduled', 'retrying')",
+                 WHERE m.mailing_id = $1 AND m.status IN ('scheduled', 'queued', 'retrying')",
             )
             .bind::<BigInt, _>(id.0)
             .load(conn)?;
             let mut changed = 0;
             for zone_row in zones {
-                let plan = zone_plan(&mailing.schedule, zone(&zone_row.time_zone, id)?, now);
-                // A retry keeps its backoff unless the new plan is later still.
+                let zone = zone(&zone_row.time_zone, id)?;
+                let plan = zone_plan(&mailing.schedule, zone, now);
+                // Waiting messages take the zone's new plan; a claimed one keeps its claim but
+                // learns the new deadline, in case it comes back unsent.
                 changed += diesel::sql_query(
                     "UPDATE messages m SET
-                         status = $1,
-                         next_attempt_at = CASE
-                             WHEN $1 = 'expired' THEN NULL
-                             WHEN m.status = 'retrying' THEN GREATEST(m.next_attempt_at, $2)
-                             ELSE $2 END,
+                         status = CASE WHEN m.status = 'queued' THEN m.status ELSE $1 END,
+                         next_attempt_at = CASE WHEN m.status = 'queued' THEN m.next_attempt_at
+                                                ELSE $2 END,
                          expires_at = $3,
                          updated_at = now()
                      FROM clients c
                      WHERE c.id = m.client_id AND c.time_zone = $4
-                       AND m.mailing_id = $5 AND m.status IN ('scheduled', 'retrying')",
+                       AND m.mailing_id = $5 AND m.status IN ('scheduled', 'queued')",
                 )
                 .bind::<Text, _>(plan.status)
                 .bind::<Nullable<Timestamptz>, _>(plan.next_attempt_at)
@@ -206,6 +265,8 @@ impl SchedulerStore for PgStore {
                 .bind::<Text, _>(&zone_row.time_zone)
                 .bind::<BigInt, _>(id.0)
                 .execute(conn)? as u64;
+                changed +=
+                    replan_retries(conn, &mailing.schedule, id, &zone_row.time_zone, zone, now)?;
             }
             // The text travels with the mailing, so nothing else needs rewriting.
             Ok(changed)
@@ -275,7 +336,8 @@ impl SchedulerStore for PgStore {
         self.read(|conn| {
             let row: CountRow = diesel::sql_query(
                 "SELECT count(*) AS count FROM messages
-                 WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= $1",
+                 WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= $1
+                   AND (expires_at IS NULL OR expires_at > $1)",
             )
             .bind::<Timestamptz, _>(now)
             .get_result(conn)?;

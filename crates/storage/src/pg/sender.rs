@@ -129,7 +129,8 @@ impl SenderStore for PgStore {
                 } => (Some(error.clone()), Some(*next_attempt_at), None),
                 OutcomeKind::Failed { error } => (Some(error.clone()), None, None),
                 OutcomeKind::Deferred { next_attempt_at } => (None, Some(*next_attempt_at), None),
-                OutcomeKind::Expired | OutcomeKind::Cancelled => (None, None, None),
+                OutcomeKind::Expired { last_error } => (last_error.clone(), None, None),
+                OutcomeKind::Cancelled => (None, None, None),
             };
             errors.push(error);
             next_at.push(next);

@@ -1,0 +1,129 @@
+//! The message bus between the services: two logical streams ([`Topic`]s), a backend-neutral
+//! interface to them ([`Bus`], [`Subscription`], [`Delivery`]), and the adapter that carries
+//! them over RabbitMQ.
+//!
+//! Services hold an `Arc<dyn Bus>` from [`connect`] and never see the broker library, so the
+//! in-process adapter of the embedded mode can take its place without touching them.
+//!
+//! Delivery is at least once. [`Bus::publish`] returns only once the broker has taken
+//! responsibility for every payload; a consumer settles each [`Delivery`] explicitly, and a
+//! delivery that is never settled (the consumer crashed, its connection broke, or it dropped the
+//! delivery) comes back, marked [`Delivery::redelivered`]. Consumers must therefore tolerate
+//! duplicates, which the services do because the database, not the bus, is the source of truth.
+
+mod error;
+mod options;
+mod rabbitmq;
+mod subscription;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::BusError;
+pub use options::BusOptions;
+pub use subscription::{Acknowledge, Delivery, Subscription};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed future, so that [`Bus`] stays object safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The logical streams the services exchange messages on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Mailing lifecycle events (created, updated, deleted), from the api to the scheduler.
+    MailingEvents,
+    /// Batches of message ids ready to be delivered, from the scheduler to the sender.
+    SendJobs,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 2] = [Topic::MailingEvents, Topic::SendJobs];
+
+    /// A stable name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::MailingEvents => "mailing-events",
+            Topic::SendJobs => "send-jobs",
+        }
+    }
+}
+
+impl std::fmt::Display for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A connection to the message bus, shared by everything in one process.
+///
+/// Each topic has one work queue: every subscriber of a topic competes for its messages, so
+/// scaling a consumer service out spreads the work instead of duplicating it.
+pub trait Bus: Send + Sync + 'static {
+    /// Publishes `payloads` (JSON documents) to `topic` and returns once the broker has
+    /// confirmed every one of them.
+    ///
+    /// An error means some payloads may not have been taken: the caller retries the whole
+    /// batch, which may deliver some of them twice. While the broker is unreachable this fails
+    /// at once with [`BusError::Unavailable`] rather than waiting for it.
+    fn publish(&self, topic: Topic, payloads: Vec<Vec<u8>>) -> BoxFuture<'_, Result<(), BusError>>;
+
+    /// Starts consuming `topic`, with at most `prefetch` deliveries handed out and not yet
+    /// settled at any time (0 counts as 1: an unbounded prefetch would let one consumer hoard
+    /// the queue).
+    ///
+    /// The subscription survives broker restarts: it pauses while the connection is down and
+    /// resumes once it is back. It ends with an error only when the connection cannot be
+    /// restored or the broker cancels it.
+    fn subscribe(
+        &self,
+        topic: Topic,
+        prefetch: u16,
+    ) -> BoxFuture<'_, Result<Subscription, BusError>>;
+
+    /// How many messages of `topic` wait to be delivered, not counting those handed to a
+    /// consumer and not yet settled. For operators and tests.
+    fn pending(&self, topic: Topic) -> BoxFuture<'_, Result<u64, BusError>>;
+
+    /// Whether the bus can publish right now; false while it reconnects and after `close`.
+    /// For readiness probes.
+    fn is_connected(&self) -> bool;
+
+    /// Closes the connection. Settle or drop in-flight deliveries first: once closed, they
+    /// cannot be acknowledged and the broker delivers them again. Closing twice is a no-op.
+    ///
+    /// Call it before the async runtime shuts down.
+    fn close(&self) -> BoxFuture<'_, ()>;
+}
+
+/// URL schemes [`connect`] accepts.
+pub const SUPPORTED_SCHEMES: [&str; 2] = ["amqp://", "amqps://"];
+
+/// Connects to the bus that `url` names, declares the topology the services use, and returns
+/// it once it is ready.
+///
+/// Fails with [`BusError::Unavailable`] if the broker cannot be reached within
+/// `options.connect_timeout`, and with [`BusError::InvalidConfig`] for a URL of another scheme.
+/// Errors never contain the URL's password.
+pub async fn connect(url: &str, options: &BusOptions) -> Result<Arc<dyn Bus>, BusError> {
+    options.validate()?;
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    match scheme.map(str::to_ascii_lowercase).as_deref() {
+        Some("amqp" | "amqps") => Ok(Arc::new(
+            rabbitmq::RabbitMqBus::connect(url, options).await?,
+        )),
+        _ => Err(BusError::InvalidConfig(format!(
+            "unsupported bus URL{}: expected one of {}",
+            scheme
+                // The scheme is only echoed when it looks like one, so a mangled URL whose
+                // "scheme" is really its credentials is never repeated back.
+                .filter(|scheme| scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)))
+                .map(|scheme| format!(" scheme \"{scheme}\""))
+                .unwrap_or_default(),
+            SUPPORTED_SCHEMES.join(", ")
+        ))),
+    }
+}

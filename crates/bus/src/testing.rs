@@ -1,0 +1,163 @@
+//! A throwaway namespace on a local RabbitMQ per test, so tests run in parallel without
+//! sharing queues, and leave nothing behind.
+
+use crate::rabbitmq::admin;
+use crate::{Bus, BusOptions};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where the tests find RabbitMQ.
+pub const AMQP_URL_VAR: &str = "MAILING_TEST_AMQP_URL";
+const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// A namespace `test-<random hex>` whose exchanges and queues are deleted when this value is
+/// finished or dropped.
+pub struct TestBus {
+    url: String,
+    namespace: String,
+    buses: Mutex<Vec<Arc<dyn Bus>>>,
+    finished: bool,
+}
+
+impl TestBus {
+    pub fn new() -> TestBus {
+        TestBus {
+            url: std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()),
+            namespace: format!("test-{:016x}", rand::random::<u64>()),
+            buses: Mutex::new(Vec::new()),
+            finished: false,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Options for a bus in this namespace whose connection is named `{namespace}-{client}`.
+    pub fn options(&self, client: &str) -> BusOptions {
+        BusOptions {
+            namespace: self.namespace.clone(),
+            connect_timeout: Duration::from_secs(10),
+            client_name: self.connection_name(client),
+        }
+    }
+
+    fn connection_name(&self, client: &str) -> String {
+        format!("{}-{client}", self.namespace)
+    }
+
+    /// Connects a bus in this namespace; [`TestBus::finish`] closes it.
+    ///
+    /// # Panics
+    /// If RabbitMQ cannot be reached; the message says how to start it.
+    pub async fn connect(&self, client: &str) -> Arc<dyn Bus> {
+        let bus = crate::connect(&self.url, &self.options(client))
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot connect to the test RabbitMQ ({error}). Start it with \
+                     `rabbitmq-server -detached`, or point {AMQP_URL_VAR} at one \
+                     (default amqp://guest:***@127.0.0.1:5672/%2f)"
+                )
+            });
+        self.lock_buses().push(Arc::clone(&bus));
+        bus
+    }
+
+    /// How many messages the namespace's dead-letter queue holds.
+    pub async fn dead_lettered(&self) -> u64 {
+        admin::dead_lettered(&self.url, &self.namespace)
+            .await
+            .unwrap_or_else(|error| panic!("cannot read the dead-letter queue: {error}"))
+    }
+
+    /// Has the broker close the connection of `client` as an operator would, which the bus
+    /// must recover from. Only this test's connection is affected.
+    ///
+    /// # Panics
+    /// If `rabbitmqctl` is missing or no such connection is open.
+    pub fn force_close_connection(&self, client: &str) {
+        let wanted = format!(
+            "{{\"connection_name\",\"{}\"}}",
+            self.connection_name(client)
+        );
+        let listing = rabbitmqctl(&[
+            "list_connections",
+            "--quiet",
+            "--no-table-headers",
+            "pid",
+            "client_properties",
+        ]);
+        let pid = listing
+            .lines()
+            .find(|line| line.contains(&wanted))
+            .and_then(|line| line.split('\t').next())
+            .unwrap_or_else(|| panic!("no open connection named {wanted} in:\n{listing}"));
+        rabbitmqctl(&["close_connection", pid, "closed by a test"]);
+    }
+
+    /// Closes the buses this value connected and deletes the namespace.
+    pub async fn finish(mut self) {
+        self.finished = true;
+        let buses = std::mem::take(&mut *self.lock_buses());
+        for bus in buses {
+            bus.close().await;
+        }
+        if let Err(error) = admin::delete_topology(&self.url, &self.namespace).await {
+            panic!("cannot delete test namespace {}: {error}", self.namespace);
+        }
+    }
+
+    fn lock_buses(&self) -> std::sync::MutexGuard<'_, Vec<Arc<dyn Bus>>> {
+        self.buses
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Default for TestBus {
+    fn default() -> Self {
+        TestBus::new()
+    }
+}
+
+impl Drop for TestBus {
+    /// A test that panicked before `finish` still removes its namespace. The drop may run on
+    /// the test's runtime thread, which must not block on async work, so the cleanup gets a
+    /// thread and a runtime of its own.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let url = self.url.clone();
+        let namespace = self.namespace.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the test cleanup");
+            runtime.block_on(admin::delete_topology(&url, &namespace))
+        });
+        if let Ok(Err(error)) = cleanup.join() {
+            eprintln!("cannot delete test namespace {}: {error}", self.namespace);
+        }
+    }
+}
+
+fn rabbitmqctl(arguments: &[&str]) -> String {
+    let output = Command::new("rabbitmqctl")
+        .args(arguments)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run rabbitmqctl (is RabbitMQ installed?): {error}"));
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {arguments:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

@@ -1,0 +1,62 @@
+use mailing_bus::{Delivery, Subscription};
+use std::time::Duration;
+
+/// Generous: deliveries normally arrive in milliseconds, but a recovery takes a few seconds.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a test watches for a delivery that must not come.
+pub const QUIET_PERIOD: Duration = Duration::from_millis(300);
+
+pub fn payloads(texts: &[&str]) -> Vec<Vec<u8>> {
+    texts.iter().map(|text| text.as_bytes().to_vec()).collect()
+}
+
+pub fn text(delivery: &Delivery) -> String {
+    String::from_utf8(delivery.payload.clone()).expect("test payloads are UTF-8")
+}
+
+pub async fn next(subscription: &mut Subscription) -> Delivery {
+    match tokio::time::timeout(DELIVERY_TIMEOUT, subscription.next()).await {
+        Ok(Some(Ok(delivery))) => delivery,
+        Ok(Some(Err(error))) => panic!("the subscription failed: {error}"),
+        Ok(None) => panic!("the subscription ended"),
+        Err(_) => panic!("no delivery within {DELIVERY_TIMEOUT:?}"),
+    }
+}
+
+/// Receives `count` deliveries and returns their texts with the deliveries.
+pub async fn take(subscription: &mut Subscription, count: usize) -> Vec<(String, Delivery)> {
+    let mut received = Vec::with_capacity(count);
+    for _ in 0..count {
+        let delivery = next(subscription).await;
+        received.push((text(&delivery), delivery));
+    }
+    received
+}
+
+pub async fn assert_nothing_delivered(subscription: &mut Subscription) {
+    if let Ok(item) = tokio::time::timeout(QUIET_PERIOD, subscription.next()).await {
+        panic!("expected no delivery, got {item:?}");
+    }
+}
+
+/// Polls `probe` until it returns `expected`, for effects the broker applies asynchronously
+/// (dead-lettering, requeueing on a closed channel).
+pub async fn eventually<F, Fut>(expected: u64, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = u64>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let actual = probe().await;
+        if actual == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {actual}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

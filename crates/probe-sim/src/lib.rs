@@ -1,0 +1,20 @@
+//! The probe simulator: a stand-in for the external SMS delivery provider ("probe") that honours
+//! its contract (`POST /v1/send/{msgId}` with an HS256 bearer JWT, `shared/probe-api.yaml`),
+//! injects the latency and failures a test or benchmark asks for, and records what it delivered
+//! so the test can check it.
+//!
+//! The admin API under `/_sim/` takes no credentials: the simulator is a test and development
+//! tool and must never be exposed beyond the network of the tests or the developer.
+
+pub mod config;
+pub mod faults;
+pub mod record;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod token;
+
+pub use config::{DEV_JWT_SECRET, Settings};
+pub use startup::Simulator;
+pub use state::SimState;

@@ -1,0 +1,380 @@
+//! The simulator's shared state: the settings in force (swapped whole when the admin API
+//! changes them, so a request sees one consistent set), the request counters and the record of
+//! deliveries. Tests that run the simulator in-process may drive it through this type directly.
+
+use crate::faults::{Faults, FaultsError, FaultsPatch, OutageWindow};
+use crate::record::{Recorder, Totals};
+use crate::token::Verifier;
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// What became of one request to the send endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Error500,
+    Error429,
+    Malformed,
+    Hang,
+    Outage,
+    Unauthorized,
+    BadRequest,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Ok,
+        Outcome::Error500,
+        Outcome::Error429,
+        Outcome::Malformed,
+        Outcome::Hang,
+        Outcome::Outage,
+        Outcome::Unauthorized,
+        Outcome::BadRequest,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error500 => "error_500",
+            Outcome::Error429 => "error_429",
+            Outcome::Malformed => "malformed",
+            Outcome::Hang => "hang",
+            Outcome::Outage => "outage",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::BadRequest => "bad_request",
+        }
+    }
+}
+
+/// The settings in force for requests.
+#[derive(Debug)]
+pub struct Runtime {
+    pub faults: Faults,
+    pub seed: u64,
+    pub outage: Option<OutageWindow>,
+    pub verifier: Verifier,
+}
+
+/// A partial update of the settings in force, as `PUT /_sim/config` takes it.
+#[derive(Debug, Default)]
+pub struct ConfigPatch {
+    pub faults: FaultsPatch,
+    /// Restarts the sequence of decisions, so the outcomes that follow repeat a run with it.
+    pub seed: Option<u64>,
+    pub jwt_secret: Option<SecretString>,
+}
+
+impl ConfigPatch {
+    /// Reads a JSON object of fault fields plus `seed` and `jwt_secret`; an unknown field is an
+    /// error, so a misspelt setting does not pass for applied.
+    pub fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
+        use serde::de::Error as _;
+        let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)?;
+        let seed = fields
+            .remove("seed")
+            .map(serde_json::from_value::<u64>)
+            .transpose()
+            .map_err(|error| serde_json::Error::custom(format!("seed: {error}")))?;
+        let jwt_secret = fields
+            .remove("jwt_secret")
+            .map(serde_json::from_value::<SecretString>)
+            .transpose()
+            .map_err(|error| serde_json::Error::custom(format!("jwt_secret: {error}")))?;
+        Ok(Self {
+            faults: serde_json::from_value(serde_json::Value::Object(fields))?,
+            seed,
+            jwt_secret,
+        })
+    }
+}
+
+/// The settings in force, as `GET /_sim/config` shows them (without the secret).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigView {
+    #[serde(flatten)]
+    pub faults: Faults,
+    pub seed: u64,
+    pub outage: Option<OutageView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutageView {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub received_ok_total: u64,
+    pub unique_ids: u64,
+    pub duplicates: u64,
+    pub requests_total: u64,
+    pub in_flight: u64,
+    pub max_in_flight: u64,
+    pub by_outcome: std::collections::BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests_total: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+    by_outcome: [AtomicU64; Outcome::ALL.len()],
+}
+
+#[derive(Debug)]
+pub struct SimState {
+    runtime: RwLock<Arc<Runtime>>,
+    sequence: AtomicU64,
+    counters: Counters,
+    recorder: Recorder,
+}
+
+impl SimState {
+    pub fn new(faults: Faults, seed: u64, secret: &SecretString) -> Self {
+        Self {
+            runtime: RwLock::new(Arc::new(Runtime {
+                faults,
+                seed,
+                outage: None,
+                verifier: Verifier::new(secret.expose_secret().as_bytes()),
+            })),
+            sequence: AtomicU64::new(0),
+            counters: Counters::default(),
+            recorder: Recorder::default(),
+        }
+    }
+
+    /// The settings in force; a request holds on to them for its whole life.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn replace(
+        &self,
+        change: impl FnOnce(&Runtime) -> Result<Runtime, FaultsError>,
+    ) -> Result<(), FaultsError> {
+        let mut current = self.runtime.write().unwrap_or_else(PoisonError::into_inner);
+        *current = Arc::new(change(&current)?);
+        Ok(())
+    }
+
+    /// Applies `patch` if the settings it leads to are valid; otherwise changes nothing.
+    pub fn update(&self, patch: &ConfigPatch) -> Result<(), FaultsError> {
+        if patch
+            .jwt_secret
+            .as_ref()
+            .is_some_and(|secret| secret.expose_secret().is_empty())
+        {
+            return Err(FaultsError::Invalid {
+                field: "jwt_secret",
+                problem: "must not be empty".to_owned(),
+            });
+        }
+        self.replace(|current| {
+            let faults = current.faults.patched(&patch.faults)?;
+            let verifier = match &patch.jwt_secret {
+                Some(secret) => Verifier::new(secret.expose_secret().as_bytes()),
+                None => current.verifier.clone(),
+            };
+            Ok(Runtime {
+                faults,
+                seed: patch.seed.unwrap_or(current.seed),
+                outage: current.outage,
+                verifier,
+            })
+        })?;
+        if patch.seed.is_some() {
+            self.sequence.store(0, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Opens an outage window (or, with `None`, closes any).
+    pub fn set_outage(&self, outage: Option<OutageWindow>) {
+        // Cannot fail: nothing here is validated.
+        let _ = self.replace(|current| {
+            Ok(Runtime {
+                faults: current.faults.clone(),
+                seed: current.seed,
+                outage,
+                verifier: current.verifier.clone(),
+            })
+        });
+    }
+
+    pub fn config(&self, now: DateTime<Utc>) -> ConfigView {
+        let runtime = self.runtime();
+        ConfigView {
+            faults: runtime.faults.clone(),
+            seed: runtime.seed,
+            outage: runtime.outage.map(|window| OutageView {
+                start: window.start,
+                end: window.end,
+                active: window.contains(now),
+            }),
+        }
+    }
+
+    /// The sequence number of the next fault decision.
+    pub fn next_sequence(&self) -> u64 {
+        self.sequence.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts a request to the send endpoint; the guard counts it out of flight when dropped,
+    /// also when the client gives up and the request is abandoned.
+    pub fn begin_request(&self) -> InFlight<'_> {
+        self.counters.requests_total.fetch_add(1, Ordering::Relaxed);
+        let now = self.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.counters
+            .max_in_flight
+            .fetch_max(now, Ordering::Relaxed);
+        InFlight(self)
+    }
+
+    pub fn count(&self, outcome: Outcome) {
+        self.counters.by_outcome[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    pub fn stats(&self) -> Stats {
+        let Totals {
+            ok_total,
+            unique_ids,
+            duplicates,
+        } = self.recorder.totals();
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Stats {
+            received_ok_total: ok_total,
+            unique_ids,
+            duplicates,
+            requests_total: load(&self.counters.requests_total),
+            in_flight: load(&self.counters.in_flight),
+            max_in_flight: load(&self.counters.max_in_flight),
+            by_outcome: Outcome::ALL
+                .iter()
+                .map(|&outcome| {
+                    (
+                        outcome.as_str(),
+                        load(&self.counters.by_outcome[outcome as usize]),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Forgets the deliveries and zeroes the counters, for a fresh measurement. Requests in
+    /// flight stay counted as in flight. The settings and the decision sequence are kept.
+    pub fn reset(&self) {
+        self.recorder.clear();
+        self.counters.requests_total.store(0, Ordering::Relaxed);
+        self.counters.max_in_flight.store(
+            self.counters.in_flight.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        for counter in &self.counters.by_outcome {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A request in flight; see [`SimState::begin_request`].
+pub struct InFlight<'a>(&'a SimState);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> SimState {
+        SimState::new(Faults::default(), 5, &SecretString::from("first"))
+    }
+
+    #[test]
+    fn a_patch_reads_faults_seed_and_secret() {
+        let patch =
+            ConfigPatch::from_json(br#"{"hang_share": 0.5, "seed": 9, "jwt_secret": "new"}"#)
+                .unwrap();
+        assert_eq!(patch.faults.hang_share, Some(0.5));
+        assert_eq!(patch.seed, Some(9));
+        assert_eq!(patch.jwt_secret.unwrap().expose_secret(), "new");
+        let error = ConfigPatch::from_json(br#"{"seed": -1}"#).unwrap_err();
+        assert!(error.to_string().starts_with("seed"), "{error}");
+        assert!(ConfigPatch::from_json(br#"{"hang": 1}"#).is_err());
+        assert!(ConfigPatch::from_json(b"[]").is_err());
+    }
+
+    #[test]
+    fn an_update_swaps_the_secret_and_restarts_the_sequence() {
+        let state = state();
+        state.next_sequence();
+        state.next_sequence();
+        let patch = ConfigPatch::from_json(br#"{"seed": 6, "jwt_secret": "second"}"#).unwrap();
+        state.update(&patch).unwrap();
+        assert_eq!(state.next_sequence(), 0);
+        let runtime = state.runtime();
+        assert_eq!(runtime.seed, 6);
+        let token = crate::token::mint(b"second", "t", Utc::now().timestamp(), 60).unwrap();
+        let header = format!("Bearer {token}");
+        assert_eq!(
+            runtime.verifier.check_header(Some(header.as_bytes())),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_refused_update_changes_nothing() {
+        let state = state();
+        let before = state.config(Utc::now());
+        let patch = ConfigPatch::from_json(br#"{"seed": 1, "hang_share": 2.0}"#).unwrap();
+        assert!(state.update(&patch).is_err());
+        let empty_secret = ConfigPatch::from_json(br#"{"jwt_secret": ""}"#).unwrap();
+        assert!(state.update(&empty_secret).is_err());
+        assert_eq!(state.config(Utc::now()), before);
+    }
+
+    #[test]
+    fn requests_in_flight_are_counted_out_when_dropped() {
+        let state = state();
+        let first = state.begin_request();
+        let second = state.begin_request();
+        assert_eq!(state.stats().in_flight, 2);
+        drop(first);
+        drop(second);
+        let stats = state.stats();
+        assert_eq!((stats.in_flight, stats.max_in_flight), (0, 2));
+        assert_eq!(stats.requests_total, 2);
+    }
+
+    #[test]
+    fn reset_zeroes_the_counts_and_keeps_the_settings() {
+        let state = state();
+        let _request = state.begin_request();
+        state.count(Outcome::Ok);
+        state.recorder().record(1, 2, "t", Utc::now());
+        state.reset();
+        let stats = state.stats();
+        assert_eq!(stats.requests_total, 0);
+        assert_eq!(stats.received_ok_total, 0);
+        assert!(stats.by_outcome.values().all(|count| *count == 0));
+        assert_eq!(stats.in_flight, 1);
+        assert_eq!(state.runtime().seed, 5);
+    }
+}

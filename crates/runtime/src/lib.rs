@@ -1,0 +1,7 @@
+//! What every mailing service process does the same way: reading layered settings, setting up
+//! logs, serving health endpoints beside its work, and stopping on a signal.
+
+pub mod health;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;

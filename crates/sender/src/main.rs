@@ -1,0 +1,12 @@
+//! `mailing-sender`: delivers queued messages to the probe.
+
+use anyhow::Context as _;
+use mailing_runtime::{shutdown, telemetry};
+use mailing_sender::{Settings, service};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load().context("loading settings")?;
+    telemetry::init(settings.log_format());
+    service::run(settings, shutdown::signal()).await
+}

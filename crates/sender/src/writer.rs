@@ -1,0 +1,154 @@
+//! Writes outcomes in batches and acknowledges each send job once all of its outcomes are
+//! committed: a crash before the commit leaves the job unacknowledged, so the broker hands it
+//! out again and nothing is lost.
+
+use mailing_bus::Delivery;
+use mailing_domain::store::{Outcome, Store};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// One send job's delivery, acknowledged when its last message is settled.
+pub struct JobTicket {
+    remaining: AtomicUsize,
+    delivery: Mutex<Option<Delivery>>,
+}
+
+impl JobTicket {
+    pub fn new(messages: usize, delivery: Delivery) -> Arc<Self> {
+        let ticket = Arc::new(Self {
+            remaining: AtomicUsize::new(messages),
+            delivery: Mutex::new(Some(delivery)),
+        });
+        if messages == 0 {
+            ticket.ack();
+        }
+        ticket
+    }
+
+    /// Marks `count` of the job's messages settled.
+    pub fn settled(&self, count: usize) {
+        if count > 0 && self.remaining.fetch_sub(count, Ordering::AcqRel) == count {
+            self.ack();
+        }
+    }
+
+    fn ack(&self) {
+        let delivery = self
+            .delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(delivery) = delivery {
+            tokio::spawn(async move {
+                if let Err(error) = delivery.ack().await {
+                    // The broker will redeliver; the messages are no longer queued, so the
+                    // second pass skips them.
+                    tracing::warn!(%error, "send job ack failed");
+                }
+            });
+        }
+    }
+}
+
+pub type OutcomeSender = mpsc::Sender<(Outcome, Arc<JobTicket>)>;
+
+/// Batching limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    pub max_outcomes: usize,
+    pub max_wait: Duration,
+}
+
+/// The running writer.
+pub struct WriterHandle {
+    close: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WriterHandle {
+    /// Writes what was sent so far and stops; call once nothing sends outcomes any more.
+    pub async fn finish(self) {
+        let _ = self.close.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the writer.
+pub fn spawn(store: Arc<dyn Store>, batching: Batching) -> (OutcomeSender, WriterHandle) {
+    let (sender, receiver) = mpsc::channel(batching.max_outcomes * 4);
+    let (close, closed) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run(store, batching, receiver, closed));
+    (sender, WriterHandle { close, task })
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    batching: Batching,
+    mut receiver: mpsc::Receiver<(Outcome, Arc<JobTicket>)>,
+    mut closed: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut batch = Vec::with_capacity(batching.max_outcomes);
+    loop {
+        let first = tokio::select! {
+            item = receiver.recv() => item,
+            _ = closed.changed() => {
+                // Closing: whatever is already queued is the last of it.
+                while let Ok(item) = receiver.try_recv() {
+                    batch.push(item);
+                    if batch.len() == batching.max_outcomes {
+                        write(&store, &mut batch).await;
+                    }
+                }
+                if !batch.is_empty() {
+                    write(&store, &mut batch).await;
+                }
+                return;
+            }
+        };
+        let Some(first) = first else {
+            return;
+        };
+        batch.push(first);
+        let deadline = tokio::time::Instant::now() + batching.max_wait;
+        while batch.len() < batching.max_outcomes {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                Ok(Some(item)) => batch.push(item),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        write(&store, &mut batch).await;
+    }
+}
+
+/// Writes one batch, retrying until the database takes it: acknowledging without a commit
+/// would lose outcomes, and dropping them would send those messages again.
+async fn write(store: &Arc<dyn Store>, batch: &mut Vec<(Outcome, Arc<JobTicket>)>) {
+    let outcomes: Arc<Vec<Outcome>> = Arc::new(batch.iter().map(|(o, _)| o.clone()).collect());
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let store = store.clone();
+        let batch_outcomes = outcomes.clone();
+        let result =
+            tokio::task::spawn_blocking(move || store.record_outcomes(&batch_outcomes)).await;
+        match result {
+            Ok(Ok(written)) => {
+                let skipped = outcomes.len() - written.len();
+                if skipped > 0 {
+                    tracing::debug!(skipped, "outcomes for messages settled elsewhere skipped");
+                }
+                break;
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, count = outcomes.len(), "writing outcomes failed; retrying");
+            }
+            Err(error) => tracing::error!(%error, "outcome writer task failed; retrying"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+    for (_, ticket) in batch.drain(..) {
+        ticket.settled(1);
+    }
+}

@@ -1,0 +1,299 @@
+//! Expanding mailings into messages: who gets one, when each zone is planned for, and which
+//! mailings are due.
+
+use crate::helpers::*;
+use crate::pipeline::*;
+use chrono::Duration;
+use mailing_domain::store::{Expansion, MessageQuery};
+use mailing_domain::{ClientId, MailingId, MessageStatus, SendPlan, plan_send};
+use std::collections::BTreeSet;
+
+fn recipients(f: &Fixture, mailing: MailingId) -> BTreeSet<ClientId> {
+    f.store
+        .list_messages(
+            &MessageQuery {
+                mailing_id: Some(mailing),
+                ..MessageQuery::default()
+            },
+            ALL,
+        )
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.client_id.unwrap())
+        .collect()
+}
+
+#[test]
+fn one_message_per_matching_client_and_nobody_else() {
+    let f = Fixture::new();
+    let store = &*f.store;
+    let a = f.client(MOSCOW, "bln", &["vip"]).id;
+    let b = f.client(MOSCOW, "bln", &[]).id;
+    let c = f.client(VLADIVOSTOK, "mts", &["new"]).id;
+    let d = f.client(UTC, "tele2", &["vip", "new"]).id;
+    let e = f.client(MOSCOW, "mts", &["vip"]).id;
+    let start = utc(2030, 5, 1, 0, 0);
+    let end = utc(2030, 5, 2, 0, 0);
+    let now = utc(2030, 5, 1, 1, 0);
+
+    let cases = [
+        // Both lists given: operator listed AND at least one listed tag.
+        (filter(&["bln", "mts"], &["vip"]), vec![a, e]),
+        (filter(&["bln"], &[]), vec![a, b]),
+        (filter(&[], &["new", "vip"]), vec![a, c, d, e]),
+        (filter(&[], &[]), vec![a, b, c, d, e]),
+        (filter(&["tele2"], &["missing"]), vec![]),
+    ];
+    for (filter, expected) in cases {
+        let m = spec(start, end).filter(filter.clone()).create(store);
+        let expansion = store.expand_mailing(m.id, now).unwrap();
+        let expected: BTreeSet<ClientId> = expected.into_iter().collect();
+        assert_eq!(recipients(&f, m.id), expected, "{filter:?}");
+        assert_eq!(
+            expansion,
+            Some(Expansion {
+                scheduled: expected.len() as u64,
+                expired: 0,
+            }),
+            "{filter:?}"
+        );
+    }
+}
+
+#[test]
+fn expanding_twice_creates_nothing_new() {
+    let f = Fixture::new();
+    let store = &*f.store;
+    f.client(MOSCOW, "bln", &[]);
+    f.client(UTC, "mts", &[]);
+    let m = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0)).create(store);
+    let now = utc(2030, 5, 1, 1, 0);
+    assert_eq!(
+        store.expand_mailing(m.id, now).unwrap(),
+        Some(Expansion {
+            scheduled: 2,
+            expired: 0
+        })
+    );
+
+    // A client that arrives later does not reopen the expansion.
+    f.client(VLADIVOSTOK, "bln", &[]);
+    assert_eq!(store.expand_mailing(m.id, now).unwrap(), None);
+    assert_eq!(
+        store
+            .expand_mailing(m.id, now + Duration::hours(1))
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.count_messages(m.id).unwrap().total(), 2);
+}
+
+#[test]
+fn cancelled_deleted_and_missing_mailings_are_not_expanded() {
+    let f = Fixture::new();
+    let store = &*f.store;
+    f.client(MOSCOW, "bln", &[]);
+    let schedule = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0));
+    let now = utc(2030, 5, 1, 1, 0);
+    let cancelled = schedule.create(store);
+    let deleted = schedule.create(store);
+    store.cancel_mailing(cancelled.id, now).unwrap();
+    store.delete_mailing(deleted.id, now).unwrap();
+
+    for id in [cancelled.id, deleted.id, MailingId(999)] {
+        assert_eq!(store.expand_mailing(id, now).unwrap(), None, "{id}");
+        assert_eq!(store.count_messages(id).unwrap().total(), 0, "{id}");
+    }
+}
+
+#[test]
+fn concurrent_expansions_of_one_mailing_create_each_message_once() {
+    let f = Fixture::new();
+    let store = &*f.store;
+    f.bulk_clients(2_000, MOSCOW);
+    let m = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0)).create(store);
+    let now = utc(2030, 5, 1, 1, 0);
+
+    let start = std::sync::Barrier::new(2);
+    let expand = || {
+        start.wait();
+        store.expand_mailing(m.id, now).unwrap()
+    };
+    let results = std::thread::scope(|s| {
+        let a = s.spawn(expand);
+        let b = s.spawn(expand);
+        [a.join().unwrap(), b.join().unwrap()]
+    });
+    let done: Vec<Expansion> = results.into_iter().flatten().collect();
+    assert_eq!(
+        done,
+        vec![Expansion {
+            scheduled: 2_000,
+            expired: 0
+        }]
+    );
+    assert_eq!(store.count_messages(m.id).unwrap().total(), 2_000);
+}
+
+#[test]
+fn each_zone_is_planned_on_its_own_clock_within_the_window() {
+    let f = Fixture::new();
+    let store = &*f.store;
+    let moscow = f.client(MOSCOW, "bln", &[]);
+    let vladivostok = f.client(VLADIVOSTOK, "bln", &[]);
+    let utc_client = f.client(UTC, "bln", &[]);
+    let end = utc(2030, 5, 3, 0, 0);
+    let mailing = spec(utc(2030, 5, 1, 0, 0), end).window("09:00", "21:00");
+    let m = mailing.create(store);
+    // 07:00 in Moscow, 14:00 in Vladivostok, 04:00 in UTC.
+    let now = utc(2030, 5, 1, 4, 0);
+
+    assert_eq!(
+        store.expand_mailing(m.id, now).unwrap(),
+        Some(Expansion {
+            scheduled: 3,
+            expired: 0
+        })
+    );
+    f.row_for(m.id, &moscow)
+        .assert_planned(utc(2030, 5, 1, 6, 0), end);
+    f.row_for(m.id, &vladivostok).assert_planned(now, end);
+    f.row_for(m.id, &utc_client)
+        .assert_planned(utc(2030, 5, 1, 9, 0), end);
+
+    // The same answers as the domain's planner.
+    for client in [&moscow, &vladivostok, &utc_client] {
+        let row = f.row_for(m.id, client);
+        assert_eq!(
+            plan_send(&mailing.schedule(), client.time_zone.tz(), now),
+            SendPlan::At {
+                send_at: row.next_attempt_at.unwrap(),
+                expires_at: row.expires_at.unwrap(),
+            },
+            "{}",
+            client.time_zone
+        );
+    }
+}
+
+#[test]
+fn zones_whose_window_never_opens_before_the_end_get_expired_messages() {
+    let f = Fixture::new();
+    let store = &*f.store;
+    let vladivostok = f.client(VLADIVOSTOK, "bln", &[]);
+    let moscow = [f.client(MOSCOW, "bln", &[]), f.client(MOSCOW, "mts", &[])];
+    let utc_client = f.client(UTC, "bln", &[]);
+    let start = utc(2030, 5, 1, 0, 0);
+    let end = utc(2030, 5, 1, 5, 0);
+    let m = spec(start, end).window("09:00", "21:00").create(store);
+    // Open in Vladivostok (10:00); Moscow (03:00) opens at 06:00 UTC and UTC at 09:00, both
+    // after the end.
+    let now = start;
+
+    assert_eq!(
+        store.expand_mailing(m.id, now).unwrap(),
+        Some(Expansion {
+            scheduled: 1,
+            expired: 3
+        })
+    );
+    f.row_for(m.id, &vladivostok).assert_planned(now, end);
+    for client in moscow.iter().chain([&utc_client]) {
+        let row = f.row_for(m.id, client);
+        row.assert_status(MessageStatus::Expired);
+        assert_eq!((row.next_attempt_at, row.queued_at), (None, None));
+    }
+    // Long after: only Vladivostok's message is ever handed out.
+    let claimed = store.claim_due(utc(2030, 5, 1, 4, 59), 100).unwrap();
+    assert_eq!(claimed, vec![f.row_for(m.id, &vladivostok).id()]);
+}
+
+#[test]
+fn local_time_mailings_start_and_end_on_each_clients_clock() {
+    let f = Fixture::new();
+    let store = &*f.store;
+    let moscow = f.client(MOSCOW, "bln", &[]);
+    let vladivostok = f.client(VLADIVOSTOK, "bln", &[]);
+    let utc_client = f.client(UTC, "bln", &[]);
+    // 10:00 to 12:00 on every client's own clock.
+    let mailing = spec(utc(2030, 5, 1, 10, 0), utc(2030, 5, 1, 12, 0)).local_time();
+    let early = mailing.create(store);
+    let late = mailing.create(store);
+
+    // Due once the easternmost zone (UTC+14) reaches 10:00.
+    let due = utc(2030, 4, 30, 21, 0);
+    assert_eq!(
+        store.expand_mailing(early.id, due).unwrap(),
+        Some(Expansion {
+            scheduled: 3,
+            expired: 0
+        })
+    );
+    f.row_for(early.id, &vladivostok)
+        .assert_planned(utc(2030, 5, 1, 0, 0), utc(2030, 5, 1, 2, 0));
+    f.row_for(early.id, &moscow)
+        .assert_planned(utc(2030, 5, 1, 7, 0), utc(2030, 5, 1, 9, 0));
+    f.row_for(early.id, &utc_client)
+        .assert_planned(utc(2030, 5, 1, 10, 0), utc(2030, 5, 1, 12, 0));
+
+    // At 08:00 UTC it is 18:00 in Vladivostok (over), 11:00 in Moscow (running), 08:00 in
+    // UTC (not started).
+    let now = utc(2030, 5, 1, 8, 0);
+    assert_eq!(
+        store.expand_mailing(late.id, now).unwrap(),
+        Some(Expansion {
+            scheduled: 2,
+            expired: 1
+        })
+    );
+    let gone = f.row_for(late.id, &vladivostok);
+    gone.assert_status(MessageStatus::Expired);
+    assert_eq!(gone.next_attempt_at, None);
+    f.row_for(late.id, &moscow)
+        .assert_planned(now, utc(2030, 5, 1, 9, 0));
+    f.row_for(late.id, &utc_client)
+        .assert_planned(utc(2030, 5, 1, 10, 0), utc(2030, 5, 1, 12, 0));
+}
+
+#[test]
+fn mailings_to_expand_lists_due_mailings_only() {
+    let f = Fixture::new();
+    let store = &*f.store;
+    let now = utc(2030, 5, 1, 12, 0);
+    let end = utc(2030, 5, 3, 0, 0);
+    let started = spec(utc(2030, 5, 1, 11, 0), end).create(store).id;
+    let starting_now = spec(now, end).create(store).id;
+    let future = spec(now + Duration::minutes(1), end).create(store).id;
+    // Local 01:00 on 05-02 is reached at UTC+14 at 11:00 UTC on 05-01: due.
+    let local_due = spec(utc(2030, 5, 2, 1, 0), end)
+        .local_time()
+        .create(store)
+        .id;
+    // Local 03:00 on 05-02 is reached nowhere before 13:00 UTC.
+    let local_future = spec(utc(2030, 5, 2, 3, 0), end)
+        .local_time()
+        .create(store)
+        .id;
+    let cancelled = spec(utc(2030, 5, 1, 11, 0), end).create(store).id;
+    store.cancel_mailing(cancelled, now).unwrap();
+    let deleted = spec(utc(2030, 5, 1, 11, 0), end).create(store).id;
+    store.delete_mailing(deleted, now).unwrap();
+    let expanded = spec(utc(2030, 5, 1, 11, 0), end).create(store).id;
+    store.expand_mailing(expanded, now).unwrap().unwrap();
+
+    let due = store.mailings_to_expand(now, 100).unwrap();
+    assert_eq!(
+        due.iter().copied().collect::<BTreeSet<_>>(),
+        BTreeSet::from([started, starting_now, local_due]),
+        "future {future}, local_future {local_future}"
+    );
+    // Oldest first, and no more than asked for.
+    assert_eq!(store.mailings_to_expand(now, 1).unwrap(), vec![started]);
+    assert_eq!(
+        store
+            .mailings_to_expand(now - Duration::days(1), 100)
+            .unwrap(),
+        vec![]
+    );
+}
