@@ -8,13 +8,22 @@ CARGO ?= cargo
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 VENV := .venv
-API := target/debug/mailing-api
+BIN := target/debug
+API := $(BIN)/mailing-api
 
-.PHONY: run build migrate fixtures test check-services unit openapi openapi-check validate-openapi fmt lint clean-venv
+.PHONY: run build migrate fixtures test check-services openapi validate-openapi fmt lint clean-venv
 
-## run: migrate the local PostgreSQL, load fixtures and serve the API on :8000
-run: build migrate fixtures
-	$(API) serve
+## run: migrate the local PostgreSQL, load fixtures, then run probe-sim (:8090), the api (:8000),
+## the scheduler and the sender against the local PostgreSQL and RabbitMQ until Ctrl-C
+run: build migrate fixtures check-services
+	@trap 'kill 0' INT TERM EXIT; \
+	export MAILING_PROBE_URL=$${MAILING_PROBE_URL:-http://127.0.0.1:8090}; \
+	export MAILING_PROBE_TOKEN=$${MAILING_PROBE_TOKEN:-$$($(BIN)/probe-sim token)}; \
+	$(BIN)/probe-sim & \
+	$(BIN)/mailing-scheduler & \
+	$(BIN)/mailing-sender & \
+	$(API) serve & \
+	wait
 
 build:
 	$(CARGO) build --bins
@@ -29,6 +38,7 @@ fixtures: build
 
 ## test: unit, storage and black-box HTTP tests, then OpenAPI validation
 test: check-services
+	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) validate-openapi
 
@@ -36,6 +46,10 @@ check-services:
 	@pg_isready -q -h $(PG_HOST) -p $(PG_PORT) || { \
 	  echo "PostgreSQL is not answering on $(PG_HOST):$(PG_PORT)."; \
 	  echo "Start it with: pg_ctlcluster --skip-systemctl-redirect \$$(ls /etc/postgresql) main start"; \
+	  exit 1; }
+	@(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { \
+	  echo "RabbitMQ is not answering on 127.0.0.1:5672."; \
+	  echo "Start it with: rabbitmq-server -detached"; \
 	  exit 1; }
 
 ## openapi: regenerate docs/openapi.json from the code

@@ -91,9 +91,8 @@ pub trait Bus: Send + Sync + 'static {
     fn is_connected(&self) -> bool;
 
     /// Closes the connection. Settle or drop in-flight deliveries first: once closed, they
-    /// cannot be acknowledged and the broker delivers them again. Closing twice is a no-op.
-    ///
-    /// Call it before the async runtime shuts down.
+    /// cannot be acknowledged and the broker delivers them again. Subscriptions end with
+    /// [`BusError::Closed`]. Closing twice is a no-op.
     fn close(&self) -> BoxFuture<'_, ()>;
 }
 
@@ -113,17 +112,45 @@ pub async fn connect(url: &str, options: &BusOptions) -> Result<Arc<dyn Bus>, Bu
         Some("amqp" | "amqps") => Ok(Arc::new(
             rabbitmq::RabbitMqBus::connect(url, options).await?,
         )),
-        _ => Err(BusError::InvalidConfig(format!(
-            "unsupported bus URL{}: expected one of {}",
-            scheme
-                // The scheme is only echoed when it looks like one, so a mangled URL whose
-                // "scheme" is really its credentials is never repeated back.
-                .filter(|scheme| scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)))
-                .map(|scheme| format!(" scheme \"{scheme}\""))
-                .unwrap_or_default(),
-            SUPPORTED_SCHEMES.join(", ")
-        ))),
+        _ => Err(unsupported_scheme(scheme)),
+    }
+}
+
+fn unsupported_scheme(scheme: Option<&str>) -> BusError {
+    // Echoed only when it looks like a scheme: in a mangled URL the part before "://" may
+    // hold the credentials.
+    let named = scheme
+        .filter(|scheme| {
+            let scheme_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.');
+            !scheme.is_empty() && scheme.chars().all(scheme_char)
+        })
+        .map(|scheme| format!(" scheme \"{scheme}\""))
+        .unwrap_or_default();
+    BusError::InvalidConfig(format!(
+        "unsupported bus URL{named}: expected one of {}",
+        SUPPORTED_SCHEMES.join(", ")
+    ))
+}
+
+/// Connects like [`connect`], trying again with growing pauses while the broker is
+/// unreachable, until it answers or `stop` resolves (then `None`). Services start with this, so
+/// a broker that comes up after them is waited for rather than fatal.
+pub async fn connect_retrying(
+    url: &str,
+    options: &BusOptions,
+    stop: impl Future<Output = ()>,
+) -> Option<Arc<dyn Bus>> {
+    tokio::pin!(stop);
+    let mut pause = std::time::Duration::from_millis(500);
+    loop {
+        match connect(url, options).await {
+            Ok(bus) => return Some(bus),
+            Err(error) => tracing::warn!(%error, "message broker not reachable; retrying"),
+        }
+        tokio::select! {
+            () = &mut stop => return None,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(std::time::Duration::from_secs(10));
     }
 }

@@ -56,7 +56,13 @@ impl TestBus {
     /// # Panics
     /// If RabbitMQ cannot be reached; the message says how to start it.
     pub async fn connect(&self, client: &str) -> Arc<dyn Bus> {
-        let bus = crate::connect(&self.url, &self.options(client))
+        self.connect_to(&self.url, client).await
+    }
+
+    /// Like [`TestBus::connect`], through another URL to the same broker (a proxy a test
+    /// can cut, say).
+    pub async fn connect_to(&self, url: &str, client: &str) -> Arc<dyn Bus> {
+        let bus = crate::connect(url, &self.options(client))
             .await
             .unwrap_or_else(|error| {
                 panic!(
@@ -74,6 +80,13 @@ impl TestBus {
         admin::dead_lettered(&self.url, &self.namespace)
             .await
             .unwrap_or_else(|error| panic!("cannot read the dead-letter queue: {error}"))
+    }
+
+    /// Deletes the namespace's exchanges and queues now, as an operator might by mistake.
+    pub async fn delete_topology(&self) {
+        if let Err(error) = admin::delete_topology(&self.url, &self.namespace).await {
+            panic!("cannot delete test namespace {}: {error}", self.namespace);
+        }
     }
 
     /// Has the broker close the connection of `client` as an operator would, which the bus
@@ -108,9 +121,7 @@ impl TestBus {
         for bus in buses {
             bus.close().await;
         }
-        if let Err(error) = admin::delete_topology(&self.url, &self.namespace).await {
-            panic!("cannot delete test namespace {}: {error}", self.namespace);
-        }
+        self.delete_topology().await;
     }
 
     fn lock_buses(&self) -> std::sync::MutexGuard<'_, Vec<Arc<dyn Bus>>> {

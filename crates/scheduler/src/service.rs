@@ -13,7 +13,7 @@ use secrecy::ExposeSecret;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+
 use tokio::sync::{Notify, watch};
 
 struct Health {
@@ -42,29 +42,9 @@ impl HealthReport for Health {
     }
 }
 
-/// Connects to the broker, retrying until it answers or `stop` turns true.
-pub async fn connect_bus(
-    url: &str,
-    options: &BusOptions,
-    stop: &mut watch::Receiver<bool>,
-) -> Option<Arc<dyn Bus>> {
-    let mut delay = Duration::from_millis(500);
-    loop {
-        match mailing_bus::connect(url, options).await {
-            Ok(bus) => return Some(bus),
-            Err(error) => tracing::warn!(%error, "broker not reachable; retrying"),
-        }
-        tokio::select! {
-            _ = stop.changed() => return None,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(10));
-    }
-}
-
 /// Runs the scheduler until `shutdown` resolves.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let (stop_tx, mut stop) = watch::channel(false);
+    let (stop_tx, stop) = watch::channel(false);
     let url = settings.database_url.clone();
     let options = mailing_storage::ConnectOptions {
         max_connections: settings.database_max_connections,
@@ -81,10 +61,12 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         ..Default::default()
     };
     tokio::pin!(shutdown);
-    let bus = tokio::select! {
-        bus = connect_bus(settings.amqp_url.expose_secret(), &bus_options, &mut stop) => bus,
-        () = &mut shutdown => None,
-    };
+    let bus = mailing_bus::connect_retrying(
+        settings.amqp_url.expose_secret(),
+        &bus_options,
+        &mut shutdown,
+    )
+    .await;
     let Some(bus) = bus else {
         return Ok(());
     };

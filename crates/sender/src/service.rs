@@ -73,12 +73,14 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         client_name: "mailing-sender".to_owned(),
         ..Default::default()
     };
-    let (stop_tx, mut stop) = watch::channel(false);
+    let (stop_tx, stop) = watch::channel(false);
     tokio::pin!(shutdown);
-    let bus = tokio::select! {
-        bus = connect_bus(settings.amqp_url.expose_secret(), &bus_options, &mut stop) => bus,
-        () = &mut shutdown => None,
-    };
+    let bus = mailing_bus::connect_retrying(
+        settings.amqp_url.expose_secret(),
+        &bus_options,
+        &mut shutdown,
+    )
+    .await;
     let Some(bus) = bus else {
         return Ok(());
     };
@@ -187,25 +189,5 @@ async fn consume(
                 None => break,
             }
         }
-    }
-}
-
-/// Connects to the broker, retrying until it answers or `stop` turns true.
-async fn connect_bus(
-    url: &str,
-    options: &BusOptions,
-    stop: &mut watch::Receiver<bool>,
-) -> Option<Arc<dyn Bus>> {
-    let mut delay = Duration::from_millis(500);
-    loop {
-        match mailing_bus::connect(url, options).await {
-            Ok(bus) => return Some(bus),
-            Err(error) => tracing::warn!(%error, "broker not reachable; retrying"),
-        }
-        tokio::select! {
-            _ = stop.changed() => return None,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(10));
     }
 }

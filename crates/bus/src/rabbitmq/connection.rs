@@ -1,13 +1,15 @@
 //! Opening the one long-lived connection, and how it comes back after the broker goes away.
 //!
 //! lapin's auto-recovery reconnects and replays channels, topology, QoS, confirm mode and
-//! consumers. Two of its habits need care:
+//! consumers. Three of its habits need care:
 //! - Its TCP reconnect gives up after a fixed number of attempts, and the connection is then
 //!   dead for good. We hand it our own connector, which keeps trying (capped backoff, jitter)
 //!   for as long as the bus is open, so an outage of any length ends in recovery.
 //! - It reconnects from its own thread, which outlives a `connect` that timed out and a bus
 //!   that was closed during an outage. The connector checks the [`Gate`] before every attempt,
 //!   so once nobody wants the connection it stops dialling.
+//! - That thread sleeps and dials on the runtime lapin was given, and panics if that runtime
+//!   has shut down. lapin gets [`io_runtime`], which never does.
 
 use super::url::BrokerUrl;
 use crate::{BusError, BusOptions};
@@ -15,8 +17,7 @@ use lapin::tcp::{AMQPUriTcpExt, OwnedTLSConfig};
 use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties, ConnectionStatus};
 use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -28,19 +29,33 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 const REPORT_EVERY_ATTEMPTS: u32 = 12;
 
 /// Whether the bus still wants its connection. Closed once, never reopened.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Gate {
-    closed: AtomicBool,
+    closed: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            closed: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 impl Gate {
     /// Returns whether this call was the one that closed it.
     pub(super) fn close(&self) -> bool {
-        !self.closed.swap(true, Ordering::AcqRel)
+        !self.closed.send_replace(true)
     }
 
     pub(super) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        *self.closed.borrow()
+    }
+
+    /// Resolves once the gate is closed.
+    pub(super) async fn closed(&self) {
+        // The sender lives in `self`, so waiting cannot fail.
+        let _ = self.closed.subscribe().wait_for(|closed| *closed).await;
     }
 }
 
@@ -55,8 +70,7 @@ pub(super) async fn open(
     // so a failed `connect` leaves nothing behind.
     wait_for_port(broker, deadline).await?;
 
-    let runtime = lapin::runtime::default_runtime()
-        .map_err(|error| BusError::Unavailable(format!("no async runtime: {error}")))?;
+    let runtime = async_rs::Runtime::tokio_with_handle(io_runtime()?);
     let properties = ConnectionProperties::default()
         .with_connection_name(options.client_name.as_str().into())
         .enable_auto_recover()
@@ -156,6 +170,29 @@ async fn wait_for_port(broker: &BrokerUrl, deadline: Instant) -> Result<(), BusE
     }
 }
 
+/// The runtime the bus's background work runs on: lapin's I/O, timers and internal tasks, the
+/// connection watcher, the requeueing of dropped deliveries. It is the bus's own and lives as
+/// long as the process, because lapin's reconnecting thread uses its runtime at any moment,
+/// and a runtime that shuts down under it (a test's, an actix worker's) makes that thread
+/// panic.
+pub(super) fn io_runtime() -> Result<tokio::runtime::Handle, BusError> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                // A worker thread of its own drives the reactor and timers; the bus's
+                // traffic is far too little to need more.
+                .worker_threads(1)
+                .thread_name("mailing-bus-io")
+                .enable_all()
+                .build()
+                .map_err(|error| error.to_string())
+        })
+        .as_ref()
+        .map(|runtime| runtime.handle().clone())
+        .map_err(|error| BusError::Unavailable(format!("cannot start the bus runtime: {error}")))
+}
+
 /// Exponential from 100 ms to 5 s, with jitter so that replicas reconnecting to a restarted
 /// broker do not arrive together.
 fn retry_delay(attempt: u32) -> Duration {
@@ -166,8 +203,9 @@ fn retry_delay(attempt: u32) -> Duration {
 
 /// Logs the connection's losses and recoveries once for the process, however many
 /// subscriptions wait on it.
-pub(super) fn watch(status: ConnectionStatus, gate: Arc<Gate>) -> JoinHandle<()> {
-    tokio::spawn(async move {
+pub(super) fn watch(status: ConnectionStatus, gate: Arc<Gate>) -> Option<JoinHandle<()>> {
+    let runtime = io_runtime().ok()?;
+    Some(runtime.spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut was_connected = true;
@@ -188,7 +226,7 @@ pub(super) fn watch(status: ConnectionStatus, gate: Arc<Gate>) -> JoinHandle<()>
             }
             was_connected = connected;
         }
-    })
+    }))
 }
 
 #[cfg(test)]

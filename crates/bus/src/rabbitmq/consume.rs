@@ -10,8 +10,8 @@ use lapin::{Acker, Channel, ConnectionStatus, Consumer};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often a subscription waiting for recovery checks whether recovery was abandoned or the
-/// bus closed; lapin only signals a recovery that succeeded.
+/// How often a subscription waiting for recovery checks whether recovery was abandoned; lapin
+/// only signals a recovery that succeeded.
 const RECOVERY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(super) struct Consuming {
@@ -62,7 +62,13 @@ async fn next_delivery(
 ) -> Option<(Result<Delivery, BusError>, Option<State>)> {
     let mut state = state?;
     loop {
-        match state.consumer.next().await {
+        // lapin tells a consumer nothing when the connection drops, it just goes quiet until
+        // the recovery, so a close during an outage must be watched for here.
+        let next = tokio::select! {
+            next = state.consumer.next() => next,
+            () = state.consuming.gate.closed() => return Some((Err(BusError::Closed), None)),
+        };
+        match next {
             Some(Ok(delivery)) => {
                 let acker = PendingAck {
                     acker: Some(delivery.acker),
@@ -100,10 +106,8 @@ impl State {
         loop {
             tokio::select! {
                 result = &mut recovered => return result.map_err(|error| from_lapin(&error)),
+                () = consuming.gate.closed() => return Err(BusError::Closed),
                 () = tokio::time::sleep(RECOVERY_CHECK_INTERVAL) => {
-                    if consuming.gate.is_closed() {
-                        return Err(BusError::Closed);
-                    }
                     if consuming.connection.errored() || consuming.connection.closed() {
                         return Err(BusError::Unavailable(
                             "the connection to the broker was lost and could not be restored"
@@ -124,7 +128,6 @@ struct PendingAck {
     gate: Arc<Gate>,
 }
 
-#[derive(Clone, Copy)]
 enum Settlement {
     Ack,
     Nack { requeue: bool },
@@ -185,8 +188,9 @@ impl Drop for PendingAck {
         let Some(acker) = self.acker.take() else {
             return;
         };
-        // Without a runtime the message still returns, later: when the channel closes.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        // The bus's runtime exists: this delivery came through it. Were it missing, the
+        // message would still return, later: when the channel closes.
+        if let Ok(runtime) = super::connection::io_runtime() {
             let channel = self.channel.clone();
             runtime.spawn(async move {
                 let requeue = BasicNackOptions {

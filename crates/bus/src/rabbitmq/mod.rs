@@ -77,7 +77,7 @@ impl RabbitMqBus {
             gate,
             publisher: tokio::sync::Mutex::new(Some(publisher)),
             subscriptions: AtomicU64::new(0),
-            watcher: std::sync::Mutex::new(Some(watcher)),
+            watcher: std::sync::Mutex::new(watcher),
         })
     }
 
@@ -113,7 +113,17 @@ impl RabbitMqBus {
         }
         let channel = self.publisher().await?;
         let (exchange, routing_key) = self.names.route(topic);
-        publish::publish_all(&channel, exchange, routing_key, &payloads).await
+        match publish::publish_all(&channel, exchange, routing_key, &payloads).await {
+            // The broker closed the channel over something a fresh channel repairs (most
+            // likely an exchange deleted under us, which it declares again): worth a retry.
+            Err(BusError::Protocol(reason)) if !channel.status().connected() => {
+                Err(BusError::Unavailable(format!(
+                    "the broker closed the publishing channel ({reason}); the next publish \
+                     declares the topology again"
+                )))
+            }
+            outcome => outcome,
+        }
     }
 
     async fn subscribe(&self, topic: Topic, prefetch: u16) -> Result<Subscription, BusError> {

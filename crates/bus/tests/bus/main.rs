@@ -3,6 +3,7 @@
 
 mod connect;
 mod helpers;
+mod proxy;
 mod publish_consume;
 mod recovery;
 mod settlement;

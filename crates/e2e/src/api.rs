@@ -1,0 +1,183 @@
+//! The integrator's view: the HTTP API, logged in.
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// `GET /api/v1/mailings/{id}/stats`, without the message page.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailingStats {
+    pub total: u64,
+    pub by_status: BTreeMap<String, u64>,
+}
+
+impl MailingStats {
+    pub fn count(&self, status: &str) -> u64 {
+        self.by_status.get(status).copied().unwrap_or(0)
+    }
+
+    /// Messages that may still reach the probe.
+    pub fn unsettled(&self) -> u64 {
+        self.count("scheduled") + self.count("queued") + self.count("retrying")
+    }
+}
+
+impl std::fmt::Display for MailingStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "total={}", self.total)?;
+        for (status, count) in self.by_status.iter().filter(|(_, c)| **c > 0) {
+            write!(f, " {status}={count}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ApiClient {
+    /// Logs in with `POST /api/v1/auth/token`.
+    pub async fn login(
+        http: reqwest::Client,
+        base: String,
+        username: &str,
+        password: &str,
+    ) -> Self {
+        let mut client = Self {
+            http,
+            base,
+            token: String::new(),
+        };
+        let login = client
+            .call(
+                Method::POST,
+                "/api/v1/auth/token",
+                Some(&json!({ "username": username, "password": password })),
+            )
+            .await;
+        client.token = login["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login answered without access_token: {login}"))
+            .to_owned();
+        client
+    }
+
+    /// Sends a request and returns the status and the JSON body (null if there is none).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method.clone(), &url);
+        if !self.token.is_empty() {
+            request = request.bearer_auth(&self.token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: reading the body: {e}"));
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {text}"))
+        };
+        (status, body)
+    }
+
+    /// Sends a request that must succeed and returns its body.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
+        let (status, answer) = self.request(method.clone(), path, body).await;
+        assert!(
+            status.is_success(),
+            "{method} {path} answered {status}: {answer}\nrequest body: {}",
+            body.map(Value::to_string).unwrap_or_default()
+        );
+        answer
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Value {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Value {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Creates a mailing and returns its id.
+    pub async fn create_mailing(&self, body: &Value) -> i64 {
+        let mailing = self.post("/api/v1/mailings", body).await;
+        mailing["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("created mailing without an id: {mailing}"))
+    }
+
+    pub async fn cancel_mailing(&self, id: i64) -> Value {
+        self.post(&format!("/api/v1/mailings/{id}/cancel"), &json!({}))
+            .await
+    }
+
+    pub async fn mailing_stats(&self, id: i64) -> MailingStats {
+        let body = self
+            .get(&format!("/api/v1/mailings/{id}/stats?page_size=1"))
+            .await;
+        serde_json::from_value(body.clone())
+            .unwrap_or_else(|e| panic!("mailing stats of unexpected shape ({e}): {body}"))
+    }
+
+    /// The development fixtures (`fixtures/dev.json`), created through the api: operators
+    /// `bln` and `mts`, tags "Important" and "Another Tag", two UTC clients.
+    pub async fn create_fixtures(&self) {
+        for (code, name) in [("bln", "Beeline"), ("mts", "MTS")] {
+            self.post("/api/v1/operators", &json!({ "code": code, "name": name }))
+                .await;
+        }
+        for tag in ["Important", "Another Tag"] {
+            self.post("/api/v1/tags", &json!({ "value": tag })).await;
+        }
+        self.create_client("79854456670", "bln", &[], "UTC").await;
+        self.create_client("79884446699", "mts", &[], "UTC").await;
+    }
+
+    pub async fn create_client(
+        &self,
+        phone: &str,
+        operator: &str,
+        tags: &[&str],
+        time_zone: &str,
+    ) -> i64 {
+        let client = self
+            .post(
+                "/api/v1/clients",
+                &json!({
+                    "phone_number": phone,
+                    "operator_code": operator,
+                    "tags": tags,
+                    "time_zone": time_zone,
+                }),
+            )
+            .await;
+        client["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("created client without an id: {client}"))
+    }
+}

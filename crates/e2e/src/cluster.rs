@@ -1,0 +1,531 @@
+//! A whole deployment per test: the four binaries as child processes on a database and a
+//! RabbitMQ namespace of the test's own, killed and cleaned up when the [`Cluster`] is dropped.
+
+use crate::api::{ApiClient, MailingStats};
+use crate::db;
+use crate::population::ClientSpec;
+use crate::sim::SimClient;
+use mailing_bus::testing::TestBus;
+use mailing_domain::store::Store;
+use mailing_storage::testing::TestDatabase;
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a process may take to answer its health check after it was started.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The processes of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    ProbeSim,
+    Api,
+    Scheduler,
+    Sender,
+}
+
+impl Service {
+    pub const ALL: [Service; 4] = [
+        Service::ProbeSim,
+        Service::Api,
+        Service::Scheduler,
+        Service::Sender,
+    ];
+
+    pub fn binary(self) -> &'static str {
+        match self {
+            Service::ProbeSim => "probe-sim",
+            Service::Api => "mailing-api",
+            Service::Scheduler => "mailing-scheduler",
+            Service::Sender => "mailing-sender",
+        }
+    }
+
+    /// Where the process answers once it can do its work: the api needs its database, the
+    /// workers their database and broker.
+    fn ready_path(self) -> &'static str {
+        match self {
+            Service::ProbeSim => "/healthz",
+            Service::Api | Service::Scheduler | Service::Sender => "/readyz",
+        }
+    }
+}
+
+/// What a test changes in the deployment: environment variables per service, applied over the
+/// harness's defaults.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    name: String,
+    env: BTreeMap<Service, Vec<(String, String)>>,
+}
+
+impl ClusterOptions {
+    /// `name` names the test; its logs go to `target/e2e-logs/<name>/`.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            env: BTreeMap::new(),
+        }
+    }
+
+    pub fn env(mut self, service: Service, key: &str, value: impl ToString) -> Self {
+        self.env
+            .entry(service)
+            .or_default()
+            .push((key.to_owned(), value.to_string()));
+        self
+    }
+
+    /// A `PROBE_SIM_*` setting of the simulator.
+    pub fn sim(self, key: &str, value: impl ToString) -> Self {
+        self.env(Service::ProbeSim, key, value)
+    }
+
+    pub fn api(self, key: &str, value: impl ToString) -> Self {
+        self.env(Service::Api, key, value)
+    }
+
+    pub fn scheduler(self, key: &str, value: impl ToString) -> Self {
+        self.env(Service::Scheduler, key, value)
+    }
+
+    pub fn sender(self, key: &str, value: impl ToString) -> Self {
+        self.env(Service::Sender, key, value)
+    }
+}
+
+/// One child process and how to start it again.
+struct Process {
+    service: Service,
+    env: BTreeMap<String, String>,
+    /// The port its HTTP API (api, simulator) or health endpoints (workers) listen on.
+    port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+/// A running deployment. Fields drop in order: the processes are killed first (in `Drop`),
+/// then the bus namespace and the database are removed.
+pub struct Cluster {
+    name: String,
+    processes: Vec<Process>,
+    bin_dir: PathBuf,
+    http: reqwest::Client,
+    api: Option<ApiClient>,
+    sim: SimClient,
+    probe_secret: String,
+    bus: TestBus,
+    db: TestDatabase,
+}
+
+impl Cluster {
+    /// Creates the database and the bus namespace, starts every service and waits until each
+    /// is ready, then logs in to the api as the dev profile's admin.
+    ///
+    /// # Panics
+    /// If a binary is missing (run `cargo build --bins`), PostgreSQL or RabbitMQ is not
+    /// reachable, or a service does not become ready in time.
+    pub async fn start(options: ClusterOptions) -> Cluster {
+        let bin_dir = bin_dir();
+        for service in Service::ALL {
+            let binary = bin_dir.join(service.binary());
+            assert!(
+                binary.is_file(),
+                "{} not found: run `cargo build --bins` before the end-to-end tests",
+                binary.display()
+            );
+        }
+        let logs = log_dir(&options.name);
+        // Logs of an earlier run of this test would only confuse.
+        let _ = std::fs::remove_dir_all(&logs);
+        std::fs::create_dir_all(&logs)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", logs.display()));
+
+        let db = tokio::task::spawn_blocking(TestDatabase::create)
+            .await
+            .expect("test database task");
+        let bus = TestBus::new();
+        let probe_secret = format!("e2e-probe-secret-{:016x}", rand::random::<u64>());
+        let probe_token = mint_probe_token(&bin_dir, &probe_secret);
+
+        let ports: BTreeMap<Service, u16> = Service::ALL
+            .into_iter()
+            .map(|service| (service, free_port()))
+            .collect();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        let sim = SimClient::new(
+            http.clone(),
+            format!("http://127.0.0.1:{}", ports[&Service::ProbeSim]),
+        );
+        let mut cluster = Cluster {
+            name: options.name.clone(),
+            processes: Vec::new(),
+            bin_dir,
+            http,
+            api: None,
+            sim,
+            probe_secret: probe_secret.clone(),
+            bus,
+            db,
+        };
+        for service in Service::ALL {
+            let mut env = cluster.default_env(service, &ports, &probe_secret, &probe_token);
+            env.extend(options.env.get(&service).into_iter().flatten().cloned());
+            cluster.processes.push(Process {
+                service,
+                env,
+                port: ports[&service],
+                child: None,
+                log: logs.join(format!("{}.log", service.binary())),
+            });
+        }
+        for service in Service::ALL {
+            cluster.spawn(service);
+        }
+        for service in Service::ALL {
+            cluster.await_ready(service).await;
+        }
+        let api = ApiClient::login(
+            cluster.http.clone(),
+            format!("http://127.0.0.1:{}", ports[&Service::Api]),
+            "admin",
+            "12345",
+        )
+        .await;
+        cluster.api = Some(api);
+        cluster
+    }
+
+    fn default_env(
+        &self,
+        service: Service,
+        ports: &BTreeMap<Service, u16>,
+        probe_secret: &str,
+        probe_token: &str,
+    ) -> BTreeMap<String, String> {
+        let port = ports[&service];
+        let mut env: Vec<(&str, String)> = match service {
+            Service::ProbeSim => vec![
+                ("PROBE_SIM_ADDR", format!("127.0.0.1:{port}")),
+                ("PROBE_SIM_JWT_SECRET", probe_secret.to_owned()),
+                ("PROBE_SIM_SEED", "42".to_owned()),
+                ("PROBE_SIM_WORKERS", "2".to_owned()),
+            ],
+            Service::Api => vec![
+                ("MAILING_HTTP_ADDR", format!("127.0.0.1:{port}")),
+                // Events go out at once when a write wakes the relay; the poll only matters
+                // after the broker comes back.
+                ("MAILING_OUTBOX_POLL_MS", "100".to_owned()),
+            ],
+            Service::Scheduler => vec![
+                ("MAILING_SCHEDULER_HEALTH_ADDR", format!("127.0.0.1:{port}")),
+                ("MAILING_SCHEDULER_TICK_MS", "200".to_owned()),
+                // Claims of a killed scheduler come back within the test's patience.
+                ("MAILING_SCHEDULER_CLAIM_LEASE_SECONDS", "5".to_owned()),
+            ],
+            Service::Sender => vec![
+                ("MAILING_SENDER_HEALTH_ADDR", format!("127.0.0.1:{port}")),
+                (
+                    "MAILING_PROBE_URL",
+                    format!("http://127.0.0.1:{}", ports[&Service::ProbeSim]),
+                ),
+                ("MAILING_PROBE_TOKEN", probe_token.to_owned()),
+                ("MAILING_PROBE_TIMEOUT_MS", "1000".to_owned()),
+                ("MAILING_SENDER_RETRY_BASE_MS", "200".to_owned()),
+                ("MAILING_SENDER_RETRY_CAP_MS", "2000".to_owned()),
+                ("MAILING_SENDER_BREAKER_COOLDOWN_MS", "1000".to_owned()),
+                ("MAILING_SENDER_TOKEN_PAUSE_MS", "1000".to_owned()),
+            ],
+        };
+        if service != Service::ProbeSim {
+            env.extend([
+                ("MAILING_DATABASE_URL", self.db.url().to_owned()),
+                // Tests run side by side on one PostgreSQL; leave connection slots free.
+                ("MAILING_DATABASE_MAX_CONNECTIONS", "4".to_owned()),
+                ("MAILING_AMQP_URL", self.bus.url().to_owned()),
+                ("MAILING_AMQP_NAMESPACE", self.bus.namespace().to_owned()),
+            ]);
+        }
+        env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    fn process(&mut self, service: Service) -> &mut Process {
+        self.processes
+            .iter_mut()
+            .find(|p| p.service == service)
+            .expect("every service has a process")
+    }
+
+    fn process_ref(&self, service: Service) -> &Process {
+        self.processes
+            .iter()
+            .find(|p| p.service == service)
+            .expect("every service has a process")
+    }
+
+    fn spawn(&mut self, service: Service) {
+        let binary = self.bin_dir.join(service.binary());
+        let process = self.process(service);
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&process.log)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", process.log.display()));
+        let _ = writeln!(
+            log,
+            "===== {} started at {} =====",
+            service.binary(),
+            chrono::Utc::now().to_rfc3339()
+        );
+        let mut command = Command::new(&binary);
+        // Settings the developer's shell holds must not leak into the deployment.
+        for (key, _) in std::env::vars() {
+            if key.starts_with("MAILING_") || key.starts_with("PROBE_SIM_") {
+                command.env_remove(key);
+            }
+        }
+        let child = command
+            .envs(&process.env)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        process.child = Some(child);
+    }
+
+    async fn await_ready(&mut self, service: Service) {
+        let http = self.http.clone();
+        let process = self.process(service);
+        let url = format!("http://127.0.0.1:{}{}", process.port, service.ready_path());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = process
+                .child
+                .as_mut()
+                .and_then(|child| child.try_wait().ok().flatten())
+            {
+                panic!(
+                    "{} exited with {status} before it was ready; its log ({}) ends with:\n{}",
+                    service.binary(),
+                    process.log.display(),
+                    tail(&process.log, 30)
+                );
+            }
+            let ready = http
+                .get(&url)
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success());
+            if ready {
+                return;
+            }
+            if started.elapsed() > START_TIMEOUT {
+                panic!(
+                    "{} was not ready at {url} within {START_TIMEOUT:?}; its log ({}) ends with:\n{}",
+                    service.binary(),
+                    process.log.display(),
+                    tail(&process.log, 30)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Kills the service with SIGKILL, as a crash or an OOM kill would.
+    pub fn kill(&mut self, service: Service) {
+        let process = self.process(service);
+        if let Some(mut child) = process.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the service again (killing it first if it runs) and waits until it is ready.
+    pub async fn restart(&mut self, service: Service) {
+        self.kill(service);
+        self.spawn(service);
+        self.await_ready(service).await;
+    }
+
+    /// Changes a variable for the service's next start.
+    pub fn set_env(&mut self, service: Service, key: &str, value: impl ToString) {
+        self.process(service)
+            .env
+            .insert(key.to_owned(), value.to_string());
+    }
+
+    /// The body of the service's `/healthz`.
+    pub async fn health(&self, service: Service) -> serde_json::Value {
+        let url = format!("http://127.0.0.1:{}/healthz", self.port(service));
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+    }
+
+    pub fn port(&self, service: Service) -> u16 {
+        self.process_ref(service).port
+    }
+
+    /// The api, logged in as the admin.
+    pub fn api(&self) -> &ApiClient {
+        self.api.as_ref().expect("logged in at start")
+    }
+
+    /// The probe simulator's admin API.
+    pub fn sim(&self) -> &SimClient {
+        &self.sim
+    }
+
+    /// The deployment's database, through the storage crate.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.db.store()
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.db.url()
+    }
+
+    /// The broker the deployment uses (in its own namespace).
+    pub fn amqp_url(&self) -> &str {
+        self.bus.url()
+    }
+
+    /// The secret the simulator accepted tokens for at start.
+    pub fn probe_secret(&self) -> &str {
+        &self.probe_secret
+    }
+
+    pub fn log_path(&self, service: Service) -> &Path {
+        &self.process_ref(service).log
+    }
+
+    /// Inserts clients straight into the database, much faster than through the api.
+    pub async fn insert_clients(&self, clients: Vec<ClientSpec>) {
+        db::insert_clients(self.database_url(), clients).await;
+    }
+
+    /// Every message of a mailing, with its client's phone and zone.
+    pub async fn messages(&self, mailing_id: i64) -> Vec<db::MessageRow> {
+        db::messages(self.database_url(), mailing_id).await
+    }
+
+    /// Waits until the mailing has messages and none of them can still reach the probe, and
+    /// returns its statistics.
+    pub async fn wait_settled(&self, mailing_id: i64, timeout: Duration) -> MailingStats {
+        let api = self.api();
+        self.wait_until(
+            &format!("every message of mailing {mailing_id} to settle"),
+            timeout,
+            || async move {
+                let stats = api.mailing_stats(mailing_id).await;
+                if stats.total > 0 && stats.unsettled() == 0 {
+                    Ok(stats)
+                } else {
+                    Err(stats.to_string())
+                }
+            },
+        )
+        .await
+    }
+
+    /// Polls `check` until it returns `Ok` (see [`crate::wait_until`]).
+    pub async fn wait_until<T, F, Fut>(&self, what: &str, timeout: Duration, check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
+        crate::wait::wait_until(what, timeout, check).await
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for process in &mut self.processes {
+            if let Some(mut child) = process.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "e2e {}: service logs are in {}",
+                self.name,
+                log_dir(&self.name).display()
+            );
+        }
+    }
+}
+
+/// The directory holding the workspace's binaries: the test executable lives in
+/// `target/<profile>/deps/`, the binaries one level up.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    exe.ancestors()
+        .skip(1)
+        .find(|dir| dir.join(Service::Api.binary()).is_file())
+        .or_else(|| exe.parent().and_then(Path::parent))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| panic!("no target directory above {}", exe.display()))
+}
+
+/// Where a test's service logs go: `target/e2e-logs/<name>/`.
+pub fn log_dir(name: &str) -> PathBuf {
+    let target = bin_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(bin_dir);
+    target.join("e2e-logs").join(name)
+}
+
+/// A port nobody listens on right now. Another process could take it before the service
+/// binds it; the service then exits and the start reports it.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free local port")
+}
+
+fn mint_probe_token(bin_dir: &Path, secret: &str) -> String {
+    let output = Command::new(bin_dir.join(Service::ProbeSim.binary()))
+        .args(["token", "--secret", secret])
+        .env_remove("PROBE_SIM_JWT_SECRET")
+        .output()
+        .expect("running probe-sim token");
+    assert!(
+        output.status.success(),
+        "probe-sim token failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("the token is text")
+        .trim()
+        .to_owned()
+}
+
+/// The last `lines` lines of a log file.
+fn tail(path: &Path, lines: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = File::open(path) {
+        let _ = std::io::Read::read_to_string(&mut file, &mut text);
+    }
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

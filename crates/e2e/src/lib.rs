@@ -1,0 +1,21 @@
+//! End-to-end test harness of the distributed mailing service: starts the real binaries
+//! (`probe-sim`, `mailing-api`, `mailing-scheduler`, `mailing-sender`) as child processes on a
+//! fresh PostgreSQL database and a private RabbitMQ namespace, and gives tests typed clients for
+//! the API, the probe simulator's admin API and the database.
+//!
+//! The binaries come from the workspace's target directory, so run `cargo build --bins` before
+//! `cargo test -p mailing-e2e`. The end-to-end scenarios live in `tests/e2e/`; the harness is a
+//! library so that benchmark and fault suites can reuse it.
+
+pub mod api;
+pub mod cluster;
+pub mod db;
+pub mod population;
+pub mod sim;
+pub mod wait;
+
+pub use api::{ApiClient, MailingStats};
+pub use cluster::{Cluster, ClusterOptions, Service};
+pub use population::ClientSpec;
+pub use sim::{SimClient, SimStats};
+pub use wait::{bounded, wait_until};

@@ -1,0 +1,64 @@
+//! What several scenarios share: mailing bodies, time formatting and checks against the
+//! simulator's record.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use mailing_e2e::sim::Delivered;
+use mailing_e2e::{Cluster, SimClient};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A mailing to every client (`filter: {}`), running from `start` to `end`.
+pub fn mailing_to_all(text: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Value {
+    json!({
+        "text": text,
+        "start_at": rfc3339(start),
+        "end_at": rfc3339(end),
+        "filter": {},
+    })
+}
+
+/// The simulator's record of every id in `ids`, which must all have been delivered.
+pub async fn delivered_all(sim: &SimClient, ids: &BTreeSet<i64>) -> Vec<Delivered> {
+    let delivered = sim.delivered_many(ids.iter().copied()).await;
+    assert_eq!(
+        delivered.len(),
+        ids.len(),
+        "the simulator has no record of {} of the {} messages expected delivered",
+        ids.len() - delivered.len(),
+        ids.len()
+    );
+    delivered
+}
+
+/// Ids the simulator answered OK.
+pub async fn received_ids(cluster: &Cluster) -> BTreeSet<i64> {
+    cluster.sim().received().await.into_keys().collect()
+}
+
+/// Ids of the mailing's messages in `status`.
+pub async fn message_ids(cluster: &Cluster, mailing_id: i64, status: &str) -> BTreeSet<i64> {
+    cluster
+        .messages(mailing_id)
+        .await
+        .into_iter()
+        .filter(|m| m.status == status)
+        .map(|m| m.id)
+        .collect()
+}
+
+/// A short description of a set difference, for assertion messages.
+pub fn describe_difference(expected: &BTreeSet<i64>, actual: &BTreeSet<i64>) -> String {
+    let missing: Vec<_> = expected.difference(actual).take(10).collect();
+    let unexpected: Vec<_> = actual.difference(expected).take(10).collect();
+    format!(
+        "expected {} ids, got {}; missing {} (first {missing:?}), unexpected {} (first {unexpected:?})",
+        expected.len(),
+        actual.len(),
+        expected.difference(actual).count(),
+        actual.difference(expected).count()
+    )
+}
