@@ -1,0 +1,310 @@
+//! One send job through the sender's worker, against a real database, broker and the
+//! project's probe simulator, with the outcome read back from the database.
+
+use chrono::{Duration, Utc};
+use mailing_bus::testing::TestBus;
+use mailing_bus::{Bus, Topic};
+use mailing_domain::events::{self, SendJob};
+use mailing_domain::store::{
+    FilterSource, MailingDraft, Message, MessageQuery, NewClient, NewOperator, PageRequest, Store,
+};
+use mailing_domain::{
+    ClientFilter, MailingId, MailingSchedule, MailingText, MessageStatus, OperatorCode,
+    OperatorName, PhoneNumber, SendWindow, TimeZone,
+};
+use mailing_sender::breaker::{Breaker, OpenReason};
+use mailing_sender::decide::RetryPolicy;
+use mailing_sender::probe::ProbeClient;
+use mailing_sender::worker::Worker;
+use mailing_sender::writer::{self, Batching};
+use mailing_storage::testing::TestDatabase;
+use probe_sim::state::ConfigPatch;
+use secrecy::SecretString;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+const SECRET: &str = "sender-tests-secret-0123456789abcdef";
+
+struct Fixture {
+    _db: TestDatabase,
+    store: Arc<dyn Store>,
+    test_bus: TestBus,
+    bus: Arc<dyn Bus>,
+    sim: actix_web::web::Data<probe_sim::state::SimState>,
+    sim_port: u16,
+}
+
+async fn fixture() -> Fixture {
+    let db = tokio::task::spawn_blocking(TestDatabase::create)
+        .await
+        .unwrap();
+    let store = db.store();
+    let test_bus = TestBus::new();
+    let bus = test_bus.connect("sender").await;
+    let sim = probe_sim::Simulator::build(probe_sim::Settings::for_tests(SECRET)).unwrap();
+    let (sim_port, state) = (sim.port(), sim.state());
+    tokio::spawn(sim.run_until_stopped());
+    let operators = store.clone();
+    tokio::task::spawn_blocking(move || {
+        operators
+            .create_operator(&NewOperator {
+                code: OperatorCode::parse("bln").unwrap(),
+                name: OperatorName::parse("Beeline").unwrap(),
+            })
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    Fixture {
+        _db: db,
+        store,
+        test_bus,
+        bus,
+        sim: state,
+        sim_port,
+    }
+}
+
+fn token(secret: &str) -> SecretString {
+    let now = Utc::now().timestamp();
+    SecretString::from(probe_sim::token::mint(secret.as_bytes(), "tests", now, 3600).unwrap())
+}
+
+impl Fixture {
+    /// Clients in `zone`, a mailing to them with `window`, expanded and claimed: the state a
+    /// send job finds its messages in.
+    async fn claimed_messages(
+        &self,
+        clients: usize,
+        window: Option<SendWindow>,
+    ) -> (MailingId, Vec<mailing_domain::MessageId>) {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            for i in 0..clients {
+                store
+                    .create_client(&NewClient {
+                        phone: PhoneNumber::parse(&format!("7900000{i:04}")).unwrap(),
+                        operator_code: OperatorCode::parse("bln").unwrap(),
+                        tags: vec![],
+                        time_zone: TimeZone::utc(),
+                    })
+                    .unwrap();
+            }
+            let now = Utc::now();
+            let mailing = store
+                .create_mailing(&MailingDraft {
+                    text: MailingText::parse("Hello from the tests").unwrap(),
+                    schedule: MailingSchedule::new(
+                        now - Duration::minutes(1),
+                        now + Duration::days(1),
+                        false,
+                        window,
+                    )
+                    .unwrap(),
+                    filter: FilterSource::Inline(ClientFilter::default()),
+                })
+                .unwrap();
+            store.expand_mailing(mailing.id, now).unwrap();
+            // A closed window leaves the messages waiting; claim them anyway (as a scheduler
+            // that planned under an older window would have) by claiming as of later.
+            let claim_at = if window.is_some() {
+                now + Duration::hours(7)
+            } else {
+                now
+            };
+            let claimed = store.claim_due(claim_at, 1000).unwrap();
+            assert_eq!(claimed.len(), clients, "every message is claimed");
+            (mailing.id, claimed)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Runs one job through a worker whose probe client uses `token`, then stops the writer,
+    /// so every outcome is committed when this returns.
+    async fn run_job(
+        &self,
+        ids: Vec<mailing_domain::MessageId>,
+        token: SecretString,
+    ) -> Arc<Worker> {
+        self.bus
+            .publish(
+                Topic::SendJobs,
+                vec![events::encode(&SendJob { message_ids: ids })],
+            )
+            .await
+            .unwrap();
+        let (outcomes, writer) = writer::spawn(
+            self.store.clone(),
+            Batching {
+                max_outcomes: 100,
+                max_wait: std::time::Duration::from_millis(5),
+            },
+        );
+        let in_flight = Arc::new(Semaphore::new(16));
+        let worker = Arc::new(Worker {
+            store: self.store.clone(),
+            probe: ProbeClient::new(
+                &format!("http://127.0.0.1:{}", self.sim_port),
+                Some(token),
+                16,
+            )
+            .unwrap(),
+            breaker: Breaker::new(
+                100,
+                std::time::Duration::from_secs(5),
+                std::time::Duration::from_secs(30),
+            ),
+            limiter: None,
+            in_flight: in_flight.clone(),
+            outcomes,
+            retry: RetryPolicy {
+                base: std::time::Duration::from_secs(10),
+                cap: std::time::Duration::from_secs(60),
+                token_pause: std::time::Duration::from_secs(30),
+            },
+            probe_timeout: std::time::Duration::from_secs(2),
+        });
+        let mut subscription = self.bus.subscribe(Topic::SendJobs, 1).await.unwrap();
+        let delivery = subscription.next().await.unwrap().unwrap();
+        worker.handle(delivery).await;
+        let _all = in_flight.acquire_many(16).await.unwrap();
+        writer.finish().await;
+        worker
+    }
+
+    async fn messages(&self, mailing: MailingId) -> Vec<Message> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            store
+                .list_messages(
+                    &MessageQuery {
+                        mailing_id: Some(mailing),
+                        ..Default::default()
+                    },
+                    PageRequest {
+                        offset: 0,
+                        limit: 1000,
+                    },
+                )
+                .unwrap()
+                .items
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Waits until the broker has no job left, acknowledged or waiting.
+    async fn job_acknowledged(&self) -> bool {
+        for _ in 0..50 {
+            if self.bus.pending(Topic::SendJobs).await.unwrap() == 0 {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        false
+    }
+}
+
+#[tokio::test]
+async fn accepted_messages_are_sent_and_the_job_acknowledged() {
+    let f = fixture().await;
+    let (mailing, ids) = f.claimed_messages(5, None).await;
+    f.run_job(ids.clone(), token(SECRET)).await;
+
+    let messages = f.messages(mailing).await;
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.status == MessageStatus::Sent && m.attempts == 1)
+    );
+    assert!(messages.iter().all(|m| m.sent_at.is_some()));
+    let stats = f.sim.stats();
+    assert_eq!((stats.received_ok_total, stats.duplicates), (5, 0));
+    assert!(f.job_acknowledged().await);
+    f.test_bus.finish().await;
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_later_with_the_error_kept() {
+    let f = fixture().await;
+    f.sim
+        .update(&ConfigPatch::from_json(br#"{"error_500_share": 1.0}"#).unwrap())
+        .unwrap();
+    let (mailing, ids) = f.claimed_messages(2, None).await;
+    let before = Utc::now();
+    f.run_job(ids, token(SECRET)).await;
+
+    for message in f.messages(mailing).await {
+        assert_eq!(message.status, MessageStatus::Retrying);
+        assert_eq!(message.attempts, 1);
+        assert!(message.last_error.as_deref().unwrap().contains("500"));
+        // The first backoff is half to all of the 10 s base.
+        let next = message.next_attempt_at.unwrap();
+        assert!(next >= before + Duration::seconds(5), "{next}");
+    }
+    assert_eq!(f.sim.stats().received_ok_total, 0);
+    f.test_bus.finish().await;
+}
+
+#[tokio::test]
+async fn a_rejected_token_pauses_sending_and_keeps_every_message() {
+    let f = fixture().await;
+    let (mailing, ids) = f.claimed_messages(3, None).await;
+    let worker = f
+        .run_job(ids, token("a-secret-the-probe-does-not-know-000"))
+        .await;
+
+    assert_eq!(
+        worker.breaker.open_reason(),
+        Some(OpenReason::TokenRejected)
+    );
+    for message in f.messages(mailing).await {
+        // Back to waiting, no attempt counted, nothing lost.
+        assert_eq!(message.status, MessageStatus::Scheduled);
+        assert_eq!(message.attempts, 0);
+        assert!(message.next_attempt_at.unwrap() > Utc::now());
+    }
+    // Only requests already in flight when the first refusal came back reached the probe.
+    assert!(f.sim.stats().by_outcome["unauthorized"] <= 3);
+    f.test_bus.finish().await;
+}
+
+#[tokio::test]
+async fn a_closed_window_defers_without_calling_the_probe() {
+    let f = fixture().await;
+    // A one-minute window far from now in UTC.
+    let opening = (Utc::now() + Duration::hours(6)).time();
+    let start = opening.format("%H:%M").to_string();
+    let end = (opening + Duration::minutes(1)).format("%H:%M").to_string();
+    let window = SendWindow::parse(&start, &end).unwrap();
+    let (mailing, ids) = f.claimed_messages(2, Some(window)).await;
+    f.run_job(ids, token(SECRET)).await;
+
+    for message in f.messages(mailing).await {
+        assert_eq!(message.status, MessageStatus::Scheduled);
+        assert!(message.next_attempt_at.unwrap() > Utc::now() + Duration::hours(5));
+    }
+    assert_eq!(f.sim.stats().requests_total, 0);
+    f.test_bus.finish().await;
+}
+
+#[tokio::test]
+async fn messages_of_a_cancelled_mailing_are_never_attempted() {
+    let f = fixture().await;
+    let (mailing, ids) = f.claimed_messages(2, None).await;
+    // Cancelled after the claim, before the job runs. Cancelling settles claimed messages
+    // itself, so the worker finds nothing left to do.
+    let store = f.store.clone();
+    tokio::task::spawn_blocking(move || store.cancel_mailing(mailing, Utc::now()).unwrap())
+        .await
+        .unwrap();
+    f.run_job(ids, token(SECRET)).await;
+
+    for message in f.messages(mailing).await {
+        assert_eq!(message.status, MessageStatus::Cancelled);
+    }
+    assert_eq!(f.sim.stats().requests_total, 0);
+    assert!(f.job_acknowledged().await);
+    f.test_bus.finish().await;
+}
