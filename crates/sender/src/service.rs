@@ -148,9 +148,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     // Every attempt holds a permit: owning them all means none is in flight.
     let permits = u32::try_from(settings.sender_concurrency).unwrap_or(u32::MAX);
     let _all = in_flight.acquire_many(permits).await;
+    // The writer acknowledges each job after its outcomes are committed.
     writer.finish().await;
-    // Acks run as tasks; give them a moment to reach the broker before the connection closes.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     health_handle.stop(true).await;
     bus.close().await;
     tracing::info!("mailing-sender stopped");

@@ -54,10 +54,17 @@ impl Worker {
                 return;
             }
         };
+        if tasks.is_empty() {
+            // Every message of the job is gone (mailing purged): nothing to do.
+            if let Err(error) = delivery.ack().await {
+                tracing::warn!(%error, "send job ack failed");
+            }
+            return;
+        }
         let ticket = JobTicket::new(tasks.len(), delivery);
         for task in tasks {
             match before_attempt(&task, Utc::now()) {
-                Before::Skip => ticket.settled(1),
+                Before::Skip => ticket.settled(1).await,
                 Before::Settle(kind) => {
                     tracing::debug!(
                         mailing_id = %task.mailing_id,

@@ -16,38 +16,32 @@ pub struct JobTicket {
 }
 
 impl JobTicket {
+    /// A ticket for a job with `messages` (at least one) still to settle.
     pub fn new(messages: usize, delivery: Delivery) -> Arc<Self> {
-        let ticket = Arc::new(Self {
+        Arc::new(Self {
             remaining: AtomicUsize::new(messages),
             delivery: Mutex::new(Some(delivery)),
-        });
-        if messages == 0 {
-            ticket.ack();
-        }
-        ticket
+        })
     }
 
-    /// Marks `count` of the job's messages settled.
-    pub fn settled(&self, count: usize) {
-        if count > 0 && self.remaining.fetch_sub(count, Ordering::AcqRel) == count {
-            self.ack();
+    /// Marks `count` of the job's messages settled, and acknowledges the job when none is
+    /// left; awaiting that here means the ack has reached the broker before a shutdown closes
+    /// the connection.
+    pub async fn settled(&self, count: usize) {
+        if count == 0 || self.remaining.fetch_sub(count, Ordering::AcqRel) != count {
+            return;
         }
-    }
-
-    fn ack(&self) {
         let delivery = self
             .delivery
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some(delivery) = delivery {
-            tokio::spawn(async move {
-                if let Err(error) = delivery.ack().await {
-                    // The broker will redeliver; the messages are no longer queued, so the
-                    // second pass skips them.
-                    tracing::warn!(%error, "send job ack failed");
-                }
-            });
+        if let Some(delivery) = delivery
+            && let Err(error) = delivery.ack().await
+        {
+            // The broker will redeliver; the messages are no longer queued, so the second pass
+            // skips them.
+            tracing::warn!(%error, "send job ack failed");
         }
     }
 }
@@ -149,6 +143,6 @@ async fn write(store: &Arc<dyn Store>, batch: &mut Vec<(Outcome, Arc<JobTicket>)
         delay = (delay * 2).min(Duration::from_secs(5));
     }
     for (_, ticket) in batch.drain(..) {
-        ticket.settled(1);
+        ticket.settled(1).await;
     }
 }
