@@ -1,17 +1,46 @@
 //! The message bus between the services: two logical streams ([`Topic`]s), a backend-neutral
-//! interface to them ([`Bus`], [`Subscription`], [`Delivery`]), and the adapter that carries
-//! them over RabbitMQ.
+//! interface to them ([`Bus`], [`Subscription`], [`Delivery`]), and two adapters behind it,
+//! chosen by the URL given to [`connect`]:
 //!
-//! Services hold an `Arc<dyn Bus>` from [`connect`] and never see the broker library, so the
-//! in-process adapter of the embedded mode can take its place without touching them.
+//! - `amqp://` and `amqps://`: RabbitMQ, for the distributed mode, where the services run as
+//!   separate processes, each scaled on its own;
+//! - `memory://<name>`: an in-process bus, for the embedded mode, where the api, scheduler and
+//!   sender run in one process. Every `connect` in the process with the same name and
+//!   namespace reaches the same queues, so services that connect separately still talk to
+//!   each other; another name or namespace is another bus, with nothing shared.
+//!
+//! Services hold an `Arc<dyn Bus>` from [`connect`] and never see the broker library or which
+//! adapter they run on: both keep every promise documented on [`Bus`], [`Subscription`] and
+//! [`Delivery`].
 //!
 //! Delivery is at least once. [`Bus::publish`] returns only once the broker has taken
 //! responsibility for every payload; a consumer settles each [`Delivery`] explicitly, and a
 //! delivery that is never settled (the consumer crashed, its connection broke, or it dropped the
 //! delivery) comes back, marked [`Delivery::redelivered`]. Consumers must therefore tolerate
 //! duplicates, which the services do because the database, not the bus, is the source of truth.
+//!
+//! # The in-process bus keeps nothing on disk
+//!
+//! Its queues live in the process's memory, so a crash of the embedded process loses the
+//! messages that were on the bus at that moment, and only those. That is safe because no bus
+//! message is the only record of anything; each is a prompt to act on state the database
+//! holds, and the services recover every lost one from there:
+//!
+//! - a mailing event (created, updated, deleted) is written to the api's outbox in the same
+//!   transaction as the change, so one not yet published when the process died goes out after
+//!   the restart; one already on the bus is lost, but the scheduler does not depend on it: it
+//!   scans the database on every tick, and events only make it react sooner;
+//! - a send job names messages the scheduler claimed with a lease; messages still claimed when
+//!   the lease ends, because their job was lost before a sender committed their outcomes, are
+//!   taken back and dispatched again.
+//!
+//! Losing the bus's contents therefore costs the embedded mode a delay (up to a scheduler tick
+//! or a claim lease), never a message; a crash otherwise has the consequences it has in the
+//! distributed mode. After a restart the in-process bus starts empty.
 
 mod error;
+mod gate;
+mod memory;
 mod options;
 mod rabbitmq;
 mod subscription;
@@ -97,14 +126,18 @@ pub trait Bus: Send + Sync + 'static {
 }
 
 /// URL schemes [`connect`] accepts.
-pub const SUPPORTED_SCHEMES: [&str; 2] = ["amqp://", "amqps://"];
+pub const SUPPORTED_SCHEMES: [&str; 3] = ["amqp://", "amqps://", "memory://"];
 
 /// Connects to the bus that `url` names, declares the topology the services use, and returns
 /// it once it is ready.
 ///
+/// `amqp://` and `amqps://` URLs reach RabbitMQ; `memory://<name>` (a name of letters, digits,
+/// `.`, `-` and `_`) reaches the in-process bus of that name in `options.namespace`, creating
+/// it on first use; it connects at once, so only a malformed URL or options make it fail.
+///
 /// Fails with [`BusError::Unavailable`] if the broker cannot be reached within
-/// `options.connect_timeout`, and with [`BusError::InvalidConfig`] for a URL of another scheme.
-/// Errors never contain the URL's password.
+/// `options.connect_timeout`, and with [`BusError::InvalidConfig`] for a malformed URL or a URL
+/// of another scheme. Errors never contain the URL's password.
 pub async fn connect(url: &str, options: &BusOptions) -> Result<Arc<dyn Bus>, BusError> {
     options.validate()?;
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
@@ -112,6 +145,7 @@ pub async fn connect(url: &str, options: &BusOptions) -> Result<Arc<dyn Bus>, Bu
         Some("amqp" | "amqps") => Ok(Arc::new(
             rabbitmq::RabbitMqBus::connect(url, options).await?,
         )),
+        Some("memory") => Ok(Arc::new(memory::MemoryBus::connect(url, options)?)),
         _ => Err(unsupported_scheme(scheme)),
     }
 }

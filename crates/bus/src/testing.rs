@@ -1,8 +1,8 @@
-//! A throwaway namespace on a local RabbitMQ per test, so tests run in parallel without
-//! sharing queues, and leave nothing behind.
+//! A throwaway namespace per test, on a local RabbitMQ or on an in-process bus of its own, so
+//! tests run in parallel without sharing queues, and leave nothing behind.
 
 use crate::rabbitmq::admin;
-use crate::{Bus, BusOptions};
+use crate::{Bus, BusError, BusOptions, Topic};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,9 +11,27 @@ use std::time::Duration;
 pub const AMQP_URL_VAR: &str = "MAILING_TEST_AMQP_URL";
 const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// Which adapter a [`TestBus`] connects through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// The RabbitMQ at [`AMQP_URL_VAR`].
+    RabbitMq,
+    /// An in-process bus (`memory://test-<random hex>`).
+    Memory,
+}
+
+/// A message nacked without requeue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The topic it was published to.
+    pub topic: Topic,
+    pub payload: Vec<u8>,
+}
+
 /// A namespace `test-<random hex>` whose exchanges and queues are deleted when this value is
 /// finished or dropped.
 pub struct TestBus {
+    adapter: Adapter,
     url: String,
     namespace: String,
     buses: Mutex<Vec<Arc<dyn Bus>>>,
@@ -21,13 +39,35 @@ pub struct TestBus {
 }
 
 impl TestBus {
+    /// A namespace on RabbitMQ.
     pub fn new() -> TestBus {
+        TestBus::with_adapter(Adapter::RabbitMq)
+    }
+
+    /// A namespace on an in-process bus of its own.
+    pub fn in_memory() -> TestBus {
+        TestBus::with_adapter(Adapter::Memory)
+    }
+
+    pub fn with_adapter(adapter: Adapter) -> TestBus {
+        let id = format!("test-{:016x}", rand::random::<u64>());
+        let url = match adapter {
+            Adapter::RabbitMq => {
+                std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned())
+            }
+            Adapter::Memory => format!("memory://{id}"),
+        };
         TestBus {
-            url: std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()),
-            namespace: format!("test-{:016x}", rand::random::<u64>()),
+            adapter,
+            url,
+            namespace: id,
             buses: Mutex::new(Vec::new()),
             finished: false,
         }
+    }
+
+    pub fn adapter(&self) -> Adapter {
+        self.adapter
     }
 
     pub fn url(&self) -> &str {
@@ -51,7 +91,9 @@ impl TestBus {
         format!("{}-{client}", self.namespace)
     }
 
-    /// Connects a bus in this namespace; [`TestBus::finish`] closes it.
+    /// Connects a bus in this namespace; [`TestBus::finish`] closes it. On the in-process bus,
+    /// every bus connected this way shares the same queues, as separate connections to one
+    /// RabbitMQ namespace do.
     ///
     /// # Panics
     /// If RabbitMQ cannot be reached; the message says how to start it.
@@ -64,12 +106,13 @@ impl TestBus {
     pub async fn connect_to(&self, url: &str, client: &str) -> Arc<dyn Bus> {
         let bus = crate::connect(url, &self.options(client))
             .await
-            .unwrap_or_else(|error| {
-                panic!(
+            .unwrap_or_else(|error| match self.adapter {
+                Adapter::RabbitMq => panic!(
                     "cannot connect to the test RabbitMQ ({error}). Start it with \
                      `rabbitmq-server -detached`, or point {AMQP_URL_VAR} at one \
                      (default amqp://guest:***@127.0.0.1:5672/%2f)"
-                )
+                ),
+                Adapter::Memory => panic!("cannot connect to the in-process bus: {error}"),
             });
         self.lock_buses().push(Arc::clone(&bus));
         bus
@@ -77,14 +120,28 @@ impl TestBus {
 
     /// How many messages the namespace's dead-letter queue holds.
     pub async fn dead_lettered(&self) -> u64 {
-        admin::dead_lettered(&self.url, &self.namespace)
-            .await
-            .unwrap_or_else(|error| panic!("cannot read the dead-letter queue: {error}"))
+        let counted = match self.adapter {
+            Adapter::RabbitMq => admin::dead_lettered(&self.url, &self.namespace).await,
+            Adapter::Memory => crate::memory::admin::dead_letters(&self.url, &self.namespace)
+                .map(|letters| letters.len() as u64),
+        };
+        counted.unwrap_or_else(|error| panic!("cannot read the dead-letter queue: {error}"))
     }
 
-    /// Deletes the namespace's exchanges and queues now, as an operator might by mistake.
+    /// The messages in the namespace's dead-letter queue, oldest first; they stay there.
+    pub async fn dead_letters(&self) -> Vec<DeadLetter> {
+        let letters = match self.adapter {
+            Adapter::RabbitMq => admin::dead_letters(&self.url, &self.namespace).await,
+            Adapter::Memory => crate::memory::admin::dead_letters(&self.url, &self.namespace),
+        };
+        letters.unwrap_or_else(|error| panic!("cannot read the dead-letter queue: {error}"))
+    }
+
+    /// Deletes the namespace's exchanges and queues now, as an operator might by mistake. The
+    /// in-process bus of the namespace is forgotten instead: buses connected to it keep it,
+    /// buses connected later get a new, empty one.
     pub async fn delete_topology(&self) {
-        if let Err(error) = admin::delete_topology(&self.url, &self.namespace).await {
+        if let Err(error) = delete_topology(self.adapter, &self.url, &self.namespace).await {
             panic!("cannot delete test namespace {}: {error}", self.namespace);
         }
     }
@@ -93,8 +150,14 @@ impl TestBus {
     /// must recover from. Only this test's connection is affected.
     ///
     /// # Panics
-    /// If `rabbitmqctl` is missing or no such connection is open.
+    /// On the in-process bus, which has no broker to do it; if `rabbitmqctl` is missing or no
+    /// such connection is open.
     pub fn force_close_connection(&self, client: &str) {
+        assert_eq!(
+            self.adapter,
+            Adapter::RabbitMq,
+            "only RabbitMQ connections can be closed by the broker"
+        );
         let wanted = format!(
             "{{\"connection_name\",\"{}\"}}",
             self.connection_name(client)
@@ -145,18 +208,24 @@ impl Drop for TestBus {
         if self.finished {
             return;
         }
-        let url = self.url.clone();
-        let namespace = self.namespace.clone();
+        let (adapter, url, namespace) = (self.adapter, self.url.clone(), self.namespace.clone());
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime for the test cleanup");
-            runtime.block_on(admin::delete_topology(&url, &namespace))
+            runtime.block_on(delete_topology(adapter, &url, &namespace))
         });
         if let Ok(Err(error)) = cleanup.join() {
             eprintln!("cannot delete test namespace {}: {error}", self.namespace);
         }
+    }
+}
+
+async fn delete_topology(adapter: Adapter, url: &str, namespace: &str) -> Result<(), BusError> {
+    match adapter {
+        Adapter::RabbitMq => admin::delete_topology(url, namespace).await,
+        Adapter::Memory => crate::memory::admin::delete(url, namespace),
     }
 }
 

@@ -4,6 +4,8 @@ use super::topology::{self, Names};
 use super::url::BrokerUrl;
 use super::{REPLY_SUCCESS, errors::from_lapin};
 use crate::BusError;
+use crate::testing::DeadLetter;
+use lapin::options::BasicGetOptions;
 use lapin::{Channel, Connection, ConnectionProperties};
 use std::time::Duration;
 
@@ -43,4 +45,32 @@ pub(crate) async fn dead_lettered(url: &str, namespace: &str) -> Result<u64, Bus
     })
     .await
     .map(u64::from)
+}
+
+/// The messages in the dead-letter queue of `namespace`, oldest first. They stay there: they
+/// are taken without acknowledgement, and closing the connection returns them.
+pub(crate) async fn dead_letters(url: &str, namespace: &str) -> Result<Vec<DeadLetter>, BusError> {
+    let names = Names::new(namespace);
+    let messages = with_channel(url, async |channel: &Channel| {
+        let mut messages = Vec::new();
+        let unacknowledged = BasicGetOptions { no_ack: false };
+        while let Some(message) = channel
+            .basic_get(names.dead_letter_queue.as_str().into(), unacknowledged)
+            .await?
+        {
+            let delivery = message.delivery;
+            messages.push((delivery.routing_key.as_str().to_owned(), delivery.data));
+        }
+        Ok(messages)
+    })
+    .await?;
+    messages
+        .into_iter()
+        .map(|(routing_key, payload)| {
+            let topic = topology::topic_of(&routing_key).ok_or_else(|| {
+                BusError::Protocol(format!("a dead letter with routing key {routing_key:?}"))
+            })?;
+            Ok(DeadLetter { topic, payload })
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@
 //!   has shut down. lapin gets [`io_runtime`], which never does.
 
 use super::url::BrokerUrl;
+use crate::gate::Gate;
 use crate::{BusError, BusOptions};
 use lapin::tcp::{AMQPUriTcpExt, OwnedTLSConfig};
 use lapin::uri::AMQPUri;
@@ -27,37 +28,6 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// Log a still-failing reconnect about once a minute, not on every attempt.
 const REPORT_EVERY_ATTEMPTS: u32 = 12;
-
-/// Whether the bus still wants its connection. Closed once, never reopened.
-#[derive(Debug)]
-pub(super) struct Gate {
-    closed: tokio::sync::watch::Sender<bool>,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Gate {
-            closed: tokio::sync::watch::Sender::new(false),
-        }
-    }
-}
-
-impl Gate {
-    /// Returns whether this call was the one that closed it.
-    pub(super) fn close(&self) -> bool {
-        !self.closed.send_replace(true)
-    }
-
-    pub(super) fn is_closed(&self) -> bool {
-        *self.closed.borrow()
-    }
-
-    /// Resolves once the gate is closed.
-    pub(super) async fn closed(&self) {
-        // The sender lives in `self`, so waiting cannot fail.
-        let _ = self.closed.subscribe().wait_for(|closed| *closed).await;
-    }
-}
 
 /// Connects within `options.connect_timeout`, retrying refused or failed attempts until then.
 pub(super) async fn open(

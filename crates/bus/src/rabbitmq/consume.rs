@@ -1,7 +1,7 @@
 //! A subscription: one channel, one consumer, a stream that rides out reconnections.
 
-use super::connection::Gate;
 use super::errors::from_lapin;
+use crate::gate::Gate;
 use crate::{Acknowledge, BoxFuture, BusError, Delivery, Subscription, Topic};
 use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};

@@ -18,8 +18,8 @@ mod publish;
 mod topology;
 mod url;
 
+use crate::gate::Gate;
 use crate::{BoxFuture, Bus, BusError, BusOptions, Subscription, Topic};
-use connection::Gate;
 use errors::from_lapin;
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};

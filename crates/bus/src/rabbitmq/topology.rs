@@ -153,6 +153,16 @@ pub(super) async fn delete(channel: &Channel, names: &Names) -> lapin::Result<()
     Ok(())
 }
 
+/// The topic a message published with `routing_key` belongs to; dead letters keep theirs.
+#[cfg(feature = "testing")]
+pub(super) fn topic_of(routing_key: &str) -> Option<Topic> {
+    match routing_key {
+        EVENTS_ROUTING_KEY => Some(Topic::MailingEvents),
+        JOBS_ROUTING_KEY => Some(Topic::SendJobs),
+        _ => None,
+    }
+}
+
 /// The number of ready messages in `queue`, by a passive declaration. A missing queue closes
 /// the channel, so callers pass one they can lose.
 pub(super) async fn depth(channel: &Channel, queue: &str) -> lapin::Result<u32> {

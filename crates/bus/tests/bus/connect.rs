@@ -1,8 +1,16 @@
-use mailing_bus::testing::TestBus;
+use crate::helpers::{next, payloads, text};
+use mailing_bus::testing::{Adapter, TestBus};
 use mailing_bus::{BusError, BusOptions, Topic, connect};
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "Sup3r-Secret-Pw";
+
+for_each_adapter!(
+    an_invalid_namespace_is_refused_before_connecting,
+    a_closed_bus_refuses_work,
+    a_subscription_ends_when_its_bus_closes,
+    closing_one_bus_leaves_the_others_and_the_queues_alone,
+);
 
 fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -138,10 +146,9 @@ async fn urls_of_other_schemes_are_refused_naming_the_accepted_ones() {
     let error = connect_error("redis://localhost", &BusOptions::default()).await;
     let message = error.to_string();
     assert!(message.contains("\"redis\""), "{message}");
-    assert!(
-        message.contains("amqp://") && message.contains("amqps://"),
-        "{message}"
-    );
+    for scheme in ["amqp://", "amqps://", "memory://"] {
+        assert!(message.contains(scheme), "{message}");
+    }
 }
 
 #[tokio::test]
@@ -160,9 +167,8 @@ async fn malformed_amqp_urls_are_refused_without_their_password() {
     }
 }
 
-#[tokio::test]
-async fn an_invalid_namespace_is_refused_before_connecting() {
-    let test = TestBus::new();
+async fn an_invalid_namespace_is_refused_before_connecting(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let options = BusOptions {
         namespace: "no spaces".to_owned(),
         ..quick(test.namespace())
@@ -173,9 +179,8 @@ async fn an_invalid_namespace_is_refused_before_connecting() {
     assert!(matches!(error, BusError::InvalidConfig(_)), "{error}");
 }
 
-#[tokio::test]
-async fn a_closed_bus_refuses_work() {
-    let test = TestBus::new();
+async fn a_closed_bus_refuses_work(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
     assert!(bus.is_connected());
 
@@ -196,9 +201,8 @@ async fn a_closed_bus_refuses_work() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn a_subscription_ends_when_its_bus_closes() {
-    let test = TestBus::new();
+async fn a_subscription_ends_when_its_bus_closes(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
     let mut subscription = bus
         .subscribe(Topic::MailingEvents, 1)
@@ -212,6 +216,36 @@ async fn a_subscription_ends_when_its_bus_closes() {
         .expect("the subscription ends");
     assert!(matches!(ended, Some(Err(BusError::Closed))), "{ended:?}");
     assert!(subscription.next().await.is_none());
+
+    test.finish().await;
+}
+
+async fn closing_one_bus_leaves_the_others_and_the_queues_alone(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
+    let closing = test.connect("closing").await;
+    let staying = test.connect("staying").await;
+    closing
+        .publish(Topic::SendJobs, payloads(&["published before the close"]))
+        .await
+        .expect("confirmed");
+
+    closing.close().await;
+
+    assert!(staying.is_connected());
+    assert_eq!(staying.pending(Topic::SendJobs).await, Ok(1));
+    let mut subscription = staying
+        .subscribe(Topic::SendJobs, 1)
+        .await
+        .expect("subscribed");
+    let delivery = next(&mut subscription).await;
+    assert_eq!(text(&delivery), "published before the close");
+    assert!(!delivery.redelivered);
+    delivery.ack().await.expect("acknowledged");
+    staying
+        .publish(Topic::SendJobs, payloads(&["after"]))
+        .await
+        .expect("confirmed");
+    assert_eq!(text(&next(&mut subscription).await), "after");
 
     test.finish().await;
 }

@@ -1,6 +1,26 @@
 use mailing_bus::{Delivery, Subscription};
 use std::time::Duration;
 
+/// Runs each named `async fn name(adapter: Adapter)` of the calling module as two tests,
+/// `name::rabbitmq` and `name::memory`, so a behaviour both adapters share is written once.
+macro_rules! for_each_adapter {
+    ($($test:ident),+ $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test]
+                async fn rabbitmq() {
+                    super::$test(mailing_bus::testing::Adapter::RabbitMq).await;
+                }
+
+                #[tokio::test]
+                async fn memory() {
+                    super::$test(mailing_bus::testing::Adapter::Memory).await;
+                }
+            }
+        )+
+    };
+}
+
 /// Generous: deliveries normally arrive in milliseconds, but a recovery takes a few seconds.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -1,11 +1,19 @@
 use crate::helpers::{assert_nothing_delivered, next, payloads, take, text};
 use mailing_bus::Topic;
-use mailing_bus::testing::TestBus;
+use mailing_bus::testing::{Adapter, TestBus};
 use std::collections::BTreeSet;
 
-#[tokio::test]
-async fn published_payloads_are_delivered_once_and_acknowledged() {
-    let test = TestBus::new();
+for_each_adapter!(
+    published_payloads_are_delivered_once_and_acknowledged,
+    messages_arrive_in_publication_order,
+    each_topic_has_a_queue_of_its_own,
+    publishing_nothing_succeeds,
+    connecting_declares_the_whole_topology,
+    subscribers_of_a_topic_share_its_messages,
+);
+
+async fn published_payloads_are_delivered_once_and_acknowledged(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
 
     bus.publish(
@@ -33,9 +41,36 @@ async fn published_payloads_are_delivered_once_and_acknowledged() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn each_topic_has_a_queue_of_its_own() {
-    let test = TestBus::new();
+async fn messages_arrive_in_publication_order(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
+    let bus = test.connect("bus").await;
+    let sent: Vec<String> = (0..30).map(|n| format!("m{n:02}")).collect();
+    for batch in sent.chunks(7) {
+        bus.publish(
+            Topic::MailingEvents,
+            batch.iter().map(|s| s.clone().into_bytes()).collect(),
+        )
+        .await
+        .expect("confirmed");
+    }
+
+    let mut subscription = bus
+        .subscribe(Topic::MailingEvents, 4)
+        .await
+        .expect("subscribed");
+    let mut received = Vec::new();
+    while received.len() < sent.len() {
+        let delivery = next(&mut subscription).await;
+        received.push(text(&delivery));
+        delivery.ack().await.expect("acknowledged");
+    }
+    assert_eq!(received, sent);
+
+    test.finish().await;
+}
+
+async fn each_topic_has_a_queue_of_its_own(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
 
     bus.publish(Topic::MailingEvents, payloads(&["created", "updated"]))
@@ -62,9 +97,8 @@ async fn each_topic_has_a_queue_of_its_own() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn publishing_nothing_succeeds() {
-    let test = TestBus::new();
+async fn publishing_nothing_succeeds(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
 
     bus.publish(Topic::SendJobs, Vec::new())
@@ -75,9 +109,8 @@ async fn publishing_nothing_succeeds() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn connecting_declares_the_whole_topology() {
-    let test = TestBus::new();
+async fn connecting_declares_the_whole_topology(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
 
     for topic in Topic::ALL {
@@ -91,9 +124,8 @@ async fn connecting_declares_the_whole_topology() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn subscribers_of_a_topic_share_its_messages() {
-    let test = TestBus::new();
+async fn subscribers_of_a_topic_share_its_messages(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let publisher = test.connect("publisher").await;
     let first = test.connect("first").await;
     let second = test.connect("second").await;

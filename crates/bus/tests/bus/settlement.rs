@@ -1,11 +1,21 @@
 use crate::helpers::{assert_nothing_delivered, eventually, next, payloads, take, text};
-use mailing_bus::testing::TestBus;
+use mailing_bus::testing::{Adapter, DeadLetter, TestBus};
 use mailing_bus::{BusError, Topic};
 use std::collections::BTreeSet;
 
-#[tokio::test]
-async fn prefetch_bounds_the_unacknowledged_deliveries() {
-    let test = TestBus::new();
+for_each_adapter!(
+    prefetch_bounds_the_unacknowledged_deliveries,
+    a_prefetch_of_zero_counts_as_one,
+    nack_with_requeue_delivers_the_message_again,
+    a_requeued_message_keeps_its_place_in_the_queue,
+    nack_without_requeue_dead_letters_the_message,
+    a_delivery_dropped_unsettled_goes_back_to_the_queue,
+    unacknowledged_deliveries_return_when_their_consumer_goes_away,
+    cancelling_stops_taking_work_but_lets_held_deliveries_be_acknowledged,
+);
+
+async fn prefetch_bounds_the_unacknowledged_deliveries(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
     let texts: Vec<String> = (0..10).map(|n| format!("m{n}")).collect();
     bus.publish(
@@ -29,9 +39,8 @@ async fn prefetch_bounds_the_unacknowledged_deliveries() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn a_prefetch_of_zero_counts_as_one() {
-    let test = TestBus::new();
+async fn a_prefetch_of_zero_counts_as_one(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
     bus.publish(Topic::SendJobs, payloads(&["a", "b"]))
         .await
@@ -44,9 +53,8 @@ async fn a_prefetch_of_zero_counts_as_one() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn nack_with_requeue_delivers_the_message_again() {
-    let test = TestBus::new();
+async fn nack_with_requeue_delivers_the_message_again(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
     bus.publish(Topic::SendJobs, payloads(&["retry me"]))
         .await
@@ -66,9 +74,37 @@ async fn nack_with_requeue_delivers_the_message_again() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn nack_without_requeue_dead_letters_the_message() {
-    let test = TestBus::new();
+async fn a_requeued_message_keeps_its_place_in_the_queue(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
+    let bus = test.connect("bus").await;
+    bus.publish(Topic::SendJobs, payloads(&["a", "b", "c", "d"]))
+        .await
+        .expect("confirmed");
+    let mut subscription = bus.subscribe(Topic::SendJobs, 2).await.expect("subscribed");
+    let mut held = take(&mut subscription, 2).await;
+    let (_, b) = held.pop().expect("two held");
+    let (_, a) = held.pop().expect("two held");
+
+    b.nack(true).await.expect("nacked");
+    let again = next(&mut subscription).await;
+    assert_eq!(
+        text(&again),
+        "b",
+        "the requeued message goes out before later ones"
+    );
+    assert!(again.redelivered);
+    a.ack().await.expect("acknowledged");
+    again.ack().await.expect("acknowledged");
+    let rest = take(&mut subscription, 2).await;
+    let texts: Vec<&str> = rest.iter().map(|(text, _)| text.as_str()).collect();
+    assert_eq!(texts, ["c", "d"]);
+    assert!(rest.iter().all(|(_, delivery)| !delivery.redelivered));
+
+    test.finish().await;
+}
+
+async fn nack_without_requeue_dead_letters_the_message(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
     bus.publish(Topic::MailingEvents, payloads(&["poison"]))
         .await
@@ -85,15 +121,21 @@ async fn nack_without_requeue_dead_letters_the_message() {
         .expect("nacked");
 
     eventually(1, || test.dead_lettered()).await;
+    assert_eq!(
+        test.dead_letters().await,
+        [DeadLetter {
+            topic: Topic::MailingEvents,
+            payload: b"poison".to_vec(),
+        }]
+    );
     assert_nothing_delivered(&mut subscription).await;
     assert_eq!(bus.pending(Topic::MailingEvents).await, Ok(0));
 
     test.finish().await;
 }
 
-#[tokio::test]
-async fn a_delivery_dropped_unsettled_goes_back_to_the_queue() {
-    let test = TestBus::new();
+async fn a_delivery_dropped_unsettled_goes_back_to_the_queue(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let bus = test.connect("bus").await;
     bus.publish(Topic::SendJobs, payloads(&["dropped"]))
         .await
@@ -110,9 +152,8 @@ async fn a_delivery_dropped_unsettled_goes_back_to_the_queue() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn unacknowledged_deliveries_return_when_their_consumer_goes_away() {
-    let test = TestBus::new();
+async fn unacknowledged_deliveries_return_when_their_consumer_goes_away(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let crashing = test.connect("crashing").await;
     crashing
         .publish(Topic::SendJobs, payloads(&["one", "two", "three"]))
@@ -146,9 +187,8 @@ async fn unacknowledged_deliveries_return_when_their_consumer_goes_away() {
     test.finish().await;
 }
 
-#[tokio::test]
-async fn cancelling_stops_taking_work_but_lets_held_deliveries_be_acknowledged() {
-    let test = TestBus::new();
+async fn cancelling_stops_taking_work_but_lets_held_deliveries_be_acknowledged(adapter: Adapter) {
+    let test = TestBus::with_adapter(adapter);
     let stopping = test.connect("stopping").await;
     stopping
         .publish(Topic::SendJobs, payloads(&["a", "b", "c", "d"]))
