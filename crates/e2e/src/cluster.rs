@@ -293,6 +293,8 @@ impl Cluster {
             }
         }
         let child = command
+            // Plain log files, without colour codes.
+            .env("NO_COLOR", "1")
             .envs(&process.env)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file handle"))

@@ -35,11 +35,36 @@ where
 /// # Panics
 /// When the scenario takes longer than `limit`.
 pub async fn bounded<T>(name: &str, limit: Duration, scenario: impl Future<Output = T>) -> T {
+    let _timer = Timer {
+        name,
+        started: Instant::now(),
+    };
     match tokio::time::timeout(limit, scenario).await {
         Ok(value) => value,
         Err(_) => panic!(
             "scenario {name} did not finish within its {limit:?} bound; service logs are in {}",
             crate::cluster::log_dir(name).display()
         ),
+    }
+}
+
+/// Reports how long a scenario ran, failed or not.
+struct Timer<'a> {
+    name: &'a str,
+    started: Instant,
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        println!(
+            "scenario {} {} after {:.1} s",
+            self.name,
+            if std::thread::panicking() {
+                "failed"
+            } else {
+                "passed"
+            },
+            self.started.elapsed().as_secs_f64()
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! expires the rest.
 
 use crate::helpers::{describe_difference, mailing_to_all, message_ids, received_ids, rfc3339};
-use chrono::{Duration as Span, Utc};
+use chrono::{DateTime, Duration as Span, DurationRound, Utc};
 use mailing_e2e::{Cluster, ClusterOptions, bounded, population};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -83,29 +83,30 @@ async fn cancelling_a_running_mailing_stops_its_deliveries() {
         let after = settled_probe_count(&cluster).await;
         println!("{NAME}: {at_cancel} delivered at the cancel, {after} in the end; {stats}");
         assert!(
-            after - at_cancel <= CONCURRENCY,
-            "after the cancel only the {CONCURRENCY} requests in flight may still reach the \
-             probe, but {} more did ({at_cancel} at the cancel, {after} in the end)",
-            after - at_cancel
-        );
-        assert_eq!(
-            stats.count("sent") + stats.count("cancelled"),
-            CLIENTS,
-            "unsent messages must be cancelled; stats: {stats}"
-        );
-        assert!(
             stats.count("cancelled") > 0,
-            "the cancel came mid-mailing; stats: {stats}"
+            "the cancel must come mid-mailing; stats: {stats}"
         );
-        // What the probe accepted is what the statistics call sent.
+        // Each promise is checked and reported, so one run shows every one that broke.
+        let mut broken = Vec::new();
+        if after - at_cancel > CONCURRENCY {
+            broken.push(format!(
+                "after the cancel only the {CONCURRENCY} requests in flight may still reach \
+                 the probe, but {} more did ({at_cancel} at the cancel, {after} in the end)",
+                after - at_cancel
+            ));
+        }
+        if stats.count("sent") + stats.count("cancelled") != CLIENTS {
+            broken.push(format!("unsent messages must be cancelled; stats: {stats}"));
+        }
         let sent = message_ids(&cluster, mailing_id, "sent").await;
         let received = received_ids(&cluster).await;
-        assert_eq!(
-            received,
-            sent,
-            "messages the probe accepted must be recorded sent: {}",
-            describe_difference(&received, &sent)
-        );
+        if received != sent {
+            broken.push(format!(
+                "messages the probe accepted must be recorded sent: {}",
+                describe_difference(&received, &sent)
+            ));
+        }
+        assert!(broken.is_empty(), "{}", broken.join("\n"));
     })
     .await;
 }
@@ -117,7 +118,11 @@ async fn an_earlier_end_expires_the_rest() {
         let cluster = Cluster::start(slow_probe(NAME)).await;
         let mailing_id = running_mailing(&cluster).await;
 
-        let end = Utc::now() + Span::seconds(2);
+        // Sooner than the sender can work through the job it holds; whole microseconds, as
+        // the api stores them.
+        let end = (Utc::now() + Span::seconds(1))
+            .duration_trunc(Span::microseconds(1))
+            .expect("whole microsecond");
         let patched = cluster
             .api()
             .patch(
@@ -125,10 +130,11 @@ async fn an_earlier_end_expires_the_rest() {
                 &json!({ "end_at": rfc3339(end) }),
             )
             .await;
+        let stored: Option<DateTime<Utc>> = patched["end_at"].as_str().and_then(|t| t.parse().ok());
         assert_eq!(
-            patched["end_at"],
-            rfc3339(end).replace(".000000", ""),
-            "{patched}"
+            stored,
+            Some(end),
+            "the api must take the new end: {patched}"
         );
         let stats = cluster
             .wait_settled(mailing_id, Duration::from_secs(30))

@@ -12,5 +12,6 @@ mod immediate;
 mod local_time;
 mod mailing_changes;
 mod outbox;
+mod reclaim;
 mod send_window;
 mod token;

@@ -5,10 +5,13 @@ use crate::helpers::mailing_to_all;
 use chrono::{Duration as Span, Utc};
 use mailing_e2e::{Cluster, ClusterOptions, Service, bounded, population};
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const NAME: &str = "rejected_token";
 const CLIENTS: u64 = 200;
+const CONCURRENCY: u64 = 16;
+/// The harness's `MAILING_SENDER_TOKEN_PAUSE_MS`.
+const TOKEN_PAUSE_MS: u64 = 1_000;
 
 async fn probe_token_state(cluster: &Cluster) -> String {
     cluster.health(Service::Sender).await["probe_token"]
@@ -20,7 +23,10 @@ async fn probe_token_state(cluster: &Cluster) -> String {
 #[tokio::test]
 async fn a_rejected_token_pauses_sending_and_loses_nothing() {
     bounded(NAME, Duration::from_secs(120), async {
-        let cluster = Cluster::start(ClusterOptions::new(NAME)).await;
+        let cluster = Cluster::start(
+            ClusterOptions::new(NAME).sender("MAILING_SENDER_CONCURRENCY", CONCURRENCY),
+        )
+        .await;
         cluster
             .insert_clients(population::generated(0, CLIENTS, "UTC"))
             .await;
@@ -49,32 +55,54 @@ async fn a_rejected_token_pauses_sending_and_loses_nothing() {
                 },
             )
             .await;
-        // Several pause-and-try cycles (1 s each) must pass without a message given up.
-        cluster
+        // The first wave (every request that was in flight) is refused; after it, one trial
+        // per pause at most.
+        let first_wave = cluster
             .wait_until(
-                "several rejected attempts",
-                Duration::from_secs(20),
+                "the first wave to be answered",
+                Duration::from_secs(10),
                 || async {
-                    let rejected = sim.stats().await.outcome("unauthorized");
-                    if rejected >= 4 {
-                        Ok(())
+                    let stats = sim.stats().await;
+                    if stats.in_flight == 0 {
+                        Ok(stats.outcome("unauthorized"))
                     } else {
-                        Err(format!("{rejected} rejected"))
+                        Err(format!("{} in flight", stats.in_flight))
                     }
                 },
             )
             .await;
+        assert!(
+            first_wave <= CONCURRENCY + 1,
+            "only the {CONCURRENCY} requests in flight may meet the rejection before the sender \
+             pauses, yet {first_wave} did"
+        );
+        let watch_started = Instant::now();
+        let trials = cluster
+            .wait_until(
+                "three more token trials",
+                Duration::from_secs(20),
+                || async {
+                    let trials = sim.stats().await.outcome("unauthorized") - first_wave;
+                    if trials >= 3 {
+                        Ok(trials)
+                    } else {
+                        Err(format!("{trials} trials"))
+                    }
+                },
+            )
+            .await;
+        let pauses = watch_started.elapsed().as_millis() as u64 / TOKEN_PAUSE_MS;
+        assert!(
+            trials <= pauses + 2,
+            "the sender must try the token about once per {TOKEN_PAUSE_MS} ms pause, yet it \
+             made {trials} requests in {:?}",
+            watch_started.elapsed()
+        );
         let paused = cluster.api().mailing_stats(mailing_id).await;
         assert_eq!(
             (paused.total, paused.unsettled()),
             (CLIENTS, CLIENTS),
             "while the token is rejected every message must stay pending; stats: {paused}"
-        );
-        let rejected = sim.stats().await.outcome("unauthorized");
-        assert!(
-            rejected < CLIENTS,
-            "the sender must stop hammering a probe that rejects its token, \
-             yet it made {rejected} rejected requests for {CLIENTS} messages"
         );
         assert_eq!(probe_token_state(&cluster).await, "rejected");
 
