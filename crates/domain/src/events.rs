@@ -2,6 +2,7 @@
 //! consumer can refuse (dead-letter) a shape it does not know instead of misreading it.
 
 use crate::ids::{MailingId, MessageId};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The payload version this build writes and reads.
@@ -33,6 +34,9 @@ impl MailingEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendJob {
     pub message_ids: Vec<MessageId>,
+    /// When the scheduler claimed them. A message claimed again since (its claim lease ran
+    /// out while this job waited) belongs to a newer job, and this one leaves it alone.
+    pub claimed_at: DateTime<Utc>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,6 +91,7 @@ mod tests {
         assert_eq!(decode::<MailingEvent>(&payload).unwrap(), event);
         let job = SendJob {
             message_ids: vec![MessageId(1), MessageId(2)],
+            claimed_at: "2030-01-01T10:00:00.123456Z".parse().unwrap(),
         };
         assert_eq!(decode::<SendJob>(&encode(&job)).unwrap(), job);
     }

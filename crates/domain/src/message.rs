@@ -61,17 +61,21 @@ impl MessageStatus {
     /// Whether a message in this status may move to `next`.
     ///
     /// `queued → scheduled` returns a message whose sender vanished; `queued → retrying`
-    /// records a failed attempt. Terminal statuses never change.
+    /// records a failed attempt. A delivery the probe accepted is recorded whatever happened
+    /// meanwhile (a cancel or an end that came while the request was in flight), since the
+    /// statistics must match what the provider received; otherwise terminal statuses never
+    /// change.
     pub fn can_become(self, next: MessageStatus) -> bool {
         use MessageStatus::*;
         matches!(
             (self, next),
-            (Scheduled, Queued | Expired | Cancelled)
+            (Scheduled, Queued | Expired | Cancelled | Sent)
                 | (
                     Queued,
                     Sent | Retrying | Failed | Scheduled | Expired | Cancelled
                 )
-                | (Retrying, Queued | Expired | Cancelled)
+                | (Retrying, Queued | Expired | Cancelled | Sent)
+                | (Expired | Cancelled, Sent)
         )
     }
 }
@@ -112,11 +116,12 @@ mod tests {
     }
 
     #[test]
-    fn terminal_statuses_never_change() {
+    fn terminal_statuses_change_only_to_a_late_confirmed_delivery() {
         for from in [Sent, Failed, Expired, Cancelled] {
             assert!(from.is_terminal());
             for to in MessageStatus::ALL {
-                assert!(!from.can_become(to), "{from} -> {to}");
+                let late_delivery = to == Sent && matches!(from, Expired | Cancelled);
+                assert_eq!(from.can_become(to), late_delivery, "{from} -> {to}");
             }
         }
     }
@@ -133,8 +138,8 @@ mod tests {
             assert!(unsent.can_become(Expired));
             assert!(unsent.can_become(Cancelled));
         }
-        assert!(!Scheduled.can_become(Sent));
-        assert!(!Retrying.can_become(Sent));
+        assert!(!Sent.can_become(Sent));
+        assert!(!Failed.can_become(Sent));
         assert!(!Scheduled.can_become(Scheduled));
     }
 }

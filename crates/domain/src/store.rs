@@ -214,12 +214,13 @@ pub trait SchedulerStore {
     /// Plans the mailing's waiting messages again after its end or window changed; returns
     /// how many changed.
     fn replan_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<u64>;
-    /// Marks up to `limit` due messages `queued` and returns them, skipping rows another
-    /// replica holds.
+    /// Marks up to `limit` due messages `queued` with the claim time
+    /// [`storage_instant`]`(now)` and returns them, skipping rows another replica holds.
     fn claim_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MessageId>>;
     /// Returns claimed messages that could not be handed to a sender.
     fn release(&self, ids: &[MessageId], now: DateTime<Utc>) -> StoreResult<u64>;
-    /// Returns messages left `queued` since before `cutoff` (their sender vanished).
+    /// Returns messages whose claim was neither made nor renewed since `cutoff` (their sender
+    /// vanished).
     fn reclaim_stale(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Expires waiting messages whose deadline passed.
     fn expire_overdue(&self, now: DateTime<Utc>) -> StoreResult<u64>;
@@ -231,6 +232,15 @@ pub trait SchedulerStore {
 pub trait SenderStore {
     /// The messages with their client and mailing; ids that do not exist are absent.
     fn load_for_send(&self, ids: &[MessageId]) -> StoreResult<Vec<SendTask>>;
+    /// The current schedule and state of mailings; deleted or missing ones are absent.
+    fn mailing_states(&self, ids: &[MailingId]) -> StoreResult<Vec<MailingState>>;
+    /// Renews the claims a sender is working on, so they are not taken back from it; a claim
+    /// that changed meanwhile is left alone. Returns the messages whose claim was renewed.
+    fn renew_claims(
+        &self,
+        claims: &[(MessageId, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<MessageId>>;
     /// Writes outcomes of claimed messages in one transaction. An outcome for a message that
     /// is no longer `queued` (cancelled meanwhile, or handled by another sender) is skipped.
     /// Returns the ids written.

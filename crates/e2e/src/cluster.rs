@@ -239,6 +239,9 @@ impl Cluster {
                 ),
                 ("MAILING_PROBE_TOKEN", probe_token.to_owned()),
                 ("MAILING_PROBE_TIMEOUT_MS", "1000".to_owned()),
+                // Well below the scheduler's 5 s claim lease, so only a stopped sender loses its
+                // claims.
+                ("MAILING_SENDER_CLAIM_RENEW_MS", "1000".to_owned()),
                 ("MAILING_SENDER_RETRY_BASE_MS", "200".to_owned()),
                 ("MAILING_SENDER_RETRY_CAP_MS", "2000".to_owned()),
                 ("MAILING_SENDER_BREAKER_COOLDOWN_MS", "1000".to_owned()),

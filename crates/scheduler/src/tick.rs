@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use mailing_bus::{Bus, Topic};
 use mailing_domain::MessageId;
 use mailing_domain::events::{self, SendJob};
-use mailing_domain::store::{Store, StoreError};
+use mailing_domain::store::{Store, StoreError, storage_instant};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,7 +128,7 @@ impl Scheduler {
                 break;
             }
             let count = claimed.len();
-            if let Err(error) = self.publish(&claimed).await {
+            if let Err(error) = self.publish(&claimed, storage_instant(now)).await {
                 // Put them back now rather than after the lease.
                 let released = self.run(move |s| s.release(&claimed, Utc::now())).await;
                 if let Err(release_error) = released {
@@ -147,12 +147,13 @@ impl Scheduler {
         Ok(dispatched)
     }
 
-    async fn publish(&self, ids: &[MessageId]) -> Result<(), TickError> {
+    async fn publish(&self, ids: &[MessageId], claimed_at: DateTime<Utc>) -> Result<(), TickError> {
         let payloads = ids
             .chunks(self.job_size)
             .map(|chunk| {
                 events::encode(&SendJob {
                     message_ids: chunk.to_vec(),
+                    claimed_at,
                 })
             })
             .collect();

@@ -21,10 +21,10 @@ pub enum Before {
     Attempt { deadline: DateTime<Utc> },
 }
 
-/// Checks a message right before an attempt: still ours, mailing active, client there, window
-/// open, end not come.
-pub fn before_attempt(task: &SendTask, now: DateTime<Utc>) -> Before {
-    if task.status != MessageStatus::Queued {
+/// Checks a message right before an attempt: still claimed by this job (`claimed_at`),
+/// mailing active, client there, window open, end not come.
+pub fn before_attempt(task: &SendTask, claimed_at: DateTime<Utc>, now: DateTime<Utc>) -> Before {
+    if task.status != MessageStatus::Queued || task.queued_at != Some(claimed_at) {
         return Before::Skip;
     }
     let (Some(_), Some(zone)) = (&task.phone, task.time_zone) else {
@@ -106,6 +106,14 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 5, 1, h, m, 0).unwrap()
     }
 
+    fn claim() -> DateTime<Utc> {
+        utc(9, 59)
+    }
+
+    fn check(task: &SendTask, now: DateTime<Utc>) -> Before {
+        before_attempt(task, claim(), now)
+    }
+
     fn task(window: Option<(&str, &str)>) -> SendTask {
         let window = window.map(|(s, e)| SendWindow::parse(s, e).unwrap());
         SendTask {
@@ -113,6 +121,7 @@ mod tests {
             mailing_id: MailingId(1),
             client_id: Some(ClientId(1)),
             status: MessageStatus::Queued,
+            queued_at: Some(claim()),
             attempts: 0,
             phone: Some(PhoneNumber::parse("79001234567").unwrap()),
             time_zone: Some(TimeZone::utc()),
@@ -131,7 +140,7 @@ mod tests {
     #[test]
     fn a_live_message_is_attempted_with_the_end_as_deadline() {
         assert_eq!(
-            before_attempt(&task(None), utc(10, 0)),
+            check(&task(None), utc(10, 0)),
             Before::Attempt {
                 deadline: utc(18, 0)
             }
@@ -142,27 +151,30 @@ mod tests {
     fn settled_cancelled_and_late_messages_are_not_attempted() {
         let mut sent = task(None);
         sent.status = MessageStatus::Sent;
-        assert_eq!(before_attempt(&sent, utc(10, 0)), Before::Skip);
+        assert_eq!(check(&sent, utc(10, 0)), Before::Skip);
+        let mut claimed_again = task(None);
+        claimed_again.queued_at = Some(utc(10, 5));
+        assert_eq!(check(&claimed_again, utc(10, 6)), Before::Skip);
         let mut stopped = task(None);
         stopped.mailing_active = false;
         assert_eq!(
-            before_attempt(&stopped, utc(10, 0)),
+            check(&stopped, utc(10, 0)),
             Before::Settle(OutcomeKind::Cancelled)
         );
         let mut orphan = task(None);
         orphan.phone = None;
         orphan.time_zone = None;
         assert_eq!(
-            before_attempt(&orphan, utc(10, 0)),
+            check(&orphan, utc(10, 0)),
             Before::Settle(OutcomeKind::Cancelled)
         );
         assert_eq!(
-            before_attempt(&task(None), utc(18, 0)),
+            check(&task(None), utc(18, 0)),
             Before::Settle(OutcomeKind::Expired { last_error: None })
         );
         let almost = utc(18, 0) - chrono::Duration::milliseconds(100);
         assert_eq!(
-            before_attempt(&task(None), almost),
+            check(&task(None), almost),
             Before::Settle(OutcomeKind::Expired { last_error: None })
         );
     }
@@ -170,7 +182,7 @@ mod tests {
     #[test]
     fn a_closed_window_defers_to_its_opening() {
         assert_eq!(
-            before_attempt(&task(Some(("12:00", "14:00"))), utc(10, 0)),
+            check(&task(Some(("12:00", "14:00"))), utc(10, 0)),
             Before::Settle(OutcomeKind::Deferred {
                 next_attempt_at: utc(12, 0)
             })

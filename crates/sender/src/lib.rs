@@ -7,8 +7,10 @@
 //! again).
 
 pub mod breaker;
+pub mod claims;
 pub mod decide;
 pub mod limiter;
+pub mod mailings;
 pub mod probe;
 pub mod service;
 pub mod settings;

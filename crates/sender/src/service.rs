@@ -98,8 +98,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         },
     );
     let in_flight = Arc::new(Semaphore::new(settings.sender_concurrency));
+    let held = Arc::new(crate::claims::HeldClaims::default());
+    let renewal = tokio::spawn(crate::claims::renew(
+        store.clone(),
+        held.clone(),
+        Duration::from_millis(settings.sender_claim_renew_ms),
+        stop.clone(),
+    ));
     let worker = Arc::new(Worker {
         store: store.clone(),
+        held,
+        mailings: crate::mailings::MailingStates::new(store.clone()),
         probe: ProbeClient::new(
             &settings.probe_url,
             settings.probe_token.clone(),
@@ -150,6 +159,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let _all = in_flight.acquire_many(permits).await;
     // The writer acknowledges each job after its outcomes are committed.
     writer.finish().await;
+    let _ = renewal.await;
     health_handle.stop(true).await;
     bus.close().await;
     tracing::info!("mailing-sender stopped");

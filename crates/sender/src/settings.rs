@@ -32,6 +32,9 @@ pub struct Settings {
     pub sender_breaker_cooldown_ms: u64,
     /// How long sending pauses after the probe rejected the token, before one try.
     pub sender_token_pause_ms: u64,
+    /// How often the claims of messages in hand are renewed; keep it well below the
+    /// scheduler's claim lease.
+    pub sender_claim_renew_ms: u64,
     /// Outcomes written per transaction at most.
     pub sender_outcome_batch: usize,
     /// How long an outcome may wait for its batch, in milliseconds.
@@ -65,6 +68,7 @@ impl Settings {
                 ("sender_breaker_threshold", "20"),
                 ("sender_breaker_cooldown_ms", "5000"),
                 ("sender_token_pause_ms", "30000"),
+                ("sender_claim_renew_ms", "30000"),
                 ("sender_outcome_batch", "500"),
                 ("sender_outcome_flush_ms", "20"),
             ],
@@ -89,6 +93,9 @@ impl Settings {
         }
         if self.sender_prefetch == 0 {
             return problem("MAILING_SENDER_PREFETCH: must be at least 1");
+        }
+        if self.sender_claim_renew_ms == 0 {
+            return problem("MAILING_SENDER_CLAIM_RENEW_MS: must be at least 1");
         }
         if self.sender_outcome_batch == 0 {
             return problem("MAILING_SENDER_OUTCOME_BATCH: must be at least 1");

@@ -3,21 +3,27 @@
 //! writer.
 
 use crate::breaker::{Breaker, Permit};
+use crate::claims::HeldClaims;
 use crate::decide::{Before, MIN_TIME_LEFT, RetryPolicy, after_attempt, before_attempt};
 use crate::limiter::RateLimiter;
+use crate::mailings::MailingStates;
 use crate::probe::ProbeClient;
-use crate::writer::{JobTicket, OutcomeSender};
-use chrono::Utc;
+use crate::writer::{JobTicket, OutcomeSender, Pending};
+use chrono::{DateTime, Utc};
 use mailing_bus::Delivery;
+use mailing_domain::MessageId;
 use mailing_domain::delivery::Attempt;
 use mailing_domain::events::{self, SendJob};
 use mailing_domain::store::{Outcome, OutcomeKind, SendTask, Store};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub struct Worker {
     pub store: Arc<dyn Store>,
+    pub held: Arc<HeldClaims>,
+    pub mailings: MailingStates,
     pub probe: ProbeClient,
     pub breaker: Breaker,
     pub limiter: Option<RateLimiter>,
@@ -25,6 +31,13 @@ pub struct Worker {
     pub outcomes: OutcomeSender,
     pub retry: RetryPolicy,
     pub probe_timeout: Duration,
+}
+
+/// One claimed message on its way through an attempt.
+struct Claimed {
+    task: SendTask,
+    claimed_at: DateTime<Utc>,
+    ticket: Arc<JobTicket>,
 }
 
 impl Worker {
@@ -38,103 +51,173 @@ impl Worker {
                 return;
             }
         };
+        if delivery.redelivered {
+            tracing::info!(
+                messages = job.message_ids.len(),
+                claimed_at = %job.claimed_at,
+                "send job delivered again; messages settled meanwhile are skipped"
+            );
+        }
         let store = self.store.clone();
         let ids = job.message_ids;
         let tasks = match tokio::task::spawn_blocking(move || store.load_for_send(&ids)).await {
             Ok(Ok(tasks)) => tasks,
-            outcome => {
-                let error = match outcome {
-                    Ok(Err(error)) => error.to_string(),
-                    Err(error) => error.to_string(),
-                    Ok(Ok(_)) => unreachable!(),
-                };
-                tracing::warn!(%error, "cannot load a send job's messages; it goes back to the queue");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let _ = delivery.nack(true).await;
-                return;
-            }
+            Ok(Err(error)) => return Self::put_back(delivery, error.to_string()).await,
+            Err(error) => return Self::put_back(delivery, error.to_string()).await,
         };
         if tasks.is_empty() {
-            // Every message of the job is gone (mailing purged): nothing to do.
+            // Every message of the job is gone: nothing to do.
             if let Err(error) = delivery.ack().await {
                 tracing::warn!(%error, "send job ack failed");
             }
             return;
         }
         let ticket = JobTicket::new(tasks.len(), delivery);
+        let mut to_attempt = Vec::with_capacity(tasks.len());
         for task in tasks {
-            match before_attempt(&task, Utc::now()) {
+            let claimed = Claimed {
+                task,
+                claimed_at: job.claimed_at,
+                ticket: ticket.clone(),
+            };
+            match before_attempt(&claimed.task, claimed.claimed_at, Utc::now()) {
                 Before::Skip => ticket.settled(1).await,
                 Before::Settle(kind) => {
                     tracing::debug!(
-                        mailing_id = %task.mailing_id,
-                        message_id = %task.message_id,
-                        client_id = ?task.client_id.map(|id| id.0),
+                        mailing_id = %claimed.task.mailing_id,
+                        message_id = %claimed.task.message_id,
+                        client_id = ?claimed.task.client_id.map(|id| id.0),
                         status = %kind.status(),
                         "message settled without an attempt"
                     );
-                    self.settle(&task, kind, &ticket).await;
+                    self.settle(claimed, kind, None).await;
                 }
-                Before::Attempt { deadline } => {
-                    let permit = self
-                        .in_flight
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .expect("the semaphore is never closed");
-                    let worker = self.clone();
-                    let ticket = ticket.clone();
-                    tokio::spawn(async move {
-                        worker.attempt(task, deadline, &ticket).await;
-                        drop(permit);
-                    });
-                }
+                Before::Attempt { .. } => to_attempt.push(claimed),
             }
         }
-    }
-
-    async fn settle(&self, task: &SendTask, kind: OutcomeKind, ticket: &Arc<JobTicket>) {
-        let outcome = Outcome {
-            message_id: task.message_id,
-            kind,
+        // Renew the claims now and attempt only those still ours: a claim taken back between
+        // the scheduler's lease check and this load belongs to a newer job.
+        let claims: Vec<_> = to_attempt
+            .iter()
+            .map(|c| (c.task.message_id, c.claimed_at))
+            .collect();
+        let store = self.store.clone();
+        let renewed: HashSet<MessageId> = match tokio::task::spawn_blocking(move || {
+            store.renew_claims(&claims, Utc::now())
+        })
+        .await
+        {
+            Ok(Ok(renewed)) => renewed.into_iter().collect(),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot renew a job's claims; its messages are left for later");
+                HashSet::new()
+            }
+            Err(error) => {
+                tracing::warn!(%error, "claim renewal failed; the job's messages are left for later");
+                HashSet::new()
+            }
         };
-        if self.outcomes.send((outcome, ticket.clone())).await.is_err() {
-            tracing::error!(message_id = %task.message_id, "outcome writer stopped; the job will come again");
+        for claimed in to_attempt {
+            if !renewed.contains(&claimed.task.message_id) {
+                // Taken back already, or the database is away: the scheduler hands it out again.
+                ticket.settled(1).await;
+                continue;
+            }
+            // Held from now, while it waits for a permit, so its claim stays renewed.
+            self.held.hold(claimed.task.message_id, claimed.claimed_at);
+            let permit = self
+                .in_flight
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let worker = self.clone();
+            tokio::spawn(async move { worker.attempt(claimed, permit).await });
         }
     }
 
-    async fn attempt(
+    async fn put_back(delivery: Delivery, error: String) {
+        tracing::warn!(%error, "cannot load a send job's messages; it goes back to the queue");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = delivery.nack(true).await;
+    }
+
+    async fn settle(
         &self,
-        task: SendTask,
-        deadline: chrono::DateTime<Utc>,
-        ticket: &Arc<JobTicket>,
+        claimed: Claimed,
+        kind: OutcomeKind,
+        permit: Option<OwnedSemaphorePermit>,
     ) {
+        let message_id = claimed.task.message_id;
+        self.held.release(message_id);
+        let pending = Pending {
+            outcome: Outcome {
+                message_id,
+                claimed_at: Some(claimed.claimed_at),
+                kind,
+            },
+            ticket: claimed.ticket,
+            permit,
+        };
+        if self.outcomes.send(pending).await.is_err() {
+            tracing::error!(%message_id, "outcome writer stopped; the job will come again");
+        }
+    }
+
+    /// Runs one attempt; `permit` is held until its outcome is committed.
+    async fn attempt(&self, mut claimed: Claimed, permit: OwnedSemaphorePermit) {
         if let Permit::Wait(until) = self.breaker.permit(Instant::now()) {
             // Spread the waiting messages over a second so they do not return all at once.
             let wait = until.saturating_duration_since(Instant::now())
                 + Duration::from_millis(rand::random_range(0..1000));
             let next_attempt_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            return self
-                .settle(&task, OutcomeKind::Deferred { next_attempt_at }, ticket)
-                .await;
+            let kind = OutcomeKind::Deferred { next_attempt_at };
+            return self.settle(claimed, kind, Some(permit)).await;
         }
         if let Some(limiter) = &self.limiter {
             limiter.acquire().await;
         }
+        // The job was loaded a while ago: take the mailing as it is now (cancelled, new end,
+        // new window) and check once more.
+        let mailing_id = claimed.task.mailing_id;
+        match self.mailings.get(mailing_id).await {
+            Ok(Some(state)) => {
+                claimed.task.schedule = state.schedule;
+                claimed.task.mailing_active = state.active;
+            }
+            Ok(None) => claimed.task.mailing_active = false,
+            Err(error) => {
+                tracing::warn!(%mailing_id, %error, "cannot re-read the mailing; message left for later");
+                let next_attempt_at = Utc::now() + chrono::Duration::seconds(5);
+                let kind = OutcomeKind::Deferred { next_attempt_at };
+                return self.settle(claimed, kind, Some(permit)).await;
+            }
+        }
         let now = Utc::now();
+        let deadline = match before_attempt(&claimed.task, claimed.claimed_at, now) {
+            Before::Attempt { deadline } => deadline,
+            Before::Settle(kind) => return self.settle(claimed, kind, Some(permit)).await,
+            Before::Skip => {
+                self.held.release(claimed.task.message_id);
+                claimed.ticket.settled(1).await;
+                return;
+            }
+        };
         let left = deadline - now;
         if left < MIN_TIME_LEFT {
-            return self
-                .settle(&task, OutcomeKind::Expired { last_error: None }, ticket)
-                .await;
+            let kind = OutcomeKind::Expired { last_error: None };
+            return self.settle(claimed, kind, Some(permit)).await;
         }
+        // Never let a request outlive the mailing's end.
         let timeout = left.to_std().unwrap_or_default().min(self.probe_timeout);
+        let task = &claimed.task;
+        let (message_id, client_id) = (task.message_id, task.client_id.map(|id| id.0));
         let Some(phone) = task.phone.as_ref() else {
-            return self.settle(&task, OutcomeKind::Cancelled, ticket).await;
+            return self
+                .settle(claimed, OutcomeKind::Cancelled, Some(permit))
+                .await;
         };
-        let (mailing_id, message_id, client_id) =
-            (task.mailing_id, task.message_id, task.client_id);
-        tracing::debug!(%mailing_id, %message_id, client_id = ?client_id.map(|id| id.0), "probe request");
+        tracing::debug!(%mailing_id, %message_id, ?client_id, "probe request");
         let started = Instant::now();
         let attempt = self
             .probe
@@ -148,25 +231,24 @@ impl Worker {
             }
             Attempt::TokenRejected => self.breaker.token_rejected(Instant::now()),
         }
-        let kind = after_attempt(&task, attempt, Utc::now(), &self.retry, rand::random());
-        let status = kind.status();
+        let kind = after_attempt(task, attempt, Utc::now(), &self.retry, rand::random());
         match &kind {
             OutcomeKind::Sent { .. } => {
-                tracing::info!(%mailing_id, %message_id, client_id = ?client_id.map(|id| id.0), elapsed_ms, "probe accepted the message")
+                tracing::info!(%mailing_id, %message_id, ?client_id, elapsed_ms, "probe accepted the message")
             }
             OutcomeKind::Retry {
                 error,
                 next_attempt_at,
             } => {
-                tracing::warn!(%mailing_id, %message_id, client_id = ?client_id.map(|id| id.0), elapsed_ms, %error, %next_attempt_at, "probe attempt failed; retry planned")
+                tracing::warn!(%mailing_id, %message_id, ?client_id, elapsed_ms, %error, %next_attempt_at, "probe attempt failed; retry planned")
             }
             OutcomeKind::Failed { error } => {
-                tracing::warn!(%mailing_id, %message_id, client_id = ?client_id.map(|id| id.0), elapsed_ms, %error, "probe refused the message for good")
+                tracing::warn!(%mailing_id, %message_id, ?client_id, elapsed_ms, %error, "probe refused the message for good")
             }
             other => {
-                tracing::info!(%mailing_id, %message_id, client_id = ?client_id.map(|id| id.0), elapsed_ms, %status, ?other, "probe attempt settled")
+                tracing::info!(%mailing_id, %message_id, ?client_id, elapsed_ms, status = %other.status(), "probe attempt settled")
             }
         }
-        self.settle(&task, kind, ticket).await;
+        self.settle(claimed, kind, Some(permit)).await;
     }
 }

@@ -46,7 +46,17 @@ impl JobTicket {
     }
 }
 
-pub type OutcomeSender = mpsc::Sender<(Outcome, Arc<JobTicket>)>;
+/// An outcome on its way to the database, with the job it belongs to and, for an attempt, the
+/// concurrency permit it holds until the commit: the probe may have accepted the message, so
+/// until the outcome is stored it counts as in flight (this bounds what a crash can make the
+/// probe receive twice).
+pub struct Pending {
+    pub outcome: Outcome,
+    pub ticket: Arc<JobTicket>,
+    pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+pub type OutcomeSender = mpsc::Sender<Pending>;
 
 /// Batching limits.
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +90,7 @@ pub fn spawn(store: Arc<dyn Store>, batching: Batching) -> (OutcomeSender, Write
 async fn run(
     store: Arc<dyn Store>,
     batching: Batching,
-    mut receiver: mpsc::Receiver<(Outcome, Arc<JobTicket>)>,
+    mut receiver: mpsc::Receiver<Pending>,
     mut closed: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut batch = Vec::with_capacity(batching.max_outcomes);
@@ -118,8 +128,8 @@ async fn run(
 
 /// Writes one batch, retrying until the database takes it: acknowledging without a commit
 /// would lose outcomes, and dropping them would send those messages again.
-async fn write(store: &Arc<dyn Store>, batch: &mut Vec<(Outcome, Arc<JobTicket>)>) {
-    let outcomes: Arc<Vec<Outcome>> = Arc::new(batch.iter().map(|(o, _)| o.clone()).collect());
+async fn write(store: &Arc<dyn Store>, batch: &mut Vec<Pending>) {
+    let outcomes: Arc<Vec<Outcome>> = Arc::new(batch.iter().map(|p| p.outcome.clone()).collect());
     let mut delay = Duration::from_millis(100);
     loop {
         let store = store.clone();
@@ -142,7 +152,8 @@ async fn write(store: &Arc<dyn Store>, batch: &mut Vec<(Outcome, Arc<JobTicket>)
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }
-    for (_, ticket) in batch.drain(..) {
-        ticket.settled(1).await;
+    for pending in batch.drain(..) {
+        drop(pending.permit);
+        pending.ticket.settled(1).await;
     }
 }

@@ -82,6 +82,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         expires_at -> Nullable<Timestamptz>,
         queued_at -> Nullable<Timestamptz>,
+        claim_renewed_at -> Nullable<Timestamptz>,
     }
 }
 

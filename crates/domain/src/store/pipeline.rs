@@ -15,6 +15,22 @@ pub struct OutboxEvent {
     pub event: MailingEvent,
 }
 
+/// An instant as storage keeps it (microseconds), so a claim time carried in a send job
+/// compares equal to the stored one.
+pub fn storage_instant(instant: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound as _;
+    instant.trunc_subsecs(6)
+}
+
+/// The latest state of a mailing, as a sender re-reads it right before attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailingState {
+    pub id: MailingId,
+    pub schedule: MailingSchedule,
+    /// False once the mailing was cancelled or deleted.
+    pub active: bool,
+}
+
 /// What expanding a mailing created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Expansion {
@@ -31,6 +47,8 @@ pub struct SendTask {
     pub mailing_id: MailingId,
     pub client_id: Option<ClientId>,
     pub status: MessageStatus,
+    /// The current claim, while `queued`.
+    pub queued_at: Option<DateTime<Utc>>,
     pub attempts: u32,
     pub phone: Option<PhoneNumber>,
     pub time_zone: Option<TimeZone>,
@@ -44,6 +62,10 @@ pub struct SendTask {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub message_id: MessageId,
+    /// The claim the sender's job carried: the outcome lands only while the message still
+    /// holds that claim (a delivery the probe accepted always lands). `None`, for tools and
+    /// tests, lands on whatever claim the message holds.
+    pub claimed_at: Option<DateTime<Utc>>,
     pub kind: OutcomeKind,
 }
 

@@ -60,11 +60,7 @@ async fn killed_services_lose_and_duplicate_nothing() {
         let mut cluster = Cluster::start(
             ClusterOptions::new(NAME)
                 .sim("PROBE_SIM_LATENCY_MS", "20..50")
-                .sender("MAILING_SENDER_CONCURRENCY", CONCURRENCY)
-                // Longer than the whole backlog takes to drain, so only claims a killed
-                // scheduler lost are taken back; taking back claims of a slow sender is
-                // `reclaim.rs`'s subject.
-                .scheduler("MAILING_SCHEDULER_CLAIM_LEASE_SECONDS", 20),
+                .sender("MAILING_SENDER_CONCURRENCY", CONCURRENCY),
         )
         .await;
         cluster

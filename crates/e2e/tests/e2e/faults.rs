@@ -24,10 +24,7 @@ async fn every_message_survives_a_faulty_probe() {
                 .sim("PROBE_SIM_LATENCY_MS", "20..60")
                 // Few requests at a time, so the mailing is still running when the outage
                 // begins.
-                .sender("MAILING_SENDER_CONCURRENCY", 8)
-                // Longer than the mailing lasts: taking back claims of a slow sender is
-                // `reclaim.rs`'s subject, not this one's.
-                .scheduler("MAILING_SCHEDULER_CLAIM_LEASE_SECONDS", 120),
+                .sender("MAILING_SENDER_CONCURRENCY", 8),
         )
         .await;
         cluster

@@ -86,12 +86,17 @@ impl Fixture {
             .unwrap()
     }
 
-    /// Every message id published as send jobs, read until the queue is empty.
-    async fn published_ids(&self) -> BTreeSet<MessageId> {
+    /// The message ids of the next send jobs on the bus, until `expected` ids were read.
+    async fn published_ids(&self, expected: usize) -> BTreeSet<MessageId> {
         let mut ids = BTreeSet::new();
-        while self.bus.pending(Topic::SendJobs).await.unwrap() > 0 {
-            let mut subscription = self.bus.subscribe(Topic::SendJobs, 10).await.unwrap();
-            let delivery = subscription.next().await.unwrap().unwrap();
+        let mut subscription = self.bus.subscribe(Topic::SendJobs, 10).await.unwrap();
+        while ids.len() < expected {
+            let delivery =
+                tokio::time::timeout(std::time::Duration::from_secs(5), subscription.next())
+                    .await
+                    .expect("a send job within 5 s")
+                    .unwrap()
+                    .unwrap();
             let job: SendJob = events::decode(&delivery.payload).unwrap();
             assert!(job.message_ids.len() <= 2, "jobs hold at most job_size ids");
             ids.extend(job.message_ids);
@@ -140,7 +145,8 @@ async fn a_started_mailing_is_expanded_and_dispatched_once() {
     assert_eq!(report.messages_created, 3);
     assert_eq!(report.messages_dispatched, 3);
     assert_eq!(f.statuses(mailing).await, vec![MessageStatus::Queued; 3]);
-    assert_eq!(f.published_ids().await.len(), 3);
+    assert_eq!(f.published_ids(3).await.len(), 3);
+    assert_eq!(f.bus.pending(Topic::SendJobs).await.unwrap(), 0);
 
     let again = f.scheduler.tick(now).await.unwrap();
     assert_eq!(

@@ -7,6 +7,7 @@ use mailing_bus::{Bus, Topic};
 use mailing_domain::events::{self, SendJob};
 use mailing_domain::store::{
     FilterSource, MailingDraft, Message, MessageQuery, NewClient, NewOperator, PageRequest, Store,
+    storage_instant,
 };
 use mailing_domain::{
     ClientFilter, MailingId, MailingSchedule, MailingText, MessageStatus, OperatorCode,
@@ -77,7 +78,7 @@ impl Fixture {
         &self,
         clients: usize,
         window: Option<SendWindow>,
-    ) -> (MailingId, Vec<mailing_domain::MessageId>) {
+    ) -> (MailingId, SendJob) {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             for i in 0..clients {
@@ -114,7 +115,11 @@ impl Fixture {
             };
             let claimed = store.claim_due(claim_at, 1000).unwrap();
             assert_eq!(claimed.len(), clients, "every message is claimed");
-            (mailing.id, claimed)
+            let job = SendJob {
+                message_ids: claimed,
+                claimed_at: storage_instant(claim_at),
+            };
+            (mailing.id, job)
         })
         .await
         .unwrap()
@@ -122,16 +127,9 @@ impl Fixture {
 
     /// Runs one job through a worker whose probe client uses `token`, then stops the writer,
     /// so every outcome is committed when this returns.
-    async fn run_job(
-        &self,
-        ids: Vec<mailing_domain::MessageId>,
-        token: SecretString,
-    ) -> Arc<Worker> {
+    async fn run_job(&self, job: SendJob, token: SecretString) -> Arc<Worker> {
         self.bus
-            .publish(
-                Topic::SendJobs,
-                vec![events::encode(&SendJob { message_ids: ids })],
-            )
+            .publish(Topic::SendJobs, vec![events::encode(&job)])
             .await
             .unwrap();
         let (outcomes, writer) = writer::spawn(
@@ -144,6 +142,8 @@ impl Fixture {
         let in_flight = Arc::new(Semaphore::new(16));
         let worker = Arc::new(Worker {
             store: self.store.clone(),
+            mailings: mailing_sender::mailings::MailingStates::new(self.store.clone()),
+            held: Default::default(),
             probe: ProbeClient::new(
                 &format!("http://127.0.0.1:{}", self.sim_port),
                 Some(token),
@@ -209,8 +209,8 @@ impl Fixture {
 #[tokio::test]
 async fn accepted_messages_are_sent_and_the_job_acknowledged() {
     let f = fixture().await;
-    let (mailing, ids) = f.claimed_messages(5, None).await;
-    f.run_job(ids.clone(), token(SECRET)).await;
+    let (mailing, job) = f.claimed_messages(5, None).await;
+    f.run_job(job, token(SECRET)).await;
 
     let messages = f.messages(mailing).await;
     assert!(
@@ -231,9 +231,9 @@ async fn server_errors_are_retried_later_with_the_error_kept() {
     f.sim
         .update(&ConfigPatch::from_json(br#"{"error_500_share": 1.0}"#).unwrap())
         .unwrap();
-    let (mailing, ids) = f.claimed_messages(2, None).await;
+    let (mailing, job) = f.claimed_messages(2, None).await;
     let before = Utc::now();
-    f.run_job(ids, token(SECRET)).await;
+    f.run_job(job, token(SECRET)).await;
 
     for message in f.messages(mailing).await {
         assert_eq!(message.status, MessageStatus::Retrying);
@@ -250,9 +250,9 @@ async fn server_errors_are_retried_later_with_the_error_kept() {
 #[tokio::test]
 async fn a_rejected_token_pauses_sending_and_keeps_every_message() {
     let f = fixture().await;
-    let (mailing, ids) = f.claimed_messages(3, None).await;
+    let (mailing, job) = f.claimed_messages(3, None).await;
     let worker = f
-        .run_job(ids, token("a-secret-the-probe-does-not-know-000"))
+        .run_job(job, token("a-secret-the-probe-does-not-know-000"))
         .await;
 
     assert_eq!(
@@ -278,8 +278,8 @@ async fn a_closed_window_defers_without_calling_the_probe() {
     let start = opening.format("%H:%M").to_string();
     let end = (opening + Duration::minutes(1)).format("%H:%M").to_string();
     let window = SendWindow::parse(&start, &end).unwrap();
-    let (mailing, ids) = f.claimed_messages(2, Some(window)).await;
-    f.run_job(ids, token(SECRET)).await;
+    let (mailing, job) = f.claimed_messages(2, Some(window)).await;
+    f.run_job(job, token(SECRET)).await;
 
     for message in f.messages(mailing).await {
         assert_eq!(message.status, MessageStatus::Scheduled);
@@ -292,14 +292,14 @@ async fn a_closed_window_defers_without_calling_the_probe() {
 #[tokio::test]
 async fn messages_of_a_cancelled_mailing_are_never_attempted() {
     let f = fixture().await;
-    let (mailing, ids) = f.claimed_messages(2, None).await;
+    let (mailing, job) = f.claimed_messages(2, None).await;
     // Cancelled after the claim, before the job runs. Cancelling settles claimed messages
     // itself, so the worker finds nothing left to do.
     let store = f.store.clone();
     tokio::task::spawn_blocking(move || store.cancel_mailing(mailing, Utc::now()).unwrap())
         .await
         .unwrap();
-    f.run_job(ids, token(SECRET)).await;
+    f.run_job(job, token(SECRET)).await;
 
     for message in f.messages(mailing).await {
         assert_eq!(message.status, MessageStatus::Cancelled);

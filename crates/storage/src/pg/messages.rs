@@ -82,6 +82,7 @@ pub(super) fn cancel_unsent(conn: &mut PgConnection, owner: Owner) -> QueryResul
     let cancelled = (
         messages::status.eq(MessageStatus::Cancelled.as_str()),
         messages::queued_at.eq(None::<DateTime<Utc>>),
+        messages::claim_renewed_at.eq(None::<DateTime<Utc>>),
         messages::updated_at.eq(now),
     );
     let unsent_messages = messages::table.filter(messages::status.eq_any(unsent));

@@ -10,7 +10,7 @@ use diesel::dsl::now as db_now;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
-use mailing_domain::store::{Expansion, SchedulerStore, StoreResult};
+use mailing_domain::store::{Expansion, SchedulerStore, StoreResult, storage_instant};
 use mailing_domain::{
     ClientFilter, MailingId, MailingSchedule, MessageId, SendPlan, TimeZone, plan_send,
 };
@@ -274,11 +274,13 @@ impl SchedulerStore for PgStore {
     }
 
     fn claim_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MessageId>> {
+        let now = storage_instant(now);
         self.write(|conn| {
             update_returning_ids(
                 conn,
                 diesel::sql_query(
-                    "UPDATE messages SET status = 'queued', queued_at = $1, updated_at = now()
+                    "UPDATE messages SET status = 'queued', queued_at = $1, claim_renewed_at = NULL,
+                         updated_at = now()
                      WHERE id IN (
                          SELECT id FROM messages
                          WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= $1
@@ -298,8 +300,8 @@ impl SchedulerStore for PgStore {
         let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
         self.write(|conn| {
             Ok(diesel::sql_query(
-                "UPDATE messages SET status = 'scheduled', queued_at = NULL, next_attempt_at = $2,
-                     updated_at = now()
+                "UPDATE messages SET status = 'scheduled', queued_at = NULL, claim_renewed_at = NULL,
+                     next_attempt_at = $2, updated_at = now()
                  WHERE id = ANY($1) AND status = 'queued'",
             )
             .bind::<Array<BigInt>, _>(&ids)
@@ -311,9 +313,10 @@ impl SchedulerStore for PgStore {
     fn reclaim_stale(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
         self.write(|conn| {
             Ok(diesel::sql_query(
-                "UPDATE messages SET status = 'scheduled', queued_at = NULL, next_attempt_at = $2,
-                     updated_at = now()
-                 WHERE status = 'queued' AND queued_at < $1",
+                "UPDATE messages SET status = 'scheduled', queued_at = NULL, claim_renewed_at = NULL,
+                     next_attempt_at = $2, updated_at = now()
+                 WHERE status = 'queued' AND queued_at < $1
+                   AND (claim_renewed_at IS NULL OR claim_renewed_at < $1)",
             )
             .bind::<Timestamptz, _>(cutoff)
             .bind::<Timestamptz, _>(now)

@@ -30,6 +30,7 @@ fn fail_once(f: &Fixture, at: DateTime<Utc>, failing: &[(MessageId, DateTime<Utc
             assert!(claimed.contains(&id), "{id} was not due at {at}");
             Outcome {
                 message_id: id,
+                claimed_at: None,
                 kind: OutcomeKind::Retry {
                     error: "probe timed out".to_owned(),
                     next_attempt_at: retry_at,
@@ -107,6 +108,7 @@ fn an_earlier_end_expires_what_can_no_longer_be_sent() {
     store
         .record_outcomes(&[Outcome {
             message_id: sent,
+            claimed_at: None,
             kind: OutcomeKind::Sent { at: start },
         }])
         .unwrap();

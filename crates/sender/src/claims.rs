@@ -1,0 +1,64 @@
+//! The claims this sender is working on, renewed in the database on a timer so the scheduler
+//! takes back claims only from a sender that stopped, not from one that is busy (a backlog
+//! waiting for the rate limit, a slow probe).
+
+use chrono::{DateTime, Utc};
+use mailing_domain::MessageId;
+use mailing_domain::store::Store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Default)]
+pub struct HeldClaims {
+    claims: Mutex<HashMap<MessageId, DateTime<Utc>>>,
+}
+
+impl HeldClaims {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MessageId, DateTime<Utc>>> {
+        self.claims.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn hold(&self, id: MessageId, claimed_at: DateTime<Utc>) {
+        self.lock().insert(id, claimed_at);
+    }
+
+    pub fn release(&self, id: MessageId) {
+        self.lock().remove(&id);
+    }
+
+    pub fn snapshot(&self) -> Vec<(MessageId, DateTime<Utc>)> {
+        self.lock().iter().map(|(id, at)| (*id, *at)).collect()
+    }
+}
+
+/// Renews the held claims every `every` until `stop` turns true.
+pub async fn renew(
+    store: Arc<dyn Store>,
+    held: Arc<HeldClaims>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let claims = held.snapshot();
+        if claims.is_empty() {
+            continue;
+        }
+        let store = store.clone();
+        let count = claims.len();
+        let renewed =
+            tokio::task::spawn_blocking(move || store.renew_claims(&claims, Utc::now())).await;
+        match renewed {
+            Ok(Ok(renewed)) => {
+                tracing::debug!(held = count, renewed = renewed.len(), "claims renewed")
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "renewing claims failed"),
+            Err(error) => tracing::warn!(%error, "claim renewal task failed"),
+        }
+    }
+}
