@@ -72,8 +72,10 @@ impl PgStore {
         let redactor = Redactor::for_url(url);
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
-            // Connections open on demand up to the maximum; an idle service keeps one.
-            .min_idle(Some(1))
+            // Connections open on demand only. A pool keeping idle connections opens new ones
+            // from its own threads at any moment, also while the process exits, and libpq
+            // tearing down under such a thread crashes the process.
+            .min_idle(Some(0))
             .connection_timeout(options.acquire_timeout)
             .error_handler(Box::new(LogConnectionErrors {
                 redactor: redactor.clone(),
@@ -84,6 +86,12 @@ impl PgStore {
                     redactor.redact(&format!("cannot connect to PostgreSQL: {error}")),
                 )
             })?;
+        // Fail here, not on the first request, when the URL is wrong or the server down.
+        pool.get().map_err(|error| {
+            StoreError::Unavailable(
+                redactor.redact(&format!("cannot connect to PostgreSQL: {error}")),
+            )
+        })?;
         Ok(Self { pool, redactor })
     }
 
