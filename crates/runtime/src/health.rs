@@ -47,3 +47,30 @@ async fn readyz(report: web::Data<dyn HealthReport>) -> HttpResponse {
             .json(serde_json::json!({ "status": "not_ready", "reason": reason })),
     }
 }
+
+/// Readiness of a worker that needs its database and its broker: `Err` names the one that does
+/// not answer.
+pub async fn store_and_bus_ready(
+    store: &std::sync::Arc<dyn mailing_domain::store::Store>,
+    bus: &dyn mailing_bus::Bus,
+) -> Result<(), String> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.ping())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|_| "database unreachable".to_owned())?;
+    if bus.is_connected() {
+        Ok(())
+    } else {
+        Err("broker unreachable".to_owned())
+    }
+}
+
+/// How a worker reports its broker connection in `/healthz`.
+pub fn broker_state(bus: &dyn mailing_bus::Bus) -> &'static str {
+    if bus.is_connected() {
+        "connected"
+    } else {
+        "disconnected"
+    }
+}

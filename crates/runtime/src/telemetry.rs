@@ -10,6 +10,17 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// The format asked for, or the profile's: JSON in production, text otherwise.
+    pub fn or_profile_default(chosen: Option<LogFormat>, profile: &str) -> LogFormat {
+        chosen.unwrap_or(if profile == "production" {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        })
+    }
+}
+
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn,lapin=warn"));

@@ -23,22 +23,11 @@ struct Health {
 
 impl HealthReport for Health {
     fn status(&self) -> serde_json::Value {
-        serde_json::json!({ "broker": if self.bus.is_connected() { "connected" } else { "disconnected" } })
+        serde_json::json!({ "broker": health::broker_state(self.bus.as_ref()) })
     }
 
     fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(async move {
-            let store = self.store.clone();
-            tokio::task::spawn_blocking(move || store.ping())
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|_| "database unreachable".to_owned())?;
-            if self.bus.is_connected() {
-                Ok(())
-            } else {
-                Err("broker unreachable".to_owned())
-            }
-        })
+        Box::pin(health::store_and_bus_ready(&self.store, self.bus.as_ref()))
     }
 }
 

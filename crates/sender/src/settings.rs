@@ -113,10 +113,6 @@ impl Settings {
     }
 
     pub fn log_format(&self) -> LogFormat {
-        self.log_format.unwrap_or(if self.profile == "production" {
-            LogFormat::Json
-        } else {
-            LogFormat::Text
-        })
+        LogFormat::or_profile_default(self.log_format, &self.profile)
     }
 }
