@@ -3,4 +3,5 @@
 // silently ship the old schema.
 fn main() {
     println!("cargo:rerun-if-changed=../../migrations/postgres");
+    println!("cargo:rerun-if-changed=../../migrations/sqlite");
 }

@@ -52,12 +52,65 @@ pub(crate) fn refusing(
 ) -> impl FnOnce(DieselError) -> Failure {
     move |error| match &error {
         DieselError::DatabaseError(
-            DatabaseErrorKind::ForeignKeyViolation | DatabaseErrorKind::RestrictViolation,
+            DatabaseErrorKind::ForeignKeyViolation
+            | DatabaseErrorKind::RestrictViolation
+            | DatabaseErrorKind::Unknown,
             info,
-        ) if info.constraint_name() == Some(constraint) => rejection.into(),
+        ) if matches!(
+            constraint_of(kind_of(&error), info.constraint_name(), info.message()),
+            Some(found) if found == constraint || found == SQLITE_REFERENCE
+        ) =>
+        {
+            rejection.into()
+        }
         _ => Failure::Db(error),
     }
 }
+
+fn kind_of(error: &DieselError) -> Option<&DatabaseErrorKind> {
+    match error {
+        DieselError::DatabaseError(kind, _) => Some(kind),
+        _ => None,
+    }
+}
+
+/// The PostgreSQL name of the constraint an error reports. SQLite names no unique or foreign
+/// key constraint: it says "UNIQUE constraint failed: table.column" and "FOREIGN KEY constraint
+/// failed", so those are mapped back to the names the PostgreSQL migrations give them. A
+/// SQLite reference failure counts as the one reference the failing statement can break,
+/// which holds for every call site passing one to [`refusing`].
+fn constraint_of<'a>(
+    kind: Option<&DatabaseErrorKind>,
+    named: Option<&'a str>,
+    message: &str,
+) -> Option<&'a str> {
+    if named.is_some() {
+        return named;
+    }
+    match kind? {
+        DatabaseErrorKind::UniqueViolation => {
+            let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+            Some(match columns {
+                "clients.phone_number" => "clients_phone_number_key",
+                "tags.value" => "tags_value_key",
+                "operators.code" => "operators_code_key",
+                "users.username" => "users_username_key",
+                "messages.mailing_id, messages.client_id" => "messages_mailing_client_key",
+                _ => return None,
+            })
+        }
+        // diesel reports a SQLite reference failure as `Unknown`, by its extended code.
+        DatabaseErrorKind::ForeignKeyViolation | DatabaseErrorKind::Unknown
+            if message == "FOREIGN KEY constraint failed" =>
+        {
+            Some(SQLITE_REFERENCE)
+        }
+        _ => None,
+    }
+}
+
+/// Stands for whichever reference a SQLite statement broke; see [`constraint_of`].
+const SQLITE_REFERENCE: &str = "(a foreign key)";
 
 fn unique_rejection(constraint: &str) -> Option<Rejection> {
     match constraint {
@@ -73,7 +126,7 @@ fn unique_rejection(constraint: &str) -> Option<Rejection> {
 pub(crate) fn classify(error: DieselError) -> StoreError {
     match error {
         DieselError::DatabaseError(kind, info) => {
-            let constraint = info.constraint_name();
+            let constraint = constraint_of(Some(&kind), info.constraint_name(), info.message());
             if kind == DatabaseErrorKind::UniqueViolation
                 && let Some(rejection) = constraint.and_then(unique_rejection)
             {

@@ -1,18 +1,21 @@
 //! Storage for the mailing service: diesel-backed implementations of the repository traits in
-//! [`mailing_domain::store`]. PostgreSQL is the backend today; SQLite, for the embedded
-//! single-process mode, is to be added beside it, chosen by the database URL's scheme.
+//! [`mailing_domain::store`]: PostgreSQL ([`PgStore`]) and, for the embedded single-process
+//! mode, SQLite ([`SqliteStore`]), chosen by the database URL's scheme.
 //!
-//! The crate owns the schema (`schema.rs` mirrors `migrations/postgres`), the row models and
+//! The crate owns the schemas (`schema.rs` mirrors `migrations/postgres`, `sqlite/schema.rs`
+//! mirrors `migrations/sqlite`; a test checks both folders end in the same tables), the row models and
 //! the translation of database errors into [`StoreError`]s; services see only the domain's
 //! traits and records.
 
 mod errors;
-mod pg;
+pub(crate) mod pg;
 mod schema;
+mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use pg::PgStore;
+pub use sqlite::SqliteStore;
 
 use mailing_domain::store::{Store, StoreError};
 use std::sync::Arc;
@@ -36,8 +39,8 @@ impl Default for ConnectOptions {
     }
 }
 
-/// Creates the database a URL names if its server lacks it; returns whether it did. For
-/// `migrate` on a fresh server.
+/// Creates the database a URL names if its server lacks it (for SQLite: the file, and its
+/// parent directory); returns whether it did. For `migrate` on a fresh server.
 ///
 /// # Errors
 /// [`StoreError::Unavailable`] when the server cannot be reached, [`StoreError::Internal`] for
@@ -45,13 +48,14 @@ impl Default for ConnectOptions {
 pub fn create_database_if_missing(url: &str) -> Result<bool, StoreError> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("postgres" | "postgresql") => pg::admin::create_database_if_missing(url),
+        Some("sqlite") => sqlite::create_database_if_missing(url),
         _ => Err(StoreError::Internal(format!(
             "the database URL must start with {ACCEPTED_SCHEMES}"
         ))),
     }
 }
 
-const ACCEPTED_SCHEMES: &str = "postgres:// or postgresql://";
+const ACCEPTED_SCHEMES: &str = "postgres://, postgresql:// or sqlite://";
 
 /// Opens the store a database URL names, picking the backend from its scheme.
 ///
@@ -59,10 +63,11 @@ const ACCEPTED_SCHEMES: &str = "postgres:// or postgresql://";
 ///
 /// # Errors
 /// [`StoreError::Internal`] for a scheme no backend serves, and whatever the backend's own
-/// `connect` refuses (see [`PgStore::connect`]).
+/// `connect` refuses (see [`PgStore::connect`] and [`SqliteStore::connect`]).
 pub fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
     match url.split_once("://").map(|(scheme, _)| scheme) {
         Some("postgres" | "postgresql") => Ok(Arc::new(PgStore::connect(url, options)?)),
+        Some("sqlite") => Ok(Arc::new(SqliteStore::connect(url, options)?)),
         Some(scheme) if is_scheme(scheme) => Err(StoreError::Internal(format!(
             "unsupported database URL scheme \"{scheme}\": expected {ACCEPTED_SCHEMES}"
         ))),

@@ -1,12 +1,13 @@
-//! A throwaway PostgreSQL database per test, so tests run in parallel without seeing each
-//! other's rows.
+//! A throwaway database per test, so tests run in parallel without seeing each other's rows:
+//! [`TestDatabase`] on PostgreSQL, [`TestSqliteDatabase`] in a SQLite file.
 
 use crate::errors::Redactor;
 use crate::pg::admin::with_database;
-use crate::{ConnectOptions, PgStore};
+use crate::{ConnectOptions, PgStore, SqliteStore};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use mailing_domain::store::Store;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Where the tests find a PostgreSQL role allowed to create databases.
@@ -100,4 +101,70 @@ fn admin_connection(admin_url: &str) -> PgConnection {
             redactor.redact(&error.to_string()),
         )
     })
+}
+
+/// A freshly created and migrated SQLite database in its own temporary directory, removed again
+/// when this value is dropped.
+pub struct TestSqliteDatabase {
+    dir: PathBuf,
+    url: String,
+    store: Option<SqliteStore>,
+}
+
+impl TestSqliteDatabase {
+    /// Creates `mailing.db` in a new directory under the system's temporary directory and
+    /// migrates it.
+    ///
+    /// # Panics
+    /// If the directory or the database cannot be set up.
+    pub fn create() -> TestSqliteDatabase {
+        let dir = std::env::temp_dir().join(format!("mailing_test_{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|error| panic!("cannot create {}: {error}", dir.display()));
+        let url = format!("sqlite://{}", dir.join("mailing.db").display());
+        let options = ConnectOptions {
+            max_connections: 4,
+            ..ConnectOptions::default()
+        };
+        let store = SqliteStore::connect(&url, &options)
+            .unwrap_or_else(|error| panic!("cannot open test database {url}: {error}"));
+        store
+            .migrate()
+            .unwrap_or_else(|error| panic!("cannot migrate test database {url}: {error}"));
+        TestSqliteDatabase {
+            dir,
+            url,
+            store: Some(store),
+        }
+    }
+
+    /// The `sqlite://` URL of the test database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database file, for code that opens its own connections.
+    pub fn path(&self) -> &Path {
+        self.url
+            .strip_prefix("sqlite://")
+            .map(Path::new)
+            .expect("built with the scheme")
+    }
+
+    pub fn sqlite_store(&self) -> SqliteStore {
+        self.store.clone().expect("the store lives until drop")
+    }
+}
+
+impl Drop for TestSqliteDatabase {
+    fn drop(&mut self) {
+        self.store.take();
+        // A leftover directory is only clutter; never panic while a test may be unwinding.
+        if let Err(error) = std::fs::remove_dir_all(&self.dir) {
+            eprintln!(
+                "cannot remove test database {}: {error}",
+                self.dir.display()
+            );
+        }
+    }
 }

@@ -41,7 +41,7 @@ impl ClientFilterRow {
 
 /// Rebuilds a filter from its two array columns, which `client_filters` and `mailings` share
 /// under different names.
-pub(super) fn filter_from_columns(
+pub(crate) fn filter_from_columns(
     table: &str,
     (codes_column, codes): (&str, &[String]),
     (tags_column, tags): (&str, &[String]),
@@ -59,7 +59,7 @@ pub(super) fn filter_from_columns(
 }
 
 /// A filter's lists as the array columns store them, in the filter's (sorted) order.
-pub(super) fn filter_columns(filter: &ClientFilter) -> (Vec<&str>, Vec<&str>) {
+pub(crate) fn filter_columns(filter: &ClientFilter) -> (Vec<&str>, Vec<&str>) {
     (
         filter.operator_codes().map(OperatorCode::as_str).collect(),
         filter.tags().map(TagValue::as_str).collect(),

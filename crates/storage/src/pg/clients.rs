@@ -16,8 +16,8 @@ use std::collections::{BTreeSet, HashMap};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = clients, check_for_backend(diesel::pg::Pg))]
-struct ClientRow {
-    id: i64,
+pub(crate) struct ClientRow {
+    pub(crate) id: i64,
     phone_number: String,
     operator_code: String,
     time_zone: String,
@@ -27,7 +27,7 @@ struct ClientRow {
 
 impl ClientRow {
     /// `tags` must already be sorted.
-    fn into_record(self, tags: Vec<TagValue>) -> Result<Client, Failure> {
+    pub(crate) fn into_record(self, tags: Vec<TagValue>) -> Result<Client, Failure> {
         Ok(Client {
             id: ClientId(self.id),
             phone: PhoneNumber::parse(&self.phone_number)
@@ -138,7 +138,7 @@ fn filtered(query: &ClientQuery) -> clients::BoxedQuery<'_, Pg> {
 }
 
 /// A LIKE pattern matching text that starts with `prefix` taken literally.
-fn starts_with(prefix: &str) -> String {
+pub(crate) fn starts_with(prefix: &str) -> String {
     let mut pattern = String::with_capacity(prefix.len() + 1);
     for c in prefix.chars() {
         if matches!(c, '\\' | '%' | '_') {

@@ -20,24 +20,24 @@ use mailing_domain::{
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = mailings, check_for_backend(diesel::pg::Pg))]
-pub(super) struct MailingRow {
-    id: i64,
-    text: String,
-    start_at: DateTime<Utc>,
-    end_at: DateTime<Utc>,
-    local_time: bool,
-    send_window_start: Option<NaiveTime>,
-    send_window_end: Option<NaiveTime>,
-    filter_operator_codes: Vec<String>,
-    filter_tags: Vec<String>,
-    client_filter_id: Option<i64>,
-    cancelled_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+pub(crate) struct MailingRow {
+    pub(crate) id: i64,
+    pub(crate) text: String,
+    pub(crate) start_at: DateTime<Utc>,
+    pub(crate) end_at: DateTime<Utc>,
+    pub(crate) local_time: bool,
+    pub(crate) send_window_start: Option<NaiveTime>,
+    pub(crate) send_window_end: Option<NaiveTime>,
+    pub(crate) filter_operator_codes: Vec<String>,
+    pub(crate) filter_tags: Vec<String>,
+    pub(crate) client_filter_id: Option<i64>,
+    pub(crate) cancelled_at: Option<DateTime<Utc>>,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
 }
 
 impl MailingRow {
-    pub(super) fn into_record(self) -> Result<Mailing, Failure> {
+    pub(crate) fn into_record(self) -> Result<Mailing, Failure> {
         let id = self.id;
         let send_window = match (self.send_window_start, self.send_window_end) {
             (Some(start), Some(end)) => Some(

@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
-struct MessageRow {
+pub(crate) struct MessageRow {
     id: i64,
     mailing_id: i64,
     client_id: Option<i64>,
@@ -28,7 +28,7 @@ struct MessageRow {
 }
 
 impl MessageRow {
-    fn into_record(self) -> Result<Message, Failure> {
+    pub(crate) fn into_record(self) -> Result<Message, Failure> {
         Ok(Message {
             id: MessageId(self.id),
             mailing_id: MailingId(self.mailing_id),
@@ -136,7 +136,11 @@ fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Pg> {
 }
 
 /// Adds grouped `(status, count)` rows into `counts`.
-fn add_counts(counts: &mut StatusCounts, status: &str, count: i64) -> Result<(), Failure> {
+pub(crate) fn add_counts(
+    counts: &mut StatusCounts,
+    status: &str,
+    count: i64,
+) -> Result<(), Failure> {
     let status: MessageStatus = status.parse().map_err(|e| {
         Failure::Store(StoreError::Internal(format!(
             "stored messages.status is invalid: {e}"

@@ -1,16 +1,16 @@
 //! The PostgreSQL backend: an r2d2 pool of diesel connections, one transaction per call.
 
 pub(crate) mod admin;
-mod client_filters;
-mod clients;
-mod mailings;
-mod messages;
-mod operators;
-mod outbox;
-mod scheduler;
-mod sender;
-mod tags;
-mod users;
+pub(crate) mod client_filters;
+pub(crate) mod clients;
+pub(crate) mod mailings;
+pub(crate) mod messages;
+pub(crate) mod operators;
+pub(crate) mod outbox;
+pub(crate) mod scheduler;
+pub(crate) mod sender;
+pub(crate) mod tags;
+pub(crate) mod users;
 
 use crate::ConnectOptions;
 use crate::errors::{Failure, Redactor};
@@ -177,20 +177,20 @@ impl r2d2::HandleError<diesel_r2d2::Error> for LogConnectionErrors {
 }
 
 /// OFFSET and LIMIT as PostgreSQL takes them.
-fn bounds(page: PageRequest) -> (i64, i64) {
+pub(crate) fn bounds(page: PageRequest) -> (i64, i64) {
     (
         i64::try_from(page.offset).unwrap_or(i64::MAX),
         i64::from(page.limit),
     )
 }
 
-fn total(count: i64) -> u64 {
+pub(crate) fn total(count: i64) -> u64 {
     u64::try_from(count).unwrap_or(0)
 }
 
 /// A stored value the domain refuses: the row was written by something that skipped the
 /// domain's rules (or the rules have tightened since). Reported, never unwrapped.
-fn corrupt(table: &str, column: &str, id: i64, problem: impl fmt::Display) -> Failure {
+pub(crate) fn corrupt(table: &str, column: &str, id: i64, problem: impl fmt::Display) -> Failure {
     Failure::Store(StoreError::Internal(format!(
         "stored {table}.{column} of row {id} is invalid: {problem}"
     )))

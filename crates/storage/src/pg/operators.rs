@@ -12,7 +12,7 @@ use mailing_domain::{OperatorCode, OperatorId, OperatorName};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = operators, check_for_backend(diesel::pg::Pg))]
-struct OperatorRow {
+pub(crate) struct OperatorRow {
     id: i64,
     code: String,
     name: String,
@@ -21,7 +21,7 @@ struct OperatorRow {
 }
 
 impl OperatorRow {
-    fn into_record(self) -> Result<Operator, Failure> {
+    pub(crate) fn into_record(self) -> Result<Operator, Failure> {
         Ok(Operator {
             id: OperatorId(self.id),
             code: OperatorCode::parse(&self.code)

@@ -22,11 +22,30 @@ pub(super) fn append(conn: &mut PgConnection, event: &MailingEvent) -> QueryResu
 }
 
 #[derive(QueryableByName)]
-struct ClaimedRow {
+pub(crate) struct ClaimedRow {
     #[diesel(sql_type = BigInt)]
-    id: i64,
+    pub(crate) id: i64,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    payload: String,
+    pub(crate) payload: String,
+}
+
+/// Claimed outbox rows as events, in id order; shared by both backends.
+pub(crate) fn decode_claimed(rows: Vec<ClaimedRow>) -> Result<Vec<OutboxEvent>, Failure> {
+    let mut claimed = rows
+        .into_iter()
+        .map(|row| {
+            events::decode::<MailingEvent>(row.payload.as_bytes())
+                .map(|event| OutboxEvent { id: row.id, event })
+                .map_err(|e| {
+                    Failure::Store(StoreError::Internal(format!(
+                        "outbox event {} cannot be read: {e}",
+                        row.id
+                    )))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by_key(|event| event.id);
+    Ok(claimed)
 }
 
 impl OutboxStore for PgStore {
@@ -53,21 +72,7 @@ impl OutboxStore for PgStore {
             .bind::<Timestamptz, _>(now)
             .bind::<BigInt, _>(i64::from(limit))
             .load(conn)?;
-            let mut claimed = rows
-                .into_iter()
-                .map(|row| {
-                    events::decode::<MailingEvent>(row.payload.as_bytes())
-                        .map(|event| OutboxEvent { id: row.id, event })
-                        .map_err(|e| {
-                            Failure::Store(StoreError::Internal(format!(
-                                "outbox event {} cannot be read: {e}",
-                                row.id
-                            )))
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            claimed.sort_by_key(|event| event.id);
-            Ok(claimed)
+            decode_claimed(rows)
         })
     }
 

@@ -39,7 +39,7 @@ struct CountRow {
     count: i64,
 }
 
-fn filter_lists(filter: &ClientFilter) -> (Vec<String>, Vec<String>) {
+pub(crate) fn filter_lists(filter: &ClientFilter) -> (Vec<String>, Vec<String>) {
     (
         filter
             .operator_codes()
@@ -49,18 +49,22 @@ fn filter_lists(filter: &ClientFilter) -> (Vec<String>, Vec<String>) {
     )
 }
 
-fn zone(raw: &str, mailing: MailingId) -> Result<TimeZone, Failure> {
+pub(crate) fn zone(raw: &str, mailing: MailingId) -> Result<TimeZone, Failure> {
     TimeZone::parse(raw).map_err(|e| corrupt("clients", "time_zone", mailing.0, e))
 }
 
 /// The plan for clients of one zone, as the columns a message gets.
-struct ZonePlan {
-    status: &'static str,
-    next_attempt_at: Option<DateTime<Utc>>,
-    expires_at: DateTime<Utc>,
+pub(crate) struct ZonePlan {
+    pub(crate) status: &'static str,
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: DateTime<Utc>,
 }
 
-fn zone_plan(schedule: &MailingSchedule, zone: TimeZone, now: DateTime<Utc>) -> ZonePlan {
+pub(crate) fn zone_plan(
+    schedule: &MailingSchedule,
+    zone: TimeZone,
+    now: DateTime<Utc>,
+) -> ZonePlan {
     match plan_send(schedule, zone.tz(), now) {
         SendPlan::At {
             send_at,

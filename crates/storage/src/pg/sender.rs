@@ -15,41 +15,41 @@ use mailing_domain::{
 use std::collections::HashMap;
 
 #[derive(QueryableByName)]
-struct TaskRow {
+pub(crate) struct TaskRow {
     #[diesel(sql_type = BigInt)]
-    id: i64,
+    pub(crate) id: i64,
     #[diesel(sql_type = BigInt)]
-    mailing_id: i64,
+    pub(crate) mailing_id: i64,
     #[diesel(sql_type = Nullable<BigInt>)]
-    client_id: Option<i64>,
+    pub(crate) client_id: Option<i64>,
     #[diesel(sql_type = Text)]
-    status: String,
+    pub(crate) status: String,
     #[diesel(sql_type = Nullable<Timestamptz>)]
-    queued_at: Option<DateTime<Utc>>,
+    pub(crate) queued_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Int4)]
-    attempts: i32,
+    pub(crate) attempts: i32,
     #[diesel(sql_type = Nullable<Text>)]
-    phone_number: Option<String>,
+    pub(crate) phone_number: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
-    time_zone: Option<String>,
+    pub(crate) time_zone: Option<String>,
     #[diesel(sql_type = Text)]
-    text: String,
+    pub(crate) text: String,
     #[diesel(sql_type = Timestamptz)]
-    start_at: DateTime<Utc>,
+    pub(crate) start_at: DateTime<Utc>,
     #[diesel(sql_type = Timestamptz)]
-    end_at: DateTime<Utc>,
+    pub(crate) end_at: DateTime<Utc>,
     #[diesel(sql_type = Bool)]
-    local_time: bool,
+    pub(crate) local_time: bool,
     #[diesel(sql_type = Nullable<Time>)]
-    send_window_start: Option<NaiveTime>,
+    pub(crate) send_window_start: Option<NaiveTime>,
     #[diesel(sql_type = Nullable<Time>)]
-    send_window_end: Option<NaiveTime>,
+    pub(crate) send_window_end: Option<NaiveTime>,
     #[diesel(sql_type = Bool)]
-    active: bool,
+    pub(crate) active: bool,
 }
 
 impl TaskRow {
-    fn into_task(self) -> Result<SendTask, Failure> {
+    pub(crate) fn into_task(self) -> Result<SendTask, Failure> {
         let id = self.id;
         let bad = |column: &str, e: &dyn std::fmt::Display| corrupt("messages", column, id, e);
         let window = match (self.send_window_start, self.send_window_end) {

@@ -12,14 +12,14 @@ use mailing_domain::{TagId, TagValue};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = tags, check_for_backend(diesel::pg::Pg))]
-struct TagRow {
-    id: i64,
+pub(crate) struct TagRow {
+    pub(crate) id: i64,
     value: String,
     created_at: DateTime<Utc>,
 }
 
 impl TagRow {
-    fn into_record(self) -> Result<Tag, Failure> {
+    pub(crate) fn into_record(self) -> Result<Tag, Failure> {
         Ok(Tag {
             id: TagId(self.id),
             value: TagValue::parse(&self.value)

@@ -8,7 +8,7 @@ use mailing_domain::store::{StoreResult, User, UserStore};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
-struct UserRow {
+pub(crate) struct UserRow {
     id: i64,
     username: String,
     password_hash: String,

@@ -13,5 +13,7 @@ mod pipeline_expand;
 mod pipeline_outbox;
 mod pipeline_replan;
 mod pipeline_sender;
+mod sqlite_basics;
+mod sqlite_store;
 mod tags;
 mod users;

@@ -1,0 +1,290 @@
+//! diesel's view of the SQLite tables, written by hand to match `migrations/sqlite` column for
+//! column. The same tables and columns as `crate::schema` (the PostgreSQL view); only the SQL
+//! types differ: instants are `TimestamptzSqlite` text, the filter lists JSON `Text`.
+
+diesel::table! {
+    operators (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    tags (id) {
+        id -> BigInt,
+        value -> Text,
+        created_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> BigInt,
+        phone_number -> Text,
+        operator_code -> Text,
+        time_zone -> Text,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    client_tags (client_id, tag_id) {
+        client_id -> BigInt,
+        tag_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_filters (id) {
+        id -> BigInt,
+        name -> Nullable<Text>,
+        operator_codes -> Text,
+        tags -> Text,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    mailings (id) {
+        id -> BigInt,
+        text -> Text,
+        start_at -> TimestamptzSqlite,
+        end_at -> TimestamptzSqlite,
+        local_time -> Bool,
+        send_window_start -> Nullable<Time>,
+        send_window_end -> Nullable<Time>,
+        filter_operator_codes -> Text,
+        filter_tags -> Text,
+        client_filter_id -> Nullable<BigInt>,
+        cancelled_at -> Nullable<TimestamptzSqlite>,
+        deleted_at -> Nullable<TimestamptzSqlite>,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+        expanded_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        mailing_id -> BigInt,
+        client_id -> Nullable<BigInt>,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<TimestamptzSqlite>,
+        sent_at -> Nullable<TimestamptzSqlite>,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+        expires_at -> Nullable<TimestamptzSqlite>,
+        queued_at -> Nullable<TimestamptzSqlite>,
+        claim_renewed_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        payload -> Text,
+        created_at -> TimestamptzSqlite,
+        claimed_until -> Nullable<TimestamptzSqlite>,
+        published_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
+diesel::joinable!(client_tags -> clients (client_id));
+diesel::joinable!(client_tags -> tags (tag_id));
+diesel::joinable!(mailings -> client_filters (client_filter_id));
+diesel::joinable!(messages -> mailings (mailing_id));
+diesel::joinable!(messages -> clients (client_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    operators,
+    tags,
+    clients,
+    client_tags,
+    client_filters,
+    mailings,
+    messages,
+    outbox,
+    users,
+);
+
+/// Guards against drift between the two backends and between this file and the SQLite
+/// migrations: both migration folders must end in the same tables and columns (with the same
+/// nullability), and this view must name every migrated column in order.
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::{TestDatabase, TestSqliteDatabase};
+    use diesel::pg::PgConnection;
+    use diesel::prelude::*;
+    use diesel::query_builder::QueryFragment;
+    use diesel::sql_types::{Bool, Text};
+    use diesel::sqlite::{Sqlite, SqliteConnection};
+    use std::collections::BTreeMap;
+
+    /// Table name → its columns in order, each with whether it may be NULL.
+    type Shape = BTreeMap<String, Vec<(String, bool)>>;
+
+    #[derive(QueryableByName)]
+    struct ColumnRow {
+        #[diesel(sql_type = Text)]
+        table_name: String,
+        #[diesel(sql_type = Text)]
+        column_name: String,
+        #[diesel(sql_type = Bool)]
+        nullable: bool,
+    }
+
+    fn shape(rows: Vec<ColumnRow>) -> Shape {
+        let mut shape = Shape::new();
+        for row in rows {
+            shape
+                .entry(row.table_name)
+                .or_default()
+                .push((row.column_name, row.nullable));
+        }
+        shape
+    }
+
+    fn postgres_shape(conn: &mut PgConnection) -> Shape {
+        shape(
+            diesel::sql_query(
+                "SELECT table_name::text AS table_name, column_name::text AS column_name,
+                        is_nullable = 'YES' AS nullable
+                 FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'
+                 ORDER BY table_name, ordinal_position",
+            )
+            .load(conn)
+            .unwrap(),
+        )
+    }
+
+    fn sqlite_shape(conn: &mut SqliteConnection) -> Shape {
+        // A primary key column is NOT NULL on PostgreSQL; SQLite reports `notnull` = 0 for
+        // INTEGER PRIMARY KEY and composite keys, though neither can hold NULL in practice.
+        shape(
+            diesel::sql_query(
+                "SELECT m.name AS table_name, c.name AS column_name,
+                        (c.\"notnull\" = 0 AND c.pk = 0) AS nullable
+                 FROM sqlite_schema m, pragma_table_info(m.name) c
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+                   AND m.name <> '__diesel_schema_migrations'
+                 ORDER BY m.name, c.cid",
+            )
+            .load(conn)
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn both_backends_migrate_to_the_same_tables_and_columns() {
+        let pg = TestDatabase::create();
+        let sqlite = TestSqliteDatabase::create();
+        let postgres = postgres_shape(&mut PgConnection::establish(pg.url()).unwrap());
+        let lite = sqlite_shape(
+            &mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap(),
+        );
+        assert_eq!(postgres.len(), 9, "{postgres:?}");
+        assert_eq!(lite, postgres);
+    }
+
+    #[test]
+    fn both_backends_apply_the_same_migration_versions() {
+        let pg = TestDatabase::create();
+        let sqlite = TestSqliteDatabase::create();
+        #[derive(QueryableByName, PartialEq, Debug)]
+        struct Version {
+            #[diesel(sql_type = Text)]
+            version: String,
+        }
+        let query = "SELECT version FROM __diesel_schema_migrations ORDER BY version";
+        let postgres: Vec<Version> = diesel::sql_query(query)
+            .load(&mut PgConnection::establish(pg.url()).unwrap())
+            .unwrap();
+        let lite: Vec<Version> = diesel::sql_query(query)
+            .load(&mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap())
+            .unwrap();
+        assert_eq!(lite, postgres);
+    }
+
+    fn declared(query: impl QueryFragment<Sqlite>) -> Vec<String> {
+        let sql = diesel::debug_query::<Sqlite, _>(&query).to_string();
+        let list = sql
+            .strip_prefix("SELECT ")
+            .and_then(|rest| rest.split(" FROM ").next())
+            .expect("a plain SELECT");
+        list.split(", ")
+            .map(|column| {
+                column
+                    .rsplit('.')
+                    .next()
+                    .unwrap()
+                    .trim_matches('`')
+                    .trim_matches('"')
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_table_declares_the_migrated_columns() {
+        let db = TestSqliteDatabase::create();
+        let mut conn = SqliteConnection::establish(db.path().to_str().unwrap()).unwrap();
+        let migrated = sqlite_shape(&mut conn);
+        let tables = [
+            (
+                "operators",
+                declared(operators::table.select(operators::all_columns)),
+            ),
+            ("tags", declared(tags::table.select(tags::all_columns))),
+            (
+                "clients",
+                declared(clients::table.select(clients::all_columns)),
+            ),
+            (
+                "client_tags",
+                declared(client_tags::table.select(client_tags::all_columns)),
+            ),
+            (
+                "client_filters",
+                declared(client_filters::table.select(client_filters::all_columns)),
+            ),
+            (
+                "mailings",
+                declared(mailings::table.select(mailings::all_columns)),
+            ),
+            (
+                "messages",
+                declared(messages::table.select(messages::all_columns)),
+            ),
+            (
+                "outbox",
+                declared(outbox::table.select(outbox::all_columns)),
+            ),
+            ("users", declared(users::table.select(users::all_columns))),
+        ];
+        assert_eq!(tables.len(), migrated.len(), "a table is missing here");
+        for (table, columns) in tables {
+            let names: Vec<String> = migrated[table].iter().map(|(n, _)| n.clone()).collect();
+            assert_eq!(columns, names, "table {table}");
+        }
+    }
+}
