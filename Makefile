@@ -11,11 +11,19 @@ VENV := .venv
 BIN := target/debug
 API := $(BIN)/mailing-api
 
-.PHONY: run build migrate fixtures test check-services openapi validate-openapi fmt lint clean-venv
+.PHONY: run run-distributed build migrate fixtures test check-services openapi validate-openapi fmt lint clean-venv
 
-## run: migrate the local PostgreSQL, load fixtures, then run probe-sim (:8090), the api (:8000),
-## the scheduler and the sender against the local PostgreSQL and RabbitMQ until Ctrl-C
-run: build migrate fixtures check-services
+## run: the whole product in one process (`mailing`): api on :8000, scheduler, sender and the
+## probe simulator on :8090, on ./data/mailing.db and the in-process bus; needs nothing but
+## the Rust toolchain. Ctrl-C stops it; the data stays for the next run.
+run:
+	$(CARGO) build --bin mailing
+	$(BIN)/mailing
+
+## run-distributed: the production layout on this machine: migrate the local PostgreSQL, load
+## fixtures, then run probe-sim (:8090), the api (:8000), the scheduler and the sender as
+## separate processes on the local PostgreSQL and RabbitMQ until Ctrl-C
+run-distributed: build migrate fixtures check-services
 	@trap 'kill 0' INT TERM EXIT; \
 	export MAILING_PROBE_URL=$${MAILING_PROBE_URL:-http://127.0.0.1:8090}; \
 	export MAILING_PROBE_TOKEN=$${MAILING_PROBE_TOKEN:-$$($(BIN)/probe-sim token)}; \

@@ -1,14 +1,16 @@
-//! A whole deployment per test: the four binaries as child processes on a database and a
-//! RabbitMQ namespace of the test's own, killed and cleaned up when the [`Cluster`] is dropped.
+//! A whole deployment per test, in either of the product's setups (SPEC §9): its processes as
+//! children on a database and a bus of the test's own, killed and cleaned up when the
+//! [`Cluster`] is dropped.
 
 use crate::api::{ApiClient, MailingStats};
 use crate::db;
 use crate::population::ClientSpec;
 use crate::sim::SimClient;
-use mailing_bus::testing::TestBus;
+use mailing_bus::testing::{Adapter, TestBus};
 use mailing_domain::store::Store;
-use mailing_storage::testing::TestDatabase;
+use mailing_storage::testing::{TestDatabase, TestSqliteDatabase};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 /// How long a process may take to answer its health check after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The processes of a deployment.
+/// The parts of a deployment, each reachable on a port of its own whichever process runs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Service {
     ProbeSim,
@@ -37,16 +39,7 @@ impl Service {
         Service::Sender,
     ];
 
-    pub fn binary(self) -> &'static str {
-        match self {
-            Service::ProbeSim => "probe-sim",
-            Service::Api => "mailing-api",
-            Service::Scheduler => "mailing-scheduler",
-            Service::Sender => "mailing-sender",
-        }
-    }
-
-    /// Where the process answers once it can do its work: the api needs its database, the
+    /// Where the service answers once it can do its work: the api needs its database, the
     /// workers their database and broker.
     fn ready_path(self) -> &'static str {
         match self {
@@ -56,21 +49,70 @@ impl Service {
     }
 }
 
+/// The two ways to run the product (SPEC §9). The probe simulator is a process of its own in
+/// both, so its record of deliveries outlives any process a test kills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Setup {
+    /// `mailing-api`, `mailing-scheduler` and `mailing-sender` as separate processes on
+    /// PostgreSQL and RabbitMQ.
+    Distributed,
+    /// One `mailing` process running the api, scheduler and sender on a SQLite file and its
+    /// in-process bus; it needs no external service.
+    Embedded,
+}
+
+impl Setup {
+    /// Each process of the setup: its binary and the services it runs.
+    fn processes(self) -> &'static [(&'static str, &'static [Service])] {
+        match self {
+            Setup::Distributed => &[
+                ("probe-sim", &[Service::ProbeSim]),
+                ("mailing-api", &[Service::Api]),
+                ("mailing-scheduler", &[Service::Scheduler]),
+                ("mailing-sender", &[Service::Sender]),
+            ],
+            Setup::Embedded => &[
+                ("probe-sim", &[Service::ProbeSim]),
+                (
+                    "mailing",
+                    &[Service::Api, Service::Scheduler, Service::Sender],
+                ),
+            ],
+        }
+    }
+}
+
+impl fmt::Display for Setup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Setup::Distributed => "distributed",
+            Setup::Embedded => "embedded",
+        })
+    }
+}
+
 /// What a test changes in the deployment: environment variables per service, applied over the
-/// harness's defaults.
+/// harness's defaults. Where one process runs several services it gets the variables of each.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
     name: String,
+    setup: Setup,
     env: BTreeMap<Service, Vec<(String, String)>>,
 }
 
 impl ClusterOptions {
-    /// `name` names the test; its logs go to `target/e2e-logs/<name>/`.
-    pub fn new(name: &str) -> Self {
+    /// `name` names the test; its logs go to `target/e2e-logs/<name>-<setup>/`.
+    pub fn new(name: &str, setup: Setup) -> Self {
         Self {
-            name: name.to_owned(),
+            name: format!("{name}-{setup}"),
+            setup,
             env: BTreeMap::new(),
         }
+    }
+
+    /// The test's name with its setup, as its log directory is named.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn env(mut self, service: Service, key: &str, value: impl ToString) -> Self {
@@ -101,12 +143,42 @@ impl ClusterOptions {
 
 /// One child process and how to start it again.
 struct Process {
-    service: Service,
+    binary: &'static str,
+    services: &'static [Service],
     env: BTreeMap<String, String>,
-    /// The port its HTTP API (api, simulator) or health endpoints (workers) listen on.
-    port: u16,
     child: Option<Child>,
     log: PathBuf,
+}
+
+/// The database a deployment stores in, dropped (and removed) with it.
+enum Database {
+    Postgres(TestDatabase),
+    Sqlite(TestSqliteDatabase),
+}
+
+impl Database {
+    async fn create(setup: Setup) -> Database {
+        tokio::task::spawn_blocking(move || match setup {
+            Setup::Distributed => Database::Postgres(TestDatabase::create()),
+            Setup::Embedded => Database::Sqlite(TestSqliteDatabase::create()),
+        })
+        .await
+        .expect("test database task")
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Database::Postgres(db) => db.url(),
+            Database::Sqlite(db) => db.url(),
+        }
+    }
+
+    fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Database::Postgres(db) => db.store(),
+            Database::Sqlite(db) => Arc::new(db.sqlite_store()),
+        }
+    }
 }
 
 /// A running deployment. Fields drop in order: the processes are killed first (in `Drop`),
@@ -114,26 +186,30 @@ struct Process {
 pub struct Cluster {
     name: String,
     processes: Vec<Process>,
+    /// The port each service's HTTP API (api, simulator) or health endpoints (workers) listen
+    /// on.
+    ports: BTreeMap<Service, u16>,
     bin_dir: PathBuf,
     http: reqwest::Client,
     api: Option<ApiClient>,
     sim: SimClient,
     probe_secret: String,
     bus: TestBus,
-    db: TestDatabase,
+    db: Database,
 }
 
 impl Cluster {
-    /// Creates the database and the bus namespace, starts every service and waits until each
-    /// is ready, then logs in to the api as the dev profile's admin.
+    /// Creates the database and the bus namespace, starts every process and waits until each
+    /// service is ready, then logs in to the api as the dev profile's admin.
     ///
     /// # Panics
     /// If a binary is missing (run `cargo build --bins`), PostgreSQL or RabbitMQ is not
-    /// reachable, or a service does not become ready in time.
-    pub async fn start(options: ClusterOptions) -> Cluster {
+    /// reachable (distributed setup), or a service does not become ready in time.
+    pub async fn start(options: &ClusterOptions) -> Cluster {
+        let setup = options.setup;
         let bin_dir = bin_dir();
-        for service in Service::ALL {
-            let binary = bin_dir.join(service.binary());
+        for (binary, _) in setup.processes() {
+            let binary = bin_dir.join(binary);
             assert!(
                 binary.is_file(),
                 "{} not found: run `cargo build --bins` before the end-to-end tests",
@@ -146,10 +222,12 @@ impl Cluster {
         std::fs::create_dir_all(&logs)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", logs.display()));
 
-        let db = tokio::task::spawn_blocking(TestDatabase::create)
-            .await
-            .expect("test database task");
-        let bus = TestBus::new();
+        let db = Database::create(setup).await;
+        let bus = TestBus::with_adapter(match setup {
+            Setup::Distributed => Adapter::RabbitMq,
+            // The name only has to be unique: the bus lives inside the `mailing` process.
+            Setup::Embedded => Adapter::Memory,
+        });
         let probe_secret = format!("e2e-probe-secret-{:016x}", rand::random::<u64>());
         let probe_token = mint_probe_token(&bin_dir, &probe_secret);
 
@@ -168,6 +246,7 @@ impl Cluster {
         let mut cluster = Cluster {
             name: options.name.clone(),
             processes: Vec::new(),
+            ports,
             bin_dir,
             http,
             api: None,
@@ -176,26 +255,35 @@ impl Cluster {
             bus,
             db,
         };
-        for service in Service::ALL {
-            let mut env = cluster.default_env(service, &ports, &probe_secret, &probe_token);
-            env.extend(options.env.get(&service).into_iter().flatten().cloned());
+        for &(binary, services) in setup.processes() {
+            let mut env = BTreeMap::new();
+            for &service in services {
+                env.extend(cluster.default_env(service, &probe_secret, &probe_token));
+            }
+            if binary == "mailing" {
+                // Fixtures would add clients the scenarios do not expect.
+                env.insert("MAILING_LOAD_FIXTURES".to_owned(), "false".to_owned());
+            }
+            for service in services {
+                env.extend(options.env.get(service).into_iter().flatten().cloned());
+            }
             cluster.processes.push(Process {
-                service,
+                binary,
+                services,
                 env,
-                port: ports[&service],
                 child: None,
-                log: logs.join(format!("{}.log", service.binary())),
+                log: logs.join(format!("{binary}.log")),
             });
         }
-        for service in Service::ALL {
-            cluster.spawn(service);
+        for index in 0..cluster.processes.len() {
+            cluster.spawn(index);
         }
-        for service in Service::ALL {
-            cluster.await_ready(service).await;
+        for index in 0..cluster.processes.len() {
+            cluster.await_ready(index).await;
         }
         let api = ApiClient::login(
             cluster.http.clone(),
-            format!("http://127.0.0.1:{}", ports[&Service::Api]),
+            format!("http://127.0.0.1:{}", cluster.port(Service::Api)),
             "admin",
             "12345",
         )
@@ -207,11 +295,10 @@ impl Cluster {
     fn default_env(
         &self,
         service: Service,
-        ports: &BTreeMap<Service, u16>,
         probe_secret: &str,
         probe_token: &str,
-    ) -> BTreeMap<String, String> {
-        let port = ports[&service];
+    ) -> Vec<(String, String)> {
+        let port = self.port(service);
         let mut env: Vec<(&str, String)> = match service {
             Service::ProbeSim => vec![
                 ("PROBE_SIM_ADDR", format!("127.0.0.1:{port}")),
@@ -235,7 +322,7 @@ impl Cluster {
                 ("MAILING_SENDER_HEALTH_ADDR", format!("127.0.0.1:{port}")),
                 (
                     "MAILING_PROBE_URL",
-                    format!("http://127.0.0.1:{}", ports[&Service::ProbeSim]),
+                    format!("http://127.0.0.1:{}", self.port(Service::ProbeSim)),
                 ),
                 ("MAILING_PROBE_TOKEN", probe_token.to_owned()),
                 ("MAILING_PROBE_TIMEOUT_MS", "1000".to_owned()),
@@ -260,23 +347,17 @@ impl Cluster {
         env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 
-    fn process(&mut self, service: Service) -> &mut Process {
-        self.processes
-            .iter_mut()
-            .find(|p| p.service == service)
-            .expect("every service has a process")
-    }
-
-    fn process_ref(&self, service: Service) -> &Process {
+    /// The index of the process running `service`.
+    fn process_of(&self, service: Service) -> usize {
         self.processes
             .iter()
-            .find(|p| p.service == service)
+            .position(|p| p.services.contains(&service))
             .expect("every service has a process")
     }
 
-    fn spawn(&mut self, service: Service) {
-        let binary = self.bin_dir.join(service.binary());
-        let process = self.process(service);
+    fn spawn(&mut self, index: usize) {
+        let binary = self.bin_dir.join(self.processes[index].binary);
+        let process = &mut self.processes[index];
         let mut log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -285,7 +366,7 @@ impl Cluster {
         let _ = writeln!(
             log,
             "===== {} started at {} =====",
-            service.binary(),
+            process.binary,
             chrono::Utc::now().to_rfc3339()
         );
         let mut command = Command::new(&binary);
@@ -307,64 +388,81 @@ impl Cluster {
         process.child = Some(child);
     }
 
-    async fn await_ready(&mut self, service: Service) {
-        let http = self.http.clone();
-        let process = self.process(service);
-        let url = format!("http://127.0.0.1:{}{}", process.port, service.ready_path());
+    /// Waits until every service of the process answers its readiness check.
+    async fn await_ready(&mut self, index: usize) {
         let started = Instant::now();
-        loop {
-            if let Some(status) = process
-                .child
-                .as_mut()
-                .and_then(|child| child.try_wait().ok().flatten())
-            {
-                panic!(
-                    "{} exited with {status} before it was ready; its log ({}) ends with:\n{}",
-                    service.binary(),
-                    process.log.display(),
-                    tail(&process.log, 30)
-                );
+        for &service in self.processes[index].services {
+            let url = format!(
+                "http://127.0.0.1:{}{}",
+                self.port(service),
+                service.ready_path()
+            );
+            loop {
+                let process = &mut self.processes[index];
+                if let Some(status) = process
+                    .child
+                    .as_mut()
+                    .and_then(|child| child.try_wait().ok().flatten())
+                {
+                    panic!(
+                        "{} exited with {status} before it was ready; its log ({}) ends with:\n{}",
+                        process.binary,
+                        process.log.display(),
+                        tail(&process.log, 30)
+                    );
+                }
+                let ready = self
+                    .http
+                    .get(&url)
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await
+                    .is_ok_and(|response| response.status().is_success());
+                if ready {
+                    break;
+                }
+                if started.elapsed() > START_TIMEOUT {
+                    let process = &self.processes[index];
+                    panic!(
+                        "{} was not ready at {url} within {START_TIMEOUT:?}; its log ({}) ends with:\n{}",
+                        process.binary,
+                        process.log.display(),
+                        tail(&process.log, 30)
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            let ready = http
-                .get(&url)
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-                .is_ok_and(|response| response.status().is_success());
-            if ready {
-                return;
-            }
-            if started.elapsed() > START_TIMEOUT {
-                panic!(
-                    "{} was not ready at {url} within {START_TIMEOUT:?}; its log ({}) ends with:\n{}",
-                    service.binary(),
-                    process.log.display(),
-                    tail(&process.log, 30)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    /// Kills the service with SIGKILL, as a crash or an OOM kill would.
+    /// Whether one process runs both services, so that killing either kills both.
+    pub fn shares_process(&self, a: Service, b: Service) -> bool {
+        self.process_of(a) == self.process_of(b)
+    }
+
+    /// Kills the process running the service with SIGKILL, as a crash or an OOM kill would;
+    /// with it go the services it shares that process with (see [`Cluster::shares_process`]).
     pub fn kill(&mut self, service: Service) {
-        let process = self.process(service);
-        if let Some(mut child) = process.child.take() {
+        let index = self.process_of(service);
+        if let Some(mut child) = self.processes[index].child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    /// Starts the service again (killing it first if it runs) and waits until it is ready.
+    /// Starts the process running the service again (killing it first if it runs) and waits
+    /// until each of its services is ready.
     pub async fn restart(&mut self, service: Service) {
         self.kill(service);
-        self.spawn(service);
-        self.await_ready(service).await;
+        let index = self.process_of(service);
+        self.spawn(index);
+        self.await_ready(index).await;
     }
 
-    /// Changes a variable for the service's next start.
+    /// Changes a variable for the next start of the process running the service.
     pub fn set_env(&mut self, service: Service, key: &str, value: impl ToString) {
-        self.process(service)
+        let index = self.process_of(service);
+        self.processes[index]
             .env
             .insert(key.to_owned(), value.to_string());
     }
@@ -385,7 +483,7 @@ impl Cluster {
     }
 
     pub fn port(&self, service: Service) -> u16 {
-        self.process_ref(service).port
+        self.ports[&service]
     }
 
     /// The api, logged in as the admin.
@@ -407,7 +505,8 @@ impl Cluster {
         self.db.url()
     }
 
-    /// The broker the deployment uses (in its own namespace).
+    /// The bus the deployment uses: a RabbitMQ namespace of its own, or (embedded) the name of
+    /// the in-process bus.
     pub fn amqp_url(&self) -> &str {
         self.bus.url()
     }
@@ -417,8 +516,9 @@ impl Cluster {
         &self.probe_secret
     }
 
+    /// The log of the process running the service.
     pub fn log_path(&self, service: Service) -> &Path {
-        &self.process_ref(service).log
+        &self.processes[self.process_of(service)].log
     }
 
     /// Inserts clients straight into the database, much faster than through the api.
@@ -484,13 +584,14 @@ fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     exe.ancestors()
         .skip(1)
-        .find(|dir| dir.join(Service::Api.binary()).is_file())
+        .find(|dir| dir.join("mailing-api").is_file())
         .or_else(|| exe.parent().and_then(Path::parent))
         .map(Path::to_path_buf)
         .unwrap_or_else(|| panic!("no target directory above {}", exe.display()))
 }
 
-/// Where a test's service logs go: `target/e2e-logs/<name>/`.
+/// Where a test's service logs go: `target/e2e-logs/<name>/`, `name` being
+/// [`ClusterOptions::name`].
 pub fn log_dir(name: &str) -> PathBuf {
     let target = bin_dir()
         .parent()
@@ -509,7 +610,7 @@ fn free_port() -> u16 {
 }
 
 fn mint_probe_token(bin_dir: &Path, secret: &str) -> String {
-    let output = Command::new(bin_dir.join(Service::ProbeSim.binary()))
+    let output = Command::new(bin_dir.join("probe-sim"))
         .args(["token", "--secret", secret])
         .env_remove("PROBE_SIM_JWT_SECRET")
         .output()

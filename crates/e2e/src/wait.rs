@@ -29,8 +29,9 @@ where
     }
 }
 
-/// Runs the scenario `name` under a time bound, so a hung system fails the test instead of
-/// hanging the suite. The cluster is dropped (and its processes killed) before the panic.
+/// Runs the scenario `name` (its [`crate::ClusterOptions::name`], which names its log directory)
+/// under a time bound, so a hung system fails the test instead of hanging the suite. The cluster
+/// is dropped (and its processes killed) before the panic.
 ///
 /// # Panics
 /// When the scenario takes longer than `limit`.

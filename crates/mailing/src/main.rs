@@ -2,7 +2,7 @@
 //! deployments. The api, scheduler, sender and probe simulator run together on a SQLite file
 //! (`./data/mailing.db` by default) and the in-process bus; any `MAILING_*` or `PROBE_SIM_*`
 //! variable overrides the embedded defaults, so the same binary can also point at PostgreSQL
-//! or RabbitMQ.
+//! or RabbitMQ, or at a real provider (`MAILING_PROBE_URL`), in which case no simulator runs.
 
 use anyhow::Context as _;
 use mailing_api::fixtures::Fixtures;
@@ -22,6 +22,9 @@ const EMBEDDED_DEFAULTS: &[(&str, &str)] = &[
     ("MAILING_SCHEDULER_HEALTH_ADDR", "127.0.0.1:0"),
     ("MAILING_SENDER_HEALTH_ADDR", "127.0.0.1:0"),
     ("PROBE_SIM_ADDR", "127.0.0.1:8090"),
+    // A first run finds operators, tags and clients to try a mailing on; a deployment with
+    // data of its own, or a test that counts its clients, turns this off.
+    ("MAILING_LOAD_FIXTURES", "true"),
 ];
 
 const FIXTURES: &str = include_str!("../../../fixtures/dev.json");
@@ -34,32 +37,8 @@ async fn main() -> anyhow::Result<()> {
             vars.insert((*key).to_owned(), (*value).to_owned());
         }
     }
-
-    let sim_settings =
-        probe_sim::Settings::load_from(vars.clone()).context("probe simulator settings")?;
-    let sim_secret = sim_settings.jwt_secret.clone();
-    let sim = probe_sim::Simulator::build(sim_settings).context("starting the probe simulator")?;
-    let sim_port = sim.port();
-    let sim_handle = sim.handle();
-    tokio::spawn(sim.run_until_stopped());
-    if vars
-        .get("MAILING_PROBE_URL")
-        .is_none_or(|set| set.is_empty())
-    {
-        vars.insert(
-            "MAILING_PROBE_URL".to_owned(),
-            format!("http://127.0.0.1:{sim_port}"),
-        );
-        // The built-in simulator accepts a token signed with its own secret.
-        let token = probe_sim::token::mint(
-            sim_secret.expose_secret().as_bytes(),
-            "mailing",
-            chrono::Utc::now().timestamp(),
-            10 * 365 * 24 * 3600,
-        )
-        .context("minting a token for the built-in simulator")?;
-        vars.insert("MAILING_PROBE_TOKEN".to_owned(), token);
-    }
+    let load_fixtures = flag(&vars, "MAILING_LOAD_FIXTURES")?;
+    let probe = start_probe(&mut vars)?;
 
     let api_settings = mailing_api::config::Settings::load_from(vars.clone())
         .context("loading the api settings")?;
@@ -78,7 +57,9 @@ async fn main() -> anyhow::Result<()> {
         "the dev profile's default, 12345; set MAILING_ADMIN_PASSWORD to change it"
     };
     let app = Application::build(api_settings.clone()).await?;
-    load_fixtures_on_first_start(&api_settings).await?;
+    if load_fixtures {
+        load_fixtures_on_first_start(&api_settings).await?;
+    }
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
@@ -97,7 +78,12 @@ async fn main() -> anyhow::Result<()> {
     println!("mailing is running");
     println!("  API:            http://localhost:{port}/api/v1");
     println!("  Swagger UI:     http://localhost:{port}/api/v1/docs");
-    println!("  probe simulator: http://localhost:{sim_port}/_sim/stats");
+    match &probe {
+        Probe::BuiltIn { port, .. } => {
+            println!("  probe simulator: http://localhost:{port}/_sim/stats");
+        }
+        Probe::External { shown } => println!("  probe:          {shown}"),
+    }
     println!(
         "  admin account:  {} / password {admin_source}",
         api_settings.admin_username
@@ -109,8 +95,73 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop.send(true);
     scheduler.await.context("scheduler task")??;
     sender.await.context("sender task")??;
-    sim_handle.stop(true).await;
+    if let Probe::BuiltIn { handle, .. } = probe {
+        handle.stop(true).await;
+    }
     Ok(())
+}
+
+/// Where the sender's requests go.
+enum Probe {
+    /// The simulator running in this process.
+    BuiltIn {
+        port: u16,
+        handle: actix_web::dev::ServerHandle,
+    },
+    /// A provider elsewhere; `shown` is its address without credentials.
+    External { shown: String },
+}
+
+/// Starts the built-in simulator unless `MAILING_PROBE_URL` names a provider, and points the
+/// sender at it with a token signed by the simulator's own secret.
+fn start_probe(vars: &mut HashMap<String, String>) -> anyhow::Result<Probe> {
+    if let Some(url) = vars.get("MAILING_PROBE_URL").filter(|url| !url.is_empty()) {
+        return Ok(Probe::External {
+            shown: redacted_url(url),
+        });
+    }
+    let sim_settings =
+        probe_sim::Settings::load_from(vars.clone()).context("probe simulator settings")?;
+    let token = probe_sim::token::mint(
+        sim_settings.jwt_secret.expose_secret().as_bytes(),
+        "mailing",
+        chrono::Utc::now().timestamp(),
+        10 * 365 * 24 * 3600,
+    )
+    .context("minting a token for the built-in simulator")?;
+    let sim = probe_sim::Simulator::build(sim_settings).context("starting the probe simulator")?;
+    let port = sim.port();
+    let handle = sim.handle();
+    tokio::spawn(sim.run_until_stopped());
+    vars.insert(
+        "MAILING_PROBE_URL".to_owned(),
+        format!("http://127.0.0.1:{port}"),
+    );
+    vars.insert("MAILING_PROBE_TOKEN".to_owned(), token);
+    Ok(Probe::BuiltIn { port, handle })
+}
+
+/// A URL as it may be printed: no user, password, query or fragment.
+fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => "the provider in MAILING_PROBE_URL".to_owned(),
+    }
+}
+
+/// A `true`/`false` variable; anything else stops the start, naming the variable.
+fn flag(vars: &HashMap<String, String>, key: &str) -> anyhow::Result<bool> {
+    match vars.get(key).map(|value| value.trim()) {
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        other => anyhow::bail!("{key}: must be true or false, not {other:?}"),
+    }
 }
 
 /// Loads the development fixtures into a database that has no operator yet.
@@ -142,5 +193,27 @@ fn redacted_location(vars: &HashMap<String, String>) -> String {
     match url.strip_prefix("sqlite://") {
         Some(path) => path.to_owned(),
         None => "the database in MAILING_DATABASE_URL".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_provider_urls_carry_no_credentials() {
+        assert_eq!(
+            redacted_url("https://user:secret@probe.example.com/v1?token=abc#x"),
+            "https://probe.example.com/v1"
+        );
+    }
+
+    #[test]
+    fn flags_take_true_or_false_only() {
+        let vars = |value: &str| HashMap::from([("FLAG".to_owned(), value.to_owned())]);
+        assert!(flag(&vars("true"), "FLAG").unwrap());
+        assert!(!flag(&vars(" false "), "FLAG").unwrap());
+        let error = flag(&vars("no"), "FLAG").unwrap_err().to_string();
+        assert!(error.starts_with("FLAG:"), "{error}");
     }
 }

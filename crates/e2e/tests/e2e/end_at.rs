@@ -2,7 +2,7 @@
 
 use crate::helpers::{mailing_to_all, received_ids};
 use chrono::{Duration as Span, Utc};
-use mailing_e2e::{Cluster, ClusterOptions, bounded, population};
+use mailing_e2e::{Cluster, ClusterOptions, Setup, bounded, population};
 use std::time::Duration;
 
 const NAME: &str = "end_at";
@@ -10,12 +10,10 @@ const CLIENTS: u64 = 1_000;
 /// Requests per second the sender may make: far too few for every client before the end.
 const RATE: u64 = 50;
 
-#[tokio::test]
-async fn at_the_end_the_rest_expire_and_nothing_is_sent_after() {
-    bounded(NAME, Duration::from_secs(120), async {
-        let cluster =
-            Cluster::start(ClusterOptions::new(NAME).sender("MAILING_SENDER_RATE_LIMIT", RATE))
-                .await;
+async fn at_the_end_the_rest_expire_and_nothing_is_sent_after(setup: Setup) {
+    let options = ClusterOptions::new(NAME, setup).sender("MAILING_SENDER_RATE_LIMIT", RATE);
+    bounded(options.name(), Duration::from_secs(120), async {
+        let cluster = Cluster::start(&options).await;
         cluster
             .insert_clients(population::generated(0, CLIENTS, "UTC"))
             .await;
@@ -79,3 +77,5 @@ async fn at_the_end_the_rest_expire_and_nothing_is_sent_after() {
     })
     .await;
 }
+
+scenario!(at_the_end_the_rest_expire_and_nothing_is_sent_after);

@@ -3,7 +3,7 @@
 
 use crate::helpers::{delivered_all, mailing_to_all};
 use chrono::{Duration as Span, Utc};
-use mailing_e2e::{Cluster, ClusterOptions, bounded, population};
+use mailing_e2e::{Cluster, ClusterOptions, Setup, bounded, population};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -11,22 +11,18 @@ const NAME: &str = "probe_faults";
 const CLIENTS: u64 = 1_000;
 const OUTAGE_SECONDS: f64 = 30.0;
 
-#[tokio::test]
-async fn every_message_survives_a_faulty_probe() {
-    bounded(NAME, Duration::from_secs(240), async {
-        let cluster = Cluster::start(
-            ClusterOptions::new(NAME)
-                .sim("PROBE_SIM_ERROR_500_SHARE", 0.2)
-                .sim("PROBE_SIM_MALFORMED_SHARE", 0.1)
-                .sim("PROBE_SIM_HANG_SHARE", 0.05)
-                // Well past the sender's 1 s probe timeout.
-                .sim("PROBE_SIM_HANG_MS", 3_000)
-                .sim("PROBE_SIM_LATENCY_MS", "20..60")
-                // Few requests at a time, so the mailing is still running when the outage
-                // begins.
-                .sender("MAILING_SENDER_CONCURRENCY", 8),
-        )
-        .await;
+async fn every_message_survives_a_faulty_probe(setup: Setup) {
+    let options = ClusterOptions::new(NAME, setup)
+        .sim("PROBE_SIM_ERROR_500_SHARE", 0.2)
+        .sim("PROBE_SIM_MALFORMED_SHARE", 0.1)
+        .sim("PROBE_SIM_HANG_SHARE", 0.05)
+        // Well past the sender's 1 s probe timeout.
+        .sim("PROBE_SIM_HANG_MS", 3_000)
+        .sim("PROBE_SIM_LATENCY_MS", "20..60")
+        // Few requests at a time, so the mailing is still running when the outage begins.
+        .sender("MAILING_SENDER_CONCURRENCY", 8);
+    bounded(options.name(), Duration::from_secs(240), async {
+        let cluster = Cluster::start(&options).await;
         cluster
             .insert_clients(population::generated(0, CLIENTS, "UTC"))
             .await;
@@ -107,3 +103,5 @@ async fn every_message_survives_a_faulty_probe() {
     })
     .await;
 }
+
+scenario!(every_message_survives_a_faulty_probe);

@@ -2,16 +2,16 @@
 
 use crate::helpers::{delivered_all, mailing_to_all};
 use chrono::{Duration as Span, Utc};
-use mailing_e2e::{Cluster, ClusterOptions, bounded, population};
+use mailing_e2e::{Cluster, ClusterOptions, Setup, bounded, population};
 use std::time::Duration;
 
 const NAME: &str = "future_start";
 const CLIENTS: u64 = 300;
 
-#[tokio::test]
-async fn a_future_start_begins_by_itself() {
-    bounded(NAME, Duration::from_secs(120), async {
-        let cluster = Cluster::start(ClusterOptions::new(NAME)).await;
+async fn a_future_start_begins_by_itself(setup: Setup) {
+    let options = ClusterOptions::new(NAME, setup);
+    bounded(options.name(), Duration::from_secs(120), async {
+        let cluster = Cluster::start(&options).await;
         cluster
             .insert_clients(population::generated(0, CLIENTS, "UTC"))
             .await;
@@ -60,3 +60,5 @@ async fn a_future_start_begins_by_itself() {
     })
     .await;
 }
+
+scenario!(a_future_start_begins_by_itself);

@@ -3,7 +3,7 @@
 use crate::helpers::{delivered_all, describe_difference, rfc3339};
 use chrono::{Duration as Minutes, Utc};
 use mailing_e2e::population::{self, ClientSpec};
-use mailing_e2e::{Cluster, ClusterOptions, bounded};
+use mailing_e2e::{Cluster, ClusterOptions, Setup, bounded};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -11,10 +11,10 @@ use std::time::Duration;
 const NAME: &str = "immediate_mailing";
 const TEXT: &str = "Spring sale: 20% off for Beeline customers";
 
-#[tokio::test]
-async fn an_immediate_mailing_reaches_every_matching_client_exactly_once() {
-    bounded(NAME, Duration::from_secs(180), async {
-        let cluster = Cluster::start(ClusterOptions::new(NAME)).await;
+async fn an_immediate_mailing_reaches_every_matching_client_exactly_once(setup: Setup) {
+    let options = ClusterOptions::new(NAME, setup);
+    bounded(options.name(), Duration::from_secs(180), async {
+        let cluster = Cluster::start(&options).await;
         let api = cluster.api();
 
         api.create_fixtures().await;
@@ -108,3 +108,5 @@ async fn an_immediate_mailing_reaches_every_matching_client_exactly_once() {
     })
     .await;
 }
+
+scenario!(an_immediate_mailing_reaches_every_matching_client_exactly_once);

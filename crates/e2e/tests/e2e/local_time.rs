@@ -3,7 +3,7 @@
 use crate::helpers::delivered_all;
 use chrono::{Duration as Span, DurationRound, NaiveDateTime, TimeZone as _, Utc};
 use chrono_tz::America::New_York;
-use mailing_e2e::{Cluster, ClusterOptions, bounded, population};
+use mailing_e2e::{Cluster, ClusterOptions, Setup, bounded, population};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -17,10 +17,10 @@ fn wall_clock(reading: NaiveDateTime) -> String {
     format!("{}Z", reading.format("%Y-%m-%dT%H:%M:%S"))
 }
 
-#[tokio::test]
-async fn local_time_starts_each_zone_at_its_own_clock() {
-    bounded(NAME, Duration::from_secs(120), async {
-        let cluster = Cluster::start(ClusterOptions::new(NAME)).await;
+async fn local_time_starts_each_zone_at_its_own_clock(setup: Setup) {
+    let options = ClusterOptions::new(NAME, setup);
+    bounded(options.name(), Duration::from_secs(120), async {
+        let cluster = Cluster::start(&options).await;
         cluster
             .insert_clients(population::generated(0, UTC_CLIENTS, "UTC"))
             .await;
@@ -122,3 +122,5 @@ async fn local_time_starts_each_zone_at_its_own_clock() {
     })
     .await;
 }
+
+scenario!(local_time_starts_each_zone_at_its_own_clock);

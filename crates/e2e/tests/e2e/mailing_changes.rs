@@ -3,7 +3,7 @@
 
 use crate::helpers::{describe_difference, mailing_to_all, message_ids, received_ids, rfc3339};
 use chrono::{DateTime, Duration as Span, DurationRound, Utc};
-use mailing_e2e::{Cluster, ClusterOptions, bounded, population};
+use mailing_e2e::{Cluster, ClusterOptions, Setup, bounded, population};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -12,8 +12,8 @@ const CLIENTS: u64 = 1_000;
 /// Probe requests in flight at once; with the slow probe about 40 deliveries a second.
 const CONCURRENCY: u64 = 4;
 
-fn slow_probe(name: &str) -> ClusterOptions {
-    ClusterOptions::new(name)
+fn slow_probe(name: &str, setup: Setup) -> ClusterOptions {
+    ClusterOptions::new(name, setup)
         .sim("PROBE_SIM_LATENCY_MS", 100)
         .sender("MAILING_SENDER_CONCURRENCY", CONCURRENCY)
 }
@@ -67,11 +67,11 @@ async fn settled_probe_count(cluster: &Cluster) -> u64 {
     }
 }
 
-#[tokio::test]
-async fn cancelling_a_running_mailing_stops_its_deliveries() {
+async fn cancelling_a_running_mailing_stops_its_deliveries(setup: Setup) {
     const NAME: &str = "cancel_running_mailing";
-    bounded(NAME, Duration::from_secs(120), async {
-        let cluster = Cluster::start(slow_probe(NAME)).await;
+    let options = slow_probe(NAME, setup);
+    bounded(options.name(), Duration::from_secs(120), async {
+        let cluster = Cluster::start(&options).await;
         let mailing_id = running_mailing(&cluster).await;
 
         let at_cancel = cluster.sim().stats().await.received_ok_total;
@@ -111,11 +111,13 @@ async fn cancelling_a_running_mailing_stops_its_deliveries() {
     .await;
 }
 
-#[tokio::test]
-async fn an_earlier_end_expires_the_rest() {
+scenario!(cancelling_a_running_mailing_stops_its_deliveries);
+
+async fn an_earlier_end_expires_the_rest(setup: Setup) {
     const NAME: &str = "earlier_end";
-    bounded(NAME, Duration::from_secs(120), async {
-        let cluster = Cluster::start(slow_probe(NAME)).await;
+    let options = slow_probe(NAME, setup);
+    bounded(options.name(), Duration::from_secs(120), async {
+        let cluster = Cluster::start(&options).await;
         let mailing_id = running_mailing(&cluster).await;
 
         // Sooner than the sender can work through the job it holds; whole microseconds, as
@@ -167,3 +169,5 @@ async fn an_earlier_end_expires_the_rest() {
     })
     .await;
 }
+
+scenario!(an_earlier_end_expires_the_rest);

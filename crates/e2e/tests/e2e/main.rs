@@ -1,7 +1,34 @@
 //! End-to-end scenarios: each test starts its own deployment of the real binaries (see
-//! `mailing_e2e::Cluster`) and drives it as an integrator and an operator would.
+//! `mailing_e2e::Cluster`) and drives it as an integrator and an operator would. Every scenario
+//! is written once and runs in both setups, as `<scenario>::distributed` (PostgreSQL and
+//! RabbitMQ must be running locally) and `<scenario>::embedded` (needs no external service).
 //!
-//! Run `cargo build --bins` first; PostgreSQL and RabbitMQ must be running locally.
+//! Run `cargo build --bins` first.
+
+/// Declares the tests of `scenario`, an `async fn(Setup)`: one per setup named after the colon,
+/// both by default.
+macro_rules! scenario {
+    ($scenario:ident) => {
+        scenario!($scenario: distributed, embedded);
+    };
+    ($scenario:ident: $($setup:ident),+) => {
+        mod $scenario {
+            $(scenario!(@test $scenario $setup);)+
+        }
+    };
+    (@test $scenario:ident distributed) => {
+        #[tokio::test]
+        async fn distributed() {
+            super::$scenario(mailing_e2e::Setup::Distributed).await;
+        }
+    };
+    (@test $scenario:ident embedded) => {
+        #[tokio::test]
+        async fn embedded() {
+            super::$scenario(mailing_e2e::Setup::Embedded).await;
+        }
+    };
+}
 
 mod crashes;
 mod end_at;

@@ -3,7 +3,7 @@
 
 use crate::helpers::mailing_to_all;
 use chrono::{Duration as Span, Utc};
-use mailing_e2e::{Cluster, ClusterOptions, bounded, population};
+use mailing_e2e::{Cluster, ClusterOptions, Setup, bounded, population};
 use std::time::Duration;
 
 const NAME: &str = "backlog_longer_than_lease";
@@ -11,12 +11,10 @@ const CLIENTS: u64 = 2_000;
 /// The provider's allowed rate: the backlog needs about 10 s, twice the harness's 5 s lease.
 const RATE: u64 = 200;
 
-#[tokio::test]
-async fn a_backlog_longer_than_the_claim_lease_is_sent_once() {
-    bounded(NAME, Duration::from_secs(120), async {
-        let cluster =
-            Cluster::start(ClusterOptions::new(NAME).sender("MAILING_SENDER_RATE_LIMIT", RATE))
-                .await;
+async fn a_backlog_longer_than_the_claim_lease_is_sent_once(setup: Setup) {
+    let options = ClusterOptions::new(NAME, setup).sender("MAILING_SENDER_RATE_LIMIT", RATE);
+    bounded(options.name(), Duration::from_secs(120), async {
+        let cluster = Cluster::start(&options).await;
         cluster
             .insert_clients(population::generated(0, CLIENTS, "UTC"))
             .await;
@@ -52,3 +50,5 @@ async fn a_backlog_longer_than_the_claim_lease_is_sent_once() {
     })
     .await;
 }
+
+scenario!(a_backlog_longer_than_the_claim_lease_is_sent_once);

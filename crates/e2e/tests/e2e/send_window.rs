@@ -3,7 +3,7 @@
 use crate::helpers::{delivered_all, message_ids, received_ids, rfc3339};
 use chrono::{DateTime, Duration as Span, DurationRound, NaiveTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
-use mailing_e2e::{Cluster, ClusterOptions, bounded, population};
+use mailing_e2e::{Cluster, ClusterOptions, Setup, bounded, population};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -28,10 +28,10 @@ fn next_reading(tz: Tz, from: DateTime<Utc>, at: NaiveTime) -> DateTime<Utc> {
     }
 }
 
-#[tokio::test]
-async fn a_send_window_holds_messages_until_it_opens() {
-    bounded(NAME, Duration::from_secs(180), async {
-        let cluster = Cluster::start(ClusterOptions::new(NAME)).await;
+async fn a_send_window_holds_messages_until_it_opens(setup: Setup) {
+    let options = ClusterOptions::new(NAME, setup);
+    bounded(options.name(), Duration::from_secs(180), async {
+        let cluster = Cluster::start(&options).await;
         cluster
             .insert_clients(population::generated(0, UTC_CLIENTS, "UTC"))
             .await;
@@ -158,3 +158,5 @@ async fn a_send_window_holds_messages_until_it_opens() {
     })
     .await;
 }
+
+scenario!(a_send_window_holds_messages_until_it_opens);

@@ -3,7 +3,7 @@
 
 use crate::helpers::mailing_to_all;
 use chrono::{Duration as Span, Utc};
-use mailing_e2e::{Cluster, ClusterOptions, Service, bounded, population};
+use mailing_e2e::{Cluster, ClusterOptions, Service, Setup, bounded, population};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -20,13 +20,11 @@ async fn probe_token_state(cluster: &Cluster) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn a_rejected_token_pauses_sending_and_loses_nothing() {
-    bounded(NAME, Duration::from_secs(120), async {
-        let cluster = Cluster::start(
-            ClusterOptions::new(NAME).sender("MAILING_SENDER_CONCURRENCY", CONCURRENCY),
-        )
-        .await;
+async fn a_rejected_token_pauses_sending_and_loses_nothing(setup: Setup) {
+    let options =
+        ClusterOptions::new(NAME, setup).sender("MAILING_SENDER_CONCURRENCY", CONCURRENCY);
+    bounded(options.name(), Duration::from_secs(120), async {
+        let cluster = Cluster::start(&options).await;
         cluster
             .insert_clients(population::generated(0, CLIENTS, "UTC"))
             .await;
@@ -137,3 +135,5 @@ async fn a_rejected_token_pauses_sending_and_loses_nothing() {
     })
     .await;
 }
+
+scenario!(a_rejected_token_pauses_sending_and_loses_nothing);
