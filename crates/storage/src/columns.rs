@@ -5,6 +5,8 @@
 
 use crate::errors::Failure;
 use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
 use mailing_domain::events::{self, MailingEvent};
 use mailing_domain::store::{
     OutboxEvent, Outcome, OutcomeKind, PageRequest, StatusCounts, StoreError, storage_instant,
@@ -126,6 +128,31 @@ pub(crate) fn outbox_events(
     Ok(claimed)
 }
 
+/// What the backends' raw statements return: their SQL types are the same on both.
+#[derive(QueryableByName)]
+pub(crate) struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) id: i64,
+}
+
+pub(crate) fn returned_ids(rows: Vec<IdRow>) -> Vec<i64> {
+    rows.into_iter().map(|row| row.id).collect()
+}
+
+#[derive(QueryableByName)]
+pub(crate) struct ClaimedEvent {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) id: i64,
+    #[diesel(sql_type = Text)]
+    pub(crate) payload: String,
+}
+
+#[derive(QueryableByName)]
+pub(crate) struct ZoneRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) time_zone: String,
+}
+
 /// The plan for the clients of one zone, as the columns their messages get.
 pub(crate) struct ZonePlan {
     pub(crate) status: &'static str,
@@ -163,6 +190,31 @@ pub(crate) struct RetryPlan {
     pub(crate) id: i64,
     pub(crate) status: &'static str,
     pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl RetryPlan {
+    /// The plan of retrying message `id`, waiting until `next_attempt_at`, in `zone`.
+    pub(crate) fn new(
+        id: i64,
+        next_attempt_at: Option<DateTime<Utc>>,
+        schedule: &MailingSchedule,
+        zone: TimeZone,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let not_before = next_attempt_at.map_or(now, |at| at.max(now));
+        match plan_send(schedule, zone.tz(), not_before) {
+            SendPlan::At { send_at, .. } => RetryPlan {
+                id,
+                status: MessageStatus::Retrying.as_str(),
+                next_attempt_at: Some(storage_instant(send_at)),
+            },
+            SendPlan::Expired => RetryPlan {
+                id,
+                status: MessageStatus::Expired.as_str(),
+                next_attempt_at: None,
+            },
+        }
+    }
 }
 
 /// An outcome as the columns it writes.

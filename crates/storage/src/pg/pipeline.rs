@@ -5,29 +5,11 @@
 
 use super::Conn;
 use super::dialect::store_filter;
-use crate::columns::{OutcomeColumns, RetryPlan, ZonePlan};
+use crate::columns::{ClaimedEvent, OutcomeColumns, RetryPlan, ZonePlan, ZoneRow, returned_ids};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
 use mailing_domain::{ClientFilter, MailingId};
-
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
-fn returned_ids(rows: Vec<IdRow>) -> Vec<i64> {
-    rows.into_iter().map(|row| row.id).collect()
-}
-
-#[derive(QueryableByName)]
-struct ClaimedEvent {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    payload: String,
-}
 
 /// Leases up to `limit` unpublished outbox events until `until`, oldest first, skipping the
 /// ones another relay is claiming right now; returns `(id, payload)` pairs.
@@ -82,12 +64,6 @@ const MATCHES_FILTER: &str = "(cardinality($1::text[]) = 0 OR c.operator_code = 
     AND (cardinality($2::text[]) = 0 OR EXISTS (
         SELECT 1 FROM client_tags ct JOIN tags t ON t.id = ct.tag_id
         WHERE ct.client_id = c.id AND t.value = ANY($2)))";
-
-#[derive(QueryableByName)]
-struct ZoneRow {
-    #[diesel(sql_type = Text)]
-    time_zone: String,
-}
 
 /// The time zones of the clients `filter` matches.
 pub(super) fn zones_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<Vec<String>> {

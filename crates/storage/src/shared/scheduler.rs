@@ -11,11 +11,10 @@ use super::{BackendStore, Conn};
 use crate::columns::{RetryPlan, ZonePlan, corrupt, total};
 use crate::errors::Failure;
 use chrono::{DateTime, TimeDelta, Utc};
+use diesel::dsl;
 use diesel::prelude::*;
 use mailing_domain::store::{Expansion, SchedulerStore, StoreResult, storage_instant};
-use mailing_domain::{
-    MailingId, MailingSchedule, MessageId, MessageStatus, SendPlan, TimeZone, plan_send,
-};
+use mailing_domain::{MailingId, MailingSchedule, MessageId, MessageStatus, TimeZone};
 
 /// How far ahead of a local-time mailing's wall-clock start the earliest zone (UTC+14) starts.
 const EARLIEST_ZONE_LEAD: TimeDelta = TimeDelta::hours(14);
@@ -23,6 +22,37 @@ const EARLIEST_ZONE_LEAD: TimeDelta = TimeDelta::hours(14);
 /// The statuses of messages waiting for their send time, which a claim takes them from.
 fn waiting() -> [&'static str; 2] {
     [MessageStatus::Scheduled, MessageStatus::Retrying].map(MessageStatus::as_str)
+}
+
+/// A claimed message going back to waiting, due again at `next_attempt_at`: its claim ends.
+#[derive(AsChangeset)]
+#[diesel(table_name = messages, treat_none_as_null = true)]
+struct Unclaimed {
+    status: &'static str,
+    queued_at: Option<DateTime<Utc>>,
+    claim_renewed_at: Option<DateTime<Utc>>,
+    next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl Unclaimed {
+    fn due_at(next_attempt_at: DateTime<Utc>) -> Self {
+        Unclaimed {
+            status: MessageStatus::Scheduled.as_str(),
+            queued_at: None,
+            claim_renewed_at: None,
+            next_attempt_at: Some(next_attempt_at),
+        }
+    }
+}
+
+/// The mailing `id` while the scheduler may still work on it: neither cancelled nor deleted.
+/// Unboxed, so that it can be locked.
+#[dsl::auto_type(no_type_alias)]
+fn open_mailing(id: i64) -> _ {
+    mailings::table
+        .filter(mailings::id.eq(id))
+        .filter(mailings::deleted_at.is_null())
+        .filter(mailings::cancelled_at.is_null())
 }
 
 fn zone(raw: &str, mailing: MailingId) -> Result<TimeZone, Failure> {
@@ -50,21 +80,7 @@ fn replan_retries(
     }
     let plans: Vec<RetryPlan> = retries
         .into_iter()
-        .map(|(id, next_attempt_at)| {
-            let not_before = next_attempt_at.map_or(now, |at| at.max(now));
-            match plan_send(schedule, zone.tz(), not_before) {
-                SendPlan::At { send_at, .. } => RetryPlan {
-                    id,
-                    status: MessageStatus::Retrying.as_str(),
-                    next_attempt_at: Some(storage_instant(send_at)),
-                },
-                SendPlan::Expired => RetryPlan {
-                    id,
-                    status: MessageStatus::Expired.as_str(),
-                    next_attempt_at: None,
-                },
-            }
-        })
+        .map(|(id, next_attempt_at)| RetryPlan::new(id, next_attempt_at, schedule, zone, now))
         .collect();
     let expires_at = storage_instant(schedule.end_for(zone.tz()));
     Ok(pipeline::write_retry_plans(conn, &plans, expires_at)? as u64)
@@ -94,10 +110,7 @@ impl SchedulerStore for BackendStore {
         self.write(|conn| {
             // SKIP LOCKED: a replica already expanding this mailing keeps it.
             let row: Option<MailingRow> = dialect::for_update_skip_locked!(
-                mailings::table
-                    .filter(mailings::id.eq(id.0))
-                    .filter(mailings::deleted_at.is_null())
-                    .filter(mailings::cancelled_at.is_null())
+                open_mailing(id.0)
                     .filter(mailings::expanded_at.is_null())
                     .select(MailingRow::as_select())
             )
@@ -133,15 +146,10 @@ impl SchedulerStore for BackendStore {
     fn replan_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<u64> {
         self.write(|conn| {
             // Hold the mailing so a concurrent update waits for this plan to land.
-            let row: Option<MailingRow> = dialect::for_update!(
-                mailings::table
-                    .filter(mailings::id.eq(id.0))
-                    .filter(mailings::deleted_at.is_null())
-                    .filter(mailings::cancelled_at.is_null())
-                    .select(MailingRow::as_select())
-            )
-            .first(conn)
-            .optional()?;
+            let row: Option<MailingRow> =
+                dialect::for_update!(open_mailing(id.0).select(MailingRow::as_select()))
+                    .first(conn)
+                    .optional()?;
             let Some(row) = row else {
                 return Ok(0);
             };
@@ -185,10 +193,7 @@ impl SchedulerStore for BackendStore {
                         .filter(messages::status.eq(MessageStatus::Queued.as_str())),
                 )
                 .set((
-                    messages::status.eq(MessageStatus::Scheduled.as_str()),
-                    messages::queued_at.eq(None::<DateTime<Utc>>),
-                    messages::claim_renewed_at.eq(None::<DateTime<Utc>>),
-                    messages::next_attempt_at.eq(Some(now)),
+                    Unclaimed::due_at(now),
                     messages::updated_at.eq(dialect::now()),
                 ))
                 .execute(conn)?;
@@ -211,10 +216,7 @@ impl SchedulerStore for BackendStore {
                     ),
             )
             .set((
-                messages::status.eq(MessageStatus::Scheduled.as_str()),
-                messages::queued_at.eq(None::<DateTime<Utc>>),
-                messages::claim_renewed_at.eq(None::<DateTime<Utc>>),
-                messages::next_attempt_at.eq(Some(now)),
+                Unclaimed::due_at(now),
                 messages::updated_at.eq(dialect::now()),
             ))
             .execute(conn)?;

@@ -106,41 +106,45 @@ impl MailingStateRow {
     }
 }
 
+/// The rows `load` reads for `ids`, read in slices of as many ids as one statement binds.
+fn load_by_ids<R>(
+    ids: &[i64],
+    mut load: impl FnMut(&[i64]) -> QueryResult<Vec<R>>,
+) -> QueryResult<Vec<R>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for slice in ids.chunks(ID_SLICE) {
+        rows.extend(load(slice)?);
+    }
+    Ok(rows)
+}
+
 impl SenderStore for BackendStore {
     fn load_for_send(&self, ids: &[MessageId]) -> StoreResult<Vec<SendTask>> {
         let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
         self.read(|conn| {
-            let mut tasks = Vec::with_capacity(ids.len());
-            for slice in ids.chunks(ID_SLICE) {
-                let rows: Vec<TaskRow> = messages::table
+            let rows = load_by_ids(&ids, |slice| {
+                messages::table
                     .inner_join(mailings::table)
                     .left_join(clients::table)
                     .filter(messages::id.eq_any(slice))
                     .select(TaskRow::as_select())
-                    .load(conn)?;
-                for row in rows {
-                    tasks.push(row.into_task()?);
-                }
-            }
-            Ok(tasks)
+                    .load(conn)
+            })?;
+            rows.into_iter().map(TaskRow::into_task).collect()
         })
     }
 
     fn mailing_states(&self, ids: &[MailingId]) -> StoreResult<Vec<MailingState>> {
         let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
         self.read(|conn| {
-            let mut states = Vec::with_capacity(ids.len());
-            for slice in ids.chunks(ID_SLICE) {
-                let rows: Vec<MailingStateRow> = mailings::table
+            let rows = load_by_ids(&ids, |slice| {
+                mailings::table
                     .filter(mailings::id.eq_any(slice))
                     .filter(mailings::deleted_at.is_null())
                     .select(MailingStateRow::as_select())
-                    .load(conn)?;
-                for row in rows {
-                    states.push(row.into_state()?);
-                }
-            }
-            Ok(states)
+                    .load(conn)
+            })?;
+            rows.into_iter().map(MailingStateRow::into_state).collect()
         })
     }
 
