@@ -1,15 +1,34 @@
 //! Storage for the mailing service: diesel-backed implementations of the repository traits in
 //! [`mailing_domain::store`]: PostgreSQL ([`PgStore`]) and, for the embedded single-process
-//! mode, SQLite ([`SqliteStore`]), chosen by the database URL's scheme.
+//! mode, SQLite ([`SqliteStore`]), chosen by the database URL's scheme. Services see only the
+//! domain's traits and records.
 //!
-//! The crate owns the schemas (`schema.rs` mirrors `migrations/postgres`, `sqlite/schema.rs`
-//! mirrors `migrations/sqlite`; a test checks both folders end in the same tables), the row models and
-//! the translation of database errors into [`StoreError`]s; services see only the domain's
-//! traits and records.
+//! # Layout
+//!
+//! - `shared/`: the repository traits, written once. `pg` and `sqlite` each include
+//!   `shared/mod.rs` with `#[path]`, so the same source is compiled twice, each time against
+//!   that backend's schema and the few names it provides (listed in `shared/mod.rs`). diesel's
+//!   queries are typed by backend and table, so functions generic over both backends do not
+//!   carry this code, and its `MultiConnection` refuses `ON CONFLICT`, `SKIP LOCKED` and time
+//!   zones.
+//! - `pg/` and `sqlite/`, side by side, hold only what differs: the schema (`pg/schema.rs`
+//!   mirrors `migrations/postgres`, `sqlite/schema.rs` mirrors `migrations/sqlite`; a test
+//!   checks both folders end in the same tables), the pool and its transactions (`mod.rs`), a
+//!   small `dialect.rs` (how a list of strings is stored, the clock rows are stamped with, row
+//!   locks, the bind parameter limit) and `pipeline.rs`, the delivery pipeline's bulk
+//!   statements, which differ in earnest (claims with `SKIP LOCKED`, expansion against the
+//!   filter lists, `unnest` batches on PostgreSQL where SQLite writes row by row).
+//! - `columns.rs`: backend-independent Rust between columns and records, compiled once;
+//!   `errors.rs`: database errors as [`StoreError`]s.
+//!
+//! Every instant is cut to microseconds before it is bound ([`storage_instant`]), as
+//! PostgreSQL stores it, so that SQLite's text timestamps compare and round-trip alike.
+//!
+//! [`storage_instant`]: mailing_domain::store::storage_instant
 
+mod columns;
 mod errors;
 pub(crate) mod pg;
-mod schema;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -17,6 +36,7 @@ pub mod testing;
 pub use pg::PgStore;
 pub use sqlite::SqliteStore;
 
+use diesel::connection::SimpleConnection;
 use mailing_domain::store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +48,23 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// How long a call waits for a free connection before it fails as unavailable.
     pub acquire_timeout: Duration,
+}
+
+impl ConnectOptions {
+    /// Refuses settings r2d2 would panic on, as the configuration errors they are.
+    fn check(&self) -> Result<(), StoreError> {
+        if self.max_connections == 0 {
+            return Err(StoreError::Internal(
+                "max_connections must be at least 1".to_owned(),
+            ));
+        }
+        if self.acquire_timeout.is_zero() {
+            return Err(StoreError::Internal(
+                "acquire_timeout must be longer than zero".to_owned(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ConnectOptions {
@@ -85,4 +122,10 @@ fn is_scheme(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// Checks that a connection answers a query, for readiness probes.
+fn ping(conn: &mut impl SimpleConnection) -> Result<(), StoreError> {
+    conn.batch_execute("SELECT 1")
+        .map_err(|error| StoreError::from(errors::Failure::Db(error)))
 }

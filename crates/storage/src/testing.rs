@@ -154,6 +154,10 @@ impl TestSqliteDatabase {
     pub fn sqlite_store(&self) -> SqliteStore {
         self.store.clone().expect("the store lives until drop")
     }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::new(self.sqlite_store())
+    }
 }
 
 impl Drop for TestSqliteDatabase {

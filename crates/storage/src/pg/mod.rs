@@ -1,16 +1,20 @@
 //! The PostgreSQL backend: an r2d2 pool of diesel connections, one transaction per call.
+//!
+//! What is PostgreSQL's own lives here: the schema (`schema.rs`, mirroring
+//! `migrations/postgres`), the pool and its transactions (this file), the dialect the shared
+//! modules call (`dialect.rs`), the pipeline's bulk statements (`pipeline.rs`: `SKIP LOCKED`
+//! claims, `text[]` filters, `unnest` batches) and server administration (`admin.rs`). The
+//! repository traits are implemented by the modules in `src/shared/`, compiled here against
+//! this schema; see the crate documentation.
 
 pub(crate) mod admin;
-pub(crate) mod client_filters;
-pub(crate) mod clients;
-pub(crate) mod mailings;
-pub(crate) mod messages;
-pub(crate) mod operators;
-pub(crate) mod outbox;
-pub(crate) mod scheduler;
-pub(crate) mod sender;
-pub(crate) mod tags;
-pub(crate) mod users;
+mod dialect;
+mod pipeline;
+pub(crate) mod schema;
+
+// The repository traits, from the source `sqlite` compiles too, against this backend's names.
+#[path = "../shared/mod.rs"]
+mod shared;
 
 use crate::ConnectOptions;
 use crate::errors::{Failure, Redactor};
@@ -19,7 +23,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self as diesel_r2d2, ConnectionManager};
 use diesel::sql_types::BigInt;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use mailing_domain::store::{PageRequest, Store, StoreError, StoreResult};
+use mailing_domain::store::{Store, StoreError, StoreResult};
 use std::fmt;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -29,7 +33,15 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postg
 const MIGRATION_LOCK_KEY: i64 = 0x6d61_696c_696e_6701;
 
 type Pool = r2d2::Pool<ConnectionManager<PgConnection>>;
-type Conn = r2d2::PooledConnection<ConnectionManager<PgConnection>>;
+type Pooled = r2d2::PooledConnection<ConnectionManager<PgConnection>>;
+
+// The names the shared modules build on; `sqlite/mod.rs` gives them SQLite's meaning.
+/// The store the shared modules implement the repository traits for.
+type BackendStore = PgStore;
+/// diesel's backend, for boxed queries and `check_for_backend`.
+type Backend = diesel::pg::Pg;
+/// The connection a transaction body gets.
+type Conn = PgConnection;
 
 /// The repository traits over PostgreSQL.
 #[derive(Clone)]
@@ -57,18 +69,7 @@ impl PgStore {
     /// [`StoreError::Unavailable`] if no connection opens within `options.acquire_timeout`;
     /// [`StoreError::Internal`] for options the pool cannot work with.
     pub fn connect(url: &str, options: &ConnectOptions) -> StoreResult<Self> {
-        // r2d2 panics on a zero pool size or timeout; refuse them as the configuration errors
-        // they are.
-        if options.max_connections == 0 {
-            return Err(StoreError::Internal(
-                "max_connections must be at least 1".to_owned(),
-            ));
-        }
-        if options.acquire_timeout.is_zero() {
-            return Err(StoreError::Internal(
-                "acquire_timeout must be longer than zero".to_owned(),
-            ));
-        }
+        options.check()?;
         let redactor = Redactor::for_url(url);
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
@@ -95,7 +96,7 @@ impl PgStore {
         Ok(Self { pool, redactor })
     }
 
-    fn conn(&self) -> StoreResult<Conn> {
+    fn conn(&self) -> StoreResult<Pooled> {
         self.pool.get().map_err(|error| {
             StoreError::Unavailable(
                 self.redactor
@@ -105,23 +106,17 @@ impl PgStore {
     }
 
     /// Runs `body` as one read-write transaction.
-    fn write<T>(
-        &self,
-        body: impl FnOnce(&mut PgConnection) -> Result<T, Failure>,
-    ) -> StoreResult<T> {
+    fn write<T>(&self, body: impl FnOnce(&mut Conn) -> Result<T, Failure>) -> StoreResult<T> {
         let mut pooled = self.conn()?;
-        let conn: &mut PgConnection = &mut pooled;
+        let conn: &mut Conn = &mut pooled;
         conn.transaction(body).map_err(StoreError::from)
     }
 
     /// Runs `body` as one read-only transaction on a single snapshot, so a page and its total,
     /// or a row and its tags, agree with each other.
-    fn read<T>(
-        &self,
-        body: impl FnOnce(&mut PgConnection) -> Result<T, Failure>,
-    ) -> StoreResult<T> {
+    fn read<T>(&self, body: impl FnOnce(&mut Conn) -> Result<T, Failure>) -> StoreResult<T> {
         let mut pooled = self.conn()?;
-        let conn: &mut PgConnection = &mut pooled;
+        let conn: &mut Conn = &mut pooled;
         conn.build_transaction()
             .read_only()
             .repeatable_read()
@@ -132,16 +127,12 @@ impl PgStore {
 
 impl Store for PgStore {
     fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn()?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .map(drop)
-            .map_err(|error| StoreError::from(Failure::Db(error)))
+        crate::ping(&mut *self.conn()?)
     }
 
     fn migrate(&self) -> StoreResult<Vec<String>> {
         let mut conn = self.conn()?;
-        let advisory = |conn: &mut Conn, function: &str| {
+        let advisory = |conn: &mut Pooled, function: &str| {
             diesel::sql_query(format!("SELECT {function}($1)"))
                 .bind::<BigInt, _>(MIGRATION_LOCK_KEY)
                 .execute(conn)
@@ -174,24 +165,4 @@ impl r2d2::HandleError<diesel_r2d2::Error> for LogConnectionErrors {
             "cannot open a database connection"
         );
     }
-}
-
-/// OFFSET and LIMIT as PostgreSQL takes them.
-pub(crate) fn bounds(page: PageRequest) -> (i64, i64) {
-    (
-        i64::try_from(page.offset).unwrap_or(i64::MAX),
-        i64::from(page.limit),
-    )
-}
-
-pub(crate) fn total(count: i64) -> u64 {
-    u64::try_from(count).unwrap_or(0)
-}
-
-/// A stored value the domain refuses: the row was written by something that skipped the
-/// domain's rules (or the rules have tightened since). Reported, never unwrapped.
-pub(crate) fn corrupt(table: &str, column: &str, id: i64, problem: impl fmt::Display) -> Failure {
-    Failure::Store(StoreError::Internal(format!(
-        "stored {table}.{column} of row {id} is invalid: {problem}"
-    )))
 }

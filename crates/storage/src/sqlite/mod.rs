@@ -3,17 +3,27 @@
 //!
 //! SQLite has a single writer, so writes run in `BEGIN IMMEDIATE` transactions: a writer takes
 //! the write lock up front (waiting up to the busy timeout) instead of failing half-way when a
-//! read transaction tries to upgrade. Claims need no `SKIP LOCKED`: no two writers overlap.
+//! read transaction tries to upgrade. That lock is also why this backend needs no row locks
+//! and no `SKIP LOCKED`: no two writers overlap.
 //!
-//! Every repository trait is implemented here, mostly by the PostgreSQL modules' statements
-//! on this backend's schema; [`crate::connect`] routes `sqlite://` URLs here.
+//! What is SQLite's own lives here: the schema (`schema.rs`, mirroring `migrations/sqlite`),
+//! the pool, its connection setup and transactions (this file), the dialect the shared modules
+//! call (`dialect.rs`) and the pipeline's bulk statements (`pipeline.rs`: JSON filter lists,
+//! one statement per row where PostgreSQL batches). The repository traits are implemented by
+//! the modules in `src/shared/`, compiled here against this schema; see the crate
+//! documentation. [`crate::connect`] routes `sqlite://` URLs here.
 
-mod clients;
-mod mailings;
-mod messages;
+mod dialect;
 mod pipeline;
 pub(crate) mod schema;
-mod simple;
+
+// The repository traits, from the source `pg` compiles too, against this backend's names.
+#[expect(
+    clippy::duplicate_mod,
+    reason = "the shared modules are compiled once per backend"
+)]
+#[path = "../shared/mod.rs"]
+mod shared;
 
 use crate::ConnectOptions;
 use crate::errors::Failure;
@@ -29,7 +39,15 @@ use std::time::Duration;
 pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
 type Pool = r2d2::Pool<ConnectionManager<SqliteConnection>>;
-type Conn = r2d2::PooledConnection<ConnectionManager<SqliteConnection>>;
+type Pooled = r2d2::PooledConnection<ConnectionManager<SqliteConnection>>;
+
+// The names the shared modules build on; `pg/mod.rs` gives them PostgreSQL's meaning.
+/// The store the shared modules implement the repository traits for.
+type BackendStore = SqliteStore;
+/// diesel's backend, for boxed queries and `check_for_backend`.
+type Backend = diesel::sqlite::Sqlite;
+/// The connection a transaction body gets.
+type Conn = SqliteConnection;
 
 /// The file a `sqlite://` URL names: `sqlite://data/mailing.db` is relative to the working
 /// directory, `sqlite:///var/lib/mailing.db` absolute.
@@ -115,16 +133,7 @@ impl SqliteStore {
         let path = path_of(url).ok_or_else(|| {
             StoreError::Internal("a SQLite URL must name a file: sqlite://path/to/file.db".into())
         })?;
-        if options.max_connections == 0 {
-            return Err(StoreError::Internal(
-                "max_connections must be at least 1".to_owned(),
-            ));
-        }
-        if options.acquire_timeout.is_zero() {
-            return Err(StoreError::Internal(
-                "acquire_timeout must be longer than zero".to_owned(),
-            ));
-        }
+        options.check()?;
         let pool = r2d2::Pool::builder()
             .max_size(options.max_connections)
             .min_idle(Some(0))
@@ -139,29 +148,23 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
-    fn conn(&self) -> StoreResult<Conn> {
+    fn conn(&self) -> StoreResult<Pooled> {
         self.pool.get().map_err(|error| {
             StoreError::Unavailable(format!("no database connection available: {error}"))
         })
     }
 
     /// Runs `body` as one write transaction, holding SQLite's write lock from the start.
-    pub(crate) fn write<T>(
-        &self,
-        body: impl FnOnce(&mut SqliteConnection) -> Result<T, Failure>,
-    ) -> StoreResult<T> {
+    fn write<T>(&self, body: impl FnOnce(&mut Conn) -> Result<T, Failure>) -> StoreResult<T> {
         let mut pooled = self.conn()?;
-        let conn: &mut SqliteConnection = &mut pooled;
+        let conn: &mut Conn = &mut pooled;
         conn.immediate_transaction(body).map_err(StoreError::from)
     }
 
     /// Runs `body` as one read transaction: in WAL mode it reads one snapshot throughout.
-    pub(crate) fn read<T>(
-        &self,
-        body: impl FnOnce(&mut SqliteConnection) -> Result<T, Failure>,
-    ) -> StoreResult<T> {
+    fn read<T>(&self, body: impl FnOnce(&mut Conn) -> Result<T, Failure>) -> StoreResult<T> {
         let mut pooled = self.conn()?;
-        let conn: &mut SqliteConnection = &mut pooled;
+        let conn: &mut Conn = &mut pooled;
         conn.transaction(body).map_err(StoreError::from)
     }
 
@@ -170,11 +173,7 @@ impl SqliteStore {
     /// # Errors
     /// [`StoreError::Unavailable`] without a connection; what the query fails with otherwise.
     pub fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn()?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .map(drop)
-            .map_err(|error| StoreError::from(Failure::Db(error)))
+        crate::ping(&mut *self.conn()?)
     }
 
     /// Applies the pending migrations of `migrations/sqlite`; returns their versions.

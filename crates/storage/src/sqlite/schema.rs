@@ -1,5 +1,5 @@
 //! diesel's view of the SQLite tables, written by hand to match `migrations/sqlite` column for
-//! column. The same tables and columns as `crate::schema` (the PostgreSQL view); only the SQL
+//! column. The same tables and columns as `pg/schema.rs` (the PostgreSQL view); only the SQL
 //! types differ: instants are `TimestamptzSqlite` text, the filter lists JSON `Text`.
 
 diesel::table! {

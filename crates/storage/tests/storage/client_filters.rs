@@ -1,11 +1,11 @@
+use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
 use mailing_domain::ClientFilterId;
 use mailing_domain::store::{Entity, FilterSource, NewSavedFilter, SavedFilterPatch};
-use mailing_storage::testing::TestDatabase;
 
-#[test]
-fn create_get_list_update_delete() {
-    let db = TestDatabase::create();
+each_backend!(create_get_list_update_delete);
+fn create_get_list_update_delete(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let created = store
         .create_client_filter(&NewSavedFilter {
@@ -63,9 +63,9 @@ fn create_get_list_update_delete() {
     );
 }
 
-#[test]
-fn mailings_keep_their_copy_when_the_saved_filter_changes_or_goes() {
-    let db = TestDatabase::create();
+each_backend!(mailings_keep_their_copy_when_the_saved_filter_changes_or_goes);
+fn mailings_keep_their_copy_when_the_saved_filter_changes_or_goes(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let saved = saved_filter(&*store, &["bln"], &["vip"]);
     let copied = store
@@ -94,9 +94,9 @@ fn mailings_keep_their_copy_when_the_saved_filter_changes_or_goes() {
     assert!(orphan.updated_at > copied.updated_at);
 }
 
-#[test]
-fn lists_page_by_id_with_the_whole_total() {
-    let db = TestDatabase::create();
+each_backend!(lists_page_by_id_with_the_whole_total);
+fn lists_page_by_id_with_the_whole_total(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let ids: Vec<_> = (0..4).map(|_| saved_filter(&*store, &[], &[]).id).collect();
     let listed = store.list_client_filters(page(2, 5)).unwrap();

@@ -1,14 +1,14 @@
+use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
 use mailing_domain::store::{
     ClientPatch, ClientQuery, Entity, MessageQuery, NewClient, NewTag, Rejection,
 };
 use mailing_domain::{ClientId, MessageStatus, TimeZone};
-use mailing_storage::testing::TestDatabase;
 use std::thread;
 
-#[test]
-fn create_makes_missing_tags_and_returns_them_sorted() {
-    let db = TestDatabase::create();
+each_backend!(create_makes_missing_tags_and_returns_them_sorted);
+fn create_makes_missing_tags_and_returns_them_sorted(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let existing = store.create_tag(&NewTag { value: tag("b") }).unwrap();
@@ -25,9 +25,9 @@ fn create_makes_missing_tags_and_returns_them_sorted() {
     assert!(tags.items.contains(&existing), "the existing tag is reused");
 }
 
-#[test]
-fn get_update_delete_missing_clients() {
-    let db = TestDatabase::create();
+each_backend!(get_update_delete_missing_clients);
+fn get_update_delete_missing_clients(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let missing = ClientId(77);
     assert_not_found(store.get_client(missing), Entity::Client);
@@ -38,9 +38,9 @@ fn get_update_delete_missing_clients() {
     assert_not_found(store.delete_client(missing), Entity::Client);
 }
 
-#[test]
-fn update_changes_given_fields_and_replaces_tags_only_when_given() {
-    let db = TestDatabase::create();
+each_backend!(update_changes_given_fields_and_replaces_tags_only_when_given);
+fn update_changes_given_fields_and_replaces_tags_only_when_given(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     operator(&*store, "mts");
@@ -92,9 +92,9 @@ fn update_changes_given_fields_and_replaces_tags_only_when_given() {
     assert_eq!(store.list_tags(ALL).unwrap().total, 3);
 }
 
-#[test]
-fn phone_numbers_are_unique() {
-    let db = TestDatabase::create();
+each_backend!(phone_numbers_are_unique);
+fn phone_numbers_are_unique(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     client(&*store, "79000000001", "bln", &[]);
@@ -119,9 +119,9 @@ fn phone_numbers_are_unique() {
     assert_eq!(rejection(renumber), Rejection::DuplicatePhone);
 }
 
-#[test]
-fn clients_need_a_known_operator() {
-    let db = TestDatabase::create();
+each_backend!(clients_need_a_known_operator);
+fn clients_need_a_known_operator(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let unknown = store.create_client(&NewClient {
@@ -144,9 +144,9 @@ fn clients_need_a_known_operator() {
     assert_eq!(store.get_client(created.id).unwrap(), created);
 }
 
-#[test]
-fn list_filters_by_operator_tag_and_phone_prefix() {
-    let db = TestDatabase::create();
+each_backend!(list_filters_by_operator_tag_and_phone_prefix);
+fn list_filters_by_operator_tag_and_phone_prefix(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     operator(&*store, "mts");
@@ -209,9 +209,9 @@ fn list_filters_by_operator_tag_and_phone_prefix() {
     assert_eq!(vip_page.items, vec![b]);
 }
 
-#[test]
-fn delete_cancels_unsent_messages_and_keeps_finished_ones() {
-    let db = TestDatabase::create();
+each_backend!(delete_cancels_unsent_messages_and_keeps_finished_ones);
+fn delete_cancels_unsent_messages_and_keeps_finished_ones(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let gone = client(&*store, "79000000001", "bln", &["t"]);
@@ -276,9 +276,9 @@ fn delete_cancels_unsent_messages_and_keeps_finished_ones() {
     assert_eq!(store.list_tags(ALL).unwrap().total, 1);
 }
 
-#[test]
-fn concurrent_clients_share_a_new_tag() {
-    let db = TestDatabase::create();
+each_backend!(concurrent_clients_share_a_new_tag);
+fn concurrent_clients_share_a_new_tag(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let phones = ["79000000001", "79000000002", "79000000003", "79000000004"];

@@ -1,3 +1,6 @@
+//! Connecting by URL, and what is PostgreSQL's own: migrating under its advisory lock, its
+//! pool running dry, and errors that must not quote a password.
+
 use crate::helpers::ALL;
 use diesel::prelude::*;
 use mailing_domain::store::StoreError;

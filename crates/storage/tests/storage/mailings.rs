@@ -1,3 +1,4 @@
+use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
 use chrono::Duration;
 use mailing_domain::mailing::{MailingField, UpdateRefused};
@@ -6,7 +7,6 @@ use mailing_domain::{
     ClientFilter, ClientFilterId, Invalid, MailingId, MailingStatus, MailingText, MessageStatus,
     SendWindow,
 };
-use mailing_storage::testing::TestDatabase;
 
 /// Before the helper mailing's start (2030-01-01 10:00 UTC).
 fn before() -> chrono::DateTime<chrono::Utc> {
@@ -23,9 +23,9 @@ fn after() -> chrono::DateTime<chrono::Utc> {
     utc(2030, 1, 2, 0, 0)
 }
 
-#[test]
-fn create_with_an_inline_or_a_saved_filter() {
-    let db = TestDatabase::create();
+each_backend!(create_with_an_inline_or_a_saved_filter);
+fn create_with_an_inline_or_a_saved_filter(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let window = SendWindow::parse("22:00", "06:00").unwrap();
     let mut inline = draft(
@@ -68,9 +68,9 @@ fn create_with_an_inline_or_a_saved_filter() {
     assert_eq!(store.list_mailings(ALL).unwrap().total, 2);
 }
 
-#[test]
-fn lists_page_by_id_and_hide_deleted_mailings() {
-    let db = TestDatabase::create();
+each_backend!(lists_page_by_id_and_hide_deleted_mailings);
+fn lists_page_by_id_and_hide_deleted_mailings(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let ids: Vec<MailingId> = (0..5).map(|_| mailing(&*store).id).collect();
     store.delete_mailing(ids[1], before()).unwrap();
@@ -83,9 +83,9 @@ fn lists_page_by_id_and_hide_deleted_mailings() {
     );
 }
 
-#[test]
-fn a_scheduled_mailing_accepts_any_change() {
-    let db = TestDatabase::create();
+each_backend!(a_scheduled_mailing_accepts_any_change);
+fn a_scheduled_mailing_accepts_any_change(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let created = mailing(&*store);
     let saved = saved_filter(&*store, &["bln"], &[]);
@@ -145,9 +145,9 @@ fn a_scheduled_mailing_accepts_any_change() {
     assert_eq!(rejection(missing), Rejection::UnknownClientFilter);
 }
 
-#[test]
-fn a_running_mailing_keeps_its_audience_and_start() {
-    let db = TestDatabase::create();
+each_backend!(a_running_mailing_keeps_its_audience_and_start);
+fn a_running_mailing_keeps_its_audience_and_start(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let created = mailing(&*store);
 
@@ -193,9 +193,9 @@ fn a_running_mailing_keeps_its_audience_and_start() {
     assert_eq!(store.get_mailing(created.id).unwrap(), extended);
 }
 
-#[test]
-fn updates_are_checked_against_the_stored_mailing() {
-    let db = TestDatabase::create();
+each_backend!(updates_are_checked_against_the_stored_mailing);
+fn updates_are_checked_against_the_stored_mailing(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let created = mailing(&*store);
     let early_end = store.update_mailing(
@@ -274,9 +274,9 @@ const AFTER_CANCEL: [MessageStatus; 7] = [
     MessageStatus::Cancelled,
 ];
 
-#[test]
-fn cancel_stops_unsent_messages_once() {
-    let db = TestDatabase::create();
+each_backend!(cancel_stops_unsent_messages_once);
+fn cancel_stops_unsent_messages_once(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let id = mailing_with_every_status(&*store);
 
@@ -303,9 +303,9 @@ fn cancel_stops_unsent_messages_once() {
     );
 }
 
-#[test]
-fn a_finished_mailing_cannot_be_cancelled() {
-    let db = TestDatabase::create();
+each_backend!(a_finished_mailing_cannot_be_cancelled);
+fn a_finished_mailing_cannot_be_cancelled(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let created = mailing(&*store);
     assert_eq!(
@@ -319,9 +319,9 @@ fn a_finished_mailing_cannot_be_cancelled() {
     );
 }
 
-#[test]
-fn delete_hides_the_mailing_and_cancels_unsent_messages() {
-    let db = TestDatabase::create();
+each_backend!(delete_hides_the_mailing_and_cancels_unsent_messages);
+fn delete_hides_the_mailing_and_cancels_unsent_messages(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let id = mailing_with_every_status(&*store);
 

@@ -1,5 +1,7 @@
-//! The PostgreSQL store against a real server: every test gets its own database.
+//! The stores against real databases: every behavioural test runs on PostgreSQL and on
+//! SQLite (see `backend`), each run in a database of its own.
 
+mod backend;
 mod client_filters;
 mod clients;
 mod connect;
@@ -13,7 +15,6 @@ mod pipeline_expand;
 mod pipeline_outbox;
 mod pipeline_replan;
 mod pipeline_sender;
-mod sqlite_basics;
-mod sqlite_store;
+mod sqlite;
 mod tags;
 mod users;

@@ -1,12 +1,12 @@
+use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
-use diesel::prelude::*;
-use mailing_domain::store::{Entity, MessageQuery, NewMessage, StatusCounts};
+use chrono::Utc;
+use mailing_domain::store::{Entity, MessageQuery, NewMessage, StatusCounts, storage_instant};
 use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus};
-use mailing_storage::testing::TestDatabase;
 
-#[test]
-fn insert_skips_pairs_that_already_have_a_message() {
-    let db = TestDatabase::create();
+each_backend!(insert_skips_pairs_that_already_have_a_message);
+fn insert_skips_pairs_that_already_have_a_message(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let m = mailing(&*store);
@@ -28,9 +28,9 @@ fn insert_skips_pairs_that_already_have_a_message() {
     assert_eq!(store.count_messages(m.id).unwrap().total(), 4);
 }
 
-#[test]
-fn insert_skips_mailings_that_are_cancelled_deleted_or_missing() {
-    let db = TestDatabase::create();
+each_backend!(insert_skips_mailings_that_are_cancelled_deleted_or_missing);
+fn insert_skips_mailings_that_are_cancelled_deleted_or_missing(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let c = client(&*store, "79000000001", "bln", &[]).id;
@@ -51,9 +51,32 @@ fn insert_skips_mailings_that_are_cancelled_deleted_or_missing() {
     assert_eq!(all.items[0].mailing_id, open.id);
 }
 
-#[test]
-fn get_and_list_with_filters() {
-    let db = TestDatabase::create();
+each_backend!(a_queued_message_is_inserted_with_its_claim);
+/// The schema insists a queued message carries its claim time, so inserting one claims it.
+fn a_queued_message_is_inserted_with_its_claim(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    operator(&*store, "bln");
+    let m = mailing(&*store);
+    let c = client(&*store, "79000000001", "bln", &[]).id;
+    let before = storage_instant(Utc::now());
+    store
+        .insert_messages(&[new_message(m.id, c, MessageStatus::Queued)])
+        .unwrap();
+    let id = store
+        .list_messages(&MessageQuery::default(), ALL)
+        .unwrap()
+        .items[0]
+        .id;
+    let task = &store.load_for_send(&[id]).unwrap()[0];
+    assert_eq!(task.status, MessageStatus::Queued);
+    let claim = task.queued_at.expect("a queued message carries its claim");
+    assert!(before <= claim && claim <= Utc::now(), "claimed at {claim}");
+}
+
+each_backend!(get_and_list_with_filters);
+fn get_and_list_with_filters(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let first = mailing(&*store);
@@ -124,9 +147,9 @@ fn get_and_list_with_filters() {
     assert_not_found(store.get_message(MessageId(424_242)), Entity::Message);
 }
 
-#[test]
-fn counts_by_status_for_one_or_many_mailings() {
-    let db = TestDatabase::create();
+each_backend!(counts_by_status_for_one_or_many_mailings);
+fn counts_by_status_for_one_or_many_mailings(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let busy = mailing(&*store);
@@ -172,27 +195,17 @@ fn counts_by_status_for_one_or_many_mailings() {
     assert!(store.count_messages_of(&[]).unwrap().is_empty());
 }
 
-#[test]
-fn large_batches_stay_under_the_bind_parameter_limit() {
-    let db = TestDatabase::create();
+each_backend!(large_batches_stay_under_the_bind_parameter_limit);
+fn large_batches_stay_under_the_bind_parameter_limit(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let m = mailing(&*store);
     // Twelve thousand clients through SQL: the store's API would take a transaction each.
-    let mut conn = PgConnection::establish(db.url()).unwrap();
-    let client_ids: Vec<i64> = diesel::sql_query(
-        "INSERT INTO clients (phone_number, operator_code, time_zone) \
-         SELECT '7' || lpad(n::text, 10, '0'), 'bln', 'UTC' FROM generate_series(1, 12000) n \
-         RETURNING id",
-    )
-    .load::<ClientIdRow>(&mut conn)
-    .unwrap()
-    .into_iter()
-    .map(|row| row.id)
-    .collect();
+    let client_ids = db.bulk_clients(12_000, "UTC");
     let batch: Vec<_> = client_ids
         .iter()
-        .map(|&c| new_message(m.id, ClientId(c), MessageStatus::Scheduled))
+        .map(|&c| new_message(m.id, c, MessageStatus::Scheduled))
         .collect();
     assert_eq!(store.insert_messages(&batch).unwrap(), 12_000);
     assert_eq!(store.insert_messages(&batch).unwrap(), 0);
@@ -203,10 +216,4 @@ fn large_batches_stay_under_the_bind_parameter_limit() {
             .get(MessageStatus::Scheduled),
         12_000
     );
-}
-
-#[derive(QueryableByName)]
-struct ClientIdRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    id: i64,
 }

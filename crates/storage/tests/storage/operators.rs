@@ -1,12 +1,12 @@
+use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
 use mailing_domain::OperatorName;
 use mailing_domain::store::{Entity, OperatorPatch, Rejection};
 use mailing_domain::{OperatorId, store::NewOperator};
-use mailing_storage::testing::TestDatabase;
 
-#[test]
-fn create_get_list_update_delete() {
-    let db = TestDatabase::create();
+each_backend!(create_get_list_update_delete);
+fn create_get_list_update_delete(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let created = operator(&*store, "bln");
     assert_eq!(created.code, code("bln"));
@@ -50,9 +50,9 @@ fn create_get_list_update_delete() {
     assert_not_found(store.get_operator(OperatorId(999_999)), Entity::Operator);
 }
 
-#[test]
-fn codes_are_unique() {
-    let db = TestDatabase::create();
+each_backend!(codes_are_unique);
+fn codes_are_unique(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let mts = operator(&*store, "mts");
@@ -72,9 +72,9 @@ fn codes_are_unique() {
     assert_eq!(store.list_operators(ALL).unwrap().total, 2);
 }
 
-#[test]
-fn an_operator_in_use_can_be_renamed_but_not_recoded_or_deleted() {
-    let db = TestDatabase::create();
+each_backend!(an_operator_in_use_can_be_renamed_but_not_recoded_or_deleted);
+fn an_operator_in_use_can_be_renamed_but_not_recoded_or_deleted(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let bln = operator(&*store, "bln");
     client(&*store, "79000000001", "bln", &[]);
@@ -106,9 +106,9 @@ fn an_operator_in_use_can_be_renamed_but_not_recoded_or_deleted() {
     assert_eq!(store.get_operator(bln.id).unwrap().code, code("bln"));
 }
 
-#[test]
-fn lists_page_by_id_with_the_whole_total() {
-    let db = TestDatabase::create();
+each_backend!(lists_page_by_id_with_the_whole_total);
+fn lists_page_by_id_with_the_whole_total(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let ids: Vec<_> = ["a1", "a2", "a3", "a4", "a5"]
         .iter()

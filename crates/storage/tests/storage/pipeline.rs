@@ -2,16 +2,15 @@
 //! operators, clients in named zones, mailings built from a schedule, and a raw view of the
 //! message columns the domain records do not expose (`expires_at`, `queued_at`).
 
+pub use crate::backend::Row;
+use crate::backend::{Backend, NewRow, TestDb};
 use crate::helpers::*;
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz};
 use mailing_domain::store::{Client, FilterSource, Mailing, MailingDraft, NewClient, Store};
 use mailing_domain::{
     ClientFilter, MailingId, MailingSchedule, MailingText, MessageId, MessageStatus, SendWindow,
     TimeZone,
 };
-use mailing_storage::testing::TestDatabase;
 use std::cell::Cell;
 use std::sync::Arc;
 
@@ -23,16 +22,16 @@ pub fn zone(name: &str) -> TimeZone {
     TimeZone::parse(name).unwrap()
 }
 
-/// One test's database, with operators `bln`, `mts` and `tele2` in place.
+/// One test's database on a backend, with operators `bln`, `mts` and `tele2` in place.
 pub struct Fixture {
-    pub db: TestDatabase,
+    pub db: TestDb,
     pub store: Arc<dyn Store>,
     next_phone: Cell<u64>,
 }
 
 impl Fixture {
-    pub fn new() -> Self {
-        let db = TestDatabase::create();
+    pub fn new(backend: Backend) -> Self {
+        let db = TestDb::create(backend);
         let store = db.store();
         for code in ["bln", "mts", "tele2"] {
             operator(&*store, code);
@@ -43,10 +42,6 @@ impl Fixture {
             // Above the numbers `bulk_clients` hands out, so the two never collide.
             next_phone: Cell::new(79_000_000_000),
         }
-    }
-
-    pub fn conn(&self) -> PgConnection {
-        PgConnection::establish(self.db.url()).unwrap()
     }
 
     /// A client with a fresh phone number.
@@ -63,32 +58,18 @@ impl Fixture {
             .unwrap()
     }
 
-    /// `count` `bln` clients in `time_zone`, through SQL: thousands of store calls would each
-    /// take a transaction. Call it at most once per fixture.
+    /// `count` `bln` clients in `time_zone`, through SQL. Call it at most once per fixture.
     pub fn bulk_clients(&self, count: u32, time_zone: &str) {
-        diesel::sql_query(
-            "INSERT INTO clients (phone_number, operator_code, time_zone)
-             SELECT '7' || lpad(n::text, 10, '0'), 'bln', $2 FROM generate_series(1, $1) n",
-        )
-        .bind::<Integer, _>(i32::try_from(count).unwrap())
-        .bind::<Text, _>(time_zone)
-        .execute(&mut self.conn())
-        .unwrap();
+        self.db.bulk_clients(count, time_zone);
     }
 
     /// Every message of `mailing` as stored, by id.
     pub fn rows(&self, mailing: MailingId) -> Vec<Row> {
-        diesel::sql_query(format!("{ROW_SELECT} WHERE mailing_id = $1 ORDER BY id"))
-            .bind::<BigInt, _>(mailing.0)
-            .load(&mut self.conn())
-            .unwrap()
+        self.db.rows(mailing)
     }
 
     pub fn row(&self, id: MessageId) -> Row {
-        diesel::sql_query(format!("{ROW_SELECT} WHERE id = $1"))
-            .bind::<BigInt, _>(id.0)
-            .get_result(&mut self.conn())
-            .unwrap()
+        self.db.row(id)
     }
 
     /// The message `mailing` has for `client`.
@@ -102,36 +83,26 @@ impl Fixture {
     /// A message written straight into the table in any state, for a fresh `UTC` client.
     pub fn seed(&self, mailing: MailingId, seed: Seed) -> MessageId {
         let client = self.client(UTC, "bln", &[]);
-        let id: IdRow = diesel::sql_query(
-            "INSERT INTO messages (mailing_id, client_id, status, next_attempt_at, expires_at,
-                                   queued_at, sent_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        let sent = seed.status == MessageStatus::Sent;
+        self.db.insert_message(
+            mailing,
+            client.id,
+            &NewRow {
+                status: seed.status,
+                next_attempt_at: seed.next_attempt_at,
+                expires_at: seed.expires_at,
+                queued_at: seed.queued_at,
+                sent_at: sent.then_some(seed.next_attempt_at).flatten(),
+            },
         )
-        .bind::<BigInt, _>(mailing.0)
-        .bind::<BigInt, _>(client.id.0)
-        .bind::<Text, _>(seed.status.as_str())
-        .bind::<Nullable<Timestamptz>, _>(seed.next_attempt_at)
-        .bind::<Nullable<Timestamptz>, _>(seed.expires_at)
-        .bind::<Nullable<Timestamptz>, _>(seed.queued_at)
-        .bind::<Nullable<Timestamptz>, _>(
-            (seed.status == MessageStatus::Sent)
-                .then_some(seed.next_attempt_at)
-                .flatten(),
-        )
-        .get_result(&mut self.conn())
-        .unwrap();
-        MessageId(id.id)
     }
 
     /// Rows anywhere that break "queued exactly when claimed".
     pub fn claim_mismatches(&self) -> i64 {
-        let row: CountRow = diesel::sql_query(
+        self.db.count(
             "SELECT count(*) AS count FROM messages
              WHERE (status = 'queued') <> (queued_at IS NOT NULL)",
         )
-        .get_result(&mut self.conn())
-        .unwrap();
-        row.count
     }
 }
 
@@ -175,32 +146,6 @@ impl Seed {
     }
 }
 
-const ROW_SELECT: &str = "SELECT id, client_id, status, attempts, last_error, next_attempt_at,
-        expires_at, queued_at, sent_at FROM messages";
-
-/// A message as stored, including the pipeline's own columns.
-#[derive(QueryableByName, Debug, Clone, PartialEq, Eq)]
-pub struct Row {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    pub client_id: Option<i64>,
-    #[diesel(sql_type = Text)]
-    pub status: String,
-    #[diesel(sql_type = Integer)]
-    pub attempts: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub last_error: Option<String>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub expires_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub queued_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
 impl Row {
     pub fn id(&self) -> MessageId {
         MessageId(self.id)
@@ -227,18 +172,6 @@ impl Row {
             self.id
         );
     }
-}
-
-#[derive(QueryableByName)]
-pub struct IdRow {
-    #[diesel(sql_type = BigInt)]
-    pub id: i64,
-}
-
-#[derive(QueryableByName)]
-pub struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    pub count: i64,
 }
 
 /// A mailing to create: a schedule and a filter, reaching everyone unless told otherwise.

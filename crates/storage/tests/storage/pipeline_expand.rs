@@ -1,6 +1,7 @@
 //! Expanding mailings into messages: who gets one, when each zone is planned for, and which
 //! mailings are due.
 
+use crate::backend::{Backend, each_backend};
 use crate::helpers::*;
 use crate::pipeline::*;
 use chrono::Duration;
@@ -24,9 +25,9 @@ fn recipients(f: &Fixture, mailing: MailingId) -> BTreeSet<ClientId> {
         .collect()
 }
 
-#[test]
-fn one_message_per_matching_client_and_nobody_else() {
-    let f = Fixture::new();
+each_backend!(one_message_per_matching_client_and_nobody_else);
+fn one_message_per_matching_client_and_nobody_else(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let a = f.client(MOSCOW, "bln", &["vip"]).id;
     let b = f.client(MOSCOW, "bln", &[]).id;
@@ -61,9 +62,9 @@ fn one_message_per_matching_client_and_nobody_else() {
     }
 }
 
-#[test]
-fn expanding_twice_creates_nothing_new() {
-    let f = Fixture::new();
+each_backend!(expanding_twice_creates_nothing_new);
+fn expanding_twice_creates_nothing_new(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     f.client(MOSCOW, "bln", &[]);
     f.client(UTC, "mts", &[]);
@@ -89,9 +90,9 @@ fn expanding_twice_creates_nothing_new() {
     assert_eq!(store.count_messages(m.id).unwrap().total(), 2);
 }
 
-#[test]
-fn cancelled_deleted_and_missing_mailings_are_not_expanded() {
-    let f = Fixture::new();
+each_backend!(cancelled_deleted_and_missing_mailings_are_not_expanded);
+fn cancelled_deleted_and_missing_mailings_are_not_expanded(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     f.client(MOSCOW, "bln", &[]);
     let schedule = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0));
@@ -107,9 +108,9 @@ fn cancelled_deleted_and_missing_mailings_are_not_expanded() {
     }
 }
 
-#[test]
-fn concurrent_expansions_of_one_mailing_create_each_message_once() {
-    let f = Fixture::new();
+each_backend!(concurrent_expansions_of_one_mailing_create_each_message_once);
+fn concurrent_expansions_of_one_mailing_create_each_message_once(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     f.bulk_clients(2_000, MOSCOW);
     let m = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0)).create(store);
@@ -136,9 +137,9 @@ fn concurrent_expansions_of_one_mailing_create_each_message_once() {
     assert_eq!(store.count_messages(m.id).unwrap().total(), 2_000);
 }
 
-#[test]
-fn each_zone_is_planned_on_its_own_clock_within_the_window() {
-    let f = Fixture::new();
+each_backend!(each_zone_is_planned_on_its_own_clock_within_the_window);
+fn each_zone_is_planned_on_its_own_clock_within_the_window(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let moscow = f.client(MOSCOW, "bln", &[]);
     let vladivostok = f.client(VLADIVOSTOK, "bln", &[]);
@@ -177,9 +178,9 @@ fn each_zone_is_planned_on_its_own_clock_within_the_window() {
     }
 }
 
-#[test]
-fn zones_whose_window_never_opens_before_the_end_get_expired_messages() {
-    let f = Fixture::new();
+each_backend!(zones_whose_window_never_opens_before_the_end_get_expired_messages);
+fn zones_whose_window_never_opens_before_the_end_get_expired_messages(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let vladivostok = f.client(VLADIVOSTOK, "bln", &[]);
     let moscow = [f.client(MOSCOW, "bln", &[]), f.client(MOSCOW, "mts", &[])];
@@ -209,9 +210,9 @@ fn zones_whose_window_never_opens_before_the_end_get_expired_messages() {
     assert_eq!(claimed, vec![f.row_for(m.id, &vladivostok).id()]);
 }
 
-#[test]
-fn local_time_mailings_start_and_end_on_each_clients_clock() {
-    let f = Fixture::new();
+each_backend!(local_time_mailings_start_and_end_on_each_clients_clock);
+fn local_time_mailings_start_and_end_on_each_clients_clock(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let moscow = f.client(MOSCOW, "bln", &[]);
     let vladivostok = f.client(VLADIVOSTOK, "bln", &[]);
@@ -256,9 +257,9 @@ fn local_time_mailings_start_and_end_on_each_clients_clock() {
         .assert_planned(utc(2030, 5, 1, 10, 0), utc(2030, 5, 1, 12, 0));
 }
 
-#[test]
-fn mailings_to_expand_lists_due_mailings_only() {
-    let f = Fixture::new();
+each_backend!(mailings_to_expand_lists_due_mailings_only);
+fn mailings_to_expand_lists_due_mailings_only(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let now = utc(2030, 5, 1, 12, 0);
     let end = utc(2030, 5, 3, 0, 0);
@@ -296,4 +297,31 @@ fn mailings_to_expand_lists_due_mailings_only() {
             .unwrap(),
         vec![]
     );
+}
+
+each_backend!(local_time_mailings_are_listed_fourteen_hours_early);
+/// The earliest zone (UTC+14) reaches a local-time mailing's start fourteen hours before UTC.
+fn local_time_mailings_are_listed_fourteen_hours_early(backend: Backend) {
+    let f = Fixture::new(backend);
+    let store = &*f.store;
+    let noon = utc(2030, 5, 1, 12, 0);
+    let local = spec(noon, noon + Duration::hours(6))
+        .local_time()
+        .create(store);
+    let plain = spec(noon, noon + Duration::hours(6)).create(store);
+    let at = |h: i64, m: i64| noon - Duration::hours(h) + Duration::minutes(m);
+    assert_eq!(store.mailings_to_expand(at(14, -1), 10).unwrap(), vec![]);
+    assert_eq!(
+        store.mailings_to_expand(at(14, 0), 10).unwrap(),
+        vec![local.id]
+    );
+    assert_eq!(
+        store.mailings_to_expand(at(0, -1), 10).unwrap(),
+        vec![local.id]
+    );
+    assert_eq!(
+        store.mailings_to_expand(noon, 10).unwrap(),
+        vec![local.id, plain.id]
+    );
+    assert_eq!(store.mailings_to_expand(noon, 1).unwrap(), vec![local.id]);
 }

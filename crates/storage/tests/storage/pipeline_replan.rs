@@ -1,5 +1,6 @@
 //! Replanning a running mailing's waiting messages after its end or window changed.
 
+use crate::backend::{Backend, each_backend};
 use crate::helpers::*;
 use crate::pipeline::*;
 use chrono::{DateTime, Utc};
@@ -50,9 +51,9 @@ fn change(f: &Fixture, id: MailingId, patch: &MailingPatch, now: DateTime<Utc>) 
     f.store.replan_mailing(id, now).unwrap()
 }
 
-#[test]
-fn a_new_window_holds_each_zone_until_its_window_opens() {
-    let f = Fixture::new();
+each_backend!(a_new_window_holds_each_zone_until_its_window_opens);
+fn a_new_window_holds_each_zone_until_its_window_opens(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let moscow = f.client(MOSCOW, "bln", &[]);
     let vladivostok = f.client(VLADIVOSTOK, "bln", &[]);
@@ -87,9 +88,9 @@ fn a_new_window_holds_each_zone_until_its_window_opens() {
     }
 }
 
-#[test]
-fn an_earlier_end_expires_what_can_no_longer_be_sent() {
-    let f = Fixture::new();
+each_backend!(an_earlier_end_expires_what_can_no_longer_be_sent);
+fn an_earlier_end_expires_what_can_no_longer_be_sent(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let vladivostok = f.client(VLADIVOSTOK, "bln", &[]);
     let moscow = f.client(MOSCOW, "bln", &[]);
@@ -129,9 +130,9 @@ fn an_earlier_end_expires_what_can_no_longer_be_sent() {
     assert_eq!(f.row(sent), sent_before);
 }
 
-#[test]
-fn a_local_time_end_change_moves_each_zones_deadline() {
-    let f = Fixture::new();
+each_backend!(a_local_time_end_change_moves_each_zones_deadline);
+fn a_local_time_end_change_moves_each_zones_deadline(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let moscow = f.client(MOSCOW, "bln", &[]);
     let vladivostok = f.client(VLADIVOSTOK, "bln", &[]);
@@ -171,9 +172,9 @@ fn retrying_message(f: &Fixture, retry_at: DateTime<Utc>) -> (MailingId, Message
     (m.id, id)
 }
 
-#[test]
-fn a_retry_keeps_its_later_backoff() {
-    let f = Fixture::new();
+each_backend!(a_retry_keeps_its_later_backoff);
+fn a_retry_keeps_its_later_backoff(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let early = f.client(UTC, "bln", &[]);
     let late = f.client(UTC, "mts", &[]);
@@ -217,10 +218,10 @@ fn a_retry_keeps_its_later_backoff() {
     }
 }
 
+each_backend!(a_retry_keeps_its_backoff_through_two_replans);
 /// Each replan must see the retry for what it is, or the second one forgets the backoff.
-#[test]
-fn a_retry_keeps_its_backoff_through_two_replans() {
-    let f = Fixture::new();
+fn a_retry_keeps_its_backoff_through_two_replans(backend: Backend) {
+    let f = Fixture::new(backend);
     let retry_at = utc(2030, 5, 1, 3, 0);
     let (m, id) = retrying_message(&f, retry_at);
     change(
@@ -239,11 +240,11 @@ fn a_retry_keeps_its_backoff_through_two_replans() {
     assert_eq!(f.row(id).next_attempt_at, Some(retry_at));
 }
 
+each_backend!(a_replanned_retry_stays_retrying);
 /// A replanned retry is still a retry: `retrying → scheduled` is not a transition the domain
 /// allows (`MessageStatus::can_become`), and statistics would lose the failed attempt.
-#[test]
-fn a_replanned_retry_stays_retrying() {
-    let f = Fixture::new();
+fn a_replanned_retry_stays_retrying(backend: Backend) {
+    let f = Fixture::new(backend);
     let (m, id) = retrying_message(&f, utc(2030, 5, 1, 3, 0));
     change(
         &f,
@@ -254,11 +255,11 @@ fn a_replanned_retry_stays_retrying() {
     f.row(id).assert_status(MessageStatus::Retrying);
 }
 
+each_backend!(a_retry_backoff_outside_a_new_window_waits_for_the_window);
 /// A retry due after the new window closes waits for the window's next opening, exactly as
 /// `plan_send` plans it from the backoff.
-#[test]
-fn a_retry_backoff_outside_a_new_window_waits_for_the_window() {
-    let f = Fixture::new();
+fn a_retry_backoff_outside_a_new_window_waits_for_the_window(backend: Backend) {
+    let f = Fixture::new(backend);
     let retry_at = utc(2030, 5, 1, 21, 30);
     let (m, id) = retrying_message(&f, retry_at);
     let now = utc(2030, 5, 1, 20, 10);
@@ -272,11 +273,11 @@ fn a_retry_backoff_outside_a_new_window_waits_for_the_window() {
     assert_eq!(f.row(id).next_attempt_at, Some(send_at));
 }
 
+each_backend!(a_retry_backoff_after_the_new_end_expires);
 /// A retry whose backoff ends at or after the new end can never be sent, so replanning expires
 /// it rather than leaving it waiting past its own deadline.
-#[test]
-fn a_retry_backoff_after_the_new_end_expires() {
-    let f = Fixture::new();
+fn a_retry_backoff_after_the_new_end_expires(backend: Backend) {
+    let f = Fixture::new(backend);
     let (m, id) = retrying_message(&f, utc(2030, 5, 1, 21, 30));
     change(
         &f,
@@ -289,12 +290,12 @@ fn a_retry_backoff_after_the_new_end_expires() {
     assert_eq!(row.next_attempt_at, None);
 }
 
+each_backend!(a_claimed_message_gets_the_new_deadline_too);
 /// A message a sender holds while the end moves earlier gets the new deadline too: if the
 /// sender gives it back (release, a retry, a reclaim), it must not be handed out after the
 /// mailing's new end.
-#[test]
-fn a_claimed_message_gets_the_new_deadline_too() {
-    let f = Fixture::new();
+fn a_claimed_message_gets_the_new_deadline_too(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     f.client(UTC, "bln", &[]);
     let m = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 3, 0, 0)).create(store);
@@ -318,9 +319,9 @@ fn a_claimed_message_gets_the_new_deadline_too() {
     assert_eq!(f.row(held[0]).expires_at, Some(end));
 }
 
-#[test]
-fn cancelled_or_deleted_mailings_are_not_replanned() {
-    let f = Fixture::new();
+each_backend!(cancelled_or_deleted_mailings_are_not_replanned);
+fn cancelled_or_deleted_mailings_are_not_replanned(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     f.client(MOSCOW, "bln", &[]);
     let mailing = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 3, 0, 0));

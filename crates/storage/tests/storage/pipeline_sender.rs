@@ -1,10 +1,10 @@
 //! What senders read and write: send tasks, and outcomes of claimed messages.
 
+use crate::backend::{Backend, each_backend};
 use crate::helpers::*;
 use crate::pipeline::*;
 use chrono::{DateTime, Duration, Utc};
-use diesel::prelude::*;
-use mailing_domain::store::{Client, Outcome, OutcomeKind, SendTask};
+use mailing_domain::store::{Client, MailingPatch, MailingState, Outcome, OutcomeKind, SendTask};
 use mailing_domain::{MailingId, MailingText, MessageId, MessageStatus};
 use std::collections::HashMap;
 
@@ -33,9 +33,9 @@ fn task(f: &Fixture, id: MessageId) -> SendTask {
     tasks.remove(0)
 }
 
-#[test]
-fn load_for_send_returns_everything_a_sender_needs() {
-    let f = Fixture::new();
+each_backend!(load_for_send_returns_everything_a_sender_needs);
+fn load_for_send_returns_everything_a_sender_needs(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let client = f.client(VLADIVOSTOK, "bln", &[]);
     let mailing = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0)).window("09:00", "21:00");
@@ -88,9 +88,9 @@ fn load_for_send_returns_everything_a_sender_needs() {
     );
 }
 
-#[test]
-fn load_for_send_after_the_mailing_or_client_is_deleted() {
-    let f = Fixture::new();
+each_backend!(load_for_send_after_the_mailing_or_client_is_deleted);
+fn load_for_send_after_the_mailing_or_client_is_deleted(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let kept = f.client(MOSCOW, "bln", &[]);
     let leaving = f.client(MOSCOW, "mts", &[]);
@@ -119,9 +119,68 @@ fn load_for_send_after_the_mailing_or_client_is_deleted() {
     );
 }
 
-#[test]
-fn each_outcome_sets_its_columns_and_ends_the_claim() {
-    let f = Fixture::new();
+each_backend!(mailing_states_read_the_current_schedule);
+fn mailing_states_read_the_current_schedule(backend: Backend) {
+    let f = Fixture::new(backend);
+    let store = &*f.store;
+    let windowed = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0)).window("09:00", "18:00");
+    let local = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0)).local_time();
+    let (w, l) = (windowed.create(store).id, local.create(store).id);
+    let states = |ids: &[MailingId]| {
+        let mut states = store.mailing_states(ids).unwrap();
+        states.sort_by_key(|state| state.id);
+        states
+    };
+    let state = |id, spec: &Spec, active| MailingState {
+        id,
+        schedule: spec.schedule(),
+        active,
+    };
+    assert_eq!(
+        states(&[w, l, MailingId(999_999)]),
+        vec![state(w, &windowed, true), state(l, &local, true)]
+    );
+    assert!(states(&[]).is_empty());
+
+    // The window goes, the mailing is cancelled; the other one is deleted and disappears.
+    let before = utc(2030, 4, 1, 0, 0);
+    let unwindowed = MailingPatch {
+        send_window: Some(None),
+        ..MailingPatch::default()
+    };
+    store.update_mailing(w, &unwindowed, before).unwrap();
+    store.cancel_mailing(w, before).unwrap();
+    store.delete_mailing(l, before).unwrap();
+    assert_eq!(
+        states(&[w, l]),
+        vec![state(
+            w,
+            &spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0)),
+            false
+        )]
+    );
+}
+
+each_backend!(id_lists_longer_than_a_statement_binds_are_read_and_released);
+/// SQLite binds each id of a list as a parameter of its own, and a statement takes 32,766.
+fn id_lists_longer_than_a_statement_binds_are_read_and_released(backend: Backend) {
+    let f = Fixture::new(backend);
+    let store = &*f.store;
+    f.client(UTC, "bln", &[]);
+    let m = running(&f);
+    let id = f.rows(m)[0].id();
+    let absent = 1_000_000..1_040_000;
+    let messages: Vec<MessageId> = absent.clone().map(MessageId).chain([id]).collect();
+    let mailings: Vec<MailingId> = absent.map(MailingId).chain([m]).collect();
+    assert_eq!(store.load_for_send(&messages).unwrap().len(), 1);
+    assert_eq!(store.mailing_states(&mailings).unwrap().len(), 1);
+    assert_eq!(store.claim_due(expand_at(), 10).unwrap(), vec![id]);
+    assert_eq!(store.release(&messages, expand_at()).unwrap(), 1);
+}
+
+each_backend!(each_outcome_sets_its_columns_and_ends_the_claim);
+fn each_outcome_sets_its_columns_and_ends_the_claim(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let clients: [Client; 7] = std::array::from_fn(|_| f.client(UTC, "bln", &[]));
     let m = running(&f);
@@ -244,9 +303,9 @@ fn each_outcome_sets_its_columns_and_ends_the_claim() {
     assert_eq!(f.claim_mismatches(), 0);
 }
 
-#[test]
-fn outcomes_land_only_on_their_claim_but_deliveries_always_do() {
-    let f = Fixture::new();
+each_backend!(outcomes_land_only_on_their_claim_but_deliveries_always_do);
+fn outcomes_land_only_on_their_claim_but_deliveries_always_do(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     f.client(UTC, "bln", &[]);
     let cancelled_mailing = running(&f);
@@ -329,9 +388,9 @@ fn outcomes_land_only_on_their_claim_but_deliveries_always_do() {
     assert!(store.record_outcomes(&[]).unwrap().is_empty());
 }
 
-#[test]
-fn duplicate_outcomes_in_one_batch_write_one() {
-    let f = Fixture::new();
+each_backend!(duplicate_outcomes_in_one_batch_write_one);
+fn duplicate_outcomes_in_one_batch_write_one(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     f.client(UTC, "bln", &[]);
     let m = running(&f);
@@ -358,9 +417,9 @@ fn duplicate_outcomes_in_one_batch_write_one() {
     assert_eq!(row.queued_at, None);
 }
 
-#[test]
-fn five_thousand_outcomes_in_one_call() {
-    let f = Fixture::new();
+each_backend!(five_thousand_outcomes_in_one_call);
+fn five_thousand_outcomes_in_one_call(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     f.bulk_clients(5_000, UTC);
     let m = running(&f);
@@ -402,9 +461,9 @@ fn five_thousand_outcomes_in_one_call() {
     assert_eq!(f.claim_mismatches(), 0);
 }
 
-#[test]
-fn cancelling_or_deleting_ends_claims() {
-    let f = Fixture::new();
+each_backend!(cancelling_or_deleting_ends_claims);
+fn cancelling_or_deleting_ends_claims(backend: Backend) {
+    let f = Fixture::new(backend);
     let store = &*f.store;
     let stays = f.client(UTC, "bln", &[]);
     let leaves = f.client(UTC, "mts", &[]);
@@ -437,22 +496,19 @@ fn cancelling_or_deleting_ends_claims() {
     assert_eq!(f.claim_mismatches(), 0);
 }
 
+each_backend!(the_schema_refuses_claims_without_a_claim_time_and_the_reverse);
 /// The rule holds in the schema, so every path above that succeeded kept it.
-#[test]
-fn the_schema_refuses_claims_without_a_claim_time_and_the_reverse() {
-    let f = Fixture::new();
+fn the_schema_refuses_claims_without_a_claim_time_and_the_reverse(backend: Backend) {
+    let f = Fixture::new(backend);
     f.client(UTC, "bln", &[]);
     let m = running(&f);
     let id = f.rows(m)[0].id;
-    let mut conn = f.conn();
     for statement in [
-        "UPDATE messages SET status = 'queued' WHERE id = $1",
-        "UPDATE messages SET queued_at = now() WHERE id = $1",
+        format!("UPDATE messages SET status = 'queued' WHERE id = {id}"),
+        format!("UPDATE messages SET queued_at = CURRENT_TIMESTAMP WHERE id = {id}"),
     ] {
-        let refused = diesel::sql_query(statement)
-            .bind::<diesel::sql_types::BigInt, _>(id)
-            .execute(&mut conn);
-        let message = refused.expect_err(statement).to_string();
+        let refused = f.db.execute(&statement);
+        let message = refused.expect_err(&statement).to_string();
         assert!(
             message.contains("messages_queued_at_when_queued"),
             "{message}"

@@ -1,15 +1,15 @@
+use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
 use mailing_domain::TagId;
 use mailing_domain::store::{Entity, NewTag, Rejection};
-use mailing_storage::testing::TestDatabase;
 
 fn new_tag(raw: &str) -> NewTag {
     NewTag { value: tag(raw) }
 }
 
-#[test]
-fn create_get_list_update_delete() {
-    let db = TestDatabase::create();
+each_backend!(create_get_list_update_delete);
+fn create_get_list_update_delete(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     let created = store.create_tag(&new_tag("Important")).unwrap();
     assert_eq!(created.value, tag("Important"));
@@ -26,9 +26,9 @@ fn create_get_list_update_delete() {
     assert_not_found(store.update_tag(TagId(424_242), &new_tag("x")), Entity::Tag);
 }
 
-#[test]
-fn values_are_unique() {
-    let db = TestDatabase::create();
+each_backend!(values_are_unique);
+fn values_are_unique(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     store.create_tag(&new_tag("Important")).unwrap();
     let other = store.create_tag(&new_tag("Another Tag")).unwrap();
@@ -44,9 +44,9 @@ fn values_are_unique() {
     store.create_tag(&new_tag("important")).unwrap();
 }
 
-#[test]
-fn renaming_or_deleting_a_tag_changes_the_clients_that_carry_it() {
-    let db = TestDatabase::create();
+each_backend!(renaming_or_deleting_a_tag_changes_the_clients_that_carry_it);
+fn renaming_or_deleting_a_tag_changes_the_clients_that_carry_it(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
     let tagged = client(&*store, "79000000001", "bln", &["Important", "Other"]);
@@ -71,9 +71,9 @@ fn renaming_or_deleting_a_tag_changes_the_clients_that_carry_it() {
     assert_eq!(store.get_client(untagged.id).unwrap(), untagged);
 }
 
-#[test]
-fn lists_page_by_id_with_the_whole_total() {
-    let db = TestDatabase::create();
+each_backend!(lists_page_by_id_with_the_whole_total);
+fn lists_page_by_id_with_the_whole_total(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     for value in ["e", "d", "c", "b", "a"] {
         store.create_tag(&new_tag(value)).unwrap();

@@ -1,8 +1,8 @@
-use mailing_storage::testing::TestDatabase;
+use crate::backend::{Backend, TestDb, each_backend};
 
-#[test]
-fn save_user_creates_then_replaces_the_hash() {
-    let db = TestDatabase::create();
+each_backend!(save_user_creates_then_replaces_the_hash);
+fn save_user_creates_then_replaces_the_hash(backend: Backend) {
+    let db = TestDb::create(backend);
     let store = db.store();
     assert_eq!(store.find_user("admin").unwrap(), None);
 

@@ -1,5 +1,5 @@
-//! diesel's view of the tables, written by hand to match
-//! `migrations/postgres/2026-11-27-000001_initial/up.sql` column for column.
+//! diesel's view of the PostgreSQL tables, written by hand to match `migrations/postgres` column
+//! for column. `sqlite/schema.rs` declares the same tables and columns with SQLite's types.
 
 diesel::table! {
     operators (id) {

@@ -1,36 +1,43 @@
-use super::{PgStore, bounds, corrupt, total};
+use super::dialect::{self, StoredList, now, read_list, store_filter};
+use super::schema::{client_filters, mailings};
+use super::{Backend, BackendStore, Conn};
+use crate::columns::{bounds, corrupt, filter_from_lists, total};
 use crate::errors::Failure;
-use crate::schema::{client_filters, mailings};
 use chrono::{DateTime, Utc};
-use diesel::dsl::now;
-use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use mailing_domain::store::{
     ClientFilterStore, Entity, NewSavedFilter, Page, PageRequest, SavedFilter, SavedFilterPatch,
     StoreError, StoreResult,
 };
-use mailing_domain::{ClientFilter, ClientFilterId, OperatorCode, TagValue};
+use mailing_domain::{ClientFilter, ClientFilterId};
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = client_filters, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = client_filters, check_for_backend(Backend))]
 struct ClientFilterRow {
     id: i64,
     name: Option<String>,
-    operator_codes: Vec<String>,
-    tags: Vec<String>,
+    operator_codes: StoredList,
+    tags: StoredList,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 impl ClientFilterRow {
     fn into_record(self) -> Result<SavedFilter, Failure> {
+        let id = self.id;
+        let list = |column, stored| {
+            read_list(stored).map_err(|e| corrupt("client_filters", column, id, e))
+        };
         Ok(SavedFilter {
-            id: ClientFilterId(self.id),
-            filter: filter_from_columns(
+            id: ClientFilterId(id),
+            filter: filter_from_lists(
                 "client_filters",
-                ("operator_codes", &self.operator_codes),
-                ("tags", &self.tags),
-                self.id,
+                (
+                    "operator_codes",
+                    list("operator_codes", self.operator_codes)?,
+                ),
+                ("tags", list("tags", self.tags)?),
+                id,
             )?,
             name: self.name,
             created_at: self.created_at,
@@ -39,79 +46,47 @@ impl ClientFilterRow {
     }
 }
 
-/// Rebuilds a filter from its two array columns, which `client_filters` and `mailings` share
-/// under different names.
-pub(crate) fn filter_from_columns(
-    table: &str,
-    (codes_column, codes): (&str, &[String]),
-    (tags_column, tags): (&str, &[String]),
-    id: i64,
-) -> Result<ClientFilter, Failure> {
-    let codes = codes
-        .iter()
-        .map(|code| OperatorCode::parse(code).map_err(|e| corrupt(table, codes_column, id, e)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let tags = tags
-        .iter()
-        .map(|tag| TagValue::parse(tag).map_err(|e| corrupt(table, tags_column, id, e)))
-        .collect::<Result<Vec<_>, _>>()?;
-    ClientFilter::new(codes, tags).map_err(|e| corrupt(table, "filter", id, e))
-}
-
-/// A filter's lists as the array columns store them, in the filter's (sorted) order.
-pub(crate) fn filter_columns(filter: &ClientFilter) -> (Vec<&str>, Vec<&str>) {
-    (
-        filter.operator_codes().map(OperatorCode::as_str).collect(),
-        filter.tags().map(TagValue::as_str).collect(),
-    )
-}
-
 /// A saved filter's content, for a mailing to copy; `None` if it does not exist.
 ///
 /// Read `FOR SHARE`, so the filter cannot change or vanish before the mailing that copies it
 /// commits.
 pub(super) fn find_filter(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: ClientFilterId,
 ) -> Result<Option<ClientFilter>, Failure> {
-    client_filters::table
-        .find(id.0)
-        .select(ClientFilterRow::as_select())
-        .for_share()
-        .first(conn)
-        .optional()?
-        .map(|row| row.into_record().map(|saved| saved.filter))
-        .transpose()
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = client_filters)]
-struct NewClientFilterRow<'a> {
-    name: Option<&'a str>,
-    operator_codes: Vec<&'a str>,
-    tags: Vec<&'a str>,
+    dialect::for_share!(
+        client_filters::table
+            .find(id.0)
+            .select(ClientFilterRow::as_select())
+    )
+    .first(conn)
+    .optional()?
+    .map(|row| row.into_record().map(|saved| saved.filter))
+    .transpose()
 }
 
 #[derive(AsChangeset)]
 #[diesel(table_name = client_filters)]
 struct ClientFilterChanges<'a> {
     name: Option<Option<&'a str>>,
-    operator_codes: Option<Vec<&'a str>>,
-    tags: Option<Vec<&'a str>>,
+    operator_codes: Option<StoredList>,
+    tags: Option<StoredList>,
 }
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::ClientFilter);
 
-impl ClientFilterStore for PgStore {
+impl ClientFilterStore for BackendStore {
     fn create_client_filter(&self, new: &NewSavedFilter) -> StoreResult<SavedFilter> {
         self.write(|conn| {
-            let (operator_codes, tags) = filter_columns(&new.filter);
+            let (operator_codes, tags) = store_filter(&new.filter);
             diesel::insert_into(client_filters::table)
-                .values(NewClientFilterRow {
-                    name: new.name.as_deref(),
-                    operator_codes,
-                    tags,
-                })
+                .values((
+                    client_filters::name.eq(new.name.as_deref()),
+                    client_filters::operator_codes.eq(operator_codes),
+                    client_filters::tags.eq(tags),
+                    client_filters::created_at.eq(now()),
+                    client_filters::updated_at.eq(now()),
+                ))
                 .returning(ClientFilterRow::as_returning())
                 .get_result(conn)?
                 .into_record()
@@ -156,20 +131,14 @@ impl ClientFilterStore for PgStore {
         patch: &SavedFilterPatch,
     ) -> StoreResult<SavedFilter> {
         self.write(|conn| {
-            let (operator_codes, tags) = match &patch.filter {
-                Some(filter) => {
-                    let (codes, tags) = filter_columns(filter);
-                    (Some(codes), Some(tags))
-                }
-                None => (None, None),
-            };
+            let (operator_codes, tags) = patch.filter.as_ref().map(store_filter).unzip();
             let changes = ClientFilterChanges {
                 name: patch.name.as_ref().map(Option::as_deref),
                 operator_codes,
                 tags,
             };
             diesel::update(client_filters::table.find(id.0))
-                .set((changes, client_filters::updated_at.eq(now)))
+                .set((changes, client_filters::updated_at.eq(now())))
                 .returning(ClientFilterRow::as_returning())
                 .get_result(conn)
                 .optional()?
@@ -183,7 +152,7 @@ impl ClientFilterStore for PgStore {
             // The mailings that copied it lose their link (ON DELETE SET NULL) and keep the
             // copy; they changed, so they say so.
             diesel::update(mailings::table.filter(mailings::client_filter_id.eq(id.0)))
-                .set(mailings::updated_at.eq(now))
+                .set(mailings::updated_at.eq(now()))
                 .execute(conn)?;
             let deleted = diesel::delete(client_filters::table.find(id.0)).execute(conn)?;
             if deleted == 0 {

@@ -1,14 +1,14 @@
-use super::PgStore;
-use crate::schema::users;
-use diesel::dsl::now;
+use super::dialect::now;
+use super::schema::users;
+use super::{Backend, BackendStore};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use mailing_domain::UserId;
 use mailing_domain::store::{StoreResult, User, UserStore};
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct UserRow {
+#[diesel(table_name = users, check_for_backend(Backend))]
+struct UserRow {
     id: i64,
     username: String,
     password_hash: String,
@@ -24,7 +24,7 @@ impl From<UserRow> for User {
     }
 }
 
-impl UserStore for PgStore {
+impl UserStore for BackendStore {
     fn find_user(&self, username: &str) -> StoreResult<Option<User>> {
         self.read(|conn| {
             let row = users::table
@@ -42,12 +42,14 @@ impl UserStore for PgStore {
                 .values((
                     users::username.eq(username),
                     users::password_hash.eq(password_hash),
+                    users::created_at.eq(now()),
+                    users::updated_at.eq(now()),
                 ))
                 .on_conflict(users::username)
                 .do_update()
                 .set((
                     users::password_hash.eq(excluded(users::password_hash)),
-                    users::updated_at.eq(now),
+                    users::updated_at.eq(now()),
                 ))
                 .returning(UserRow::as_returning())
                 .get_result(conn)?;

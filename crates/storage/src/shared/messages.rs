@@ -1,20 +1,21 @@
-use super::{PgStore, bounds, corrupt, total};
+use super::dialect::{self, MAX_BIND_PARAMETERS, now};
+use super::schema::{mailings, messages};
+use super::{Backend, BackendStore, Conn};
+use crate::columns::{add_count, bounds, corrupt, message_status, total};
 use crate::errors::Failure;
-use crate::schema::{mailings, messages};
 use chrono::{DateTime, Utc};
-use diesel::dsl::{count_star, now};
-use diesel::pg::{Pg, PgConnection};
+use diesel::dsl::count_star;
 use diesel::prelude::*;
 use mailing_domain::store::{
     Entity, Message, MessageQuery, MessageStore, NewMessage, Page, PageRequest, StatusCounts,
-    StoreError, StoreResult,
+    StoreError, StoreResult, storage_instant,
 };
 use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct MessageRow {
+#[diesel(table_name = messages, check_for_backend(Backend))]
+struct MessageRow {
     id: i64,
     mailing_id: i64,
     client_id: Option<i64>,
@@ -28,12 +29,12 @@ pub(crate) struct MessageRow {
 }
 
 impl MessageRow {
-    pub(crate) fn into_record(self) -> Result<Message, Failure> {
+    fn into_record(self) -> Result<Message, Failure> {
         Ok(Message {
             id: MessageId(self.id),
             mailing_id: MailingId(self.mailing_id),
             client_id: self.client_id.map(ClientId),
-            status: parse_status(&self.status, self.id)?,
+            status: message_status(&self.status, self.id)?,
             attempts: u32::try_from(self.attempts)
                 .map_err(|e| corrupt("messages", "attempts", self.id, e))?,
             last_error: self.last_error,
@@ -45,16 +46,10 @@ impl MessageRow {
     }
 }
 
-fn parse_status(raw: &str, id: i64) -> Result<MessageStatus, Failure> {
-    raw.parse()
-        .map_err(|e| corrupt("messages", "status", id, e))
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = messages)]
+/// A message to insert, before its mailing was checked.
 struct NewMessageRow {
     mailing_id: i64,
-    client_id: Option<i64>,
+    client_id: i64,
     status: &'static str,
     attempts: i32,
     next_attempt_at: Option<DateTime<Utc>>,
@@ -62,9 +57,13 @@ struct NewMessageRow {
     queued_at: Option<DateTime<Utc>>,
 }
 
-/// Rows per INSERT: seven bind parameters each keeps a statement under PostgreSQL's limit of
-/// 65,535 parameters.
-const INSERT_CHUNK: usize = 8_000;
+/// Rows per INSERT: each binds at most nine parameters (the timestamps may be bound values
+/// too), and a statement stays under the backend's limit.
+const INSERT_CHUNK: usize = MAX_BIND_PARAMETERS / 9;
+
+/// Ids per statement where a list of ids is bound: PostgreSQL binds the list as one array, but
+/// SQLite binds each id as a parameter of its own.
+pub(super) const ID_SLICE: usize = MAX_BIND_PARAMETERS - 16;
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Message);
 
@@ -77,13 +76,13 @@ pub(super) enum Owner {
 
 /// Cancels the messages of `owner` that may still reach the probe; sent and otherwise finished
 /// ones keep their outcome.
-pub(super) fn cancel_unsent(conn: &mut PgConnection, owner: Owner) -> QueryResult<usize> {
+pub(super) fn cancel_unsent(conn: &mut Conn, owner: Owner) -> QueryResult<usize> {
     let unsent = MessageStatus::UNSENT.map(MessageStatus::as_str);
     let cancelled = (
         messages::status.eq(MessageStatus::Cancelled.as_str()),
         messages::queued_at.eq(None::<DateTime<Utc>>),
         messages::claim_renewed_at.eq(None::<DateTime<Utc>>),
-        messages::updated_at.eq(now),
+        messages::updated_at.eq(now()),
     );
     let unsent_messages = messages::table.filter(messages::status.eq_any(unsent));
     match owner {
@@ -103,25 +102,23 @@ pub(super) fn cancel_unsent(conn: &mut PgConnection, owner: Owner) -> QueryResul
 /// the mailing for update: either the cancellation comes first and these rows are skipped, or
 /// it waits for them to commit and then cancels them with the rest. Without it, messages could
 /// be created for a mailing cancelled a moment earlier, and sent.
-fn lock_open_mailings(
-    conn: &mut PgConnection,
-    rows: &[NewMessageRow],
-) -> QueryResult<HashSet<i64>> {
+fn lock_open_mailings(conn: &mut Conn, rows: &[NewMessageRow]) -> QueryResult<HashSet<i64>> {
     let ids: BTreeSet<i64> = rows.iter().map(|row| row.mailing_id).collect();
     let ids: Vec<i64> = ids.into_iter().collect();
-    let open: Vec<i64> = mailings::table
-        .filter(mailings::id.eq_any(&ids))
-        .filter(mailings::cancelled_at.is_null())
-        .filter(mailings::deleted_at.is_null())
-        .select(mailings::id)
-        .order(mailings::id.asc())
-        .for_share()
-        .load(conn)?;
+    let open: Vec<i64> = dialect::for_share!(
+        mailings::table
+            .filter(mailings::id.eq_any(&ids))
+            .filter(mailings::cancelled_at.is_null())
+            .filter(mailings::deleted_at.is_null())
+            .select(mailings::id)
+            .order(mailings::id.asc())
+    )
+    .load(conn)?;
     Ok(open.into_iter().collect())
 }
 
 /// `query`'s conditions on the messages table, for both the page and its total.
-fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Pg> {
+fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Backend> {
     let mut selected = messages::table.into_boxed();
     if let Some(mailing) = query.mailing_id {
         selected = selected.filter(messages::mailing_id.eq(mailing.0));
@@ -135,21 +132,6 @@ fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Pg> {
     selected
 }
 
-/// Adds grouped `(status, count)` rows into `counts`.
-pub(crate) fn add_counts(
-    counts: &mut StatusCounts,
-    status: &str,
-    count: i64,
-) -> Result<(), Failure> {
-    let status: MessageStatus = status.parse().map_err(|e| {
-        Failure::Store(StoreError::Internal(format!(
-            "stored messages.status is invalid: {e}"
-        )))
-    })?;
-    counts.set(status, counts.get(status) + total(count));
-    Ok(())
-}
-
 /// The one mailing all of `new` belong to, if there is one, for the span.
 fn common_mailing(new: &[NewMessage]) -> Option<i64> {
     let first = new.first()?.mailing_id;
@@ -158,7 +140,7 @@ fn common_mailing(new: &[NewMessage]) -> Option<i64> {
         .then_some(first.0)
 }
 
-impl MessageStore for PgStore {
+impl MessageStore for BackendStore {
     #[tracing::instrument(skip_all, fields(message_id = %id))]
     fn get_message(&self, id: MessageId) -> StoreResult<Message> {
         self.read(|conn| {
@@ -209,7 +191,7 @@ impl MessageStore for PgStore {
                 .load(conn)?;
             let mut counts = StatusCounts::default();
             for (status, count) in rows {
-                add_counts(&mut counts, &status, count)?;
+                add_count(&mut counts, &status, count)?;
             }
             Ok(counts)
         })
@@ -231,7 +213,7 @@ impl MessageStore for PgStore {
                 .load(conn)?;
             let mut by_mailing: HashMap<MailingId, StatusCounts> = HashMap::new();
             for (mailing, status, count) in rows {
-                add_counts(
+                add_count(
                     by_mailing.entry(MailingId(mailing)).or_default(),
                     &status,
                     count,
@@ -259,24 +241,38 @@ impl MessageStore for PgStore {
                 })?;
                 Ok(NewMessageRow {
                     mailing_id: message.mailing_id.0,
-                    client_id: Some(message.client_id.0),
+                    client_id: message.client_id.0,
                     status: message.status.as_str(),
                     attempts,
-                    next_attempt_at: message.next_attempt_at,
-                    sent_at: message.sent_at,
+                    next_attempt_at: message.next_attempt_at.map(storage_instant),
+                    sent_at: message.sent_at.map(storage_instant),
                     // A claimed message carries its claim time (the schema insists).
-                    queued_at: (message.status == MessageStatus::Queued).then(Utc::now),
+                    queued_at: (message.status == MessageStatus::Queued)
+                        .then(|| storage_instant(Utc::now())),
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
         self.write(move |conn| {
             let open = lock_open_mailings(conn, &rows)?;
-            let rows: Vec<NewMessageRow> = rows
+            let values: Vec<_> = rows
                 .into_iter()
                 .filter(|row| open.contains(&row.mailing_id))
+                .map(|row| {
+                    (
+                        messages::mailing_id.eq(row.mailing_id),
+                        messages::client_id.eq(Some(row.client_id)),
+                        messages::status.eq(row.status),
+                        messages::attempts.eq(row.attempts),
+                        messages::next_attempt_at.eq(row.next_attempt_at),
+                        messages::sent_at.eq(row.sent_at),
+                        messages::queued_at.eq(row.queued_at),
+                        messages::created_at.eq(now()),
+                        messages::updated_at.eq(now()),
+                    )
+                })
                 .collect();
             let mut inserted = 0;
-            for chunk in rows.chunks(INSERT_CHUNK) {
+            for chunk in values.chunks(INSERT_CHUNK) {
                 inserted += diesel::insert_into(messages::table)
                     .values(chunk)
                     .on_conflict((messages::mailing_id, messages::client_id))

@@ -1,9 +1,9 @@
-use super::{PgStore, bounds, corrupt, total};
+use super::dialect::now;
+use super::schema::{client_tags, clients, tags};
+use super::{Backend, BackendStore, Conn};
+use crate::columns::{bounds, corrupt, total};
 use crate::errors::Failure;
-use crate::schema::{client_tags, clients, tags};
 use chrono::{DateTime, Utc};
-use diesel::dsl::now;
-use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use mailing_domain::store::{
     Entity, NewTag, Page, PageRequest, StoreError, StoreResult, Tag, TagStore,
@@ -11,15 +11,15 @@ use mailing_domain::store::{
 use mailing_domain::{TagId, TagValue};
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = tags, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct TagRow {
-    pub(crate) id: i64,
+#[diesel(table_name = tags, check_for_backend(Backend))]
+struct TagRow {
+    id: i64,
     value: String,
     created_at: DateTime<Utc>,
 }
 
 impl TagRow {
-    pub(crate) fn into_record(self) -> Result<Tag, Failure> {
+    fn into_record(self) -> Result<Tag, Failure> {
         Ok(Tag {
             id: TagId(self.id),
             value: TagValue::parse(&self.value)
@@ -29,23 +29,20 @@ impl TagRow {
     }
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = tags)]
-struct NewTagRow<'a> {
-    value: &'a str,
-}
-
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Tag);
 
 /// The ids of `values`, creating the tags that do not exist yet.
 ///
 /// `ON CONFLICT DO NOTHING` waits for a concurrent transaction inserting the same value and then
 /// skips it, so two clients naming a new tag at once share one row instead of failing.
-pub(super) fn ensure_tags(conn: &mut PgConnection, values: &[&str]) -> QueryResult<Vec<i64>> {
+pub(super) fn ensure_tags(conn: &mut Conn, values: &[&str]) -> QueryResult<Vec<i64>> {
     if values.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<NewTagRow<'_>> = values.iter().map(|&value| NewTagRow { value }).collect();
+    let rows: Vec<_> = values
+        .iter()
+        .map(|&value| (tags::value.eq(value), tags::created_at.eq(now())))
+        .collect();
     diesel::insert_into(tags::table)
         .values(&rows)
         .on_conflict(tags::value)
@@ -58,22 +55,23 @@ pub(super) fn ensure_tags(conn: &mut PgConnection, values: &[&str]) -> QueryResu
 }
 
 /// Marks the clients carrying a tag as changed, since the tag shows in them.
-fn touch_clients_of(conn: &mut PgConnection, tag: i64) -> QueryResult<usize> {
+fn touch_clients_of(conn: &mut Conn, tag: i64) -> QueryResult<usize> {
     let carriers = client_tags::table
         .filter(client_tags::tag_id.eq(tag))
         .select(client_tags::client_id);
     diesel::update(clients::table.filter(clients::id.eq_any(carriers)))
-        .set(clients::updated_at.eq(now))
+        .set(clients::updated_at.eq(now()))
         .execute(conn)
 }
 
-impl TagStore for PgStore {
+impl TagStore for BackendStore {
     fn create_tag(&self, new: &NewTag) -> StoreResult<Tag> {
         self.write(|conn| {
             diesel::insert_into(tags::table)
-                .values(NewTagRow {
-                    value: new.value.as_str(),
-                })
+                .values((
+                    tags::value.eq(new.value.as_str()),
+                    tags::created_at.eq(now()),
+                ))
                 .returning(TagRow::as_returning())
                 .get_result(conn)?
                 .into_record()

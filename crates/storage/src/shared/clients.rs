@@ -1,11 +1,11 @@
+use super::dialect::{self, now};
 use super::messages::{Owner, cancel_unsent};
+use super::schema::{client_tags, clients, tags};
 use super::tags::ensure_tags;
-use super::{PgStore, bounds, corrupt, total};
+use super::{Backend, BackendStore, Conn};
+use crate::columns::{bounds, corrupt, starts_with, total};
 use crate::errors::{Failure, OPERATOR_REFERENCE, refusing};
-use crate::schema::{client_tags, clients, tags};
 use chrono::{DateTime, Utc};
-use diesel::dsl::now;
-use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use mailing_domain::store::{
     Client, ClientPatch, ClientQuery, ClientStore, Entity, NewClient, Page, PageRequest, Rejection,
@@ -15,9 +15,9 @@ use mailing_domain::{ClientId, OperatorCode, PhoneNumber, TagValue, TimeZone};
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = clients, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct ClientRow {
-    pub(crate) id: i64,
+#[diesel(table_name = clients, check_for_backend(Backend))]
+struct ClientRow {
+    id: i64,
     phone_number: String,
     operator_code: String,
     time_zone: String,
@@ -27,7 +27,7 @@ pub(crate) struct ClientRow {
 
 impl ClientRow {
     /// `tags` must already be sorted.
-    pub(crate) fn into_record(self, tags: Vec<TagValue>) -> Result<Client, Failure> {
+    fn into_record(self, tags: Vec<TagValue>) -> Result<Client, Failure> {
         Ok(Client {
             id: ClientId(self.id),
             phone: PhoneNumber::parse(&self.phone_number)
@@ -43,14 +43,6 @@ impl ClientRow {
     }
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = clients)]
-struct NewClientRow<'a> {
-    phone_number: &'a str,
-    operator_code: &'a str,
-    time_zone: &'a str,
-}
-
 #[derive(AsChangeset)]
 #[diesel(table_name = clients)]
 struct ClientChanges<'a> {
@@ -59,23 +51,13 @@ struct ClientChanges<'a> {
     time_zone: Option<&'a str>,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = client_tags)]
-struct ClientTagRow {
-    client_id: i64,
-    tag_id: i64,
-}
-
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Client);
 
 /// The tags of several clients in one query, each client's sorted by value.
 ///
 /// Sorted here rather than by `ORDER BY`, which would follow the database's collation instead of
 /// the byte order the domain's `TagValue` compares by.
-fn load_tags(
-    conn: &mut PgConnection,
-    client_ids: &[i64],
-) -> Result<HashMap<i64, Vec<TagValue>>, Failure> {
+fn load_tags(conn: &mut Conn, client_ids: &[i64]) -> Result<HashMap<i64, Vec<TagValue>>, Failure> {
     let rows: Vec<(i64, i64, String)> = client_tags::table
         .inner_join(tags::table)
         .filter(client_tags::client_id.eq_any(client_ids))
@@ -94,7 +76,7 @@ fn load_tags(
 
 /// Gives a client exactly `values` as its tags, creating missing tags; returns them sorted.
 fn replace_tags(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     client: i64,
     values: &[TagValue],
 ) -> Result<Vec<TagValue>, Failure> {
@@ -103,11 +85,13 @@ fn replace_tags(
     // and cannot deadlock.
     let values: BTreeSet<&TagValue> = values.iter().collect();
     let names: Vec<&str> = values.iter().map(|value| value.as_str()).collect();
-    let links: Vec<ClientTagRow> = ensure_tags(conn, &names)?
+    let links: Vec<_> = ensure_tags(conn, &names)?
         .into_iter()
-        .map(|tag_id| ClientTagRow {
-            client_id: client,
-            tag_id,
+        .map(|tag_id| {
+            (
+                client_tags::client_id.eq(client),
+                client_tags::tag_id.eq(tag_id),
+            )
         })
         .collect();
     if !links.is_empty() {
@@ -119,7 +103,7 @@ fn replace_tags(
 }
 
 /// `query`'s conditions on the clients table, for both the page and its total.
-fn filtered(query: &ClientQuery) -> clients::BoxedQuery<'_, Pg> {
+fn filtered(query: &ClientQuery) -> clients::BoxedQuery<'_, Backend> {
     let mut selected = clients::table.into_boxed();
     if let Some(code) = &query.operator_code {
         selected = selected.filter(clients::operator_code.eq(code.as_str()));
@@ -132,34 +116,23 @@ fn filtered(query: &ClientQuery) -> clients::BoxedQuery<'_, Pg> {
         selected = selected.filter(clients::id.eq_any(carriers));
     }
     if let Some(prefix) = &query.phone_prefix {
-        selected = selected.filter(clients::phone_number.like(starts_with(prefix)));
+        selected = selected.filter(clients::phone_number.like(starts_with(prefix)).escape('\\'));
     }
     selected
 }
 
-/// A LIKE pattern matching text that starts with `prefix` taken literally.
-pub(crate) fn starts_with(prefix: &str) -> String {
-    let mut pattern = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-impl ClientStore for PgStore {
+impl ClientStore for BackendStore {
     #[tracing::instrument(skip_all, fields(client_id = tracing::field::Empty))]
     fn create_client(&self, new: &NewClient) -> StoreResult<Client> {
         self.write(|conn| {
             let row: ClientRow = diesel::insert_into(clients::table)
-                .values(NewClientRow {
-                    phone_number: new.phone.as_str(),
-                    operator_code: new.operator_code.as_str(),
-                    time_zone: new.time_zone.name(),
-                })
+                .values((
+                    clients::phone_number.eq(new.phone.as_str()),
+                    clients::operator_code.eq(new.operator_code.as_str()),
+                    clients::time_zone.eq(new.time_zone.name()),
+                    clients::created_at.eq(now()),
+                    clients::updated_at.eq(now()),
+                ))
                 .returning(ClientRow::as_returning())
                 .get_result(conn)
                 .map_err(refusing(OPERATOR_REFERENCE, Rejection::UnknownOperator))?;
@@ -218,7 +191,7 @@ impl ClientStore for PgStore {
                 time_zone: patch.time_zone.as_ref().map(TimeZone::name),
             };
             let row: ClientRow = diesel::update(clients::table.find(id.0))
-                .set((changes, clients::updated_at.eq(now)))
+                .set((changes, clients::updated_at.eq(now())))
                 .returning(ClientRow::as_returning())
                 .get_result(conn)
                 .optional()
@@ -240,10 +213,7 @@ impl ClientStore for PgStore {
             // Locked first, so a message being inserted for this client either commits before
             // we cancel (and is cancelled with the rest) or fails its reference check after we
             // delete; without the lock it could slip in between and outlive the client unsent.
-            clients::table
-                .find(id.0)
-                .select(clients::id)
-                .for_update()
+            dialect::for_update!(clients::table.find(id.0).select(clients::id))
                 .first::<i64>(conn)
                 .optional()?
                 .ok_or(Failure::Store(NOT_FOUND))?;
@@ -252,16 +222,5 @@ impl ClientStore for PgStore {
             diesel::delete(clients::table.find(id.0)).execute(conn)?;
             Ok(())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::starts_with;
-
-    #[test]
-    fn prefix_patterns_take_wildcards_literally() {
-        assert_eq!(starts_with("7985"), "7985%");
-        assert_eq!(starts_with("7_%\\"), "7\\_\\%\\\\%");
     }
 }

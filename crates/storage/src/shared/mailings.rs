@@ -1,17 +1,17 @@
-use super::client_filters::{filter_columns, filter_from_columns, find_filter};
+use super::client_filters::find_filter;
+use super::dialect::{self, StoredList, read_list, store_filter};
 use super::messages::{Owner, cancel_unsent};
 use super::outbox;
-use super::{PgStore, bounds, corrupt, total};
+use super::schema::mailings;
+use super::{Backend, BackendStore, Conn};
+use crate::columns::{bounds, corrupt, filter_from_lists, total};
 use crate::errors::{CLIENT_FILTER_REFERENCE, Failure, refusing};
-use crate::schema::mailings;
 use chrono::{DateTime, NaiveTime, Utc};
-use diesel::dsl::now as db_now;
-use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use mailing_domain::events::MailingEvent;
 use mailing_domain::store::{
     Entity, FilterSource, Mailing, MailingDraft, MailingPatch, MailingStore, Page, PageRequest,
-    Rejection, StoreError, StoreResult,
+    Rejection, StoreError, StoreResult, storage_instant,
 };
 use mailing_domain::{
     ClientFilter, ClientFilterId, MailingId, MailingSchedule, MailingStatus, MailingText,
@@ -19,26 +19,60 @@ use mailing_domain::{
 };
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = mailings, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct MailingRow {
-    pub(crate) id: i64,
-    pub(crate) text: String,
-    pub(crate) start_at: DateTime<Utc>,
-    pub(crate) end_at: DateTime<Utc>,
-    pub(crate) local_time: bool,
-    pub(crate) send_window_start: Option<NaiveTime>,
-    pub(crate) send_window_end: Option<NaiveTime>,
-    pub(crate) filter_operator_codes: Vec<String>,
-    pub(crate) filter_tags: Vec<String>,
-    pub(crate) client_filter_id: Option<i64>,
-    pub(crate) cancelled_at: Option<DateTime<Utc>>,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) updated_at: DateTime<Utc>,
+#[diesel(table_name = mailings, check_for_backend(Backend))]
+pub(super) struct MailingRow {
+    id: i64,
+    text: String,
+    #[diesel(embed)]
+    schedule: ScheduleRow,
+    filter_operator_codes: StoredList,
+    filter_tags: StoredList,
+    client_filter_id: Option<i64>,
+    cancelled_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 impl MailingRow {
-    pub(crate) fn into_record(self) -> Result<Mailing, Failure> {
+    pub(super) fn into_record(self) -> Result<Mailing, Failure> {
         let id = self.id;
+        let list =
+            |column, stored| read_list(stored).map_err(|e| corrupt("mailings", column, id, e));
+        Ok(Mailing {
+            id: MailingId(id),
+            text: MailingText::parse(&self.text).map_err(|e| corrupt("mailings", "text", id, e))?,
+            schedule: self.schedule.into_schedule(id)?,
+            filter: filter_from_lists(
+                "mailings",
+                (
+                    "filter_operator_codes",
+                    list("filter_operator_codes", self.filter_operator_codes)?,
+                ),
+                ("filter_tags", list("filter_tags", self.filter_tags)?),
+                id,
+            )?,
+            client_filter_id: self.client_filter_id.map(ClientFilterId),
+            cancelled_at: self.cancelled_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A mailing's schedule, wherever a mailing is read.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mailings, check_for_backend(Backend))]
+pub(super) struct ScheduleRow {
+    start_at: DateTime<Utc>,
+    end_at: DateTime<Utc>,
+    local_time: bool,
+    send_window_start: Option<NaiveTime>,
+    send_window_end: Option<NaiveTime>,
+}
+
+impl ScheduleRow {
+    /// The schedule of mailing `id`.
+    pub(super) fn into_schedule(self, id: i64) -> Result<MailingSchedule, Failure> {
         let send_window = match (self.send_window_start, self.send_window_end) {
             (Some(start), Some(end)) => Some(
                 SendWindow::new(start, end)
@@ -54,30 +88,19 @@ impl MailingRow {
                 ));
             }
         };
-        let schedule =
-            MailingSchedule::new(self.start_at, self.end_at, self.local_time, send_window)
-                .map_err(|e| corrupt("mailings", "end_at", id, e))?;
-        Ok(Mailing {
-            id: MailingId(id),
-            text: MailingText::parse(&self.text).map_err(|e| corrupt("mailings", "text", id, e))?,
-            schedule,
-            filter: filter_from_columns(
-                "mailings",
-                ("filter_operator_codes", &self.filter_operator_codes),
-                ("filter_tags", &self.filter_tags),
-                id,
-            )?,
-            client_filter_id: self.client_filter_id.map(ClientFilterId),
-            cancelled_at: self.cancelled_at,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
+        MailingSchedule::new(self.start_at, self.end_at, self.local_time, send_window)
+            .map_err(|e| corrupt("mailings", "end_at", id, e))
     }
 }
 
-/// Everything a mailing's author decides, for an insert or a full rewrite.
+/// Everything a mailing's author decides, for an insert or a full rewrite: a `None` window or
+/// filter link is written as NULL.
 #[derive(Insertable, AsChangeset)]
-#[diesel(table_name = mailings, treat_none_as_null = true)]
+#[diesel(
+    table_name = mailings,
+    treat_none_as_null = true,
+    treat_none_as_default_value = false
+)]
 struct MailingColumns<'a> {
     text: &'a str,
     start_at: DateTime<Utc>,
@@ -85,8 +108,8 @@ struct MailingColumns<'a> {
     local_time: bool,
     send_window_start: Option<NaiveTime>,
     send_window_end: Option<NaiveTime>,
-    filter_operator_codes: Vec<&'a str>,
-    filter_tags: Vec<&'a str>,
+    filter_operator_codes: StoredList,
+    filter_tags: StoredList,
     client_filter_id: Option<i64>,
 }
 
@@ -94,15 +117,15 @@ impl<'a> MailingColumns<'a> {
     fn new(
         text: &'a MailingText,
         schedule: &MailingSchedule,
-        filter: &'a ClientFilter,
+        filter: &ClientFilter,
         client_filter_id: Option<ClientFilterId>,
     ) -> Self {
         let window = schedule.send_window();
-        let (filter_operator_codes, filter_tags) = filter_columns(filter);
+        let (filter_operator_codes, filter_tags) = store_filter(filter);
         Self {
             text: text.as_str(),
-            start_at: schedule.start_at(),
-            end_at: schedule.end_at(),
+            start_at: storage_instant(schedule.start_at()),
+            end_at: storage_instant(schedule.end_at()),
             local_time: schedule.local_time(),
             send_window_start: window.map(|w| w.start()),
             send_window_end: window.map(|w| w.end()),
@@ -116,7 +139,7 @@ impl<'a> MailingColumns<'a> {
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Mailing);
 
 /// Mailings that were not deleted.
-fn visible() -> mailings::BoxedQuery<'static, diesel::pg::Pg> {
+fn visible() -> mailings::BoxedQuery<'static, Backend> {
     mailings::table
         .filter(mailings::deleted_at.is_null())
         .into_boxed()
@@ -124,23 +147,24 @@ fn visible() -> mailings::BoxedQuery<'static, diesel::pg::Pg> {
 
 /// Reads a visible mailing and holds it until the transaction ends, so concurrent updates,
 /// cancellations and deletions of one mailing apply one after another.
-fn lock(conn: &mut PgConnection, id: MailingId) -> Result<Mailing, Failure> {
+fn lock(conn: &mut Conn, id: MailingId) -> Result<Mailing, Failure> {
     // Not `visible()`: diesel cannot lock rows of a boxed query.
-    mailings::table
-        .filter(mailings::deleted_at.is_null())
-        .filter(mailings::id.eq(id.0))
-        .select(MailingRow::as_select())
-        .for_update()
-        .first(conn)
-        .optional()?
-        .ok_or(Failure::Store(NOT_FOUND))?
-        .into_record()
+    dialect::for_update!(
+        mailings::table
+            .filter(mailings::deleted_at.is_null())
+            .filter(mailings::id.eq(id.0))
+            .select(MailingRow::as_select())
+    )
+    .first(conn)
+    .optional()?
+    .ok_or(Failure::Store(NOT_FOUND))?
+    .into_record()
 }
 
 /// The filter a mailing gets from `source` and the saved filter it came from, if any. An inline
 /// filter unlinks the mailing from any saved one.
 fn resolve(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     source: &FilterSource,
 ) -> Result<(ClientFilter, Option<ClientFilterId>), Failure> {
     match source {
@@ -152,17 +176,16 @@ fn resolve(
     }
 }
 
-impl MailingStore for PgStore {
+impl MailingStore for BackendStore {
     #[tracing::instrument(skip_all, fields(mailing_id = tracing::field::Empty))]
     fn create_mailing(&self, draft: &MailingDraft) -> StoreResult<Mailing> {
         self.write(|conn| {
             let (filter, saved) = resolve(conn, &draft.filter)?;
             let row: MailingRow = diesel::insert_into(mailings::table)
-                .values(MailingColumns::new(
-                    &draft.text,
-                    &draft.schedule,
-                    &filter,
-                    saved,
+                .values((
+                    MailingColumns::new(&draft.text, &draft.schedule, &filter, saved),
+                    mailings::created_at.eq(dialect::now()),
+                    mailings::updated_at.eq(dialect::now()),
                 ))
                 .returning(MailingRow::as_returning())
                 .get_result(conn)
@@ -238,7 +261,7 @@ impl MailingStore for PgStore {
                         &next.filter,
                         next.client_filter_id,
                     ),
-                    mailings::updated_at.eq(db_now),
+                    mailings::updated_at.eq(dialect::now()),
                 ))
                 .returning(MailingRow::as_returning())
                 .get_result(conn)
@@ -262,8 +285,8 @@ impl MailingStore for PgStore {
             }
             let row: MailingRow = diesel::update(mailings::table.find(id.0))
                 .set((
-                    mailings::cancelled_at.eq(now),
-                    mailings::updated_at.eq(db_now),
+                    mailings::cancelled_at.eq(storage_instant(now)),
+                    mailings::updated_at.eq(dialect::now()),
                 ))
                 .returning(MailingRow::as_returning())
                 .get_result(conn)?;
@@ -279,8 +302,8 @@ impl MailingStore for PgStore {
             lock(conn, id)?;
             diesel::update(mailings::table.find(id.0))
                 .set((
-                    mailings::deleted_at.eq(now),
-                    mailings::updated_at.eq(db_now),
+                    mailings::deleted_at.eq(storage_instant(now)),
+                    mailings::updated_at.eq(dialect::now()),
                 ))
                 .execute(conn)?;
             cancel_unsent(conn, Owner::Mailing(id.0))?;

@@ -1,8 +1,9 @@
-use super::{PgStore, bounds, corrupt, total};
+use super::dialect::now;
+use super::schema::operators;
+use super::{Backend, BackendStore};
+use crate::columns::{bounds, corrupt, total};
 use crate::errors::{Failure, OPERATOR_REFERENCE, refusing};
-use crate::schema::operators;
 use chrono::{DateTime, Utc};
-use diesel::dsl::now;
 use diesel::prelude::*;
 use mailing_domain::store::{
     Entity, NewOperator, Operator, OperatorPatch, OperatorStore, Page, PageRequest, Rejection,
@@ -11,8 +12,8 @@ use mailing_domain::store::{
 use mailing_domain::{OperatorCode, OperatorId, OperatorName};
 
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = operators, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct OperatorRow {
+#[diesel(table_name = operators, check_for_backend(Backend))]
+struct OperatorRow {
     id: i64,
     code: String,
     name: String,
@@ -21,7 +22,7 @@ pub(crate) struct OperatorRow {
 }
 
 impl OperatorRow {
-    pub(crate) fn into_record(self) -> Result<Operator, Failure> {
+    fn into_record(self) -> Result<Operator, Failure> {
         Ok(Operator {
             id: OperatorId(self.id),
             code: OperatorCode::parse(&self.code)
@@ -34,13 +35,6 @@ impl OperatorRow {
     }
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = operators)]
-struct NewOperatorRow<'a> {
-    code: &'a str,
-    name: &'a str,
-}
-
 #[derive(AsChangeset)]
 #[diesel(table_name = operators)]
 struct OperatorChanges<'a> {
@@ -50,14 +44,16 @@ struct OperatorChanges<'a> {
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Operator);
 
-impl OperatorStore for PgStore {
+impl OperatorStore for BackendStore {
     fn create_operator(&self, new: &NewOperator) -> StoreResult<Operator> {
         self.write(|conn| {
             diesel::insert_into(operators::table)
-                .values(NewOperatorRow {
-                    code: new.code.as_str(),
-                    name: new.name.as_str(),
-                })
+                .values((
+                    operators::code.eq(new.code.as_str()),
+                    operators::name.eq(new.name.as_str()),
+                    operators::created_at.eq(now()),
+                    operators::updated_at.eq(now()),
+                ))
                 .returning(OperatorRow::as_returning())
                 .get_result(conn)?
                 .into_record()
@@ -96,6 +92,7 @@ impl OperatorStore for PgStore {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(operator_id = %id))]
     fn update_operator(&self, id: OperatorId, patch: &OperatorPatch) -> StoreResult<Operator> {
         self.write(|conn| {
             let changes = OperatorChanges {
@@ -103,7 +100,7 @@ impl OperatorStore for PgStore {
                 name: patch.name.as_ref().map(OperatorName::as_str),
             };
             diesel::update(operators::table.find(id.0))
-                .set((changes, operators::updated_at.eq(now)))
+                .set((changes, operators::updated_at.eq(now())))
                 .returning(OperatorRow::as_returning())
                 .get_result(conn)
                 .optional()
@@ -113,6 +110,7 @@ impl OperatorStore for PgStore {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(operator_id = %id))]
     fn delete_operator(&self, id: OperatorId) -> StoreResult<()> {
         self.write(|conn| {
             let deleted = diesel::delete(operators::table.find(id.0))

@@ -1,0 +1,268 @@
+//! Between domain values and column values, the same way on both backends: the decoding a row
+//! goes through before it becomes a record, and the column values the pipeline computes before
+//! a backend's statement writes them (zone plans, retry plans, outcomes). Plain Rust, compiled
+//! once; the diesel code lives in `shared/` and each backend's `pipeline.rs`.
+
+use crate::errors::Failure;
+use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+use mailing_domain::events::{self, MailingEvent};
+use mailing_domain::store::{
+    OutboxEvent, Outcome, OutcomeKind, PageRequest, StatusCounts, StoreError, storage_instant,
+};
+use mailing_domain::{
+    ClientFilter, MailingSchedule, MessageStatus, OperatorCode, SendPlan, TagValue, TimeZone,
+    plan_send,
+};
+use std::fmt;
+
+/// OFFSET and LIMIT as both backends take them.
+pub(crate) fn bounds(page: PageRequest) -> (i64, i64) {
+    (
+        i64::try_from(page.offset).unwrap_or(i64::MAX),
+        i64::from(page.limit),
+    )
+}
+
+/// A `count(*)` as the domain counts.
+pub(crate) fn total(count: i64) -> u64 {
+    u64::try_from(count).unwrap_or(0)
+}
+
+/// A stored value the domain refuses: the row was written by something that skipped the
+/// domain's rules (or the rules have tightened since). Reported, never unwrapped.
+pub(crate) fn corrupt(table: &str, column: &str, id: i64, problem: impl fmt::Display) -> Failure {
+    Failure::Store(StoreError::Internal(format!(
+        "stored {table}.{column} of row {id} is invalid: {problem}"
+    )))
+}
+
+/// A LIKE pattern matching text that starts with `prefix` taken literally, with `\` as the
+/// escape character (the statement must name it: SQLite has no default one).
+pub(crate) fn starts_with(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A filter's two lists (operator codes, tag values), in the filter's sorted order, as
+/// `client_filters` and `mailings` keep them.
+pub(crate) fn filter_lists(filter: &ClientFilter) -> (Vec<String>, Vec<String>) {
+    (
+        filter
+            .operator_codes()
+            .map(|code| code.as_str().to_owned())
+            .collect(),
+        filter.tags().map(|tag| tag.as_str().to_owned()).collect(),
+    )
+}
+
+/// Rebuilds a filter from its two list columns, which `client_filters` and `mailings` share
+/// under different names.
+pub(crate) fn filter_from_lists(
+    table: &str,
+    (codes_column, codes): (&str, Vec<String>),
+    (tags_column, tags): (&str, Vec<String>),
+    id: i64,
+) -> Result<ClientFilter, Failure> {
+    let codes = codes
+        .iter()
+        .map(|code| OperatorCode::parse(code).map_err(|e| corrupt(table, codes_column, id, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tags = tags
+        .iter()
+        .map(|tag| TagValue::parse(tag).map_err(|e| corrupt(table, tags_column, id, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    ClientFilter::new(codes, tags).map_err(|e| corrupt(table, "filter", id, e))
+}
+
+pub(crate) fn message_status(raw: &str, id: i64) -> Result<MessageStatus, Failure> {
+    raw.parse()
+        .map_err(|e| corrupt("messages", "status", id, e))
+}
+
+/// Adds a grouped `(status, count)` row into `counts`.
+pub(crate) fn add_count(
+    counts: &mut StatusCounts,
+    status: &str,
+    count: i64,
+) -> Result<(), Failure> {
+    let status: MessageStatus = status.parse().map_err(|e| {
+        Failure::Store(StoreError::Internal(format!(
+            "stored messages.status is invalid: {e}"
+        )))
+    })?;
+    counts.set(status, counts.get(status) + total(count));
+    Ok(())
+}
+
+/// An event as the outbox's `payload` column holds it.
+pub(crate) fn outbox_payload(event: &MailingEvent) -> String {
+    String::from_utf8(events::encode(event)).expect("JSON is UTF-8")
+}
+
+/// Claimed outbox rows as events, in id order.
+pub(crate) fn outbox_events(
+    rows: impl IntoIterator<Item = (i64, String)>,
+) -> Result<Vec<OutboxEvent>, Failure> {
+    let mut claimed = rows
+        .into_iter()
+        .map(|(id, payload)| {
+            events::decode::<MailingEvent>(payload.as_bytes())
+                .map(|event| OutboxEvent { id, event })
+                .map_err(|e| {
+                    Failure::Store(StoreError::Internal(format!(
+                        "outbox event {id} cannot be read: {e}"
+                    )))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by_key(|event| event.id);
+    Ok(claimed)
+}
+
+/// What the backends' raw statements return: their SQL types are the same on both.
+#[derive(QueryableByName)]
+pub(crate) struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) id: i64,
+}
+
+pub(crate) fn returned_ids(rows: Vec<IdRow>) -> Vec<i64> {
+    rows.into_iter().map(|row| row.id).collect()
+}
+
+#[derive(QueryableByName)]
+pub(crate) struct ClaimedEvent {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) id: i64,
+    #[diesel(sql_type = Text)]
+    pub(crate) payload: String,
+}
+
+#[derive(QueryableByName)]
+pub(crate) struct ZoneRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) time_zone: String,
+}
+
+/// The plan for the clients of one zone, as the columns their messages get.
+pub(crate) struct ZonePlan {
+    pub(crate) status: &'static str,
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: DateTime<Utc>,
+}
+
+impl ZonePlan {
+    pub(crate) fn new(schedule: &MailingSchedule, zone: TimeZone, now: DateTime<Utc>) -> Self {
+        match plan_send(schedule, zone.tz(), now) {
+            SendPlan::At {
+                send_at,
+                expires_at,
+            } => ZonePlan {
+                status: MessageStatus::Scheduled.as_str(),
+                next_attempt_at: Some(storage_instant(send_at)),
+                expires_at: storage_instant(expires_at),
+            },
+            SendPlan::Expired => ZonePlan {
+                status: MessageStatus::Expired.as_str(),
+                next_attempt_at: None,
+                expires_at: storage_instant(schedule.end_for(zone.tz())),
+            },
+        }
+    }
+
+    pub(crate) fn expired(&self) -> bool {
+        self.status == MessageStatus::Expired.as_str()
+    }
+}
+
+/// A retrying message's new plan: it keeps waiting at least for its backoff, lands inside the
+/// new window, or expires if that is past the new end.
+pub(crate) struct RetryPlan {
+    pub(crate) id: i64,
+    pub(crate) status: &'static str,
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl RetryPlan {
+    /// The plan of retrying message `id`, waiting until `next_attempt_at`, in `zone`.
+    pub(crate) fn new(
+        id: i64,
+        next_attempt_at: Option<DateTime<Utc>>,
+        schedule: &MailingSchedule,
+        zone: TimeZone,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let not_before = next_attempt_at.map_or(now, |at| at.max(now));
+        match plan_send(schedule, zone.tz(), not_before) {
+            SendPlan::At { send_at, .. } => RetryPlan {
+                id,
+                status: MessageStatus::Retrying.as_str(),
+                next_attempt_at: Some(storage_instant(send_at)),
+            },
+            SendPlan::Expired => RetryPlan {
+                id,
+                status: MessageStatus::Expired.as_str(),
+                next_attempt_at: None,
+            },
+        }
+    }
+}
+
+/// An outcome as the columns it writes.
+pub(crate) struct OutcomeColumns {
+    pub(crate) id: i64,
+    pub(crate) status: &'static str,
+    /// 1 when the outcome counts as an attempt, else 0.
+    pub(crate) attempted: i32,
+    pub(crate) error: Option<String>,
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+    pub(crate) sent_at: Option<DateTime<Utc>>,
+    /// The claim the outcome must still find, if any.
+    pub(crate) claimed_at: Option<DateTime<Utc>>,
+}
+
+impl OutcomeColumns {
+    pub(crate) fn of(outcome: &Outcome) -> Self {
+        let kind = &outcome.kind;
+        let (error, next_attempt_at, sent_at) = match kind {
+            OutcomeKind::Sent { at } => (None, None, Some(*at)),
+            OutcomeKind::Retry {
+                error,
+                next_attempt_at,
+            } => (Some(error.clone()), Some(*next_attempt_at), None),
+            OutcomeKind::Failed { error } => (Some(error.clone()), None, None),
+            OutcomeKind::Deferred { next_attempt_at } => (None, Some(*next_attempt_at), None),
+            OutcomeKind::Expired { last_error } => (last_error.clone(), None, None),
+            OutcomeKind::Cancelled => (None, None, None),
+        };
+        Self {
+            id: outcome.message_id.0,
+            status: kind.status().as_str(),
+            attempted: i32::from(kind.attempted()),
+            error,
+            next_attempt_at: next_attempt_at.map(storage_instant),
+            sent_at: sent_at.map(storage_instant),
+            claimed_at: outcome.claimed_at.map(storage_instant),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starts_with;
+
+    #[test]
+    fn prefix_patterns_take_wildcards_literally() {
+        assert_eq!(starts_with("7985"), "7985%");
+        assert_eq!(starts_with("7_%\\"), "7\\_\\%\\\\%");
+    }
+}

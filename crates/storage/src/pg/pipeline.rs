@@ -1,0 +1,225 @@
+//! The delivery pipeline's bulk statements as PostgreSQL runs them: claims that skip rows
+//! another replica holds (`FOR UPDATE SKIP LOCKED`), filters matched against `text[]` lists,
+//! and batches written in one statement from `unnest`ed arrays. `sqlite/pipeline.rs` answers
+//! the same calls for SQLite.
+
+use super::Conn;
+use super::dialect::store_filter;
+use crate::columns::{ClaimedEvent, OutcomeColumns, RetryPlan, ZonePlan, ZoneRow, returned_ids};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
+use mailing_domain::{ClientFilter, MailingId};
+
+/// Leases up to `limit` unpublished outbox events until `until`, oldest first, skipping the
+/// ones another relay is claiming right now; returns `(id, payload)` pairs.
+pub(super) fn claim_outbox(
+    conn: &mut Conn,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<(i64, String)>> {
+    let rows: Vec<ClaimedEvent> = diesel::sql_query(
+        "UPDATE outbox SET claimed_until = $1
+         WHERE id IN (
+             SELECT id FROM outbox
+             WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2)
+             ORDER BY id LIMIT $3
+             FOR UPDATE SKIP LOCKED)
+         RETURNING id, payload",
+    )
+    .bind::<Timestamptz, _>(until)
+    .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(limit)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|row| (row.id, row.payload)).collect())
+}
+
+/// Marks up to `limit` due messages `queued` with the claim time `claimed_at`, earliest due first,
+/// skipping rows another replica holds; returns their ids.
+pub(super) fn claim_due(
+    conn: &mut Conn,
+    claimed_at: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    diesel::sql_query(
+        "UPDATE messages SET status = 'queued', queued_at = $1, claim_renewed_at = NULL,
+             updated_at = now()
+         WHERE id IN (
+             SELECT id FROM messages
+             WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= $1
+               AND (expires_at IS NULL OR expires_at > $1)
+             ORDER BY next_attempt_at LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+         RETURNING id",
+    )
+    .bind::<Timestamptz, _>(claimed_at)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .map(returned_ids)
+}
+
+/// Clients matching a filter given as `$1` (operator codes) and `$2` (tag values), as `c`.
+const MATCHES_FILTER: &str = "(cardinality($1::text[]) = 0 OR c.operator_code = ANY($1))
+    AND (cardinality($2::text[]) = 0 OR EXISTS (
+        SELECT 1 FROM client_tags ct JOIN tags t ON t.id = ct.tag_id
+        WHERE ct.client_id = c.id AND t.value = ANY($2)))";
+
+/// The time zones of the clients `filter` matches.
+pub(super) fn zones_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<Vec<String>> {
+    let (codes, tags) = store_filter(filter);
+    let rows: Vec<ZoneRow> = diesel::sql_query(format!(
+        "SELECT DISTINCT c.time_zone FROM clients c WHERE {MATCHES_FILTER}"
+    ))
+    .bind::<Array<Text>, _>(&codes)
+    .bind::<Array<Text>, _>(&tags)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|row| row.time_zone).collect())
+}
+
+/// Creates a message planned by `plan` for each client in `zone` that `filter` matches and that
+/// has none of this mailing yet; returns how many it created.
+pub(super) fn insert_zone_messages(
+    conn: &mut Conn,
+    mailing: MailingId,
+    filter: &ClientFilter,
+    zone: &str,
+    plan: &ZonePlan,
+) -> QueryResult<usize> {
+    let (codes, tags) = store_filter(filter);
+    diesel::sql_query(format!(
+        "INSERT INTO messages (mailing_id, client_id, status, next_attempt_at, expires_at)
+         SELECT $3, c.id, $4, $5, $6 FROM clients c
+         WHERE c.time_zone = $7 AND {MATCHES_FILTER}
+         ON CONFLICT (mailing_id, client_id) DO NOTHING"
+    ))
+    .bind::<Array<Text>, _>(&codes)
+    .bind::<Array<Text>, _>(&tags)
+    .bind::<BigInt, _>(mailing.0)
+    .bind::<Text, _>(plan.status)
+    .bind::<Nullable<Timestamptz>, _>(plan.next_attempt_at)
+    .bind::<Timestamptz, _>(plan.expires_at)
+    .bind::<Text, _>(zone)
+    .execute(conn)
+}
+
+/// Gives the mailing's waiting messages in `zone` the zone's new plan; a claimed one keeps its
+/// claim but learns the new deadline, in case it comes back unsent. Returns how many changed.
+pub(super) fn replan_zone(
+    conn: &mut Conn,
+    mailing: MailingId,
+    zone: &str,
+    plan: &ZonePlan,
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE messages m SET
+             status = CASE WHEN m.status = 'queued' THEN m.status ELSE $1 END,
+             next_attempt_at = CASE WHEN m.status = 'queued' THEN m.next_attempt_at
+                                    ELSE $2 END,
+             expires_at = $3,
+             updated_at = now()
+         FROM clients c
+         WHERE c.id = m.client_id AND c.time_zone = $4
+           AND m.mailing_id = $5 AND m.status IN ('scheduled', 'queued')",
+    )
+    .bind::<Text, _>(plan.status)
+    .bind::<Nullable<Timestamptz>, _>(plan.next_attempt_at)
+    .bind::<Timestamptz, _>(plan.expires_at)
+    .bind::<Text, _>(zone)
+    .bind::<BigInt, _>(mailing.0)
+    .execute(conn)
+}
+
+/// Writes retry plans of one zone, with its deadline `expires_at`, to the messages still
+/// retrying; returns how many changed.
+pub(super) fn write_retry_plans(
+    conn: &mut Conn,
+    plans: &[RetryPlan],
+    expires_at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    let ids: Vec<i64> = plans.iter().map(|plan| plan.id).collect();
+    let statuses: Vec<&str> = plans.iter().map(|plan| plan.status).collect();
+    let next: Vec<Option<DateTime<Utc>>> = plans.iter().map(|plan| plan.next_attempt_at).collect();
+    diesel::sql_query(
+        "UPDATE messages m SET status = o.status, next_attempt_at = o.next_at, expires_at = $4,
+             updated_at = now()
+         FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS o(id, status, next_at)
+         WHERE m.id = o.id AND m.status = 'retrying'",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<Text>, _>(&statuses)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&next)
+    .bind::<Timestamptz, _>(expires_at)
+    .execute(conn)
+}
+
+/// Renews the claims that still hold: each `(id, claimed_at)` whose message is queued under
+/// exactly that claim gets `claim_renewed_at = now`. Returns the renewed ids.
+pub(super) fn renew_claims(
+    conn: &mut Conn,
+    claims: &[(i64, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<i64>> {
+    let ids: Vec<i64> = claims.iter().map(|(id, _)| *id).collect();
+    let claimed: Vec<DateTime<Utc>> = claims.iter().map(|(_, at)| *at).collect();
+    diesel::sql_query(
+        "UPDATE messages m SET claim_renewed_at = $3
+         FROM unnest($1::bigint[], $2::timestamptz[]) AS c(id, claimed_at)
+         WHERE m.id = c.id AND m.status = 'queued' AND m.queued_at = c.claimed_at
+         RETURNING m.id",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<Timestamptz>, _>(&claimed)
+    .bind::<Timestamptz, _>(now)
+    .load(conn)
+    .map(returned_ids)
+}
+
+/// Writes outcomes (at most one per message) in one statement and ends their claims. What the
+/// probe accepted lands whatever happened meanwhile; anything else only while the message
+/// still holds the outcome's claim. Returns the ids written.
+pub(super) fn record_outcomes(
+    conn: &mut Conn,
+    outcomes: &[OutcomeColumns],
+) -> QueryResult<Vec<i64>> {
+    let ids: Vec<i64> = outcomes.iter().map(|o| o.id).collect();
+    let statuses: Vec<&str> = outcomes.iter().map(|o| o.status).collect();
+    let attempted: Vec<i32> = outcomes.iter().map(|o| o.attempted).collect();
+    let errors: Vec<Option<&str>> = outcomes.iter().map(|o| o.error.as_deref()).collect();
+    let next_at: Vec<Option<DateTime<Utc>>> = outcomes.iter().map(|o| o.next_attempt_at).collect();
+    let sent_at: Vec<Option<DateTime<Utc>>> = outcomes.iter().map(|o| o.sent_at).collect();
+    let claims: Vec<Option<DateTime<Utc>>> = outcomes.iter().map(|o| o.claimed_at).collect();
+    diesel::sql_query(
+        "UPDATE messages AS m SET
+             status = o.status,
+             attempts = m.attempts + o.attempted,
+             last_error = CASE WHEN o.status = 'sent' THEN NULL
+                               ELSE COALESCE(o.error, m.last_error) END,
+             next_attempt_at = o.next_at,
+             sent_at = o.sent_at,
+             queued_at = NULL,
+             claim_renewed_at = NULL,
+             updated_at = now()
+         FROM unnest($1::bigint[], $2::text[], $3::int4[], $4::text[],
+                     $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
+              AS o(id, status, attempted, error, next_at, sent_at, claimed_at)
+         WHERE m.id = o.id
+           AND CASE
+               -- What the probe accepted is recorded whatever happened meanwhile.
+               WHEN o.status = 'sent' THEN m.status NOT IN ('sent', 'failed')
+               -- Anything else only while the message still holds this job's claim.
+               ELSE m.status = 'queued'
+                    AND (o.claimed_at IS NULL OR m.queued_at = o.claimed_at)
+           END
+         RETURNING m.id",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<Text>, _>(&statuses)
+    .bind::<Array<Int4>, _>(&attempted)
+    .bind::<Array<Nullable<Text>>, _>(&errors)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&next_at)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&sent_at)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&claims)
+    .load(conn)
+    .map(returned_ids)
+}

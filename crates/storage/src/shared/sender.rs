@@ -1,0 +1,185 @@
+//! The sender's reads and writes: one query for everything a batch of attempts needs, one
+//! statement (on PostgreSQL) for a batch of claim renewals or outcomes.
+
+use super::mailings::ScheduleRow;
+use super::messages::ID_SLICE;
+use super::pipeline;
+use super::schema::{clients, mailings, messages};
+use super::{Backend, BackendStore};
+use crate::columns::{OutcomeColumns, corrupt, message_status};
+use crate::errors::Failure;
+use chrono::{DateTime, Utc};
+use diesel::dsl;
+use diesel::prelude::*;
+use mailing_domain::store::{
+    MailingState, Outcome, SendTask, SenderStore, StoreResult, storage_instant,
+};
+use mailing_domain::{ClientId, MailingId, MailingText, MessageId, PhoneNumber, TimeZone};
+use std::collections::HashMap;
+
+/// A message with what a sender needs of its client (absent once deleted) and its mailing.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = messages, check_for_backend(Backend))]
+struct TaskRow {
+    id: i64,
+    mailing_id: i64,
+    client_id: Option<i64>,
+    status: String,
+    queued_at: Option<DateTime<Utc>>,
+    attempts: i32,
+    #[diesel(embed)]
+    client: Option<TaskClient>,
+    #[diesel(embed)]
+    mailing: TaskMailing,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = clients, check_for_backend(Backend))]
+struct TaskClient {
+    phone_number: String,
+    time_zone: String,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mailings, check_for_backend(Backend))]
+struct TaskMailing {
+    text: String,
+    #[diesel(embed)]
+    state: MailingStateRow,
+}
+
+impl TaskRow {
+    fn into_task(self) -> Result<SendTask, Failure> {
+        let id = self.id;
+        let bad = |column: &str, e: &dyn std::fmt::Display| corrupt("messages", column, id, e);
+        let (phone, time_zone) = match self.client {
+            Some(client) => (
+                Some(
+                    PhoneNumber::parse(&client.phone_number)
+                        .map_err(|e| bad("phone_number", &e))?,
+                ),
+                Some(TimeZone::parse(&client.time_zone).map_err(|e| bad("time_zone", &e))?),
+            ),
+            None => (None, None),
+        };
+        let mailing = self.mailing.state.into_state()?;
+        Ok(SendTask {
+            message_id: MessageId(id),
+            mailing_id: MailingId(self.mailing_id),
+            client_id: self.client_id.map(ClientId),
+            status: message_status(&self.status, id)?,
+            queued_at: self.queued_at,
+            attempts: u32::try_from(self.attempts).map_err(|e| bad("attempts", &e))?,
+            phone,
+            time_zone,
+            text: MailingText::parse(&self.mailing.text).map_err(|e| bad("text", &e))?,
+            schedule: mailing.schedule,
+            mailing_active: mailing.active,
+        })
+    }
+}
+
+/// A mailing's schedule, and whether it still runs: until it is cancelled or deleted.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = mailings, check_for_backend(Backend))]
+struct MailingStateRow {
+    id: i64,
+    #[diesel(embed)]
+    schedule: ScheduleRow,
+    #[diesel(
+        select_expression = mailings::cancelled_at.is_null().and(mailings::deleted_at.is_null())
+    )]
+    #[diesel(
+        select_expression_type =
+            dsl::And<dsl::IsNull<mailings::cancelled_at>, dsl::IsNull<mailings::deleted_at>>
+    )]
+    active: bool,
+}
+
+impl MailingStateRow {
+    fn into_state(self) -> Result<MailingState, Failure> {
+        Ok(MailingState {
+            id: MailingId(self.id),
+            schedule: self.schedule.into_schedule(self.id)?,
+            active: self.active,
+        })
+    }
+}
+
+/// The rows `load` reads for `ids`, read in slices of as many ids as one statement binds.
+fn load_by_ids<R>(
+    ids: &[i64],
+    mut load: impl FnMut(&[i64]) -> QueryResult<Vec<R>>,
+) -> QueryResult<Vec<R>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for slice in ids.chunks(ID_SLICE) {
+        rows.extend(load(slice)?);
+    }
+    Ok(rows)
+}
+
+impl SenderStore for BackendStore {
+    fn load_for_send(&self, ids: &[MessageId]) -> StoreResult<Vec<SendTask>> {
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        self.read(|conn| {
+            let rows = load_by_ids(&ids, |slice| {
+                messages::table
+                    .inner_join(mailings::table)
+                    .left_join(clients::table)
+                    .filter(messages::id.eq_any(slice))
+                    .select(TaskRow::as_select())
+                    .load(conn)
+            })?;
+            rows.into_iter().map(TaskRow::into_task).collect()
+        })
+    }
+
+    fn mailing_states(&self, ids: &[MailingId]) -> StoreResult<Vec<MailingState>> {
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        self.read(|conn| {
+            let rows = load_by_ids(&ids, |slice| {
+                mailings::table
+                    .filter(mailings::id.eq_any(slice))
+                    .filter(mailings::deleted_at.is_null())
+                    .select(MailingStateRow::as_select())
+                    .load(conn)
+            })?;
+            rows.into_iter().map(MailingStateRow::into_state).collect()
+        })
+    }
+
+    fn renew_claims(
+        &self,
+        claims: &[(MessageId, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<MessageId>> {
+        if claims.is_empty() {
+            return Ok(vec![]);
+        }
+        let claims: Vec<(i64, DateTime<Utc>)> = claims
+            .iter()
+            .map(|(id, claimed_at)| (id.0, storage_instant(*claimed_at)))
+            .collect();
+        self.write(|conn| {
+            let renewed = pipeline::renew_claims(conn, &claims, storage_instant(now))?;
+            Ok(renewed.into_iter().map(MessageId).collect())
+        })
+    }
+
+    fn record_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<Vec<MessageId>> {
+        // One outcome per message, the last given: a batch statement would otherwise pick one
+        // arbitrarily.
+        let latest: HashMap<MessageId, &Outcome> = outcomes
+            .iter()
+            .map(|outcome| (outcome.message_id, outcome))
+            .collect();
+        if latest.is_empty() {
+            return Ok(vec![]);
+        }
+        let columns: Vec<OutcomeColumns> = latest.into_values().map(OutcomeColumns::of).collect();
+        self.write(|conn| {
+            let written = pipeline::record_outcomes(conn, &columns)?;
+            Ok(written.into_iter().map(MessageId).collect())
+        })
+    }
+}
