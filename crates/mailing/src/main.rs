@@ -76,19 +76,19 @@ async fn main() -> anyhow::Result<()> {
 
     let port = app.port();
     println!("mailing is running");
-    println!("  API:            http://localhost:{port}/api/v1");
-    println!("  Swagger UI:     http://localhost:{port}/api/v1/docs");
+    println!("  API:             http://localhost:{port}/api/v1");
+    println!("  Swagger UI:      http://localhost:{port}/api/v1/docs");
     match &probe {
         Probe::BuiltIn { port, .. } => {
             println!("  probe simulator: http://localhost:{port}/_sim/stats");
         }
-        Probe::External { shown } => println!("  probe:          {shown}"),
+        Probe::External { shown } => println!("  probe:           {shown}"),
     }
     println!(
-        "  admin account:  {} / password {admin_source}",
+        "  admin account:   {} / password {admin_source}",
         api_settings.admin_username
     );
-    println!("  data:           {}", redacted_location(&vars));
+    println!("  data:            {}", redacted_location(&vars));
 
     // The api stops on Ctrl-C or SIGTERM; then the workers finish what they hold.
     app.run_until_stopped().await?;

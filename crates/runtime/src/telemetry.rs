@@ -1,6 +1,7 @@
 //! Log output: readable lines in dev, JSON lines in production. `RUST_LOG` overrides the level.
 
 use serde::Deserialize;
+use std::io::IsTerminal as _;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -24,8 +25,13 @@ impl LogFormat {
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn,lapin=warn"));
+    // Colour only for a person at a terminal: escape codes make log files and collectors
+    // unreadable. NO_COLOR (https://no-color.org) turns it off there too.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     // A second init (tests start several services in one process) keeps the first subscriber.
     let _ = match format {
