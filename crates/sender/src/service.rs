@@ -136,7 +136,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let consumer = tokio::spawn(consume(
         worker.clone(),
         bus.clone(),
-        settings.sender_prefetch,
+        settings.prefetch(),
         stop.clone(),
     ));
     shutdown.await;

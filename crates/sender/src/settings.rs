@@ -7,6 +7,11 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// Message ids per send job unless the scheduler is told otherwise (`MAILING_SCHEDULER_JOB_SIZE`).
+const DEFAULT_JOB_SIZE: usize = 100;
+/// Jobs held at the least, so one slow job never idles the sender.
+const MIN_PREFETCH: u16 = 8;
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub profile: String,
@@ -23,8 +28,9 @@ pub struct Settings {
     pub sender_concurrency: usize,
     /// Probe requests per second over all in flight; 0 means no limit.
     pub sender_rate_limit: u32,
-    /// Send jobs taken from the bus before earlier ones are acknowledged.
-    pub sender_prefetch: u16,
+    /// Send jobs taken from the bus before earlier ones are acknowledged; unset, see
+    /// [`Settings::prefetch`].
+    pub sender_prefetch: Option<u16>,
     pub sender_retry_base_ms: u64,
     pub sender_retry_cap_ms: u64,
     /// Consecutive retryable failures that open the circuit breaker.
@@ -62,7 +68,6 @@ impl Settings {
                 ("sender_health_addr", "0.0.0.0:8082"),
                 ("sender_concurrency", "256"),
                 ("sender_rate_limit", "0"),
-                ("sender_prefetch", "8"),
                 ("sender_retry_base_ms", "1000"),
                 ("sender_retry_cap_ms", "300000"),
                 ("sender_breaker_threshold", "20"),
@@ -91,7 +96,7 @@ impl Settings {
         if self.sender_concurrency == 0 {
             return problem("MAILING_SENDER_CONCURRENCY: must be at least 1");
         }
-        if self.sender_prefetch == 0 {
+        if self.sender_prefetch == Some(0) {
             return problem("MAILING_SENDER_PREFETCH: must be at least 1");
         }
         if self.sender_claim_renew_ms == 0 {
@@ -108,11 +113,61 @@ impl Settings {
         Ok(self)
     }
 
+    /// Send jobs held at once. Unset, enough jobs of the scheduler's default size to fill
+    /// every concurrency slot twice: a job is acknowledged only once all its outcomes are
+    /// written, so fewer would leave slots idle while the last messages of each job finish,
+    /// and the concurrency could never hide the probe's latency.
+    pub fn prefetch(&self) -> u16 {
+        self.sender_prefetch.unwrap_or_else(|| {
+            let jobs = (2 * self.sender_concurrency).div_ceil(DEFAULT_JOB_SIZE);
+            u16::try_from(jobs).unwrap_or(u16::MAX).max(MIN_PREFETCH)
+        })
+    }
+
     pub fn probe_timeout(&self) -> Duration {
         Duration::from_millis(self.probe_timeout_ms)
     }
 
     pub fn log_format(&self) -> LogFormat {
         LogFormat::or_profile_default(self.log_format, &self.profile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Settings {
+        Settings::load_from(
+            vars.iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+        )
+        .expect("valid settings")
+    }
+
+    #[test]
+    fn prefetch_follows_the_concurrency_unless_set() {
+        assert_eq!(
+            settings(&[]).prefetch(),
+            8,
+            "256 slots need 6 jobs; 8 at least"
+        );
+        let wide = settings(&[("MAILING_SENDER_CONCURRENCY", "2000")]);
+        assert_eq!(wide.prefetch(), 40, "2 x 2000 slots / 100 ids per job");
+        let set = settings(&[
+            ("MAILING_SENDER_CONCURRENCY", "2000"),
+            ("MAILING_SENDER_PREFETCH", "3"),
+        ]);
+        assert_eq!(set.prefetch(), 3);
+    }
+
+    #[test]
+    fn a_zero_prefetch_is_refused_by_name() {
+        let error = Settings::load_from([("MAILING_SENDER_PREFETCH".to_owned(), "0".to_owned())])
+            .expect_err("zero prefetch");
+        assert!(
+            error.to_string().contains("MAILING_SENDER_PREFETCH"),
+            "{error}"
+        );
     }
 }
