@@ -11,7 +11,7 @@ VENV := .venv
 BIN := target/debug
 API := $(BIN)/mailing-api
 
-.PHONY: run run-distributed build migrate fixtures test check-services openapi validate-openapi fmt lint clean-venv
+.PHONY: run run-distributed build migrate fixtures test bench check-services openapi validate-openapi fmt lint clean-venv
 
 ## run: the whole product in one process (`mailing`): api on :8000, scheduler, sender and the
 ## probe simulator on :8090, on ./data/mailing.db and the in-process bus; needs nothing but
@@ -49,6 +49,14 @@ test: check-services
 	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) validate-openapi
+
+## bench: measure the SPEC §10 performance targets in both setups on release binaries and
+## print a table per setup (JSON in target/bench/); the distributed half needs PostgreSQL and
+## RabbitMQ. Options through ARGS, e.g. make bench ARGS="--runs 3 --clients 1000000";
+## make bench ARGS=--help lists them
+bench:
+	$(CARGO) build --release --bins
+	target/release/mailing-bench $(ARGS)
 
 check-services:
 	@pg_isready -q -h $(PG_HOST) -p $(PG_PORT) || { \

@@ -67,6 +67,16 @@ impl ApiClient {
         client
     }
 
+    /// Where the api answers, e.g. `http://127.0.0.1:8000`; paths start with `/api/v1`.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The bearer token of the login, for clients of one's own (a load generator, say).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// Sends a request and returns the status and the JSON body (null if there is none).
     pub async fn request(
         &self,

@@ -98,6 +98,7 @@ pub struct ClusterOptions {
     name: String,
     setup: Setup,
     env: BTreeMap<Service, Vec<(String, String)>>,
+    binary_defaults: bool,
 }
 
 impl ClusterOptions {
@@ -107,7 +108,18 @@ impl ClusterOptions {
             name: format!("{name}-{setup}"),
             setup,
             env: BTreeMap::new(),
+            binary_defaults: false,
         }
+    }
+
+    /// Leaves the services' timing and sizing at their binaries' defaults instead of the
+    /// harness's test-friendly ones (short ticks, leases, timeouts and backoffs, four database
+    /// connections, two simulator workers): only addresses, the database, the bus and the
+    /// probe's URL and token are set, besides what [`ClusterOptions::env`] adds. For
+    /// benchmarks, which measure the product as it ships.
+    pub fn binary_defaults(mut self) -> Self {
+        self.binary_defaults = true;
+        self
     }
 
     /// The test's name with its setup, as its log directory is named.
@@ -259,6 +271,9 @@ impl Cluster {
             let mut env = BTreeMap::new();
             for &service in services {
                 env.extend(cluster.default_env(service, &probe_secret, &probe_token));
+                if !options.binary_defaults {
+                    env.extend(Cluster::test_tuning(service));
+                }
             }
             if binary == "mailing" {
                 // Fixtures would add clients the scenarios do not expect.
@@ -292,6 +307,8 @@ impl Cluster {
         cluster
     }
 
+    /// What every deployment needs: where each service listens, the database, the bus, and
+    /// the probe the sender calls with a token the simulator accepts.
     fn default_env(
         &self,
         service: Service,
@@ -304,20 +321,11 @@ impl Cluster {
                 ("PROBE_SIM_ADDR", format!("127.0.0.1:{port}")),
                 ("PROBE_SIM_JWT_SECRET", probe_secret.to_owned()),
                 ("PROBE_SIM_SEED", "42".to_owned()),
-                ("PROBE_SIM_WORKERS", "2".to_owned()),
             ],
-            Service::Api => vec![
-                ("MAILING_HTTP_ADDR", format!("127.0.0.1:{port}")),
-                // Events go out at once when a write wakes the relay; the poll only matters
-                // after the broker comes back.
-                ("MAILING_OUTBOX_POLL_MS", "100".to_owned()),
-            ],
-            Service::Scheduler => vec![
-                ("MAILING_SCHEDULER_HEALTH_ADDR", format!("127.0.0.1:{port}")),
-                ("MAILING_SCHEDULER_TICK_MS", "200".to_owned()),
-                // Claims of a killed scheduler come back within the test's patience.
-                ("MAILING_SCHEDULER_CLAIM_LEASE_SECONDS", "5".to_owned()),
-            ],
+            Service::Api => vec![("MAILING_HTTP_ADDR", format!("127.0.0.1:{port}"))],
+            Service::Scheduler => {
+                vec![("MAILING_SCHEDULER_HEALTH_ADDR", format!("127.0.0.1:{port}"))]
+            }
             Service::Sender => vec![
                 ("MAILING_SENDER_HEALTH_ADDR", format!("127.0.0.1:{port}")),
                 (
@@ -325,26 +333,50 @@ impl Cluster {
                     format!("http://127.0.0.1:{}", self.port(Service::ProbeSim)),
                 ),
                 ("MAILING_PROBE_TOKEN", probe_token.to_owned()),
-                ("MAILING_PROBE_TIMEOUT_MS", "1000".to_owned()),
-                // Well below the scheduler's 5 s claim lease, so only a stopped sender loses its
-                // claims.
-                ("MAILING_SENDER_CLAIM_RENEW_MS", "1000".to_owned()),
-                ("MAILING_SENDER_RETRY_BASE_MS", "200".to_owned()),
-                ("MAILING_SENDER_RETRY_CAP_MS", "2000".to_owned()),
-                ("MAILING_SENDER_BREAKER_COOLDOWN_MS", "1000".to_owned()),
-                ("MAILING_SENDER_TOKEN_PAUSE_MS", "1000".to_owned()),
             ],
         };
         if service != Service::ProbeSim {
             env.extend([
                 ("MAILING_DATABASE_URL", self.db.url().to_owned()),
-                // Tests run side by side on one PostgreSQL; leave connection slots free.
-                ("MAILING_DATABASE_MAX_CONNECTIONS", "4".to_owned()),
                 ("MAILING_AMQP_URL", self.bus.url().to_owned()),
                 ("MAILING_AMQP_NAMESPACE", self.bus.namespace().to_owned()),
             ]);
         }
         env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// Settings that keep tests quick and side by side (see [`ClusterOptions::binary_defaults`]).
+    fn test_tuning(service: Service) -> Vec<(String, String)> {
+        let mut env: Vec<(&str, &str)> = match service {
+            Service::ProbeSim => vec![("PROBE_SIM_WORKERS", "2")],
+            Service::Api => vec![
+                // Events go out at once when a write wakes the relay; the poll only matters
+                // after the broker comes back.
+                ("MAILING_OUTBOX_POLL_MS", "100"),
+            ],
+            Service::Scheduler => vec![
+                ("MAILING_SCHEDULER_TICK_MS", "200"),
+                // Claims of a killed scheduler come back within the test's patience.
+                ("MAILING_SCHEDULER_CLAIM_LEASE_SECONDS", "5"),
+            ],
+            Service::Sender => vec![
+                ("MAILING_PROBE_TIMEOUT_MS", "1000"),
+                // Well below the scheduler's 5 s claim lease, so only a stopped sender loses its
+                // claims.
+                ("MAILING_SENDER_CLAIM_RENEW_MS", "1000"),
+                ("MAILING_SENDER_RETRY_BASE_MS", "200"),
+                ("MAILING_SENDER_RETRY_CAP_MS", "2000"),
+                ("MAILING_SENDER_BREAKER_COOLDOWN_MS", "1000"),
+                ("MAILING_SENDER_TOKEN_PAUSE_MS", "1000"),
+            ],
+        };
+        if service != Service::ProbeSim {
+            // Tests run side by side on one PostgreSQL; leave connection slots free.
+            env.push(("MAILING_DATABASE_MAX_CONNECTIONS", "4"));
+        }
+        env.into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
     }
 
     /// The index of the process running `service`.
@@ -482,6 +514,19 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
     }
 
+    /// The binary of the process running the service.
+    pub fn binary(&self, service: Service) -> &'static str {
+        self.processes[self.process_of(service)].binary
+    }
+
+    /// The operating system's id of the process running the service, while it runs.
+    pub fn pid(&self, service: Service) -> Option<u32> {
+        self.processes[self.process_of(service)]
+            .child
+            .as_ref()
+            .map(Child::id)
+    }
+
     pub fn port(&self, service: Service) -> u16 {
         self.ports[&service]
     }
@@ -524,6 +569,13 @@ impl Cluster {
     /// Inserts clients straight into the database, much faster than through the api.
     pub async fn insert_clients(&self, clients: Vec<ClientSpec>) {
         db::insert_clients(self.database_url(), clients).await;
+    }
+
+    /// Inserts `count` clients numbered from `first`, as [`crate::population::generated`]
+    /// describes them, with a few set-based statements (see [`db::insert_generated_clients`]):
+    /// a million take seconds.
+    pub async fn insert_generated_clients(&self, first: u64, count: u64, time_zone: &str) {
+        db::insert_generated_clients(self.database_url(), first, count, time_zone).await;
     }
 
     /// Every message of a mailing, with its client's phone and zone.
@@ -578,9 +630,10 @@ impl Drop for Cluster {
     }
 }
 
-/// The directory holding the workspace's binaries: the test executable lives in
-/// `target/<profile>/deps/`, the binaries one level up.
-fn bin_dir() -> PathBuf {
+/// The directory holding the workspace's binaries: a test executable lives in
+/// `target/<profile>/deps/`, the binaries one level up; a binary of the workspace (a benchmark)
+/// lives beside them.
+pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     exe.ancestors()
         .skip(1)

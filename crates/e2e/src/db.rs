@@ -1,7 +1,8 @@
-//! Direct database access for what the api does not offer: inserting thousands of clients at
-//! once, and reading every message of a mailing with its client's phone. One code path serves
-//! both setups' databases, PostgreSQL and SQLite, the URL's scheme choosing; it branches only
-//! where their SQL differs.
+//! Direct database access for what the api does not offer: inserting thousands (or a million)
+//! of clients at once, reading every message of a mailing with its client's phone, and cheap
+//! progress readings for benchmarks through a [`Session`] kept open. One code path serves both
+//! setups' databases, PostgreSQL and SQLite, the URL's scheme choosing; it branches only where
+//! their SQL differs.
 
 use crate::population::ClientSpec;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -12,7 +13,8 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamp};
 use diesel::sqlite::SqliteConnection;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 #[derive(diesel::MultiConnection)]
 enum AnyConnection {
@@ -141,6 +143,81 @@ pub async fn insert_clients(url: &str, clients: Vec<ClientSpec>) {
     .await;
 }
 
+/// Inserts `count` clients numbered from `first`, exactly as [`crate::population::generated`]
+/// describes them (phones `790nnnnnnnn`, operators `bln` and `mts`, tags "Important",
+/// "Another Tag" or none), with the operators and tags, in one transaction of set-based
+/// statements: the database generates the rows, so a million take seconds rather than a
+/// million parameters. On PostgreSQL the tables are then vacuumed and analysed, as autovacuum
+/// would do soon after such a load, so that plans (and autovacuum itself) do not change under
+/// whatever runs next; SQLite keeps no statistics unless asked, and the product never asks.
+///
+/// # Panics
+/// If the numbers do not fit in eight digits, or the database refuses the rows (phones already
+/// taken, say).
+pub async fn insert_generated_clients(url: &str, first: u64, count: u64, time_zone: &str) {
+    assert!(
+        first + count <= 100_000_000,
+        "phone numbers have 8 free digits"
+    );
+    if count == 0 {
+        return;
+    }
+    let time_zone = time_zone.to_owned();
+    blocking(url, move |conn| {
+        let first = i64::try_from(first).expect("fits: checked above");
+        let last = first + i64::try_from(count).expect("fits: checked above") - 1;
+        // The numbers first..=last, as a relation `seq(n)` a statement can prefix.
+        let numbers = match conn {
+            AnyConnection::Postgresql(_) => {
+                "WITH seq(n) AS (SELECT generate_series($1::bigint, $2::bigint))"
+            }
+            AnyConnection::Sqlite(_) => {
+                "WITH RECURSIVE seq(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM seq WHERE n < ?2)"
+            }
+        };
+        let (phone, tz) = match conn {
+            AnyConnection::Postgresql(_) => ("'790' || lpad(n::text, 8, '0')", "$3"),
+            AnyConnection::Sqlite(_) => ("'790' || printf('%08d', n)", "?3"),
+        };
+        let phone_range = (format!("790{first:08}"), format!("790{last:08}"));
+        conn.transaction(|conn| {
+            conn.batch_execute(
+                "INSERT INTO operators (code, name) VALUES ('bln', 'bln'), ('mts', 'mts')
+                     ON CONFLICT (code) DO NOTHING;
+                 INSERT INTO tags (value) VALUES ('Important'), ('Another Tag')
+                     ON CONFLICT (value) DO NOTHING;",
+            )?;
+            diesel::sql_query(format!(
+                "{numbers}
+                 INSERT INTO clients (phone_number, operator_code, time_zone)
+                 SELECT {phone}, CASE WHEN n % 2 = 0 THEN 'bln' ELSE 'mts' END, {tz} FROM seq"
+            ))
+            .bind::<BigInt, _>(first)
+            .bind::<BigInt, _>(last)
+            .bind::<Text, _>(&time_zone)
+            .execute(conn)?;
+            diesel::sql_query(format!(
+                "INSERT INTO client_tags (client_id, tag_id)
+                 SELECT c.id, t.id FROM clients c JOIN tags t ON t.value =
+                     CASE CAST(substr(c.phone_number, 4) AS BIGINT) % 3
+                         WHEN 0 THEN 'Important' WHEN 1 THEN 'Another Tag' END
+                 WHERE c.phone_number BETWEEN {} AND {}",
+                conn.placeholder(1),
+                conn.placeholder(2)
+            ))
+            .bind::<Text, _>(&phone_range.0)
+            .bind::<Text, _>(&phone_range.1)
+            .execute(conn)
+        })
+        .unwrap_or_else(|e| panic!("inserting {count} generated clients: {e}"));
+        if let AnyConnection::Postgresql(_) = conn {
+            conn.batch_execute("VACUUM ANALYZE operators, tags, clients, client_tags")
+                .unwrap_or_else(|e| panic!("analysing the clients: {e}"));
+        }
+    })
+    .await;
+}
+
 /// One message with its client's phone and zone.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct MessageRow {
@@ -225,4 +302,163 @@ pub async fn duplicate_pairs(url: &str) -> i64 {
         .unwrap_or_else(|e| panic!("counting duplicate messages: {e}"))
     })
     .await
+}
+
+/// When a mailing's messages were sent, as the database records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct SentSpan {
+    /// How many of its messages are `sent`.
+    #[diesel(sql_type = BigInt)]
+    pub sent: i64,
+    #[diesel(sql_type = Nullable<Timestamp>, deserialize_as = UtcReading)]
+    pub first: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamp>, deserialize_as = UtcReading)]
+    pub last: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct StatusCount {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+}
+
+#[derive(QueryableByName)]
+struct Version {
+    #[diesel(sql_type = Text)]
+    version: String,
+}
+
+/// One connection kept open for repeated readings, so that polling pays neither a new
+/// connection nor (on PostgreSQL) a new server process each time. Cloning shares it.
+#[derive(Clone)]
+pub struct Session {
+    conn: Arc<Mutex<AnyConnection>>,
+}
+
+impl Session {
+    /// Opens a connection to the database at `url`.
+    ///
+    /// # Panics
+    /// If the database cannot be opened.
+    pub async fn open(url: &str) -> Session {
+        let url = url.to_owned();
+        let conn = tokio::task::spawn_blocking(move || connect(&url))
+            .await
+            .expect("database task");
+        Session {
+            conn: Arc::new(Mutex::new(conn)),
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut AnyConnection) -> T + Send + 'static,
+    ) -> T {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            job(&mut conn)
+        })
+        .await
+        .expect("database task")
+    }
+
+    /// The server's name and version: PostgreSQL's `version()`, or `SQLite <version>`.
+    pub async fn server_version(&self) -> String {
+        self.run(|conn| {
+            let sql = match conn {
+                AnyConnection::Postgresql(_) => "SELECT version() AS version",
+                AnyConnection::Sqlite(_) => "SELECT 'SQLite ' || sqlite_version() AS version",
+            };
+            diesel::sql_query(sql)
+                .get_result::<Version>(conn)
+                .map(|row| row.version)
+                .unwrap_or_else(|e| panic!("reading the server version: {e}"))
+        })
+        .await
+    }
+
+    /// Does now what PostgreSQL's autovacuum does within a minute or so of a bulk write:
+    /// vacuums and analyses every table, so that plans and index-only scans no longer depend
+    /// on whether it has run yet. SQLite has no such thing, and the product never analyses
+    /// there, so on SQLite this does nothing.
+    pub async fn autovacuum_now(&self) {
+        self.run(|conn| {
+            if let AnyConnection::Postgresql(_) = conn {
+                conn.batch_execute("VACUUM ANALYZE")
+                    .unwrap_or_else(|e| panic!("vacuuming the database: {e}"));
+            }
+        })
+        .await;
+    }
+
+    /// Whether the scheduler has expanded the mailing into its messages.
+    pub async fn expanded(&self, mailing_id: i64) -> bool {
+        self.run(move |conn| {
+            let sql = format!(
+                "SELECT count(*) AS count FROM mailings WHERE id = {} AND expanded_at IS NOT NULL",
+                conn.placeholder(1)
+            );
+            diesel::sql_query(sql)
+                .bind::<BigInt, _>(mailing_id)
+                .get_result::<Count>(conn)
+                .map(|row| row.count > 0)
+                .unwrap_or_else(|e| panic!("reading mailing {mailing_id}: {e}"))
+        })
+        .await
+    }
+
+    /// The mailing's messages counted by status; statuses without messages are absent.
+    pub async fn status_counts(&self, mailing_id: i64) -> BTreeMap<String, i64> {
+        self.run(move |conn| {
+            let sql = format!(
+                "SELECT status, count(*) AS count FROM messages WHERE mailing_id = {}
+                 GROUP BY status",
+                conn.placeholder(1)
+            );
+            diesel::sql_query(sql)
+                .bind::<BigInt, _>(mailing_id)
+                .load::<StatusCount>(conn)
+                .map(|rows| rows.into_iter().map(|r| (r.status, r.count)).collect())
+                .unwrap_or_else(|e| panic!("counting messages of mailing {mailing_id}: {e}"))
+        })
+        .await
+    }
+
+    /// The mailing's messages that may still reach the probe (scheduled, queued, retrying).
+    pub async fn unsettled(&self, mailing_id: i64) -> i64 {
+        self.run(move |conn| {
+            let sql = format!(
+                "SELECT count(*) AS count FROM messages WHERE mailing_id = {}
+                 AND status IN ('scheduled', 'queued', 'retrying')",
+                conn.placeholder(1)
+            );
+            diesel::sql_query(sql)
+                .bind::<BigInt, _>(mailing_id)
+                .get_result::<Count>(conn)
+                .map(|row| row.count)
+                .unwrap_or_else(|e| panic!("counting messages of mailing {mailing_id}: {e}"))
+        })
+        .await
+    }
+
+    /// How many of the mailing's messages are sent, and the first and last `sent_at`.
+    pub async fn sent_span(&self, mailing_id: i64) -> SentSpan {
+        self.run(move |conn| {
+            let sql = format!(
+                "SELECT count(*) AS sent, {} AS first, {} AS last FROM messages
+                 WHERE mailing_id = {} AND status = 'sent'",
+                conn.utc_reading("min(sent_at)"),
+                conn.utc_reading("max(sent_at)"),
+                conn.placeholder(1)
+            );
+            diesel::sql_query(sql)
+                .bind::<BigInt, _>(mailing_id)
+                .get_result::<SentSpan>(conn)
+                .unwrap_or_else(|e| panic!("reading sent messages of mailing {mailing_id}: {e}"))
+        })
+        .await
+    }
 }
