@@ -32,6 +32,7 @@ enum Command {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    mailing_runtime::memory::return_large_allocations();
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
         println!("{}", serde_json::to_string_pretty(&openapi::document())?);

@@ -31,6 +31,7 @@ const FIXTURES: &str = include_str!("../../../fixtures/dev.json");
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    mailing_runtime::memory::return_large_allocations();
     let mut vars: HashMap<String, String> = std::env::vars().collect();
     for (key, value) in EMBEDDED_DEFAULTS {
         if vars.get(*key).is_none_or(|set| set.is_empty()) {

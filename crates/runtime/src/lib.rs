@@ -1,7 +1,8 @@
 //! What every mailing service process does the same way: reading layered settings, setting up
-//! logs, serving health endpoints beside its work, and stopping on a signal.
+//! logs, serving health endpoints beside its work, giving memory back, and stopping on a signal.
 
 pub mod health;
+pub mod memory;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

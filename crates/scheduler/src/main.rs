@@ -6,6 +6,7 @@ use mailing_scheduler::{Settings, service};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    mailing_runtime::memory::return_large_allocations();
     let settings = Settings::load().context("loading settings")?;
     telemetry::init(settings.log_format());
     service::run(settings, shutdown::signal()).await
