@@ -118,6 +118,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             token_pause: Duration::from_millis(settings.sender_token_pause_ms),
         },
         probe_timeout: settings.probe_timeout(),
+        claim_renew_every: Duration::from_millis(settings.sender_claim_renew_ms),
     });
 
     let (health_server, health_port) = health::serve(

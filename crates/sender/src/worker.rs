@@ -31,6 +31,9 @@ pub struct Worker {
     pub outcomes: OutcomeSender,
     pub retry: RetryPolicy,
     pub probe_timeout: Duration,
+    /// How often held claims are renewed; a claim younger than this needs no renewal before
+    /// its first attempt.
+    pub claim_renew_every: Duration,
 }
 
 /// One claimed message on its way through an attempt.
@@ -95,30 +98,40 @@ impl Worker {
                 Before::Attempt { .. } => to_attempt.push(claimed),
             }
         }
-        // Renew the claims now and attempt only those still ours: a claim taken back between
-        // the scheduler's lease check and this load belongs to a newer job.
-        let claims: Vec<_> = to_attempt
+        // A claim is ours while the message is still queued under it: `before_attempt` checked
+        // that on the rows just loaded. Claims younger than the renewal period cannot be taken
+        // back before the renewal loop, which holds them from here on, renews them; older ones
+        // (the job waited in the queue) are renewed now, and only those still ours attempted,
+        // since one may have been taken back between the load and this renewal.
+        let now = Utc::now();
+        let fresh_for =
+            chrono::Duration::from_std(self.claim_renew_every).unwrap_or(chrono::Duration::MAX);
+        let stale: Vec<_> = to_attempt
             .iter()
+            .filter(|c| now - c.claimed_at >= fresh_for)
             .map(|c| (c.task.message_id, c.claimed_at))
             .collect();
-        let store = self.store.clone();
-        let renewed: HashSet<MessageId> = match tokio::task::spawn_blocking(move || {
-            store.renew_claims(&claims, Utc::now())
-        })
-        .await
-        {
-            Ok(Ok(renewed)) => renewed.into_iter().collect(),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "cannot renew a job's claims; its messages are left for later");
-                HashSet::new()
-            }
-            Err(error) => {
-                tracing::warn!(%error, "claim renewal failed; the job's messages are left for later");
-                HashSet::new()
+        let renewed: HashSet<MessageId> = if stale.is_empty() {
+            HashSet::new()
+        } else {
+            let store = self.store.clone();
+            match tokio::task::spawn_blocking(move || store.renew_claims(&stale, Utc::now())).await
+            {
+                Ok(Ok(renewed)) => renewed.into_iter().collect(),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "cannot renew a job's claims; its older messages are left for later");
+                    HashSet::new()
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "claim renewal failed; the job's older messages are left for later");
+                    HashSet::new()
+                }
             }
         };
         for claimed in to_attempt {
-            if !renewed.contains(&claimed.task.message_id) {
+            let ours =
+                now - claimed.claimed_at < fresh_for || renewed.contains(&claimed.task.message_id);
+            if !ours {
                 // Taken back already, or the database is away: the scheduler hands it out again.
                 ticket.settled(1).await;
                 continue;

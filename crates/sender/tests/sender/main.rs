@@ -128,6 +128,17 @@ impl Fixture {
     /// Runs one job through a worker whose probe client uses `token`, then stops the writer,
     /// so every outcome is committed when this returns.
     async fn run_job(&self, job: SendJob, token: SecretString) -> Arc<Worker> {
+        self.run_job_renewing(job, token, std::time::Duration::from_secs(30))
+            .await
+    }
+
+    /// As [`Fixture::run_job`], with claims counted fresh for `claim_renew_every`.
+    async fn run_job_renewing(
+        &self,
+        job: SendJob,
+        token: SecretString,
+        claim_renew_every: std::time::Duration,
+    ) -> Arc<Worker> {
         self.bus
             .publish(Topic::SendJobs, vec![events::encode(&job)])
             .await
@@ -164,6 +175,7 @@ impl Fixture {
                 token_pause: std::time::Duration::from_secs(30),
             },
             probe_timeout: std::time::Duration::from_secs(2),
+            claim_renew_every,
         });
         let mut subscription = self.bus.subscribe(Topic::SendJobs, 1).await.unwrap();
         let delivery = subscription.next().await.unwrap().unwrap();
@@ -221,6 +233,25 @@ async fn accepted_messages_are_sent_and_the_job_acknowledged() {
     assert!(messages.iter().all(|m| m.sent_at.is_some()));
     let stats = f.sim.stats();
     assert_eq!((stats.received_ok_total, stats.duplicates), (5, 0));
+    assert!(f.job_acknowledged().await);
+    f.test_bus.finish().await;
+}
+
+#[tokio::test]
+async fn claims_older_than_the_renewal_period_are_renewed_then_sent() {
+    let f = fixture().await;
+    let (mailing, job) = f.claimed_messages(3, None).await;
+    // Every claim counts as old: the job takes the renewing path.
+    f.run_job_renewing(job, token(SECRET), std::time::Duration::ZERO)
+        .await;
+
+    let messages = f.messages(mailing).await;
+    assert!(
+        messages.iter().all(|m| m.status == MessageStatus::Sent),
+        "renewed claims are attempted: {messages:?}"
+    );
+    let stats = f.sim.stats();
+    assert_eq!((stats.received_ok_total, stats.duplicates), (3, 0));
     assert!(f.job_acknowledged().await);
     f.test_bus.finish().await;
 }
