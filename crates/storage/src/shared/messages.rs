@@ -1,11 +1,12 @@
 use super::dialect::{self, MAX_BIND_PARAMETERS, now};
-use super::schema::{mailings, messages};
+use super::schema::{mailings, message_counts, messages};
 use super::{Backend, BackendStore, Conn};
 use crate::columns::{add_count, bounds, corrupt, message_status, total};
 use crate::errors::Failure;
 use chrono::{DateTime, Utc};
-use diesel::dsl::count_star;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use mailing_domain::store::{
     Entity, Message, MessageQuery, MessageStore, NewMessage, Page, PageRequest, StatusCounts,
     StoreError, StoreResult, storage_instant,
@@ -132,6 +133,12 @@ fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Backend> {
     selected
 }
 
+/// A group's count: the sum of its `message_counts` rows. As a 64-bit integer on both backends
+/// (PostgreSQL would sum to `numeric`).
+fn summed() -> diesel::expression::SqlLiteral<BigInt> {
+    sql::<BigInt>("CAST(SUM(message_counts.messages) AS BIGINT)")
+}
+
 /// The one mailing all of `new` belong to, if there is one, for the span.
 fn common_mailing(new: &[NewMessage]) -> Option<i64> {
     let first = new.first()?.mailing_id;
@@ -184,10 +191,10 @@ impl MessageStore for BackendStore {
     #[tracing::instrument(skip_all, fields(mailing_id = %mailing))]
     fn count_messages(&self, mailing: MailingId) -> StoreResult<StatusCounts> {
         self.read(|conn| {
-            let rows: Vec<(String, i64)> = messages::table
-                .filter(messages::mailing_id.eq(mailing.0))
-                .group_by(messages::status)
-                .select((messages::status, count_star()))
+            let rows: Vec<(String, i64)> = message_counts::table
+                .filter(message_counts::mailing_id.eq(mailing.0))
+                .group_by(message_counts::status)
+                .select((message_counts::status, summed()))
                 .load(conn)?;
             let mut counts = StatusCounts::default();
             for (status, count) in rows {
@@ -206,13 +213,15 @@ impl MessageStore for BackendStore {
         }
         let ids: Vec<i64> = mailings.iter().map(|id| id.0).collect();
         self.read(|conn| {
-            let rows: Vec<(i64, String, i64)> = messages::table
-                .filter(messages::mailing_id.eq_any(&ids))
-                .group_by((messages::mailing_id, messages::status))
-                .select((messages::mailing_id, messages::status, count_star()))
+            let rows: Vec<(i64, String, i64)> = message_counts::table
+                .filter(message_counts::mailing_id.eq_any(&ids))
+                .group_by((message_counts::mailing_id, message_counts::status))
+                .select((message_counts::mailing_id, message_counts::status, summed()))
                 .load(conn)?;
             let mut by_mailing: HashMap<MailingId, StatusCounts> = HashMap::new();
-            for (mailing, status, count) in rows {
+            // A count that went back to zero leaves its row; a mailing with no messages stays
+            // absent.
+            for (mailing, status, count) in rows.into_iter().filter(|row| row.2 != 0) {
                 add_count(
                     by_mailing.entry(MailingId(mailing)).or_default(),
                     &status,

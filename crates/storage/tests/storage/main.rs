@@ -7,6 +7,7 @@ mod clients;
 mod connect;
 mod helpers;
 mod mailings;
+mod message_counts;
 mod messages;
 mod operators;
 mod pipeline;
