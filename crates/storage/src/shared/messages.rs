@@ -68,32 +68,22 @@ pub(super) const ID_SLICE: usize = MAX_BIND_PARAMETERS - 16;
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Message);
 
-/// Whose messages to cancel.
-#[derive(Clone, Copy)]
-pub(super) enum Owner {
-    Mailing(i64),
-    Client(i64),
-}
-
-/// Cancels the messages of `owner` that may still reach the probe; sent and otherwise finished
-/// ones keep their outcome.
-pub(super) fn cancel_unsent(conn: &mut Conn, owner: Owner) -> QueryResult<usize> {
+/// Cancels the messages of `mailing` that may still reach the probe; sent and otherwise finished
+/// ones keep their outcome. (A deleted client's messages are cancelled by the database.)
+pub(super) fn cancel_unsent(conn: &mut Conn, mailing: i64) -> QueryResult<usize> {
     let unsent = MessageStatus::UNSENT.map(MessageStatus::as_str);
-    let cancelled = (
+    diesel::update(
+        messages::table
+            .filter(messages::status.eq_any(unsent))
+            .filter(messages::mailing_id.eq(mailing)),
+    )
+    .set((
         messages::status.eq(MessageStatus::Cancelled.as_str()),
         messages::queued_at.eq(None::<DateTime<Utc>>),
         messages::claim_renewed_at.eq(None::<DateTime<Utc>>),
         messages::updated_at.eq(now()),
-    );
-    let unsent_messages = messages::table.filter(messages::status.eq_any(unsent));
-    match owner {
-        Owner::Mailing(id) => diesel::update(unsent_messages.filter(messages::mailing_id.eq(id)))
-            .set(cancelled)
-            .execute(conn),
-        Owner::Client(id) => diesel::update(unsent_messages.filter(messages::client_id.eq(id)))
-            .set(cancelled)
-            .execute(conn),
-    }
+    ))
+    .execute(conn)
 }
 
 /// Which of the mailings `rows` belong to may still get messages (they exist and are neither

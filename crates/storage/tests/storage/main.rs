@@ -8,6 +8,7 @@ mod connect;
 mod helpers;
 mod mailings;
 mod message_counts;
+mod message_references;
 mod messages;
 mod operators;
 mod pipeline;

@@ -181,6 +181,11 @@ fn counts_follow_every_change_of_a_message(backend: Backend) {
         .unwrap();
     let counts = assert_counts_match(&f, &mailings);
     assert_eq!(counts[2].total(), 0);
+    let left = format!(
+        "SELECT count(*) AS count FROM message_counts WHERE mailing_id = {}",
+        third.0
+    );
+    assert_eq!(f.db.count(&left), 0);
 }
 
 each_backend!(a_mailing_written_by_many_statements_keeps_a_few_count_rows);
