@@ -21,6 +21,11 @@
 //! - `columns.rs`: backend-independent Rust between columns and records, compiled once;
 //!   `errors.rs`: database errors as [`StoreError`]s.
 //!
+//! Some rules live in the database rather than here, so that no path that writes can miss them
+//! (see the migrations `message_counts` and `message_references`): each mailing's count of
+//! messages by status, which statistics read instead of counting messages, and what deleting a
+//! client or a mailing does to its messages.
+//!
 //! Every instant is cut to microseconds before it is bound ([`storage_instant`]), as
 //! PostgreSQL stores it, so that SQLite's text timestamps compare and round-trip alike.
 //!

@@ -77,29 +77,44 @@ pub(super) fn zones_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryRes
     Ok(rows.into_iter().map(|row| row.time_zone).collect())
 }
 
-/// Creates a message planned by `plan` for each client in `zone` that `filter` matches and that
-/// has none of this mailing yet; returns how many it created.
-pub(super) fn insert_zone_messages(
+/// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its
+/// zone, in one statement; returns how many it created. With `skip_existing`, clients that have
+/// a message of this mailing already are passed over; without it, there must be none.
+pub(super) fn insert_planned_messages(
     conn: &mut Conn,
     mailing: MailingId,
     filter: &ClientFilter,
-    zone: &str,
-    plan: &ZonePlan,
+    plans: &[(&str, &ZonePlan)],
+    skip_existing: bool,
 ) -> QueryResult<usize> {
     let (codes, tags) = store_filter(filter);
+    let zones: Vec<&str> = plans.iter().map(|(zone, _)| *zone).collect();
+    let statuses: Vec<&str> = plans.iter().map(|(_, plan)| plan.status).collect();
+    let next_at: Vec<Option<DateTime<Utc>>> =
+        plans.iter().map(|(_, plan)| plan.next_attempt_at).collect();
+    let expires_at: Vec<DateTime<Utc>> = plans.iter().map(|(_, plan)| plan.expires_at).collect();
+    let on_conflict = if skip_existing {
+        "ON CONFLICT (mailing_id, client_id) DO NOTHING"
+    } else {
+        ""
+    };
     diesel::sql_query(format!(
         "INSERT INTO messages (mailing_id, client_id, status, next_attempt_at, expires_at)
-         SELECT $3, c.id, $4, $5, $6 FROM clients c
-         WHERE c.time_zone = $7 AND {MATCHES_FILTER}
-         ON CONFLICT (mailing_id, client_id) DO NOTHING"
+         SELECT $3, c.id, p.status, p.next_at, p.expires_at
+         FROM clients c
+         JOIN unnest($4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+              AS p (time_zone, status, next_at, expires_at)
+           ON p.time_zone = c.time_zone
+         WHERE {MATCHES_FILTER}
+         {on_conflict}"
     ))
     .bind::<Array<Text>, _>(&codes)
     .bind::<Array<Text>, _>(&tags)
     .bind::<BigInt, _>(mailing.0)
-    .bind::<Text, _>(plan.status)
-    .bind::<Nullable<Timestamptz>, _>(plan.next_attempt_at)
-    .bind::<Timestamptz, _>(plan.expires_at)
-    .bind::<Text, _>(zone)
+    .bind::<Array<Text>, _>(&zones)
+    .bind::<Array<Text>, _>(&statuses)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&next_at)
+    .bind::<Array<Timestamptz>, _>(&expires_at)
     .execute(conn)
 }
 

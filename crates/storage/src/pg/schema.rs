@@ -87,6 +87,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A mailing's count of messages in a status is the sum of its rows (see the migration).
+    message_counts (id) {
+        id -> Int8,
+        mailing_id -> Int8,
+        status -> Text,
+        messages -> Int8,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -120,6 +130,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_filters,
     mailings,
     messages,
+    message_counts,
     outbox,
     users,
 );
@@ -202,6 +213,10 @@ mod tests {
             (
                 "messages",
                 declared(messages::table.select(messages::all_columns)),
+            ),
+            (
+                "message_counts",
+                declared(message_counts::table.select(message_counts::all_columns)),
             ),
             (
                 "outbox",

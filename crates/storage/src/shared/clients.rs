@@ -1,5 +1,4 @@
-use super::dialect::{self, now};
-use super::messages::{Owner, cancel_unsent};
+use super::dialect::now;
 use super::schema::{client_tags, clients, tags};
 use super::tags::ensure_tags;
 use super::{Backend, BackendStore, Conn};
@@ -210,16 +209,14 @@ impl ClientStore for BackendStore {
     #[tracing::instrument(skip_all, fields(client_id = %id))]
     fn delete_client(&self, id: ClientId) -> StoreResult<()> {
         self.write(|conn| {
-            // Locked first, so a message being inserted for this client either commits before
-            // we cancel (and is cancelled with the rest) or fails its reference check after we
-            // delete; without the lock it could slip in between and outlive the client unsent.
-            dialect::for_update!(clients::table.find(id.0).select(clients::id))
-                .first::<i64>(conn)
-                .optional()?
-                .ok_or(Failure::Store(NOT_FOUND))?;
-            cancel_unsent(conn, Owner::Client(id.0))?;
-            // Its tag links go with it; its messages stay with client_id set to NULL.
-            diesel::delete(clients::table.find(id.0)).execute(conn)?;
+            // Its tag links go with it. The database cancels its unsent messages and clears the
+            // link of all of them, so its delivered ones stay for the statistics; a message
+            // being inserted for it meanwhile either commits first and is cancelled with the
+            // rest, or fails its reference check (see the migrations `message_references`).
+            let deleted = diesel::delete(clients::table.find(id.0)).execute(conn)?;
+            if deleted == 0 {
+                return Err(Failure::Store(NOT_FOUND));
+            }
             Ok(())
         })
     }

@@ -1,6 +1,6 @@
 use super::client_filters::find_filter;
 use super::dialect::{self, StoredList, read_list, store_filter};
-use super::messages::{Owner, cancel_unsent};
+use super::messages::cancel_unsent;
 use super::outbox;
 use super::schema::mailings;
 use super::{Backend, BackendStore, Conn};
@@ -290,7 +290,7 @@ impl MailingStore for BackendStore {
                 ))
                 .returning(MailingRow::as_returning())
                 .get_result(conn)?;
-            cancel_unsent(conn, Owner::Mailing(id.0))?;
+            cancel_unsent(conn, id.0)?;
             outbox::append(conn, &MailingEvent::MailingCancelled { mailing_id: id })?;
             row.into_record()
         })
@@ -306,7 +306,7 @@ impl MailingStore for BackendStore {
                     mailings::updated_at.eq(dialect::now()),
                 ))
                 .execute(conn)?;
-            cancel_unsent(conn, Owner::Mailing(id.0))?;
+            cancel_unsent(conn, id.0)?;
             outbox::append(conn, &MailingEvent::MailingDeleted { mailing_id: id })?;
             Ok(())
         })

@@ -1,11 +1,12 @@
 use super::dialect::{self, MAX_BIND_PARAMETERS, now};
-use super::schema::{mailings, messages};
+use super::schema::{mailings, message_counts, messages};
 use super::{Backend, BackendStore, Conn};
 use crate::columns::{add_count, bounds, corrupt, message_status, total};
 use crate::errors::Failure;
 use chrono::{DateTime, Utc};
-use diesel::dsl::count_star;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use mailing_domain::store::{
     Entity, Message, MessageQuery, MessageStore, NewMessage, Page, PageRequest, StatusCounts,
     StoreError, StoreResult, storage_instant,
@@ -67,32 +68,22 @@ pub(super) const ID_SLICE: usize = MAX_BIND_PARAMETERS - 16;
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Message);
 
-/// Whose messages to cancel.
-#[derive(Clone, Copy)]
-pub(super) enum Owner {
-    Mailing(i64),
-    Client(i64),
-}
-
-/// Cancels the messages of `owner` that may still reach the probe; sent and otherwise finished
-/// ones keep their outcome.
-pub(super) fn cancel_unsent(conn: &mut Conn, owner: Owner) -> QueryResult<usize> {
+/// Cancels the messages of `mailing` that may still reach the probe; sent and otherwise finished
+/// ones keep their outcome. (A deleted client's messages are cancelled by the database.)
+pub(super) fn cancel_unsent(conn: &mut Conn, mailing: i64) -> QueryResult<usize> {
     let unsent = MessageStatus::UNSENT.map(MessageStatus::as_str);
-    let cancelled = (
+    diesel::update(
+        messages::table
+            .filter(messages::status.eq_any(unsent))
+            .filter(messages::mailing_id.eq(mailing)),
+    )
+    .set((
         messages::status.eq(MessageStatus::Cancelled.as_str()),
         messages::queued_at.eq(None::<DateTime<Utc>>),
         messages::claim_renewed_at.eq(None::<DateTime<Utc>>),
         messages::updated_at.eq(now()),
-    );
-    let unsent_messages = messages::table.filter(messages::status.eq_any(unsent));
-    match owner {
-        Owner::Mailing(id) => diesel::update(unsent_messages.filter(messages::mailing_id.eq(id)))
-            .set(cancelled)
-            .execute(conn),
-        Owner::Client(id) => diesel::update(unsent_messages.filter(messages::client_id.eq(id)))
-            .set(cancelled)
-            .execute(conn),
-    }
+    ))
+    .execute(conn)
 }
 
 /// Which of the mailings `rows` belong to may still get messages (they exist and are neither
@@ -130,6 +121,12 @@ fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Backend> {
         selected = selected.filter(messages::status.eq(status.as_str()));
     }
     selected
+}
+
+/// A group's count: the sum of its `message_counts` rows. As a 64-bit integer on both backends
+/// (PostgreSQL would sum to `numeric`).
+fn summed() -> diesel::expression::SqlLiteral<BigInt> {
+    sql::<BigInt>("CAST(SUM(message_counts.messages) AS BIGINT)")
 }
 
 /// The one mailing all of `new` belong to, if there is one, for the span.
@@ -184,10 +181,10 @@ impl MessageStore for BackendStore {
     #[tracing::instrument(skip_all, fields(mailing_id = %mailing))]
     fn count_messages(&self, mailing: MailingId) -> StoreResult<StatusCounts> {
         self.read(|conn| {
-            let rows: Vec<(String, i64)> = messages::table
-                .filter(messages::mailing_id.eq(mailing.0))
-                .group_by(messages::status)
-                .select((messages::status, count_star()))
+            let rows: Vec<(String, i64)> = message_counts::table
+                .filter(message_counts::mailing_id.eq(mailing.0))
+                .group_by(message_counts::status)
+                .select((message_counts::status, summed()))
                 .load(conn)?;
             let mut counts = StatusCounts::default();
             for (status, count) in rows {
@@ -206,13 +203,15 @@ impl MessageStore for BackendStore {
         }
         let ids: Vec<i64> = mailings.iter().map(|id| id.0).collect();
         self.read(|conn| {
-            let rows: Vec<(i64, String, i64)> = messages::table
-                .filter(messages::mailing_id.eq_any(&ids))
-                .group_by((messages::mailing_id, messages::status))
-                .select((messages::mailing_id, messages::status, count_star()))
+            let rows: Vec<(i64, String, i64)> = message_counts::table
+                .filter(message_counts::mailing_id.eq_any(&ids))
+                .group_by((message_counts::mailing_id, message_counts::status))
+                .select((message_counts::mailing_id, message_counts::status, summed()))
                 .load(conn)?;
             let mut by_mailing: HashMap<MailingId, StatusCounts> = HashMap::new();
-            for (mailing, status, count) in rows {
+            // A count that went back to zero leaves its row; a mailing with no messages stays
+            // absent.
+            for (mailing, status, count) in rows.into_iter().filter(|row| row.2 != 0) {
                 add_count(
                     by_mailing.entry(MailingId(mailing)).or_default(),
                     &status,

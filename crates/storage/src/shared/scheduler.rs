@@ -120,13 +120,42 @@ impl SchedulerStore for BackendStore {
                 return Ok(None);
             };
             let mailing = row.into_record()?;
+            let zones = pipeline::zones_matching(conn, &mailing.filter)?;
+            let plans = zones
+                .iter()
+                .map(|raw| {
+                    Ok((
+                        raw.as_str(),
+                        ZonePlan::new(&mailing.schedule, zone(raw, id)?, now),
+                    ))
+                })
+                .collect::<Result<Vec<_>, Failure>>()?;
+            // The mailing is held, so no messages of it can come in meanwhile; it usually has
+            // none yet, and a plain insert is cheaper than one that checks each pair.
+            let skip_existing = diesel::select(dsl::exists(
+                messages::table.filter(messages::mailing_id.eq(id.0)),
+            ))
+            .get_result::<bool>(conn)?;
+            // One statement for the zones planned to wait, one for those already expired, so
+            // each count comes back on its own.
             let mut expansion = Expansion::default();
-            for raw_zone in pipeline::zones_matching(conn, &mailing.filter)? {
-                let plan = ZonePlan::new(&mailing.schedule, zone(&raw_zone, id)?, now);
-                let inserted =
-                    pipeline::insert_zone_messages(conn, id, &mailing.filter, &raw_zone, &plan)?
-                        as u64;
-                if plan.expired() {
+            for expired in [false, true] {
+                let group: Vec<(&str, &ZonePlan)> = plans
+                    .iter()
+                    .filter(|(_, plan)| plan.expired() == expired)
+                    .map(|(raw, plan)| (*raw, plan))
+                    .collect();
+                if group.is_empty() {
+                    continue;
+                }
+                let inserted = pipeline::insert_planned_messages(
+                    conn,
+                    id,
+                    &mailing.filter,
+                    &group,
+                    skip_existing,
+                )? as u64;
+                if expired {
                     expansion.expired += inserted;
                 } else {
                     expansion.scheduled += inserted;

@@ -81,32 +81,53 @@ pub(super) fn zones_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryRes
     Ok(rows.into_iter().map(|row| row.time_zone).collect())
 }
 
-/// Creates a message planned by `plan` for each client in `zone` that `filter` matches and that
-/// has none of this mailing yet; returns how many it created.
-pub(super) fn insert_zone_messages(
+/// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its
+/// zone, in one statement; returns how many it created. With `skip_existing`, clients that have
+/// a message of this mailing already are passed over; without it, there must be none.
+pub(super) fn insert_planned_messages(
     conn: &mut Conn,
     mailing: MailingId,
     filter: &ClientFilter,
-    zone: &str,
-    plan: &ZonePlan,
+    plans: &[(&str, &ZonePlan)],
+    skip_existing: bool,
 ) -> QueryResult<usize> {
     let (codes, tags) = store_filter(filter);
-    diesel::sql_query(format!(
-        "INSERT INTO messages (mailing_id, client_id, status, next_attempt_at,
+    // The plans as a table of bound rows, numbered after the four fixed parameters. CROSS JOIN
+    // keeps the clients in the outer loop: SQLite would otherwise read them once per zone.
+    let rows: Vec<String> = (0..plans.len())
+        .map(|i| {
+            let first = 5 + 4 * i;
+            format!("(?{first}, ?{}, ?{}, ?{})", first + 1, first + 2, first + 3)
+        })
+        .collect();
+    let on_conflict = if skip_existing {
+        "ON CONFLICT (mailing_id, client_id) DO NOTHING"
+    } else {
+        ""
+    };
+    let mut query = diesel::sql_query(format!(
+        "WITH p (time_zone, status, next_at, expires_at) AS (VALUES {})
+         INSERT INTO messages (mailing_id, client_id, status, next_attempt_at,
                                expires_at, created_at, updated_at)
-         SELECT ?3, c.id, ?4, ?5, ?6, ?8, ?8 FROM clients c
-         WHERE c.time_zone = ?7 AND {MATCHES_FILTER}
-         ON CONFLICT (mailing_id, client_id) DO NOTHING"
+         SELECT ?3, c.id, p.status, p.next_at, p.expires_at, ?4, ?4
+         FROM clients c CROSS JOIN p ON p.time_zone = c.time_zone
+         WHERE {MATCHES_FILTER}
+         {on_conflict}",
+        rows.join(", ")
     ))
-    .bind::<Text, _>(&codes)
-    .bind::<Text, _>(&tags)
+    .into_boxed()
+    .bind::<Text, _>(codes)
+    .bind::<Text, _>(tags)
     .bind::<BigInt, _>(mailing.0)
-    .bind::<Text, _>(plan.status)
-    .bind::<Nullable<TimestamptzSqlite>, _>(plan.next_attempt_at)
-    .bind::<TimestamptzSqlite, _>(plan.expires_at)
-    .bind::<Text, _>(zone)
-    .bind::<TimestamptzSqlite, _>(now())
-    .execute(conn)
+    .bind::<TimestamptzSqlite, _>(now());
+    for (zone, plan) in plans {
+        query = query
+            .bind::<Text, _>(*zone)
+            .bind::<Text, _>(plan.status)
+            .bind::<Nullable<TimestamptzSqlite>, _>(plan.next_attempt_at)
+            .bind::<TimestamptzSqlite, _>(plan.expires_at);
+    }
+    query.execute(conn)
 }
 
 /// Gives the mailing's waiting messages in `zone` the zone's new plan; a claimed one keeps its

@@ -88,6 +88,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A mailing's count of messages in a status is the sum of its rows (see the migration).
+    message_counts (id) {
+        id -> BigInt,
+        mailing_id -> BigInt,
+        status -> Text,
+        messages -> BigInt,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> BigInt,
         username -> Text,
@@ -121,6 +131,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_filters,
     mailings,
     messages,
+    message_counts,
     outbox,
     users,
 );
@@ -202,7 +213,7 @@ mod tests {
         let lite = sqlite_shape(
             &mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap(),
         );
-        assert_eq!(postgres.len(), 9, "{postgres:?}");
+        assert_eq!(postgres.len(), 10, "{postgres:?}");
         assert_eq!(lite, postgres);
     }
 
@@ -274,6 +285,10 @@ mod tests {
             (
                 "messages",
                 declared(messages::table.select(messages::all_columns)),
+            ),
+            (
+                "message_counts",
+                declared(message_counts::table.select(message_counts::all_columns)),
             ),
             (
                 "outbox",

@@ -6,6 +6,7 @@
 //! through `TestDb`'s raw SQL, written once per backend where the dialects differ.
 
 use chrono::{DateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, TimestamptzSqlite};
 use mailing_domain::store::Store;
@@ -88,7 +89,10 @@ impl TestDb {
         match self {
             TestDb::Postgres(db) => Raw::Postgres(PgConnection::establish(db.url()).unwrap()),
             TestDb::Sqlite(db) => {
-                Raw::Sqlite(SqliteConnection::establish(db.path().to_str().unwrap()).unwrap())
+                let mut conn = SqliteConnection::establish(db.path().to_str().unwrap()).unwrap();
+                // As the store's own connections do: SQLite leaves foreign keys off by default.
+                conn.batch_execute("PRAGMA foreign_keys = ON").unwrap();
+                Raw::Sqlite(conn)
             }
         }
     }

@@ -7,6 +7,8 @@ mod clients;
 mod connect;
 mod helpers;
 mod mailings;
+mod message_counts;
+mod message_references;
 mod messages;
 mod operators;
 mod pipeline;

@@ -90,6 +90,37 @@ fn expanding_twice_creates_nothing_new(backend: Backend) {
     assert_eq!(store.count_messages(m.id).unwrap().total(), 2);
 }
 
+each_backend!(messages_that_exist_before_the_expansion_stay_as_they_are);
+/// Messages put in before the mailing expands (by tools or by hand) keep their state; the
+/// expansion adds one for each client that has none.
+fn messages_that_exist_before_the_expansion_stay_as_they_are(backend: Backend) {
+    let f = Fixture::new(backend);
+    let store = &*f.store;
+    let early = f.client(MOSCOW, "bln", &[]);
+    f.client(UTC, "mts", &[]);
+    f.client(VLADIVOSTOK, "bln", &[]);
+    let m = spec(utc(2030, 5, 1, 0, 0), utc(2030, 5, 2, 0, 0)).create(store);
+    store
+        .insert_messages(&[new_message(m.id, early.id, MessageStatus::Sent)])
+        .unwrap();
+    assert_eq!(
+        store.expand_mailing(m.id, utc(2030, 5, 1, 1, 0)).unwrap(),
+        Some(Expansion {
+            scheduled: 2,
+            expired: 0
+        })
+    );
+    f.row_for(m.id, &early).assert_status(MessageStatus::Sent);
+    let counts = store.count_messages(m.id).unwrap();
+    assert_eq!(
+        (
+            counts.get(MessageStatus::Sent),
+            counts.get(MessageStatus::Scheduled)
+        ),
+        (1, 2)
+    );
+}
+
 each_backend!(cancelled_deleted_and_missing_mailings_are_not_expanded);
 fn cancelled_deleted_and_missing_mailings_are_not_expanded(backend: Backend) {
     let f = Fixture::new(backend);

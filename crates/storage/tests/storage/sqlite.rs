@@ -67,7 +67,7 @@ fn connect_routes_sqlite_urls_and_create_database_makes_the_directory() {
     assert!(!create_database_if_missing(&url).unwrap());
     let store = connect(&url, &ConnectOptions::default()).unwrap();
     store.ping().unwrap();
-    assert_eq!(store.migrate().unwrap().len(), 3);
+    assert_eq!(store.migrate().unwrap().len(), 5);
     assert!(store.migrate().unwrap().is_empty());
     match connect("sqlite://", &ConnectOptions::default()) {
         Err(StoreError::Internal(_)) => {}
