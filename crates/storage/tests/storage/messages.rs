@@ -131,6 +131,12 @@ fn get_and_list_with_filters(backend: Backend) {
         status: Some(MessageStatus::Scheduled),
     };
     assert_eq!(of(by_status), (vec![ids[1]], 1));
+    let none_in_status = MessageQuery {
+        mailing_id: Some(second.id),
+        client_id: None,
+        status: Some(MessageStatus::Sent),
+    };
+    assert_eq!(of(none_in_status), (vec![], 0));
     let nobody = MessageQuery {
         client_id: Some(ClientId(999)),
         ..MessageQuery::default()
