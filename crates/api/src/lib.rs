@@ -1,6 +1,6 @@
 //! The integrator-facing HTTP API of the mailing service: operators, tags, clients, client
 //! filters, mailings, messages and statistics under `/api/v1`, with bearer-token auth, an
-//! OpenAPI document and Swagger UI.
+//! OpenAPI document and Swagger UI; and `/healthz`, `/readyz` and `/metrics` for operators.
 //!
 //! Handlers turn requests into domain values and call storage through the domain's
 //! repository traits; they never see the database library.
@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod fixtures;
 pub mod health;
+pub mod observe;
 pub mod openapi;
 pub mod outbox;
 pub mod routes;

@@ -6,7 +6,10 @@ use chrono::Utc;
 use mailing_bus::{Bus, BusOptions, Topic};
 use mailing_domain::events;
 use mailing_domain::store::{Store, StoreError};
+use mailing_runtime::metrics::Sampler;
 use secrecy::{ExposeSecret, SecretString};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -24,6 +27,47 @@ pub enum RelayError {
     Bus(#[from] mailing_bus::BusError),
     #[error("storage task failed: {0}")]
     Task(String),
+}
+
+/// Registers the descriptions of the outbox metrics.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "mailing_outbox_events_published_total",
+        "Mailing events the outbox relay published and the broker confirmed"
+    );
+    metrics::describe_gauge!(
+        "mailing_outbox_pending_events",
+        "Mailing events written but not yet published (the whole outbox, every relay)"
+    );
+    metrics::describe_gauge!(
+        "mailing_outbox_lag_seconds",
+        metrics::Unit::Seconds,
+        "Age of the oldest unpublished mailing event; 0 when none waits"
+    );
+}
+
+/// Samples the outbox's backlog when metrics are scraped.
+pub struct BacklogGauges {
+    pub store: Arc<dyn Store>,
+}
+
+impl Sampler for BacklogGauges {
+    fn sample(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let store = self.store.clone();
+            match tokio::task::spawn_blocking(move || store.outbox_backlog()).await {
+                Ok(Ok(backlog)) => {
+                    let lag = backlog.oldest.map_or(0.0, |oldest| {
+                        (Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
+                    });
+                    metrics::gauge!("mailing_outbox_pending_events").set(backlog.events as f64);
+                    metrics::gauge!("mailing_outbox_lag_seconds").set(lag);
+                }
+                Ok(Err(error)) => tracing::debug!(%error, "cannot sample the outbox backlog"),
+                Err(error) => tracing::debug!(%error, "outbox sampling task failed"),
+            }
+        })
+    }
 }
 
 /// Publishes everything unpublished now; returns how many events went out.
@@ -46,8 +90,9 @@ pub async fn relay_once(store: &Arc<dyn Store>, bus: &Arc<dyn Bus>) -> Result<us
             .await
             .map_err(|e| RelayError::Task(e.to_string()))??;
         for event in &claimed {
-            tracing::debug!(mailing_id = %event.event.mailing_id(), event = ?event.event, "mailing event published");
+            tracing::debug!(mailing_id = event.event.mailing_id().0, event = ?event.event, "mailing event published");
         }
+        metrics::counter!("mailing_outbox_events_published_total").increment(claimed.len() as u64);
         published += claimed.len();
         if claimed.len() < BATCH as usize {
             return Ok(published);

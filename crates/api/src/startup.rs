@@ -5,6 +5,7 @@ use crate::config::{Profile, Settings};
 use crate::error::ErrorBody;
 use crate::extract::{BodyLimit, path_error};
 use crate::health::{self, SWAGGER_UI_FILES};
+use crate::observe;
 use crate::openapi;
 use crate::outbox;
 use crate::routes;
@@ -12,11 +13,12 @@ use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::{HttpResponse, HttpServer, guard, web as aweb};
 use anyhow::Context as _;
 use mailing_bus::BusOptions;
 use mailing_domain::store::Store;
+use mailing_runtime::metrics;
 use mailing_storage::ConnectOptions;
 use paperclip::actix::{OpenApiExt, web};
 use secrecy::ExposeSecret;
@@ -28,6 +30,7 @@ pub struct Application {
     server: Server,
     relay: tokio::task::JoinHandle<()>,
     stop_relay: tokio::sync::watch::Sender<bool>,
+    _outbox_gauges: metrics::SamplerRegistration,
 }
 
 impl Application {
@@ -45,6 +48,12 @@ impl Application {
             .await
             .context("admin bootstrap task")??;
 
+        metrics::install();
+        observe::describe_metrics();
+        outbox::describe_metrics();
+        let outbox_gauges = metrics::register_sampler(Arc::new(outbox::BacklogGauges {
+            store: store.clone(),
+        }));
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
         let relay = tokio::spawn(outbox::run(
@@ -76,10 +85,11 @@ impl Application {
                 .app_data(body_limit)
                 .app_data(aweb::PathConfig::default().error_handler(path_error))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(from_fn(observe::observe))
                 .default_service(aweb::to(HttpResponse::NotFound))
                 .route("/healthz", aweb::get().to(health::healthz))
                 .route("/readyz", aweb::get().to(health::readyz))
+                .route("/metrics", aweb::get().to(metrics::endpoint))
                 .route("/docs", aweb::get().to(health::swagger_ui_index))
                 .route("/docs/", aweb::get().to(health::swagger_ui_index))
                 .route("/api/v1/docs", aweb::get().to(health::swagger_ui_index))
@@ -111,6 +121,7 @@ impl Application {
             server,
             relay,
             stop_relay,
+            _outbox_gauges: outbox_gauges,
         })
     }
 

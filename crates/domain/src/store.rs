@@ -174,6 +174,8 @@ pub trait MessageStore {
         &self,
         mailings: &[MailingId],
     ) -> StoreResult<HashMap<MailingId, StatusCounts>>;
+    /// Counts of every mailing's messages together, by status.
+    fn message_totals(&self) -> StoreResult<StatusCounts>;
     /// Inserts messages; a (mailing, client) pair that already has one is skipped. Returns how
     /// many were inserted.
     fn insert_messages(&self, new: &[NewMessage]) -> StoreResult<u64>;
@@ -197,8 +199,9 @@ pub trait OutboxStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<OutboxEvent>>;
     fn mark_published(&self, ids: &[i64], now: DateTime<Utc>) -> StoreResult<()>;
-    /// Events written but not yet published, for metrics and tests.
-    fn unpublished_count(&self) -> StoreResult<u64>;
+    /// Events written but not yet published, and when the oldest of them was written: the
+    /// outbox's lag, for metrics and tests.
+    fn outbox_backlog(&self) -> StoreResult<OutboxBacklog>;
 }
 
 /// What the scheduler does, each call one set-based transaction that several scheduler

@@ -482,6 +482,44 @@ impl Cluster {
         }
     }
 
+    /// Asks the process running the service to stop with SIGTERM, as Kubernetes and docker do,
+    /// and waits up to `grace` for it to exit; returns how it exited and how long it took.
+    ///
+    /// # Panics
+    /// If it is still running after `grace` (it is then killed), or the signal cannot be sent.
+    pub async fn terminate(
+        &mut self,
+        service: Service,
+        grace: Duration,
+    ) -> (std::process::ExitStatus, Duration) {
+        let index = self.process_of(service);
+        let mut child = self.processes[index]
+            .child
+            .take()
+            .unwrap_or_else(|| panic!("{service:?} is not running"));
+        let started = std::time::Instant::now();
+        let signalled = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(signalled.success(), "kill -TERM {} failed", child.id());
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting for the child") {
+                return (status, started.elapsed());
+            }
+            if started.elapsed() > grace {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{} did not stop within {grace:?} of SIGTERM; its log: {}",
+                    self.processes[index].binary,
+                    self.processes[index].log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Starts the process running the service again (killing it first if it runs) and waits
     /// until each of its services is ready.
     pub async fn restart(&mut self, service: Service) {
@@ -512,6 +550,36 @@ impl Cluster {
             .json()
             .await
             .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+    }
+
+    /// The service's `/metrics` page (in the embedded setup every service's page shows the
+    /// whole process).
+    pub async fn metrics(&self, service: Service) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.port(service));
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        assert!(
+            response.status().is_success(),
+            "GET {url}: {}",
+            response.status()
+        );
+        response
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    }
+
+    /// The logs of every mailing process (not the simulator's), one after the other.
+    pub fn service_logs(&self) -> Vec<&Path> {
+        self.processes
+            .iter()
+            .filter(|process| process.binary != "probe-sim")
+            .map(|process| process.log.as_path())
+            .collect()
     }
 
     /// The binary of the process running the service.

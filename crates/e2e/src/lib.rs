@@ -14,6 +14,7 @@
 pub mod api;
 pub mod cluster;
 pub mod db;
+pub mod observe;
 pub mod population;
 pub mod sim;
 pub mod wait;

@@ -1,5 +1,5 @@
 //! A small HTTP server for workers without an API of their own: `/healthz` (alive, with the
-//! state the worker reports) and `/readyz` (its dependencies answer).
+//! state the worker reports), `/readyz` (its dependencies answer) and `/metrics`.
 
 use actix_web::{App, HttpResponse, HttpServer, dev::Server, web};
 use std::future::Future;
@@ -18,11 +18,13 @@ pub trait HealthReport: Send + Sync + 'static {
 /// Binds the health server; it runs until the returned [`Server`] is stopped or dropped.
 pub fn serve(addr: SocketAddr, report: Arc<dyn HealthReport>) -> std::io::Result<(Server, u16)> {
     let report = web::Data::from(report);
+    crate::metrics::install();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(report.clone())
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(crate::metrics::endpoint))
     })
     .workers(1)
     .disable_signals()

@@ -43,19 +43,19 @@ pub async fn consume(
             match events::decode::<MailingEvent>(&delivery.payload) {
                 Ok(event) => {
                     let mailing_id = event.mailing_id();
-                    tracing::debug!(mailing_id = %mailing_id, ?event, "mailing event");
+                    tracing::debug!(mailing_id = mailing_id.0, ?event, "mailing event");
                     if let MailingEvent::MailingUpdated { .. } = event
                         && let Err(error) = scheduler.replan(mailing_id).await
                     {
                         // Keep the event: the database may be back in a moment.
-                        tracing::warn!(mailing_id = %mailing_id, %error, "re-planning failed; event returned to the queue");
+                        tracing::warn!(mailing_id = mailing_id.0, %error, "re-planning failed; event returned to the queue");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         let _ = delivery.nack(true).await;
                         continue;
                     }
                     wake.notify_one();
                     if let Err(error) = delivery.ack().await {
-                        tracing::warn!(mailing_id = %mailing_id, %error, "event ack failed; it will come again");
+                        tracing::warn!(mailing_id = mailing_id.0, %error, "event ack failed; it will come again");
                     }
                 }
                 Err(error) => {

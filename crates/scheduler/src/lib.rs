@@ -7,6 +7,7 @@
 //! several replicas may run at once (claims use `FOR UPDATE SKIP LOCKED`).
 
 pub mod events;
+pub mod metrics;
 pub mod service;
 pub mod settings;
 pub mod tick;

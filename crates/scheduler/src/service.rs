@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 struct Health {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
+    stopping: watch::Receiver<bool>,
 }
 
 impl HealthReport for Health {
@@ -27,7 +28,12 @@ impl HealthReport for Health {
     }
 
     fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(health::store_and_bus_ready(&self.store, self.bus.as_ref()))
+        Box::pin(async move {
+            if *self.stopping.borrow() {
+                return Err("stopping".to_owned());
+            }
+            health::store_and_bus_ready(&self.store, self.bus.as_ref()).await
+        })
     }
 }
 
@@ -65,9 +71,16 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         Arc::new(Health {
             store: store.clone(),
             bus: bus.clone(),
+            stopping: stop.clone(),
         }),
     )
     .context("binding the health endpoint (MAILING_SCHEDULER_HEALTH_ADDR)")?;
+    crate::metrics::describe();
+    let _pipeline_gauges =
+        mailing_runtime::metrics::register_sampler(Arc::new(crate::metrics::PipelineGauges {
+            store: store.clone(),
+            bus: bus.clone(),
+        }));
     let health_handle = health_server.handle();
     tokio::spawn(health_server);
     tracing::info!(health_port, "mailing-scheduler running");

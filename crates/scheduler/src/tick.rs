@@ -6,6 +6,7 @@ use mailing_bus::{Bus, Topic};
 use mailing_domain::MessageId;
 use mailing_domain::events::{self, SendJob};
 use mailing_domain::store::{Store, StoreError, storage_instant};
+use mailing_runtime::metrics::{message_transitions, record_duration};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,12 +76,24 @@ impl Scheduler {
 
     /// One pass at `now`.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, TickError> {
+        let started = Instant::now();
+        let result = self.pass(now).await;
+        record_duration("mailing_scheduler_tick_duration_seconds", started.elapsed());
+        if result.is_err() {
+            metrics::counter!("mailing_scheduler_tick_failures_total").increment(1);
+        }
+        result
+    }
+
+    async fn pass(&self, now: DateTime<Utc>) -> Result<TickReport, TickError> {
         let mut report = TickReport::default();
         self.expand(now, &mut report).await?;
         report.messages_expired = self.run(move |s| s.expire_overdue(now)).await?;
+        message_transitions("waiting", "expired", report.messages_expired);
         let cutoff =
             now - chrono::Duration::from_std(self.claim_lease).unwrap_or(chrono::Duration::MAX);
         report.messages_reclaimed = self.run(move |s| s.reclaim_stale(cutoff, now)).await?;
+        message_transitions("queued", "scheduled", report.messages_reclaimed);
         if report.messages_reclaimed > 0 {
             tracing::warn!(
                 count = report.messages_reclaimed,
@@ -99,10 +112,14 @@ impl Scheduler {
             let started = Instant::now();
             let expansion = self.run(move |s| s.expand_mailing(mailing_id, now)).await?;
             if let Some(expansion) = expansion {
+                record_duration("mailing_expansion_duration_seconds", started.elapsed());
+                metrics::counter!("mailing_expansions_total").increment(1);
+                message_transitions("new", "scheduled", expansion.scheduled);
+                message_transitions("new", "expired", expansion.expired);
                 report.mailings_expanded += 1;
                 report.messages_created += expansion.scheduled + expansion.expired;
                 tracing::info!(
-                    mailing_id = %mailing_id,
+                    mailing_id = mailing_id.0,
                     scheduled = expansion.scheduled,
                     expired = expansion.expired,
                     elapsed_ms = started.elapsed().as_millis() as u64,
@@ -131,11 +148,16 @@ impl Scheduler {
             if let Err(error) = self.publish(&claimed, storage_instant(now)).await {
                 // Put them back now rather than after the lease.
                 let released = self.run(move |s| s.release(&claimed, Utc::now())).await;
-                if let Err(release_error) = released {
-                    tracing::warn!(%release_error, "claimed messages stay queued until the lease ends");
+                match released {
+                    Ok(count) => message_transitions("queued", "scheduled", count),
+                    Err(release_error) => tracing::warn!(
+                        %release_error,
+                        "claimed messages stay queued until the lease ends"
+                    ),
                 }
                 return Err(error);
             }
+            message_transitions("waiting", "queued", count as u64);
             dispatched += count as u64;
             if count < batch as usize || started.elapsed() > DISPATCH_BUDGET {
                 break;
@@ -148,7 +170,7 @@ impl Scheduler {
     }
 
     async fn publish(&self, ids: &[MessageId], claimed_at: DateTime<Utc>) -> Result<(), TickError> {
-        let payloads = ids
+        let payloads: Vec<Vec<u8>> = ids
             .chunks(self.job_size)
             .map(|chunk| {
                 events::encode(&SendJob {
@@ -157,7 +179,9 @@ impl Scheduler {
                 })
             })
             .collect();
+        let published = payloads.len() as u64;
         self.bus.publish(Topic::SendJobs, payloads).await?;
+        metrics::counter!("mailing_send_jobs_published_total").increment(published);
         Ok(())
     }
 
@@ -166,7 +190,11 @@ impl Scheduler {
         let now = Utc::now();
         let changed = self.run(move |s| s.replan_mailing(mailing_id, now)).await?;
         if changed > 0 {
-            tracing::info!(mailing_id = %mailing_id, changed, "messages planned again after an update");
+            tracing::info!(
+                mailing_id = mailing_id.0,
+                changed,
+                "messages planned again after an update"
+            );
         }
         Ok(changed)
     }

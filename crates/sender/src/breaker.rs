@@ -96,6 +96,7 @@ impl Breaker {
                     cooldown_ms = self.cooldown.as_millis() as u64,
                     "probe keeps failing; pausing attempts"
                 );
+                crate::metrics::breaker_tripped(OpenReason::ProviderFailing);
                 true
             }
             State::Closed { failures } => {
@@ -113,6 +114,7 @@ impl Breaker {
                     until: now + pause,
                     reason,
                 };
+                crate::metrics::breaker_tripped(reason);
                 true
             }
             State::Open { .. } => false,
@@ -133,6 +135,7 @@ impl Breaker {
                 pause_ms = self.token_pause.as_millis() as u64,
                 "the probe rejected MAILING_PROBE_TOKEN; sending is paused and every message stays pending"
             );
+            crate::metrics::breaker_tripped(OpenReason::TokenRejected);
         }
         *state = State::Open {
             until: now + self.token_pause,

@@ -28,6 +28,14 @@ impl HeldClaims {
         self.lock().remove(&id);
     }
 
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     pub fn snapshot(&self) -> Vec<(MessageId, DateTime<Utc>)> {
         self.lock().iter().map(|(id, at)| (*id, *at)).collect()
     }

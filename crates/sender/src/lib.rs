@@ -11,6 +11,7 @@ pub mod claims;
 pub mod decide;
 pub mod limiter;
 pub mod mailings;
+pub mod metrics;
 pub mod probe;
 pub mod service;
 pub mod settings;

@@ -23,6 +23,7 @@ struct Health {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     worker: Arc<Worker>,
+    stopping: watch::Receiver<bool>,
 }
 
 impl HealthReport for Health {
@@ -40,7 +41,12 @@ impl HealthReport for Health {
     }
 
     fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(health::store_and_bus_ready(&self.store, self.bus.as_ref()))
+        Box::pin(async move {
+            if *self.stopping.borrow() {
+                return Err("stopping".to_owned());
+            }
+            health::store_and_bus_ready(&self.store, self.bus.as_ref()).await
+        })
     }
 }
 
@@ -127,9 +133,16 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             store: store.clone(),
             bus: bus.clone(),
             worker: worker.clone(),
+            stopping: stop.clone(),
         }),
     )
     .context("binding the health endpoint (MAILING_SENDER_HEALTH_ADDR)")?;
+    crate::metrics::describe();
+    let _sender_gauges =
+        mailing_runtime::metrics::register_sampler(Arc::new(crate::metrics::SenderGauges {
+            worker: worker.clone(),
+            concurrency: settings.sender_concurrency,
+        }));
     let health_handle = health_server.handle();
     tokio::spawn(health_server);
     tracing::info!(health_port, "mailing-sender running");

@@ -54,6 +54,11 @@ impl Worker {
                 return;
             }
         };
+        metrics::counter!(
+            "mailing_send_jobs_received_total",
+            "redelivered" => if delivery.redelivered { "true" } else { "false" }
+        )
+        .increment(1);
         if delivery.redelivered {
             tracing::info!(
                 messages = job.message_ids.len(),
@@ -87,9 +92,9 @@ impl Worker {
                 Before::Skip => ticket.settled(1).await,
                 Before::Settle(kind) => {
                     tracing::debug!(
-                        mailing_id = %claimed.task.mailing_id,
-                        message_id = %claimed.task.message_id,
-                        client_id = ?claimed.task.client_id.map(|id| id.0),
+                        mailing_id = claimed.task.mailing_id.0,
+                        message_id = claimed.task.message_id.0,
+                        client_id = claimed.task.client_id.map(|id| id.0),
                         status = %kind.status(),
                         "message settled without an attempt"
                     );
@@ -173,7 +178,10 @@ impl Worker {
             permit,
         };
         if self.outcomes.send(pending).await.is_err() {
-            tracing::error!(%message_id, "outcome writer stopped; the job will come again");
+            tracing::error!(
+                message_id = message_id.0,
+                "outcome writer stopped; the job will come again"
+            );
         }
     }
 
@@ -200,7 +208,7 @@ impl Worker {
             }
             Ok(None) => claimed.task.mailing_active = false,
             Err(error) => {
-                tracing::warn!(%mailing_id, %error, "cannot re-read the mailing; message left for later");
+                tracing::warn!(mailing_id = mailing_id.0, %error, "cannot re-read the mailing; message left for later");
                 let next_attempt_at = Utc::now() + chrono::Duration::seconds(5);
                 let kind = OutcomeKind::Deferred { next_attempt_at };
                 return self.settle(claimed, kind, Some(permit)).await;
@@ -230,13 +238,20 @@ impl Worker {
                 .settle(claimed, OutcomeKind::Cancelled, Some(permit))
                 .await;
         };
-        tracing::debug!(%mailing_id, %message_id, ?client_id, "probe request");
+        tracing::debug!(
+            mailing_id = mailing_id.0,
+            message_id = message_id.0,
+            client_id,
+            "probe request"
+        );
         let started = Instant::now();
         let attempt = self
             .probe
             .send(message_id, phone.as_u64(), task.text.as_str(), timeout)
             .await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let took = started.elapsed();
+        crate::metrics::probe_request(&attempt, took);
+        let elapsed_ms = took.as_millis() as u64;
         match &attempt {
             Attempt::Delivered | Attempt::Permanent(_) => self.breaker.succeeded(),
             Attempt::Retryable(_) => {
@@ -247,19 +262,25 @@ impl Worker {
         let kind = after_attempt(task, attempt, Utc::now(), &self.retry, rand::random());
         match &kind {
             OutcomeKind::Sent { .. } => {
-                tracing::info!(%mailing_id, %message_id, ?client_id, elapsed_ms, "probe accepted the message")
+                tracing::info!(
+                    mailing_id = mailing_id.0,
+                    message_id = message_id.0,
+                    client_id,
+                    elapsed_ms,
+                    "probe accepted the message"
+                )
             }
             OutcomeKind::Retry {
                 error,
                 next_attempt_at,
             } => {
-                tracing::warn!(%mailing_id, %message_id, ?client_id, elapsed_ms, %error, %next_attempt_at, "probe attempt failed; retry planned")
+                tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, %next_attempt_at, "probe attempt failed; retry planned")
             }
             OutcomeKind::Failed { error } => {
-                tracing::warn!(%mailing_id, %message_id, ?client_id, elapsed_ms, %error, "probe refused the message for good")
+                tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, "probe refused the message for good")
             }
             other => {
-                tracing::info!(%mailing_id, %message_id, ?client_id, elapsed_ms, status = %other.status(), "probe attempt settled")
+                tracing::info!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, status = %other.status(), "probe attempt settled")
             }
         }
         self.settle(claimed, kind, Some(permit)).await;

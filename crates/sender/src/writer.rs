@@ -4,6 +4,9 @@
 
 use mailing_bus::Delivery;
 use mailing_domain::store::{Outcome, Store};
+use mailing_domain::{MessageId, MessageStatus};
+use mailing_runtime::metrics::message_transitions;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -126,6 +129,21 @@ async fn run(
     }
 }
 
+/// Counts the outcomes that were written as status changes from `queued`.
+fn count_transitions(outcomes: &[Outcome], written: &[MessageId]) {
+    let written: HashSet<MessageId> = written.iter().copied().collect();
+    let mut by_status = [0u64; MessageStatus::ALL.len()];
+    for outcome in outcomes.iter().filter(|o| written.contains(&o.message_id)) {
+        let status = outcome.kind.status();
+        if let Some(slot) = MessageStatus::ALL.iter().position(|s| *s == status) {
+            by_status[slot] += 1;
+        }
+    }
+    for (status, count) in MessageStatus::ALL.into_iter().zip(by_status) {
+        message_transitions("queued", status.as_str(), count);
+    }
+}
+
 /// Writes one batch, retrying until the database takes it: acknowledging without a commit
 /// would lose outcomes, and dropping them would send those messages again.
 async fn write(store: &Arc<dyn Store>, batch: &mut Vec<Pending>) {
@@ -138,6 +156,7 @@ async fn write(store: &Arc<dyn Store>, batch: &mut Vec<Pending>) {
             tokio::task::spawn_blocking(move || store.record_outcomes(&batch_outcomes)).await;
         match result {
             Ok(Ok(written)) => {
+                count_transitions(&outcomes, &written);
                 let skipped = outcomes.len() - written.len();
                 if skipped > 0 {
                     tracing::debug!(skipped, "outcomes for messages settled elsewhere skipped");

@@ -207,7 +207,9 @@ pub async fn create(
         time_zone: patch.time_zone.expect("given"),
     };
     let client = state.run(move |s| s.create_client(&new)).await?;
-    tracing::info!(client_id = %client.id, "client created");
+    // The request's own closing line names the new client too.
+    tracing::Span::current().record("client_id", client.id.0);
+    tracing::info!(client_id = client.id.0, "client created");
     Ok(CreatedJson(client.into()))
 }
 
@@ -234,7 +236,7 @@ pub async fn replace(
     let id = ClientId(id.into_inner());
     let patch = body.0.into_full_patch()?;
     let client = state.run(move |s| s.update_client(id, &patch)).await?;
-    tracing::info!(client_id = %client.id, "client replaced");
+    tracing::info!(client_id = client.id.0, "client replaced");
     Ok(web::Json(client.into()))
 }
 
@@ -249,7 +251,7 @@ pub async fn patch(
     let id = ClientId(id.into_inner());
     let patch = body.0.parse()?;
     let client = state.run(move |s| s.update_client(id, &patch)).await?;
-    tracing::info!(client_id = %client.id, "client updated");
+    tracing::info!(client_id = client.id.0, "client updated");
     Ok(web::Json(client.into()))
 }
 
@@ -264,6 +266,6 @@ pub async fn delete(
 ) -> Result<NoContent, ApiError> {
     let id = ClientId(id.into_inner());
     state.run(move |s| s.delete_client(id)).await?;
-    tracing::info!(client_id = %id, "client deleted");
+    tracing::info!(client_id = id.0, "client deleted");
     Ok(NoContent)
 }

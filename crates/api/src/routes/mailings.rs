@@ -290,7 +290,9 @@ pub async fn create(
     let draft = body.0.parse(Utc::now())?;
     let mailing = state.run(move |s| s.create_mailing(&draft)).await?;
     state.outbox_wake.notify_one();
-    tracing::info!(mailing_id = %mailing.id, "mailing created");
+    // The request's own closing line names the new mailing too.
+    tracing::Span::current().record("mailing_id", mailing.id.0);
+    tracing::info!(mailing_id = mailing.id.0, "mailing created");
     Ok(CreatedJson(MailingBody::new(&mailing, Utc::now())))
 }
 
@@ -316,7 +318,7 @@ async fn update(
         .run(move |s| s.update_mailing(id, &patch, now))
         .await?;
     state.outbox_wake.notify_one();
-    tracing::info!(mailing_id = %mailing.id, "mailing updated");
+    tracing::info!(mailing_id = mailing.id.0, "mailing updated");
     Ok(web::Json(MailingBody::new(&mailing, Utc::now())))
 }
 
@@ -365,7 +367,7 @@ pub async fn cancel(
     let now = Utc::now();
     let mailing = state.run(move |s| s.cancel_mailing(id, now)).await?;
     state.outbox_wake.notify_one();
-    tracing::info!(mailing_id = %mailing.id, "mailing cancelled");
+    tracing::info!(mailing_id = mailing.id.0, "mailing cancelled");
     Ok(web::Json(MailingBody::new(&mailing, Utc::now())))
 }
 
@@ -382,6 +384,6 @@ pub async fn delete(
     let now = Utc::now();
     state.run(move |s| s.delete_mailing(id, now)).await?;
     state.outbox_wake.notify_one();
-    tracing::info!(mailing_id = %id, "mailing deleted");
+    tracing::info!(mailing_id = id.0, "mailing deleted");
     Ok(NoContent)
 }

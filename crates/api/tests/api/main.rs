@@ -10,6 +10,7 @@ mod helpers;
 mod mailings;
 mod malformed;
 mod messages;
+mod observability;
 mod operators;
 mod stats;
 mod tags;

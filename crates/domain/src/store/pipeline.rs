@@ -15,6 +15,14 @@ pub struct OutboxEvent {
     pub event: MailingEvent,
 }
 
+/// The events the relay has not published yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxBacklog {
+    pub events: u64,
+    /// When the oldest unpublished event was written; `None` when there is none.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
 /// An instant as storage keeps it (microseconds), so a claim time carried in a send job
 /// compares equal to the stored one.
 pub fn storage_instant(instant: DateTime<Utc>) -> DateTime<Utc> {

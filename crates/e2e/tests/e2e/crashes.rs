@@ -3,7 +3,7 @@
 //! embedded setup each kill stops the whole `mailing` process and its restart is a restart of
 //! everything: state survives in the SQLite file alone.
 
-use crate::helpers::mailing_to_all;
+use crate::helpers::{delivered_at_least, mailing_to_all, sent_in_database};
 use chrono::{Duration as Span, Utc};
 use mailing_e2e::{Cluster, ClusterOptions, Service, Setup, bounded, db, population};
 use std::time::Duration;
@@ -11,24 +11,6 @@ use std::time::Duration;
 const NAME: &str = "crashes";
 const CLIENTS: u64 = 5_000;
 const CONCURRENCY: u64 = 32;
-
-/// Waits until the probe has accepted at least `count` requests.
-async fn delivered_at_least(cluster: &Cluster, count: u64) {
-    cluster
-        .wait_until(
-            &format!("{count} deliveries"),
-            Duration::from_secs(60),
-            || async {
-                let ok = cluster.sim().stats().await.received_ok_total;
-                if ok >= count {
-                    Ok(())
-                } else {
-                    Err(format!("{ok} delivered"))
-                }
-            },
-        )
-        .await;
-}
 
 /// Kills `service` and, when a sender went down with it, says how many messages the probe
 /// accepted without the database recording them sent: each will be sent again, so each is a
@@ -59,11 +41,6 @@ async fn kill(cluster: &mut Cluster, service: Service, mailing_id: i64) -> Optio
          recorded sent ({accepted} accepted, {recorded} recorded)"
     );
     Some(unrecorded)
-}
-
-async fn sent_in_database(cluster: &Cluster, mailing_id: i64) -> u64 {
-    let messages = cluster.messages(mailing_id).await;
-    messages.iter().filter(|m| m.status == "sent").count() as u64
 }
 
 async fn killed_services_lose_and_duplicate_nothing(setup: Setup) {

@@ -6,6 +6,7 @@ use mailing_e2e::sim::Delivered;
 use mailing_e2e::{Cluster, SimClient};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -61,4 +62,28 @@ pub fn describe_difference(expected: &BTreeSet<i64>, actual: &BTreeSet<i64>) -> 
         expected.difference(actual).count(),
         actual.difference(expected).count()
     )
+}
+
+/// Waits until the probe has accepted at least `count` requests.
+pub async fn delivered_at_least(cluster: &Cluster, count: u64) {
+    cluster
+        .wait_until(
+            &format!("{count} deliveries"),
+            Duration::from_secs(60),
+            || async {
+                let ok = cluster.sim().stats().await.received_ok_total;
+                if ok >= count {
+                    Ok(())
+                } else {
+                    Err(format!("{ok} delivered"))
+                }
+            },
+        )
+        .await;
+}
+
+/// How many of the mailing's messages the database records sent.
+pub async fn sent_in_database(cluster: &Cluster, mailing_id: i64) -> u64 {
+    let messages = cluster.messages(mailing_id).await;
+    messages.iter().filter(|m| m.status == "sent").count() as u64
 }

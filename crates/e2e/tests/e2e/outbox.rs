@@ -13,10 +13,11 @@ const UNREACHABLE_BROKER: &str = "amqp://guest:guest@127.0.0.1:1/%2f";
 
 async fn unpublished(cluster: &Cluster) -> u64 {
     let store = cluster.store();
-    tokio::task::spawn_blocking(move || store.unpublished_count())
+    tokio::task::spawn_blocking(move || store.outbox_backlog())
         .await
         .expect("store task")
         .expect("counting unpublished events")
+        .events
 }
 
 async fn mailings_are_accepted_while_the_broker_is_unreachable(setup: Setup) {

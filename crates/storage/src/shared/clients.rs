@@ -141,7 +141,7 @@ impl ClientStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(client_id = %id))]
+    #[tracing::instrument(skip_all, fields(client_id = id.0))]
     fn get_client(&self, id: ClientId) -> StoreResult<Client> {
         self.read(|conn| {
             let row = clients::table
@@ -181,7 +181,7 @@ impl ClientStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(client_id = %id))]
+    #[tracing::instrument(skip_all, fields(client_id = id.0))]
     fn update_client(&self, id: ClientId, patch: &ClientPatch) -> StoreResult<Client> {
         self.write(|conn| {
             let changes = ClientChanges {
@@ -206,7 +206,7 @@ impl ClientStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(client_id = %id))]
+    #[tracing::instrument(skip_all, fields(client_id = id.0))]
     fn delete_client(&self, id: ClientId) -> StoreResult<()> {
         self.write(|conn| {
             // Its tag links go with it. The database cancels its unsent messages and clears the

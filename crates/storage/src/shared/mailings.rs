@@ -204,7 +204,7 @@ impl MailingStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(mailing_id = %id))]
+    #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
     fn get_mailing(&self, id: MailingId) -> StoreResult<Mailing> {
         self.read(|conn| {
             visible()
@@ -237,7 +237,7 @@ impl MailingStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(mailing_id = %id))]
+    #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
     fn update_mailing(
         &self,
         id: MailingId,
@@ -273,7 +273,7 @@ impl MailingStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(mailing_id = %id))]
+    #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
     fn cancel_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Mailing> {
         self.write(|conn| {
             let current = lock(conn, id)?;
@@ -296,7 +296,7 @@ impl MailingStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(mailing_id = %id))]
+    #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
     fn delete_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<()> {
         self.write(|conn| {
             lock(conn, id)?;

@@ -129,6 +129,15 @@ fn summed() -> diesel::expression::SqlLiteral<BigInt> {
     sql::<BigInt>("CAST(SUM(message_counts.messages) AS BIGINT)")
 }
 
+/// Status counts from `(status, count)` rows.
+fn by_status(rows: Vec<(String, i64)>) -> Result<StatusCounts, Failure> {
+    let mut counts = StatusCounts::default();
+    for (status, count) in rows {
+        add_count(&mut counts, &status, count)?;
+    }
+    Ok(counts)
+}
+
 /// How many of a mailing's messages `query` matches, from the counts the database keeps: what
 /// counting the messages themselves would take a scan of the whole mailing for.
 fn counted(conn: &mut Conn, mailing: MailingId, query: &MessageQuery) -> Result<i64, Failure> {
@@ -154,7 +163,7 @@ fn common_mailing(new: &[NewMessage]) -> Option<i64> {
 }
 
 impl MessageStore for BackendStore {
-    #[tracing::instrument(skip_all, fields(message_id = %id))]
+    #[tracing::instrument(skip_all, fields(message_id = id.0))]
     fn get_message(&self, id: MessageId) -> StoreResult<Message> {
         self.read(|conn| {
             messages::table
@@ -197,19 +206,15 @@ impl MessageStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(mailing_id = %mailing))]
+    #[tracing::instrument(skip_all, fields(mailing_id = mailing.0))]
     fn count_messages(&self, mailing: MailingId) -> StoreResult<StatusCounts> {
         self.read(|conn| {
-            let rows: Vec<(String, i64)> = message_counts::table
+            let rows = message_counts::table
                 .filter(message_counts::mailing_id.eq(mailing.0))
                 .group_by(message_counts::status)
                 .select((message_counts::status, summed()))
                 .load(conn)?;
-            let mut counts = StatusCounts::default();
-            for (status, count) in rows {
-                add_count(&mut counts, &status, count)?;
-            }
-            Ok(counts)
+            by_status(rows)
         })
     }
 
@@ -238,6 +243,16 @@ impl MessageStore for BackendStore {
                 )?;
             }
             Ok(by_mailing)
+        })
+    }
+
+    fn message_totals(&self) -> StoreResult<StatusCounts> {
+        self.read(|conn| {
+            let rows = message_counts::table
+                .group_by(message_counts::status)
+                .select((message_counts::status, summed()))
+                .load(conn)?;
+            by_status(rows)
         })
     }
 

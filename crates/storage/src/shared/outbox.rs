@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 use mailing_domain::events::MailingEvent;
-use mailing_domain::store::{OutboxEvent, OutboxStore, StoreError, StoreResult, storage_instant};
+use mailing_domain::store::{
+    OutboxBacklog, OutboxEvent, OutboxStore, StoreError, StoreResult, storage_instant,
+};
 
 /// Adds `event` to the outbox inside the caller's transaction, so the event exists exactly
 /// when the change it describes does.
@@ -56,13 +58,24 @@ impl OutboxStore for BackendStore {
         })
     }
 
-    fn unpublished_count(&self) -> StoreResult<u64> {
+    fn outbox_backlog(&self) -> StoreResult<OutboxBacklog> {
         self.read(|conn| {
-            let count: i64 = outbox::table
+            let events: i64 = outbox::table
                 .filter(outbox::published_at.is_null())
                 .select(count_star())
                 .first(conn)?;
-            Ok(total(count))
+            // Ids grow with time: the lowest unpublished one is the oldest, and the partial
+            // index on unpublished ids finds it without a scan.
+            let oldest: Option<DateTime<Utc>> = outbox::table
+                .filter(outbox::published_at.is_null())
+                .order(outbox::id.asc())
+                .select(outbox::created_at)
+                .first(conn)
+                .optional()?;
+            Ok(OutboxBacklog {
+                events: total(events),
+                oldest,
+            })
         })
     }
 }

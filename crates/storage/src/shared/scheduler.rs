@@ -105,7 +105,7 @@ impl SchedulerStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(mailing_id = %id))]
+    #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
     fn expand_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Option<Expansion>> {
         self.write(|conn| {
             // SKIP LOCKED: a replica already expanding this mailing keeps it.
@@ -171,7 +171,7 @@ impl SchedulerStore for BackendStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(mailing_id = %id))]
+    #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
     fn replan_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<u64> {
         self.write(|conn| {
             // Hold the mailing so a concurrent update waits for this plan to land.

@@ -199,6 +199,10 @@ fn counts_by_status_for_one_or_many_mailings(backend: Backend) {
     assert_eq!(counts[&busy.id], expected_busy);
     assert_eq!(counts[&quiet.id], expected_quiet);
     assert!(store.count_messages_of(&[]).unwrap().is_empty());
+
+    let mut everything = expected_busy;
+    everything.set(MessageStatus::Expired, 1);
+    assert_eq!(store.message_totals().unwrap(), everything);
 }
 
 each_backend!(large_batches_stay_under_the_bind_parameter_limit);

@@ -6,7 +6,7 @@ use crate::helpers::*;
 use crate::pipeline::*;
 use chrono::Duration;
 use mailing_domain::events::{self, MailingEvent};
-use mailing_domain::store::{FilterSource, MailingPatch, OutboxEvent, Rejection};
+use mailing_domain::store::{FilterSource, MailingPatch, OutboxBacklog, OutboxEvent, Rejection};
 use mailing_domain::{ClientFilterId, MailingId, MailingText};
 use std::collections::HashSet;
 use std::sync::Barrier;
@@ -63,7 +63,7 @@ fn each_mailing_write_appends_one_event_in_its_own_transaction(backend: Backend)
 
     store.delete_mailing(m.id, during).unwrap();
     assert_one_new_event(&f, 3, MailingEvent::MailingDeleted { mailing_id: m.id });
-    assert_eq!(store.unpublished_count().unwrap(), 4);
+    assert_eq!(store.outbox_backlog().unwrap().events, 4);
 }
 
 each_backend!(refused_mailing_writes_append_nothing);
@@ -116,7 +116,7 @@ fn refused_mailing_writes_append_nothing(backend: Backend) {
     assert!(store.delete_mailing(MailingId(999), during).is_err());
 
     assert_eq!(stored_events(&f).len(), before);
-    assert_eq!(store.unpublished_count().unwrap(), before as u64);
+    assert_eq!(store.outbox_backlog().unwrap().events, before as u64);
 }
 
 each_backend!(cancelling_twice_appends_one_event);
@@ -174,7 +174,7 @@ fn claims_go_oldest_first_within_the_limit_and_respect_leases(backend: Backend) 
     let after_lease = now + Duration::seconds(31);
     let again = store.claim_outbox(10, LEASE, after_lease).unwrap();
     assert_eq!(mailing_ids(&again), mailings);
-    assert_eq!(store.unpublished_count().unwrap(), 5);
+    assert_eq!(store.outbox_backlog().unwrap().events, 5);
 }
 
 each_backend!(published_events_are_never_claimed_again);
@@ -187,16 +187,27 @@ fn published_events_are_never_claimed_again(backend: Backend) {
     assert_eq!(claimed.len(), 4);
 
     let published: Vec<i64> = claimed[..3].iter().map(|e| e.id).collect();
+    let before = store.outbox_backlog().unwrap();
+    assert_eq!(before.events, 4);
     store.mark_published(&published, now).unwrap();
     store.mark_published(&[], now).unwrap();
-    assert_eq!(store.unpublished_count().unwrap(), 1);
+    let after = store.outbox_backlog().unwrap();
+    assert_eq!(after.events, 1);
+    assert!(
+        after.oldest >= before.oldest && after.oldest.is_some(),
+        "the oldest unpublished event is the one left: {before:?} then {after:?}"
+    );
 
     let long_after = now + Duration::days(1);
     let offered = store.claim_outbox(10, LEASE, long_after).unwrap();
     assert_eq!(mailing_ids(&offered), vec![mailings[3]]);
 
     store.mark_published(&[offered[0].id], long_after).unwrap();
-    assert_eq!(store.unpublished_count().unwrap(), 0);
+    assert_eq!(
+        store.outbox_backlog().unwrap(),
+        OutboxBacklog::default(),
+        "nothing waits, so nothing is old"
+    );
     assert!(
         store
             .claim_outbox(10, LEASE, long_after + Duration::days(1))

@@ -1,0 +1,91 @@
+//! The scheduler's metrics: what its ticks do to messages, how long expansions take, and gauges
+//! of the whole pipeline (messages by status, the due backlog, queue depths) read from the
+//! database and the broker when scraped.
+
+use chrono::Utc;
+use mailing_bus::{Bus, Topic};
+use mailing_domain::store::Store;
+use mailing_runtime::metrics::Sampler;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// Registers the descriptions of the scheduler's metrics.
+pub fn describe() {
+    metrics::describe_histogram!(
+        "mailing_scheduler_tick_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time one scheduler pass takes (expand, expire, reclaim, dispatch)"
+    );
+    metrics::describe_counter!(
+        "mailing_scheduler_tick_failures_total",
+        "Scheduler passes that failed (database or broker unreachable); the next tick retries"
+    );
+    metrics::describe_counter!(
+        "mailing_expansions_total",
+        "Mailings expanded into messages"
+    );
+    metrics::describe_histogram!(
+        "mailing_expansion_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to expand one mailing into its messages"
+    );
+    metrics::describe_counter!(
+        "mailing_send_jobs_published_total",
+        "Send jobs (batches of message ids) published to the senders"
+    );
+    metrics::describe_gauge!(
+        "mailing_messages",
+        "Messages of every mailing by status, from the counts the database keeps"
+    );
+    metrics::describe_gauge!(
+        "mailing_messages_due",
+        "Messages whose time has come and that no sender holds yet: the delivery backlog"
+    );
+    metrics::describe_gauge!(
+        "mailing_queue_messages",
+        "Messages waiting in a broker queue, not yet handed to a consumer, by queue"
+    );
+}
+
+/// Reads the pipeline's gauges when metrics are scraped. Every scheduler replica reports the
+/// same database-wide numbers.
+pub struct PipelineGauges {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+}
+
+impl Sampler for PipelineGauges {
+    fn sample(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let store = self.store.clone();
+            let counted = tokio::task::spawn_blocking(move || {
+                Ok::<_, mailing_domain::store::StoreError>((
+                    store.message_totals()?,
+                    store.due_backlog(Utc::now())?,
+                ))
+            })
+            .await;
+            match counted {
+                Ok(Ok((totals, due))) => {
+                    for (status, count) in totals.iter() {
+                        metrics::gauge!("mailing_messages", "status" => status.as_str())
+                            .set(count as f64);
+                    }
+                    metrics::gauge!("mailing_messages_due").set(due as f64);
+                }
+                Ok(Err(error)) => tracing::debug!(%error, "cannot sample message counts"),
+                Err(error) => tracing::debug!(%error, "message count sampling failed"),
+            }
+            for topic in Topic::ALL {
+                match self.bus.pending(topic).await {
+                    Ok(waiting) => {
+                        metrics::gauge!("mailing_queue_messages", "queue" => topic.name())
+                            .set(waiting as f64);
+                    }
+                    Err(error) => tracing::debug!(%error, %topic, "cannot sample a queue depth"),
+                }
+            }
+        })
+    }
+}

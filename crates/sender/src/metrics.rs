@@ -1,0 +1,91 @@
+//! The sender's metrics: probe requests by outcome and latency, the outcomes it commits, and
+//! its state (paused by the breaker or a rejected token, attempts in flight) read when scraped.
+
+use crate::breaker::OpenReason;
+use crate::worker::Worker;
+use mailing_domain::delivery::Attempt;
+use mailing_runtime::metrics::Sampler;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Registers the descriptions of the sender's metrics.
+pub fn describe() {
+    metrics::describe_counter!(
+        "mailing_probe_requests_total",
+        "Requests to the probe by outcome: delivered, retryable (timeout, connection, 429, 5xx, malformed reply), permanent (other 4xx), token_rejected (401/403)"
+    );
+    metrics::describe_histogram!(
+        "mailing_probe_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time one request to the probe took, by outcome"
+    );
+    metrics::describe_counter!(
+        "mailing_send_jobs_received_total",
+        "Send jobs taken from the broker; redelivered=true for a job delivered again after a sender stopped or failed to acknowledge it"
+    );
+    metrics::describe_counter!(
+        "mailing_sender_breaker_trips_total",
+        "Times the circuit breaker stopped attempts, by reason: provider_failing or token_rejected"
+    );
+    metrics::describe_gauge!(
+        "mailing_sender_breaker_open",
+        "1 while this sender's circuit breaker holds attempts back (probe failing or token rejected), else 0"
+    );
+    metrics::describe_gauge!(
+        "mailing_sender_probe_token_rejected",
+        "1 while the probe rejects MAILING_PROBE_TOKEN and sending is paused, else 0"
+    );
+    metrics::describe_gauge!(
+        "mailing_sender_in_flight",
+        "Attempts holding a concurrency permit (in a probe request, or waiting for their outcome to be committed)"
+    );
+    metrics::describe_gauge!(
+        "mailing_sender_claims_held",
+        "Messages this sender holds claims on (loaded and not yet settled)"
+    );
+}
+
+/// Counts one probe request and its duration.
+pub fn probe_request(attempt: &Attempt, took: Duration) {
+    let outcome = match attempt {
+        Attempt::Delivered => "delivered",
+        Attempt::Retryable(_) => "retryable",
+        Attempt::Permanent(_) => "permanent",
+        Attempt::TokenRejected => "token_rejected",
+    };
+    metrics::counter!("mailing_probe_requests_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("mailing_probe_request_duration_seconds", "outcome" => outcome)
+        .record(took.as_secs_f64());
+}
+
+/// Counts a trip of the circuit breaker.
+pub fn breaker_tripped(reason: OpenReason) {
+    let reason = match reason {
+        OpenReason::ProviderFailing => "provider_failing",
+        OpenReason::TokenRejected => "token_rejected",
+    };
+    metrics::counter!("mailing_sender_breaker_trips_total", "reason" => reason).increment(1);
+}
+
+/// Reads the sender's state when metrics are scraped.
+pub struct SenderGauges {
+    pub worker: Arc<Worker>,
+    pub concurrency: usize,
+}
+
+impl Sampler for SenderGauges {
+    fn sample(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let reason = self.worker.breaker.open_reason();
+        metrics::gauge!("mailing_sender_breaker_open").set(f64::from(u8::from(reason.is_some())));
+        metrics::gauge!("mailing_sender_probe_token_rejected").set(f64::from(u8::from(
+            reason == Some(OpenReason::TokenRejected),
+        )));
+        let free = self.worker.in_flight.available_permits();
+        metrics::gauge!("mailing_sender_in_flight")
+            .set(self.concurrency.saturating_sub(free) as f64);
+        metrics::gauge!("mailing_sender_claims_held").set(self.worker.held.len() as f64);
+        Box::pin(std::future::ready(()))
+    }
+}
