@@ -11,7 +11,7 @@ VENV := .venv
 BIN := target/debug
 API := $(BIN)/mailing-api
 
-.PHONY: run run-distributed build migrate fixtures test bench check-services openapi validate-openapi fmt lint clean-venv
+.PHONY: run run-distributed build migrate fixtures test bench check-services openapi validate-openapi up down fmt lint clean-venv
 
 ## run: the whole product in one process (`mailing`): api on :8000, scheduler, sender and the
 ## probe simulator on :8090, on ./data/mailing.db and the in-process bus; needs nothing but
@@ -79,6 +79,16 @@ $(VENV)/bin/openapi-spec-validator:
 ## validate-openapi: check docs/openapi.json against the OpenAPI 3 schema
 validate-openapi: $(VENV)/bin/openapi-spec-validator
 	$(VENV)/bin/openapi-spec-validator docs/openapi.json
+
+## up: build the images and start the distributed setup in docker compose (PostgreSQL,
+## RabbitMQ, migration, fixtures, api on :8000, scheduler, sender, probe-sim on :8090);
+## needs Docker with the compose plugin. See docs/deploy.md
+up:
+	docker compose -f deploy/docker-compose.yml up --build
+
+## down: stop and remove the compose containers (the data volumes stay)
+down:
+	docker compose -f deploy/docker-compose.yml down
 
 fmt:
 	$(CARGO) fmt --all
