@@ -16,7 +16,8 @@ Kubernetes (deploy/k8s/):
   * the rules the product needs: probes on /healthz and /readyz, resource requests and limits,
     the restricted security context, Prometheus annotations naming a container port, an
     Ingress that exposes only /api and /admin, secrets only through Secrets, grace periods
-    longer than the services' drains, environment variables the binaries read;
+    longer than the services' drains, environment variables the binaries read and
+    .env.template documents;
   * deploy/k8s/optional/ (not part of any build) matches the example overlay's Services.
 
 Docker (Dockerfile, deploy/docker-compose.yml):
@@ -171,12 +172,19 @@ def read_vars() -> dict[str, set[str]]:
         if not fields:
             P.add(path, "settings", f"`{struct}` has no fields")
         known[binary] = {prefix + f.upper() for f in fields} | EXTRA_VARS[prefix] | COMMON_VARS
-    template = set(re.findall(r"^(MAILING_[A-Z0-9_]+)=", ENV_TEMPLATE.read_text(), re.M))
-    for binary, names in known.items():
-        for name in sorted(names):
-            if name.startswith("MAILING_") and name not in template:
-                P.add(ENV_TEMPLATE, "env-template", f"{name} ({binary}) is not documented")
     return known
+
+
+# Variables the deployment files set, each checked against .env.template at the end.
+USED_VARS: dict[str, str] = {}
+
+
+def check_documented() -> None:
+    """The deployment files set only variables .env.template documents."""
+    template = set(re.findall(r"^(MAILING_[A-Z0-9_]+)=", ENV_TEMPLATE.read_text(), re.M))
+    for name, where in sorted(USED_VARS.items()):
+        if name.startswith("MAILING_") and name not in template:
+            P.add(where, "env-template", f"sets {name}, which .env.template does not document")
 
 
 # --- a kustomize build of the features the overlays use --------------------------------------
@@ -776,6 +784,8 @@ def check_build(where: str, resources: list[dict], known_vars: dict, complete: b
                         ref(kind, r["name"], r["key"], r.get("optional", False), owner=f"{cname} env {env['name']}")
                 if env["name"] in SECRET_VARS and "secretKeyRef" not in value_from:
                     P.add(where, "secrets", f"{cname}: {env['name']} must come from a Secret")
+            for name in env_names:
+                USED_VARS.setdefault(name, where)
             if binary in known_vars:
                 # Shared ConfigMaps may carry another binary's settings; env entries may not.
                 for env in container.get("env") or []:
@@ -1122,6 +1132,7 @@ def check_compose(known_vars: dict) -> None:
             continue
         readable = known_vars.get(binary, set())
         for var in env_of(service):
+            USED_VARS.setdefault(var, rel(COMPOSE))
             if var not in readable:
                 P.add(where, "env", f"{binary} does not read {var}")
         exposed = stages[target]["expose"]
@@ -1188,6 +1199,7 @@ def main() -> int:
     check_optional(example)
     check_compose(known_vars)
     check_build_context()
+    check_documented()
     for item in P.items:
         print(f"ERROR {item}", file=sys.stderr)
     took = time.monotonic() - started
