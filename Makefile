@@ -11,7 +11,7 @@ VENV := .venv
 BIN := target/debug
 API := $(BIN)/mailing-api
 
-.PHONY: run run-distributed build migrate fixtures test bench check-services openapi validate-openapi fmt lint clean-venv
+.PHONY: run run-distributed build migrate fixtures test bench check-services openapi validate-openapi validate-deploy up down fmt lint clean-venv
 
 ## run: the whole product in one process (`mailing`): api on :8000, scheduler, sender and the
 ## probe simulator on :8090, on ./data/mailing.db and the in-process bus; needs nothing but
@@ -44,11 +44,12 @@ migrate: build
 fixtures: build
 	$(API) load-fixtures fixtures/dev.json
 
-## test: unit, storage and black-box HTTP tests, then OpenAPI validation
+## test: unit, storage and black-box HTTP tests, then OpenAPI and deployment file validation
 test: check-services
 	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) validate-openapi
+	$(MAKE) validate-deploy
 
 ## bench: measure the SPEC §10 performance targets in both setups on release binaries and
 ## print a table per setup (JSON in target/bench/); the distributed half needs PostgreSQL and
@@ -79,6 +80,26 @@ $(VENV)/bin/openapi-spec-validator:
 ## validate-openapi: check docs/openapi.json against the OpenAPI 3 schema
 validate-openapi: $(VENV)/bin/openapi-spec-validator
 	$(VENV)/bin/openapi-spec-validator docs/openapi.json
+
+$(VENV)/deploy-requirements.txt: deploy/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r deploy/requirements.txt
+	cp deploy/requirements.txt $@
+
+## validate-deploy: check the Kubernetes manifests (kustomize base and overlays, built here)
+## against the Kubernetes schemas offline, and the Dockerfile and compose file for consistency
+validate-deploy: $(VENV)/deploy-requirements.txt
+	$(VENV)/bin/python deploy/validate.py
+
+## up: build the images and start the distributed setup in docker compose (PostgreSQL,
+## RabbitMQ, migration, fixtures, api on :8000, scheduler, sender, probe-sim on :8090);
+## needs Docker with the compose plugin. See docs/deploy.md
+up:
+	docker compose -f deploy/docker-compose.yml up --build
+
+## down: stop and remove the compose containers (the data volumes stay)
+down:
+	docker compose -f deploy/docker-compose.yml down
 
 fmt:
 	$(CARGO) fmt --all
