@@ -124,6 +124,24 @@ async fn one_mailing_can_be_followed_in_logs_and_metrics(setup: Setup) {
         );
         assert_eq!(series(&api_page, "mailing_outbox_pending_events"), 0.0);
 
+        // Every metric a service shows is documented for operators.
+        let documented = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/metrics.md"),
+        )
+        .expect("docs/metrics.md");
+        for page in [&api_page, &scheduler, &sender] {
+            for name in page
+                .lines()
+                .filter_map(|line| line.strip_prefix("# HELP "))
+                .filter_map(|help| help.split(' ').next())
+            {
+                assert!(
+                    documented.contains(&format!("`{name}`")),
+                    "{name} is missing from docs/metrics.md"
+                );
+            }
+        }
+
         // Logs: every line is JSON, and each id leads through every service it passed.
         let lines: Vec<Value> = cluster
             .service_logs()
