@@ -721,13 +721,24 @@ pub fn log_dir(name: &str) -> PathBuf {
     target.join("e2e-logs").join(name)
 }
 
-/// A port nobody listens on right now. Another process could take it before the service
-/// binds it; the service then exits and the start reports it.
+/// A port nobody listens on right now and that no other deployment of this test process was
+/// given: the kernel may offer a port again as soon as the listener here closes, before the
+/// service it is meant for binds it (or while a killed service restarts on it), and two
+/// deployments on one port would answer each other's requests. Another program could still
+/// take it first; the service then exits and the start reports it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free local port")
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("a free local port");
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 fn mint_probe_token(bin_dir: &Path, secret: &str) -> String {
