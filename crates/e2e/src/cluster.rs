@@ -249,6 +249,9 @@ impl Cluster {
             .collect();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            // The services (actix) close a connection after 5 s idle; reusing one at that
+            // moment fails the request, so the harness lets go of idle connections well before.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .expect("http client");
         let sim = SimClient::new(
