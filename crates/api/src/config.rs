@@ -33,6 +33,8 @@ struct RawSettings {
     admin_password: Option<SecretString>,
     jwt_secret: Option<SecretString>,
     jwt_ttl_seconds: u64,
+    login_max_failures: u32,
+    login_failure_window_seconds: u64,
     max_body_bytes: usize,
     log_format: Option<LogFormat>,
     amqp_url: SecretString,
@@ -52,6 +54,10 @@ pub struct Settings {
     pub admin_password: SecretString,
     pub jwt_secret: SecretString,
     pub jwt_ttl: std::time::Duration,
+    /// Failed logins one client may make for one account within the window (five times as
+    /// many for any accounts) before it has to wait.
+    pub login_max_failures: u32,
+    pub login_failure_window: std::time::Duration,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     /// The broker the outbox relay publishes mailing events to.
@@ -98,6 +104,8 @@ impl Settings {
                 ("database_acquire_timeout_ms", "5000"),
                 ("admin_username", "admin"),
                 ("jwt_ttl_seconds", "3600"),
+                ("login_max_failures", "10"),
+                ("login_failure_window_seconds", "300"),
                 ("max_body_bytes", "65536"),
                 ("amqp_url", "amqp://guest:guest@127.0.0.1:5672/%2f"),
                 ("amqp_namespace", "mailing"),
@@ -173,6 +181,15 @@ impl Settings {
                 "must be 1 to 86400 seconds",
             ));
         }
+        if !(1..=1000).contains(&raw.login_max_failures) {
+            return Err(invalid("MAILING_LOGIN_MAX_FAILURES", "must be 1 to 1000"));
+        }
+        if !(1..=86_400).contains(&raw.login_failure_window_seconds) {
+            return Err(invalid(
+                "MAILING_LOGIN_FAILURE_WINDOW_SECONDS",
+                "must be 1 to 86400 seconds",
+            ));
+        }
         if raw.database_max_connections == 0 {
             return Err(invalid(
                 "MAILING_DATABASE_MAX_CONNECTIONS",
@@ -197,6 +214,8 @@ impl Settings {
             admin_password,
             jwt_secret,
             jwt_ttl: std::time::Duration::from_secs(raw.jwt_ttl_seconds),
+            login_max_failures: raw.login_max_failures,
+            login_failure_window: std::time::Duration::from_secs(raw.login_failure_window_seconds),
             max_body_bytes: raw.max_body_bytes,
             amqp_url: raw.amqp_url,
             amqp_namespace: raw.amqp_namespace,

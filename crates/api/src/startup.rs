@@ -1,6 +1,6 @@
 //! Builds the HTTP server from settings: storage, the admin account, routes, documentation.
 
-use crate::auth::{Tokens, bootstrap_admin};
+use crate::auth::{LoginThrottle, Tokens, bootstrap_admin};
 use crate::config::{Profile, Settings};
 use crate::error::ErrorBody;
 use crate::extract::{BodyLimit, path_error};
@@ -71,6 +71,10 @@ impl Application {
         let state = aweb::Data::new(AppState {
             store,
             tokens: Tokens::new(&settings.jwt_secret, settings.jwt_ttl),
+            login_throttle: LoginThrottle::new(
+                settings.login_max_failures,
+                settings.login_failure_window,
+            ),
             outbox_wake,
         });
         let doc = aweb::Data::new(Arc::new(openapi::document()));

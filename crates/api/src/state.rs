@@ -1,6 +1,6 @@
 //! What every request handler shares.
 
-use crate::auth::Tokens;
+use crate::auth::{LoginThrottle, Tokens};
 use crate::error::ApiError;
 use actix_web::web;
 use mailing_domain::store::{Store, StoreError};
@@ -9,6 +9,7 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub tokens: Tokens,
+    pub login_throttle: LoginThrottle,
     /// Wakes the outbox relay after a write that stored a mailing event.
     pub outbox_wake: Arc<tokio::sync::Notify>,
 }

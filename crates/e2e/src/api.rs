@@ -84,10 +84,41 @@ impl ApiClient {
         path: &str,
         body: Option<&Value>,
     ) -> (StatusCode, Value) {
+        let token = (!self.token.is_empty()).then_some(self.token.as_str());
+        self.send(method, path, body, token).await
+    }
+
+    /// Sends a request with no credentials.
+    pub async fn request_without_token(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        self.send(method, path, body, None).await
+    }
+
+    /// Sends a bodiless request with `token` as its bearer token.
+    pub async fn request_with_token(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+    ) -> (StatusCode, Value) {
+        self.send(method, path, None, Some(token)).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method.clone(), &url);
-        if !self.token.is_empty() {
-            request = request.bearer_auth(&self.token);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
         }
         if let Some(body) = body {
             request = request.json(body);

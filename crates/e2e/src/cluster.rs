@@ -206,6 +206,7 @@ pub struct Cluster {
     api: Option<ApiClient>,
     sim: SimClient,
     probe_secret: String,
+    probe_token: String,
     bus: TestBus,
     db: Database,
 }
@@ -267,6 +268,7 @@ impl Cluster {
             api: None,
             sim,
             probe_secret: probe_secret.clone(),
+            probe_token: probe_token.clone(),
             bus,
             db,
         };
@@ -299,11 +301,21 @@ impl Cluster {
         for index in 0..cluster.processes.len() {
             cluster.await_ready(index).await;
         }
+        // The dev profile's admin, unless the test configured its own password.
+        let admin_password = options
+            .env
+            .get(&Service::Api)
+            .and_then(|vars| {
+                vars.iter()
+                    .rev()
+                    .find(|(key, _)| key == "MAILING_ADMIN_PASSWORD")
+            })
+            .map_or("12345", |(_, value)| value.as_str());
         let api = ApiClient::login(
             cluster.http.clone(),
             format!("http://127.0.0.1:{}", cluster.port(Service::Api)),
             "admin",
-            "12345",
+            admin_password,
         )
         .await;
         cluster.api = Some(api);
@@ -628,6 +640,11 @@ impl Cluster {
     }
 
     /// The secret the simulator accepted tokens for at start.
+    /// The token the sender presents to the probe.
+    pub fn probe_token(&self) -> &str {
+        &self.probe_token
+    }
+
     pub fn probe_secret(&self) -> &str {
         &self.probe_secret
     }

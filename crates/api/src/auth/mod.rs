@@ -2,11 +2,13 @@
 //! and bearer JWTs signed with `MAILING_JWT_SECRET`.
 
 mod password;
+mod throttle;
 mod tokens;
 
 pub mod routes;
 
 pub use password::{hash_password, verify_password};
+pub use throttle::LoginThrottle;
 pub use tokens::{Claims, TokenError, Tokens};
 
 use crate::error::ApiError;

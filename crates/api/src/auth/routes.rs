@@ -1,11 +1,15 @@
 //! `POST /api/v1/auth/token`: trade the account's credentials for an access token.
 
 use crate::auth::verify_password;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::state::AppState;
-use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use paperclip::actix::{Apiv2Schema, api_v2_errors, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::{Duration, Instant};
 
 #[derive(Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
@@ -24,20 +28,114 @@ pub struct TokenResponse {
     pub expires_in: u64,
 }
 
+/// What a login can fail with: the API's errors, and 429 when this client failed too often.
+#[api_v2_errors(
+    code = 400,
+    description = "Malformed request: JSON syntax",
+    code = 401,
+    description = "Wrong username or password",
+    code = 413,
+    description = "Request body too large",
+    code = 415,
+    description = "Request body is not application/json",
+    code = 422,
+    description = "Validation failed; `details` names each field and rule",
+    code = 429,
+    description = "Too many failed logins from this client; retry after `Retry-After` seconds",
+    code = 503,
+    description = "Database unavailable; retry later",
+    default_schema = "ErrorBody"
+)]
+#[derive(Debug)]
+pub enum LoginError {
+    Api(ApiError),
+    TooManyAttempts { retry_after: Duration },
+}
+
+impl From<ApiError> for LoginError {
+    fn from(error: ApiError) -> Self {
+        LoginError::Api(error)
+    }
+}
+
+impl LoginError {
+    fn retry_after_seconds(retry_after: Duration) -> u64 {
+        retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)
+    }
+}
+
+impl fmt::Display for LoginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoginError::Api(error) => error.fmt(f),
+            LoginError::TooManyAttempts { retry_after } => write!(
+                f,
+                "too many failed logins; retry in {} s",
+                Self::retry_after_seconds(*retry_after)
+            ),
+        }
+    }
+}
+
+impl ResponseError for LoginError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            LoginError::Api(error) => error.status_code(),
+            LoginError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            LoginError::Api(error) => error.error_response(),
+            LoginError::TooManyAttempts { retry_after } => HttpResponse::TooManyRequests()
+                .insert_header((
+                    "Retry-After",
+                    Self::retry_after_seconds(*retry_after).to_string(),
+                ))
+                .json(ErrorBody {
+                    code: "too_many_attempts".to_owned(),
+                    message: self.to_string(),
+                    details: vec![],
+                }),
+        }
+    }
+}
+
 /// Get an access token
 ///
-/// Exchanges the username and password for a bearer token. Wrong credentials get a 401.
+/// Exchanges the username and password for a bearer token. Wrong credentials get a 401; after
+/// `MAILING_LOGIN_MAX_FAILURES` failures for one account from one client within
+/// `MAILING_LOGIN_FAILURE_WINDOW_SECONDS` (or five times as many for any accounts), that
+/// client gets 429 with `Retry-After` until the oldest failure leaves the window.
 #[api_v2_operation(tags(Auth))]
 pub async fn issue_token(
+    request: HttpRequest,
     state: web::Data<AppState>,
     body: JsonBody<TokenRequest>,
-) -> Result<web::Json<TokenResponse>, ApiError> {
+) -> Result<web::Json<TokenResponse>, LoginError> {
     let TokenRequest { username, password } = body.0;
+    // Behind the ingress this is the address the proxy reports in X-Forwarded-For.
+    let client = request
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned();
     // No stored name is this long or holds control characters (the database could not even
     // compare a NUL), so such a name is simply wrong.
     let plausible = username.chars().count() <= 100 && !username.chars().any(char::is_control);
     if !plausible {
-        return Err(invalid_credentials());
+        state
+            .login_throttle
+            .failed(&client, &username, Instant::now());
+        return Err(invalid_credentials().into());
+    }
+    if let Some(retry_after) = state
+        .login_throttle
+        .wait(&client, &username, Instant::now())
+    {
+        tracing::warn!(username = %username, %client, "login refused: too many failures");
+        return Err(LoginError::TooManyAttempts { retry_after });
     }
     let store = state.store.clone();
     let lookup_name = username.clone();
@@ -55,9 +153,13 @@ pub async fn issue_token(
     .await
     .map_err(|error| ApiError::Internal(error.to_string()))??;
     if !verified {
-        tracing::warn!(username = %username, "login refused");
-        return Err(invalid_credentials());
+        state
+            .login_throttle
+            .failed(&client, &username, Instant::now());
+        tracing::warn!(username = %username, %client, "login refused");
+        return Err(invalid_credentials().into());
     }
+    state.login_throttle.succeeded(&client, &username);
     let now = chrono::Utc::now().timestamp();
     let access_token = state
         .tokens

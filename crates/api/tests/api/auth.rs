@@ -298,3 +298,57 @@ async fn send_form(app: &TestApp) -> Response {
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled_per_client_and_account() {
+    let app = spawn_app_with(&[
+        ("MAILING_LOGIN_MAX_FAILURES", "3"),
+        ("MAILING_LOGIN_FAILURE_WINDOW_SECONDS", "60"),
+    ])
+    .await;
+    for _ in 0..3 {
+        let response = app.login(ADMIN_USERNAME, "wrong-password").await;
+        error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+
+    let refused = app.login(ADMIN_USERNAME, "wrong-password").await;
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    error(refused, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    let right_password_too = app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    error(
+        right_password_too,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    )
+    .await;
+
+    let other_account = app.login("someone-else", "wrong-password").await;
+    error(
+        other_account,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let token_in_hand = app.get("/api/v1/operators").await;
+    assert_eq!(
+        token_in_hand.status(),
+        StatusCode::OK,
+        "tokens already issued keep working"
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_failures() {
+    let app = spawn_app_with(&[("MAILING_LOGIN_MAX_FAILURES", "2")]).await;
+    for _ in 0..3 {
+        let response = app.login(ADMIN_USERNAME, "wrong-password").await;
+        error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+        let response = app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+        body(response, StatusCode::OK).await;
+    }
+}

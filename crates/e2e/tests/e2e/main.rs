@@ -42,5 +42,6 @@ mod mailing_changes;
 mod observability;
 mod outbox;
 mod reclaim;
+mod secrets;
 mod send_window;
 mod token;
