@@ -71,8 +71,12 @@ fn finish(mut spec: Value) -> Value {
     spec
 }
 
-/// paperclip leaves `Option` fields out of `required` and never says they may be `null`.
+/// paperclip leaves `Option` fields out of `required` and never says they may be `null`, nor
+/// that request bodies refuse fields they do not name (every input type denies unknown fields).
 fn describe_nulls(schema: &mut Value, response: bool) {
+    if !response && schema["type"] == "object" {
+        schema["additionalProperties"] = Value::Bool(false);
+    }
     let required: Vec<String> = schema["required"]
         .as_array()
         .map(|names| {
@@ -92,6 +96,10 @@ fn describe_nulls(schema: &mut Value, response: bool) {
             && let Some(property) = property.as_object_mut()
         {
             property.insert("nullable".into(), Value::Bool(true));
+        }
+        if name == "page" && property["type"] == "integer" {
+            // The page of a list is a u32, past paperclip's int32.
+            property["format"] = json!("int64");
         }
         if property["type"] == "object" {
             describe_nulls(property, response);
@@ -115,6 +123,7 @@ fn tidy_operation(path: &str, method: &str, operation: &mut Map<String, Value>) 
             json!([{ "bearerAuth": [] }])
         },
     );
+    describe_paging(operation);
     let has_body = operation.contains_key("requestBody");
     let has_id = path.contains('{');
     let writes = method != "get";
@@ -129,6 +138,36 @@ fn tidy_operation(path: &str, method: &str, operation: &mut Map<String, Value>) 
             "422" => has_body,
             _ => true,
         });
+    }
+}
+
+/// The bounds [`crate::routes`] checks on `page` and `page_size`, which paperclip cannot say.
+fn describe_paging(operation: &mut Map<String, Value>) {
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for parameter in parameters {
+        if parameter["in"] != "query" {
+            continue;
+        }
+        let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+        let schema = &mut parameter["schema"];
+        match name.as_str() {
+            "page" => {
+                // A u32, which paperclip calls int32.
+                schema["format"] = json!("int64");
+                schema["minimum"] = json!(1);
+                schema["maximum"] = json!(routes::MAX_PAGE);
+            }
+            "page_size" => {
+                schema["minimum"] = json!(1);
+                schema["maximum"] = json!(routes::MAX_PAGE_SIZE);
+            }
+            _ => {}
+        }
     }
 }
 

@@ -1,0 +1,155 @@
+//! Regressions for what fuzzing the API against its own document (`make fuzz-api`) found.
+
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A method a resource does not serve is a 405 that names the ones it does (RFC 9110
+/// §15.5.6), in the API's JSON error body; the body used to replace the `Allow` header.
+#[tokio::test]
+async fn a_wrong_method_is_a_405_with_allow() {
+    let app = spawn_app().await;
+    let operator = app.create_operator("bln").await;
+    let item = format!("/api/v1/operators/{}", id(&operator));
+    for (method, path, allowed) in [
+        (Method::TRACE, "/api/v1/operators", &["GET", "POST"][..]),
+        (Method::DELETE, "/api/v1/operators", &["GET", "POST"]),
+        (
+            Method::POST,
+            item.as_str(),
+            &["DELETE", "GET", "PATCH", "PUT"],
+        ),
+        (Method::GET, "/api/v1/auth/token", &["POST"]),
+        (Method::PUT, "/api/v1/mailings/stats", &["GET"]),
+    ] {
+        let response = app
+            .request(method.clone(), path)
+            .send()
+            .await
+            .expect("the server answers");
+        let allow = response
+            .headers()
+            .get("allow")
+            .unwrap_or_else(|| panic!("{method} {path}: no Allow header"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let mut listed: Vec<&str> = allow.split(',').map(str::trim).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, allowed, "{method} {path}");
+        assert!(response.headers().get("x-request-id").is_some());
+        error(
+            response,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        )
+        .await;
+    }
+}
+
+/// Every request body refuses fields it does not name (422 `unknown_field`); the document
+/// says so, so generated clients and fuzzers do not send them as valid.
+#[tokio::test]
+async fn the_document_says_request_bodies_take_no_other_fields() {
+    let app = spawn_app().await;
+    let doc = body(
+        app.get_without_token("/api/v1/openapi.json").await,
+        StatusCode::OK,
+    )
+    .await;
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let inputs: Vec<&String> = schemas
+        .keys()
+        .filter(|name| name.ends_with("Input") || name.ends_with("Request"))
+        .collect();
+    assert!(inputs.len() >= 11, "{inputs:?}");
+    for name in inputs {
+        let schema = &schemas[name];
+        assert_eq!(schema["additionalProperties"], false, "{name}");
+        for (field, property) in schema["properties"].as_object().unwrap() {
+            if property["type"] == "object" {
+                assert_eq!(property["additionalProperties"], false, "{name}.{field}");
+            }
+        }
+    }
+    // Responses may grow fields; the document does not close them.
+    assert!(schemas["ClientBody"].get("additionalProperties").is_none());
+
+    let response = app
+        .post_json(
+            "/api/v1/mailings",
+            &with(
+                &scheduled_mailing_body(),
+                json!({ "filter": { "tags": [], "extra": 1 } }),
+            ),
+        )
+        .await;
+    validation(response, &[("filter.extra", "unknown_field")]).await;
+}
+
+/// `page` and `page_size` carry their bounds in the document. Page numbers are 32-bit
+/// unsigned, which the document used to call `int32`, so page 2147483648, accepted, broke it.
+#[tokio::test]
+async fn paging_bounds_are_documented() {
+    let app = spawn_app().await;
+    let doc = body(
+        app.get_without_token("/api/v1/openapi.json").await,
+        StatusCode::OK,
+    )
+    .await;
+    let mut lists = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(parameters) = item["get"]["parameters"].as_array() else {
+            continue;
+        };
+        let schema = |name: &str| -> Option<Value> {
+            parameters
+                .iter()
+                .find(|p| p["in"] == "query" && p["name"] == name)
+                .map(|p| p["schema"].clone())
+        };
+        if let Some(page) = schema("page") {
+            lists += 1;
+            assert_eq!(
+                (&page["format"], &page["minimum"], &page["maximum"]),
+                (&json!("int64"), &json!(1), &json!(u32::MAX)),
+                "{path}"
+            );
+            let size = schema("page_size").unwrap();
+            assert_eq!(
+                (&size["minimum"], &size["maximum"]),
+                (&json!(1), &json!(500))
+            );
+        }
+    }
+    assert_eq!(lists, 8, "every list and the per-mailing statistics");
+    let schemas = &doc["components"]["schemas"];
+    for page in ["ClientPage", "MailingStatsPage", "MessagePage"] {
+        assert_eq!(
+            schemas[page]["properties"]["page"]["format"], "int64",
+            "{page}"
+        );
+    }
+    let nested = &schemas["MailingDetailStatsBody"]["properties"]["messages"];
+    assert_eq!(nested["properties"]["page"]["format"], "int64");
+
+    for path in [
+        "/api/v1/operators",
+        "/api/v1/tags",
+        "/api/v1/clients",
+        "/api/v1/client-filters",
+        "/api/v1/mailings",
+        "/api/v1/mailings/stats",
+        "/api/v1/messages",
+    ] {
+        let last = body(
+            app.get(&format!("{path}?page=2147483648")).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(last["page"], 2147483648u32, "{path}");
+        assert_eq!(last["items"], json!([]), "{path}");
+        let response = app.get(&format!("{path}?page=4294967296")).await;
+        invalid_query(response, &[("page", "invalid_type")]).await;
+    }
+}
