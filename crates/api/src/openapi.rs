@@ -3,6 +3,7 @@
 //! keeps each operation's error responses to those it can produce.
 
 use crate::routes;
+use mailing_domain::{MailingText, MessageStatus};
 use paperclip::actix::{OpenApiExt, web};
 use serde_json::{Map, Value, json};
 
@@ -54,6 +55,9 @@ fn finish(mut spec: Value) -> Value {
             // accept `null` wherever a field may be left out.
             let response = !name.ends_with("Input") && !name.ends_with("Request");
             describe_nulls(schema, response);
+            if !response {
+                describe_input_values(schema);
+            }
         }
     }
     if let Some(paths) = spec["paths"].as_object_mut() {
@@ -123,7 +127,7 @@ fn tidy_operation(path: &str, method: &str, operation: &mut Map<String, Value>) 
             json!([{ "bearerAuth": [] }])
         },
     );
-    describe_paging(operation);
+    describe_query(operation);
     let has_body = operation.contains_key("requestBody");
     let has_id = path.contains('{');
     let writes = method != "get";
@@ -141,8 +145,24 @@ fn tidy_operation(path: &str, method: &str, operation: &mut Map<String, Value>) 
     }
 }
 
-/// The bounds [`crate::routes`] checks on `page` and `page_size`, which paperclip cannot say.
-fn describe_paging(operation: &mut Map<String, Value>) {
+/// Rules on request fields that a schema states exactly, so that clients and fuzzers can tell
+/// a valid value (the others, such as trimmed labels or IANA zone names, stay in prose).
+fn describe_input_values(schema: &mut Value) {
+    let Some(properties) = schema["properties"].as_object_mut() else {
+        return;
+    };
+    for (name, property) in properties.iter_mut() {
+        match name.as_str() {
+            "phone_number" => property["pattern"] = json!("^7[0-9]{10}$"),
+            "text" => property["maxLength"] = json!(MailingText::MAX_CHARS),
+            _ => {}
+        }
+    }
+}
+
+/// The bounds and values [`crate::routes`] checks on query parameters, which paperclip cannot
+/// say: paging, a message `status` and a `phone_prefix`.
+fn describe_query(operation: &mut Map<String, Value>) {
     let Some(parameters) = operation
         .get_mut("parameters")
         .and_then(Value::as_array_mut)
@@ -166,6 +186,13 @@ fn describe_paging(operation: &mut Map<String, Value>) {
                 schema["minimum"] = json!(1);
                 schema["maximum"] = json!(routes::MAX_PAGE_SIZE);
             }
+            "status" => {
+                schema["enum"] = MessageStatus::ALL
+                    .iter()
+                    .map(|status| json!(status.as_str()))
+                    .collect();
+            }
+            "phone_prefix" => schema["pattern"] = json!("^[0-9]{1,11}$"),
             _ => {}
         }
     }
