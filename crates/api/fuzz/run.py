@@ -17,6 +17,7 @@ Exits non-zero when schemathesis reports a failure or the api logged a panic.
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -140,6 +141,7 @@ def main() -> int:
     subprocess.run(["createdb", database], env=psql_env(), check=True)
     api = None
     failed = True
+    output: list[str] = []
     try:
         fixtures = subprocess.run(
             [str(api_bin), "migrate"], env=env, capture_output=True, text=True
@@ -192,7 +194,12 @@ def main() -> int:
                  for part in command]
         print("fuzz-api:", " ".join(shown), flush=True)
         started = time.monotonic()
-        result = subprocess.run(command, cwd=workdir)
+        with subprocess.Popen(
+            command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as run:
+            for line in run.stdout:
+                sys.stdout.write(line)
+                output.append(line)
         print(f"fuzz-api: schemathesis took {time.monotonic() - started:.0f} s", flush=True)
 
         stop(api)
@@ -200,7 +207,7 @@ def main() -> int:
         panics = [line for line in text.splitlines() if "panicked" in line]
         for line in panics:
             print("fuzz-api: the api panicked:", line)
-        failed = result.returncode != 0 or bool(panics) or api.returncode != 0
+        failed = run.returncode != 0 or bool(panics) or api.returncode != 0
         if api.returncode != 0:
             print(f"fuzz-api: mailing-api exited with {api.returncode}")
         if failed:
@@ -219,7 +226,17 @@ def main() -> int:
             print(f"fuzz-api: api log kept at {log}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-        print(f"fuzz-api: {'FAILED' if failed else 'passed'}", flush=True)
+        print(f"fuzz-api: {'FAILED' if failed else 'passed'}")
+        # schemathesis closes on "N generated, N passed" or "N generated, N found N unique
+        # failures"; this line says it plainly for whoever reads the end of `make test`.
+        summary = "".join(output)
+        generated = re.findall(r"(\d+) generated", summary)
+        failures = re.findall(r"found (\d+) unique failures", summary)
+        count = int(failures[-1]) if failures else 0
+        passed = (int(generated[-1]) if generated else 0) - count
+        if failed and count == 0:
+            count = 1
+        print(f"fuzz-api: {passed} passed, {count} failed", flush=True)
 
 
 if __name__ == "__main__":
