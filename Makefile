@@ -8,10 +8,10 @@ CARGO ?= cargo
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 VENV := .venv
-BIN := target/debug
+BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 API := $(BIN)/mailing-api
 
-.PHONY: run run-distributed build migrate fixtures test bench check-services openapi validate-openapi validate-deploy up down fmt lint clean-venv
+.PHONY: run run-distributed build migrate fixtures test bench check-services openapi validate-openapi validate-deploy fuzz-api up down fmt lint clean-venv
 
 ## run: the whole product in one process (`mailing`): api on :8000, scheduler, sender and the
 ## probe simulator on :8090, on ./data/mailing.db and the in-process bus; needs nothing but
@@ -44,12 +44,14 @@ migrate: build
 fixtures: build
 	$(API) load-fixtures fixtures/dev.json
 
-## test: unit, storage and black-box HTTP tests, then OpenAPI and deployment file validation
+## test: unit, storage and black-box HTTP tests, then OpenAPI and deployment file validation,
+## then fuzzing the api against its document
 test: check-services
 	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) validate-openapi
 	$(MAKE) validate-deploy
+	$(MAKE) fuzz-api
 
 ## bench: measure the SPEC §10 performance targets in both setups on release binaries and
 ## print a table per setup (JSON in target/bench/); the distributed half needs PostgreSQL and
@@ -90,6 +92,22 @@ $(VENV)/deploy-requirements.txt: deploy/requirements.txt
 ## against the Kubernetes schemas offline, and the Dockerfile and compose file for consistency
 validate-deploy: $(VENV)/deploy-requirements.txt
 	$(VENV)/bin/python deploy/validate.py
+
+$(VENV)/fuzz-requirements.txt: crates/api/fuzz/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r crates/api/fuzz/requirements.txt
+	cp crates/api/fuzz/requirements.txt $@
+
+FUZZ_EXAMPLES ?= 100
+FUZZ_SEED ?= 20261128
+
+## fuzz-api: run the api on a fresh PostgreSQL database and fuzz every operation of its OpenAPI
+## document with schemathesis, logged in (FUZZ_EXAMPLES cases per operation, seed FUZZ_SEED):
+## no 5xx and every response as documented. See crates/api/fuzz/README.md
+fuzz-api: $(VENV)/fuzz-requirements.txt
+	$(CARGO) build --bin mailing-api
+	$(VENV)/bin/python crates/api/fuzz/run.py --api $(API) \
+	  --max-examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED)
 
 ## up: build the images and start the distributed setup in docker compose (PostgreSQL,
 ## RabbitMQ, migration, fixtures, api on :8000, scheduler, sender, probe-sim on :8090);

@@ -3,6 +3,7 @@
 //! keeps each operation's error responses to those it can produce.
 
 use crate::routes;
+use mailing_domain::{MailingText, MessageStatus};
 use paperclip::actix::{OpenApiExt, web};
 use serde_json::{Map, Value, json};
 
@@ -54,6 +55,9 @@ fn finish(mut spec: Value) -> Value {
             // accept `null` wherever a field may be left out.
             let response = !name.ends_with("Input") && !name.ends_with("Request");
             describe_nulls(schema, response);
+            if !response {
+                describe_input_values(schema);
+            }
         }
     }
     if let Some(paths) = spec["paths"].as_object_mut() {
@@ -71,8 +75,12 @@ fn finish(mut spec: Value) -> Value {
     spec
 }
 
-/// paperclip leaves `Option` fields out of `required` and never says they may be `null`.
+/// paperclip leaves `Option` fields out of `required` and never says they may be `null`, nor
+/// that request bodies refuse fields they do not name (every input type denies unknown fields).
 fn describe_nulls(schema: &mut Value, response: bool) {
+    if !response && schema["type"] == "object" {
+        schema["additionalProperties"] = Value::Bool(false);
+    }
     let required: Vec<String> = schema["required"]
         .as_array()
         .map(|names| {
@@ -92,6 +100,10 @@ fn describe_nulls(schema: &mut Value, response: bool) {
             && let Some(property) = property.as_object_mut()
         {
             property.insert("nullable".into(), Value::Bool(true));
+        }
+        if name == "page" && property["type"] == "integer" {
+            // The page of a list is a u32, past paperclip's int32.
+            property["format"] = json!("int64");
         }
         if property["type"] == "object" {
             describe_nulls(property, response);
@@ -115,6 +127,7 @@ fn tidy_operation(path: &str, method: &str, operation: &mut Map<String, Value>) 
             json!([{ "bearerAuth": [] }])
         },
     );
+    describe_query(operation);
     let has_body = operation.contains_key("requestBody");
     let has_id = path.contains('{');
     let writes = method != "get";
@@ -129,6 +142,59 @@ fn tidy_operation(path: &str, method: &str, operation: &mut Map<String, Value>) 
             "422" => has_body,
             _ => true,
         });
+    }
+}
+
+/// Rules on request fields that a schema states exactly, so that clients and fuzzers can tell
+/// a valid value (the others, such as trimmed labels or IANA zone names, stay in prose).
+fn describe_input_values(schema: &mut Value) {
+    let Some(properties) = schema["properties"].as_object_mut() else {
+        return;
+    };
+    for (name, property) in properties.iter_mut() {
+        match name.as_str() {
+            "phone_number" => property["pattern"] = json!("^7[0-9]{10}$"),
+            "text" => property["maxLength"] = json!(MailingText::MAX_CHARS),
+            _ => {}
+        }
+    }
+}
+
+/// The bounds and values [`crate::routes`] checks on query parameters, which paperclip cannot
+/// say: paging, a message `status` and a `phone_prefix`.
+fn describe_query(operation: &mut Map<String, Value>) {
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for parameter in parameters {
+        if parameter["in"] != "query" {
+            continue;
+        }
+        let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+        let schema = &mut parameter["schema"];
+        match name.as_str() {
+            "page" => {
+                // A u32, which paperclip calls int32.
+                schema["format"] = json!("int64");
+                schema["minimum"] = json!(1);
+                schema["maximum"] = json!(routes::MAX_PAGE);
+            }
+            "page_size" => {
+                schema["minimum"] = json!(1);
+                schema["maximum"] = json!(routes::MAX_PAGE_SIZE);
+            }
+            "status" => {
+                schema["enum"] = MessageStatus::ALL
+                    .iter()
+                    .map(|status| json!(status.as_str()))
+                    .collect();
+            }
+            "phone_prefix" => schema["pattern"] = json!("^[0-9]{1,11}$"),
+            _ => {}
+        }
     }
 }
 

@@ -176,7 +176,7 @@ pub async fn open_store(settings: &Settings, migrate: bool) -> anyhow::Result<Ar
 }
 
 /// Gives error responses that carry no JSON body (unknown routes, wrong methods, actix's own
-/// rejections) the API's error body.
+/// rejections) the API's error body, keeping their other headers.
 fn json_error_body<B: MessageBody + 'static>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
@@ -204,8 +204,14 @@ fn json_error_body<B: MessageBody + 'static>(
         message,
         details: vec![],
     };
-    let (request, _) = response.into_parts();
-    let replaced: HttpResponse<BoxBody> = HttpResponse::build(status).json(body);
+    let (request, original) = response.into_parts();
+    let mut replaced: HttpResponse<BoxBody> = HttpResponse::build(status).json(body);
+    // Keep what the original says besides its body, such as the `Allow` of a 405.
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replaced.headers_mut().append(name.clone(), value.clone());
+        }
+    }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(request, replaced).map_into_right_body(),
     ))

@@ -10,7 +10,7 @@ pub mod tags;
 
 mod paging;
 
-pub use paging::query_error;
+pub use paging::{MAX_PAGE, MAX_PAGE_SIZE, query_error};
 
 use crate::auth;
 use paperclip::actix::web;

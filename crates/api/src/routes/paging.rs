@@ -5,6 +5,8 @@ use mailing_domain::store::PageRequest;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 500;
+/// Pages are numbered in a `u32`.
+pub const MAX_PAGE: u32 = u32::MAX;
 
 /// The page asked for, checked.
 #[derive(Debug, Clone, Copy)]

@@ -6,6 +6,7 @@ mod auth;
 mod client_filters;
 mod clients;
 mod docs_and_health;
+mod fuzz_findings;
 mod helpers;
 mod mailings;
 mod malformed;
