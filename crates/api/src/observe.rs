@@ -116,11 +116,11 @@ fn record_ids<B>(span: &tracing::Span, response: &ServiceResponse<B>) {
         .get("id")
         .and_then(|id| id.parse::<i64>().ok());
     if let Some(id) = path_id {
-        let path = request.path();
-        let field = ["mailings", "clients", "messages"]
-            .into_iter()
-            .find(|collection| path.starts_with(&format!("/api/v1/{collection}/")));
-        match field {
+        let collection = request
+            .path()
+            .strip_prefix("/api/v1/")
+            .and_then(|rest| rest.split('/').next());
+        match collection {
             Some("mailings") => span.record("mailing_id", id),
             Some("clients") => span.record("client_id", id),
             Some("messages") => span.record("message_id", id),

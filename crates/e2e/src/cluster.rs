@@ -554,29 +554,29 @@ impl Cluster {
 
     /// The body of the service's `/healthz`.
     pub async fn health(&self, service: Service) -> serde_json::Value {
-        let url = format!("http://127.0.0.1:{}/healthz", self.port(service));
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let (url, response) = self.get(service, "/healthz").await;
         response
             .json()
             .await
             .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
     }
 
-    /// The service's `/metrics` page (in the embedded setup every service's page shows the
-    /// whole process).
-    pub async fn metrics(&self, service: Service) -> String {
-        let url = format!("http://127.0.0.1:{}/metrics", self.port(service));
+    /// `GET` of one of the service's own endpoints; returns the URL asked, for messages.
+    async fn get(&self, service: Service, path: &str) -> (String, reqwest::Response) {
+        let url = format!("http://127.0.0.1:{}{path}", self.port(service));
         let response = self
             .http
             .get(&url)
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        (url, response)
+    }
+
+    /// The service's `/metrics` page (in the embedded setup every service's page shows the
+    /// whole process).
+    pub async fn metrics(&self, service: Service) -> String {
+        let (url, response) = self.get(service, "/metrics").await;
         assert!(
             response.status().is_success(),
             "GET {url}: {}",

@@ -3,8 +3,8 @@
 //! out again and nothing is lost.
 
 use mailing_bus::Delivery;
-use mailing_domain::store::{Outcome, Store};
-use mailing_domain::{MessageId, MessageStatus};
+use mailing_domain::MessageId;
+use mailing_domain::store::{Outcome, StatusCounts, Store};
 use mailing_runtime::metrics::message_transitions;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -132,14 +132,12 @@ async fn run(
 /// Counts the outcomes that were written as status changes from `queued`.
 fn count_transitions(outcomes: &[Outcome], written: &[MessageId]) {
     let written: HashSet<MessageId> = written.iter().copied().collect();
-    let mut by_status = [0u64; MessageStatus::ALL.len()];
+    let mut by_status = StatusCounts::default();
     for outcome in outcomes.iter().filter(|o| written.contains(&o.message_id)) {
         let status = outcome.kind.status();
-        if let Some(slot) = MessageStatus::ALL.iter().position(|s| *s == status) {
-            by_status[slot] += 1;
-        }
+        by_status.set(status, by_status.get(status) + 1);
     }
-    for (status, count) in MessageStatus::ALL.into_iter().zip(by_status) {
+    for (status, count) in by_status.iter() {
         message_transitions("queued", status.as_str(), count);
     }
 }
