@@ -30,6 +30,9 @@ pub async fn send(
     state: Data<SimState>,
 ) -> HttpResponse {
     let _in_flight = state.begin_request();
+    // A delivery is timed by when it reached the provider: the sender decides what to send and
+    // when, the simulated latency is the provider's own.
+    let arrived_at = Utc::now();
     let runtime = state.runtime();
     let msg_id = msg_id.into_inner();
 
@@ -83,7 +86,7 @@ pub async fn send(
         Fault::None => {
             state
                 .recorder()
-                .record(msg.id, msg.phone, &msg.text, Utc::now());
+                .record(msg.id, msg.phone, &msg.text, arrived_at);
             (
                 Outcome::Ok,
                 HttpResponse::Ok().content_type(mime_json()).body(OK_BODY),

@@ -1,6 +1,6 @@
 //! The record of deliveries: counts, duplicates, timestamps, listing and reset.
 
-use crate::helpers::{PHONE, TEXT, spawn_sim};
+use crate::helpers::{PHONE, TEXT, spawn_sim, spawn_sim_with};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -130,4 +130,30 @@ async fn concurrent_deliveries_are_all_counted() {
     assert_eq!(stats["received_ok_total"], 400);
     assert_eq!(stats["unique_ids"], 200);
     assert_eq!(stats["duplicates"], 200);
+}
+
+#[tokio::test]
+async fn a_delivery_is_timed_by_its_arrival_and_kept_when_the_client_gave_up() {
+    const LATENCY_MS: i64 = 400;
+    let sim = spawn_sim_with(|settings| {
+        settings.faults.latency_ms = probe_sim::faults::Latency::fixed(LATENCY_MS as u64);
+    })
+    .await;
+    let before = Utc::now();
+    // A client that gives up before the answer, as a sender at its timeout or at a mailing's
+    // end does: a real provider would not notice either, and delivers.
+    let abandoned = sim
+        .send_request(1)
+        .timeout(std::time::Duration::from_millis(100))
+        .send()
+        .await;
+    assert!(abandoned.is_err(), "the client must have given up");
+    tokio::time::sleep(std::time::Duration::from_millis(LATENCY_MS as u64 + 200)).await;
+    let one = sim.get_json("/_sim/received/1", StatusCode::OK).await;
+    assert_eq!(one["count"], 1, "{one}");
+    let arrived = time(&one["first_at"]);
+    assert!(
+        before <= arrived && arrived < before + chrono::Duration::milliseconds(LATENCY_MS / 2),
+        "recorded at {arrived}, the request left at {before}: the time must be its arrival"
+    );
 }
