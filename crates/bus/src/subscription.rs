@@ -13,6 +13,9 @@ use std::task::{Context, Poll};
 pub trait Acknowledge: Send + Sync + 'static {
     fn ack(self: Box<Self>) -> BoxFuture<'static, Result<(), BusError>>;
     fn nack(self: Box<Self>, requeue: bool) -> BoxFuture<'static, Result<(), BusError>>;
+    /// Whether the message is still this consumer's to settle: false once the connection or
+    /// channel it came through is gone, when the broker takes it back to hand out again.
+    fn held(&self) -> bool;
 }
 
 /// One message handed to a consumer. Settle it with [`Delivery::ack`] once its work is
@@ -32,6 +35,14 @@ impl Delivery {
             redelivered,
             acker: Box::new(acker),
         }
+    }
+
+    /// Whether the message is still this consumer's: false once the connection it came
+    /// through was lost or closed, after which the broker hands it out again (perhaps to
+    /// another consumer). A consumer checks before doing more of its work, so that two
+    /// consumers do not work on one message at once.
+    pub fn is_held(&self) -> bool {
+        self.acker.held()
     }
 
     /// Removes the message from its queue.

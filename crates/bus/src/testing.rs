@@ -50,13 +50,23 @@ impl TestBus {
     }
 
     pub fn with_adapter(adapter: Adapter) -> TestBus {
+        match adapter {
+            Adapter::RabbitMq => TestBus::on_rabbitmq(
+                &std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()),
+            ),
+            Adapter::Memory => TestBus::new_namespace(adapter, |id| format!("memory://{id}")),
+        }
+    }
+
+    /// A namespace on the RabbitMQ at `url` (a broker of the test's own, say).
+    pub fn on_rabbitmq(url: &str) -> TestBus {
+        TestBus::new_namespace(Adapter::RabbitMq, |_| url.to_owned())
+    }
+
+    /// A namespace `test-<random hex>` reached at the URL `url_for` gives for that name.
+    fn new_namespace(adapter: Adapter, url_for: impl FnOnce(&str) -> String) -> TestBus {
         let id = format!("test-{:016x}", rand::random::<u64>());
-        let url = match adapter {
-            Adapter::RabbitMq => {
-                std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned())
-            }
-            Adapter::Memory => format!("memory://{id}"),
-        };
+        let url = url_for(&id);
         TestBus {
             adapter,
             url,

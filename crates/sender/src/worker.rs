@@ -149,9 +149,22 @@ impl Worker {
                 .acquire_owned()
                 .await
                 .expect("the semaphore is never closed");
+            if !ticket.held() {
+                // The broker took the job back while it waited (the connection was lost) and
+                // hands it out again: the rest of it is for whoever gets it.
+                self.give_up(claimed).await;
+                continue;
+            }
             let worker = self.clone();
             tokio::spawn(async move { worker.attempt(claimed, permit).await });
         }
+    }
+
+    /// Leaves a message of a job this sender no longer holds, without an attempt or an outcome:
+    /// it is still queued under the job's claim, which the job's next holder works under.
+    async fn give_up(&self, claimed: Claimed) {
+        self.held.release(claimed.task.message_id);
+        claimed.ticket.settled(1).await;
     }
 
     async fn put_back(delivery: Delivery, error: String) {
@@ -218,11 +231,7 @@ impl Worker {
         let deadline = match before_attempt(&claimed.task, claimed.claimed_at, now) {
             Before::Attempt { deadline } => deadline,
             Before::Settle(kind) => return self.settle(claimed, kind, Some(permit)).await,
-            Before::Skip => {
-                self.held.release(claimed.task.message_id);
-                claimed.ticket.settled(1).await;
-                return;
-            }
+            Before::Skip => return self.give_up(claimed).await,
         };
         let left = deadline - now;
         if left < MIN_TIME_LEFT {
@@ -238,6 +247,11 @@ impl Worker {
                 .settle(claimed, OutcomeKind::Cancelled, Some(permit))
                 .await;
         };
+        // Last look before the request: the breaker, the rate limit or the mailing's re-read
+        // may have kept it waiting while the broker took the job back.
+        if !claimed.ticket.held() {
+            return self.give_up(claimed).await;
+        }
         tracing::debug!(
             mailing_id = mailing_id.0,
             message_id = message_id.0,

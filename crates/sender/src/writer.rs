@@ -27,6 +27,17 @@ impl JobTicket {
         })
     }
 
+    /// Whether the job is still this sender's: once the connection it came through is lost,
+    /// the broker hands it out again, and its messages not yet attempted are left to whoever
+    /// gets it, so that no message goes to the probe from two senders at once.
+    pub fn held(&self) -> bool {
+        self.delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(Delivery::is_held)
+    }
+
     /// Marks `count` of the job's messages settled, and acknowledges the job when none is
     /// left; awaiting that here means the ack has reached the broker before a shutdown closes
     /// the connection.
@@ -39,9 +50,14 @@ impl JobTicket {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some(delivery) = delivery
-            && let Err(error) = delivery.ack().await
-        {
+        let Some(delivery) = delivery else { return };
+        if !delivery.is_held() {
+            tracing::debug!(
+                "send job taken back by the broker before it was done; not acknowledged"
+            );
+            return;
+        }
+        if let Err(error) = delivery.ack().await {
             // The broker will redeliver; the messages are no longer queued, so the second pass
             // skips them.
             tracing::warn!(%error, "send job ack failed");

@@ -103,6 +103,11 @@ impl Connection {
         Ok(taken)
     }
 
+    /// Whether delivery `tag` is still out with this connection, unsettled.
+    pub(super) fn holds(&self, tag: u64) -> bool {
+        lock(&self.state).unsettled.contains_key(&tag)
+    }
+
     /// Settles delivery `tag`; [`BusError::Closed`] if `close` returned it to its queue
     /// already.
     pub(super) fn settle(&self, tag: u64, settlement: Settlement) -> Result<(), BusError> {

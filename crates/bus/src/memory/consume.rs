@@ -108,6 +108,10 @@ impl Acknowledge for Settle {
             Settlement::DeadLetter
         })
     }
+
+    fn held(&self) -> bool {
+        !self.settled && self.connection.holds(self.tag)
+    }
 }
 
 impl Drop for Settle {

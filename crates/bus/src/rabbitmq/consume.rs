@@ -181,6 +181,12 @@ impl Acknowledge for PendingAck {
     fn nack(self: Box<Self>, requeue: bool) -> BoxFuture<'static, Result<(), BusError>> {
         self.settle(Settlement::Nack { requeue })
     }
+
+    fn held(&self) -> bool {
+        // lapin poisons the acker of every delivery whose channel closed or failed, recovered
+        // since or not: the broker requeued those deliveries with the channel.
+        !self.gate.is_closed() && self.acker.as_ref().is_some_and(Acker::usable)
+    }
 }
 
 impl Drop for PendingAck {

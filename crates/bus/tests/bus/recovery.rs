@@ -19,8 +19,12 @@ async fn the_bus_recovers_after_the_broker_closes_its_connection() {
         .expect("confirmed");
     let held = next(&mut subscription).await;
     assert_eq!(text(&held), "before");
+    assert!(held.is_held());
 
     test.force_close_connection("consumer");
+    // The broker takes the delivery back with the connection, and says so before the bus has
+    // recovered: a consumer that went on with its work would do it twice.
+    wait_until("the delivery to be taken back", || !held.is_held()).await;
 
     // Publishing while the connection is down fails at once rather than waiting.
     match tokio::time::timeout(

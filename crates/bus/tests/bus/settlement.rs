@@ -164,10 +164,12 @@ async fn unacknowledged_deliveries_return_when_their_consumer_goes_away(adapter:
         .await
         .expect("subscribed");
     let held = take(&mut subscription, 2).await;
+    assert!(held.iter().all(|(_, delivery)| delivery.is_held()));
 
     // The connection goes with the deliveries still unsettled, as when a process dies.
     crashing.close().await;
     for (_, delivery) in held {
+        assert!(!delivery.is_held(), "the broker took it back");
         assert_eq!(delivery.ack().await, Err(BusError::Closed));
     }
 

@@ -66,6 +66,24 @@ async fn fixture() -> Fixture {
     }
 }
 
+/// A worker under test, with what it takes to wait for its attempts.
+struct TestSender {
+    worker: Arc<Worker>,
+    writer: writer::WriterHandle,
+    in_flight: Arc<Semaphore>,
+    concurrency: usize,
+}
+
+impl TestSender {
+    /// Waits for every attempt to end and its outcome to be committed.
+    async fn finish(self) -> Arc<Worker> {
+        let permits = u32::try_from(self.concurrency).unwrap();
+        let _all = self.in_flight.acquire_many(permits).await.unwrap();
+        self.writer.finish().await;
+        self.worker
+    }
+}
+
 fn token(secret: &str) -> SecretString {
     let now = Utc::now().timestamp();
     SecretString::from(probe_sim::token::mint(secret.as_bytes(), "tests", now, 3600).unwrap())
@@ -143,6 +161,20 @@ impl Fixture {
             .publish(Topic::SendJobs, vec![events::encode(&job)])
             .await
             .unwrap();
+        let sender = self.sender(token, claim_renew_every, 16);
+        let mut subscription = self.bus.subscribe(Topic::SendJobs, 1).await.unwrap();
+        let delivery = subscription.next().await.unwrap().unwrap();
+        sender.worker.handle(delivery).await;
+        sender.finish().await
+    }
+
+    /// A worker with at most `concurrency` attempts in flight, and its outcome writer.
+    fn sender(
+        &self,
+        token: SecretString,
+        claim_renew_every: std::time::Duration,
+        concurrency: usize,
+    ) -> TestSender {
         let (outcomes, writer) = writer::spawn(
             self.store.clone(),
             Batching {
@@ -150,7 +182,7 @@ impl Fixture {
                 max_wait: std::time::Duration::from_millis(5),
             },
         );
-        let in_flight = Arc::new(Semaphore::new(16));
+        let in_flight = Arc::new(Semaphore::new(concurrency));
         let worker = Arc::new(Worker {
             store: self.store.clone(),
             mailings: mailing_sender::mailings::MailingStates::new(self.store.clone()),
@@ -158,7 +190,7 @@ impl Fixture {
             probe: ProbeClient::new(
                 &format!("http://127.0.0.1:{}", self.sim_port),
                 Some(token),
-                16,
+                concurrency,
             )
             .unwrap(),
             breaker: Breaker::new(
@@ -177,12 +209,12 @@ impl Fixture {
             probe_timeout: std::time::Duration::from_secs(2),
             claim_renew_every,
         });
-        let mut subscription = self.bus.subscribe(Topic::SendJobs, 1).await.unwrap();
-        let delivery = subscription.next().await.unwrap().unwrap();
-        worker.handle(delivery).await;
-        let _all = in_flight.acquire_many(16).await.unwrap();
-        writer.finish().await;
-        worker
+        TestSender {
+            worker,
+            writer,
+            in_flight,
+            concurrency,
+        }
     }
 
     async fn messages(&self, mailing: MailingId) -> Vec<Message> {
@@ -336,6 +368,66 @@ async fn messages_of_a_cancelled_mailing_are_never_attempted() {
         assert_eq!(message.status, MessageStatus::Cancelled);
     }
     assert_eq!(f.sim.stats().requests_total, 0);
+    assert!(f.job_acknowledged().await);
+    f.test_bus.finish().await;
+}
+
+#[tokio::test]
+async fn a_job_the_broker_takes_back_is_left_to_its_next_holder() {
+    let f = fixture().await;
+    // One request at a time, each taking a while, so the job is mid-way when its connection
+    // goes.
+    f.sim
+        .update(&ConfigPatch::from_json(br#"{"latency_ms": 100}"#).unwrap())
+        .unwrap();
+    let (mailing, job) = f.claimed_messages(10, None).await;
+    f.bus
+        .publish(Topic::SendJobs, vec![events::encode(&job)])
+        .await
+        .unwrap();
+    let first = f.sender(token(SECRET), std::time::Duration::from_secs(30), 1);
+    let mut subscription = f.bus.subscribe(Topic::SendJobs, 1).await.unwrap();
+    let delivery = subscription.next().await.unwrap().unwrap();
+    let worker = first.worker.clone();
+    let handling = tokio::spawn(async move { worker.handle(delivery).await });
+    while f.sim.stats().requests_total < 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The broker takes the job back, as when the connection breaks or the broker restarts,
+    // and will hand it out again: this sender must not go on with it.
+    f.test_bus.force_close_connection("sender");
+    handling.await.unwrap();
+    first.finish().await;
+    let attempted = f.sim.stats().requests_total;
+    assert!(
+        attempted <= 4,
+        "{attempted} of the 10 messages went to the probe: the sender went on with a job it no longer held"
+    );
+    let queued = f
+        .messages(mailing)
+        .await
+        .into_iter()
+        .filter(|m| m.status == MessageStatus::Queued)
+        .count() as u64;
+    assert_eq!(
+        queued,
+        10 - attempted,
+        "the rest wait for the job's next holder"
+    );
+
+    // Its next holder sends the rest, each once.
+    let redelivered = subscription.next().await.unwrap().unwrap();
+    assert!(redelivered.redelivered);
+    let second = f.sender(token(SECRET), std::time::Duration::from_secs(30), 4);
+    second.worker.handle(redelivered).await;
+    second.finish().await;
+    let messages = f.messages(mailing).await;
+    assert!(
+        messages.iter().all(|m| m.status == MessageStatus::Sent),
+        "{messages:?}"
+    );
+    let stats = f.sim.stats();
+    assert_eq!((stats.unique_ids, stats.duplicates), (10, 0));
     assert!(f.job_acknowledged().await);
     f.test_bus.finish().await;
 }
