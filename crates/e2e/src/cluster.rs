@@ -92,13 +92,26 @@ impl fmt::Display for Setup {
 }
 
 /// What a test changes in the deployment: environment variables per service, applied over the
-/// harness's defaults. Where one process runs several services it gets the variables of each.
+/// harness's defaults, how many replicas of a service run, and the servers it runs on. Where
+/// one process runs several services it gets the variables of each.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
     name: String,
     setup: Setup,
     env: BTreeMap<Service, Vec<(String, String)>>,
     binary_defaults: bool,
+    replicas: BTreeMap<Service, usize>,
+    servers: Option<Servers>,
+}
+
+/// PostgreSQL and RabbitMQ servers of the test's own, for a distributed deployment that must
+/// not share the machine's (a test that restarts them, say).
+#[derive(Debug, Clone)]
+pub struct Servers {
+    /// A role that may create databases; the deployment's database is created beside this one.
+    pub database_admin_url: String,
+    /// The broker; the deployment gets a namespace of its own on it.
+    pub amqp_url: String,
 }
 
 impl ClusterOptions {
@@ -109,7 +122,37 @@ impl ClusterOptions {
             setup,
             env: BTreeMap::new(),
             binary_defaults: false,
+            replicas: BTreeMap::new(),
+            servers: None,
         }
+    }
+
+    /// Runs `count` (at least one) processes of `service`, each with a health port of its own.
+    ///
+    /// # Panics
+    /// For the embedded setup, whose one process runs everything, and for the simulator.
+    pub fn replicas(mut self, service: Service, count: usize) -> Self {
+        assert!(
+            self.setup == Setup::Distributed && service != Service::ProbeSim,
+            "only the distributed setup's api, scheduler and sender have replicas"
+        );
+        self.replicas.insert(service, count.max(1));
+        self
+    }
+
+    /// Runs the distributed setup on these servers instead of the machine's PostgreSQL and
+    /// RabbitMQ.
+    ///
+    /// # Panics
+    /// For the embedded setup, which needs no server.
+    pub fn servers(mut self, servers: Servers) -> Self {
+        assert_eq!(
+            self.setup,
+            Setup::Distributed,
+            "only the distributed setup runs on servers"
+        );
+        self.servers = Some(servers);
+        self
     }
 
     /// Leaves the services' timing and sizing at their binaries' defaults instead of the
@@ -157,6 +200,8 @@ impl ClusterOptions {
 struct Process {
     binary: &'static str,
     services: &'static [Service],
+    /// Which copy of its services it runs, from 0.
+    replica: usize,
     env: BTreeMap<String, String>,
     child: Option<Child>,
     log: PathBuf,
@@ -169,10 +214,14 @@ enum Database {
 }
 
 impl Database {
-    async fn create(setup: Setup) -> Database {
-        tokio::task::spawn_blocking(move || match setup {
-            Setup::Distributed => Database::Postgres(TestDatabase::create()),
-            Setup::Embedded => Database::Sqlite(TestSqliteDatabase::create()),
+    async fn create(setup: Setup, servers: Option<&Servers>) -> Database {
+        let admin_url = servers.map(|servers| servers.database_admin_url.clone());
+        tokio::task::spawn_blocking(move || match (setup, admin_url) {
+            (Setup::Distributed, Some(admin_url)) => {
+                Database::Postgres(TestDatabase::create_on(&admin_url))
+            }
+            (Setup::Distributed, None) => Database::Postgres(TestDatabase::create()),
+            (Setup::Embedded, _) => Database::Sqlite(TestSqliteDatabase::create()),
         })
         .await
         .expect("test database task")
@@ -198,9 +247,9 @@ impl Database {
 pub struct Cluster {
     name: String,
     processes: Vec<Process>,
-    /// The port each service's HTTP API (api, simulator) or health endpoints (workers) listen
-    /// on.
-    ports: BTreeMap<Service, u16>,
+    /// The port each replica of a service serves its HTTP API (api, simulator) or its health
+    /// endpoints (workers) on.
+    ports: BTreeMap<(Service, usize), u16>,
     bin_dir: PathBuf,
     http: reqwest::Client,
     api: Option<ApiClient>,
@@ -235,18 +284,21 @@ impl Cluster {
         std::fs::create_dir_all(&logs)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", logs.display()));
 
-        let db = Database::create(setup).await;
-        let bus = TestBus::with_adapter(match setup {
-            Setup::Distributed => Adapter::RabbitMq,
+        let db = Database::create(setup, options.servers.as_ref()).await;
+        let bus = match (setup, &options.servers) {
+            (Setup::Distributed, Some(servers)) => TestBus::on_rabbitmq(&servers.amqp_url),
+            (Setup::Distributed, None) => TestBus::with_adapter(Adapter::RabbitMq),
             // The name only has to be unique: the bus lives inside the `mailing` process.
-            Setup::Embedded => Adapter::Memory,
-        });
+            (Setup::Embedded, _) => TestBus::with_adapter(Adapter::Memory),
+        };
         let probe_secret = format!("e2e-probe-secret-{:016x}", rand::random::<u64>());
         let probe_token = mint_probe_token(&bin_dir, &probe_secret);
 
-        let ports: BTreeMap<Service, u16> = Service::ALL
+        let replicas = |service: Service| options.replicas.get(&service).copied().unwrap_or(1);
+        let ports: BTreeMap<(Service, usize), u16> = Service::ALL
             .into_iter()
-            .map(|service| (service, free_port()))
+            .flat_map(|service| (0..replicas(service)).map(move |replica| (service, replica)))
+            .map(|replica| (replica, free_port()))
             .collect();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -257,7 +309,7 @@ impl Cluster {
             .expect("http client");
         let sim = SimClient::new(
             http.clone(),
-            format!("http://127.0.0.1:{}", ports[&Service::ProbeSim]),
+            format!("http://127.0.0.1:{}", ports[&(Service::ProbeSim, 0)]),
         );
         let mut cluster = Cluster {
             name: options.name.clone(),
@@ -273,27 +325,35 @@ impl Cluster {
             db,
         };
         for &(binary, services) in setup.processes() {
-            let mut env = BTreeMap::new();
-            for &service in services {
-                env.extend(cluster.default_env(service, &probe_secret, &probe_token));
-                if !options.binary_defaults {
-                    env.extend(Cluster::test_tuning(service));
+            // A process runs one service, or (embedded) all of them once.
+            for replica in 0..replicas(services[0]) {
+                let mut env = BTreeMap::new();
+                for &service in services {
+                    env.extend(cluster.default_env(service, replica, &probe_secret, &probe_token));
+                    if !options.binary_defaults {
+                        env.extend(Cluster::test_tuning(service));
+                    }
                 }
+                if binary == "mailing" {
+                    // Fixtures would add clients the scenarios do not expect.
+                    env.insert("MAILING_LOAD_FIXTURES".to_owned(), "false".to_owned());
+                }
+                for service in services {
+                    env.extend(options.env.get(service).into_iter().flatten().cloned());
+                }
+                let log = match replica {
+                    0 => format!("{binary}.log"),
+                    n => format!("{binary}-{n}.log"),
+                };
+                cluster.processes.push(Process {
+                    binary,
+                    services,
+                    replica,
+                    env,
+                    child: None,
+                    log: logs.join(log),
+                });
             }
-            if binary == "mailing" {
-                // Fixtures would add clients the scenarios do not expect.
-                env.insert("MAILING_LOAD_FIXTURES".to_owned(), "false".to_owned());
-            }
-            for service in services {
-                env.extend(options.env.get(service).into_iter().flatten().cloned());
-            }
-            cluster.processes.push(Process {
-                binary,
-                services,
-                env,
-                child: None,
-                log: logs.join(format!("{binary}.log")),
-            });
         }
         for index in 0..cluster.processes.len() {
             cluster.spawn(index);
@@ -327,10 +387,11 @@ impl Cluster {
     fn default_env(
         &self,
         service: Service,
+        replica: usize,
         probe_secret: &str,
         probe_token: &str,
     ) -> Vec<(String, String)> {
-        let port = self.port(service);
+        let port = self.replica_port(service, replica);
         let mut env: Vec<(&str, String)> = match service {
             Service::ProbeSim => vec![
                 ("PROBE_SIM_ADDR", format!("127.0.0.1:{port}")),
@@ -394,12 +455,20 @@ impl Cluster {
             .collect()
     }
 
-    /// The index of the process running `service`.
+    /// The index of the process running the first replica of `service`.
     fn process_of(&self, service: Service) -> usize {
+        self.process_of_replica(service, 0)
+    }
+
+    /// The index of the process running the given replica of `service`.
+    ///
+    /// # Panics
+    /// If the deployment has no such replica.
+    fn process_of_replica(&self, service: Service, replica: usize) -> usize {
         self.processes
             .iter()
-            .position(|p| p.services.contains(&service))
-            .expect("every service has a process")
+            .position(|p| p.services.contains(&service) && p.replica == replica)
+            .unwrap_or_else(|| panic!("the deployment has no replica {replica} of {service:?}"))
     }
 
     fn spawn(&mut self, index: usize) {
@@ -438,10 +507,11 @@ impl Cluster {
     /// Waits until every service of the process answers its readiness check.
     async fn await_ready(&mut self, index: usize) {
         let started = Instant::now();
+        let replica = self.processes[index].replica;
         for &service in self.processes[index].services {
             let url = format!(
                 "http://127.0.0.1:{}{}",
-                self.port(service),
+                self.replica_port(service, replica),
                 service.ready_path()
             );
             loop {
@@ -487,14 +557,28 @@ impl Cluster {
         self.process_of(a) == self.process_of(b)
     }
 
-    /// Kills the process running the service with SIGKILL, as a crash or an OOM kill would;
-    /// with it go the services it shares that process with (see [`Cluster::shares_process`]).
+    /// Kills the process running the service (its first replica) with SIGKILL, as a crash or
+    /// an OOM kill would; with it go the services it shares that process with (see
+    /// [`Cluster::shares_process`]).
     pub fn kill(&mut self, service: Service) {
-        let index = self.process_of(service);
+        self.kill_replica(service, 0);
+    }
+
+    /// Kills the process running the given replica of the service with SIGKILL.
+    pub fn kill_replica(&mut self, service: Service, replica: usize) {
+        let index = self.process_of_replica(service, replica);
         if let Some(mut child) = self.processes[index].child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// How many replicas of the service the deployment runs.
+    pub fn replicas(&self, service: Service) -> usize {
+        self.processes
+            .iter()
+            .filter(|p| p.services.contains(&service))
+            .count()
     }
 
     /// Asks the process running the service to stop with SIGTERM, as Kubernetes and docker do,
@@ -535,12 +619,28 @@ impl Cluster {
         }
     }
 
-    /// Starts the process running the service again (killing it first if it runs) and waits
-    /// until each of its services is ready.
+    /// Starts the process running the service (its first replica) again, killing it first if
+    /// it runs, and waits until each of its services is ready.
     pub async fn restart(&mut self, service: Service) {
-        self.kill(service);
-        let index = self.process_of(service);
+        self.restart_replica(service, 0).await;
+    }
+
+    /// Starts the process running the given replica of the service again, killing it first if
+    /// it runs, and waits until each of its services is ready.
+    pub async fn restart_replica(&mut self, service: Service, replica: usize) {
+        self.kill_replica(service, replica);
+        let index = self.process_of_replica(service, replica);
         self.spawn(index);
+        self.await_ready(index).await;
+    }
+
+    /// Waits until the given replica of the service answers its readiness check again, as
+    /// after an outage of a server it needs.
+    ///
+    /// # Panics
+    /// If it does not within the start timeout, or its process has exited.
+    pub async fn await_replica_ready(&mut self, service: Service, replica: usize) {
+        let index = self.process_of_replica(service, replica);
         self.await_ready(index).await;
     }
 
@@ -610,8 +710,20 @@ impl Cluster {
             .map(Child::id)
     }
 
+    /// The port of the service's first replica.
     pub fn port(&self, service: Service) -> u16 {
-        self.ports[&service]
+        self.replica_port(service, 0)
+    }
+
+    /// The port of the given replica of the service.
+    ///
+    /// # Panics
+    /// If the deployment has no such replica.
+    pub fn replica_port(&self, service: Service, replica: usize) -> u16 {
+        *self
+            .ports
+            .get(&(service, replica))
+            .unwrap_or_else(|| panic!("the deployment has no replica {replica} of {service:?}"))
     }
 
     /// The api, logged in as the admin.
@@ -746,7 +858,7 @@ pub fn log_dir(name: &str) -> PathBuf {
 /// service it is meant for binds it (or while a killed service restarts on it), and two
 /// deployments on one port would answer each other's requests. Another program could still
 /// take it first; the service then exits and the start reports it.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());

@@ -14,13 +14,14 @@
 pub mod api;
 pub mod cluster;
 pub mod db;
+pub mod numbers;
 pub mod observe;
 pub mod population;
 pub mod sim;
 pub mod wait;
 
 pub use api::{ApiClient, MailingStats};
-pub use cluster::{Cluster, ClusterOptions, Service, Setup};
+pub use cluster::{Cluster, ClusterOptions, Servers, Service, Setup};
 pub use population::ClientSpec;
 pub use sim::{SimClient, SimStats};
 pub use wait::{bounded, wait_until};

@@ -32,6 +32,16 @@ impl TestDatabase {
     pub fn create() -> TestDatabase {
         let admin_url =
             std::env::var(ADMIN_URL_VAR).unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        TestDatabase::create_on(&admin_url)
+    }
+
+    /// Creates and migrates `mailing_test_<random hex>` beside the database of `admin_url`, a
+    /// role allowed to create databases (on a server of the test's own, say).
+    ///
+    /// # Panics
+    /// If that server cannot be reached or the database cannot be set up.
+    pub fn create_on(admin_url: &str) -> TestDatabase {
+        let admin_url = admin_url.to_owned();
         let name = format!("mailing_test_{:016x}", rand::random::<u64>());
         let mut admin = admin_connection(&admin_url);
         // The name is ours (letters, digits, '_'), so it is safe to splice into the statement.

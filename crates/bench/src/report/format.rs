@@ -1,6 +1,7 @@
 //! How numbers read in the table.
 
 use crate::stats::Spread;
+pub use mailing_e2e::numbers::thousands;
 
 pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
@@ -49,35 +50,9 @@ pub fn millis(value: f64) -> String {
     }
 }
 
-/// A whole number with thousands separators: 100000.4 → "100,000".
-pub fn thousands(value: f64) -> String {
-    let rounded = value.round();
-    let digits = format!("{:.0}", rounded.abs());
-    let mut grouped = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    if rounded < 0.0 {
-        format!("-{grouped}")
-    } else {
-        grouped
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_are_grouped_by_thousands() {
-        assert_eq!(thousands(0.0), "0");
-        assert_eq!(thousands(999.4), "999");
-        assert_eq!(thousands(100_000.0), "100,000");
-        assert_eq!(thousands(1_234_567.0), "1,234,567");
-    }
 
     #[test]
     fn a_spread_shows_its_range_only_over_several_runs() {
