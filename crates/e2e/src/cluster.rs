@@ -528,14 +528,7 @@ impl Cluster {
                         tail(&process.log, 30)
                     );
                 }
-                let ready = self
-                    .http
-                    .get(&url)
-                    .timeout(Duration::from_secs(2))
-                    .send()
-                    .await
-                    .is_ok_and(|response| response.status().is_success());
-                if ready {
+                if self.replica_ready(service, replica).await {
                     break;
                 }
                 if started.elapsed() > START_TIMEOUT {
@@ -550,6 +543,21 @@ impl Cluster {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+
+    /// Whether the given replica of the service answers its readiness check now.
+    pub async fn replica_ready(&self, service: Service, replica: usize) -> bool {
+        let url = format!(
+            "http://127.0.0.1:{}{}",
+            self.replica_port(service, replica),
+            service.ready_path()
+        );
+        self.http
+            .get(&url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success())
     }
 
     /// Whether one process runs both services, so that killing either kills both.
@@ -891,7 +899,7 @@ fn mint_probe_token(bin_dir: &Path, secret: &str) -> String {
 }
 
 /// The last `lines` lines of a log file.
-fn tail(path: &Path, lines: usize) -> String {
+pub fn tail(path: &Path, lines: usize) -> String {
     let mut text = String::new();
     if let Ok(mut file) = File::open(path) {
         let _ = std::io::Read::read_to_string(&mut file, &mut text);

@@ -196,23 +196,10 @@ async fn settle(cluster: &Cluster, mailings: &[(Mailing, i64, DateTime<Utc>)], l
 
 /// Each process that does not answer its readiness check, by binary and replica.
 async fn unready_processes(cluster: &Cluster) -> Vec<String> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("an http client");
     let mut unready = Vec::new();
     for service in [Service::Api, Service::Scheduler, Service::Sender] {
         for replica in 0..cluster.replicas(service) {
-            let url = format!(
-                "http://127.0.0.1:{}/readyz",
-                cluster.replica_port(service, replica)
-            );
-            let ready = http
-                .get(&url)
-                .send()
-                .await
-                .is_ok_and(|response| response.status().is_success());
-            if !ready {
+            if !cluster.replica_ready(service, replica).await {
                 unready.push(format!("{} #{replica}", cluster.binary(service)));
             }
         }

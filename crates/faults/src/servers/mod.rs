@@ -9,7 +9,7 @@ mod rabbitmq;
 pub use postgres::Postgres;
 pub use rabbitmq::RabbitMq;
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -179,21 +179,12 @@ impl ProcessGroup {
             .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
-    fn tail(&self, lines: usize) -> String {
-        let mut text = String::new();
-        if let Ok(mut file) = File::open(&self.log) {
-            let _ = std::io::Read::read_to_string(&mut file, &mut text);
-        }
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
     fn not_ready(&self, waited: Duration) -> ServerError {
         ServerError::NotReady {
             server: self.name,
             waited,
             log: self.log.display().to_string(),
-            tail: self.tail(30),
+            tail: mailing_e2e::cluster::tail(&self.log, 30),
         }
     }
 }
