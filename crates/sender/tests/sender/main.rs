@@ -175,6 +175,21 @@ impl Fixture {
         claim_renew_every: std::time::Duration,
         concurrency: usize,
     ) -> TestSender {
+        self.sender_with_timeout(
+            token,
+            claim_renew_every,
+            concurrency,
+            std::time::Duration::from_secs(2),
+        )
+    }
+
+    fn sender_with_timeout(
+        &self,
+        token: SecretString,
+        claim_renew_every: std::time::Duration,
+        concurrency: usize,
+        probe_timeout: std::time::Duration,
+    ) -> TestSender {
         let (outcomes, writer) = writer::spawn(
             self.store.clone(),
             Batching {
@@ -206,7 +221,7 @@ impl Fixture {
                 cap: std::time::Duration::from_secs(60),
                 token_pause: std::time::Duration::from_secs(30),
             },
-            probe_timeout: std::time::Duration::from_secs(2),
+            probe_timeout,
             claim_renew_every,
         });
         TestSender {
@@ -385,7 +400,10 @@ async fn a_job_the_broker_takes_back_is_left_to_its_next_holder() {
         .publish(Topic::SendJobs, vec![events::encode(&job)])
         .await
         .unwrap();
-    let first = f.sender(token(SECRET), std::time::Duration::from_secs(30), 1);
+    // Generous timeouts: a busy machine must not turn a slow reply into a retry, which would
+    // leave a message to neither holder and hide what this test is about.
+    let patient = std::time::Duration::from_secs(30);
+    let first = f.sender_with_timeout(token(SECRET), patient, 1, patient);
     let mut subscription = f.bus.subscribe(Topic::SendJobs, 1).await.unwrap();
     let delivery = subscription.next().await.unwrap().unwrap();
     let worker = first.worker.clone();
@@ -418,7 +436,7 @@ async fn a_job_the_broker_takes_back_is_left_to_its_next_holder() {
     // Its next holder sends the rest, each once.
     let redelivered = subscription.next().await.unwrap().unwrap();
     assert!(redelivered.redelivered);
-    let second = f.sender(token(SECRET), std::time::Duration::from_secs(30), 4);
+    let second = f.sender_with_timeout(token(SECRET), patient, 4, patient);
     second.worker.handle(redelivered).await;
     second.finish().await;
     let messages = f.messages(mailing).await;
