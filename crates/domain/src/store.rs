@@ -12,6 +12,8 @@ mod records;
 pub use pipeline::*;
 pub use records::*;
 
+use crate::client::PhoneNumber;
+use crate::filter::ClientFilter;
 use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId};
 use crate::invalid::Invalid;
 use crate::mailing::UpdateRefused;
@@ -130,6 +132,12 @@ pub trait ClientStore {
     fn update_client(&self, id: ClientId, patch: &ClientPatch) -> StoreResult<Client>;
     /// Cancels the client's unsent messages, then removes the client; its sent messages stay.
     fn delete_client(&self, id: ClientId) -> StoreResult<()>;
+    /// How many clients `filter` matches right now: the number of messages a mailing with this
+    /// filter would get if it were expanded now (the same selection as
+    /// [`SchedulerStore::expand_mailing`]).
+    fn count_matching(&self, filter: &ClientFilter) -> StoreResult<u64>;
+    /// The phone numbers of the given clients; ids that do not exist are absent.
+    fn phones_of(&self, ids: &[ClientId]) -> StoreResult<HashMap<ClientId, PhoneNumber>>;
 }
 
 pub trait ClientFilterStore {
@@ -179,12 +187,35 @@ pub trait MessageStore {
     /// Inserts messages; a (mailing, client) pair that already has one is skipped. Returns how
     /// many were inserted.
     fn insert_messages(&self, new: &[NewMessage]) -> StoreResult<u64>;
+    /// How many messages of each mailing reached status sent with `sent_at >= since`, for a
+    /// delivery rate; mailings with none are absent.
+    fn sent_since(
+        &self,
+        mailings: &[MailingId],
+        since: DateTime<Utc>,
+    ) -> StoreResult<HashMap<MailingId, u64>>;
 }
 
 pub trait UserStore {
     fn find_user(&self, username: &str) -> StoreResult<Option<User>>;
     /// Creates the account, or replaces its password hash.
     fn save_user(&self, username: &str, password_hash: &str) -> StoreResult<User>;
+}
+
+/// The admin UI's browser sessions. Expiry is decided by the caller's `now`; expired sessions
+/// are never returned, and are removed by [`SessionStore::purge_expired_sessions`].
+pub trait SessionStore {
+    fn create_session(&self, new: &NewAdminSession) -> StoreResult<AdminSession>;
+    /// The session with this token hash, unless it has expired at `now`.
+    fn find_session(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<AdminSession>>;
+    /// Ends the session; ending one that does not exist is a no-op.
+    fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Removes sessions expired at `now`; returns how many.
+    fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// The transactional outbox: mailing writes add an event in the same transaction; a relay
@@ -259,6 +290,7 @@ pub trait Store:
     + MailingStore
     + MessageStore
     + UserStore
+    + SessionStore
     + OutboxStore
     + SchedulerStore
     + SenderStore

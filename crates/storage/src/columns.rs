@@ -148,6 +148,12 @@ pub(crate) struct ClaimedEvent {
 }
 
 #[derive(QueryableByName)]
+pub(crate) struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) count: i64,
+}
+
+#[derive(QueryableByName)]
 pub(crate) struct ZoneRow {
     #[diesel(sql_type = Text)]
     pub(crate) time_zone: String,

@@ -99,6 +99,7 @@ pub async fn list(
         mailing_id: query.mailing_id.map(MailingId),
         client_id: query.client_id.map(ClientId),
         status,
+        phone_prefix: None,
     })?;
     let page = state
         .run(move |s| s.list_messages(&filter, paging.request()))

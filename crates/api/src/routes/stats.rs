@@ -141,6 +141,7 @@ pub async fn one_mailing(
         mailing_id: Some(id),
         client_id: None,
         status,
+        phone_prefix: None,
     };
     let (mailing, counts, messages) = state
         .run(move |s| {

@@ -253,6 +253,8 @@ pub struct MessageQuery {
     pub mailing_id: Option<MailingId>,
     pub client_id: Option<ClientId>,
     pub status: Option<MessageStatus>,
+    /// Digits the client's phone number starts with.
+    pub phone_prefix: Option<String>,
 }
 
 /// How many messages are in each status.
@@ -292,4 +294,28 @@ pub struct User {
     pub id: UserId,
     pub username: String,
     pub password_hash: String,
+}
+
+/// A browser session of the admin UI. The cookie carries a random token; only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    pub id: i64,
+    pub token_hash: String,
+    pub username: String,
+    /// Every form of the session must echo it back.
+    pub csrf_token: String,
+    /// The viewer's zone, in which the UI shows and reads times.
+    pub time_zone: TimeZone,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAdminSession {
+    pub token_hash: String,
+    pub username: String,
+    pub csrf_token: String,
+    pub time_zone: TimeZone,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }

@@ -5,9 +5,13 @@
 
 use super::Conn;
 use super::dialect::store_filter;
-use crate::columns::{ClaimedEvent, OutcomeColumns, RetryPlan, ZonePlan, ZoneRow, returned_ids};
+use crate::columns::{
+    ClaimedEvent, CountRow, OutcomeColumns, RetryPlan, ZonePlan, ZoneRow, returned_ids,
+};
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
 use mailing_domain::{ClientFilter, MailingId};
 
@@ -65,16 +69,29 @@ const MATCHES_FILTER: &str = "(cardinality($1::text[]) = 0 OR c.operator_code = 
         SELECT 1 FROM client_tags ct JOIN tags t ON t.id = ct.tag_id
         WHERE ct.client_id = c.id AND t.value = ANY($2)))";
 
+/// `SELECT {columns}` over the clients `filter` matches, as `c`. Expansion finds its zones
+/// with it and [`insert_planned_messages`] applies the same [`MATCHES_FILTER`], so
+/// [`count_matching`] always agrees with what expanding a mailing with the filter creates.
+fn select_matching(columns: &str, filter: &ClientFilter) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    let (codes, tags) = store_filter(filter);
+    diesel::sql_query(format!(
+        "SELECT {columns} FROM clients c WHERE {MATCHES_FILTER}"
+    ))
+    .into_boxed()
+    .bind::<Array<Text>, _>(codes)
+    .bind::<Array<Text>, _>(tags)
+}
+
 /// The time zones of the clients `filter` matches.
 pub(super) fn zones_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<Vec<String>> {
-    let (codes, tags) = store_filter(filter);
-    let rows: Vec<ZoneRow> = diesel::sql_query(format!(
-        "SELECT DISTINCT c.time_zone FROM clients c WHERE {MATCHES_FILTER}"
-    ))
-    .bind::<Array<Text>, _>(&codes)
-    .bind::<Array<Text>, _>(&tags)
-    .load(conn)?;
+    let rows: Vec<ZoneRow> = select_matching("DISTINCT c.time_zone", filter).load(conn)?;
     Ok(rows.into_iter().map(|row| row.time_zone).collect())
+}
+
+/// How many clients `filter` matches.
+pub(super) fn count_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<i64> {
+    let row: CountRow = select_matching("count(*) AS count", filter).get_result(conn)?;
+    Ok(row.count)
 }
 
 /// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its

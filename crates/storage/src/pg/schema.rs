@@ -107,6 +107,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    admin_sessions (id) {
+        id -> Int8,
+        token_hash -> Text,
+        username -> Text,
+        csrf_token -> Text,
+        time_zone -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     outbox (id) {
         id -> Int8,
         payload -> Text,
@@ -133,6 +145,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_counts,
     outbox,
     users,
+    admin_sessions,
 );
 
 /// Guards against drift: a migration that adds, drops or renames a column must come with the
@@ -223,6 +236,10 @@ mod tests {
                 declared(outbox::table.select(outbox::all_columns)),
             ),
             ("users", declared(users::table.select(users::all_columns))),
+            (
+                "admin_sessions",
+                declared(admin_sessions::table.select(admin_sessions::all_columns)),
+            ),
         ];
         let tables_len = tables.len();
         for (table, columns) in tables {

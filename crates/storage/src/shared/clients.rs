@@ -1,4 +1,6 @@
 use super::dialect::now;
+use super::messages::ID_SLICE;
+use super::pipeline;
 use super::schema::{client_tags, clients, tags};
 use super::tags::ensure_tags;
 use super::{Backend, BackendStore, Conn};
@@ -10,7 +12,7 @@ use mailing_domain::store::{
     Client, ClientPatch, ClientQuery, ClientStore, Entity, NewClient, Page, PageRequest, Rejection,
     StoreError, StoreResult,
 };
-use mailing_domain::{ClientId, OperatorCode, PhoneNumber, TagValue, TimeZone};
+use mailing_domain::{ClientFilter, ClientId, OperatorCode, PhoneNumber, TagValue, TimeZone};
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Queryable, Selectable)]
@@ -218,6 +220,32 @@ impl ClientStore for BackendStore {
                 return Err(Failure::Store(NOT_FOUND));
             }
             Ok(())
+        })
+    }
+
+    fn count_matching(&self, filter: &ClientFilter) -> StoreResult<u64> {
+        self.read(|conn| Ok(total(pipeline::count_matching(conn, filter)?)))
+    }
+
+    fn phones_of(&self, ids: &[ClientId]) -> StoreResult<HashMap<ClientId, PhoneNumber>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        self.read(|conn| {
+            let mut phones = HashMap::with_capacity(ids.len());
+            for slice in ids.chunks(ID_SLICE) {
+                let rows: Vec<(i64, String)> = clients::table
+                    .filter(clients::id.eq_any(slice))
+                    .select((clients::id, clients::phone_number))
+                    .load(conn)?;
+                for (id, raw) in rows {
+                    let phone = PhoneNumber::parse(&raw)
+                        .map_err(|e| corrupt("clients", "phone_number", id, e))?;
+                    phones.insert(ClientId(id), phone);
+                }
+            }
+            Ok(phones)
         })
     }
 }

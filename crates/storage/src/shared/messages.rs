@@ -1,12 +1,12 @@
 use super::dialect::{self, MAX_BIND_PARAMETERS, now};
-use super::schema::{mailings, message_counts, messages};
+use super::schema::{clients, mailings, message_counts, messages};
 use super::{Backend, BackendStore, Conn};
-use crate::columns::{add_count, bounds, corrupt, message_status, total};
+use crate::columns::{add_count, bounds, corrupt, message_status, starts_with, total};
 use crate::errors::Failure;
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
+use diesel::dsl::{self, sql};
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Bool};
 use mailing_domain::store::{
     Entity, Message, MessageQuery, MessageStore, NewMessage, Page, PageRequest, StatusCounts,
     StoreError, StoreResult, storage_instant,
@@ -120,7 +120,22 @@ fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Backend> {
     if let Some(status) = query.status {
         selected = selected.filter(messages::status.eq(status.as_str()));
     }
+    if let Some(prefix) = &query.phone_prefix {
+        // A deleted client's messages have no client, so `NULL IN (...)` never holds for them.
+        let carriers = clients::table
+            .filter(clients::phone_number.like(starts_with(prefix)).escape('\\'))
+            .select(clients::id.nullable());
+        selected = selected.filter(messages::client_id.eq_any(carriers));
+    }
     selected
+}
+
+/// `status = 'sent'` with the status written into the statement rather than bound: only then
+/// can the planner tell the query reads sent messages alone and use the partial index
+/// `messages_sent_idx` (SQLite never matches a bound value against an index's WHERE, nor does
+/// a generic PostgreSQL plan).
+fn is_sent() -> diesel::expression::SqlLiteral<Bool> {
+    sql::<Bool>("messages.status = 'sent'")
 }
 
 /// A group's count: the sum of its `message_counts` rows. As a 64-bit integer on both backends
@@ -186,8 +201,8 @@ impl MessageStore for BackendStore {
     fn list_messages(&self, query: &MessageQuery, page: PageRequest) -> StoreResult<Page<Message>> {
         let (offset, limit) = bounds(page);
         self.read(|conn| {
-            let count = match (query.mailing_id, query.client_id) {
-                (Some(mailing), None) => counted(conn, mailing, query)?,
+            let count = match (query.mailing_id, query.client_id, &query.phone_prefix) {
+                (Some(mailing), None, None) => counted(conn, mailing, query)?,
                 _ => filtered(query).count().get_result(conn)?,
             };
             let items = filtered(query)
@@ -313,6 +328,36 @@ impl MessageStore for BackendStore {
                     .execute(conn)?;
             }
             Ok(inserted as u64)
+        })
+    }
+
+    fn sent_since(
+        &self,
+        mailings: &[MailingId],
+        since: DateTime<Utc>,
+    ) -> StoreResult<HashMap<MailingId, u64>> {
+        if mailings.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<i64> = mailings.iter().map(|id| id.0).collect();
+        let since = storage_instant(since);
+        self.read(|conn| {
+            let mut sent = HashMap::new();
+            for slice in ids.chunks(ID_SLICE) {
+                // A range of `messages_sent_idx` per mailing.
+                let rows: Vec<(i64, i64)> = messages::table
+                    .filter(messages::mailing_id.eq_any(slice))
+                    .filter(is_sent())
+                    .filter(messages::sent_at.ge(since))
+                    .group_by(messages::mailing_id)
+                    .select((messages::mailing_id, dsl::count_star()))
+                    .load(conn)?;
+                sent.extend(
+                    rows.into_iter()
+                        .map(|(mailing, count)| (MailingId(mailing), total(count))),
+                );
+            }
+            Ok(sent)
         })
     }
 }

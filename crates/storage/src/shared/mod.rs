@@ -24,5 +24,6 @@ mod operators;
 mod outbox;
 mod scheduler;
 mod sender;
+mod sessions;
 mod tags;
 mod users;

@@ -7,11 +7,13 @@
 use super::Conn;
 use super::dialect::{now, store_filter};
 use crate::columns::{
-    ClaimedEvent, IdRow, OutcomeColumns, RetryPlan, ZonePlan, ZoneRow, returned_ids,
+    ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZonePlan, ZoneRow, returned_ids,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, TimestamptzSqlite};
+use diesel::sqlite::Sqlite;
 use mailing_domain::{ClientFilter, MailingId};
 
 /// Leases up to `limit` unpublished outbox events until `until`, oldest first; returns
@@ -69,16 +71,32 @@ const MATCHES_FILTER: &str = "(json_array_length(?1) = 0
         SELECT 1 FROM client_tags ct JOIN tags t ON t.id = ct.tag_id
         WHERE ct.client_id = c.id AND t.value IN (SELECT value FROM json_each(?2))))";
 
+/// `SELECT {columns}` over the clients `filter` matches, as `c`. Expansion finds its zones
+/// with it and [`insert_planned_messages`] applies the same [`MATCHES_FILTER`], so
+/// [`count_matching`] always agrees with what expanding a mailing with the filter creates.
+fn select_matching(
+    columns: &str,
+    filter: &ClientFilter,
+) -> BoxedSqlQuery<'static, Sqlite, SqlQuery> {
+    let (codes, tags) = store_filter(filter);
+    diesel::sql_query(format!(
+        "SELECT {columns} FROM clients c WHERE {MATCHES_FILTER}"
+    ))
+    .into_boxed()
+    .bind::<Text, _>(codes)
+    .bind::<Text, _>(tags)
+}
+
 /// The time zones of the clients `filter` matches.
 pub(super) fn zones_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<Vec<String>> {
-    let (codes, tags) = store_filter(filter);
-    let rows: Vec<ZoneRow> = diesel::sql_query(format!(
-        "SELECT DISTINCT c.time_zone FROM clients c WHERE {MATCHES_FILTER}"
-    ))
-    .bind::<Text, _>(&codes)
-    .bind::<Text, _>(&tags)
-    .load(conn)?;
+    let rows: Vec<ZoneRow> = select_matching("DISTINCT c.time_zone", filter).load(conn)?;
     Ok(rows.into_iter().map(|row| row.time_zone).collect())
+}
+
+/// How many clients `filter` matches.
+pub(super) fn count_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<i64> {
+    let row: CountRow = select_matching("count(*) AS count", filter).get_result(conn)?;
+    Ok(row.count)
 }
 
 /// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its

@@ -108,6 +108,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    admin_sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        username -> Text,
+        csrf_token -> Text,
+        time_zone -> Text,
+        created_at -> TimestamptzSqlite,
+        expires_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
     outbox (id) {
         id -> BigInt,
         payload -> Text,
@@ -134,6 +146,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     message_counts,
     outbox,
     users,
+    admin_sessions,
 );
 
 /// Guards against drift between the two backends and between this file and the SQLite
@@ -213,7 +226,7 @@ mod tests {
         let lite = sqlite_shape(
             &mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap(),
         );
-        assert_eq!(postgres.len(), 10, "{postgres:?}");
+        assert_eq!(postgres.len(), 11, "{postgres:?}");
         assert_eq!(lite, postgres);
     }
 
@@ -295,6 +308,10 @@ mod tests {
                 declared(outbox::table.select(outbox::all_columns)),
             ),
             ("users", declared(users::table.select(users::all_columns))),
+            (
+                "admin_sessions",
+                declared(admin_sessions::table.select(admin_sessions::all_columns)),
+            ),
         ];
         assert_eq!(tables.len(), migrated.len(), "a table is missing here");
         for (table, columns) in tables {

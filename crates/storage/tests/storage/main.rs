@@ -17,6 +17,7 @@ mod pipeline_expand;
 mod pipeline_outbox;
 mod pipeline_replan;
 mod pipeline_sender;
+mod sessions;
 mod sqlite;
 mod tags;
 mod users;

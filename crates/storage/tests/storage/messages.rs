@@ -1,8 +1,9 @@
 use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use mailing_domain::store::{Entity, MessageQuery, NewMessage, StatusCounts, storage_instant};
 use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus};
+use std::collections::HashMap;
 
 each_backend!(insert_skips_pairs_that_already_have_a_message);
 fn insert_skips_pairs_that_already_have_a_message(backend: Backend) {
@@ -129,12 +130,14 @@ fn get_and_list_with_filters(backend: Backend) {
         mailing_id: Some(first.id),
         client_id: None,
         status: Some(MessageStatus::Scheduled),
+        phone_prefix: None,
     };
     assert_eq!(of(by_status), (vec![ids[1]], 1));
     let none_in_status = MessageQuery {
         mailing_id: Some(second.id),
         client_id: None,
         status: Some(MessageStatus::Sent),
+        phone_prefix: None,
     };
     assert_eq!(of(none_in_status), (vec![], 0));
     let nobody = MessageQuery {
@@ -226,4 +229,142 @@ fn large_batches_stay_under_the_bind_parameter_limit(backend: Backend) {
             .get(MessageStatus::Scheduled),
         12_000
     );
+}
+
+each_backend!(messages_are_listed_by_the_start_of_their_clients_phone_number);
+fn messages_are_listed_by_the_start_of_their_clients_phone_number(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    operator(&*store, "bln");
+    let first = mailing(&*store);
+    let second = mailing(&*store);
+    let a = client(&*store, "79001110001", "bln", &[]).id;
+    let b = client(&*store, "79001110002", "bln", &[]).id;
+    let c = client(&*store, "79002220001", "bln", &[]).id;
+    let gone = client(&*store, "79001119999", "bln", &[]).id;
+    let batch = vec![
+        new_message(first.id, a, MessageStatus::Sent),
+        new_message(first.id, b, MessageStatus::Scheduled),
+        new_message(first.id, c, MessageStatus::Sent),
+        new_message(first.id, gone, MessageStatus::Sent),
+        new_message(second.id, a, MessageStatus::Scheduled),
+    ];
+    store.insert_messages(&batch).unwrap();
+    // Its sent message stays, without a client.
+    store.delete_client(gone).unwrap();
+    let ids: Vec<MessageId> = store
+        .list_messages(&MessageQuery::default(), ALL)
+        .unwrap()
+        .items
+        .iter()
+        .map(|m| m.id)
+        .collect();
+
+    let of = |mailing: Option<MailingId>, status: Option<MessageStatus>, prefix: &str| {
+        let query = MessageQuery {
+            mailing_id: mailing,
+            status,
+            phone_prefix: Some(prefix.to_owned()),
+            ..MessageQuery::default()
+        };
+        let listed = store.list_messages(&query, ALL).unwrap();
+        let found: Vec<MessageId> = listed.items.iter().map(|m| m.id).collect();
+        (found, listed.total)
+    };
+    assert_eq!(of(None, None, "7900111"), (vec![ids[0], ids[1], ids[4]], 3));
+    // The mailing's total comes from the messages, not from its counts by status.
+    assert_eq!(
+        of(Some(first.id), None, "7900111"),
+        (vec![ids[0], ids[1]], 2)
+    );
+    assert_eq!(
+        of(Some(first.id), Some(MessageStatus::Sent), "7900111"),
+        (vec![ids[0]], 1)
+    );
+    assert_eq!(of(Some(first.id), None, "79002220001"), (vec![ids[2]], 1));
+    // Every client's phone starts with nothing and with 7; the deleted one's message has no
+    // phone to start with anything.
+    let with_clients = vec![ids[0], ids[1], ids[2], ids[4]];
+    assert_eq!(of(None, None, ""), (with_clients.clone(), 4));
+    assert_eq!(of(None, None, "7"), (with_clients, 4));
+    assert_eq!(of(Some(second.id), None, "7900222"), (vec![], 0));
+    // LIKE wildcards are taken literally.
+    assert_eq!(of(None, None, "7900_"), (vec![], 0));
+    assert_eq!(of(None, None, "%"), (vec![], 0));
+
+    let paged = store
+        .list_messages(
+            &MessageQuery {
+                phone_prefix: Some("7900111".to_owned()),
+                ..MessageQuery::default()
+            },
+            page(1, 1),
+        )
+        .unwrap();
+    assert_eq!(paged.total, 3);
+    assert_eq!(
+        paged.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [ids[1]]
+    );
+}
+
+each_backend!(sent_since_counts_each_mailings_deliveries_from_an_instant_on);
+fn sent_since_counts_each_mailings_deliveries_from_an_instant_on(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    operator(&*store, "bln");
+    let busy = mailing(&*store);
+    let quiet = mailing(&*store);
+    let waiting = mailing(&*store);
+    let idle = mailing(&*store);
+    let since = utc(2030, 1, 1, 10, 30);
+    let sent_at = |seconds: i64| since + Duration::seconds(seconds);
+    let sent = |mailing: MailingId, client: ClientId, at| NewMessage {
+        sent_at: Some(at),
+        ..new_message(mailing, client, MessageStatus::Sent)
+    };
+    let mut batch = Vec::new();
+    for i in 0..6 {
+        let c = client(&*store, &format!("7900000000{i}"), "bln", &[]).id;
+        match i {
+            // Before the window, at its very start, and inside it.
+            0 => batch.push(sent(busy.id, c, sent_at(-1))),
+            1 => batch.push(sent(busy.id, c, since)),
+            2 | 3 => batch.push(sent(busy.id, c, sent_at(30))),
+            _ => batch.push(sent(quiet.id, c, sent_at(-60))),
+        }
+        if i < 2 {
+            batch.push(sent(quiet.id, c, sent_at(59)));
+        }
+        batch.push(new_message(waiting.id, c, MessageStatus::Scheduled));
+        batch.push(new_message(idle.id, c, MessageStatus::Failed));
+    }
+    store.insert_messages(&batch).unwrap();
+    let just_before = since - Duration::microseconds(1);
+
+    let all = [busy.id, quiet.id, waiting.id, idle.id, MailingId(9_999)];
+    assert_eq!(
+        store.sent_since(&all, since).unwrap(),
+        HashMap::from([(busy.id, 3), (quiet.id, 2)]),
+        "mailings with nothing sent in the window are absent"
+    );
+    assert_eq!(
+        store
+            .sent_since(&all, just_before - Duration::seconds(1))
+            .unwrap(),
+        HashMap::from([(busy.id, 4), (quiet.id, 2)])
+    );
+    assert_eq!(
+        store.sent_since(&all, sent_at(-3_600)).unwrap(),
+        HashMap::from([(busy.id, 4), (quiet.id, 4)])
+    );
+    assert_eq!(
+        store.sent_since(&[busy.id], sent_at(31)).unwrap(),
+        HashMap::new()
+    );
+    assert_eq!(
+        store.sent_since(&[quiet.id], sent_at(1)).unwrap(),
+        HashMap::from([(quiet.id, 2)])
+    );
+    assert!(store.sent_since(&[], since).unwrap().is_empty());
 }

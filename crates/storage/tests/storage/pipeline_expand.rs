@@ -6,7 +6,7 @@ use crate::helpers::*;
 use crate::pipeline::*;
 use chrono::Duration;
 use mailing_domain::store::{Expansion, MessageQuery};
-use mailing_domain::{ClientId, MailingId, MessageStatus, SendPlan, plan_send};
+use mailing_domain::{ClientFilter, ClientId, MailingId, MessageStatus, SendPlan, plan_send};
 use std::collections::BTreeSet;
 
 fn recipients(f: &Fixture, mailing: MailingId) -> BTreeSet<ClientId> {
@@ -47,6 +47,11 @@ fn one_message_per_matching_client_and_nobody_else(backend: Backend) {
         (filter(&["tele2"], &["missing"]), vec![]),
     ];
     for (filter, expected) in cases {
+        assert_eq!(
+            store.count_matching(&filter).unwrap(),
+            expected.len() as u64,
+            "{filter:?}"
+        );
         let m = spec(start, end).filter(filter.clone()).create(store);
         let expansion = store.expand_mailing(m.id, now).unwrap();
         let expected: BTreeSet<ClientId> = expected.into_iter().collect();
@@ -239,6 +244,59 @@ fn zones_whose_window_never_opens_before_the_end_get_expired_messages(backend: B
     // Long after: only Vladivostok's message is ever handed out.
     let claimed = store.claim_due(utc(2030, 5, 1, 4, 59), 100).unwrap();
     assert_eq!(claimed, vec![f.row_for(m.id, &vladivostok).id()]);
+}
+
+each_backend!(count_matching_is_what_an_expansion_now_creates);
+/// The count a filter's preview shows is the number of messages expanding a mailing with that
+/// filter creates, whichever of them are planned to wait and whichever expire at once.
+fn count_matching_is_what_an_expansion_now_creates(backend: Backend) {
+    let f = Fixture::new(backend);
+    let store = &*f.store;
+    f.bulk_clients(500, UTC);
+    // Listed operator and at least one listed tag; the second carries two of them.
+    f.client(VLADIVOSTOK, "bln", &["vip"]);
+    f.client(VLADIVOSTOK, "mts", &["vip", "new"]);
+    f.client(MOSCOW, "mts", &["new", "other"]);
+    f.client(UTC, "bln", &["new"]);
+    // An unlisted operator, or no listed tag.
+    f.client(MOSCOW, "tele2", &["vip"]);
+    f.client(UTC, "bln", &["other"]);
+    let start = utc(2030, 5, 1, 0, 0);
+    let end = utc(2030, 5, 1, 5, 0);
+    // The window is open in Vladivostok; Moscow's and UTC's open only after the end.
+    let mailing = spec(start, end).window("09:00", "21:00");
+    let now = start;
+
+    let both = filter(&["bln", "mts"], &["vip", "new"]);
+    assert_eq!(store.count_matching(&both).unwrap(), 4);
+    let m = mailing.clone().filter(both.clone()).create(store);
+    assert_eq!(
+        store.expand_mailing(m.id, now).unwrap(),
+        Some(Expansion {
+            scheduled: 2,
+            expired: 2
+        })
+    );
+
+    let cases = [
+        (filter(&["bln"], &[]), 503),
+        (filter(&["bln", "tele2"], &["vip", "other"]), 3),
+        (filter(&[], &["vip"]), 3),
+        (filter(&["mts"], &["missing"]), 0),
+        (ClientFilter::default(), 506),
+    ];
+    for (wanted, expected) in cases {
+        let counted = store.count_matching(&wanted).unwrap();
+        assert_eq!(counted, expected, "{wanted:?}");
+        let m = mailing.clone().filter(wanted.clone()).create(store);
+        let expansion = store.expand_mailing(m.id, now).unwrap().unwrap();
+        assert_eq!(
+            expansion.scheduled + expansion.expired,
+            counted,
+            "{wanted:?}"
+        );
+        assert_eq!(store.count_messages(m.id).unwrap().total(), counted);
+    }
 }
 
 each_backend!(local_time_mailings_start_and_end_on_each_clients_clock);

@@ -1,0 +1,2 @@
+DROP INDEX messages_sent_idx;
+DROP TABLE admin_sessions;
