@@ -33,6 +33,7 @@ struct RawSettings {
     admin_password: Option<SecretString>,
     jwt_secret: Option<SecretString>,
     jwt_ttl_seconds: u64,
+    admin_session_ttl_seconds: u64,
     login_max_failures: u32,
     login_failure_window_seconds: u64,
     max_body_bytes: usize,
@@ -54,6 +55,8 @@ pub struct Settings {
     pub admin_password: SecretString,
     pub jwt_secret: SecretString,
     pub jwt_ttl: std::time::Duration,
+    /// How long an admin UI login lasts.
+    pub admin_session_ttl: std::time::Duration,
     /// Failed logins one client may make for one account within the window (five times as
     /// many for any accounts) before it has to wait.
     pub login_max_failures: u32,
@@ -104,6 +107,7 @@ impl Settings {
                 ("database_acquire_timeout_ms", "5000"),
                 ("admin_username", "admin"),
                 ("jwt_ttl_seconds", "3600"),
+                ("admin_session_ttl_seconds", "28800"),
                 ("login_max_failures", "10"),
                 ("login_failure_window_seconds", "300"),
                 ("max_body_bytes", "65536"),
@@ -181,6 +185,12 @@ impl Settings {
                 "must be 1 to 86400 seconds",
             ));
         }
+        if !(60..=2_592_000).contains(&raw.admin_session_ttl_seconds) {
+            return Err(invalid(
+                "MAILING_ADMIN_SESSION_TTL_SECONDS",
+                "must be 60 to 2592000 seconds (30 days)",
+            ));
+        }
         if !(1..=1000).contains(&raw.login_max_failures) {
             return Err(invalid("MAILING_LOGIN_MAX_FAILURES", "must be 1 to 1000"));
         }
@@ -214,6 +224,7 @@ impl Settings {
             admin_password,
             jwt_secret,
             jwt_ttl: std::time::Duration::from_secs(raw.jwt_ttl_seconds),
+            admin_session_ttl: std::time::Duration::from_secs(raw.admin_session_ttl_seconds),
             login_max_failures: raw.login_max_failures,
             login_failure_window: std::time::Duration::from_secs(raw.login_failure_window_seconds),
             max_body_bytes: raw.max_body_bytes,

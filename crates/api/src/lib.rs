@@ -1,10 +1,12 @@
 //! The integrator-facing HTTP API of the mailing service: operators, tags, clients, client
 //! filters, mailings, messages and statistics under `/api/v1`, with bearer-token auth, an
-//! OpenAPI document and Swagger UI; and `/healthz`, `/readyz` and `/metrics` for operators.
+//! OpenAPI document and Swagger UI; the admin web UI under `/admin` for people who work in a
+//! browser; and `/healthz`, `/readyz` and `/metrics` for operators.
 //!
 //! Handlers turn requests into domain values and call storage through the domain's
 //! repository traits; they never see the database library.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;

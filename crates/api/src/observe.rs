@@ -13,9 +13,16 @@ use tracing::field::Empty;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Requests whose pattern is one of these are logged at debug level: probes and scrapes come
-/// every few seconds and would drown the requests that matter.
-const QUIET_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
+/// Requests whose pattern is one of these are logged at debug level: probes, scrapes and the
+/// admin UI's live refreshes come every few seconds and would drown the requests that matter.
+const QUIET_ROUTES: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/admin/live",
+    "/admin/mailings/{id}/live",
+    "/admin/assets/{name}",
+];
 
 /// Registers the descriptions of the request metrics.
 pub fn describe_metrics() {

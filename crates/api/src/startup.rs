@@ -1,5 +1,6 @@
 //! Builds the HTTP server from settings: storage, the admin account, routes, documentation.
 
+use crate::admin;
 use crate::auth::{LoginThrottle, Tokens, bootstrap_admin};
 use crate::config::{Profile, Settings};
 use crate::error::ErrorBody;
@@ -71,6 +72,7 @@ impl Application {
         let state = aweb::Data::new(AppState {
             store,
             tokens: Tokens::new(&settings.jwt_secret, settings.jwt_ttl),
+            admin_session_ttl: settings.admin_session_ttl,
             login_throttle: LoginThrottle::new(
                 settings.login_max_failures,
                 settings.login_failure_window,
@@ -91,6 +93,7 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(from_fn(observe::observe))
                 .default_service(aweb::to(HttpResponse::NotFound))
+                .configure(admin::routes)
                 .route("/healthz", aweb::get().to(health::healthz))
                 .route("/readyz", aweb::get().to(health::readyz))
                 .route("/metrics", aweb::get().to(metrics::endpoint))
@@ -180,12 +183,15 @@ pub async fn open_store(settings: &Settings, migrate: bool) -> anyhow::Result<Ar
 fn json_error_body<B: MessageBody + 'static>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = response
+    // The admin UI answers its errors with pages of its own.
+    let has_body = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|value| {
+            value.starts_with("application/json") || value.starts_with("text/html")
+        });
+    if has_body {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));

@@ -9,6 +9,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub tokens: Tokens,
+    /// How long an admin UI login lasts.
+    pub admin_session_ttl: std::time::Duration,
     pub login_throttle: LoginThrottle,
     /// Wakes the outbox relay after a write that stored a mailing event.
     pub outbox_wake: Arc<tokio::sync::Notify>,

@@ -121,24 +121,43 @@ pub async fn issue_token(
         .realip_remote_addr()
         .unwrap_or("unknown")
         .to_owned();
+    check_credentials(&state, &client, &username, password).await?;
+    let now = chrono::Utc::now().timestamp();
+    let access_token = state
+        .tokens
+        .issue(&username, now)
+        .map_err(|error| ApiError::Internal(format!("signing a token: {error}")))?;
+    Ok(web::Json(TokenResponse {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: state.tokens.ttl().as_secs(),
+    }))
+}
+
+/// Checks a login from `client` (its address), the same for a token and an admin session:
+/// implausible names and wrong passwords count as failures, and a client that failed too
+/// often is refused before its password is checked.
+pub(crate) async fn check_credentials(
+    state: &AppState,
+    client: &str,
+    username: &str,
+    password: String,
+) -> Result<(), LoginError> {
     // No stored name is this long or holds control characters (the database could not even
     // compare a NUL), so such a name is simply wrong.
     let plausible = username.chars().count() <= 100 && !username.chars().any(char::is_control);
     if !plausible {
         state
             .login_throttle
-            .failed(&client, &username, Instant::now());
+            .failed(client, username, Instant::now());
         return Err(invalid_credentials().into());
     }
-    if let Some(retry_after) = state
-        .login_throttle
-        .wait(&client, &username, Instant::now())
-    {
+    if let Some(retry_after) = state.login_throttle.wait(client, username, Instant::now()) {
         tracing::warn!(username = %username, %client, "login refused: too many failures");
         return Err(LoginError::TooManyAttempts { retry_after });
     }
     let store = state.store.clone();
-    let lookup_name = username.clone();
+    let lookup_name = username.to_owned();
     let verified = web::block(move || -> Result<bool, ApiError> {
         let user = store.find_user(&lookup_name)?;
         // Verify against some hash even for unknown users, so timing does not reveal names.
@@ -155,21 +174,12 @@ pub async fn issue_token(
     if !verified {
         state
             .login_throttle
-            .failed(&client, &username, Instant::now());
+            .failed(client, username, Instant::now());
         tracing::warn!(username = %username, %client, "login refused");
         return Err(invalid_credentials().into());
     }
-    state.login_throttle.succeeded(&client, &username);
-    let now = chrono::Utc::now().timestamp();
-    let access_token = state
-        .tokens
-        .issue(&username, now)
-        .map_err(|error| ApiError::Internal(format!("signing a token: {error}")))?;
-    Ok(web::Json(TokenResponse {
-        access_token,
-        token_type: "Bearer".to_owned(),
-        expires_in: state.tokens.ttl().as_secs(),
-    }))
+    state.login_throttle.succeeded(client, username);
+    Ok(())
 }
 
 fn invalid_credentials() -> ApiError {

@@ -192,7 +192,7 @@ fn parse_name(raw: Option<String>, problems: &mut Problems) -> Option<String> {
 }
 
 impl ClientFilterInput {
-    fn parse(self) -> Result<NewSavedFilter, ApiError> {
+    pub(crate) fn parse(self) -> Result<NewSavedFilter, ApiError> {
         let mut problems = Problems::default();
         let name = parse_name(self.name, &mut problems);
         let filter = FilterInput {

@@ -116,7 +116,7 @@ pub fn parse_tags(
 }
 
 impl ClientPatchInput {
-    fn parse(self) -> Result<ClientPatch, ApiError> {
+    pub(crate) fn parse(self) -> Result<ClientPatch, ApiError> {
         let mut problems = Problems::default();
         let phone = self
             .phone_number
@@ -141,7 +141,7 @@ impl ClientPatchInput {
 
 impl ClientInput {
     /// Every field given, defaults filled in.
-    fn into_full_patch(self) -> Result<ClientPatch, ApiError> {
+    pub(crate) fn into_full_patch(self) -> Result<ClientPatch, ApiError> {
         ClientPatchInput {
             phone_number: Some(self.phone_number),
             operator_code: Some(self.operator_code),
@@ -149,6 +149,17 @@ impl ClientInput {
             time_zone: Some(self.time_zone.unwrap_or_else(|| "UTC".to_owned())),
         }
         .parse()
+    }
+
+    /// The client to create.
+    pub(crate) fn parse(self) -> Result<NewClient, ApiError> {
+        let patch = self.into_full_patch()?;
+        Ok(NewClient {
+            phone: patch.phone.expect("given"),
+            operator_code: patch.operator_code.expect("given"),
+            tags: patch.tags.expect("given"),
+            time_zone: patch.time_zone.expect("given"),
+        })
     }
 }
 
@@ -161,35 +172,44 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryParams<ClientListQuery>,
 ) -> Result<web::Json<ClientPage>, ApiError> {
-    let query = query.0;
-    let paging = Paging::parse(query.page, query.page_size)?;
-    let mut problems = Problems::default();
-    let operator_code = query
-        .operator_code
-        .and_then(|raw| problems.check("operator_code", OperatorCode::parse(&raw)));
-    let tag = query
-        .tag
-        .and_then(|raw| problems.check("tag", TagValue::parse(&raw)));
-    let phone_prefix = query.phone_prefix.filter(|raw| {
-        let digits = !raw.is_empty() && raw.len() <= 11 && raw.bytes().all(|b| b.is_ascii_digit());
-        if !digits {
-            problems.push(FieldError::new(
-                "phone_prefix",
-                "digits",
-                "must be 1 to 11 digits",
-            ));
-        }
-        digits
-    });
-    let filter = problems.finish_query(|| ClientQuery {
-        operator_code,
-        tag,
-        phone_prefix,
-    })?;
+    let (filter, paging) = query.0.parse()?;
     let page = state
         .run(move |s| s.list_clients(&filter, paging.request()))
         .await?;
     Ok(web::Json(ClientPage::new(page, paging)))
+}
+
+impl ClientListQuery {
+    /// The conditions and the page asked for; problems make a 400.
+    pub(crate) fn parse(self) -> Result<(ClientQuery, Paging), ApiError> {
+        let query = self;
+        let paging = Paging::parse(query.page, query.page_size)?;
+        let mut problems = Problems::default();
+        let operator_code = query
+            .operator_code
+            .and_then(|raw| problems.check("operator_code", OperatorCode::parse(&raw)));
+        let tag = query
+            .tag
+            .and_then(|raw| problems.check("tag", TagValue::parse(&raw)));
+        let phone_prefix = query.phone_prefix.filter(|raw| {
+            let digits =
+                !raw.is_empty() && raw.len() <= 11 && raw.bytes().all(|b| b.is_ascii_digit());
+            if !digits {
+                problems.push(FieldError::new(
+                    "phone_prefix",
+                    "digits",
+                    "must be 1 to 11 digits",
+                ));
+            }
+            digits
+        });
+        let filter = problems.finish_query(|| ClientQuery {
+            operator_code,
+            tag,
+            phone_prefix,
+        })?;
+        Ok((filter, paging))
+    }
 }
 
 /// Create a client
@@ -199,13 +219,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: JsonBody<ClientInput>,
 ) -> Result<CreatedJson<ClientBody>, ApiError> {
-    let patch = body.0.into_full_patch()?;
-    let new = NewClient {
-        phone: patch.phone.expect("given"),
-        operator_code: patch.operator_code.expect("given"),
-        tags: patch.tags.expect("given"),
-        time_zone: patch.time_zone.expect("given"),
-    };
+    let new = body.0.parse()?;
     let client = state.run(move |s| s.create_client(&new)).await?;
     // The request's own closing line names the new client too.
     tracing::Span::current().record("client_id", client.id.0);

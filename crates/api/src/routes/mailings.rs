@@ -179,7 +179,7 @@ fn filter_source(
 }
 
 impl MailingInput {
-    fn parse(self, now: DateTime<Utc>) -> Result<MailingDraft, ApiError> {
+    pub(crate) fn parse(self, now: DateTime<Utc>) -> Result<MailingDraft, ApiError> {
         let mut problems = Problems::default();
         let text = problems.check("text", MailingText::parse(&self.text));
         let window = self
@@ -214,7 +214,7 @@ impl MailingInput {
     }
 
     /// The input as a patch that sets every field, for PUT.
-    fn into_full_patch(self) -> MailingPatchInput {
+    pub(crate) fn into_full_patch(self) -> MailingPatchInput {
         MailingPatchInput {
             text: Some(self.text),
             start_at: Some(self.start_at),
@@ -228,7 +228,7 @@ impl MailingInput {
 }
 
 impl MailingPatchInput {
-    fn parse(self, filter_required: bool) -> Result<MailingPatch, ApiError> {
+    pub(crate) fn parse(self, filter_required: bool) -> Result<MailingPatch, ApiError> {
         let mut problems = Problems::default();
         let text = self
             .text
@@ -287,13 +287,22 @@ pub async fn create(
     state: web::Data<AppState>,
     body: JsonBody<MailingInput>,
 ) -> Result<CreatedJson<MailingBody>, ApiError> {
-    let draft = body.0.parse(Utc::now())?;
+    let mailing = create_mailing(&state, body.0).await?;
+    Ok(CreatedJson(MailingBody::new(&mailing, Utc::now())))
+}
+
+/// Stores a new mailing and wakes the outbox relay, which tells the scheduler.
+pub(crate) async fn create_mailing(
+    state: &AppState,
+    input: MailingInput,
+) -> Result<Mailing, ApiError> {
+    let draft = input.parse(Utc::now())?;
     let mailing = state.run(move |s| s.create_mailing(&draft)).await?;
     state.outbox_wake.notify_one();
     // The request's own closing line names the new mailing too.
     tracing::Span::current().record("mailing_id", mailing.id.0);
     tracing::info!(mailing_id = mailing.id.0, "mailing created");
-    Ok(CreatedJson(MailingBody::new(&mailing, Utc::now())))
+    Ok(mailing)
 }
 
 /// Get a mailing
@@ -313,13 +322,23 @@ async fn update(
     id: MailingId,
     patch: MailingPatch,
 ) -> Result<web::Json<MailingBody>, ApiError> {
+    let mailing = update_mailing(state, id, patch).await?;
+    Ok(web::Json(MailingBody::new(&mailing, Utc::now())))
+}
+
+/// Applies a change to a mailing and wakes the outbox relay.
+pub(crate) async fn update_mailing(
+    state: &AppState,
+    id: MailingId,
+    patch: MailingPatch,
+) -> Result<Mailing, ApiError> {
     let now = Utc::now();
     let mailing = state
         .run(move |s| s.update_mailing(id, &patch, now))
         .await?;
     state.outbox_wake.notify_one();
     tracing::info!(mailing_id = mailing.id.0, "mailing updated");
-    Ok(web::Json(MailingBody::new(&mailing, Utc::now())))
+    Ok(mailing)
 }
 
 /// Replace a mailing
@@ -363,12 +382,17 @@ pub async fn cancel(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<web::Json<MailingBody>, ApiError> {
-    let id = MailingId(id.into_inner());
+    let mailing = cancel_mailing(&state, MailingId(id.into_inner())).await?;
+    Ok(web::Json(MailingBody::new(&mailing, Utc::now())))
+}
+
+/// Cancels a mailing's unsent messages and wakes the outbox relay.
+pub(crate) async fn cancel_mailing(state: &AppState, id: MailingId) -> Result<Mailing, ApiError> {
     let now = Utc::now();
     let mailing = state.run(move |s| s.cancel_mailing(id, now)).await?;
     state.outbox_wake.notify_one();
     tracing::info!(mailing_id = mailing.id.0, "mailing cancelled");
-    Ok(web::Json(MailingBody::new(&mailing, Utc::now())))
+    Ok(mailing)
 }
 
 /// Delete a mailing
@@ -380,10 +404,15 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<NoContent, ApiError> {
-    let id = MailingId(id.into_inner());
+    delete_mailing(&state, MailingId(id.into_inner())).await?;
+    Ok(NoContent)
+}
+
+/// Removes a mailing from view, cancels its unsent messages and wakes the outbox relay.
+pub(crate) async fn delete_mailing(state: &AppState, id: MailingId) -> Result<(), ApiError> {
     let now = Utc::now();
     state.run(move |s| s.delete_mailing(id, now)).await?;
     state.outbox_wake.notify_one();
     tracing::info!(mailing_id = id.0, "mailing deleted");
-    Ok(NoContent)
+    Ok(())
 }

@@ -77,7 +77,7 @@ pub struct ListQuery {
 }
 
 impl OperatorPatchInput {
-    fn parse(self) -> Result<OperatorPatch, ApiError> {
+    pub(crate) fn parse(self) -> Result<OperatorPatch, ApiError> {
         let mut problems = Problems::default();
         let code = self
             .code
@@ -93,7 +93,7 @@ impl OperatorPatchInput {
 }
 
 impl OperatorInput {
-    fn parse(self) -> Result<NewOperator, ApiError> {
+    pub(crate) fn parse(self) -> Result<NewOperator, ApiError> {
         let patch = OperatorPatchInput {
             code: Some(self.code),
             name: Some(self.name),

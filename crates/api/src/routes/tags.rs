@@ -60,7 +60,7 @@ pub struct TagPatchInput {
 }
 
 impl TagInput {
-    fn parse(self) -> Result<NewTag, ApiError> {
+    pub(crate) fn parse(self) -> Result<NewTag, ApiError> {
         let mut problems = Problems::default();
         let value = problems.check("value", TagValue::parse(&self.value));
         problems.finish(|| NewTag {

@@ -2,6 +2,7 @@
 //! its own fresh database and talks to it over HTTP, reaching into storage only to arrange
 //! messages (which no endpoint writes) and to check that refused requests stored nothing.
 
+mod admin;
 mod auth;
 mod client_filters;
 mod clients;

@@ -1,0 +1,108 @@
+//! The dashboard: mailings running now and coming up, with their progress, sending rate and
+//! failures; it refreshes itself while something runs.
+
+use super::error::AdminError;
+use super::mailings::{REFRESH_MS, Summary, progress_of};
+use super::session::Viewer;
+use super::view::{self, Clock, Layout};
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use mailing_domain::store::PageRequest;
+use mailing_domain::{MailingStatus, MessageStatus};
+
+/// The mailings the dashboard looks at: the newest this many.
+const RECENT: u32 = 500;
+
+struct Board {
+    running: Vec<Summary>,
+    upcoming: Vec<Summary>,
+    sent: u64,
+    failed: u64,
+    rate: String,
+    refresh_ms: u32,
+}
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    board: Board,
+}
+
+#[derive(Template)]
+#[template(path = "admin/dashboard_live.html")]
+struct DashboardLive {
+    board: Board,
+}
+
+pub async fn page(viewer: Viewer, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+    view::ok(&DashboardPage {
+        layout: Layout::new(&viewer, "dashboard", "Dashboard"),
+        board: board(&viewer, &state).await?,
+    })
+}
+
+pub async fn live(viewer: Viewer, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+    view::ok(&DashboardLive {
+        board: board(&viewer, &state).await?,
+    })
+}
+
+async fn board(viewer: &Viewer, state: &AppState) -> Result<Board, AdminError> {
+    let now = Utc::now();
+    let (mailings, totals) = state
+        .run(|s| {
+            let total = s
+                .list_mailings(PageRequest {
+                    offset: 0,
+                    limit: 1,
+                })?
+                .total;
+            let offset = total.saturating_sub(u64::from(RECENT));
+            let recent = s.list_mailings(PageRequest {
+                offset,
+                limit: RECENT,
+            })?;
+            Ok((recent.items, s.message_totals()?))
+        })
+        .await?;
+    let mut shown: Vec<_> = mailings
+        .into_iter()
+        .filter(|m| {
+            matches!(
+                m.status(now),
+                MailingStatus::Running | MailingStatus::Scheduled
+            )
+        })
+        .collect();
+    shown.sort_by_key(|m| (m.schedule.earliest_start(), m.id));
+    let ids = shown.iter().map(|m| m.id).collect();
+    let (counts, sent) = progress_of(state, ids, now).await?;
+    let clock = Clock(viewer.zone);
+    let (mut running, mut upcoming) = (vec![], vec![]);
+    for mailing in &shown {
+        let summary = Summary::new(
+            mailing,
+            &counts.get(&mailing.id).copied().unwrap_or_default(),
+            sent.get(&mailing.id).copied().unwrap_or(0),
+            clock,
+            now,
+        );
+        if mailing.status(now) == MailingStatus::Running {
+            running.push(summary);
+        } else {
+            upcoming.push(summary);
+        }
+    }
+    let sent_last_minute: u64 = sent.values().sum();
+    Ok(Board {
+        running,
+        upcoming,
+        sent: totals.get(MessageStatus::Sent),
+        failed: totals.get(MessageStatus::Failed),
+        rate: format!("{:.1}", sent_last_minute as f64 / 60.0),
+        refresh_ms: REFRESH_MS,
+    })
+}

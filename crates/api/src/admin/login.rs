@@ -1,0 +1,155 @@
+//! Logging in and out of the admin UI. The login form checks the same accounts, with the same
+//! throttle, as `POST /api/v1/auth/token`; before a session exists its CSRF token travels in a
+//! cookie of its own (double submit).
+
+use super::error::AdminError;
+use super::form::Form;
+use super::session::{
+    LOGIN_COOKIE, SESSION_COOKIE, Viewer, cookie, hash_token, new_token, removal, same_secret,
+};
+use super::view;
+use crate::auth::routes::{LoginError, check_credentials};
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use mailing_domain::TimeZone;
+use mailing_domain::store::NewAdminSession;
+use std::time::Duration;
+
+/// How long a login form stays usable.
+const LOGIN_FORM_TTL: Duration = Duration::from_secs(3600);
+
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+struct LoginPage {
+    csrf_token: String,
+    username: String,
+    problem: Option<String>,
+}
+
+pub async fn form(req: HttpRequest) -> Result<HttpResponse, AdminError> {
+    // Someone already logged in goes straight to the dashboard.
+    if Viewer::extract(&req).await.is_ok() {
+        return Ok(to_dashboard());
+    }
+    login_page(&req, StatusCode::OK, String::new(), None)
+}
+
+fn login_page(
+    req: &HttpRequest,
+    status: StatusCode,
+    username: String,
+    problem: Option<String>,
+) -> Result<HttpResponse, AdminError> {
+    let csrf_token = new_token();
+    let mut response = view::page(
+        status,
+        &LoginPage {
+            csrf_token: csrf_token.clone(),
+            username,
+            problem,
+        },
+    )?;
+    response
+        .add_cookie(&cookie(req, LOGIN_COOKIE, csrf_token, LOGIN_FORM_TTL))
+        .map_err(|error| AdminError::Internal(format!("setting a cookie: {error}")))?;
+    Ok(response)
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let form = Form::parse(&body);
+    let expected = req
+        .cookie(LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if !same_secret(form.value("csrf_token"), &expected) {
+        tracing::warn!("admin login refused: CSRF token missing or wrong");
+        return Err(AdminError::Forbidden);
+    }
+    let username = form.value("username").trim().to_owned();
+    let password = form.value("password").to_owned();
+    let client = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned();
+    match check_credentials(&state, &client, &username, password).await {
+        Ok(()) => {}
+        Err(LoginError::TooManyAttempts { retry_after }) => {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let problem = format!("Too many failed logins. Try again in {seconds} s.");
+            return login_page(&req, StatusCode::TOO_MANY_REQUESTS, username, Some(problem));
+        }
+        Err(LoginError::Api(ApiError::Unauthorized { .. })) => {
+            let problem = "Wrong username or password.".to_owned();
+            return login_page(&req, StatusCode::UNAUTHORIZED, username, Some(problem));
+        }
+        Err(LoginError::Api(error)) => return Err(error.into()),
+    }
+
+    // Times are shown in the zone the browser reported; without a script, in UTC.
+    let time_zone = TimeZone::parse(form.value("time_zone")).unwrap_or_else(|_| TimeZone::utc());
+    let token = new_token();
+    let now = Utc::now();
+    let ttl = state.admin_session_ttl;
+    let new = NewAdminSession {
+        token_hash: hash_token(&token),
+        username: username.clone(),
+        csrf_token: new_token(),
+        time_zone,
+        created_at: now,
+        expires_at: now
+            + chrono::Duration::from_std(ttl)
+                .map_err(|error| AdminError::Internal(format!("session lifetime: {error}")))?,
+    };
+    state
+        .run(move |s| {
+            // Logins are rare, so they also clear away sessions that ran out.
+            s.purge_expired_sessions(now)?;
+            s.create_session(&new)
+        })
+        .await?;
+    tracing::info!(username = %username, %client, "admin session started");
+    let mut response = to_dashboard();
+    let cookies = [
+        cookie(&req, SESSION_COOKIE, token, ttl),
+        removal(LOGIN_COOKIE),
+    ];
+    for cookie in &cookies {
+        response
+            .add_cookie(cookie)
+            .map_err(|error| AdminError::Internal(format!("setting a cookie: {error}")))?;
+    }
+    Ok(response)
+}
+
+pub async fn logout(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    viewer.accept(&body)?;
+    let hash = viewer.token_hash().to_owned();
+    state.run(move |s| s.delete_session(&hash)).await?;
+    tracing::info!(username = %viewer.username, "admin session ended");
+    let mut response = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin/login"))
+        .finish();
+    response
+        .add_cookie(&removal(SESSION_COOKIE))
+        .map_err(|error| AdminError::Internal(format!("removing a cookie: {error}")))?;
+    Ok(response)
+}
+
+fn to_dashboard() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin"))
+        .finish()
+}

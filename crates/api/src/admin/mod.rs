@@ -1,0 +1,66 @@
+//! The admin web UI under `/admin`, for operators and campaign managers who work in a browser:
+//! a dashboard of running and upcoming mailings, and pages to manage mailings, clients,
+//! operators, tags and client filters.
+//!
+//! Pages are rendered on the server from askama templates; one small script of our own,
+//! embedded with the stylesheet, refreshes live parts and counts characters. Input goes through
+//! the same parsing as the JSON API, so a rule lives in one place and its message appears next
+//! to the field it concerns. Sessions live in the database, so any api replica serves any page.
+
+mod assets;
+mod catalog;
+mod client_filters;
+mod clients;
+mod dashboard;
+mod error;
+mod form;
+mod login;
+mod mailings;
+mod operators;
+mod progress;
+mod session;
+mod tags;
+mod view;
+
+pub use error::AdminError;
+pub use session::{LOGIN_COOKIE, SESSION_COOKIE};
+
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::web;
+
+/// Registers every `/admin` route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .wrap(security_headers())
+            .route("", web::get().to(dashboard::page))
+            .route("/", web::get().to(dashboard::page))
+            .route("/live", web::get().to(dashboard::live))
+            .route("/login", web::get().to(login::form))
+            .route("/login", web::post().to(login::submit))
+            .route("/logout", web::post().to(login::logout))
+            .route("/assets/{name}", web::get().to(assets::serve))
+            .configure(mailings::routes)
+            .configure(clients::routes)
+            .configure(operators::routes)
+            .configure(tags::routes)
+            .configure(client_filters::routes)
+            .default_service(web::to(error::not_found)),
+    );
+}
+
+/// Pages load only what this server sends and cannot be framed; nothing is cached, since
+/// every page shows one person's session.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((header::CACHE_CONTROL, "no-store"))
+}

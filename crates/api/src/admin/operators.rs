@@ -1,0 +1,217 @@
+//! Operators: list, create, edit, delete.
+
+use super::error::AdminError;
+use super::form::Form;
+use super::session::Viewer;
+use super::view::{self, FieldErrors, Layout, Pager, base_field};
+use crate::routes::operators::{OperatorInput, OperatorPatchInput};
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use mailing_domain::OperatorId;
+use mailing_domain::store::Operator;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/operators", web::get().to(list))
+        .route("/operators", web::post().to(create))
+        .route("/operators/new", web::get().to(new))
+        .route("/operators/{id}", web::post().to(update))
+        .route("/operators/{id}/edit", web::get().to(edit))
+        .route("/operators/{id}/delete", web::post().to(delete));
+}
+
+#[derive(Template)]
+#[template(path = "admin/operators.html")]
+struct ListPage {
+    layout: Layout,
+    operators: Vec<Operator>,
+    pager: Pager,
+}
+
+#[derive(Template)]
+#[template(path = "admin/operator_form.html")]
+struct FormPage {
+    layout: Layout,
+    /// Where the form posts.
+    action: String,
+    code: String,
+    name: String,
+    errors: FieldErrors,
+}
+
+async fn list(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    list_page(&viewer, &state, &req, None).await
+}
+
+/// The list, with `alert` above it when an action on it was refused.
+async fn list_page(
+    viewer: &Viewer,
+    state: &AppState,
+    req: &HttpRequest,
+    alert: Option<AdminError>,
+) -> Result<HttpResponse, AdminError> {
+    let query = Form::parse(req.query_string().as_bytes());
+    let page = query.page();
+    let operators = state
+        .run(move |s| s.list_operators(Pager::request(page)))
+        .await?;
+    let mut layout = Layout::new(viewer, "operators", "Operators").with_notice("Operator", &query);
+    let status = layout.refused(alert);
+    view::page(
+        status,
+        &ListPage {
+            layout,
+            pager: Pager::new(page, operators.total, &[]),
+            operators: operators.items,
+        },
+    )
+}
+
+async fn new(viewer: Viewer) -> Result<HttpResponse, AdminError> {
+    form_page(
+        &viewer,
+        "/admin/operators".into(),
+        String::new(),
+        String::new(),
+        FieldErrors::default(),
+    )
+}
+
+async fn edit(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AdminError> {
+    let id = OperatorId(id.into_inner());
+    let operator = state.run(move |s| s.get_operator(id)).await?;
+    form_page(
+        &viewer,
+        format!("/admin/operators/{}", id.0),
+        operator.code.as_str().to_owned(),
+        operator.name.as_str().to_owned(),
+        FieldErrors::default(),
+    )
+}
+
+fn form_page(
+    viewer: &Viewer,
+    action: String,
+    code: String,
+    name: String,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AdminError> {
+    let editing = action != "/admin/operators";
+    let title = if editing {
+        "Edit operator"
+    } else {
+        "New operator"
+    };
+    let status = errors.status();
+    view::page(
+        status,
+        &FormPage {
+            layout: Layout::new(viewer, "operators", title),
+            action,
+            code,
+            name,
+            errors,
+        },
+    )
+}
+
+fn form_field(path: &str) -> Option<&'static str> {
+    match base_field(path) {
+        "code" => Some("code"),
+        "name" => Some("name"),
+        _ => None,
+    }
+}
+
+async fn create(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let form = viewer.accept(&body)?;
+    let input = OperatorInput {
+        code: form.value("code").to_owned(),
+        name: form.value("name").to_owned(),
+    };
+    let saved = match input.parse() {
+        Ok(new) => state.run(move |s| s.create_operator(&new)).await,
+        Err(error) => Err(error),
+    };
+    match saved {
+        Ok(operator) => {
+            tracing::info!(operator_id = operator.id.0, username = %viewer.username, "operator created in the admin UI");
+            Ok(view::see_other("/admin/operators", "saved"))
+        }
+        Err(error) => form_page(
+            &viewer,
+            "/admin/operators".into(),
+            form.value("code").to_owned(),
+            form.value("name").to_owned(),
+            FieldErrors::from_api(error, form_field)?,
+        ),
+    }
+}
+
+async fn update(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let form = viewer.accept(&body)?;
+    let id = OperatorId(id.into_inner());
+    let input = OperatorPatchInput {
+        code: Some(form.value("code").to_owned()),
+        name: Some(form.value("name").to_owned()),
+    };
+    let saved = match input.parse() {
+        Ok(patch) => state.run(move |s| s.update_operator(id, &patch)).await,
+        Err(error) => Err(error),
+    };
+    match saved {
+        Ok(_) => {
+            tracing::info!(operator_id = id.0, username = %viewer.username, "operator updated in the admin UI");
+            Ok(view::see_other("/admin/operators", "saved"))
+        }
+        Err(error) => form_page(
+            &viewer,
+            format!("/admin/operators/{}", id.0),
+            form.value("code").to_owned(),
+            form.value("name").to_owned(),
+            FieldErrors::from_api(error, form_field)?,
+        ),
+    }
+}
+
+async fn delete(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    viewer.accept(&body)?;
+    let id = OperatorId(id.into_inner());
+    match state.run(move |s| s.delete_operator(id)).await {
+        Ok(()) => {
+            tracing::info!(operator_id = id.0, username = %viewer.username, "operator deleted in the admin UI");
+            Ok(view::see_other("/admin/operators", "deleted"))
+        }
+        Err(error) => {
+            let error = AdminError::from(error);
+            if let AdminError::Refused { .. } = error {
+                list_page(&viewer, &state, &req, Some(error)).await
+            } else {
+                Err(error)
+            }
+        }
+    }
+}

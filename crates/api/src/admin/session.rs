@@ -1,0 +1,151 @@
+//! Who is looking: browser sessions kept in the database, so every api replica knows them and
+//! logging out ends them everywhere. The cookie carries a random token and the database only
+//! its SHA-256, so a copy of the table opens no session. Each session has a CSRF token that
+//! every form it renders carries and every form it posts must return.
+
+use super::error::AdminError;
+use super::form::Form;
+use crate::state::AppState;
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::Utc;
+use chrono_tz::Tz;
+use futures_util::future::LocalBoxFuture;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+pub const SESSION_COOKIE: &str = "mailing_admin_session";
+/// Carries the login form's CSRF token until a session exists to hold one.
+pub const LOGIN_COOKIE: &str = "mailing_admin_login";
+const COOKIE_PATH: &str = "/admin";
+
+/// The logged-in person behind a request. A handler that takes one answers a visitor without
+/// a session with a redirect to the login form.
+pub struct Viewer {
+    pub username: String,
+    pub zone: Tz,
+    csrf_token: String,
+    token_hash: String,
+}
+
+impl Viewer {
+    pub fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+
+    pub fn token_hash(&self) -> &str {
+        &self.token_hash
+    }
+
+    /// Reads a posted form, refusing it unless it carries this session's CSRF token.
+    pub fn accept(&self, body: &[u8]) -> Result<Form, AdminError> {
+        let form = Form::parse(body);
+        if same_secret(form.value("csrf_token"), &self.csrf_token) {
+            Ok(form)
+        } else {
+            tracing::warn!(username = %self.username, "admin form refused: CSRF token missing or wrong");
+            Err(AdminError::Forbidden)
+        }
+    }
+}
+
+impl FromRequest for Viewer {
+    type Error = AdminError;
+    type Future = LocalBoxFuture<'static, Result<Self, AdminError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| AdminError::Internal("application state missing".into()))?;
+            let token_hash = hash_token(&token.ok_or(AdminError::LoginRequired)?);
+            let lookup = token_hash.clone();
+            let now = Utc::now();
+            let session = state
+                .run(move |s| s.find_session(&lookup, now))
+                .await?
+                .ok_or(AdminError::LoginRequired)?;
+            Ok(Viewer {
+                username: session.username,
+                zone: session.time_zone.tz(),
+                csrf_token: session.csrf_token,
+                token_hash,
+            })
+        })
+    }
+}
+
+/// A fresh unguessable token: 256 random bits in hex.
+pub fn new_token() -> String {
+    rand::random::<[u8; 32]>()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// What the database keeps of a session token.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// A cookie only `/admin` pages get, never readable by scripts nor sent by other sites'
+/// pages; `Secure` when the request came over TLS (directly or as the ingress reports it).
+pub fn cookie(
+    req: &HttpRequest,
+    name: &'static str,
+    value: String,
+    max_age: std::time::Duration,
+) -> Cookie<'static> {
+    let seconds = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+    Cookie::build(name, value)
+        .path(COOKIE_PATH)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(req.connection_info().scheme() == "https")
+        .max_age(time::Duration::seconds(seconds))
+        .finish()
+}
+
+/// Tells the browser to forget a cookie.
+pub fn removal(name: &'static str) -> Cookie<'static> {
+    let mut cookie = Cookie::build(name, "")
+        .path(COOKIE_PATH)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    cookie.make_removal();
+    cookie
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_unique_and_stored_only_as_hashes() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(hash_token(&a), hash_token(&a));
+        assert_ne!(hash_token(&a), a);
+        assert_ne!(hash_token(&a), hash_token(&b));
+    }
+
+    #[test]
+    fn secrets_match_only_exactly_and_never_when_empty() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abd", "abc"));
+        assert!(!same_secret("ab", "abc"));
+        assert!(!same_secret("", ""));
+    }
+}

@@ -1,0 +1,393 @@
+//! The admin web UI as a browser meets it over HTTP: sessions, CSRF, field errors and the
+//! mailing form's times, against the same database-backed service the distributed setup runs.
+//! (The headless-browser suite in `crates/api/browser` clicks through it end to end.)
+
+use crate::helpers::{TestApp, spawn_app};
+use chrono::{Duration, Utc};
+use mailing_domain::TimeZone;
+use mailing_domain::store::{ClientQuery, NewAdminSession, PageRequest};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+/// A logged-in browser: its session cookie and the CSRF token its pages carry.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookie: String,
+    csrf: String,
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+fn cookie_value(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap()
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("the page has a CSRF field") + marker.len();
+    html[start..start + 64].to_owned()
+}
+
+/// Opens the login form: the login cookie and the token the form carries.
+async fn login_form(app: &TestApp) -> (String, String) {
+    let response = app.get_without_token("/admin/login").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = cookie_value(&set_cookies(&response)[0]).to_owned();
+    let html = response.text().await.unwrap();
+    (cookie, hidden_csrf(&html))
+}
+
+async fn submit_login(
+    app: &TestApp,
+    password: &str,
+    extra_headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let (cookie, csrf) = login_form(app).await;
+    let mut request = app
+        .request_without_token(reqwest::Method::POST, "/admin/login")
+        .header(COOKIE, cookie)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "admin"),
+            ("password", password),
+            ("time_zone", "Asia/Yekaterinburg"),
+        ]);
+    for (name, value) in extra_headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+impl<'a> Browser<'a> {
+    async fn login(app: &'a TestApp) -> Browser<'a> {
+        let response = submit_login(app, "12345", &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let session = set_cookies(&response)
+            .into_iter()
+            .find(|c| c.starts_with("mailing_admin_session="))
+            .expect("a session cookie");
+        let mut browser = Browser {
+            app,
+            cookie: cookie_value(&session).to_owned(),
+            csrf: String::new(),
+        };
+        let (status, html) = browser.get("/admin").await;
+        assert_eq!(status, StatusCode::OK);
+        browser.csrf = hidden_csrf(&html);
+        browser
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .app
+            .request_without_token(reqwest::Method::GET, path)
+            .header(COOKIE, &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.app
+            .request_without_token(reqwest::Method::POST, path)
+            .header(COOKIE, &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post_with_csrf(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields = vec![("csrf_token", self.csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.post(path, &fields).await
+    }
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_the_login_form_checks_the_password() {
+    let app = spawn_app().await;
+    let response = app.get_without_token("/admin/clients").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/admin/login");
+
+    let refused = submit_login(&app, "wrong", &[]).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        !set_cookies(&refused)
+            .iter()
+            .any(|c| c.starts_with("mailing_admin_session="))
+    );
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("Wrong username or password.")
+    );
+
+    // A login posted from elsewhere carries no matching login cookie.
+    let forged = app
+        .request_without_token(reqwest::Method::POST, "/admin/login")
+        .form(&[("username", "admin"), ("password", "12345")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_strict_and_secure_behind_tls() {
+    let app = spawn_app().await;
+    let plain = submit_login(&app, "12345", &[]).await;
+    let cookie = set_cookies(&plain)
+        .into_iter()
+        .find(|c| c.starts_with("mailing_admin_session="))
+        .unwrap();
+    for flag in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/admin",
+        "Max-Age=28800",
+    ] {
+        assert!(cookie.contains(flag), "{cookie} lacks {flag}");
+    }
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    let behind_tls = submit_login(&app, "12345", &[("X-Forwarded-Proto", "https")]).await;
+    let cookie = set_cookies(&behind_tls)
+        .into_iter()
+        .find(|c| c.starts_with("mailing_admin_session="))
+        .unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
+
+#[tokio::test]
+async fn a_form_without_the_sessions_csrf_token_is_refused_and_stores_nothing() {
+    let app = spawn_app().await;
+    let browser = Browser::login(&app).await;
+    let missing = browser
+        .post(
+            "/admin/operators",
+            &[("code", "nocsrf"), ("name", "No CSRF")],
+        )
+        .await;
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    let wrong = browser
+        .post(
+            "/admin/operators",
+            &[
+                ("csrf_token", &"0".repeat(64)),
+                ("code", "nocsrf"),
+                ("name", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let operators = app
+        .store()
+        .list_operators(PageRequest {
+            offset: 0,
+            limit: 100,
+        })
+        .unwrap();
+    assert_eq!(operators.total, 0);
+
+    let saved = browser
+        .post_with_csrf("/admin/operators", &[("code", "bln"), ("name", "Beeline")])
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(saved.headers()[LOCATION], "/admin/operators?notice=saved");
+    let (_, list) = browser.get("/admin/operators?notice=saved").await;
+    assert!(list.contains("Operator saved.") && list.contains("Beeline"));
+}
+
+#[tokio::test]
+async fn a_bad_field_is_explained_beside_it_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    let browser = Browser::login(&app).await;
+    let response = browser
+        .post_with_csrf(
+            "/admin/clients",
+            &[
+                ("phone_number", "12345"),
+                ("operator_code", "bln"),
+                ("tags", "vip, "),
+                ("time_zone", "Mars/Olympus"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(
+        "<p class=\"field-error\" id=\"phone_number-error\">must be exactly 11 digits starting with 7"
+    ));
+    assert!(html.contains("id=\"time_zone-error\">must be an IANA time zone name"));
+    // What was typed stays in the form.
+    assert!(html.contains("value=\"12345\""));
+    let clients = app
+        .store()
+        .list_clients(
+            &ClientQuery::default(),
+            PageRequest {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .unwrap();
+    assert_eq!(clients.total, 0);
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_session_and_an_expired_one_is_refused() {
+    let app = spawn_app().await;
+    let browser = Browser::login(&app).await;
+    let out = browser.post_with_csrf("/admin/logout", &[]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(
+        set_cookies(&out)
+            .iter()
+            .any(|c| c.starts_with("mailing_admin_session=;") && c.contains("Max-Age=0"))
+    );
+    let after = app
+        .request_without_token(reqwest::Method::GET, "/admin")
+        .header(COOKIE, &browser.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+
+    // A session past its expiry opens nothing, even with its cookie still in the browser.
+    let token = "e".repeat(64);
+    let now = Utc::now();
+    app.store()
+        .create_session(&NewAdminSession {
+            token_hash: sha256_hex(&token),
+            username: "admin".into(),
+            csrf_token: "c".repeat(64),
+            time_zone: TimeZone::utc(),
+            created_at: now - Duration::hours(9),
+            expires_at: now - Duration::seconds(1),
+        })
+        .unwrap();
+    let expired = app
+        .request_without_token(reqwest::Method::GET, "/admin")
+        .header(COOKIE, format!("mailing_admin_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status(), StatusCode::SEE_OTHER);
+    assert_eq!(expired.headers()[LOCATION], "/admin/login");
+}
+
+fn sha256_hex(token: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_mailing_form_reads_times_in_the_viewers_zone_and_counts_matching_clients() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    app.create_operator("mts").await;
+    app.create_client("79000000001", "bln", &["vip"]).await;
+    app.create_client("79000000002", "bln", &[]).await;
+    app.create_client("79000000003", "mts", &["vip"]).await;
+    let browser = Browser::login(&app).await;
+
+    let (_, count) = browser
+        .get("/admin/mailings/matching?operator_codes=bln")
+        .await;
+    assert_eq!(count, "2 clients match");
+    let (_, count) = browser
+        .get("/admin/mailings/matching?operator_codes=bln&tags=vip")
+        .await;
+    assert_eq!(count, "1 client matches");
+    let (_, count) = browser.get("/admin/mailings/matching").await;
+    assert_eq!(count, "3 clients match");
+
+    let response = browser
+        .post_with_csrf(
+            "/admin/mailings",
+            &[
+                ("text", "Sale\r\ntoday"),
+                ("start_at", "2040-01-01T10:00"),
+                ("end_at", "2040-01-02T10:00"),
+                ("tags", "vip"),
+                ("window_start", "09:00"),
+                ("window_end", "21:00"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let mailing = app
+        .get("/api/v1/mailings/1")
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    // Asia/Yekaterinburg is UTC+5, and the textarea's CRLF became a plain line break.
+    assert_eq!(mailing["start_at"], "2040-01-01T05:00:00Z");
+    assert_eq!(mailing["text"], "Sale\ntoday");
+    assert_eq!(mailing["filter"]["tags"], serde_json::json!(["vip"]));
+    assert_eq!(mailing["send_window"]["start"], "09:00");
+
+    let (status, page) = browser.get("/admin/mailings/1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("2040-01-01 10:00"),
+        "the start in the viewer's zone"
+    );
+    assert!(page.contains("Asia/Yekaterinburg"));
+
+    // An end before the start is the domain's rule, shown beside End.
+    let refused = browser
+        .post_with_csrf(
+            "/admin/mailings",
+            &[
+                ("text", "x"),
+                ("start_at", "2040-01-02T10:00"),
+                ("end_at", "2040-01-01T10:00"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("id=\"end_at-error\">must be later than start_at"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_admin_pages_answer_with_a_page_not_json() {
+    let app = spawn_app().await;
+    let browser = Browser::login(&app).await;
+    let response = app
+        .request_without_token(reqwest::Method::GET, "/admin/nowhere")
+        .header(COOKIE, &browser.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let (status, _) = browser.get("/admin/mailings/999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
