@@ -10,8 +10,10 @@ PG_PORT ?= 5432
 VENV := .venv
 BIN := $(or $(CARGO_TARGET_DIR),target)/debug
 API := $(BIN)/mailing-api
+BROWSER_DIR := crates/api/browser
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run run-distributed build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy fuzz-api up down fmt lint clean-venv
+.PHONY: run run-distributed build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy fuzz-api browser-deps test-browser up down fmt lint clean-venv
 
 ## run: the whole product in one process (`mailing`): api on :8000, scheduler, sender and the
 ## probe simulator on :8090, on ./data/mailing.db and the in-process bus; needs nothing but
@@ -45,10 +47,12 @@ fixtures: build
 	$(API) load-fixtures fixtures/dev.json
 
 ## test: unit, storage and black-box HTTP tests, end-to-end scenarios and a short fault run,
-## then OpenAPI and deployment file validation, then fuzzing the api against its document
+## then the admin UI in a headless browser, then OpenAPI and deployment file validation, then
+## fuzzing the api against its document
 test: check-services
 	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
+	$(MAKE) test-browser
 	$(MAKE) validate-openapi
 	$(MAKE) validate-deploy
 	$(MAKE) fuzz-api
@@ -119,6 +123,38 @@ fuzz-api: $(VENV)/fuzz-requirements.txt
 	$(CARGO) build --bin mailing-api
 	$(VENV)/bin/python crates/api/fuzz/run.py --api $(API) \
 	  --max-examples $(FUZZ_EXAMPLES) --seed $(FUZZ_SEED)
+
+$(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+## browser-deps: install what test-browser needs: Debian's chromium (only if /usr/bin/chromium
+## is missing) and the browser tests' npm packages (playwright-core, no browser download;
+## only if node_modules is missing or older than package-lock.json)
+browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian's chromium"; \
+	  $$sudo apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends chromium; \
+	fi
+	@$(CHROMIUM) --version 2>/dev/null
+
+## test-browser: the admin web UI (/admin) in headless Chromium: starts its own `mailing` on a
+## fresh SQLite database and free ports, logs in, creates operators, tags, clients, a client
+## filter and a mailing, watches it deliver, checks CSRF refusals and logs out; screenshots
+## and the instance's log in target/browser-artifacts/ (under CARGO_TARGET_DIR if set). Needs
+## `make browser-deps` once; see crates/api/browser/README.md
+test-browser:
+	$(CARGO) build --bin mailing
+	@[ -x "$(CHROMIUM)" ] || { \
+	  echo "No Chromium at $(CHROMIUM): run \`make browser-deps\` first (or set CHROMIUM)."; \
+	  exit 1; }
+	@[ -d $(BROWSER_DIR)/node_modules/playwright-core ] || { \
+	  echo "$(BROWSER_DIR)/node_modules is missing: run \`make browser-deps\` first."; \
+	  exit 1; }
+	cd $(BROWSER_DIR) && MAILING_BIN=$${MAILING_BIN:-$(abspath $(BIN))/mailing} \
+	  CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 tests/*.test.js
 
 ## up: build the images and start the distributed setup in docker compose (PostgreSQL,
 ## RabbitMQ, migration, fixtures, api on :8000, scheduler, sender, probe-sim on :8090);

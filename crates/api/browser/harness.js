@@ -1,0 +1,274 @@
+// The browser tests' harness: a `mailing` instance of the tests' own (fresh SQLite database,
+// free ports, log in the artifacts folder), headless Debian Chromium on a new empty profile
+// through playwright-core, numbered full-page screenshots, and small polling assertions
+// (playwright-core has no `expect`).
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..', '..');
+const targetDir = path.resolve(repoRoot, process.env.CARGO_TARGET_DIR || 'target');
+
+export const mailingBin = process.env.MAILING_BIN
+  ? path.resolve(process.env.MAILING_BIN)
+  : path.join(targetDir, 'debug', 'mailing');
+export const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+export const artifactsDir = path.join(targetDir, 'browser-artifacts');
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const READY_TIMEOUT_MS = 60_000;
+
+// $0 is the mailing binary. fd 3 keeps the shell's stdin for the watcher, since a background
+// job's own stdin is /dev/null.
+const STOP_WHEN_STDIN_CLOSES = `
+exec 3<&0
+"$0" 3<&- </dev/null &
+server=$!
+( read _ <&3; kill -TERM "$server" 2>/dev/null ) &
+watcher=$!
+exec 3<&-
+wait "$server"
+status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+`;
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Empties the artifacts folder (screenshots and logs of the last run only). */
+export function freshArtifactsDir() {
+  fs.rmSync(artifactsDir, { recursive: true, force: true });
+  fs.mkdirSync(artifactsDir, { recursive: true });
+  return artifactsDir;
+}
+
+/** The last `lines` lines of a file, or a note that it cannot be read. */
+export function tail(file, lines = 60) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
+  } catch (error) {
+    return `(cannot read ${file}: ${error.message})`;
+  }
+}
+
+/**
+ * Starts `mailing` (api, scheduler, sender and probe simulator in one process) on a fresh
+ * SQLite database in a temporary folder and two free ports, and waits until its /readyz
+ * answers 200. MAILING_* and PROBE_SIM_* variables of the caller's environment (such as a
+ * developer's .env, which make exports) are not passed on, so the instance is always the dev
+ * profile's: admin / 12345, no fixtures.
+ */
+export async function startInstance({ logFile = path.join(artifactsDir, 'mailing.log') } = {}) {
+  if (!fs.existsSync(mailingBin)) {
+    throw new Error(`no mailing binary at ${mailingBin}: build it with \`cargo build --bin mailing\` (or set MAILING_BIN)`);
+  }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailing-browser-'));
+  const httpPort = await freePort();
+  let simPort = await freePort();
+  while (simPort === httpPort) simPort = await freePort();
+
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !/^(MAILING|PROBE_SIM)_/.test(key)),
+  );
+  Object.assign(env, {
+    MAILING_DATABASE_URL: `sqlite://${path.join(dataDir, 'mailing.db')}`,
+    MAILING_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+    PROBE_SIM_ADDR: `127.0.0.1:${simPort}`,
+    MAILING_LOAD_FIXTURES: 'false',
+    MAILING_SCHEDULER_HEALTH_ADDR: '127.0.0.1:0',
+    MAILING_SENDER_HEALTH_ADDR: '127.0.0.1:0',
+  });
+
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = fs.openSync(logFile, 'w');
+  const started = Date.now();
+  // A small shell runs mailing and stops it (SIGTERM) as soon as its stdin, a pipe from this
+  // process, closes: when stop() closes it, and also when this process dies in any way, even
+  // SIGKILLed, so no instance outlives its test run. It exits with mailing's status. It leads
+  // a process group of its own, so a last-resort SIGKILL reaches mailing too.
+  const child = spawn('/bin/sh', ['-c', STOP_WHEN_STDIN_CLOSES, mailingBin], {
+    cwd: dataDir,
+    env,
+    stdio: ['pipe', log, log],
+    detached: true,
+  });
+  fs.closeSync(log);
+  child.stdin.on('error', () => {});
+  let exited = null;
+  const exit = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    });
+    child.on('error', (error) => {
+      exited = { error };
+      resolve(exited);
+    });
+  });
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  const killOnExit = () => {
+    if (exited === null) killGroup();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  const onSignal = (signal) => {
+    process.exit(128 + (os.constants.signals[signal] ?? 1));
+  };
+  process.on('exit', killOnExit);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, onSignal);
+
+  const origin = `http://127.0.0.1:${httpPort}`;
+  const instance = {
+    origin,
+    base: `${origin}/admin`,
+    dataDir,
+    logFile,
+    pid: child.pid,
+    startupMs: 0,
+    tail: (lines) => tail(logFile, lines),
+    async stop() {
+      if (exited === null) {
+        child.stdin.end();
+        const stopped = await Promise.race([exit, sleep(10_000, null, { ref: false })]);
+        if (stopped === null) {
+          killGroup();
+          await exit;
+        }
+      }
+      process.off('exit', killOnExit);
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.off(signal, onSignal);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+
+  while (true) {
+    if (exited !== null) {
+      const how = exited.error ? exited.error.message : `code ${exited.code}, signal ${exited.signal}`;
+      await instance.stop();
+      throw new Error(`mailing exited before it was ready (${how}); its log ${logFile} ends:\n${instance.tail()}`);
+    }
+    if (Date.now() - started > READY_TIMEOUT_MS) {
+      await instance.stop();
+      throw new Error(`mailing was not ready within ${READY_TIMEOUT_MS / 1000} s; its log ${logFile} ends:\n${instance.tail()}`);
+    }
+    try {
+      const response = await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      if (response.status === 200) break;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(100);
+  }
+  instance.startupMs = Date.now() - started;
+  return instance;
+}
+
+/**
+ * Debian's Chromium, headless, on a new empty profile in a temporary folder; the context has
+ * the viewer's time zone and locale the UI contract names. Returns the context, its first page
+ * and a `close()` that also removes the profile.
+ */
+export async function launchBrowser({ timezoneId = 'Asia/Yekaterinburg', locale = 'en-GB' } = {}) {
+  if (!fs.existsSync(chromiumPath)) {
+    throw new Error(`no Chromium at ${chromiumPath}: run \`make browser-deps\` (or set CHROMIUM)`);
+  }
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mailing-chromium-'));
+  const removeProfile = () => {
+    try {
+      fs.rmSync(profile, { recursive: true, force: true });
+    } catch {
+      // Chromium may still be writing to it while this process exits.
+    }
+  };
+  process.on('exit', removeProfile);
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    args: CHROMIUM_ARGS,
+    headless: true,
+    timezoneId,
+    locale,
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: false,
+  });
+  context.setDefaultTimeout(10_000);
+  context.setDefaultNavigationTimeout(15_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    async close() {
+      await context.close().catch(() => {});
+      process.off('exit', removeProfile);
+      removeProfile();
+    },
+  };
+}
+
+/** Numbered full-page screenshots: `01-login.png`, `02-login-refused.png`, ... */
+export function screenshotter(dir = artifactsDir) {
+  let step = 0;
+  const shoot = async (page, name) => {
+    step += 1;
+    const file = path.join(dir, `${String(step).padStart(2, '0')}-${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    return file;
+  };
+  return shoot;
+}
+
+/**
+ * Polls `probe` until `check(value)` holds (or `probe` stops throwing) and returns the last
+ * value; fails with `message` and the last value after `timeout` ms.
+ */
+export async function eventually(probe, check = () => true, { timeout = 10_000, interval = 100, message = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  let lastError;
+  while (true) {
+    try {
+      last = await probe();
+      lastError = undefined;
+      if (check(last)) return last;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const seen = lastError ? `error: ${lastError.message}` : `last value: ${JSON.stringify(last)}`;
+      throw new Error(`timed out after ${timeout} ms waiting for ${message} (${seen})`);
+    }
+    await sleep(interval);
+  }
+}
