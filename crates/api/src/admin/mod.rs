@@ -34,6 +34,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
             .wrap(security_headers())
+            // A path whose id is not a number names no record: a page, not the API's JSON.
+            .app_data(
+                web::PathConfig::default().error_handler(|_, _| AdminError::NotFound(None).into()),
+            )
             .route("", web::get().to(dashboard::page))
             .route("/", web::get().to(dashboard::page))
             .route("/live", web::get().to(dashboard::live))

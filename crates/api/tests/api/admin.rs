@@ -390,4 +390,7 @@ async fn unknown_admin_pages_answer_with_a_page_not_json() {
     );
     let (status, _) = browser.get("/admin/mailings/999").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, page) = browser.get("/admin/clients/abc/edit").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("there is no such page"), "{page}");
 }
