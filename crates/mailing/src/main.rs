@@ -77,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
 
     let port = app.port();
     println!("mailing is running");
+    println!("  admin UI:        http://localhost:{port}/admin");
     println!("  API:             http://localhost:{port}/api/v1");
     println!("  Swagger UI:      http://localhost:{port}/api/v1/docs");
     match &probe {
