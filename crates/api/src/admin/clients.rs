@@ -67,8 +67,8 @@ async fn list(
         phone_prefix: (!phone.is_empty()).then(|| phone.clone()),
     }
     .parse();
-    let (filter, errors) = match parsed {
-        Ok((filter, _)) => (Some(filter), FieldErrors::default()),
+    let (search, errors) = match parsed {
+        Ok(search) => (Some(search), FieldErrors::default()),
         Err(error) => (
             None,
             FieldErrors::from_api(error, |path| match base_field(path) {
@@ -84,10 +84,10 @@ async fn list(
     } else {
         StatusCode::BAD_REQUEST
     };
-    let clients = match filter {
-        Some(filter) => {
+    let clients = match search {
+        Some((filter, paging)) => {
             state
-                .run(move |s| s.list_clients(&filter, Pager::request(page)))
+                .run(move |s| s.list_clients(&filter, paging.request()))
                 .await?
         }
         None => mailing_domain::store::Page {

@@ -8,7 +8,7 @@ use super::session::{
     LOGIN_COOKIE, SESSION_COOKIE, Viewer, cookie, hash_token, new_token, removal, same_secret,
 };
 use super::view;
-use crate::auth::routes::{LoginError, check_credentials};
+use crate::auth::routes::{LoginError, check_credentials, client_address};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
@@ -75,16 +75,14 @@ pub async fn submit(
     }
     let username = form.value("username").trim().to_owned();
     let password = form.value("password").to_owned();
-    let client = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned();
+    let client = client_address(&req);
     match check_credentials(&state, &client, &username, password).await {
         Ok(()) => {}
         Err(LoginError::TooManyAttempts { retry_after }) => {
-            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            let problem = format!("Too many failed logins. Try again in {seconds} s.");
+            let problem = format!(
+                "Too many failed logins. Try again in {} s.",
+                LoginError::retry_after_seconds(retry_after)
+            );
             return login_page(&req, StatusCode::TOO_MANY_REQUESTS, username, Some(problem));
         }
         Err(LoginError::Api(ApiError::Unauthorized { .. })) => {

@@ -7,10 +7,13 @@ use super::form::Form;
 use super::progress::{Chart, ProgressBar, waiting};
 use super::session::Viewer;
 use super::view::{self, Clock, FieldErrors, Layout, Pager, base_field};
+use crate::error::Problems;
 use crate::routes::client_filters::FilterInput;
+use crate::routes::clients::parse_phone_prefix;
 use crate::routes::mailings::{
     MailingInput, SendWindowBody, cancel_mailing, create_mailing, delete_mailing, update_mailing,
 };
+use crate::routes::messages::parse_status;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -20,7 +23,6 @@ use chrono_tz::Tz;
 use mailing_domain::store::{Mailing, MessageQuery, StatusCounts};
 use mailing_domain::{
     ClientFilter, ClientFilterId, MailingId, MailingStatus, MailingText, MessageStatus,
-    OperatorCode, TagValue,
 };
 use std::collections::HashMap;
 
@@ -536,13 +538,15 @@ enum Selection {
 }
 
 impl Selection {
+    /// The ticked operators and tags, read by the API's filter rules.
     fn parse(codes: &[String], tags: &[String]) -> Self {
-        let codes: Result<Vec<_>, _> = codes.iter().map(|c| OperatorCode::parse(c)).collect();
-        let tags: Result<Vec<_>, _> = tags.iter().map(|t| TagValue::parse(t)).collect();
-        match (codes, tags) {
-            (Ok(codes), Ok(tags)) => ClientFilter::new(codes, tags)
-                .map(Selection::Inline)
-                .unwrap_or(Selection::Invalid),
+        let input = FilterInput {
+            operator_codes: Some(codes.to_vec()),
+            tags: Some(tags.to_vec()),
+        };
+        let mut problems = Problems::default();
+        match input.parse("filter", &mut problems) {
+            Some(filter) if problems.finish(|| ()).is_ok() => Selection::Inline(filter),
             _ => Selection::Invalid,
         }
     }
@@ -650,11 +654,14 @@ struct MessageRow {
 #[template(path = "admin/mailing.html")]
 struct MailingPage {
     layout: Layout,
-    summary: Summary,
+    id: i64,
     text: String,
+    start: String,
+    end: String,
+    reaches: String,
     window: String,
-    editable: bool,
-    cancellable: bool,
+    /// Scheduled or running: it can still be edited and cancelled.
+    open: bool,
     live: Live,
     statuses: Vec<(&'static str, bool)>,
     phone: String,
@@ -681,35 +688,29 @@ async fn mailing_page(
 ) -> Result<HttpResponse, AdminError> {
     let query = Form::parse(req.query_string().as_bytes());
     let mailing = state.run(move |s| s.get_mailing(id)).await?;
-    let now = Utc::now();
     let clock = Clock(viewer.zone);
     let live = live_state(state, &mailing).await?;
 
-    let mut errors = FieldErrors::default();
+    // The search is checked by the API's own rules for these parameters.
     let status_raw = query.value("status").to_owned();
-    let status: Option<MessageStatus> = match status_raw.as_str() {
-        "" => None,
-        raw => match raw.parse() {
-            Ok(status) => Some(status),
-            Err(_) => {
-                errors.add("status", "must be one of the listed statuses");
-                None
-            }
-        },
-    };
     let phone = query.value("phone").trim().to_owned();
-    if !phone.is_empty() && (phone.len() > 11 || !phone.bytes().all(|b| b.is_ascii_digit())) {
-        errors.add(
-            "phone",
-            "must be 1 to 11 digits: the start of a phone number",
-        );
-    }
+    let mut problems = Problems::default();
+    let status = parse_status(query.filled("status"), &mut problems);
+    let phone_prefix = parse_phone_prefix("phone", query.filled("phone"), &mut problems);
+    let errors = match problems.finish_query(|| ()) {
+        Ok(()) => FieldErrors::default(),
+        Err(error) => FieldErrors::from_api(error, |path| match path {
+            "status" => Some("status"),
+            "phone" => Some("phone"),
+            _ => None,
+        })?,
+    };
     let page = query.page();
     let (messages, phones) = if errors.is_empty() {
         let filter = MessageQuery {
             mailing_id: Some(id),
             status,
-            phone_prefix: (!phone.is_empty()).then(|| phone.clone()),
+            phone_prefix,
             ..MessageQuery::default()
         };
         state
@@ -743,7 +744,8 @@ async fn mailing_page(
             sent_at: m.sent_at.map(|t| clock.second(t)).unwrap_or_default(),
         })
         .collect();
-    let mailing_status = mailing.status(now);
+    let now = Utc::now();
+    let local_time = mailing.schedule.local_time();
     let window = mailing
         .schedule
         .send_window()
@@ -766,15 +768,14 @@ async fn mailing_page(
         },
         &MailingPage {
             layout,
-            summary: Summary::new(&mailing, &StatusCounts::default(), 0, clock, now),
+            id: id.0,
             text: mailing.text.as_str().to_owned(),
+            start: show_time(mailing.schedule.start_at(), local_time, clock),
+            end: show_time(mailing.schedule.end_at(), local_time, clock),
+            reaches: describe(&mailing.filter),
             window,
-            editable: matches!(
-                mailing_status,
-                MailingStatus::Scheduled | MailingStatus::Running
-            ),
-            cancellable: matches!(
-                mailing_status,
+            open: matches!(
+                mailing.status(now),
                 MailingStatus::Scheduled | MailingStatus::Running
             ),
             live,

@@ -4,12 +4,12 @@ use super::error::AdminError;
 use super::form::Form;
 use super::session::Viewer;
 use super::view::{self, FieldErrors, Layout, Pager, base_field};
-use crate::routes::operators::{OperatorInput, OperatorPatchInput};
+use crate::routes::operators::OperatorInput;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use mailing_domain::OperatorId;
-use mailing_domain::store::Operator;
+use mailing_domain::store::{Operator, OperatorPatch};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/operators", web::get().to(list))
@@ -74,7 +74,7 @@ async fn list_page(
 async fn new(viewer: Viewer) -> Result<HttpResponse, AdminError> {
     form_page(
         &viewer,
-        "/admin/operators".into(),
+        None,
         String::new(),
         String::new(),
         FieldErrors::default(),
@@ -90,7 +90,7 @@ async fn edit(
     let operator = state.run(move |s| s.get_operator(id)).await?;
     form_page(
         &viewer,
-        format!("/admin/operators/{}", id.0),
+        Some(id),
         operator.code.as_str().to_owned(),
         operator.name.as_str().to_owned(),
         FieldErrors::default(),
@@ -99,20 +99,17 @@ async fn edit(
 
 fn form_page(
     viewer: &Viewer,
-    action: String,
+    id: Option<OperatorId>,
     code: String,
     name: String,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AdminError> {
-    let editing = action != "/admin/operators";
-    let title = if editing {
-        "Edit operator"
-    } else {
-        "New operator"
+    let (title, action) = match id {
+        Some(id) => ("Edit operator", format!("/admin/operators/{}", id.0)),
+        None => ("New operator", "/admin/operators".to_owned()),
     };
-    let status = errors.status();
     view::page(
-        status,
+        errors.status(),
         &FormPage {
             layout: Layout::new(viewer, "operators", title),
             action,
@@ -136,28 +133,7 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
-    let input = OperatorInput {
-        code: form.value("code").to_owned(),
-        name: form.value("name").to_owned(),
-    };
-    let saved = match input.parse() {
-        Ok(new) => state.run(move |s| s.create_operator(&new)).await,
-        Err(error) => Err(error),
-    };
-    match saved {
-        Ok(operator) => {
-            tracing::info!(operator_id = operator.id.0, username = %viewer.username, "operator created in the admin UI");
-            Ok(view::see_other("/admin/operators", "saved"))
-        }
-        Err(error) => form_page(
-            &viewer,
-            "/admin/operators".into(),
-            form.value("code").to_owned(),
-            form.value("name").to_owned(),
-            FieldErrors::from_api(error, form_field)?,
-        ),
-    }
+    save(viewer, state, None, body).await
 }
 
 async fn update(
@@ -166,24 +142,46 @@ async fn update(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
+    save(viewer, state, Some(OperatorId(id.into_inner())), body).await
+}
+
+/// The form shows both fields, so saving an existing operator replaces both.
+async fn save(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: Option<OperatorId>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
     let form = viewer.accept(&body)?;
-    let id = OperatorId(id.into_inner());
-    let input = OperatorPatchInput {
-        code: Some(form.value("code").to_owned()),
-        name: Some(form.value("name").to_owned()),
+    let input = OperatorInput {
+        code: form.value("code").to_owned(),
+        name: form.value("name").to_owned(),
     };
     let saved = match input.parse() {
-        Ok(patch) => state.run(move |s| s.update_operator(id, &patch)).await,
+        Ok(new) => {
+            state
+                .run(move |s| match id {
+                    Some(id) => s.update_operator(
+                        id,
+                        &OperatorPatch {
+                            code: Some(new.code),
+                            name: Some(new.name),
+                        },
+                    ),
+                    None => s.create_operator(&new),
+                })
+                .await
+        }
         Err(error) => Err(error),
     };
     match saved {
-        Ok(_) => {
-            tracing::info!(operator_id = id.0, username = %viewer.username, "operator updated in the admin UI");
+        Ok(operator) => {
+            tracing::info!(operator_id = operator.id.0, username = %viewer.username, "operator saved in the admin UI");
             Ok(view::see_other("/admin/operators", "saved"))
         }
         Err(error) => form_page(
             &viewer,
-            format!("/admin/operators/{}", id.0),
+            id,
             form.value("code").to_owned(),
             form.value("name").to_owned(),
             FieldErrors::from_api(error, form_field)?,

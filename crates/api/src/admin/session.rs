@@ -79,18 +79,16 @@ impl FromRequest for Viewer {
 
 /// A fresh unguessable token: 256 random bits in hex.
 pub fn new_token() -> String {
-    rand::random::<[u8; 32]>()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex(&rand::random::<[u8; 32]>())
 }
 
 /// What the database keeps of a session token.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Compares two secrets in time that does not depend on where they differ.

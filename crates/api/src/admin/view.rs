@@ -238,10 +238,11 @@ impl Pager {
     }
 
     pub fn request(page: u32) -> mailing_domain::store::PageRequest {
-        mailing_domain::store::PageRequest {
-            offset: u64::from(page - 1) * u64::from(Self::PAGE_SIZE),
-            limit: Self::PAGE_SIZE,
+        crate::routes::Paging {
+            page,
+            page_size: Self::PAGE_SIZE,
         }
+        .request()
     }
 
     pub fn previous(&self) -> Option<String> {

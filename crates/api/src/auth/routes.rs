@@ -59,7 +59,8 @@ impl From<ApiError> for LoginError {
 }
 
 impl LoginError {
-    fn retry_after_seconds(retry_after: Duration) -> u64 {
+    /// Whole seconds to wait, rounded up so a client that waits them is let in.
+    pub(crate) fn retry_after_seconds(retry_after: Duration) -> u64 {
         retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)
     }
 }
@@ -115,13 +116,7 @@ pub async fn issue_token(
     body: JsonBody<TokenRequest>,
 ) -> Result<web::Json<TokenResponse>, LoginError> {
     let TokenRequest { username, password } = body.0;
-    // Behind the ingress this is the address the proxy reports in X-Forwarded-For.
-    let client = request
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned();
-    check_credentials(&state, &client, &username, password).await?;
+    check_credentials(&state, &client_address(&request), &username, password).await?;
     let now = chrono::Utc::now().timestamp();
     let access_token = state
         .tokens
@@ -132,6 +127,16 @@ pub async fn issue_token(
         token_type: "Bearer".to_owned(),
         expires_in: state.tokens.ttl().as_secs(),
     }))
+}
+
+/// Who is logging in, for the throttle and the logs: behind the ingress, the address the
+/// proxy reports in X-Forwarded-For.
+pub(crate) fn client_address(request: &HttpRequest) -> String {
+    request
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned()
 }
 
 /// Checks a login from `client` (its address), the same for a token and an admin session:

@@ -115,6 +115,21 @@ pub fn parse_tags(
     unique.into_iter().collect()
 }
 
+/// A phone prefix to search by: 1 to 11 digits.
+pub(crate) fn parse_phone_prefix(
+    field: &str,
+    raw: Option<String>,
+    problems: &mut Problems,
+) -> Option<String> {
+    raw.filter(|raw| {
+        let digits = !raw.is_empty() && raw.len() <= 11 && raw.bytes().all(|b| b.is_ascii_digit());
+        if !digits {
+            problems.push(FieldError::new(field, "digits", "must be 1 to 11 digits"));
+        }
+        digits
+    })
+}
+
 impl ClientPatchInput {
     pub(crate) fn parse(self) -> Result<ClientPatch, ApiError> {
         let mut problems = Problems::default();
@@ -191,18 +206,7 @@ impl ClientListQuery {
         let tag = query
             .tag
             .and_then(|raw| problems.check("tag", TagValue::parse(&raw)));
-        let phone_prefix = query.phone_prefix.filter(|raw| {
-            let digits =
-                !raw.is_empty() && raw.len() <= 11 && raw.bytes().all(|b| b.is_ascii_digit());
-            if !digits {
-                problems.push(FieldError::new(
-                    "phone_prefix",
-                    "digits",
-                    "must be 1 to 11 digits",
-                ));
-            }
-            digits
-        });
+        let phone_prefix = parse_phone_prefix("phone_prefix", query.phone_prefix, &mut problems);
         let filter = problems.finish_query(|| ClientQuery {
             operator_code,
             tag,

@@ -10,6 +10,7 @@ pub mod tags;
 
 mod paging;
 
+pub(crate) use paging::Paging;
 pub use paging::{MAX_PAGE, MAX_PAGE_SIZE, query_error};
 
 use crate::auth;

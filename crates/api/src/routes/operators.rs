@@ -77,7 +77,7 @@ pub struct ListQuery {
 }
 
 impl OperatorPatchInput {
-    pub(crate) fn parse(self) -> Result<OperatorPatch, ApiError> {
+    fn parse(self) -> Result<OperatorPatch, ApiError> {
         let mut problems = Problems::default();
         let code = self
             .code

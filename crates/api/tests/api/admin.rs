@@ -352,6 +352,15 @@ async fn the_mailing_form_reads_times_in_the_viewers_zone_and_counts_matching_cl
     );
     assert!(page.contains("Asia/Yekaterinburg"));
 
+    // A message search the API's rules refuse is explained beside its fields.
+    let (status, page) = browser.get("/admin/mailings/1?status=bogus&phone=7a").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("id=\"status-error\""), "{page}");
+    assert!(
+        page.contains("id=\"phone-error\">must be 1 to 11 digits"),
+        "{page}"
+    );
+
     // An end before the start is the domain's rule, shown beside End.
     let refused = browser
         .post_with_csrf(
