@@ -2,7 +2,7 @@
 //! then `PROBE_SIM_*` environment variables; the binary's flags override them last. Checked once
 //! at start; a bad value stops the process with a message naming the variable.
 
-use crate::faults::{Faults, Latency, OutageMode};
+use crate::faults::{Faults, Latency, OutageMode, RetryAfterFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -28,7 +28,9 @@ struct RawSettings {
     latency_ms: String,
     error_500_share: f64,
     error_429_share: f64,
+    error_503_share: f64,
     retry_after_seconds: u64,
+    retry_after_format: RetryAfterFormat,
     malformed_share: f64,
     hang_share: f64,
     hang_ms: u64,
@@ -106,7 +108,9 @@ impl Settings {
             .set_default("latency_ms", "0")?
             .set_default("error_500_share", 0.0)?
             .set_default("error_429_share", 0.0)?
+            .set_default("error_503_share", 0.0)?
             .set_default("retry_after_seconds", defaults.retry_after_seconds)?
+            .set_default("retry_after_format", "seconds")?
             .set_default("malformed_share", 0.0)?
             .set_default("hang_share", 0.0)?
             .set_default("hang_ms", defaults.hang_ms)?
@@ -144,7 +148,9 @@ impl Settings {
             latency_ms,
             error_500_share: raw.error_500_share,
             error_429_share: raw.error_429_share,
+            error_503_share: raw.error_503_share,
             retry_after_seconds: raw.retry_after_seconds,
+            retry_after_format: raw.retry_after_format,
             malformed_share: raw.malformed_share,
             hang_share: raw.hang_share,
             hang_ms: raw.hang_ms,
@@ -175,6 +181,7 @@ pub fn variable_of(field: &str) -> &'static str {
         "latency_ms" => "PROBE_SIM_LATENCY_MS",
         "error_500_share" => "PROBE_SIM_ERROR_500_SHARE",
         "error_429_share" => "PROBE_SIM_ERROR_429_SHARE",
+        "error_503_share" => "PROBE_SIM_ERROR_503_SHARE",
         "retry_after_seconds" => "PROBE_SIM_RETRY_AFTER_SECONDS",
         "malformed_share" => "PROBE_SIM_MALFORMED_SHARE",
         "hang_share" => "PROBE_SIM_HANG_SHARE",
@@ -210,7 +217,9 @@ mod tests {
             ("PROBE_SIM_LATENCY_MS", "100..300"),
             ("PROBE_SIM_ERROR_500_SHARE", "0.1"),
             ("PROBE_SIM_ERROR_429_SHARE", "0.2"),
+            ("PROBE_SIM_ERROR_503_SHARE", "0.15"),
             ("PROBE_SIM_RETRY_AFTER_SECONDS", "3"),
+            ("PROBE_SIM_RETRY_AFTER_FORMAT", "date"),
             ("PROBE_SIM_MALFORMED_SHARE", "0.05"),
             ("PROBE_SIM_HANG_SHARE", "0.01"),
             ("PROBE_SIM_HANG_MS", "1000"),
@@ -226,7 +235,9 @@ mod tests {
         assert_eq!(settings.faults.latency_ms, Latency { min: 100, max: 300 });
         assert_eq!(settings.faults.error_500_share, 0.1);
         assert_eq!(settings.faults.error_429_share, 0.2);
+        assert_eq!(settings.faults.error_503_share, 0.15);
         assert_eq!(settings.faults.retry_after_seconds, 3);
+        assert_eq!(settings.faults.retry_after_format, RetryAfterFormat::Date);
         assert_eq!(settings.faults.malformed_share, 0.05);
         assert_eq!(settings.faults.hang_share, 0.01);
         assert_eq!(settings.faults.hang_ms, 1000);
@@ -245,6 +256,7 @@ mod tests {
         let err = load(&[("PROBE_SIM_HANG_SHARE", "1.5")]).unwrap_err();
         assert!(err.to_string().starts_with("PROBE_SIM_HANG_SHARE"), "{err}");
         assert!(load(&[("PROBE_SIM_OUTAGE_MODE", "sometimes")]).is_err());
+        assert!(load(&[("PROBE_SIM_RETRY_AFTER_FORMAT", "minutes")]).is_err());
         assert!(load(&[("PROBE_SIM_WORKERS", "0")]).is_err());
     }
 

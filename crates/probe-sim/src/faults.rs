@@ -118,13 +118,55 @@ pub enum OutageMode {
     Drop,
 }
 
+/// How 429 and 503 answers write their `Retry-After` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryAfterFormat {
+    /// A number of seconds: `Retry-After: 7`.
+    #[default]
+    Seconds,
+    /// An HTTP-date (IMF-fixdate): the answer's time plus the seconds, rounded up to a whole
+    /// second, e.g. `Retry-After: Fri, 01 May 2026 10:00:07 GMT`.
+    Date,
+    /// No header at all.
+    #[serde(rename = "none")]
+    Omitted,
+}
+
+/// The `Retry-After` a 429 or 503 answer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter {
+    pub seconds: u64,
+    pub format: RetryAfterFormat,
+}
+
+impl RetryAfter {
+    /// The header's value for an answer given at `now`; `None` when it carries none.
+    pub fn header_value(self, now: DateTime<Utc>) -> Option<String> {
+        match self.format {
+            RetryAfterFormat::Seconds => Some(self.seconds.to_string()),
+            RetryAfterFormat::Date => {
+                let wait = i64::try_from(self.seconds).unwrap_or(i64::MAX);
+                let at = now.timestamp().saturating_add(wait);
+                // Rounded up, so that the date is never sooner than the seconds say.
+                let at = at.saturating_add(i64::from(now.timestamp_subsec_nanos() > 0));
+                let at = DateTime::from_timestamp(at, 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
+                Some(at.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+            }
+            RetryAfterFormat::Omitted => None,
+        }
+    }
+}
+
 /// The fault settings a run starts with and the admin API changes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Faults {
     pub latency_ms: Latency,
     pub error_500_share: f64,
     pub error_429_share: f64,
+    pub error_503_share: f64,
     pub retry_after_seconds: u64,
+    pub retry_after_format: RetryAfterFormat,
     pub malformed_share: f64,
     pub hang_share: f64,
     pub hang_ms: u64,
@@ -137,7 +179,9 @@ impl Default for Faults {
             latency_ms: Latency::default(),
             error_500_share: 0.0,
             error_429_share: 0.0,
+            error_503_share: 0.0,
             retry_after_seconds: 1,
+            retry_after_format: RetryAfterFormat::Seconds,
             malformed_share: 0.0,
             hang_share: 0.0,
             hang_ms: 600_000,
@@ -153,7 +197,9 @@ pub struct FaultsPatch {
     pub latency_ms: Option<Latency>,
     pub error_500_share: Option<f64>,
     pub error_429_share: Option<f64>,
+    pub error_503_share: Option<f64>,
     pub retry_after_seconds: Option<u64>,
+    pub retry_after_format: Option<RetryAfterFormat>,
     pub malformed_share: Option<f64>,
     pub hang_share: Option<f64>,
     pub hang_ms: Option<u64>,
@@ -167,9 +213,11 @@ impl Faults {
             latency_ms: patch.latency_ms.unwrap_or(self.latency_ms),
             error_500_share: patch.error_500_share.unwrap_or(self.error_500_share),
             error_429_share: patch.error_429_share.unwrap_or(self.error_429_share),
+            error_503_share: patch.error_503_share.unwrap_or(self.error_503_share),
             retry_after_seconds: patch
                 .retry_after_seconds
                 .unwrap_or(self.retry_after_seconds),
+            retry_after_format: patch.retry_after_format.unwrap_or(self.retry_after_format),
             malformed_share: patch.malformed_share.unwrap_or(self.malformed_share),
             hang_share: patch.hang_share.unwrap_or(self.hang_share),
             hang_ms: patch.hang_ms.unwrap_or(self.hang_ms),
@@ -184,6 +232,7 @@ impl Faults {
         let shares = [
             ("error_500_share", self.error_500_share),
             ("error_429_share", self.error_429_share),
+            ("error_503_share", self.error_503_share),
             ("malformed_share", self.malformed_share),
             ("hang_share", self.hang_share),
         ];
@@ -223,12 +272,16 @@ impl Faults {
             bound += share;
             draw < bound
         };
+        let retry_after = RetryAfter {
+            seconds: self.retry_after_seconds,
+            format: self.retry_after_format,
+        };
         let fault = if falls_under(self.error_500_share) {
             Fault::Error500
         } else if falls_under(self.error_429_share) {
-            Fault::Error429 {
-                retry_after_seconds: self.retry_after_seconds,
-            }
+            Fault::Error429(retry_after)
+        } else if falls_under(self.error_503_share) {
+            Fault::Error503(retry_after)
         } else if falls_under(self.malformed_share) {
             Fault::Malformed(MALFORMED_REPLIES[rng.random_range(0..MALFORMED_REPLIES.len())])
         } else if falls_under(self.hang_share) {
@@ -259,7 +312,8 @@ pub struct Decision {
 pub enum Fault {
     None,
     Error500,
-    Error429 { retry_after_seconds: u64 },
+    Error429(RetryAfter),
+    Error503(RetryAfter),
     Malformed(MalformedReply),
     Hang(Duration),
 }
@@ -388,23 +442,25 @@ mod tests {
         let faults = faults(FaultsPatch {
             error_500_share: Some(0.1),
             error_429_share: Some(0.2),
-            malformed_share: Some(0.3),
+            error_503_share: Some(0.1),
+            malformed_share: Some(0.2),
             hang_share: Some(0.1),
             ..FaultsPatch::default()
         });
-        let mut counts = [0u32; 5];
+        let mut counts = [0u32; 6];
         let draws = 20_000;
         for sequence in 0..draws {
             let index = match faults.decide(&mut request_rng(7, sequence)).fault {
                 Fault::Error500 => 0,
-                Fault::Error429 { .. } => 1,
-                Fault::Malformed(_) => 2,
-                Fault::Hang(_) => 3,
-                Fault::None => 4,
+                Fault::Error429(_) => 1,
+                Fault::Error503(_) => 2,
+                Fault::Malformed(_) => 3,
+                Fault::Hang(_) => 4,
+                Fault::None => 5,
             };
             counts[index] += 1;
         }
-        let expected = [0.1, 0.2, 0.3, 0.1, 0.3];
+        let expected = [0.1, 0.2, 0.1, 0.2, 0.1, 0.3];
         for (count, share) in counts.iter().zip(expected) {
             let seen = f64::from(*count) / draws as f64;
             assert!((seen - share).abs() < 0.02, "{counts:?}");
@@ -425,6 +481,33 @@ mod tests {
         };
         assert_eq!(run(1), run(1));
         assert_ne!(run(1), run(2));
+    }
+
+    #[test]
+    fn retry_after_is_written_as_seconds_or_as_a_date() {
+        let at = |seconds, format| RetryAfter { seconds, format };
+        let now = DateTime::parse_from_rfc3339("2026-05-01T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            at(7, RetryAfterFormat::Seconds)
+                .header_value(now)
+                .as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            at(7, RetryAfterFormat::Date).header_value(now).as_deref(),
+            Some("Fri, 01 May 2026 10:00:07 GMT")
+        );
+        let later = now + chrono::Duration::milliseconds(1);
+        assert_eq!(
+            at(7, RetryAfterFormat::Date).header_value(later).as_deref(),
+            Some("Fri, 01 May 2026 10:00:08 GMT")
+        );
+        assert_eq!(at(7, RetryAfterFormat::Omitted).header_value(now), None);
+        let format: RetryAfterFormat = serde_json::from_str(r#""none""#).unwrap();
+        assert_eq!(format, RetryAfterFormat::Omitted);
+        assert!(serde_json::from_str::<RetryAfterFormat>(r#""http-date""#).is_err());
     }
 
     #[test]

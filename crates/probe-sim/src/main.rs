@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use probe_sim::config::{LogFormat, Settings};
-use probe_sim::faults::{Latency, OutageMode};
+use probe_sim::faults::{Latency, OutageMode, RetryAfterFormat};
 use probe_sim::{Simulator, telemetry, token};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -64,9 +64,16 @@ struct ServeArgs {
     /// Share of requests answered 429 [env: PROBE_SIM_ERROR_429_SHARE]
     #[arg(long)]
     error_429_share: Option<f64>,
-    /// Retry-After of 429 answers [env: PROBE_SIM_RETRY_AFTER_SECONDS] [default: 1]
+    /// Share of requests answered 503 [env: PROBE_SIM_ERROR_503_SHARE]
+    #[arg(long)]
+    error_503_share: Option<f64>,
+    /// Retry-After of 429 and 503 answers [env: PROBE_SIM_RETRY_AFTER_SECONDS] [default: 1]
     #[arg(long)]
     retry_after_seconds: Option<u64>,
+    /// How Retry-After is written: seconds, an HTTP date, or not at all
+    /// [env: PROBE_SIM_RETRY_AFTER_FORMAT] [default: seconds]
+    #[arg(long, value_enum)]
+    retry_after_format: Option<RetryAfterFormatArg>,
     /// Share of requests answered 200 with a wrong body [env: PROBE_SIM_MALFORMED_SHARE]
     #[arg(long)]
     malformed_share: Option<f64>,
@@ -94,6 +101,13 @@ struct ServeArgs {
 enum OutageModeArg {
     Unavailable,
     Drop,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RetryAfterFormatArg {
+    Seconds,
+    Date,
+    None,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -125,7 +139,13 @@ impl ServeArgs {
             faults.latency_ms => self.latency_ms,
             faults.error_500_share => self.error_500_share,
             faults.error_429_share => self.error_429_share,
+            faults.error_503_share => self.error_503_share,
             faults.retry_after_seconds => self.retry_after_seconds,
+            faults.retry_after_format => self.retry_after_format.map(|format| match format {
+                RetryAfterFormatArg::Seconds => RetryAfterFormat::Seconds,
+                RetryAfterFormatArg::Date => RetryAfterFormat::Date,
+                RetryAfterFormatArg::None => RetryAfterFormat::Omitted,
+            }),
             faults.malformed_share => self.malformed_share,
             faults.hang_share => self.hang_share,
             faults.hang_ms => self.hang_ms,

@@ -18,6 +18,7 @@ pub enum Outcome {
     Ok,
     Error500,
     Error429,
+    Error503,
     Malformed,
     Hang,
     Outage,
@@ -26,10 +27,11 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Ok,
         Outcome::Error500,
         Outcome::Error429,
+        Outcome::Error503,
         Outcome::Malformed,
         Outcome::Hang,
         Outcome::Outage,
@@ -42,6 +44,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Error500 => "error_500",
             Outcome::Error429 => "error_429",
+            Outcome::Error503 => "error_503",
             Outcome::Malformed => "malformed",
             Outcome::Hang => "hang",
             Outcome::Outage => "outage",

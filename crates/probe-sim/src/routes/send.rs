@@ -1,7 +1,7 @@
 //! `POST /v1/send/{msgId}`: the provider's one endpoint. Checks run in the provider's order
 //! (token, then request); only a request that passes both meets the configured faults.
 
-use crate::faults::{Fault, OutageMode, request_rng};
+use crate::faults::{Fault, OutageMode, RetryAfter, request_rng};
 use crate::state::{Outcome, SimState};
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::StatusCode;
@@ -96,17 +96,21 @@ pub async fn send(
             Outcome::Error500,
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal server error"),
         ),
-        Fault::Error429 {
-            retry_after_seconds,
-        } => (
+        Fault::Error429(retry_after) => (
             Outcome::Error429,
-            HttpResponse::TooManyRequests()
-                .insert_header((header::RETRY_AFTER, retry_after_seconds))
-                .content_type(mime_json())
-                .body(error_body(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many requests",
-                )),
+            asking_to_wait(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests",
+                retry_after,
+            ),
+        ),
+        Fault::Error503(retry_after) => (
+            Outcome::Error503,
+            asking_to_wait(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service unavailable",
+                retry_after,
+            ),
         ),
         Fault::Malformed(reply) => (
             Outcome::Malformed,
@@ -174,6 +178,17 @@ fn error_body(status: StatusCode, message: &str) -> String {
 
 fn error(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status)
+        .content_type(mime_json())
+        .body(error_body(status, message))
+}
+
+/// An error answer with the `Retry-After` the settings ask for, dated from now.
+fn asking_to_wait(status: StatusCode, message: &str, retry_after: RetryAfter) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    if let Some(value) = retry_after.header_value(Utc::now()) {
+        response.insert_header((header::RETRY_AFTER, value));
+    }
+    response
         .content_type(mime_json())
         .body(error_body(status, message))
 }

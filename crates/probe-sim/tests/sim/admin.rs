@@ -22,6 +22,14 @@ async fn a_partial_update_keeps_the_other_settings() {
     assert_eq!(config["hang_share"], 0.2);
     assert_eq!(config["outage_mode"], "drop");
     assert_eq!(config["retry_after_seconds"], 1);
+    assert_eq!(config["retry_after_format"], "seconds");
+    assert_eq!(config["error_503_share"], 0.0);
+    let config = sim
+        .configure(json!({ "retry_after_format": "date", "error_503_share": 0.3 }))
+        .await;
+    assert_eq!(config["retry_after_format"], "date");
+    assert_eq!(config["error_503_share"], 0.3);
+    assert_eq!(config["hang_share"], 0.2);
     assert_eq!(config, sim.get_json("/_sim/config", StatusCode::OK).await);
 }
 
@@ -37,6 +45,8 @@ async fn invalid_updates_change_nothing() {
         json!({ "latency_ms": "soon" }),
         json!({ "error_500_shares": 0.5 }),
         json!({ "outage_mode": "sometimes" }),
+        json!({ "retry_after_format": "minutes" }),
+        json!({ "error_503_share": 0.6, "error_429_share": 0.6 }),
         json!({ "seed": "abc" }),
         json!({ "error_500_share": 0.5, "hang_ms": 999_999_999 }),
         json!([]),

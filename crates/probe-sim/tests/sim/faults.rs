@@ -1,6 +1,7 @@
 //! Each fault at a share of 1.0 produces its outcome, and latency delays the answer.
 
 use crate::helpers::spawn_sim;
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde_json::{Value, json};
@@ -21,18 +22,75 @@ async fn error_500_share_answers_500() {
     assert_eq!(stats["received_ok_total"], 0);
 }
 
-#[tokio::test]
-async fn error_429_share_answers_429_with_retry_after() {
-    let sim = spawn_sim().await;
-    sim.configure(json!({ "error_429_share": 1.0, "retry_after_seconds": 7 }))
-        .await;
-    for id in 1..=5 {
-        let response = sim.send(id).await;
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers()[RETRY_AFTER], "7");
+/// The shares whose answers ask for a wait, and the status of those answers.
+const ASKING_TO_WAIT: [(&str, StatusCode); 2] = [
+    ("error_429_share", StatusCode::TOO_MANY_REQUESTS),
+    ("error_503_share", StatusCode::SERVICE_UNAVAILABLE),
+];
+
+/// `settings` with every request answered as `share` says.
+fn all_answered_as(share: &str, mut settings: Value) -> Value {
+    for (other, _) in ASKING_TO_WAIT {
+        settings[other] = json!(0.0);
     }
-    assert_eq!(sim.outcome_count("error_429").await, 5);
+    settings[share] = json!(1.0);
+    settings
+}
+
+#[tokio::test]
+async fn error_429_and_503_shares_answer_with_retry_after() {
+    let sim = spawn_sim().await;
+    for (share, status) in ASKING_TO_WAIT {
+        sim.configure(all_answered_as(share, json!({ "retry_after_seconds": 7 })))
+            .await;
+        for id in 1..=5 {
+            let response = sim.send(id).await;
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()[RETRY_AFTER], "7");
+        }
+        let outcome = format!("error_{}", status.as_u16());
+        assert_eq!(sim.outcome_count(&outcome).await, 5);
+    }
     assert_eq!(sim.stats().await["received_ok_total"], 0);
+}
+
+/// The instant a `Retry-After` HTTP-date names.
+fn retry_after_date(response: &reqwest::Response) -> DateTime<Utc> {
+    let value = response.headers()[RETRY_AFTER].to_str().unwrap();
+    assert!(value.ends_with(" GMT"), "not an IMF-fixdate: {value}");
+    DateTime::parse_from_rfc2822(value)
+        .unwrap_or_else(|error| panic!("{value}: {error}"))
+        .to_utc()
+}
+
+#[tokio::test]
+async fn retry_after_can_be_an_http_date_on_429_and_503() {
+    let sim = spawn_sim().await;
+    for (share, status) in ASKING_TO_WAIT {
+        let settings = json!({ "retry_after_seconds": 120, "retry_after_format": "date" });
+        sim.configure(all_answered_as(share, settings)).await;
+        // The answer's time plus the wait, rounded up to a whole second: never sooner.
+        let before = Utc::now();
+        let response = sim.send(1).await;
+        let after = Utc::now();
+        assert_eq!(response.status(), status);
+        let date = retry_after_date(&response);
+        let wait = chrono::Duration::seconds(120);
+        assert!(
+            before + wait <= date && date <= after + wait + chrono::Duration::seconds(1),
+            "{date} for an answer between {before} and {after}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn retry_after_can_be_left_out() {
+    let sim = spawn_sim().await;
+    sim.configure(json!({ "error_429_share": 1.0, "retry_after_format": "none" }))
+        .await;
+    let response = sim.send(1).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().get(RETRY_AFTER).is_none());
 }
 
 #[tokio::test]
