@@ -57,6 +57,10 @@ pub struct RetryPolicy {
 }
 
 /// Turns an attempt's result into the message's outcome. `random` is uniform in `[0, 1)`.
+///
+/// A retry waits out its backoff and any `Retry-After` the probe sent (counted from `now`, the
+/// reply's arrival), then for the send window; a wait that reaches the client's end of the
+/// mailing expires the message with the wait as the reason.
 pub fn after_attempt(
     task: &SendTask,
     attempt: Attempt,
@@ -70,13 +74,30 @@ pub fn after_attempt(
         Attempt::TokenRejected => OutcomeKind::Deferred {
             next_attempt_at: now + to_chrono(policy.token_pause),
         },
-        Attempt::Retryable(error) => {
+        Attempt::Retryable {
+            mut error,
+            retry_after,
+        } => {
             let delay = backoff(task.attempts + 1, policy.base, policy.cap, random);
             let Some(zone) = task.time_zone else {
                 return OutcomeKind::Cancelled;
             };
+            let mut not_before = now + to_chrono(delay);
+            // The probe's own wait, if it asked for one still ahead, is a floor on the backoff.
+            if let Some(until) = retry_after.and_then(|wait| wait.until(now)) {
+                error = format!(
+                    "{error} and asked to wait {} s (Retry-After)",
+                    whole_seconds(until - now)
+                );
+                if until >= task.schedule.end_for(zone.tz()) {
+                    return OutcomeKind::Expired {
+                        last_error: Some(format!("{error}, past the mailing's end")),
+                    };
+                }
+                not_before = not_before.max(until);
+            }
             // The retry, too, must fall inside the window and before the end.
-            match plan_send(&task.schedule, zone.tz(), now + to_chrono(delay)) {
+            match plan_send(&task.schedule, zone.tz(), not_before) {
                 SendPlan::At { send_at, .. } => OutcomeKind::Retry {
                     error,
                     next_attempt_at: send_at,
@@ -93,10 +114,16 @@ fn to_chrono(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
+/// A positive wait in whole seconds, a started second counted as one.
+fn whole_seconds(wait: chrono::Duration) -> i64 {
+    wait.num_seconds() + i64::from(wait.subsec_nanos() > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone as _;
+    use mailing_domain::delivery::RetryAfter;
     use mailing_domain::{
         ClientId, MailingId, MailingSchedule, MailingText, MessageId, PhoneNumber, SendWindow,
         TimeZone,
@@ -211,11 +238,144 @@ mod tests {
         );
         // First retry: between 30 and 60 s later.
         assert_eq!(
-            after_attempt(&t, Attempt::Retryable("500".into()), now, &POLICY, 0.0),
+            after_attempt(&t, Attempt::retryable("500"), now, &POLICY, 0.0),
             OutcomeKind::Retry {
                 error: "500".into(),
                 next_attempt_at: now + chrono::Duration::seconds(30)
             }
+        );
+    }
+
+    fn asked(status: u16, wait: RetryAfter) -> Attempt {
+        Attempt::Retryable {
+            error: format!("probe answered {status}"),
+            retry_after: Some(wait),
+        }
+    }
+
+    fn retry(error: &str, next_attempt_at: DateTime<Utc>) -> OutcomeKind {
+        OutcomeKind::Retry {
+            error: error.into(),
+            next_attempt_at,
+        }
+    }
+
+    fn expired(error: &str) -> OutcomeKind {
+        OutcomeKind::Expired {
+            last_error: Some(error.into()),
+        }
+    }
+
+    #[test]
+    fn a_wait_the_probe_asks_for_delays_the_retry() {
+        let t = task(None);
+        let now = utc(10, 0);
+        // Longer than the backoff (30 s here): the wait decides.
+        assert_eq!(
+            after_attempt(&t, asked(429, RetryAfter::Seconds(600)), now, &POLICY, 0.0),
+            retry(
+                "probe answered 429 and asked to wait 600 s (Retry-After)",
+                utc(10, 10)
+            )
+        );
+        assert_eq!(
+            after_attempt(
+                &t,
+                asked(503, RetryAfter::Date(utc(10, 5))),
+                now,
+                &POLICY,
+                0.0
+            ),
+            retry(
+                "probe answered 503 and asked to wait 300 s (Retry-After)",
+                utc(10, 5)
+            )
+        );
+        // A started second counts as a whole one in the reason.
+        let between = now + chrono::Duration::milliseconds(400);
+        assert!(matches!(
+            after_attempt(&t, asked(503, RetryAfter::Date(utc(10, 5))), between, &POLICY, 0.0),
+            OutcomeKind::Retry { error, next_attempt_at }
+                if error.contains("wait 300 s") && next_attempt_at == utc(10, 5)
+        ));
+        // Shorter than the backoff: the backoff decides.
+        assert_eq!(
+            after_attempt(&t, asked(429, RetryAfter::Seconds(5)), now, &POLICY, 0.0),
+            retry(
+                "probe answered 429 and asked to wait 5 s (Retry-After)",
+                now + chrono::Duration::seconds(30)
+            )
+        );
+    }
+
+    #[test]
+    fn a_wait_already_over_is_ignored() {
+        let t = task(None);
+        let now = utc(10, 0);
+        let backoff_only = retry("probe answered 503", now + chrono::Duration::seconds(30));
+        for wait in [RetryAfter::Seconds(0), RetryAfter::Date(utc(9, 0))] {
+            assert_eq!(
+                after_attempt(&t, asked(503, wait), now, &POLICY, 0.0),
+                backoff_only
+            );
+        }
+    }
+
+    #[test]
+    fn a_wait_reaching_the_end_expires_the_message_with_the_reason() {
+        let an_hour = |task: &SendTask, now| {
+            after_attempt(
+                task,
+                asked(429, RetryAfter::Seconds(3600)),
+                now,
+                &POLICY,
+                0.0,
+            )
+        };
+        let reason =
+            "probe answered 429 and asked to wait 3600 s (Retry-After), past the mailing's end";
+        // Exactly at the end is too late already.
+        assert_eq!(an_hour(&task(None), utc(17, 0)), expired(reason));
+        assert!(matches!(
+            after_attempt(&task(None), asked(429, RetryAfter::Seconds(u64::MAX)), utc(10, 0), &POLICY, 0.0),
+            OutcomeKind::Expired { last_error: Some(error) } if error.ends_with("past the mailing's end")
+        ));
+        // With local_time the end is the client's: 18:00 in Moscow is 15:00 UTC.
+        let mut moscow = task(None);
+        moscow.schedule = MailingSchedule::new(utc(0, 0), utc(18, 0), true, None).unwrap();
+        moscow.time_zone = Some(TimeZone::parse("Europe/Moscow").unwrap());
+        assert_eq!(an_hour(&moscow, utc(14, 0)), expired(reason));
+        assert!(matches!(
+            an_hour(&moscow, utc(13, 0)),
+            OutcomeKind::Retry { next_attempt_at, .. } if next_attempt_at == utc(14, 0)
+        ));
+    }
+
+    #[test]
+    fn a_wait_into_a_closed_window_retries_at_its_next_opening() {
+        // 09:00-17:00 over two days: a wait from 16:59 past 17:00 goes to 09:00 the next day.
+        let mut t = task(Some(("09:00", "17:00")));
+        let window = SendWindow::parse("09:00", "17:00").unwrap();
+        let next_day = utc(18, 0) + chrono::Duration::days(1);
+        t.schedule = MailingSchedule::new(utc(0, 0), next_day, false, Some(window)).unwrap();
+        let wait = asked(429, RetryAfter::Seconds(120));
+        assert_eq!(
+            after_attempt(&t, wait.clone(), utc(16, 59), &POLICY, 0.0),
+            retry(
+                "probe answered 429 and asked to wait 120 s (Retry-After)",
+                utc(9, 0) + chrono::Duration::days(1)
+            )
+        );
+        // The same day's end comes before the next opening: expired, the wait as the error.
+        assert_eq!(
+            after_attempt(
+                &task(Some(("09:00", "17:00"))),
+                wait,
+                utc(16, 59),
+                &POLICY,
+                0.0
+            ),
+            expired("probe answered 429 and asked to wait 120 s (Retry-After)")
         );
     }
 
@@ -226,7 +386,7 @@ mod tests {
         // the next day, after the end, so the message expires with its error.
         let late = utc(16, 59) + chrono::Duration::seconds(50);
         assert_eq!(
-            after_attempt(&t, Attempt::Retryable("500".into()), late, &POLICY, 0.0),
+            after_attempt(&t, Attempt::retryable("500"), late, &POLICY, 0.0),
             OutcomeKind::Expired {
                 last_error: Some("500".into())
             }

@@ -51,7 +51,7 @@ pub fn describe() {
 pub fn probe_request(attempt: &Attempt, took: Duration) {
     let outcome = match attempt {
         Attempt::Delivered => "delivered",
-        Attempt::Retryable(_) => "retryable",
+        Attempt::Retryable { .. } => "retryable",
         Attempt::Permanent(_) => "permanent",
         Attempt::TokenRejected => "token_rejected",
     };

@@ -1,8 +1,10 @@
 //! The probe's HTTP client: `POST {base}/v1/send/{msgId}` with the bearer token, a timeout per
-//! request, and the reply classified by the domain's rules.
+//! request, and the reply classified by the domain's rules (with its `Retry-After`, where the
+//! reply may carry one).
 
 use mailing_domain::MessageId;
-use mailing_domain::delivery::{Attempt, classify_reply};
+use mailing_domain::delivery::{Attempt, RetryAfter, classify_reply, honours_retry_after};
+use reqwest::header::RETRY_AFTER;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::time::Duration;
@@ -53,12 +55,19 @@ impl ProbeClient {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return Attempt::Retryable(describe(&error, timeout)),
+            Err(error) => return Attempt::retryable(describe(&error, timeout)),
         };
         let status = response.status().as_u16();
+        // Read before the body takes the response, and only on the replies that may ask.
+        let retry_after = if honours_retry_after(status) {
+            let header = response.headers().get(RETRY_AFTER);
+            header.and_then(|value| RetryAfter::parse(value.as_bytes()))
+        } else {
+            None
+        };
         match response.bytes().await {
-            Ok(body) => classify_reply(status, &body),
-            Err(error) => Attempt::Retryable(describe(&error, timeout)),
+            Ok(body) => classify_reply(status, &body, retry_after),
+            Err(error) => Attempt::retryable(describe(&error, timeout)),
         }
     }
 }

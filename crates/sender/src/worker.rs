@@ -268,7 +268,7 @@ impl Worker {
         let elapsed_ms = took.as_millis() as u64;
         match &attempt {
             Attempt::Delivered | Attempt::Permanent(_) => self.breaker.succeeded(),
-            Attempt::Retryable(_) => {
+            Attempt::Retryable { .. } => {
                 self.breaker.failed(Instant::now());
             }
             Attempt::TokenRejected => self.breaker.token_rejected(Instant::now()),
@@ -289,6 +289,11 @@ impl Worker {
                 next_attempt_at,
             } => {
                 tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, %next_attempt_at, "probe attempt failed; retry planned")
+            }
+            OutcomeKind::Expired {
+                last_error: Some(error),
+            } => {
+                tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, "probe attempt failed; no retry fits before the mailing's end, message expired")
             }
             OutcomeKind::Failed { error } => {
                 tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, "probe refused the message for good")

@@ -24,6 +24,8 @@ use secrecy::SecretString;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
+mod retry_after;
+
 const SECRET: &str = "sender-tests-secret-0123456789abcdef";
 
 struct Fixture {
