@@ -46,10 +46,12 @@ migrate: build
 fixtures: build
 	$(API) load-fixtures fixtures/dev.json
 
-## test: unit, storage and black-box HTTP tests, end-to-end scenarios and a short fault run,
-## then the admin UI in a headless browser, then OpenAPI and deployment file validation, then
-## fuzzing the api against its document
-test: check-services
+## test: unit, storage and black-box HTTP tests (both setups), end-to-end scenarios and a short
+## fault run, then the admin UI in a headless browser, then OpenAPI and deployment file
+## validation, then fuzzing the api against its document. Installs what the tests need first
+## (Chromium and npm packages for the browser tests, Python packages in .venv), each only when
+## missing
+test: check-services browser-deps
 	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) test-browser
@@ -144,7 +146,7 @@ browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
 ## fresh SQLite database and free ports, logs in, creates operators, tags, clients, a client
 ## filter and a mailing, watches it deliver, checks CSRF refusals and logs out; screenshots
 ## and the instance's log in target/browser-artifacts/ (under CARGO_TARGET_DIR if set). Needs
-## `make browser-deps` once; see crates/api/browser/README.md
+## `make browser-deps` once (`make test` runs it); see crates/api/browser/README.md
 test-browser:
 	$(CARGO) build --bin mailing
 	@[ -x "$(CHROMIUM)" ] || { \

@@ -4,7 +4,7 @@
 use crate::routes::client_filters::FilterInput;
 use anyhow::{Context as _, bail};
 use mailing_domain::store::{
-    NewClient, NewOperator, NewSavedFilter, NewTag, PageRequest, Rejection, Store, StoreError,
+    ApiStore, NewClient, NewOperator, NewSavedFilter, NewTag, PageRequest, Rejection, StoreError,
 };
 use mailing_domain::{OperatorCode, OperatorName, PhoneNumber, TagValue, TimeZone};
 use serde::Deserialize;
@@ -63,7 +63,7 @@ impl Fixtures {
         serde_json::from_str(text).context("reading the fixture file")
     }
 
-    pub fn load(&self, store: &dyn Store) -> anyhow::Result<Loaded> {
+    pub fn load(&self, store: &dyn ApiStore) -> anyhow::Result<Loaded> {
         let mut loaded = Loaded::default();
         for op in &self.operators {
             let new = NewOperator {
@@ -128,7 +128,7 @@ fn created<T>(result: Result<T, StoreError>, duplicate: Rejection) -> anyhow::Re
     }
 }
 
-fn saved_filter_names(store: &dyn Store) -> anyhow::Result<Vec<String>> {
+fn saved_filter_names(store: &dyn ApiStore) -> anyhow::Result<Vec<String>> {
     let mut names = vec![];
     let mut offset = 0;
     loop {

@@ -1,6 +1,10 @@
 //! Liveness, readiness and the documentation entry points; none of them needs a token.
 
+use crate::error::ErrorBody;
 use crate::state::AppState;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 use std::sync::Arc;
@@ -10,8 +14,12 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The database answers; until it does, the instance should get no traffic.
+/// The database is prepared and answers; until then, the instance should get no traffic.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if !state.prepared.is_done() {
+        return HttpResponse::ServiceUnavailable()
+            .json(json!({ "status": "not_ready", "database": "starting" }));
+    }
     match state.run(|s| s.ping()).await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok" })),
         Err(error) => {
@@ -20,6 +28,44 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 .json(json!({ "status": "not_ready", "database": "unreachable" }))
         }
     }
+}
+
+/// Paths that answer before the database is prepared: they need no database.
+const ALWAYS_ANSWERED: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/api/v1/docs",
+    "/api/v1/openapi.json",
+];
+
+/// Answers 503 to everything that needs the database until it is prepared (migrated in the
+/// dev profile, admin account in place), instead of errors from tables that are not there yet.
+pub async fn until_prepared(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let prepared = request
+        .app_data::<web::Data<AppState>>()
+        .is_none_or(|state| state.prepared.is_done());
+    let path = request.path();
+    let exempt = ALWAYS_ANSWERED
+        .iter()
+        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
+    if prepared || exempt {
+        return Ok(next.call(request).await?.map_into_left_body());
+    }
+    let response = HttpResponse::ServiceUnavailable()
+        .insert_header(("Retry-After", "1"))
+        .json(ErrorBody {
+            code: "unavailable".to_owned(),
+            message: "the service is starting: its database is not ready yet; try again in a \
+                      moment"
+                .to_owned(),
+            details: vec![],
+        });
+    Ok(request.into_response(response).map_into_right_body())
 }
 
 pub async fn openapi_json(doc: web::Data<Arc<serde_json::Value>>) -> HttpResponse {

@@ -8,7 +8,6 @@
 
 pub mod admin;
 pub mod auth;
-pub mod config;
 pub mod error;
 pub mod extract;
 pub mod fixtures;
@@ -16,6 +15,7 @@ pub mod health;
 pub mod observe;
 pub mod openapi;
 pub mod outbox;
+pub mod prepare;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -2,11 +2,14 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use mailing_api::config::Settings;
 use mailing_api::fixtures::Fixtures;
 use mailing_api::openapi;
-use mailing_api::startup::{Application, open_store};
-use mailing_runtime::telemetry;
+use mailing_api::startup::Application;
+use mailing_domain::store::{ApiStore, Store};
+use mailing_runtime::settings::LogFormat;
+use mailing_runtime::{Handles, Program, Settings, blocking, fatal, handles, stop, telemetry};
+use secrecy::ExposeSecret as _;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(version, about = "Mailing service HTTP API")]
@@ -31,40 +34,85 @@ enum Command {
 }
 
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     mailing_runtime::memory::return_large_allocations();
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
-        println!("{}", serde_json::to_string_pretty(&openapi::document())?);
-        return Ok(());
+        match serde_json::to_string_pretty(&openapi::document()) {
+            Ok(document) => println!("{document}"),
+            Err(error) => fatal::exit_with(Program::Api, LogFormat::Text, &error.into()),
+        }
+        return;
     }
-    let settings = Settings::load().context("loading settings")?;
-    telemetry::init(settings.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    let settings = fatal::settings_or_exit(Program::Api);
+    telemetry::init(settings.log.format);
+    telemetry::warn_about_unknown_variables(&settings);
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Err(error) = run(command, &settings).await {
+        fatal::exit_with(Program::Api, settings.log.format, &error);
+    }
+}
+
+async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    match command {
         Command::Serve => {
-            let app = Application::build(settings).await?;
+            let (stopper, stop) = stop::channel();
+            stopper.on_signal();
+            let handles: Handles<dyn ApiStore> = Handles {
+                store: handles::open_store(&settings.database)?,
+                bus: handles::connect_bus(&settings.bus, Program::Api.binary())?,
+                stop,
+            };
+            let app = Application::build(settings, handles).await?;
             tracing::info!(
                 port = app.port(),
                 docs = format!("http://localhost:{}/api/v1/docs", app.port()),
                 "mailing-api listening"
             );
-            app.run_until_stopped().await?;
+            app.run_until_stopped().await
         }
         Command::Migrate => {
-            open_store(&settings, true).await?;
+            let store = connected_store(settings, true).await?;
+            let applied = blocking::call(&store, |store| store.migrate())
+                .await
+                .context("applying migrations")?;
+            for version in applied {
+                tracing::info!(%version, "migration applied");
+            }
             tracing::info!("database schema is up to date");
+            Ok(())
         }
         Command::LoadFixtures { path } => {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let fixtures = Fixtures::from_json(&text)?;
-            let store = open_store(&settings, false).await?;
-            let loaded = tokio::task::spawn_blocking(move || fixtures.load(store.as_ref()))
-                .await
-                .context("fixture task")??;
+            let store = connected_store(settings, false).await?;
+            let loaded = blocking::run(move || fixtures.load(store.as_ref())).await?;
             tracing::info!(?loaded, path = %path.display(), "fixtures loaded");
+            Ok(())
         }
         Command::Openapi => unreachable!("handled before settings are read"),
     }
-    Ok(())
+}
+
+/// The database, for a one-off job: it must answer now, not eventually. `create` makes the
+/// database first where the server lacks it (a fresh dev server).
+async fn connected_store(settings: &Settings, create: bool) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database.url.clone();
+    let options = mailing_storage::ConnectOptions {
+        max_connections: 2,
+        acquire_timeout: settings.database.acquire_timeout,
+    };
+    blocking::run(move || {
+        if create {
+            match mailing_storage::create_database_if_missing(url.expose_secret()) {
+                Ok(true) => tracing::info!("database created"),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "could not check or create the database"),
+            }
+        }
+        mailing_storage::connect(url.expose_secret(), &options)
+            .context("connecting to the database (MAILING_DATABASE_URL)")
+    })
+    .await
 }

@@ -3,16 +3,16 @@
 //! keeps accepting changes; their events wait in the database and go out once it is back.
 
 use chrono::Utc;
-use mailing_bus::{Bus, BusOptions, Topic};
+use mailing_bus::{Bus, Topic};
 use mailing_domain::events;
-use mailing_domain::store::{Store, StoreError};
+use mailing_domain::store::{ApiStore, StoreError};
 use mailing_runtime::metrics::Sampler;
-use secrecy::{ExposeSecret, SecretString};
+use mailing_runtime::{Stop, blocking};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
 /// Events published per broker round trip.
 const BATCH: u32 = 200;
@@ -25,8 +25,6 @@ pub enum RelayError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Bus(#[from] mailing_bus::BusError),
-    #[error("storage task failed: {0}")]
-    Task(String),
 }
 
 /// Registers the descriptions of the outbox metrics.
@@ -48,47 +46,42 @@ pub fn describe_metrics() {
 
 /// Samples the outbox's backlog when metrics are scraped.
 pub struct BacklogGauges {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn ApiStore>,
 }
 
 impl Sampler for BacklogGauges {
     fn sample(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            let store = self.store.clone();
-            match tokio::task::spawn_blocking(move || store.outbox_backlog()).await {
-                Ok(Ok(backlog)) => {
+            match blocking::call(&self.store, |store| store.outbox_backlog()).await {
+                Ok(backlog) => {
                     let lag = backlog.oldest.map_or(0.0, |oldest| {
                         (Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0
                     });
                     metrics::gauge!("mailing_outbox_pending_events").set(backlog.events as f64);
                     metrics::gauge!("mailing_outbox_lag_seconds").set(lag);
                 }
-                Ok(Err(error)) => tracing::debug!(%error, "cannot sample the outbox backlog"),
-                Err(error) => tracing::debug!(%error, "outbox sampling task failed"),
+                Err(error) => tracing::debug!(%error, "cannot sample the outbox backlog"),
             }
         })
     }
 }
 
 /// Publishes everything unpublished now; returns how many events went out.
-pub async fn relay_once(store: &Arc<dyn Store>, bus: &Arc<dyn Bus>) -> Result<usize, RelayError> {
+pub async fn relay_once(
+    store: &Arc<dyn ApiStore>,
+    bus: &Arc<dyn Bus>,
+) -> Result<usize, RelayError> {
     let mut published = 0;
     loop {
-        let claim_store = store.clone();
         let claimed =
-            tokio::task::spawn_blocking(move || claim_store.claim_outbox(BATCH, LEASE, Utc::now()))
-                .await
-                .map_err(|e| RelayError::Task(e.to_string()))??;
+            blocking::call(store, |store| store.claim_outbox(BATCH, LEASE, Utc::now())).await?;
         if claimed.is_empty() {
             return Ok(published);
         }
         let payloads = claimed.iter().map(|e| events::encode(&e.event)).collect();
         bus.publish(Topic::MailingEvents, payloads).await?;
         let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
-        let mark_store = store.clone();
-        tokio::task::spawn_blocking(move || mark_store.mark_published(&ids, Utc::now()))
-            .await
-            .map_err(|e| RelayError::Task(e.to_string()))??;
+        blocking::call(store, move |store| store.mark_published(&ids, Utc::now())).await?;
         for event in &claimed {
             tracing::debug!(mailing_id = event.event.mailing_id().0, event = ?event.event, "mailing event published");
         }
@@ -100,50 +93,39 @@ pub async fn relay_once(store: &Arc<dyn Store>, bus: &Arc<dyn Bus>) -> Result<us
     }
 }
 
-/// The relay task: connects to the broker (retrying while it is down), then publishes whenever
-/// woken by a mailing write, or every `poll`, until `stop` turns true.
+/// The relay task: publishes whenever woken by a mailing write, or every `poll`, until `stop`
+/// is asked, then closes the bus. While the broker is away the events wait in the database.
 pub async fn run(
-    store: Arc<dyn Store>,
-    amqp_url: SecretString,
-    options: BusOptions,
+    store: Arc<dyn ApiStore>,
+    bus: Arc<dyn Bus>,
     wake: Arc<Notify>,
     poll: Duration,
-    mut stop: watch::Receiver<bool>,
+    mut stop: Stop,
 ) {
-    let mut bus: Option<Arc<dyn Bus>> = None;
     let mut warned = false;
-    while !*stop.borrow() {
-        if bus.is_none() {
-            match mailing_bus::connect(amqp_url.expose_secret(), &options).await {
-                Ok(connected) => {
-                    tracing::info!("outbox relay connected to the broker");
-                    bus = Some(connected);
-                    warned = false;
-                }
-                Err(error) if !warned => {
-                    tracing::warn!(%error, "broker not reachable; mailing events wait in the outbox");
-                    warned = true;
-                }
-                Err(_) => {}
+    while !stop.is_requested() {
+        // Claiming events that cannot be published would only hide them from the next relay
+        // until their lease ends.
+        let relayed = if bus.is_connected() {
+            relay_once(&store, &bus).await.map(drop)
+        } else {
+            Err(RelayError::Bus(mailing_bus::BusError::Unavailable(
+                "not connected to the broker".to_owned(),
+            )))
+        };
+        match relayed {
+            Ok(()) => warned = false,
+            Err(error) if !warned => {
+                tracing::warn!(%error, "publishing mailing events failed; they wait in the outbox");
+                warned = true;
             }
-        }
-        if let Some(connected) = &bus {
-            match relay_once(&store, connected).await {
-                Ok(_) => warned = false,
-                Err(error) if !warned => {
-                    tracing::warn!(%error, "publishing mailing events failed; retrying");
-                    warned = true;
-                }
-                Err(_) => {}
-            }
+            Err(_) => {}
         }
         tokio::select! {
-            _ = stop.changed() => {}
+            () = stop.requested() => {}
             () = wake.notified() => {}
             () = tokio::time::sleep(poll) => {}
         }
     }
-    if let Some(bus) = bus {
-        bus.close().await;
-    }
+    bus.close().await;
 }

@@ -1,14 +1,15 @@
-//! Builds the HTTP server from settings: storage, the admin account, routes, documentation.
+//! The api built from its settings and handles: the HTTP server (API, admin UI, docs, health),
+//! the outbox relay, and the database's preparation, until the stop signal.
 
 use crate::admin;
-use crate::auth::{LoginThrottle, Tokens, bootstrap_admin};
-use crate::config::{Profile, Settings};
+use crate::auth::{LoginThrottle, Tokens};
 use crate::error::ErrorBody;
 use crate::extract::{BodyLimit, path_error};
 use crate::health::{self, SWAGGER_UI_FILES};
 use crate::observe;
 use crate::openapi;
 use crate::outbox;
+use crate::prepare::{self, Preparation, Prepared};
 use crate::routes;
 use crate::state::AppState;
 use actix_web::body::{BoxBody, MessageBody};
@@ -17,37 +18,43 @@ use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::{HttpResponse, HttpServer, guard, web as aweb};
 use anyhow::Context as _;
-use mailing_bus::BusOptions;
-use mailing_domain::store::Store;
+use mailing_domain::store::ApiStore;
 use mailing_runtime::metrics;
-use mailing_storage::ConnectOptions;
+use mailing_runtime::{Handles, Settings, Stop};
 use paperclip::actix::{OpenApiExt, web};
-use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+/// How long requests under way may take to finish once the stop is asked.
+const SHUTDOWN_TIMEOUT_SECONDS: u64 = 30;
 
 pub struct Application {
     port: u16,
     server: Server,
-    relay: tokio::task::JoinHandle<()>,
-    stop_relay: tokio::sync::watch::Sender<bool>,
+    relay: JoinHandle<()>,
+    prepared: Arc<Prepared>,
+    /// Until it has been awaited.
+    preparing: Option<JoinHandle<anyhow::Result<()>>>,
+    stop: Stop,
     _outbox_gauges: metrics::SamplerRegistration,
 }
 
 impl Application {
-    /// Connects storage, applies migrations in the dev profile, makes sure the admin account
-    /// exists and binds the listener. The server runs once [`Application::run_until_stopped`]
-    /// is awaited.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = open_store(&settings, settings.profile == Profile::Dev).await?;
-        let admin = (
+    /// Binds the listener and starts preparing the database in the background (see
+    /// [`prepare`]); the server runs once [`Application::run_until_stopped`] is awaited.
+    pub async fn build(
+        settings: &Settings,
+        handles: Handles<dyn ApiStore>,
+    ) -> anyhow::Result<Self> {
+        let Handles { store, bus, stop } = handles;
+        let prepared = Arc::new(Prepared::default());
+        let preparing = tokio::spawn(prepare::prepare(
             store.clone(),
-            settings.admin_username.clone(),
-            settings.admin_password.clone(),
-        );
-        tokio::task::spawn_blocking(move || bootstrap_admin(&admin.0, &admin.1, &admin.2))
-            .await
-            .context("admin bootstrap task")??;
+            Preparation::from_settings(settings),
+            prepared.clone(),
+            stop.clone(),
+        ));
 
         metrics::install();
         observe::describe_metrics();
@@ -56,33 +63,27 @@ impl Application {
             store: store.clone(),
         }));
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
-        let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
         let relay = tokio::spawn(outbox::run(
             store.clone(),
-            settings.amqp_url.clone(),
-            BusOptions {
-                namespace: settings.amqp_namespace.clone(),
-                client_name: "mailing-api".to_owned(),
-                ..BusOptions::default()
-            },
+            bus,
             outbox_wake.clone(),
-            settings.outbox_poll,
-            relay_stopped,
+            settings.api.outbox_poll,
+            stop.clone(),
         ));
+        let api = &settings.api;
         let state = aweb::Data::new(AppState {
             store,
-            tokens: Tokens::new(&settings.jwt_secret, settings.jwt_ttl),
-            admin_session_ttl: settings.admin_session_ttl,
-            login_throttle: LoginThrottle::new(
-                settings.login_max_failures,
-                settings.login_failure_window,
-            ),
+            tokens: Tokens::new(&api.jwt_secret, api.jwt_ttl),
+            admin_session_ttl: api.admin_session_ttl,
+            login_throttle: LoginThrottle::new(api.login_max_failures, api.login_failure_window),
             outbox_wake,
+            prepared: prepared.clone(),
         });
         let doc = aweb::Data::new(Arc::new(openapi::document()));
-        let body_limit = BodyLimit(settings.max_body_bytes);
-        let listener = TcpListener::bind(settings.http_addr)
-            .with_context(|| format!("binding {}", settings.http_addr))?;
+        let body_limit = BodyLimit(settings.http.max_body_bytes);
+        let addr = settings.http.addr;
+        let listener = TcpListener::bind(addr)
+            .with_context(|| format!("binding {addr} (MAILING_HTTP_ADDR)"))?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             actix_web::App::new()
@@ -90,6 +91,7 @@ impl Application {
                 .app_data(doc.clone())
                 .app_data(body_limit)
                 .app_data(aweb::PathConfig::default().error_handler(path_error))
+                .wrap(from_fn(health::until_prepared))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(from_fn(observe::observe))
                 .default_service(aweb::to(HttpResponse::NotFound))
@@ -121,13 +123,17 @@ impl Application {
                 .build()
         })
         .listen(listener)?
-        .shutdown_timeout(30)
+        // The stop signal stops it, for every service of the process at once.
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_TIMEOUT_SECONDS)
         .run();
         Ok(Self {
             port,
             server,
             relay,
-            stop_relay,
+            prepared,
+            preparing: Some(preparing),
+            stop,
             _outbox_gauges: outbox_gauges,
         })
     }
@@ -136,46 +142,70 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or Ctrl-C (actix finishes in-flight requests), then stops the
-    /// outbox relay; events it did not publish wait in the database for the next start.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
-        let _ = self.stop_relay.send(true);
-        let _ = self.relay.await;
-        served
+    /// Waits until the database is prepared; an error if preparing it failed.
+    pub async fn wait_until_prepared(&mut self) -> anyhow::Result<()> {
+        let Some(preparing) = self.preparing.as_mut() else {
+            return Ok(());
+        };
+        tokio::select! {
+            () = self.prepared.wait() => Ok(()),
+            finished = preparing => {
+                self.preparing = None;
+                preparation_result(finished)
+            }
+        }
+    }
+
+    /// Serves until the stop signal (then finishes the requests under way), and stops the
+    /// outbox relay; events it did not publish wait in the database for the next start. A
+    /// database that cannot be prepared (a failed migration) ends it with that error.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let mut serving = tokio::spawn(self.server);
+        let mut stop = self.stop.clone();
+        // Resolves only if preparing fails; once it succeeded there is nothing more to wait for.
+        let preparation_failed = async {
+            let Some(preparing) = self.preparing else {
+                return std::future::pending().await;
+            };
+            match preparation_result(preparing.await) {
+                Ok(()) => std::future::pending().await,
+                Err(error) => error,
+            }
+        };
+        let failure = tokio::select! {
+            () = stop.requested() => None,
+            error = preparation_failed => Some(error),
+            served = &mut serving => Some(match served {
+                Ok(Ok(())) => anyhow::anyhow!("the HTTP server stopped by itself"),
+                Ok(Err(error)) => anyhow::Error::from(error).context("serving HTTP"),
+                Err(error) => anyhow::Error::from(error).context("serving HTTP"),
+            }),
+        };
+        handle.stop(true).await;
+        let _ = serving.await;
+        match failure {
+            None => {
+                // The relay stops on the same signal.
+                let _ = self.relay.await;
+                Ok(())
+            }
+            Some(error) => {
+                self.relay.abort();
+                Err(error)
+            }
+        }
     }
 }
 
-/// Connects to the database named in the settings; when asked, creates it if missing and
-/// applies pending migrations.
-pub async fn open_store(settings: &Settings, migrate: bool) -> anyhow::Result<Arc<dyn Store>> {
-    let url = settings.database_url.clone();
-    let options = ConnectOptions {
-        max_connections: settings.database_max_connections,
-        acquire_timeout: settings.database_acquire_timeout,
-    };
-    tokio::task::spawn_blocking(move || -> anyhow::Result<Arc<dyn Store>> {
-        if migrate {
-            // A fresh dev server lacks the database; where the role may not create one, the
-            // connect below reports what is really wrong.
-            match mailing_storage::create_database_if_missing(url.expose_secret()) {
-                Ok(true) => tracing::info!("database created"),
-                Ok(false) => {}
-                Err(error) => tracing::warn!(%error, "could not check or create the database"),
-            }
-        }
-        let store = mailing_storage::connect(url.expose_secret(), &options)
-            .context("connecting to the database (MAILING_DATABASE_URL)")?;
-        if migrate {
-            let applied = store.migrate().context("applying migrations")?;
-            for version in applied {
-                tracing::info!(%version, "migration applied");
-            }
-        }
-        Ok(store)
-    })
-    .await
-    .context("database connect task")?
+fn preparation_result(
+    finished: Result<anyhow::Result<()>, tokio::task::JoinError>,
+) -> anyhow::Result<()> {
+    match finished {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.context("preparing the database")),
+        Err(error) => Err(anyhow::Error::from(error).context("preparing the database")),
+    }
 }
 
 /// Gives error responses that carry no JSON body (unknown routes, wrong methods, actix's own

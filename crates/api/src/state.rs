@@ -2,18 +2,21 @@
 
 use crate::auth::{LoginThrottle, Tokens};
 use crate::error::ApiError;
-use actix_web::web;
-use mailing_domain::store::{Store, StoreError};
+use crate::prepare::Prepared;
+use mailing_domain::store::{ApiStore, StoreError};
+use mailing_runtime::blocking;
 use std::sync::Arc;
 
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn ApiStore>,
     pub tokens: Tokens,
     /// How long an admin UI login lasts.
     pub admin_session_ttl: std::time::Duration,
     pub login_throttle: LoginThrottle,
     /// Wakes the outbox relay after a write that stored a mailing event.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Whether the database is ready (migrated, admin account in place).
+    pub prepared: Arc<Prepared>,
 }
 
 impl AppState {
@@ -21,12 +24,8 @@ impl AppState {
     pub async fn run<T, F>(&self, call: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn ApiStore) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.store.clone();
-        web::block(move || call(store.as_ref()))
-            .await
-            .map_err(|error| ApiError::Internal(format!("blocking pool: {error}")))?
-            .map_err(ApiError::from)
+        Ok(blocking::call(&self.store, call).await?)
     }
 }

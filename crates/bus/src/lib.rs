@@ -1,17 +1,17 @@
 //! The message bus between the services: two logical streams ([`Topic`]s), a backend-neutral
-//! interface to them ([`Bus`], [`Subscription`], [`Delivery`]), and two adapters behind it,
-//! chosen by the URL given to [`connect`]:
+//! interface to them ([`Bus`], [`Subscription`], [`Delivery`]), and two adapters behind it:
 //!
-//! - `amqp://` and `amqps://`: RabbitMQ, for the distributed mode, where the services run as
-//!   separate processes, each scaled on its own;
-//! - `memory://<name>`: an in-process bus, for the embedded mode, where the api, scheduler and
-//!   sender run in one process. Every `connect` in the process with the same name and
-//!   namespace reaches the same queues, so services that connect separately still talk to
-//!   each other; another name or namespace is another bus, with nothing shared.
+//! - RabbitMQ (`amqp://` and `amqps://` URLs, [`connect`] and [`connect_in_background`]), for
+//!   the distributed mode, where the services run as separate processes, each scaled on its
+//!   own;
+//! - an [`InProcessBus`] (`memory://` URLs), for the embedded mode, where the api, scheduler
+//!   and sender run in one process: that process creates the bus once and gives each service a
+//!   connection of its own.
 //!
-//! Services hold an `Arc<dyn Bus>` from [`connect`] and never see the broker library or which
-//! adapter they run on: both keep every promise documented on [`Bus`], [`Subscription`] and
-//! [`Delivery`].
+//! Services hold an `Arc<dyn Bus>` and never see the broker library or which adapter they run
+//! on: both keep every promise documented on [`Bus`], [`Subscription`] and [`Delivery`].
+//! [`BusAddress::parse`] tells which adapter a URL names, so settings are checked before
+//! anything connects.
 //!
 //! Delivery is at least once. [`Bus::publish`] returns only once the broker has taken
 //! responsibility for every payload; a consumer settles each [`Delivery`] explicitly, and a
@@ -38,6 +38,8 @@
 //! or a claim lease), never a message; a crash otherwise has the consequences it has in the
 //! distributed mode. After a restart the in-process bus starts empty.
 
+mod address;
+mod background;
 mod error;
 mod gate;
 mod memory;
@@ -47,7 +49,9 @@ mod subscription;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use address::{BusAddress, SUPPORTED_SCHEMES};
 pub use error::BusError;
+pub use memory::InProcessBus;
 pub use options::BusOptions;
 pub use subscription::{Acknowledge, Delivery, Subscription};
 
@@ -125,66 +129,45 @@ pub trait Bus: Send + Sync + 'static {
     fn close(&self) -> BoxFuture<'_, ()>;
 }
 
-/// URL schemes [`connect`] accepts.
-pub const SUPPORTED_SCHEMES: [&str; 3] = ["amqp://", "amqps://", "memory://"];
-
-/// Connects to the bus that `url` names, declares the topology the services use, and returns
-/// it once it is ready.
-///
-/// `amqp://` and `amqps://` URLs reach RabbitMQ; `memory://<name>` (a name of letters, digits,
-/// `.`, `-` and `_`) reaches the in-process bus of that name in `options.namespace`, creating
-/// it on first use; it connects at once, so only a malformed URL or options make it fail.
+/// Connects to the RabbitMQ broker `url` names, declares the topology the services use, and
+/// returns the bus once it is ready.
 ///
 /// Fails with [`BusError::Unavailable`] if the broker cannot be reached within
-/// `options.connect_timeout`, and with [`BusError::InvalidConfig`] for a malformed URL or a URL
-/// of another scheme. Errors never contain the URL's password.
+/// `options.connect_timeout`, and with [`BusError::InvalidConfig`] for a malformed URL or one
+/// that is not RabbitMQ's (an in-process bus is not connected to: see [`InProcessBus`]). Errors
+/// never contain the URL's password.
 pub async fn connect(url: &str, options: &BusOptions) -> Result<Arc<dyn Bus>, BusError> {
     options.validate()?;
-    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
-    match scheme.map(str::to_ascii_lowercase).as_deref() {
-        Some("amqp" | "amqps") => Ok(Arc::new(
-            rabbitmq::RabbitMqBus::connect(url, options).await?,
-        )),
-        Some("memory") => Ok(Arc::new(memory::MemoryBus::connect(url, options)?)),
-        _ => Err(unsupported_scheme(scheme)),
-    }
-}
-
-fn unsupported_scheme(scheme: Option<&str>) -> BusError {
-    // Echoed only when it looks like a scheme: in a mangled URL the part before "://" may
-    // hold the credentials.
-    let named = scheme
-        .filter(|scheme| {
-            let scheme_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.');
-            !scheme.is_empty() && scheme.chars().all(scheme_char)
-        })
-        .map(|scheme| format!(" scheme \"{scheme}\""))
-        .unwrap_or_default();
-    BusError::InvalidConfig(format!(
-        "unsupported bus URL{named}: expected one of {}",
-        SUPPORTED_SCHEMES.join(", ")
+    rabbitmq_url(url)?;
+    Ok(Arc::new(
+        rabbitmq::RabbitMqBus::connect(url, options).await?,
     ))
 }
 
-/// Connects like [`connect`], trying again with growing pauses while the broker is
-/// unreachable, until it answers or `stop` resolves (then `None`). Services start with this, so
-/// a broker that comes up after them is waited for rather than fatal.
-pub async fn connect_retrying(
-    url: &str,
-    options: &BusOptions,
-    stop: impl Future<Output = ()>,
-) -> Option<Arc<dyn Bus>> {
-    tokio::pin!(stop);
-    let mut pause = std::time::Duration::from_millis(500);
-    loop {
-        match connect(url, options).await {
-            Ok(bus) => return Some(bus),
-            Err(error) => tracing::warn!(%error, "message broker not reachable; retrying"),
-        }
-        tokio::select! {
-            () = &mut stop => return None,
-            () = tokio::time::sleep(pause) => {}
-        }
-        pause = (pause * 2).min(std::time::Duration::from_secs(10));
+/// Like [`connect`], but returns at once: the bus connects in the background, trying again
+/// with growing pauses while the broker is unreachable. Until it is connected,
+/// [`Bus::is_connected`] is false, publishing fails with [`BusError::Unavailable`], and
+/// subscribing waits for the connection. Services start with this, so a broker that comes up
+/// after them is waited for rather than fatal.
+///
+/// Fails only for a malformed URL or options, or a URL that is not RabbitMQ's. Call it inside a
+/// tokio runtime.
+pub fn connect_in_background(url: &str, options: &BusOptions) -> Result<Arc<dyn Bus>, BusError> {
+    options.validate()?;
+    rabbitmq_url(url)?;
+    Ok(Arc::new(background::BackgroundBus::start(
+        url.to_owned(),
+        options.clone(),
+    )))
+}
+
+fn rabbitmq_url(url: &str) -> Result<(), BusError> {
+    match BusAddress::parse(url)? {
+        BusAddress::RabbitMq => Ok(()),
+        BusAddress::InProcess { .. } => Err(BusError::InvalidConfig(
+            "memory:// names an in-process bus, which only services running in one process \
+             share: it is created by that process, not connected to"
+                .to_owned(),
+        )),
     }
 }

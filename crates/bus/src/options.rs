@@ -28,7 +28,8 @@ impl Default for BusOptions {
 }
 
 impl BusOptions {
-    pub(crate) fn validate(&self) -> Result<(), BusError> {
+    /// Refuses a namespace that is no valid name, or a zero timeout.
+    pub fn validate(&self) -> Result<(), BusError> {
         let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
         if self.namespace.is_empty()
             || self.namespace.len() > MAX_NAMESPACE_LEN

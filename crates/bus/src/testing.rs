@@ -2,7 +2,7 @@
 //! tests run in parallel without sharing queues, and leave nothing behind.
 
 use crate::rabbitmq::admin;
-use crate::{Bus, BusError, BusOptions, Topic};
+use crate::{Bus, BusError, BusOptions, InProcessBus, Topic};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +16,7 @@ const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub enum Adapter {
     /// The RabbitMQ at [`AMQP_URL_VAR`].
     RabbitMq,
-    /// An in-process bus (`memory://test-<random hex>`).
+    /// An in-process bus of the test's own.
     Memory,
 }
 
@@ -33,6 +33,8 @@ pub struct DeadLetter {
 pub struct TestBus {
     adapter: Adapter,
     url: String,
+    /// The bus itself, with [`Adapter::Memory`].
+    in_process: Option<InProcessBus>,
     namespace: String,
     buses: Mutex<Vec<Arc<dyn Bus>>>,
     finished: bool,
@@ -54,7 +56,11 @@ impl TestBus {
             Adapter::RabbitMq => TestBus::on_rabbitmq(
                 &std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()),
             ),
-            Adapter::Memory => TestBus::new_namespace(adapter, |id| format!("memory://{id}")),
+            Adapter::Memory => {
+                let mut test = TestBus::new_namespace(adapter, |id| format!("memory://{id}"));
+                test.in_process = Some(InProcessBus::new());
+                test
+            }
         }
     }
 
@@ -70,6 +76,7 @@ impl TestBus {
         TestBus {
             adapter,
             url,
+            in_process: None,
             namespace: id,
             buses: Mutex::new(Vec::new()),
             finished: false,
@@ -102,8 +109,8 @@ impl TestBus {
     }
 
     /// Connects a bus in this namespace; [`TestBus::finish`] closes it. On the in-process bus,
-    /// every bus connected this way shares the same queues, as separate connections to one
-    /// RabbitMQ namespace do.
+    /// every bus connected this way is a connection of the same bus and shares its queues, as
+    /// separate connections to one RabbitMQ namespace do.
     ///
     /// # Panics
     /// If RabbitMQ cannot be reached; the message says how to start it.
@@ -114,6 +121,11 @@ impl TestBus {
     /// Like [`TestBus::connect`], through another URL to the same broker (a proxy a test
     /// can cut, say).
     pub async fn connect_to(&self, url: &str, client: &str) -> Arc<dyn Bus> {
+        if let Some(in_process) = &self.in_process {
+            let bus = in_process.connect(&self.connection_name(client));
+            self.lock_buses().push(Arc::clone(&bus));
+            return bus;
+        }
         let bus = crate::connect(url, &self.options(client))
             .await
             .unwrap_or_else(|error| match self.adapter {
@@ -132,8 +144,7 @@ impl TestBus {
     pub async fn dead_lettered(&self) -> u64 {
         let counted = match self.adapter {
             Adapter::RabbitMq => admin::dead_lettered(&self.url, &self.namespace).await,
-            Adapter::Memory => crate::memory::admin::dead_letters(&self.url, &self.namespace)
-                .map(|letters| letters.len() as u64),
+            Adapter::Memory => Ok(self.in_process_dead_letters().len() as u64),
         };
         counted.unwrap_or_else(|error| panic!("cannot read the dead-letter queue: {error}"))
     }
@@ -142,14 +153,28 @@ impl TestBus {
     pub async fn dead_letters(&self) -> Vec<DeadLetter> {
         let letters = match self.adapter {
             Adapter::RabbitMq => admin::dead_letters(&self.url, &self.namespace).await,
-            Adapter::Memory => crate::memory::admin::dead_letters(&self.url, &self.namespace),
+            Adapter::Memory => Ok(self.in_process_dead_letters()),
         };
         letters.unwrap_or_else(|error| panic!("cannot read the dead-letter queue: {error}"))
     }
 
-    /// Deletes the namespace's exchanges and queues now, as an operator might by mistake. The
-    /// in-process bus of the namespace is forgotten instead: buses connected to it keep it,
-    /// buses connected later get a new, empty one.
+    fn in_process_dead_letters(&self) -> Vec<DeadLetter> {
+        self.in_process
+            .as_ref()
+            .map(InProcessBus::dead_letters)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(topic, payload)| DeadLetter { topic, payload })
+            .collect()
+    }
+
+    /// The in-process bus itself, with [`Adapter::Memory`].
+    pub fn in_process(&self) -> Option<&InProcessBus> {
+        self.in_process.as_ref()
+    }
+
+    /// Deletes the namespace's exchanges and queues now, as an operator might by mistake. An
+    /// in-process bus has nothing to delete: it goes with its last handle.
     pub async fn delete_topology(&self) {
         if let Err(error) = delete_topology(self.adapter, &self.url, &self.namespace).await {
             panic!("cannot delete test namespace {}: {error}", self.namespace);
@@ -235,7 +260,7 @@ impl Drop for TestBus {
 async fn delete_topology(adapter: Adapter, url: &str, namespace: &str) -> Result<(), BusError> {
     match adapter {
         Adapter::RabbitMq => admin::delete_topology(url, namespace).await,
-        Adapter::Memory => crate::memory::admin::delete(url, namespace),
+        Adapter::Memory => Ok(()),
     }
 }
 

@@ -172,7 +172,24 @@ pub trait MailingStore {
     fn delete_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<()>;
 }
 
-pub trait MessageStore {
+/// Whether the database answers, which every narrow store can tell, for readiness probes.
+pub trait Ping {
+    fn ping(&self) -> StoreResult<()>;
+}
+
+/// The schema's upkeep, which the api does at start in the dev profile.
+pub trait Migrate {
+    /// Brings the schema up to date; returns the versions applied now.
+    fn migrate(&self) -> StoreResult<Vec<String>>;
+}
+
+/// Counts of every mailing's messages together, by status: what the api's statistics and the
+/// scheduler's gauges both read.
+pub trait MessageTotals {
+    fn message_totals(&self) -> StoreResult<StatusCounts>;
+}
+
+pub trait MessageStore: MessageTotals {
     fn get_message(&self, id: MessageId) -> StoreResult<Message>;
     fn list_messages(&self, query: &MessageQuery, page: PageRequest) -> StoreResult<Page<Message>>;
     /// Counts of one mailing's messages by status.
@@ -182,8 +199,6 @@ pub trait MessageStore {
         &self,
         mailings: &[MailingId],
     ) -> StoreResult<HashMap<MailingId, StatusCounts>>;
-    /// Counts of every mailing's messages together, by status.
-    fn message_totals(&self) -> StoreResult<StatusCounts>;
     /// Inserts messages; a (mailing, client) pair that already has one is skipped. Returns how
     /// many were inserted.
     fn insert_messages(&self, new: &[NewMessage]) -> StoreResult<u64>;
@@ -237,7 +252,7 @@ pub trait OutboxStore {
 
 /// What the scheduler does, each call one set-based transaction that several scheduler
 /// replicas may run at once without handing out a message twice.
-pub trait SchedulerStore {
+pub trait SchedulerStore: Ping + MessageTotals + Send + Sync + 'static {
     /// Mailings that should be expanded at `now` (started somewhere, not expanded, not
     /// cancelled or deleted), oldest first.
     fn mailings_to_expand(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MailingId>>;
@@ -263,7 +278,7 @@ pub trait SchedulerStore {
 }
 
 /// What the sender reads and writes.
-pub trait SenderStore {
+pub trait SenderStore: Ping + Send + Sync + 'static {
     /// The messages with their client and mailing; ids that do not exist are absent.
     fn load_for_send(&self, ids: &[MessageId]) -> StoreResult<Vec<SendTask>>;
     /// The current schedule and state of mailings; deleted or missing ones are absent.
@@ -281,8 +296,9 @@ pub trait SenderStore {
     fn record_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<Vec<MessageId>>;
 }
 
-/// Everything a service needs from storage.
-pub trait Store:
+/// What the api reads and writes: every resource, the accounts and sessions, and the outbox
+/// its relay publishes.
+pub trait ApiStore:
     OperatorStore
     + TagStore
     + ClientStore
@@ -292,15 +308,34 @@ pub trait Store:
     + UserStore
     + SessionStore
     + OutboxStore
-    + SchedulerStore
-    + SenderStore
+    + Ping
+    + Migrate
     + Send
     + Sync
     + 'static
 {
-    /// Checks the database answers, for readiness probes.
-    fn ping(&self) -> StoreResult<()>;
-
-    /// Brings the schema up to date; returns the versions applied now.
-    fn migrate(&self) -> StoreResult<Vec<String>>;
 }
+
+impl<T> ApiStore for T where
+    T: OperatorStore
+        + TagStore
+        + ClientStore
+        + ClientFilterStore
+        + MailingStore
+        + MessageStore
+        + UserStore
+        + SessionStore
+        + OutboxStore
+        + Ping
+        + Migrate
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Everything storage offers. A process opens one and hands each service the narrow view it
+/// needs.
+pub trait Store: ApiStore + SchedulerStore + SenderStore {}
+
+impl<T> Store for T where T: ApiStore + SchedulerStore + SenderStore {}

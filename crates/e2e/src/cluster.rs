@@ -8,7 +8,7 @@ use crate::population::ClientSpec;
 use crate::sim::SimClient;
 use mailing_bus::testing::{Adapter, TestBus};
 use mailing_domain::store::Store;
-use mailing_storage::testing::{TestDatabase, TestSqliteDatabase};
+use mailing_storage::testing::{AnyTestDatabase, TestDatabase, TestSqliteDatabase};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -208,38 +208,17 @@ struct Process {
 }
 
 /// The database a deployment stores in, dropped (and removed) with it.
-enum Database {
-    Postgres(TestDatabase),
-    Sqlite(TestSqliteDatabase),
-}
-
-impl Database {
-    async fn create(setup: Setup, servers: Option<&Servers>) -> Database {
-        let admin_url = servers.map(|servers| servers.database_admin_url.clone());
-        tokio::task::spawn_blocking(move || match (setup, admin_url) {
-            (Setup::Distributed, Some(admin_url)) => {
-                Database::Postgres(TestDatabase::create_on(&admin_url))
-            }
-            (Setup::Distributed, None) => Database::Postgres(TestDatabase::create()),
-            (Setup::Embedded, _) => Database::Sqlite(TestSqliteDatabase::create()),
-        })
-        .await
-        .expect("test database task")
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Database::Postgres(db) => db.url(),
-            Database::Sqlite(db) => db.url(),
+async fn create_database(setup: Setup, servers: Option<&Servers>) -> AnyTestDatabase {
+    let admin_url = servers.map(|servers| servers.database_admin_url.clone());
+    tokio::task::spawn_blocking(move || match (setup, admin_url) {
+        (Setup::Distributed, Some(admin_url)) => {
+            AnyTestDatabase::Postgres(TestDatabase::create_on(&admin_url))
         }
-    }
-
-    fn store(&self) -> Arc<dyn Store> {
-        match self {
-            Database::Postgres(db) => db.store(),
-            Database::Sqlite(db) => Arc::new(db.sqlite_store()),
-        }
-    }
+        (Setup::Distributed, None) => AnyTestDatabase::Postgres(TestDatabase::create()),
+        (Setup::Embedded, _) => AnyTestDatabase::Sqlite(TestSqliteDatabase::create()),
+    })
+    .await
+    .expect("test database task")
 }
 
 /// A running deployment. Fields drop in order: the processes are killed first (in `Drop`),
@@ -257,7 +236,7 @@ pub struct Cluster {
     probe_secret: String,
     probe_token: String,
     bus: TestBus,
-    db: Database,
+    db: AnyTestDatabase,
 }
 
 impl Cluster {
@@ -284,7 +263,7 @@ impl Cluster {
         std::fs::create_dir_all(&logs)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", logs.display()));
 
-        let db = Database::create(setup, options.servers.as_ref()).await;
+        let db = create_database(setup, options.servers.as_ref()).await;
         let bus = match (setup, &options.servers) {
             (Setup::Distributed, Some(servers)) => TestBus::on_rabbitmq(&servers.amqp_url),
             (Setup::Distributed, None) => TestBus::with_adapter(Adapter::RabbitMq),

@@ -181,7 +181,7 @@ async fn one_process_delivers_and_keeps_its_data() {
 #[tokio::test]
 async fn a_provider_named_by_url_is_used_instead_of_the_simulator() {
     const SECRET: &str = "all-in-one-provider-secret-0123456789";
-    let provider = probe_sim::Simulator::build(probe_sim::Settings::for_tests(SECRET)).unwrap();
+    let provider = probe_sim::Simulator::build(probe_sim::SimSettings::for_tests(SECRET)).unwrap();
     let (provider_port, provider_state) = (provider.port(), provider.state());
     tokio::spawn(provider.run_until_stopped());
     let probe_token = probe_sim::token::mint(

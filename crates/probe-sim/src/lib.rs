@@ -6,15 +6,14 @@
 //! The admin API under `/_sim/` takes no credentials: the simulator is a test and development
 //! tool and must never be exposed beyond the network of the tests or the developer.
 
-pub mod config;
 pub mod faults;
 pub mod record;
 pub mod routes;
+pub mod settings;
 pub mod startup;
 pub mod state;
-pub mod telemetry;
 pub mod token;
 
-pub use config::{DEV_JWT_SECRET, Settings};
+pub use settings::{DEV_JWT_SECRET, SimSettings};
 pub use startup::Simulator;
 pub use state::SimState;

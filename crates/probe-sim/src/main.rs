@@ -2,9 +2,10 @@
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use probe_sim::config::{LogFormat, Settings};
+use mailing_runtime::settings::{LogFormat, ProbeSimSettings};
+use mailing_runtime::{Program, fatal, telemetry};
 use probe_sim::faults::{Latency, OutageMode, RetryAfterFormat};
-use probe_sim::{Simulator, telemetry, token};
+use probe_sim::{SimSettings, Simulator, token};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -125,7 +126,7 @@ fn parse_latency(text: &str) -> Result<Latency, String> {
 }
 
 impl ServeArgs {
-    fn apply(self, mut settings: Settings) -> anyhow::Result<Settings> {
+    fn apply(self, mut settings: SimSettings) -> anyhow::Result<SimSettings> {
         let faults = &mut settings.faults;
         macro_rules! set {
             ($($target:expr => $value:expr),* $(,)?) => {
@@ -175,10 +176,22 @@ impl ServeArgs {
     }
 }
 
+/// How the simulator logs: reads like the other services' logs, and drops the error actix
+/// logs for every connection the drop outage mode cuts off on purpose.
+const LOG_LEVELS: &str = "info,actix_server=warn,actix_http::h1::dispatcher=off";
+
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     let cli = Cli::parse();
-    let settings = Settings::load().context("loading settings")?;
+    let tree = fatal::settings_or_exit(Program::ProbeSim);
+    let format = tree.probe_sim.log_format;
+    if let Err(error) = run(cli, &tree.probe_sim).await {
+        fatal::exit_with(Program::ProbeSim, format, &error);
+    }
+}
+
+async fn run(cli: Cli, section: &ProbeSimSettings) -> anyhow::Result<()> {
+    let settings = SimSettings::from_section(section)?;
     match cli.command {
         Some(Command::Token {
             secret,
@@ -201,8 +214,8 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    telemetry::init(settings.log_format);
+async fn serve(settings: SimSettings) -> anyhow::Result<()> {
+    telemetry::init_with_levels(settings.log_format, LOG_LEVELS);
     let simulator = Simulator::build(settings)?;
     tracing::info!(
         port = simulator.port(),

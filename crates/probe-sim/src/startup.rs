@@ -1,8 +1,8 @@
 //! Builds the HTTP server from settings.
 
-use crate::config::Settings;
 use crate::faults::OutageWindow;
 use crate::routes::{self, admin, send};
+use crate::settings::SimSettings;
 use crate::state::SimState;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -25,7 +25,7 @@ pub struct Simulator {
 impl Simulator {
     /// Binds the listener and prepares the server; it serves once
     /// [`Simulator::run_until_stopped`] is awaited (or spawned). Call it inside a Tokio runtime.
-    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub fn build(settings: SimSettings) -> anyhow::Result<Self> {
         let seed = settings.seed.unwrap_or_else(rand::random);
         let state = web::Data::new(SimState::new(
             settings.faults.clone(),

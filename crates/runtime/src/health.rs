@@ -1,7 +1,7 @@
 //! A small HTTP server for workers without an API of their own: `/healthz` (alive, with the
 //! state the worker reports), `/readyz` (its dependencies answer) and `/metrics`.
 
-use actix_web::{App, HttpResponse, HttpServer, dev::Server, web};
+use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -15,8 +15,26 @@ pub trait HealthReport: Send + Sync + 'static {
     fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
 }
 
-/// Binds the health server; it runs until the returned [`Server`] is stopped or dropped.
-pub fn serve(addr: SocketAddr, report: Arc<dyn HealthReport>) -> std::io::Result<(Server, u16)> {
+/// A worker's running health server.
+pub struct HealthServer {
+    handle: ServerHandle,
+    port: u16,
+}
+
+impl HealthServer {
+    /// The port it listens on (the system's choice when the address asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops it once the requests under way are answered.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// Binds the health server and runs it until [`HealthServer::stop`].
+pub fn serve(addr: SocketAddr, report: Arc<dyn HealthReport>) -> std::io::Result<HealthServer> {
     let report = web::Data::from(report);
     crate::metrics::install();
     let server = HttpServer::new(move || {
@@ -30,7 +48,10 @@ pub fn serve(addr: SocketAddr, report: Arc<dyn HealthReport>) -> std::io::Result
     .disable_signals()
     .bind(addr)?;
     let port = server.addrs().first().map_or(0, SocketAddr::port);
-    Ok((server.run(), port))
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Ok(HealthServer { handle, port })
 }
 
 async fn healthz(report: web::Data<dyn HealthReport>) -> HttpResponse {
@@ -52,14 +73,15 @@ async fn readyz(report: web::Data<dyn HealthReport>) -> HttpResponse {
 
 /// Readiness of a worker that needs its database and its broker: `Err` names the one that does
 /// not answer.
-pub async fn store_and_bus_ready(
-    store: &std::sync::Arc<dyn mailing_domain::store::Store>,
+pub async fn store_and_bus_ready<S>(
+    store: &Arc<S>,
     bus: &dyn mailing_bus::Bus,
-) -> Result<(), String> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || store.ping())
+) -> Result<(), String>
+where
+    S: mailing_domain::store::Ping + ?Sized + Send + Sync + 'static,
+{
+    crate::blocking::call(store, |store| store.ping())
         .await
-        .map_err(|e| e.to_string())?
         .map_err(|_| "database unreachable".to_owned())?;
     if bus.is_connected() {
         Ok(())
@@ -74,5 +96,36 @@ pub fn broker_state(bus: &dyn mailing_bus::Bus) -> &'static str {
         "connected"
     } else {
         "disconnected"
+    }
+}
+
+/// The health report of a worker service: ready while it is not stopping and its store and bus
+/// answer; `/healthz` adds the broker's state and whatever `status` says of the worker.
+pub struct WorkerHealth<S: ?Sized> {
+    pub store: Arc<S>,
+    pub bus: Arc<dyn mailing_bus::Bus>,
+    pub stop: crate::Stop,
+    pub status: Box<dyn Fn() -> serde_json::Value + Send + Sync>,
+}
+
+impl<S> HealthReport for WorkerHealth<S>
+where
+    S: mailing_domain::store::Ping + ?Sized + Send + Sync + 'static,
+{
+    fn status(&self) -> serde_json::Value {
+        let mut status = (self.status)();
+        if let serde_json::Value::Object(fields) = &mut status {
+            fields.insert("broker".to_owned(), broker_state(self.bus.as_ref()).into());
+        }
+        status
+    }
+
+    fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            if self.stop.is_requested() {
+                return Err("stopping".to_owned());
+            }
+            store_and_bus_ready(&self.store, self.bus.as_ref()).await
+        })
     }
 }

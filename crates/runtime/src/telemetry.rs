@@ -1,30 +1,20 @@
 //! Log output: readable lines in dev, JSON lines in production. `RUST_LOG` overrides the level.
 
-use serde::Deserialize;
+pub use crate::settings::LogFormat;
 use std::io::IsTerminal as _;
 use tracing_subscriber::EnvFilter;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+/// The levels unless RUST_LOG says otherwise.
+const DEFAULT_LEVELS: &str = "info,actix_server=warn,lapin=warn";
 
-impl LogFormat {
-    /// The format asked for, or the profile's: JSON in production, text otherwise.
-    pub fn or_profile_default(chosen: Option<LogFormat>, profile: &str) -> LogFormat {
-        chosen.unwrap_or(if profile == "production" {
-            LogFormat::Json
-        } else {
-            LogFormat::Text
-        })
-    }
-}
-
+/// Installs the process's log subscriber; RUST_LOG overrides the default levels.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn,lapin=warn"));
+    init_with_levels(format, DEFAULT_LEVELS);
+}
+
+/// Like [`init`], with other default levels (`levels` in RUST_LOG's syntax).
+pub fn init_with_levels(format: LogFormat, levels: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(levels));
     // Colour only for a person at a terminal: escape codes make log files and collectors
     // unreadable. NO_COLOR (https://no-color.org) turns it off there too.
     let colour = std::io::stderr().is_terminal()
@@ -38,4 +28,12 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Warns, once logging is up, about `MAILING_*` and `PROBE_SIM_*` variables that set nothing:
+/// most often a mistyped name, whose value is then silently not in effect.
+pub fn warn_about_unknown_variables(settings: &crate::Settings) {
+    for variable in &settings.unknown_variables {
+        tracing::warn!(%variable, "this variable is not a setting and has no effect");
+    }
 }

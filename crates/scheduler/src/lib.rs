@@ -9,8 +9,7 @@
 pub mod events;
 pub mod metrics;
 pub mod service;
-pub mod settings;
 pub mod tick;
 
-pub use settings::Settings;
+pub use service::SchedulerService;
 pub use tick::{Scheduler, TickReport};

@@ -4,7 +4,8 @@
 
 use chrono::Utc;
 use mailing_bus::{Bus, Topic};
-use mailing_domain::store::Store;
+use mailing_domain::store::{SchedulerStore, StoreError};
+use mailing_runtime::blocking;
 use mailing_runtime::metrics::Sampler;
 use std::future::Future;
 use std::pin::Pin;
@@ -51,31 +52,26 @@ pub fn describe() {
 /// Reads the pipeline's gauges when metrics are scraped. Every scheduler replica reports the
 /// same database-wide numbers.
 pub struct PipelineGauges {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn SchedulerStore>,
     pub bus: Arc<dyn Bus>,
 }
 
 impl Sampler for PipelineGauges {
     fn sample(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            let store = self.store.clone();
-            let counted = tokio::task::spawn_blocking(move || {
-                Ok::<_, mailing_domain::store::StoreError>((
-                    store.message_totals()?,
-                    store.due_backlog(Utc::now())?,
-                ))
+            let counted = blocking::call(&self.store, |store| {
+                Ok::<_, StoreError>((store.message_totals()?, store.due_backlog(Utc::now())?))
             })
             .await;
             match counted {
-                Ok(Ok((totals, due))) => {
+                Ok((totals, due)) => {
                     for (status, count) in totals.iter() {
                         metrics::gauge!("mailing_messages", "status" => status.as_str())
                             .set(count as f64);
                     }
                     metrics::gauge!("mailing_messages_due").set(due as f64);
                 }
-                Ok(Err(error)) => tracing::debug!(%error, "cannot sample message counts"),
-                Err(error) => tracing::debug!(%error, "message count sampling failed"),
+                Err(error) => tracing::debug!(%error, "cannot sample message counts"),
             }
             for topic in Topic::ALL {
                 match self.bus.pending(topic).await {

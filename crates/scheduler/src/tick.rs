@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use mailing_bus::{Bus, Topic};
 use mailing_domain::MessageId;
 use mailing_domain::events::{self, SendJob};
-use mailing_domain::store::{Store, StoreError, storage_instant};
+use mailing_domain::store::{SchedulerStore, StoreError, storage_instant};
+use mailing_runtime::blocking;
 use mailing_runtime::metrics::{message_transitions, record_duration};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ pub enum TickError {
 }
 
 pub struct Scheduler {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SchedulerStore>,
     bus: Arc<dyn Bus>,
     claim_batch: u32,
     job_size: usize,
@@ -46,7 +47,7 @@ const DISPATCH_BUDGET: Duration = Duration::from_secs(2);
 
 impl Scheduler {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn SchedulerStore>,
         bus: Arc<dyn Bus>,
         claim_batch: u32,
         job_size: usize,
@@ -65,13 +66,9 @@ impl Scheduler {
     async fn run<T, F>(&self, call: F) -> Result<T, TickError>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn SchedulerStore) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || call(store.as_ref()))
-            .await
-            .map_err(|error| TickError::Task(error.to_string()))?
-            .map_err(TickError::from)
+        Ok(blocking::call(&self.store, call).await?)
     }
 
     /// One pass at `now`.

@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use mailing_domain::MessageId;
-use mailing_domain::store::Store;
+use mailing_domain::store::SenderStore;
+use mailing_runtime::{Stop, blocking};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
 
 #[derive(Default)]
 pub struct HeldClaims {
@@ -41,32 +41,28 @@ impl HeldClaims {
     }
 }
 
-/// Renews the held claims every `every` until `stop` turns true.
+/// Renews the held claims every `every` until `stop` is asked.
 pub async fn renew(
-    store: Arc<dyn Store>,
+    store: Arc<dyn SenderStore>,
     held: Arc<HeldClaims>,
     every: Duration,
-    mut stop: watch::Receiver<bool>,
+    mut stop: Stop,
 ) {
     loop {
         tokio::select! {
-            _ = stop.changed() => return,
+            () = stop.requested() => return,
             () = tokio::time::sleep(every) => {}
         }
         let claims = held.snapshot();
         if claims.is_empty() {
             continue;
         }
-        let store = store.clone();
         let count = claims.len();
-        let renewed =
-            tokio::task::spawn_blocking(move || store.renew_claims(&claims, Utc::now())).await;
-        match renewed {
-            Ok(Ok(renewed)) => {
+        match blocking::call(&store, move |store| store.renew_claims(&claims, Utc::now())).await {
+            Ok(renewed) => {
                 tracing::debug!(held = count, renewed = renewed.len(), "claims renewed")
             }
-            Ok(Err(error)) => tracing::warn!(%error, "renewing claims failed"),
-            Err(error) => tracing::warn!(%error, "claim renewal task failed"),
+            Err(error) => tracing::warn!(%error, "renewing claims failed"),
         }
     }
 }

@@ -14,8 +14,7 @@ pub mod mailings;
 pub mod metrics;
 pub mod probe;
 pub mod service;
-pub mod settings;
-pub mod worker;
+mod worker;
 pub mod writer;
 
-pub use settings::Settings;
+pub use service::SenderService;

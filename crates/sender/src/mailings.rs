@@ -2,7 +2,8 @@
 //! every [`MAX_AGE`], so a cancel or an earlier end reaches attempts that were loaded before it.
 
 use mailing_domain::MailingId;
-use mailing_domain::store::{MailingState, Store};
+use mailing_domain::store::{MailingState, SenderStore};
+use mailing_runtime::blocking;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 pub const MAX_AGE: Duration = Duration::from_millis(100);
 
 pub struct MailingStates {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SenderStore>,
     cache: Mutex<HashMap<MailingId, (Instant, Option<MailingState>)>>,
     /// One reload at a time: attempts that find a stale entry wait for it rather than each
     /// querying the database.
@@ -19,7 +20,7 @@ pub struct MailingStates {
 }
 
 impl MailingStates {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn SenderStore>) -> Self {
         Self {
             store,
             cache: Mutex::new(HashMap::new()),
@@ -45,11 +46,9 @@ impl MailingStates {
         if let Some(state) = self.cached(id) {
             return Ok(state);
         }
-        let store = self.store.clone();
         let read_at = Instant::now();
-        let mut states = tokio::task::spawn_blocking(move || store.mailing_states(&[id]))
+        let mut states = blocking::call(&self.store, move |store| store.mailing_states(&[id]))
             .await
-            .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
         let state = states.pop();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());

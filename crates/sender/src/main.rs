@@ -1,13 +1,29 @@
 //! `mailing-sender`: delivers queued messages to the probe.
 
-use anyhow::Context as _;
-use mailing_runtime::{shutdown, telemetry};
-use mailing_sender::{Settings, service};
+use mailing_domain::store::SenderStore;
+use mailing_runtime::{Handles, Program, Settings, fatal, handles, stop, telemetry};
+use mailing_sender::SenderService;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     mailing_runtime::memory::return_large_allocations();
-    let settings = Settings::load().context("loading settings")?;
-    telemetry::init(settings.log_format());
-    service::run(settings, shutdown::signal()).await
+    let settings = fatal::settings_or_exit(Program::Sender);
+    telemetry::init(settings.log.format);
+    telemetry::warn_about_unknown_variables(&settings);
+    if let Err(error) = run(settings.clone()).await {
+        fatal::exit_with(Program::Sender, settings.log.format, &error);
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let (stopper, stop) = stop::channel();
+    stopper.on_signal();
+    let handles: Handles<dyn SenderStore> = Handles {
+        store: handles::open_store(&settings.database)?,
+        bus: handles::connect_bus(&settings.bus, Program::Sender.binary())?,
+        stop,
+    };
+    SenderService::build(&settings, handles)?
+        .run_until_stopped()
+        .await
 }

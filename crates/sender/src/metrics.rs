@@ -70,9 +70,9 @@ pub fn breaker_tripped(reason: OpenReason) {
 }
 
 /// Reads the sender's state when metrics are scraped.
-pub struct SenderGauges {
-    pub worker: Arc<Worker>,
-    pub concurrency: usize,
+pub(crate) struct SenderGauges {
+    pub(crate) worker: Arc<Worker>,
+    pub(crate) concurrency: usize,
 }
 
 impl Sampler for SenderGauges {

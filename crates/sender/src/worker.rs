@@ -14,26 +14,35 @@ use mailing_bus::Delivery;
 use mailing_domain::MessageId;
 use mailing_domain::delivery::Attempt;
 use mailing_domain::events::{self, SendJob};
-use mailing_domain::store::{Outcome, OutcomeKind, SendTask, Store};
+use mailing_domain::store::{Outcome, OutcomeKind, SendTask, SenderStore};
+use mailing_runtime::blocking;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub struct Worker {
-    pub store: Arc<dyn Store>,
-    pub held: Arc<HeldClaims>,
-    pub mailings: MailingStates,
-    pub probe: ProbeClient,
-    pub breaker: Breaker,
-    pub limiter: Option<RateLimiter>,
-    pub in_flight: Arc<Semaphore>,
-    pub outcomes: OutcomeSender,
-    pub retry: RetryPolicy,
-    pub probe_timeout: Duration,
+pub(crate) struct Worker {
+    pub(crate) store: Arc<dyn SenderStore>,
+    pub(crate) held: Arc<HeldClaims>,
+    pub(crate) mailings: MailingStates,
+    pub(crate) probe: ProbeClient,
+    pub(crate) breaker: Breaker,
+    pub(crate) limiter: Option<RateLimiter>,
+    pub(crate) in_flight: Arc<Semaphore>,
+    pub(crate) outcomes: OutcomeSender,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) probe_timeout: Duration,
     /// How often held claims are renewed; a claim younger than this needs no renewal before
     /// its first attempt.
-    pub claim_renew_every: Duration,
+    pub(crate) claim_renew_every: Duration,
+}
+
+/// What became of a send job once [`Worker::handle`] returned.
+pub(crate) enum Handled {
+    /// Its attempts are under way; the ticket tells when the job is done with.
+    Started(Arc<JobTicket>),
+    /// Settled already: acknowledged, returned to the queue or dead-lettered.
+    Settled,
 }
 
 /// One claimed message on its way through an attempt.
@@ -45,13 +54,13 @@ struct Claimed {
 
 impl Worker {
     /// Handles one send job; returns once every attempt of it has started.
-    pub async fn handle(self: &Arc<Self>, delivery: Delivery) {
+    pub(crate) async fn handle(self: &Arc<Self>, delivery: Delivery) -> Handled {
         let job = match events::decode::<SendJob>(&delivery.payload) {
             Ok(job) => job,
             Err(error) => {
                 tracing::error!(%error, "unreadable send job sent to the dead-letter queue");
                 let _ = delivery.nack(false).await;
-                return;
+                return Handled::Settled;
             }
         };
         metrics::counter!(
@@ -66,19 +75,21 @@ impl Worker {
                 "send job delivered again; messages settled meanwhile are skipped"
             );
         }
-        let store = self.store.clone();
         let ids = job.message_ids;
-        let tasks = match tokio::task::spawn_blocking(move || store.load_for_send(&ids)).await {
-            Ok(Ok(tasks)) => tasks,
-            Ok(Err(error)) => return Self::put_back(delivery, error.to_string()).await,
-            Err(error) => return Self::put_back(delivery, error.to_string()).await,
+        let tasks = match blocking::call(&self.store, move |store| store.load_for_send(&ids)).await
+        {
+            Ok(tasks) => tasks,
+            Err(error) => {
+                Self::put_back(delivery, error.to_string()).await;
+                return Handled::Settled;
+            }
         };
         if tasks.is_empty() {
             // Every message of the job is gone: nothing to do.
             if let Err(error) = delivery.ack().await {
                 tracing::warn!(%error, "send job ack failed");
             }
-            return;
+            return Handled::Settled;
         }
         let ticket = JobTicket::new(tasks.len(), delivery);
         let mut to_attempt = Vec::with_capacity(tasks.len());
@@ -119,16 +130,14 @@ impl Worker {
         let renewed: HashSet<MessageId> = if stale.is_empty() {
             HashSet::new()
         } else {
-            let store = self.store.clone();
-            match tokio::task::spawn_blocking(move || store.renew_claims(&stale, Utc::now())).await
+            match blocking::call(&self.store, move |store| {
+                store.renew_claims(&stale, Utc::now())
+            })
+            .await
             {
-                Ok(Ok(renewed)) => renewed.into_iter().collect(),
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "cannot renew a job's claims; its older messages are left for later");
-                    HashSet::new()
-                }
+                Ok(renewed) => renewed.into_iter().collect(),
                 Err(error) => {
-                    tracing::warn!(%error, "claim renewal failed; the job's older messages are left for later");
+                    tracing::warn!(%error, "cannot renew a job's claims; its older messages are left for later");
                     HashSet::new()
                 }
             }
@@ -158,6 +167,7 @@ impl Worker {
             let worker = self.clone();
             tokio::spawn(async move { worker.attempt(claimed, permit).await });
         }
+        Handled::Started(ticket)
     }
 
     /// Leaves a message of a job this sender no longer holds, without an attempt or an outcome:

@@ -4,7 +4,8 @@
 
 use mailing_bus::Delivery;
 use mailing_domain::MessageId;
-use mailing_domain::store::{Outcome, StatusCounts, Store};
+use mailing_domain::store::{Outcome, SenderStore, StatusCounts};
+use mailing_runtime::blocking;
 use mailing_runtime::metrics::message_transitions;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +17,9 @@ use tokio::sync::mpsc;
 pub struct JobTicket {
     remaining: AtomicUsize,
     delivery: Mutex<Option<Delivery>>,
+    /// Turns true once every message is settled and the job acknowledged (or left to the
+    /// broker, which took it back).
+    done: tokio::sync::watch::Sender<bool>,
 }
 
 impl JobTicket {
@@ -24,7 +28,16 @@ impl JobTicket {
         Arc::new(Self {
             remaining: AtomicUsize::new(messages),
             delivery: Mutex::new(Some(delivery)),
+            done: tokio::sync::watch::channel(false).0,
         })
+    }
+
+    /// Resolves once the job is done with: every message settled, the job acknowledged.
+    pub fn finished(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut done = self.done.subscribe();
+        async move {
+            let _ = done.wait_for(|done| *done).await;
+        }
     }
 
     /// Whether the job is still this sender's: once the connection it came through is lost,
@@ -50,18 +63,22 @@ impl JobTicket {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some(delivery) = delivery else { return };
-        if !delivery.is_held() {
-            tracing::debug!(
-                "send job taken back by the broker before it was done; not acknowledged"
-            );
-            return;
+        if let Some(delivery) = delivery {
+            acknowledge(delivery).await;
         }
-        if let Err(error) = delivery.ack().await {
-            // The broker will redeliver; the messages are no longer queued, so the second pass
-            // skips them.
-            tracing::warn!(%error, "send job ack failed");
-        }
+        self.done.send_replace(true);
+    }
+}
+
+async fn acknowledge(delivery: Delivery) {
+    if !delivery.is_held() {
+        tracing::debug!("send job taken back by the broker before it was done; not acknowledged");
+        return;
+    }
+    if let Err(error) = delivery.ack().await {
+        // The broker will redeliver; the messages are no longer queued, so the second pass
+        // skips them.
+        tracing::warn!(%error, "send job ack failed");
     }
 }
 
@@ -99,7 +116,7 @@ impl WriterHandle {
 }
 
 /// Starts the writer.
-pub fn spawn(store: Arc<dyn Store>, batching: Batching) -> (OutcomeSender, WriterHandle) {
+pub fn spawn(store: Arc<dyn SenderStore>, batching: Batching) -> (OutcomeSender, WriterHandle) {
     let (sender, receiver) = mpsc::channel(batching.max_outcomes * 4);
     let (close, closed) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(run(store, batching, receiver, closed));
@@ -107,7 +124,7 @@ pub fn spawn(store: Arc<dyn Store>, batching: Batching) -> (OutcomeSender, Write
 }
 
 async fn run(
-    store: Arc<dyn Store>,
+    store: Arc<dyn SenderStore>,
     batching: Batching,
     mut receiver: mpsc::Receiver<Pending>,
     mut closed: tokio::sync::watch::Receiver<bool>,
@@ -160,16 +177,15 @@ fn count_transitions(outcomes: &[Outcome], written: &[MessageId]) {
 
 /// Writes one batch, retrying until the database takes it: acknowledging without a commit
 /// would lose outcomes, and dropping them would send those messages again.
-async fn write(store: &Arc<dyn Store>, batch: &mut Vec<Pending>) {
+async fn write(store: &Arc<dyn SenderStore>, batch: &mut Vec<Pending>) {
     let outcomes: Arc<Vec<Outcome>> = Arc::new(batch.iter().map(|p| p.outcome.clone()).collect());
     let mut delay = Duration::from_millis(100);
     loop {
-        let store = store.clone();
         let batch_outcomes = outcomes.clone();
         let result =
-            tokio::task::spawn_blocking(move || store.record_outcomes(&batch_outcomes)).await;
+            blocking::call(store, move |store| store.record_outcomes(&batch_outcomes)).await;
         match result {
-            Ok(Ok(written)) => {
+            Ok(written) => {
                 count_transitions(&outcomes, &written);
                 let skipped = outcomes.len() - written.len();
                 if skipped > 0 {
@@ -177,10 +193,9 @@ async fn write(store: &Arc<dyn Store>, batch: &mut Vec<Pending>) {
                 }
                 break;
             }
-            Ok(Err(error)) => {
+            Err(error) => {
                 tracing::warn!(%error, count = outcomes.len(), "writing outcomes failed; retrying");
             }
-            Err(error) => tracing::error!(%error, "outcome writer task failed; retrying"),
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));

@@ -88,18 +88,42 @@ impl Default for ConnectOptions {
 /// [`StoreError::Unavailable`] when the server cannot be reached, [`StoreError::Internal`] for
 /// a URL no backend serves or a server that refuses.
 pub fn create_database_if_missing(url: &str) -> Result<bool, StoreError> {
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("postgres" | "postgresql") => pg::admin::create_database_if_missing(url),
-        Some("sqlite") => sqlite::create_database_if_missing(url),
-        _ => Err(StoreError::Internal(format!(
-            "the database URL must start with {ACCEPTED_SCHEMES}"
-        ))),
+    match Backend::of(url)? {
+        Backend::Postgres => pg::admin::create_database_if_missing(url),
+        Backend::Sqlite => sqlite::create_database_if_missing(url),
     }
 }
 
 const ACCEPTED_SCHEMES: &str = "postgres://, postgresql:// or sqlite://";
 
-/// Opens the store a database URL names, picking the backend from its scheme.
+/// The database backends, by the scheme of the URL that names a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend `url` names. Errors never quote the URL, since it may carry a password.
+    ///
+    /// # Errors
+    /// [`StoreError::Internal`] for a scheme no backend serves.
+    pub fn of(url: &str) -> Result<Backend, StoreError> {
+        match url.split_once("://").map(|(scheme, _)| scheme) {
+            Some("postgres" | "postgresql") => Ok(Backend::Postgres),
+            Some("sqlite") => Ok(Backend::Sqlite),
+            Some(scheme) if is_scheme(scheme) => Err(StoreError::Internal(format!(
+                "unsupported database URL scheme \"{scheme}\": expected {ACCEPTED_SCHEMES}"
+            ))),
+            _ => Err(StoreError::Internal(format!(
+                "the database URL must start with {ACCEPTED_SCHEMES}"
+            ))),
+        }
+    }
+}
+
+/// Opens the store a database URL names, picking the backend from its scheme, and checks that
+/// a connection works.
 ///
 /// Errors never quote the URL, since it may carry a password.
 ///
@@ -107,15 +131,21 @@ const ACCEPTED_SCHEMES: &str = "postgres://, postgresql:// or sqlite://";
 /// [`StoreError::Internal`] for a scheme no backend serves, and whatever the backend's own
 /// `connect` refuses (see [`PgStore::connect`] and [`SqliteStore::connect`]).
 pub fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("postgres" | "postgresql") => Ok(Arc::new(PgStore::connect(url, options)?)),
-        Some("sqlite") => Ok(Arc::new(SqliteStore::connect(url, options)?)),
-        Some(scheme) if is_scheme(scheme) => Err(StoreError::Internal(format!(
-            "unsupported database URL scheme \"{scheme}\": expected {ACCEPTED_SCHEMES}"
-        ))),
-        _ => Err(StoreError::Internal(format!(
-            "the database URL must start with {ACCEPTED_SCHEMES}"
-        ))),
+    match Backend::of(url)? {
+        Backend::Postgres => Ok(Arc::new(PgStore::connect(url, options)?)),
+        Backend::Sqlite => Ok(Arc::new(SqliteStore::connect(url, options)?)),
+    }
+}
+
+/// Like [`connect`], without connecting: the pool opens connections when calls need them, and
+/// a database that is down makes those calls fail as unavailable until it is up.
+///
+/// # Errors
+/// [`StoreError::Internal`] for a URL or options no backend can work with.
+pub fn open(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
+    match Backend::of(url)? {
+        Backend::Postgres => Ok(Arc::new(PgStore::open(url, options)?)),
+        Backend::Sqlite => Ok(Arc::new(SqliteStore::open(url, options)?)),
     }
 }
 

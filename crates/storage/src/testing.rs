@@ -6,7 +6,7 @@ use crate::pg::admin::with_database;
 use crate::{ConnectOptions, PgStore, SqliteStore};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use mailing_domain::store::Store;
+use mailing_domain::store::{Migrate, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -179,6 +179,29 @@ impl Drop for TestSqliteDatabase {
                 "cannot remove test database {}: {error}",
                 self.dir.display()
             );
+        }
+    }
+}
+
+/// A test database on either backend, for tests that run on both.
+pub enum AnyTestDatabase {
+    Postgres(TestDatabase),
+    Sqlite(TestSqliteDatabase),
+}
+
+impl AnyTestDatabase {
+    /// The URL of the test database, for `MAILING_DATABASE_URL`.
+    pub fn url(&self) -> &str {
+        match self {
+            AnyTestDatabase::Postgres(db) => db.url(),
+            AnyTestDatabase::Sqlite(db) => db.url(),
+        }
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            AnyTestDatabase::Postgres(db) => db.store(),
+            AnyTestDatabase::Sqlite(db) => db.store(),
         }
     }
 }

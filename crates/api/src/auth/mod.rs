@@ -15,10 +15,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, http::header, web};
-use mailing_domain::store::Store;
+use mailing_domain::store::ApiStore;
 use paperclip::actix::Apiv2Security;
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::Arc;
 
 /// A request that carried a valid bearer token. Handlers take it as their first argument, so a
 /// request without one is refused before its body is read.
@@ -80,7 +79,7 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
 /// Creates the admin account from configuration, or updates its password when the
 /// configuration changed it. Runs before the server accepts requests.
 pub fn bootstrap_admin(
-    store: &Arc<dyn Store>,
+    store: &dyn ApiStore,
     username: &str,
     password: &SecretString,
 ) -> anyhow::Result<()> {

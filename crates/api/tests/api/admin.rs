@@ -9,6 +9,16 @@ use mailing_domain::store::{ClientQuery, NewAdminSession, PageRequest};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
+both_setups!(
+    pages_need_a_session_and_the_login_form_checks_the_password,
+    the_session_cookie_is_http_only_strict_and_secure_behind_tls,
+    a_form_without_the_sessions_csrf_token_is_refused_and_stores_nothing,
+    a_bad_field_is_explained_beside_it_and_nothing_is_stored,
+    logging_out_ends_the_session_and_an_expired_one_is_refused,
+    the_mailing_form_reads_times_in_the_viewers_zone_and_counts_matching_clients,
+    unknown_admin_pages_answer_with_a_page_not_json,
+);
+
 /// A logged-in browser: its session cookie and the CSRF token its pages carry.
 struct Browser<'a> {
     app: &'a TestApp,
@@ -112,7 +122,6 @@ impl<'a> Browser<'a> {
     }
 }
 
-#[tokio::test]
 async fn pages_need_a_session_and_the_login_form_checks_the_password() {
     let app = spawn_app().await;
     let response = app.get_without_token("/admin/clients").await;
@@ -144,7 +153,6 @@ async fn pages_need_a_session_and_the_login_form_checks_the_password() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
 async fn the_session_cookie_is_http_only_strict_and_secure_behind_tls() {
     let app = spawn_app().await;
     let plain = submit_login(&app, "12345", &[]).await;
@@ -170,7 +178,6 @@ async fn the_session_cookie_is_http_only_strict_and_secure_behind_tls() {
     assert!(cookie.contains("Secure"), "{cookie}");
 }
 
-#[tokio::test]
 async fn a_form_without_the_sessions_csrf_token_is_refused_and_stores_nothing() {
     let app = spawn_app().await;
     let browser = Browser::login(&app).await;
@@ -210,7 +217,6 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_stores_nothing() 
     assert!(list.contains("Operator saved.") && list.contains("Beeline"));
 }
 
-#[tokio::test]
 async fn a_bad_field_is_explained_beside_it_and_nothing_is_stored() {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -247,7 +253,6 @@ async fn a_bad_field_is_explained_beside_it_and_nothing_is_stored() {
     assert_eq!(clients.total, 0);
 }
 
-#[tokio::test]
 async fn logging_out_ends_the_session_and_an_expired_one_is_refused() {
     let app = spawn_app().await;
     let browser = Browser::login(&app).await;
@@ -297,7 +302,6 @@ fn sha256_hex(token: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
 async fn the_mailing_form_reads_times_in_the_viewers_zone_and_counts_matching_clients() {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -380,7 +384,6 @@ async fn the_mailing_form_reads_times_in_the_viewers_zone_and_counts_matching_cl
     );
 }
 
-#[tokio::test]
 async fn unknown_admin_pages_answer_with_a_page_not_json() {
     let app = spawn_app().await;
     let browser = Browser::login(&app).await;

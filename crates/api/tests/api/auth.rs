@@ -3,10 +3,25 @@ use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+both_setups!(
+    token_endpoint_issues_a_bearer_token,
+    issued_token_lives_as_long_as_configured,
+    wrong_password_is_refused,
+    unknown_user_is_refused,
+    odd_usernames_are_wrong_credentials_not_server_errors,
+    configured_admin_account_replaces_the_default,
+    every_protected_operation_refuses_requests_without_a_valid_token,
+    tokens_signed_with_the_dev_secret_are_accepted,
+    tokens_with_wrong_claims_or_algorithm_are_refused,
+    health_readiness_and_documentation_need_no_token,
+    token_request_is_validated_like_any_body,
+    repeated_failed_logins_are_throttled_per_client_and_account,
+    a_successful_login_clears_the_failures,
+);
+
 /// base64url of `{"alg":"none","typ":"JWT"}`.
 const ALG_NONE_HEADER: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
 
-#[tokio::test]
 async fn token_endpoint_issues_a_bearer_token() {
     let app = spawn_app().await;
 
@@ -19,7 +34,6 @@ async fn token_endpoint_issues_a_bearer_token() {
     body(response, StatusCode::OK).await;
 }
 
-#[tokio::test]
 async fn issued_token_lives_as_long_as_configured() {
     let app = spawn_app_with(&[("MAILING_JWT_TTL_SECONDS", "120")]).await;
 
@@ -40,7 +54,6 @@ async fn issued_token_lives_as_long_as_configured() {
     assert!((claims["iat"].as_i64().unwrap() - now_secs()).abs() <= 5);
 }
 
-#[tokio::test]
 async fn wrong_password_is_refused() {
     let app = spawn_app().await;
 
@@ -51,7 +64,6 @@ async fn wrong_password_is_refused() {
     error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
 
-#[tokio::test]
 async fn unknown_user_is_refused() {
     let app = spawn_app().await;
 
@@ -64,7 +76,6 @@ async fn unknown_user_is_refused() {
     }
 }
 
-#[tokio::test]
 async fn odd_usernames_are_wrong_credentials_not_server_errors() {
     let app = spawn_app().await;
 
@@ -75,7 +86,6 @@ async fn odd_usernames_are_wrong_credentials_not_server_errors() {
     }
 }
 
-#[tokio::test]
 async fn configured_admin_account_replaces_the_default() {
     let app = spawn_app_with(&[
         ("MAILING_ADMIN_USERNAME", "operator"),
@@ -140,7 +150,6 @@ async fn assert_refused(response: Response, code: &str, what: &str) {
     assert_details(&body, &[]);
 }
 
-#[tokio::test]
 async fn every_protected_operation_refuses_requests_without_a_valid_token() {
     let app = spawn_app().await;
     let operations = protected_operations(&app).await;
@@ -182,7 +191,6 @@ async fn every_protected_operation_refuses_requests_without_a_valid_token() {
     );
 }
 
-#[tokio::test]
 async fn tokens_signed_with_the_dev_secret_are_accepted() {
     // The refusals above are only meaningful if a token built the same way is otherwise good.
     let app = spawn_app().await;
@@ -201,7 +209,6 @@ async fn tokens_signed_with_the_dev_secret_are_accepted() {
     }
 }
 
-#[tokio::test]
 async fn tokens_with_wrong_claims_or_algorithm_are_refused() {
     let app = spawn_app().await;
     let now = now_secs();
@@ -243,7 +250,6 @@ async fn tokens_with_wrong_claims_or_algorithm_are_refused() {
     }
 }
 
-#[tokio::test]
 async fn health_readiness_and_documentation_need_no_token() {
     let app = spawn_app().await;
 
@@ -266,7 +272,6 @@ async fn health_readiness_and_documentation_need_no_token() {
     }
 }
 
-#[tokio::test]
 async fn token_request_is_validated_like_any_body() {
     let app = spawn_app().await;
 
@@ -299,7 +304,6 @@ async fn send_form(app: &TestApp) -> Response {
         .unwrap()
 }
 
-#[tokio::test]
 async fn repeated_failed_logins_are_throttled_per_client_and_account() {
     let app = spawn_app_with(&[
         ("MAILING_LOGIN_MAX_FAILURES", "3"),
@@ -342,7 +346,6 @@ async fn repeated_failed_logins_are_throttled_per_client_and_account() {
     );
 }
 
-#[tokio::test]
 async fn a_successful_login_clears_the_failures() {
     let app = spawn_app_with(&[("MAILING_LOGIN_MAX_FAILURES", "2")]).await;
     for _ in 0..3 {

@@ -2,7 +2,16 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
+both_setups!(
+    create_get_and_list_client_filters,
+    put_replaces_and_patch_merges,
+    delete_removes_the_filter,
+    missing_filters_are_not_found,
+    invalid_filters_are_refused_and_nothing_is_stored,
+    invalid_filter_updates_change_nothing,
+    mailings_keep_their_copy_of_a_saved_filter,
+);
+
 async fn create_get_and_list_client_filters() {
     let app = spawn_app().await;
 
@@ -40,7 +49,6 @@ async fn create_get_and_list_client_filters() {
     assert_eq!(ids(&second), [id(&everyone)]);
 }
 
-#[tokio::test]
 async fn put_replaces_and_patch_merges() {
     let app = spawn_app().await;
     let filter = app
@@ -94,7 +102,6 @@ async fn put_replaces_and_patch_merges() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, cleared);
 }
 
-#[tokio::test]
 async fn delete_removes_the_filter() {
     let app = spawn_app().await;
     let filter = app.create_client_filter(&json!({ "tags": ["vip"] })).await;
@@ -106,7 +113,6 @@ async fn delete_removes_the_filter() {
     assert_eq!(app.counts().await.client_filters, 0);
 }
 
-#[tokio::test]
 async fn missing_filters_are_not_found() {
     let app = spawn_app().await;
     let path = "/api/v1/client-filters/77";
@@ -129,7 +135,6 @@ async fn missing_filters_are_not_found() {
     error(app.delete(path).await, StatusCode::NOT_FOUND, "not_found").await;
 }
 
-#[tokio::test]
 async fn invalid_filters_are_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
     let before = app.counts().await;
@@ -184,7 +189,6 @@ async fn invalid_filters_are_refused_and_nothing_is_stored() {
         .await;
 }
 
-#[tokio::test]
 async fn invalid_filter_updates_change_nothing() {
     let app = spawn_app().await;
     let filter = app
@@ -209,7 +213,6 @@ async fn invalid_filter_updates_change_nothing() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, filter);
 }
 
-#[tokio::test]
 async fn mailings_keep_their_copy_of_a_saved_filter() {
     let app = spawn_app().await;
     let filter = app

@@ -3,6 +3,27 @@ use mailing_domain::MessageStatus;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+both_setups!(
+    create_and_get_a_client,
+    tags_and_time_zone_have_defaults,
+    duplicate_tags_collapse_and_existing_tags_are_reused,
+    time_zones_are_iana_names,
+    client_list_is_paginated_by_id,
+    client_list_filters_by_operator_tag_and_phone_prefix,
+    client_list_refuses_malformed_filters,
+    put_replaces_the_whole_client,
+    patch_changes_only_given_fields,
+    delete_removes_the_client,
+    missing_clients_are_not_found,
+    invalid_clients_are_refused_and_nothing_is_stored,
+    unknown_operator_is_a_validation_error_and_creates_no_tags,
+    invalid_client_updates_change_nothing,
+    duplicate_phone_numbers_conflict,
+    deleting_a_client_cancels_its_unsent_messages_and_keeps_the_rest,
+    racing_clients_share_the_tags_they_create,
+    racing_duplicate_phones_get_one_client_and_conflicts,
+);
+
 async fn app_with_operators() -> TestApp {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -19,7 +40,6 @@ fn client_input() -> Value {
     })
 }
 
-#[tokio::test]
 async fn create_and_get_a_client() {
     let app = app_with_operators().await;
     let before = app.counts().await;
@@ -44,9 +64,10 @@ async fn create_and_get_a_client() {
     let after = app.counts().await;
     assert_eq!(after.clients, before.clients + 1);
     assert_eq!(after.tags, before.tags + 2, "missing tags are created");
+    // Only mailings have events: the scheduler reads clients when a mailing starts.
+    app.assert_no_more_events(0).await;
 }
 
-#[tokio::test]
 async fn tags_and_time_zone_have_defaults() {
     let app = app_with_operators().await;
 
@@ -61,7 +82,6 @@ async fn tags_and_time_zone_have_defaults() {
     assert_eq!(created["time_zone"], "UTC");
 }
 
-#[tokio::test]
 async fn duplicate_tags_collapse_and_existing_tags_are_reused() {
     let app = app_with_operators().await;
     app.create_tag("vip").await;
@@ -81,7 +101,6 @@ async fn duplicate_tags_collapse_and_existing_tags_are_reused() {
     assert_eq!(app.counts().await.tags, 2);
 }
 
-#[tokio::test]
 async fn time_zones_are_iana_names() {
     let app = app_with_operators().await;
 
@@ -103,7 +122,6 @@ async fn time_zones_are_iana_names() {
     }
 }
 
-#[tokio::test]
 async fn client_list_is_paginated_by_id() {
     let app = app_with_operators().await;
     let mut created = vec![];
@@ -129,7 +147,6 @@ async fn client_list_is_paginated_by_id() {
     assert_eq!(second["total"], 5);
 }
 
-#[tokio::test]
 async fn client_list_filters_by_operator_tag_and_phone_prefix() {
     let app = app_with_operators().await;
     let a = id(&app.create_client("79001110000", "bln", &["vip"]).await);
@@ -172,7 +189,6 @@ async fn client_list_filters_by_operator_tag_and_phone_prefix() {
     assert_eq!(tagged["total"], 0);
 }
 
-#[tokio::test]
 async fn client_list_refuses_malformed_filters() {
     let app = app_with_operators().await;
 
@@ -191,7 +207,6 @@ async fn client_list_refuses_malformed_filters() {
     }
 }
 
-#[tokio::test]
 async fn put_replaces_the_whole_client() {
     let app = app_with_operators().await;
     let client = body(
@@ -232,7 +247,6 @@ async fn put_replaces_the_whole_client() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, bare);
 }
 
-#[tokio::test]
 async fn patch_changes_only_given_fields() {
     let app = app_with_operators().await;
     let client = body(
@@ -276,7 +290,6 @@ async fn patch_changes_only_given_fields() {
     assert_eq!(same["phone_number"], "79001234567");
 }
 
-#[tokio::test]
 async fn delete_removes_the_client() {
     let app = app_with_operators().await;
     let client = app.create_client("79001234567", "bln", &["vip"]).await;
@@ -292,7 +305,6 @@ async fn delete_removes_the_client() {
     app.create_client("79001234567", "bln", &[]).await;
 }
 
-#[tokio::test]
 async fn missing_clients_are_not_found() {
     let app = app_with_operators().await;
     let path = "/api/v1/clients/4242";
@@ -307,7 +319,6 @@ async fn missing_clients_are_not_found() {
     assert_eq!((counts.clients, counts.tags), (0, 0));
 }
 
-#[tokio::test]
 async fn invalid_clients_are_refused_and_nothing_is_stored() {
     let app = app_with_operators().await;
     let before = app.counts().await;
@@ -424,7 +435,6 @@ async fn invalid_clients_are_refused_and_nothing_is_stored() {
     assert_eq!(created["tags"].as_array().unwrap().len(), 50);
 }
 
-#[tokio::test]
 async fn unknown_operator_is_a_validation_error_and_creates_no_tags() {
     let app = app_with_operators().await;
     let before = app.counts().await;
@@ -438,7 +448,6 @@ async fn unknown_operator_is_a_validation_error_and_creates_no_tags() {
     assert_eq!(app.counts().await, before);
 }
 
-#[tokio::test]
 async fn invalid_client_updates_change_nothing() {
     let app = app_with_operators().await;
     let client = body(
@@ -480,7 +489,6 @@ async fn invalid_client_updates_change_nothing() {
     assert_eq!(app.counts().await, before);
 }
 
-#[tokio::test]
 async fn duplicate_phone_numbers_conflict() {
     let app = app_with_operators().await;
     app.create_client("79001234567", "bln", &[]).await;
@@ -504,7 +512,6 @@ async fn duplicate_phone_numbers_conflict() {
     assert_eq!(app.counts().await, before);
 }
 
-#[tokio::test]
 async fn deleting_a_client_cancels_its_unsent_messages_and_keeps_the_rest() {
     let app = app_with_operators().await;
     let leaving = id(&app.create_client("79001234567", "bln", &[]).await);
@@ -600,7 +607,6 @@ async fn deleting_a_client_cancels_its_unsent_messages_and_keeps_the_rest() {
     );
 }
 
-#[tokio::test]
 async fn racing_clients_share_the_tags_they_create() {
     let app = app_with_operators().await;
 
@@ -622,7 +628,6 @@ async fn racing_clients_share_the_tags_they_create() {
     assert_eq!(fresh["total"], 8);
 }
 
-#[tokio::test]
 async fn racing_duplicate_phones_get_one_client_and_conflicts() {
     let app = app_with_operators().await;
 

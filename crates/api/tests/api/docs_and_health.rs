@@ -4,7 +4,17 @@ use reqwest::header::{CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-#[tokio::test]
+both_setups!(
+    openapi_document_describes_bearer_auth,
+    served_openapi_document_matches_the_committed_one,
+    docs_lead_to_swagger_ui,
+    short_docs_paths_redirect_to_swagger_ui,
+    unknown_documentation_files_are_not_found,
+    docs_with_a_query_string_still_answer,
+    health_and_readiness,
+    responses_match_the_documented_schemas,
+);
+
 async fn openapi_document_describes_bearer_auth() {
     let app = spawn_app().await;
 
@@ -49,7 +59,6 @@ async fn openapi_document_describes_bearer_auth() {
     }
 }
 
-#[tokio::test]
 async fn served_openapi_document_matches_the_committed_one() {
     let app = spawn_app().await;
 
@@ -68,7 +77,6 @@ async fn served_openapi_document_matches_the_committed_one() {
     );
 }
 
-#[tokio::test]
 async fn docs_lead_to_swagger_ui() {
     let app = spawn_app().await;
 
@@ -109,7 +117,6 @@ async fn docs_lead_to_swagger_ui() {
     }
 }
 
-#[tokio::test]
 async fn short_docs_paths_redirect_to_swagger_ui() {
     let app = spawn_app().await;
 
@@ -124,7 +131,6 @@ async fn short_docs_paths_redirect_to_swagger_ui() {
     }
 }
 
-#[tokio::test]
 async fn unknown_documentation_files_are_not_found() {
     let app = spawn_app().await;
 
@@ -139,7 +145,6 @@ async fn unknown_documentation_files_are_not_found() {
     }
 }
 
-#[tokio::test]
 async fn docs_with_a_query_string_still_answer() {
     let app = spawn_app().await;
 
@@ -161,7 +166,6 @@ async fn docs_with_a_query_string_still_answer() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-#[tokio::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;
 
@@ -171,6 +175,7 @@ async fn health_and_readiness() {
     assert_eq!(ready, json!({ "status": "ready", "database": "ok" }));
 }
 
+/// PostgreSQL only: a SQLite file stays readable to the connections that have it open.
 #[tokio::test]
 async fn losing_the_database_makes_the_instance_unready_not_broken() {
     let mut app = spawn_app_with(&[("MAILING_DATABASE_ACQUIRE_TIMEOUT_MS", "500")]).await;
@@ -254,7 +259,6 @@ fn conform(doc: &Value, schema: &Value, value: &Value, path: &str, problems: &mu
     }
 }
 
-#[tokio::test]
 async fn responses_match_the_documented_schemas() {
     let app = spawn_app().await;
     let doc = body(

@@ -4,9 +4,15 @@ use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+both_setups!(
+    a_wrong_method_is_a_405_with_allow,
+    the_document_says_request_bodies_take_no_other_fields,
+    paging_bounds_are_documented,
+    the_document_states_exact_value_rules,
+);
+
 /// A method a resource does not serve is a 405 that names the ones it does (RFC 9110
 /// §15.5.6), in the API's JSON error body; the body used to replace the `Allow` header.
-#[tokio::test]
 async fn a_wrong_method_is_a_405_with_allow() {
     let app = spawn_app().await;
     let operator = app.create_operator("bln").await;
@@ -49,7 +55,6 @@ async fn a_wrong_method_is_a_405_with_allow() {
 
 /// Every request body refuses fields it does not name (422 `unknown_field`); the document
 /// says so, so generated clients and fuzzers do not send them as valid.
-#[tokio::test]
 async fn the_document_says_request_bodies_take_no_other_fields() {
     let app = spawn_app().await;
     let doc = body(
@@ -89,7 +94,6 @@ async fn the_document_says_request_bodies_take_no_other_fields() {
 
 /// `page` and `page_size` carry their bounds in the document. Page numbers are 32-bit
 /// unsigned, which the document used to call `int32`, so page 2147483648, accepted, broke it.
-#[tokio::test]
 async fn paging_bounds_are_documented() {
     let app = spawn_app().await;
     let doc = body(
@@ -156,7 +160,6 @@ async fn paging_bounds_are_documented() {
 
 /// Most generated writes were refused because the document named no rule on the values; it
 /// now states those a schema can state exactly, and the server keeps to each of them.
-#[tokio::test]
 async fn the_document_states_exact_value_rules() {
     let app = spawn_app().await;
     let doc = body(

@@ -1,22 +1,61 @@
-//! The application under test, started on a random port against its own database, and the
-//! assertions every module shares.
+//! The application under test, started on a random port against its own database and bus,
+//! on either setup, and the assertions every module shares.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use mailing_api::config::Settings;
 use mailing_api::startup::Application;
-use mailing_domain::store::{ClientQuery, MessageQuery, NewMessage, PageRequest, Store};
+use mailing_bus::testing::TestBus;
+use mailing_bus::{Bus, Topic};
+use mailing_domain::events::{self, MailingEvent};
+use mailing_domain::store::{ApiStore, ClientQuery, MessageQuery, NewMessage, PageRequest, Store};
 use mailing_domain::{ClientId, MailingId, MessageStatus};
-use mailing_storage::testing::TestDatabase;
+use mailing_runtime::{Handles, Program, Settings, Stopper, stop};
+use mailing_storage::testing::{AnyTestDatabase, TestDatabase, TestSqliteDatabase};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub const ADMIN_USERNAME: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "12345";
-/// The dev profile's signing secret (see `config.rs`); tests sign their own tokens with it.
-pub const DEV_JWT_SECRET: &str = "mailing-dev-profile-jwt-secret-never-use-in-production";
+/// The dev profile's signing secret; tests sign their own tokens with it.
+pub const DEV_JWT_SECRET: &str = mailing_runtime::settings::DEV_JWT_SECRET;
 pub const ISSUER: &str = "mailing-api";
+
+/// The two ways the product runs (see the README): each test of the suite runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// The separate services: PostgreSQL and RabbitMQ.
+    Distributed,
+    /// `mailing`: a SQLite file and the in-process bus.
+    Embedded,
+}
+
+tokio::task_local! {
+    /// The setup the running test asked for; [`both_setups!`] sets it.
+    pub static SETUP: Setup;
+}
+
+/// Runs each named `async fn` test on both setups, as `name::distributed` and
+/// `name::embedded` (`cargo test -p mailing-api embedded` runs the SQLite half alone).
+macro_rules! both_setups {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                use crate::helpers::{SETUP, Setup};
+
+                #[tokio::test]
+                async fn distributed() {
+                    SETUP.scope(Setup::Distributed, super::$test()).await;
+                }
+
+                #[tokio::test]
+                async fn embedded() {
+                    SETUP.scope(Setup::Embedded, super::$test()).await;
+                }
+            }
+        )*
+    };
+}
 
 pub struct TestApp {
     pub address: String,
@@ -26,7 +65,12 @@ pub struct TestApp {
     pub token: String,
     /// The body of the login that produced `token`.
     pub login: Value,
-    db: Option<TestDatabase>,
+    /// Every mailing event the api published, in order.
+    events: Arc<Mutex<Vec<MailingEvent>>>,
+    db: Option<AnyTestDatabase>,
+    _bus: TestBus,
+    /// Stops the application when the test ends.
+    _stopper: Stopper,
 }
 
 /// An application with the dev profile's defaults.
@@ -37,10 +81,18 @@ pub async fn spawn_app() -> TestApp {
 /// An application with `vars` added to (or overriding) the test environment, logged in with
 /// the admin account they configure.
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let setup = SETUP.try_with(|setup| *setup).unwrap_or(Setup::Distributed);
     // Creating and migrating a database is blocking diesel work.
-    let db = tokio::task::spawn_blocking(TestDatabase::create)
-        .await
-        .expect("test database task");
+    let db = tokio::task::spawn_blocking(move || match setup {
+        Setup::Distributed => AnyTestDatabase::Postgres(TestDatabase::create()),
+        Setup::Embedded => AnyTestDatabase::Sqlite(TestSqliteDatabase::create()),
+    })
+    .await
+    .expect("test database task");
+    let (bus, program) = match setup {
+        Setup::Distributed => (TestBus::new(), Program::Api),
+        Setup::Embedded => (TestBus::in_memory(), Program::AllInOne),
+    };
     let mut env = vec![
         ("MAILING_HTTP_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
         ("MAILING_DATABASE_URL".to_owned(), db.url().to_owned()),
@@ -49,11 +101,10 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
             "MAILING_DATABASE_MAX_CONNECTIONS".to_owned(),
             "4".to_owned(),
         ),
-        // These tests are about HTTP; mailing events stay in the outbox (the pipeline's
-        // end-to-end tests cover publishing them).
+        ("MAILING_AMQP_URL".to_owned(), bus.url().to_owned()),
         (
-            "MAILING_AMQP_URL".to_owned(),
-            "amqp://guest:guest@127.0.0.1:1/%2f".to_owned(),
+            "MAILING_AMQP_NAMESPACE".to_owned(),
+            bus.namespace().to_owned(),
         ),
     ];
     env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -65,10 +116,21 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     };
     let username = configured("MAILING_ADMIN_USERNAME", ADMIN_USERNAME);
     let password = configured("MAILING_ADMIN_PASSWORD", ADMIN_PASSWORD);
-    let settings = Settings::load_from(env).expect("test settings are valid");
-    let application = Application::build(settings)
+    let settings = Settings::load_from(program, env).expect("test settings are valid");
+    let events = collect_events(bus.connect("events").await).await;
+    let (stopper, stop) = stop::channel();
+    let handles: Handles<dyn ApiStore> = Handles {
+        store: db.store(),
+        bus: bus.connect("api").await,
+        stop,
+    };
+    let mut application = Application::build(&settings, handles)
         .await
         .expect("the application builds");
+    application
+        .wait_until_prepared()
+        .await
+        .expect("the database is prepared");
     let port = application.port();
     tokio::spawn(application.run_until_stopped());
 
@@ -94,8 +156,45 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         client,
         token,
         login,
+        events,
         db: Some(db),
+        _bus: bus,
+        _stopper: stopper,
     }
+}
+
+/// The events of one mailing, in the order they are expected.
+pub fn mailing_events(mailing: i64, kinds: &[&str]) -> Vec<MailingEvent> {
+    let mailing_id = MailingId(mailing);
+    kinds
+        .iter()
+        .map(|kind| match *kind {
+            "created" => MailingEvent::MailingCreated { mailing_id },
+            "updated" => MailingEvent::MailingUpdated { mailing_id },
+            "cancelled" => MailingEvent::MailingCancelled { mailing_id },
+            "deleted" => MailingEvent::MailingDeleted { mailing_id },
+            other => panic!("no mailing event is called {other}"),
+        })
+        .collect()
+}
+
+/// Records every mailing event published on `bus`, acknowledging each.
+async fn collect_events(bus: Arc<dyn Bus>) -> Arc<Mutex<Vec<MailingEvent>>> {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut subscription = bus
+        .subscribe(Topic::MailingEvents, 64)
+        .await
+        .expect("subscribed to mailing events");
+    let recorded = events.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(delivery)) = subscription.next().await {
+            let event = events::decode::<MailingEvent>(&delivery.payload)
+                .expect("the api publishes well-formed events");
+            recorded.lock().expect("not poisoned").push(event);
+            delivery.ack().await.expect("acknowledged");
+        }
+    });
+    events
 }
 
 impl TestApp {
@@ -110,7 +209,39 @@ impl TestApp {
             .store()
     }
 
-    /// Drops the database under the running application, to see how it copes.
+    /// Waits until the api has published `expected` mailing events since it started (nothing
+    /// else publishes on the test's bus), and returns them in order; a test that expects no
+    /// event says so with `assert_no_more_events`.
+    pub async fn published_events(&self, expected: usize) -> Vec<MailingEvent> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let events = self.events.lock().expect("not poisoned").clone();
+            if events.len() >= expected {
+                assert_eq!(
+                    events.len(),
+                    expected,
+                    "more events than expected: {events:?}"
+                );
+                return events;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {expected} mailing events, got {events:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Checks that no event beyond the first `published` came, after giving the relay time to
+    /// publish anything it holds.
+    pub async fn assert_no_more_events(&self, published: usize) {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let events = self.events.lock().expect("not poisoned").clone();
+        assert_eq!(events.len(), published, "unexpected events: {events:?}");
+    }
+
+    /// Drops the database under the running application, to see how it copes (PostgreSQL
+    /// only: a SQLite file stays readable to connections that have it open).
     pub fn drop_database(&mut self) {
         drop(self.db.take());
     }

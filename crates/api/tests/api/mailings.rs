@@ -5,7 +5,30 @@ use mailing_domain::{ClientFilter, MailingSchedule, MailingText, MessageStatus};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-#[tokio::test]
+both_setups!(
+    create_and_get_a_mailing,
+    start_in_the_past_means_running_and_offsets_are_honoured,
+    local_time_keeps_the_wall_clock,
+    local_time_ends_when_the_westernmost_clock_passes_end_at,
+    mailing_list_is_paginated_by_id,
+    windows_may_cross_midnight,
+    put_replaces_a_scheduled_mailing,
+    patch_changes_only_given_fields,
+    delete_hides_the_mailing_and_cancels_its_unsent_messages,
+    missing_mailings_are_not_found,
+    invalid_mailings_are_refused_and_nothing_is_stored,
+    invalid_updates_change_nothing,
+    end_in_the_past_is_refused_on_update,
+    running_mailings_refuse_changes_to_who_and_when,
+    running_mailings_accept_text_end_and_window_changes,
+    cancel_cancels_unsent_messages_and_is_idempotent,
+    cancelled_mailings_cannot_change,
+    finished_mailings_cannot_be_cancelled_or_changed,
+    times_round_trip_exactly,
+    instants_storage_cannot_tell_apart_are_not_a_server_error,
+    a_leap_second_is_kept_as_the_last_microsecond_before_it,
+);
+
 async fn create_and_get_a_mailing() {
     let app = spawn_app().await;
     let start = at(Duration::days(1));
@@ -44,9 +67,12 @@ async fn create_and_get_a_mailing() {
     let path = format!("/api/v1/mailings/{}", id(&created));
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, created);
     assert_eq!(app.counts().await.mailings, 1);
+    assert_eq!(
+        app.published_events(1).await,
+        mailing_events(id(&created), &["created"])
+    );
 }
 
-#[tokio::test]
 async fn start_in_the_past_means_running_and_offsets_are_honoured() {
     let app = spawn_app().await;
 
@@ -70,7 +96,6 @@ async fn start_in_the_past_means_running_and_offsets_are_honoured() {
     assert_eq!(created["end_at"], "2030-01-01T14:30:00Z");
 }
 
-#[tokio::test]
 async fn local_time_keeps_the_wall_clock() {
     let app = spawn_app().await;
 
@@ -94,7 +119,6 @@ async fn local_time_keeps_the_wall_clock() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, created);
 }
 
-#[tokio::test]
 async fn local_time_ends_when_the_westernmost_clock_passes_end_at() {
     let app = spawn_app().await;
     // An hour ago on a UTC clock, but still ahead on American clocks.
@@ -116,7 +140,6 @@ async fn local_time_ends_when_the_westernmost_clock_passes_end_at() {
     validation(response, &[("end_at", "in_past")]).await;
 }
 
-#[tokio::test]
 async fn mailing_list_is_paginated_by_id() {
     let app = spawn_app().await;
     let mut created = vec![];
@@ -137,7 +160,6 @@ async fn mailing_list_is_paginated_by_id() {
     assert_eq!(second["total"], 4);
 }
 
-#[tokio::test]
 async fn windows_may_cross_midnight() {
     let app = spawn_app().await;
 
@@ -153,7 +175,6 @@ async fn windows_may_cross_midnight() {
     );
 }
 
-#[tokio::test]
 async fn put_replaces_a_scheduled_mailing() {
     let app = spawn_app().await;
     let mailing = app
@@ -195,9 +216,12 @@ async fn put_replaces_a_scheduled_mailing() {
     assert_eq!(replaced["status"], "scheduled");
     assert_eq!(replaced["created_at"], mailing["created_at"]);
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, replaced);
+    assert_eq!(
+        app.published_events(2).await,
+        mailing_events(id(&mailing), &["created", "updated"])
+    );
 }
 
-#[tokio::test]
 async fn patch_changes_only_given_fields() {
     let app = spawn_app().await;
     let mailing = app
@@ -274,9 +298,15 @@ async fn patch_changes_only_given_fields() {
         json!({ "operator_codes": [], "tags": [] })
     );
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, inline);
+    let five_changes = [
+        "created", "updated", "updated", "updated", "updated", "updated",
+    ];
+    assert_eq!(
+        app.published_events(6).await,
+        mailing_events(id(&mailing), &five_changes)
+    );
 }
 
-#[tokio::test]
 async fn delete_hides_the_mailing_and_cancels_its_unsent_messages() {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -342,9 +372,10 @@ async fn delete_hides_the_mailing_and_cancels_its_unsent_messages() {
     )
     .await;
     assert_eq!(untouched["items"][0]["status"], "scheduled");
+    let events = app.published_events(3).await;
+    assert_eq!(events[2], mailing_events(mailing, &["deleted"])[0]);
 }
 
-#[tokio::test]
 async fn missing_mailings_are_not_found() {
     let app = spawn_app().await;
     let path = "/api/v1/mailings/31337";
@@ -360,7 +391,6 @@ async fn missing_mailings_are_not_found() {
     assert_eq!(app.counts().await.mailings, 0);
 }
 
-#[tokio::test]
 async fn invalid_mailings_are_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
     let saved = app.create_client_filter(&json!({ "tags": ["vip"] })).await;
@@ -465,6 +495,7 @@ async fn invalid_mailings_are_refused_and_nothing_is_stored() {
     let response = app.post_json("/api/v1/mailings", &unknown).await;
     validation(response, &[("client_filter_id", "unknown_client_filter")]).await;
     assert_eq!(app.counts().await, before);
+    app.assert_no_more_events(0).await;
 
     let longest = with(
         &base,
@@ -474,7 +505,6 @@ async fn invalid_mailings_are_refused_and_nothing_is_stored() {
     assert_eq!(created["text"].as_str().unwrap().chars().count(), 1600);
 }
 
-#[tokio::test]
 async fn invalid_updates_change_nothing() {
     let app = spawn_app().await;
     let mailing = app.scheduled_mailing().await;
@@ -540,9 +570,10 @@ async fn invalid_updates_change_nothing() {
 
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, mailing);
     assert_eq!(app.counts().await, before);
+    app.published_events(1).await;
+    app.assert_no_more_events(1).await;
 }
 
-#[tokio::test]
 async fn end_in_the_past_is_refused_on_update() {
     let app = spawn_app().await;
     let mailing = app.running_mailing().await;
@@ -555,7 +586,6 @@ async fn end_in_the_past_is_refused_on_update() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, mailing);
 }
 
-#[tokio::test]
 async fn running_mailings_refuse_changes_to_who_and_when() {
     let app = spawn_app().await;
     let request = running_mailing_body();
@@ -609,7 +639,6 @@ async fn running_mailings_refuse_changes_to_who_and_when() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, mailing);
 }
 
-#[tokio::test]
 async fn running_mailings_accept_text_end_and_window_changes() {
     let app = spawn_app().await;
     let request = running_mailing_body();
@@ -661,7 +690,6 @@ async fn running_mailings_accept_text_end_and_window_changes() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, replaced);
 }
 
-#[tokio::test]
 async fn cancel_cancels_unsent_messages_and_is_idempotent() {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -718,9 +746,14 @@ async fn cancel_cancels_unsent_messages_and_is_idempotent() {
         body(app.get(&path).await, StatusCode::OK).await["status"],
         "cancelled"
     );
+    assert_eq!(
+        app.published_events(2).await,
+        mailing_events(id(&mailing), &["created", "cancelled"]),
+        "cancelling again changes nothing and says nothing"
+    );
+    app.assert_no_more_events(2).await;
 }
 
-#[tokio::test]
 async fn cancelled_mailings_cannot_change() {
     let app = spawn_app().await;
     let request = scheduled_mailing_body();
@@ -743,6 +776,11 @@ async fn cancelled_mailings_cannot_change() {
         .await;
     error(response, StatusCode::CONFLICT, "mailing_not_editable").await;
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, cancelled);
+    assert_eq!(
+        app.published_events(2).await,
+        mailing_events(id(&mailing), &["created", "cancelled"]),
+        "refused changes publish nothing"
+    );
 
     assert_eq!(app.delete(&path).await.status(), StatusCode::NO_CONTENT);
 }
@@ -770,7 +808,6 @@ async fn finished_mailing(app: &TestApp) -> i64 {
         .0
 }
 
-#[tokio::test]
 async fn finished_mailings_cannot_be_cancelled_or_changed() {
     let app = spawn_app().await;
     let mailing = finished_mailing(&app).await;
@@ -787,7 +824,6 @@ async fn finished_mailings_cannot_be_cancelled_or_changed() {
     assert_eq!(app.delete(&path).await.status(), StatusCode::NO_CONTENT);
 }
 
-#[tokio::test]
 async fn times_round_trip_exactly() {
     let app = spawn_app().await;
     let start: DateTime<Utc> = "2031-06-15T08:30:15.123456Z".parse().unwrap();
@@ -803,7 +839,6 @@ async fn times_round_trip_exactly() {
     assert_eq!(returned, start);
 }
 
-#[tokio::test]
 async fn instants_storage_cannot_tell_apart_are_not_a_server_error() {
     let app = spawn_app().await;
     let mailing = app.scheduled_mailing().await;
@@ -850,7 +885,6 @@ async fn instants_storage_cannot_tell_apart_are_not_a_server_error() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, mailing);
 }
 
-#[tokio::test]
 async fn a_leap_second_is_kept_as_the_last_microsecond_before_it() {
     let app = spawn_app().await;
     let create = json!({

@@ -1,6 +1,11 @@
 //! Black-box tests of the HTTP API: each test starts the application on a random port against
-//! its own fresh database and talks to it over HTTP, reaching into storage only to arrange
-//! messages (which no endpoint writes) and to check that refused requests stored nothing.
+//! its own fresh database and bus and talks to it over HTTP, reaching into storage only to
+//! arrange messages (which no endpoint writes) and to check that refused requests stored
+//! nothing, and into the bus to see the mailing events each change publishes. Every test runs
+//! on both setups: PostgreSQL with RabbitMQ, and SQLite with the in-process bus.
+
+#[macro_use]
+mod helpers;
 
 mod admin;
 mod auth;
@@ -8,7 +13,6 @@ mod client_filters;
 mod clients;
 mod docs_and_health;
 mod fuzz_findings;
-mod helpers;
 mod mailings;
 mod malformed;
 mod messages;

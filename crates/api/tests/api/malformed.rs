@@ -3,6 +3,21 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 
+both_setups!(
+    broken_json_is_a_bad_request,
+    wrong_types_name_the_field,
+    unknown_fields_are_named,
+    missing_fields_are_required,
+    bodies_must_be_json,
+    oversized_bodies_are_refused_with_json,
+    oversized_chunked_bodies_are_refused_while_reading,
+    malformed_path_ids_are_bad_requests,
+    malformed_queries_are_bad_requests,
+    unknown_query_parameters_are_named,
+    unknown_routes_and_methods_answer_json,
+    odd_but_well_formed_input_never_gets_a_server_error,
+);
+
 /// One record of every kind, so updates have something to aim at. Returns every write
 /// operation as (method, path, a valid body).
 async fn arrange(app: &TestApp) -> Vec<(Method, String, Value)> {
@@ -56,7 +71,6 @@ async fn snapshot(app: &TestApp) -> Vec<Value> {
     all
 }
 
-#[tokio::test]
 async fn broken_json_is_a_bad_request() {
     let app = spawn_app().await;
     let operations = arrange(&app).await;
@@ -97,7 +111,6 @@ async fn broken_json_is_a_bad_request() {
     assert_eq!(snapshot(&app).await, before);
 }
 
-#[tokio::test]
 async fn wrong_types_name_the_field() {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -239,7 +252,6 @@ fn detail_pairs(body: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
 async fn unknown_fields_are_named() {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -333,7 +345,6 @@ async fn unknown_fields_are_named() {
     );
 }
 
-#[tokio::test]
 async fn missing_fields_are_required() {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -381,7 +392,6 @@ async fn missing_fields_are_required() {
     assert_eq!(app.counts().await, before);
 }
 
-#[tokio::test]
 async fn bodies_must_be_json() {
     let app = spawn_app().await;
     let operations = arrange(&app).await;
@@ -430,7 +440,6 @@ async fn bodies_must_be_json() {
     }
 }
 
-#[tokio::test]
 async fn oversized_bodies_are_refused_with_json() {
     let app = spawn_app_with(&[("MAILING_MAX_BODY_BYTES", "1024")]).await;
     let before = app.counts().await;
@@ -494,7 +503,6 @@ fn chunked_post(port: u16, path: &str, token: &str, payload: &[u8]) -> (u16, Str
     (status, body.to_owned())
 }
 
-#[tokio::test]
 async fn oversized_chunked_bodies_are_refused_while_reading() {
     let app = spawn_app_with(&[("MAILING_MAX_BODY_BYTES", "1024")]).await;
     let before = app.counts().await;
@@ -522,7 +530,6 @@ async fn oversized_chunked_bodies_are_refused_while_reading() {
     assert_eq!(status, 201, "{text}");
 }
 
-#[tokio::test]
 async fn malformed_path_ids_are_bad_requests() {
     let app = spawn_app().await;
     let before = app.counts().await;
@@ -548,7 +555,6 @@ async fn malformed_path_ids_are_bad_requests() {
     assert_eq!(app.counts().await, before);
 }
 
-#[tokio::test]
 async fn malformed_queries_are_bad_requests() {
     let app = spawn_app().await;
     let mailing = app.scheduled_mailing().await;
@@ -601,7 +607,6 @@ async fn malformed_queries_are_bad_requests() {
     }
 }
 
-#[tokio::test]
 async fn unknown_query_parameters_are_named() {
     let app = spawn_app().await;
 
@@ -632,7 +637,6 @@ async fn unknown_query_parameters_are_named() {
     );
 }
 
-#[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
     let app = spawn_app().await;
 
@@ -673,7 +677,6 @@ async fn unknown_routes_and_methods_answer_json() {
     }
 }
 
-#[tokio::test]
 async fn odd_but_well_formed_input_never_gets_a_server_error() {
     let app = spawn_app().await;
     app.create_operator("bln").await;

@@ -3,6 +3,14 @@ use mailing_domain::MessageStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+both_setups!(
+    messages_list_in_id_order_with_their_fields,
+    messages_filter_by_mailing_client_and_status,
+    unknown_status_is_a_bad_query,
+    missing_messages_are_not_found,
+    messages_are_read_only,
+);
+
 /// Two mailings and three clients with messages in assorted statuses. Returns
 /// (mailings, clients).
 async fn arrange(app: &TestApp) -> (Vec<i64>, Vec<i64>) {
@@ -48,7 +56,6 @@ fn pairs(page: &Value) -> Vec<(i64, i64, String)> {
         .collect()
 }
 
-#[tokio::test]
 async fn messages_list_in_id_order_with_their_fields() {
     let app = spawn_app().await;
     let (mailings, clients) = arrange(&app).await;
@@ -97,7 +104,6 @@ async fn messages_list_in_id_order_with_their_fields() {
     assert_eq!(second_page["total"], 5);
 }
 
-#[tokio::test]
 async fn messages_filter_by_mailing_client_and_status() {
     let app = spawn_app().await;
     let (m, c) = arrange(&app).await;
@@ -146,7 +152,6 @@ async fn messages_filter_by_mailing_client_and_status() {
     }
 }
 
-#[tokio::test]
 async fn unknown_status_is_a_bad_query() {
     let app = spawn_app().await;
 
@@ -156,7 +161,6 @@ async fn unknown_status_is_a_bad_query() {
     }
 }
 
-#[tokio::test]
 async fn missing_messages_are_not_found() {
     let app = spawn_app().await;
 
@@ -168,7 +172,6 @@ async fn missing_messages_are_not_found() {
     .await;
 }
 
-#[tokio::test]
 async fn messages_are_read_only() {
     let app = spawn_app().await;
     let (mailings, _) = arrange(&app).await;

@@ -5,6 +5,12 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 
+both_setups!(
+    requests_are_counted_by_route_pattern_and_status,
+    the_outbox_backlog_is_sampled_when_scraped,
+    every_response_carries_a_request_id,
+);
+
 /// The value of one series (`name{labels}` exactly as rendered) in a Prometheus text page;
 /// absent counts as 0, as for a counter not incremented yet.
 fn series(page: &str, series: &str) -> f64 {
@@ -26,7 +32,6 @@ async fn scrape(app: &TestApp) -> String {
     response.text().await.unwrap()
 }
 
-#[tokio::test]
 async fn requests_are_counted_by_route_pattern_and_status() {
     let app = spawn_app().await;
     const NOT_FOUND: &str =
@@ -68,7 +73,6 @@ async fn requests_are_counted_by_route_pattern_and_status() {
     );
 }
 
-#[tokio::test]
 async fn the_outbox_backlog_is_sampled_when_scraped() {
     let app = spawn_app().await;
     app.scheduled_mailing().await;
@@ -83,7 +87,6 @@ async fn the_outbox_backlog_is_sampled_when_scraped() {
     assert!(page.contains("# HELP mailing_outbox_lag_seconds"), "{page}");
 }
 
-#[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = spawn_app().await;
     let id_of = |response: &reqwest::Response| {

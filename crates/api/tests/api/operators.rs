@@ -2,7 +2,19 @@ use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-#[tokio::test]
+both_setups!(
+    create_get_and_list_operators,
+    operator_list_is_paginated_by_id,
+    put_replaces_and_patch_changes_given_fields,
+    delete_removes_the_operator,
+    missing_operators_are_not_found,
+    invalid_operators_are_refused_and_nothing_is_stored,
+    invalid_updates_change_nothing,
+    duplicate_codes_conflict,
+    operators_in_use_cannot_be_deleted_or_recoded,
+    racing_duplicate_codes_get_one_operator_and_conflicts,
+);
+
 async fn create_get_and_list_operators() {
     let app = spawn_app().await;
 
@@ -34,7 +46,6 @@ async fn create_get_and_list_operators() {
     assert_eq!(page["total"], 3);
 }
 
-#[tokio::test]
 async fn operator_list_is_paginated_by_id() {
     let app = spawn_app().await;
     let mut created = vec![];
@@ -68,7 +79,6 @@ async fn operator_list_is_paginated_by_id() {
     assert_eq!(beyond["total"], 5);
 }
 
-#[tokio::test]
 async fn put_replaces_and_patch_changes_given_fields() {
     let app = spawn_app().await;
     let operator = app.create_operator("bln").await;
@@ -107,7 +117,6 @@ async fn put_replaces_and_patch_changes_given_fields() {
     );
 }
 
-#[tokio::test]
 async fn delete_removes_the_operator() {
     let app = spawn_app().await;
     let operator = app.create_operator("bln").await;
@@ -121,7 +130,6 @@ async fn delete_removes_the_operator() {
     assert_eq!(app.counts().await.operators, 0);
 }
 
-#[tokio::test]
 async fn missing_operators_are_not_found() {
     let app = spawn_app().await;
     let path = "/api/v1/operators/999";
@@ -144,7 +152,6 @@ async fn missing_operators_are_not_found() {
     assert_eq!(app.counts().await.operators, 0);
 }
 
-#[tokio::test]
 async fn invalid_operators_are_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
     let before = app.counts().await;
@@ -208,7 +215,6 @@ async fn invalid_operators_are_refused_and_nothing_is_stored() {
     .await;
 }
 
-#[tokio::test]
 async fn invalid_updates_change_nothing() {
     let app = spawn_app().await;
     let operator = app.create_operator("bln").await;
@@ -229,7 +235,6 @@ async fn invalid_updates_change_nothing() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, operator);
 }
 
-#[tokio::test]
 async fn duplicate_codes_conflict() {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -256,7 +261,6 @@ async fn duplicate_codes_conflict() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, mts);
 }
 
-#[tokio::test]
 async fn operators_in_use_cannot_be_deleted_or_recoded() {
     let app = spawn_app().await;
     let operator = app.create_operator("bln").await;
@@ -299,7 +303,6 @@ async fn operators_in_use_cannot_be_deleted_or_recoded() {
     assert_eq!(app.delete(&path).await.status(), StatusCode::NO_CONTENT);
 }
 
-#[tokio::test]
 async fn racing_duplicate_codes_get_one_operator_and_conflicts() {
     let app = spawn_app().await;
 

@@ -3,6 +3,15 @@ use mailing_domain::MessageStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+both_setups!(
+    stats_of_every_mailing_count_messages_by_status,
+    stats_of_no_mailings_are_an_empty_page,
+    stats_of_one_mailing_list_its_messages,
+    stats_of_a_mailing_without_messages_are_zero,
+    stats_follow_cancellation,
+    stats_refuse_bad_queries_and_missing_mailings,
+);
+
 const STATUSES: [&str; 7] = [
     "scheduled",
     "queued",
@@ -37,7 +46,6 @@ async fn clients(app: &TestApp, count: usize) -> Vec<i64> {
     ids
 }
 
-#[tokio::test]
 async fn stats_of_every_mailing_count_messages_by_status() {
     let app = spawn_app().await;
     let c = clients(&app, 10).await;
@@ -112,7 +120,6 @@ async fn stats_of_every_mailing_count_messages_by_status() {
     assert_eq!(second["items"][0]["total"], 2);
 }
 
-#[tokio::test]
 async fn stats_of_no_mailings_are_an_empty_page() {
     let app = spawn_app().await;
 
@@ -121,7 +128,6 @@ async fn stats_of_no_mailings_are_an_empty_page() {
     assert_eq!(stats["total"], 0);
 }
 
-#[tokio::test]
 async fn stats_of_one_mailing_list_its_messages() {
     let app = spawn_app().await;
     let c = clients(&app, 6).await;
@@ -210,7 +216,6 @@ async fn stats_of_one_mailing_list_its_messages() {
     assert_eq!(none["messages"]["total"], 0);
 }
 
-#[tokio::test]
 async fn stats_of_a_mailing_without_messages_are_zero() {
     let app = spawn_app().await;
     let mailing = app.scheduled_mailing().await;
@@ -226,7 +231,6 @@ async fn stats_of_a_mailing_without_messages_are_zero() {
     assert_eq!(stats["messages"]["items"], json!([]));
 }
 
-#[tokio::test]
 async fn stats_follow_cancellation() {
     let app = spawn_app().await;
     let c = clients(&app, 3).await;
@@ -253,7 +257,6 @@ async fn stats_follow_cancellation() {
     assert_eq!(stats["mailing"]["status"], "cancelled");
 }
 
-#[tokio::test]
 async fn stats_refuse_bad_queries_and_missing_mailings() {
     let app = spawn_app().await;
     let mailing = app.scheduled_mailing().await;

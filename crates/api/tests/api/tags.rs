@@ -2,7 +2,16 @@ use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-#[tokio::test]
+both_setups!(
+    create_get_list_update_and_delete_tags,
+    renaming_and_deleting_a_tag_shows_on_clients,
+    invalid_tags_are_refused_and_nothing_is_stored,
+    invalid_tag_updates_change_nothing,
+    duplicate_values_conflict,
+    missing_tags_are_not_found,
+    racing_duplicates_get_one_tag_and_conflicts,
+);
+
 async fn create_get_list_update_and_delete_tags() {
     let app = spawn_app().await;
 
@@ -48,7 +57,6 @@ async fn create_get_list_update_and_delete_tags() {
     assert_eq!(app.counts().await.tags, 1);
 }
 
-#[tokio::test]
 async fn renaming_and_deleting_a_tag_shows_on_clients() {
     let app = spawn_app().await;
     app.create_operator("bln").await;
@@ -79,7 +87,6 @@ async fn renaming_and_deleting_a_tag_shows_on_clients() {
     assert_eq!(untagged["tags"], json!(["new"]));
 }
 
-#[tokio::test]
 async fn invalid_tags_are_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
     let before = app.counts().await;
@@ -107,7 +114,6 @@ async fn invalid_tags_are_refused_and_nothing_is_stored() {
     .await;
 }
 
-#[tokio::test]
 async fn invalid_tag_updates_change_nothing() {
     let app = spawn_app().await;
     let tag = app.create_tag("Important").await;
@@ -125,7 +131,6 @@ async fn invalid_tag_updates_change_nothing() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, tag);
 }
 
-#[tokio::test]
 async fn duplicate_values_conflict() {
     let app = spawn_app().await;
     app.create_tag("Important").await;
@@ -157,7 +162,6 @@ async fn duplicate_values_conflict() {
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, other);
 }
 
-#[tokio::test]
 async fn missing_tags_are_not_found() {
     let app = spawn_app().await;
     let path = "/api/v1/tags/12345";
@@ -177,7 +181,6 @@ async fn missing_tags_are_not_found() {
     assert_eq!(app.counts().await.tags, 0);
 }
 
-#[tokio::test]
 async fn racing_duplicates_get_one_tag_and_conflicts() {
     let app = spawn_app().await;
 

@@ -12,7 +12,7 @@ use tokio::sync::futures::Notified;
 /// they cannot parse, which the warning logged for each one already reports.
 const DEAD_LETTER_CAPACITY: usize = 1_000;
 
-/// What every `connect` to the same `memory://<name>` in the same namespace shares.
+/// What every connection of one [`InProcessBus`](super::InProcessBus) shares.
 #[derive(Default)]
 pub(super) struct Broker {
     events: Queue,
@@ -42,12 +42,6 @@ impl Broker {
         dead_letters.push_back((topic, payload));
     }
 
-    /// Holds no message and no dead letter.
-    pub(super) fn is_idle(&self) -> bool {
-        self.events.len() == 0 && self.jobs.len() == 0 && lock(&self.dead_letters).is_empty()
-    }
-
-    #[cfg(feature = "testing")]
     pub(super) fn dead_letters(&self) -> Vec<(Topic, Vec<u8>)> {
         lock(&self.dead_letters).iter().cloned().collect()
     }

@@ -4,14 +4,13 @@
 use super::broker::{Broker, Message};
 use super::credit::Credit;
 use super::lock;
-use super::registry::Held;
 use crate::gate::Gate;
 use crate::{BusError, Topic};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub(super) struct Connection {
-    broker: Held,
+    broker: Arc<Broker>,
     gate: Gate,
     /// Locked before a queue when both are: taking a message and recording it as unsettled
     /// is one step, so `close` finds every message handed out.
@@ -51,7 +50,7 @@ pub(super) enum Settlement {
 }
 
 impl Connection {
-    pub(super) fn open(broker: Held) -> Connection {
+    pub(super) fn open(broker: Arc<Broker>) -> Connection {
         Connection {
             broker,
             gate: Gate::default(),

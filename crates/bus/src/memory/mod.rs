@@ -1,46 +1,63 @@
-//! The in-process adapter of the embedded mode, for `memory://<name>` URLs.
+//! The in-process adapter of the embedded mode: an [`InProcessBus`] that the process running
+//! several services creates once and hands to each of them.
 //!
-//! Every [`crate::connect`] in the process with the same name and namespace reaches the same
-//! [`Broker`](broker::Broker): a work queue per topic and a dead-letter list, kept in memory
-//! only, for the life of the process. Each `connect` gets a [`Connection`] of its own to it,
-//! which records the deliveries it handed out, so that closing or dropping that bus returns
-//! them to their queues as a RabbitMQ connection's would.
+//! Each service gets a connection of its own ([`InProcessBus::connect`]), which records the
+//! deliveries it handed out, so that closing or dropping that connection returns them to their
+//! queues as a RabbitMQ connection's would. The queues (a work queue per topic and a
+//! dead-letter list) live as long as the bus value, in memory only.
 //!
 //! Locks are plain mutexes held for a few instructions and never across an await; waiting
 //! (for messages, for prefetch credit, for the close) goes through tokio's `Notify` and
 //! `watch`, so nothing polls.
 
-mod address;
-#[cfg(feature = "testing")]
-pub(crate) mod admin;
 mod broker;
 mod connection;
 mod consume;
 mod credit;
-mod registry;
 
-use crate::{BoxFuture, Bus, BusError, BusOptions, Subscription, Topic};
+use crate::{BoxFuture, Bus, BusError, Subscription, Topic};
+use broker::Broker;
 use connection::Connection;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-pub(crate) struct MemoryBus {
-    connection: Arc<Connection>,
+/// One in-process bus: what its connections share. Cloning it gives another handle to the same
+/// queues.
+#[derive(Clone, Default)]
+pub struct InProcessBus {
+    broker: Arc<Broker>,
 }
 
-impl MemoryBus {
-    pub(crate) fn connect(url: &str, options: &BusOptions) -> Result<MemoryBus, BusError> {
-        let name = address::name(url)?;
-        let broker = registry::hold(&options.namespace, name);
-        tracing::info!(
-            name,
-            namespace = options.namespace,
-            client = options.client_name,
-            "connected to the in-process message bus"
-        );
-        Ok(MemoryBus {
-            connection: Arc::new(Connection::open(broker)),
+impl std::fmt::Debug for InProcessBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InProcessBus")
+    }
+}
+
+impl InProcessBus {
+    /// A new bus with empty queues.
+    pub fn new() -> InProcessBus {
+        InProcessBus::default()
+    }
+
+    /// A connection for one service, named `client` in logs. Every connection of this bus
+    /// reaches the same queues.
+    pub fn connect(&self, client: &str) -> Arc<dyn Bus> {
+        tracing::debug!(client, "connected to the in-process message bus");
+        Arc::new(MemoryBus {
+            connection: Arc::new(Connection::open(Arc::clone(&self.broker))),
         })
     }
+
+    /// The messages nacked without requeue, with the topic they were published to, oldest
+    /// first; they stay.
+    pub fn dead_letters(&self) -> Vec<(Topic, Vec<u8>)> {
+        self.broker.dead_letters()
+    }
+}
+
+/// One connection to an [`InProcessBus`].
+struct MemoryBus {
+    connection: Arc<Connection>,
 }
 
 impl Drop for MemoryBus {
@@ -96,6 +113,3 @@ impl Bus for MemoryBus {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-#[cfg(test)]
-mod tests;

@@ -31,6 +31,11 @@ use url::BrokerUrl;
 
 const REPLY_SUCCESS: u16 = 200;
 
+/// Checks a broker URL as [`RabbitMqBus::connect`] would read it, without connecting.
+pub(crate) fn check_url(url: &str) -> Result<(), BusError> {
+    BrokerUrl::parse(url).map(drop)
+}
+
 pub(crate) struct RabbitMqBus {
     connection: Connection,
     names: Names,

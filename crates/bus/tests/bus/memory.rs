@@ -1,16 +1,16 @@
-//! What only the in-process bus has: buses found by name, shared across `connect` calls,
-//! isolated across names and namespaces, settled synchronously.
+//! What only the in-process bus has: connections of one bus share its queues, separate buses
+//! share nothing, and settling is synchronous.
 
 use crate::helpers::{assert_nothing_delivered, next, payloads, take, text};
 use mailing_bus::testing::{DeadLetter, TestBus};
-use mailing_bus::{Bus, BusError, BusOptions, Topic, connect};
+use mailing_bus::{BusError, InProcessBus, Topic};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// The embedded binary's wiring: the api, the scheduler and the sender each connect on their
-/// own, and still talk to each other.
+/// The embedded binary's wiring: the api, the scheduler and the sender each get a connection
+/// of the one bus, and talk to each other through it.
 #[tokio::test]
-async fn separate_connect_calls_with_one_name_share_one_bus() {
+async fn connections_of_one_bus_share_its_queues() {
     let test = TestBus::in_memory();
     let api = test.connect("api").await;
     let scheduler = test.connect("scheduler").await;
@@ -56,63 +56,12 @@ async fn separate_connect_calls_with_one_name_share_one_bus() {
 }
 
 #[tokio::test]
-async fn the_scheme_is_case_insensitive_and_the_name_is_not() {
-    let test = TestBus::in_memory();
-    let bus = test.connect("bus").await;
-    bus.publish(Topic::SendJobs, payloads(&["hello"]))
-        .await
-        .expect("confirmed");
-    let name = test.url().trim_start_matches("memory://");
+async fn another_bus_shares_nothing() {
+    let first = InProcessBus::new();
+    let second = InProcessBus::new();
+    let bus = first.connect("bus");
+    let other = second.connect("other");
 
-    let shouting = connect(&format!("MEMORY://{name}"), &test.options("shouting"))
-        .await
-        .expect("connected");
-    assert_eq!(shouting.pending(Topic::SendJobs).await, Ok(1));
-    let other_case = connect(
-        &format!("memory://{}", name.to_uppercase()),
-        &test.options("other-case"),
-    )
-    .await
-    .expect("connected");
-    assert_eq!(other_case.pending(Topic::SendJobs).await, Ok(0));
-
-    shouting.close().await;
-    other_case.close().await;
-    test.finish().await;
-}
-
-#[tokio::test]
-async fn another_name_is_another_bus() {
-    let test = TestBus::in_memory();
-    let bus = test.connect("bus").await;
-    let other = connect(&format!("{}-other", test.url()), &test.options("other"))
-        .await
-        .expect("connected");
-
-    assert_isolated(&*bus, &*other).await;
-
-    other.close().await;
-    test.finish().await;
-}
-
-#[tokio::test]
-async fn another_namespace_is_another_bus() {
-    let test = TestBus::in_memory();
-    let bus = test.connect("bus").await;
-    let options = BusOptions {
-        namespace: format!("{}-other", test.namespace()),
-        ..test.options("other")
-    };
-    let other = connect(test.url(), &options).await.expect("connected");
-
-    assert_isolated(&*bus, &*other).await;
-
-    other.close().await;
-    test.finish().await;
-}
-
-/// What `bus` publishes or dead-letters, `other` never sees.
-async fn assert_isolated(bus: &dyn Bus, other: &dyn Bus) {
     bus.publish(Topic::SendJobs, payloads(&["mine", "poison"]))
         .await
         .expect("confirmed");
@@ -128,29 +77,28 @@ async fn assert_isolated(bus: &dyn Bus, other: &dyn Bus) {
         .expect("subscribed");
     assert_nothing_delivered(&mut theirs).await;
     assert_eq!(bus.pending(Topic::SendJobs).await, Ok(1));
+    assert_eq!(first.dead_letters().len(), 1);
+    assert!(second.dead_letters().is_empty());
+
+    bus.close().await;
+    other.close().await;
 }
 
+/// A clone is another handle to the same bus, not a copy of it.
 #[tokio::test]
-async fn malformed_memory_urls_are_refused() {
-    for url in [
-        "memory://",
-        "memory://a/b",
-        "memory://name?shared=1",
-        "memory://with space",
-        "memory://user:Secret-Pw@host",
-    ] {
-        match connect(url, &BusOptions::default()).await {
-            Err(BusError::InvalidConfig(message)) => {
-                assert!(message.contains("memory://<name>"), "{message}");
-                assert!(!message.contains("Secret"), "{message}");
-            }
-            Err(other) => panic!("{url}: {other}"),
-            Ok(bus) => {
-                bus.close().await;
-                panic!("connected to {url}");
-            }
-        }
-    }
+async fn a_cloned_bus_is_the_same_bus() {
+    let bus = InProcessBus::new();
+    let publisher = bus.connect("publisher");
+    let consumer = bus.clone().connect("consumer");
+
+    publisher
+        .publish(Topic::MailingEvents, payloads(&["shared"]))
+        .await
+        .expect("confirmed");
+
+    assert_eq!(consumer.pending(Topic::MailingEvents).await, Ok(1));
+    publisher.close().await;
+    consumer.close().await;
 }
 
 #[tokio::test]
@@ -230,9 +178,10 @@ async fn a_subscription_waiting_for_prefetch_ends_when_its_bus_closes() {
 async fn dropping_the_last_handle_of_a_bus_closes_it() {
     let test = TestBus::in_memory();
     let observer = test.connect("observer").await;
-    let dropped = connect(test.url(), &test.options("dropped"))
-        .await
-        .expect("connected");
+    let dropped = test
+        .in_process()
+        .expect("an in-process test bus")
+        .connect("dropped");
     dropped
         .publish(Topic::MailingEvents, payloads(&["held"]))
         .await

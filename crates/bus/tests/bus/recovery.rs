@@ -1,7 +1,7 @@
 use crate::helpers::{QUIET_PERIOD, broker_address, next, payloads, text, wait_until};
 use crate::proxy::Proxy;
 use mailing_bus::testing::TestBus;
-use mailing_bus::{BusError, Topic};
+use mailing_bus::{BusError, Topic, connect_in_background};
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -185,5 +185,91 @@ async fn publish_until_confirmed(bus: &dyn mailing_bus::Bus, payload: &str) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+/// A service started before its broker: the bus is handed out at once, refuses to publish and
+/// reports itself disconnected meanwhile, and connects once the broker answers.
+#[tokio::test]
+async fn a_bus_connected_in_the_background_waits_for_the_broker() {
+    let test = TestBus::new();
+    let proxy = Proxy::start(&broker_address(test.url())).await;
+    proxy.cut();
+    // The listener closes once its aborted task is dropped.
+    tokio::time::sleep(QUIET_PERIOD).await;
+    let started = Instant::now();
+    let bus = connect_in_background(&proxy.url(test.url()), &test.options("background"))
+        .expect("a well-formed URL");
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "returned at once"
+    );
+    assert!(!bus.is_connected());
+    let error = bus
+        .publish(Topic::SendJobs, payloads(&["too early"]))
+        .await
+        .expect_err("no broker yet");
+    assert!(matches!(error, BusError::Unavailable(_)), "{error}");
+    let waiting = {
+        let bus = bus.clone();
+        tokio::spawn(async move { bus.subscribe(Topic::SendJobs, 1).await })
+    };
+    tokio::time::sleep(QUIET_PERIOD).await;
+    assert!(!waiting.is_finished(), "subscribing waits for the broker");
+
+    proxy.restore().await;
+
+    wait_until("the bus connects", || bus.is_connected()).await;
+    let mut subscription = waiting
+        .await
+        .expect("the task ran")
+        .expect("subscribed once connected");
+    publish_until_confirmed(&*bus, "after the broker came").await;
+    let delivery = next(&mut subscription).await;
+    assert_eq!(text(&delivery), "after the broker came");
+    delivery.ack().await.expect("acknowledged");
+
+    bus.close().await;
+    test.finish().await;
+}
+
+#[tokio::test]
+async fn closing_a_bus_still_connecting_stops_it() {
+    let test = TestBus::new();
+    let proxy = Proxy::start(&broker_address(test.url())).await;
+    proxy.cut();
+    // The listener closes once its aborted task is dropped.
+    tokio::time::sleep(QUIET_PERIOD).await;
+    let bus = connect_in_background(&proxy.url(test.url()), &test.options("background"))
+        .expect("a well-formed URL");
+
+    bus.close().await;
+
+    assert!(matches!(
+        bus.subscribe(Topic::SendJobs, 1).await,
+        Err(BusError::Closed)
+    ));
+    assert_eq!(
+        bus.publish(Topic::SendJobs, payloads(&["closed"])).await,
+        Err(BusError::Closed)
+    );
+    let dialled = proxy.accepted();
+    proxy.restore().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(proxy.accepted(), dialled, "a closed bus kept connecting");
+    assert!(!bus.is_connected());
+    test.finish().await;
+}
+
+#[tokio::test]
+async fn only_well_formed_rabbitmq_urls_connect_in_the_background() {
+    for url in ["memory://", "redis://localhost", "amqp://user:pw@/%2f"] {
+        let refused = tokio::spawn({
+            let url = url.to_owned();
+            async move { connect_in_background(&url, &Default::default()).map(drop) }
+        })
+        .await
+        .expect("the task ran");
+        assert!(matches!(refused, Err(BusError::InvalidConfig(_))), "{url}");
     }
 }

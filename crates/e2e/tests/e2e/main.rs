@@ -44,4 +44,5 @@ mod outbox;
 mod reclaim;
 mod secrets;
 mod send_window;
+mod settings;
 mod token;

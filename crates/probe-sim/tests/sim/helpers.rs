@@ -1,6 +1,6 @@
 //! A simulator started on a random port, with typed helpers to call it.
 
-use probe_sim::{Settings, Simulator};
+use probe_sim::{SimSettings, Simulator};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -22,8 +22,8 @@ pub async fn spawn_sim() -> TestSim {
 }
 
 /// A simulator with the test defaults changed by `change`.
-pub async fn spawn_sim_with(change: impl FnOnce(&mut Settings)) -> TestSim {
-    let mut settings = Settings::for_tests(SECRET);
+pub async fn spawn_sim_with(change: impl FnOnce(&mut SimSettings)) -> TestSim {
+    let mut settings = SimSettings::for_tests(SECRET);
     change(&mut settings);
     let simulator = Simulator::build(settings).expect("the simulator builds");
     let address = format!("http://127.0.0.1:{}", simulator.port());

@@ -1,10 +1,12 @@
-//! One send job through the sender's worker, against a real database, broker and the
-//! project's probe simulator, with the outcome read back from the database.
+//! One send job at a time through the sender service (built as the binary builds it, driven
+//! through its one-step entry point), against a real database, broker and the project's probe
+//! simulator, with the outcome read back from the database.
 
 use chrono::{Duration, Utc};
 use mailing_bus::testing::TestBus;
 use mailing_bus::{Bus, Topic};
 use mailing_domain::events::{self, SendJob};
+use mailing_domain::store::SenderStore;
 use mailing_domain::store::{
     FilterSource, MailingDraft, Message, MessageQuery, NewClient, NewOperator, PageRequest, Store,
     storage_instant,
@@ -13,16 +15,13 @@ use mailing_domain::{
     ClientFilter, MailingId, MailingSchedule, MailingText, MessageStatus, OperatorCode,
     OperatorName, PhoneNumber, SendWindow, TimeZone,
 };
-use mailing_sender::breaker::{Breaker, OpenReason};
-use mailing_sender::decide::RetryPolicy;
-use mailing_sender::probe::ProbeClient;
-use mailing_sender::worker::Worker;
-use mailing_sender::writer::{self, Batching};
+use mailing_runtime::{Handles, Program, Settings, Stopper, stop};
+use mailing_sender::SenderService;
+use mailing_sender::breaker::OpenReason;
 use mailing_storage::testing::TestDatabase;
 use probe_sim::state::ConfigPatch;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 mod retry_after;
 
@@ -44,7 +43,7 @@ async fn fixture() -> Fixture {
     let store = db.store();
     let test_bus = TestBus::new();
     let bus = test_bus.connect("sender").await;
-    let sim = probe_sim::Simulator::build(probe_sim::Settings::for_tests(SECRET)).unwrap();
+    let sim = probe_sim::Simulator::build(probe_sim::SimSettings::for_tests(SECRET)).unwrap();
     let (sim_port, state) = (sim.port(), sim.state());
     tokio::spawn(sim.run_until_stopped());
     let operators = store.clone();
@@ -68,21 +67,23 @@ async fn fixture() -> Fixture {
     }
 }
 
-/// A worker under test, with what it takes to wait for its attempts.
+/// A sender under test, built as the binary builds it, driven one job at a time.
 struct TestSender {
-    worker: Arc<Worker>,
-    writer: writer::WriterHandle,
-    in_flight: Arc<Semaphore>,
-    concurrency: usize,
+    service: SenderService,
+    stopper: Stopper,
 }
 
 impl TestSender {
-    /// Waits for every attempt to end and its outcome to be committed.
-    async fn finish(self) -> Arc<Worker> {
-        let permits = u32::try_from(self.concurrency).unwrap();
-        let _all = self.in_flight.acquire_many(permits).await.unwrap();
-        self.writer.finish().await;
-        self.worker
+    /// Stops it as a signal would: whatever it holds is finished and committed. Returns why
+    /// sending was paused at the end, if it was.
+    async fn finish(self) -> Option<OpenReason> {
+        let paused = self.service.paused();
+        self.stopper.stop();
+        self.service
+            .run_until_stopped()
+            .await
+            .expect("the sender stops cleanly");
+        paused
     }
 }
 
@@ -145,9 +146,9 @@ impl Fixture {
         .unwrap()
     }
 
-    /// Runs one job through a worker whose probe client uses `token`, then stops the writer,
-    /// so every outcome is committed when this returns.
-    async fn run_job(&self, job: SendJob, token: SecretString) -> Arc<Worker> {
+    /// Runs one job through a sender whose probe client uses `token`; every outcome is
+    /// committed when this returns. Returns why sending was paused, if it was.
+    async fn run_job(&self, job: SendJob, token: SecretString) -> Option<OpenReason> {
         self.run_job_renewing(job, token, std::time::Duration::from_secs(30))
             .await
     }
@@ -158,20 +159,20 @@ impl Fixture {
         job: SendJob,
         token: SecretString,
         claim_renew_every: std::time::Duration,
-    ) -> Arc<Worker> {
+    ) -> Option<OpenReason> {
         self.bus
             .publish(Topic::SendJobs, vec![events::encode(&job)])
             .await
             .unwrap();
-        let sender = self.sender(token, claim_renew_every, 16);
+        let sender = self.sender(token, claim_renew_every, 16).await;
         let mut subscription = self.bus.subscribe(Topic::SendJobs, 1).await.unwrap();
         let delivery = subscription.next().await.unwrap().unwrap();
-        sender.worker.handle(delivery).await;
+        sender.service.run_one_job(delivery).await;
         sender.finish().await
     }
 
-    /// A worker with at most `concurrency` attempts in flight, and its outcome writer.
-    fn sender(
+    /// A sender with at most `concurrency` attempts in flight.
+    async fn sender(
         &self,
         token: SecretString,
         claim_renew_every: std::time::Duration,
@@ -183,55 +184,52 @@ impl Fixture {
             concurrency,
             std::time::Duration::from_secs(2),
         )
+        .await
     }
 
-    fn sender_with_timeout(
+    async fn sender_with_timeout(
         &self,
         token: SecretString,
         claim_renew_every: std::time::Duration,
         concurrency: usize,
         probe_timeout: std::time::Duration,
     ) -> TestSender {
-        let (outcomes, writer) = writer::spawn(
-            self.store.clone(),
-            Batching {
-                max_outcomes: 100,
-                max_wait: std::time::Duration::from_millis(5),
-            },
-        );
-        let in_flight = Arc::new(Semaphore::new(concurrency));
-        let worker = Arc::new(Worker {
-            store: self.store.clone(),
-            mailings: mailing_sender::mailings::MailingStates::new(self.store.clone()),
-            held: Default::default(),
-            probe: ProbeClient::new(
-                &format!("http://127.0.0.1:{}", self.sim_port),
-                Some(token),
-                concurrency,
-            )
-            .unwrap(),
-            breaker: Breaker::new(
-                100,
-                std::time::Duration::from_secs(5),
-                std::time::Duration::from_secs(30),
+        let vars = [
+            ("MAILING_SENDER_HEALTH_ADDR", "127.0.0.1:0".to_owned()),
+            (
+                "MAILING_PROBE_URL",
+                format!("http://127.0.0.1:{}", self.sim_port),
             ),
-            limiter: None,
-            in_flight: in_flight.clone(),
-            outcomes,
-            retry: RetryPolicy {
-                base: std::time::Duration::from_secs(10),
-                cap: std::time::Duration::from_secs(60),
-                token_pause: std::time::Duration::from_secs(30),
-            },
-            probe_timeout,
-            claim_renew_every,
-        });
-        TestSender {
-            worker,
-            writer,
-            in_flight,
-            concurrency,
-        }
+            ("MAILING_PROBE_TOKEN", token.expose_secret().to_owned()),
+            (
+                "MAILING_PROBE_TIMEOUT_MS",
+                probe_timeout.as_millis().to_string(),
+            ),
+            ("MAILING_SENDER_CONCURRENCY", concurrency.to_string()),
+            (
+                "MAILING_SENDER_CLAIM_RENEW_MS",
+                claim_renew_every.as_millis().max(1).to_string(),
+            ),
+            ("MAILING_SENDER_BREAKER_THRESHOLD", "100".to_owned()),
+            ("MAILING_SENDER_RETRY_BASE_MS", "10000".to_owned()),
+            ("MAILING_SENDER_RETRY_CAP_MS", "60000".to_owned()),
+            ("MAILING_SENDER_OUTCOME_BATCH", "100".to_owned()),
+            ("MAILING_SENDER_OUTCOME_FLUSH_MS", "5".to_owned()),
+        ];
+        let settings = Settings::load_from(
+            Program::Sender,
+            vars.into_iter()
+                .map(|(name, value)| (name.to_owned(), value)),
+        )
+        .expect("valid settings");
+        let (stopper, stop) = stop::channel();
+        let handles: Handles<dyn SenderStore> = Handles {
+            store: self.store.clone(),
+            bus: self.test_bus.connect("sender-service").await,
+            stop,
+        };
+        let service = SenderService::build(&settings, handles).expect("the sender builds");
+        TestSender { service, stopper }
     }
 
     async fn messages(&self, mailing: MailingId) -> Vec<Message> {
@@ -331,14 +329,11 @@ async fn server_errors_are_retried_later_with_the_error_kept() {
 async fn a_rejected_token_pauses_sending_and_keeps_every_message() {
     let f = fixture().await;
     let (mailing, job) = f.claimed_messages(3, None).await;
-    let worker = f
+    let paused = f
         .run_job(job, token("a-secret-the-probe-does-not-know-000"))
         .await;
 
-    assert_eq!(
-        worker.breaker.open_reason(),
-        Some(OpenReason::TokenRejected)
-    );
+    assert_eq!(paused, Some(OpenReason::TokenRejected));
     for message in f.messages(mailing).await {
         // Back to waiting, no attempt counted, nothing lost.
         assert_eq!(message.status, MessageStatus::Scheduled);
@@ -405,18 +400,20 @@ async fn a_job_the_broker_takes_back_is_left_to_its_next_holder() {
     // Generous timeouts: a busy machine must not turn a slow reply into a retry, which would
     // leave a message to neither holder and hide what this test is about.
     let patient = std::time::Duration::from_secs(30);
-    let first = f.sender_with_timeout(token(SECRET), patient, 1, patient);
+    let first = f
+        .sender_with_timeout(token(SECRET), patient, 1, patient)
+        .await;
     let mut subscription = f.bus.subscribe(Topic::SendJobs, 1).await.unwrap();
     let delivery = subscription.next().await.unwrap().unwrap();
-    let worker = first.worker.clone();
-    let handling = tokio::spawn(async move { worker.handle(delivery).await });
-    while f.sim.stats().requests_total < 3 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    // The broker takes the job back, as when the connection breaks or the broker restarts,
-    // and will hand it out again: this sender must not go on with it.
-    f.test_bus.force_close_connection("sender");
-    handling.await.unwrap();
+    let taking_back = async {
+        while f.sim.stats().requests_total < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // The broker takes the job back, as when the connection breaks or the broker
+        // restarts, and will hand it out again: this sender must not go on with it.
+        f.test_bus.force_close_connection("sender");
+    };
+    tokio::join!(first.service.run_one_job(delivery), taking_back);
     first.finish().await;
     let attempted = f.sim.stats().requests_total;
     assert!(
@@ -438,8 +435,10 @@ async fn a_job_the_broker_takes_back_is_left_to_its_next_holder() {
     // Its next holder sends the rest, each once.
     let redelivered = subscription.next().await.unwrap().unwrap();
     assert!(redelivered.redelivered);
-    let second = f.sender_with_timeout(token(SECRET), patient, 4, patient);
-    second.worker.handle(redelivered).await;
+    let second = f
+        .sender_with_timeout(token(SECRET), patient, 4, patient)
+        .await;
+    second.service.run_one_job(redelivered).await;
     second.finish().await;
     let messages = f.messages(mailing).await;
     assert!(

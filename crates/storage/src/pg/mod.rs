@@ -23,7 +23,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self as diesel_r2d2, ConnectionManager};
 use diesel::sql_types::BigInt;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use mailing_domain::store::{Store, StoreError, StoreResult};
+use mailing_domain::store::{Migrate, Ping, StoreError, StoreResult};
 use std::fmt;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -69,6 +69,23 @@ impl PgStore {
     /// [`StoreError::Unavailable`] if no connection opens within `options.acquire_timeout`;
     /// [`StoreError::Internal`] for options the pool cannot work with.
     pub fn connect(url: &str, options: &ConnectOptions) -> StoreResult<Self> {
+        let store = Self::open(url, options)?;
+        store.conn().map_err(|error| {
+            StoreError::Unavailable(
+                store
+                    .redactor
+                    .redact(&format!("cannot connect to PostgreSQL: {error}")),
+            )
+        })?;
+        Ok(store)
+    }
+
+    /// Opens a pool without connecting: connections open when a call needs one, so a service
+    /// starts while its database is still down and answers "unavailable" until it is up.
+    ///
+    /// # Errors
+    /// [`StoreError::Internal`] for options the pool cannot work with.
+    pub fn open(url: &str, options: &ConnectOptions) -> StoreResult<Self> {
         options.check()?;
         let redactor = Redactor::for_url(url);
         let pool = r2d2::Pool::builder()
@@ -81,18 +98,7 @@ impl PgStore {
             .error_handler(Box::new(LogConnectionErrors {
                 redactor: redactor.clone(),
             }))
-            .build(ConnectionManager::new(url))
-            .map_err(|error| {
-                StoreError::Unavailable(
-                    redactor.redact(&format!("cannot connect to PostgreSQL: {error}")),
-                )
-            })?;
-        // Fail here, not on the first request, when the URL is wrong or the server down.
-        pool.get().map_err(|error| {
-            StoreError::Unavailable(
-                redactor.redact(&format!("cannot connect to PostgreSQL: {error}")),
-            )
-        })?;
+            .build_unchecked(ConnectionManager::new(url));
         Ok(Self { pool, redactor })
     }
 
@@ -125,11 +131,13 @@ impl PgStore {
     }
 }
 
-impl Store for PgStore {
+impl Ping for PgStore {
     fn ping(&self) -> StoreResult<()> {
         crate::ping(&mut *self.conn()?)
     }
+}
 
+impl Migrate for PgStore {
     fn migrate(&self) -> StoreResult<Vec<String>> {
         let mut conn = self.conn()?;
         let advisory = |conn: &mut Pooled, function: &str| {

@@ -8,8 +8,8 @@ use diesel::dsl::{self, sql};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
 use mailing_domain::store::{
-    Entity, Message, MessageQuery, MessageStore, NewMessage, Page, PageRequest, StatusCounts,
-    StoreError, StoreResult, storage_instant,
+    Entity, Message, MessageQuery, MessageStore, MessageTotals, NewMessage, Page, PageRequest,
+    StatusCounts, StoreError, StoreResult, storage_instant,
 };
 use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -261,16 +261,6 @@ impl MessageStore for BackendStore {
         })
     }
 
-    fn message_totals(&self) -> StoreResult<StatusCounts> {
-        self.read(|conn| {
-            let rows = message_counts::table
-                .group_by(message_counts::status)
-                .select((message_counts::status, summed()))
-                .load(conn)?;
-            by_status(rows)
-        })
-    }
-
     /// Messages of mailings that are cancelled, deleted or missing are skipped as well, and
     /// not counted.
     #[tracing::instrument(skip_all, fields(mailing_id = common_mailing(new), count = new.len()))]
@@ -358,6 +348,18 @@ impl MessageStore for BackendStore {
                 );
             }
             Ok(sent)
+        })
+    }
+}
+
+impl MessageTotals for BackendStore {
+    fn message_totals(&self) -> StoreResult<StatusCounts> {
+        self.read(|conn| {
+            let rows = message_counts::table
+                .group_by(message_counts::status)
+                .select((message_counts::status, summed()))
+                .load(conn)?;
+            by_status(rows)
         })
     }
 }

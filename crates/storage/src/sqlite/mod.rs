@@ -32,7 +32,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self as diesel_r2d2, ConnectionManager, CustomizeConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use mailing_domain::store::{Store, StoreError, StoreResult};
+use mailing_domain::store::{Migrate, Ping, StoreError, StoreResult};
 use std::fmt;
 use std::time::Duration;
 
@@ -130,6 +130,19 @@ impl SqliteStore {
     /// [`StoreError::Internal`] for a URL naming no file or options the pool cannot work with;
     /// [`StoreError::Unavailable`] if the file cannot be opened.
     pub fn connect(url: &str, options: &ConnectOptions) -> StoreResult<Self> {
+        let store = Self::open(url, options)?;
+        store
+            .pool
+            .get()
+            .map_err(|error| StoreError::Unavailable(format!("cannot open SQLite: {error}")))?;
+        Ok(store)
+    }
+
+    /// Like [`SqliteStore::connect`], but opens the file only when a call needs a connection.
+    ///
+    /// # Errors
+    /// [`StoreError::Internal`] for a URL naming no file or options the pool cannot work with.
+    pub fn open(url: &str, options: &ConnectOptions) -> StoreResult<Self> {
         let path = path_of(url).ok_or_else(|| {
             StoreError::Internal("a SQLite URL must name a file: sqlite://path/to/file.db".into())
         })?;
@@ -141,10 +154,7 @@ impl SqliteStore {
             .connection_customizer(Box::new(Setup {
                 busy_timeout: options.acquire_timeout,
             }))
-            .build(ConnectionManager::new(path))
-            .map_err(|error| StoreError::Unavailable(format!("cannot open SQLite: {error}")))?;
-        pool.get()
-            .map_err(|error| StoreError::Unavailable(format!("cannot open SQLite: {error}")))?;
+            .build_unchecked(ConnectionManager::new(path));
         Ok(Self { pool })
     }
 
@@ -188,11 +198,13 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl Ping for SqliteStore {
     fn ping(&self) -> StoreResult<()> {
         SqliteStore::ping(self)
     }
+}
 
+impl Migrate for SqliteStore {
     fn migrate(&self) -> StoreResult<Vec<String>> {
         SqliteStore::migrate(self)
     }

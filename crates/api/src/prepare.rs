@@ -1,0 +1,123 @@
+//! Getting the database ready for the api: in the dev profile its schema is brought up to date
+//! (and the database created if missing), then the admin account is created or updated from the
+//! settings. Until that is done the api answers 503 and `/readyz` says why; a database that is
+//! not reachable yet is waited for, anything else stops the api.
+
+use crate::auth::bootstrap_admin;
+use mailing_domain::store::{ApiStore, StoreError};
+use mailing_runtime::{Profile, Settings, Stop, blocking};
+use secrecy::{ExposeSecret as _, SecretString};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Whether the database is ready for requests; shared by every worker of the server.
+#[derive(Debug)]
+pub struct Prepared(watch::Sender<bool>);
+
+impl Default for Prepared {
+    fn default() -> Self {
+        Self(watch::channel(false).0)
+    }
+}
+
+impl Prepared {
+    pub fn is_done(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the database is prepared.
+    pub async fn wait(&self) {
+        let _ = self.0.subscribe().wait_for(|done| *done).await;
+    }
+
+    fn done(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// What preparing needs from the settings.
+pub(crate) struct Preparation {
+    pub(crate) migrate: Option<SecretString>,
+    pub(crate) admin_username: String,
+    pub(crate) admin_password: SecretString,
+}
+
+impl Preparation {
+    pub(crate) fn from_settings(settings: &Settings) -> Self {
+        Self {
+            // The dev profile migrates at start; production runs `mailing-api migrate` once
+            // per release instead.
+            migrate: (settings.profile == Profile::Dev).then(|| settings.database.url.clone()),
+            admin_username: settings.api.admin_username.clone(),
+            admin_password: settings.api.admin_password.clone(),
+        }
+    }
+}
+
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+const LONGEST_PAUSE: Duration = Duration::from_secs(10);
+
+/// Prepares the database, waiting for it while it is unreachable, until done or `stop`.
+pub(crate) async fn prepare(
+    store: Arc<dyn ApiStore>,
+    preparation: Preparation,
+    prepared: Arc<Prepared>,
+    mut stop: Stop,
+) -> anyhow::Result<()> {
+    let preparation = Arc::new(preparation);
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let attempt = {
+            let (store, preparation) = (store.clone(), preparation.clone());
+            blocking::run(move || once(store.as_ref(), &preparation)).await
+        };
+        match attempt {
+            Ok(()) => {
+                prepared.done();
+                return Ok(());
+            }
+            Err(error) if unreachable(&error) => {
+                tracing::warn!(error = %format!("{error:#}"), retry_in_ms = pause.as_millis() as u64, "database not reachable; the api answers 503 until it is");
+            }
+            Err(error) => return Err(error),
+        }
+        tokio::select! {
+            () = stop.requested() => return Ok(()),
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(LONGEST_PAUSE);
+    }
+}
+
+fn once(store: &dyn ApiStore, preparation: &Preparation) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    if let Some(url) = &preparation.migrate {
+        // A fresh dev server lacks the database; where the role may not create one, the
+        // migration below reports what is really wrong.
+        match mailing_storage::create_database_if_missing(url.expose_secret()) {
+            Ok(true) => tracing::info!("database created"),
+            Ok(false) => {}
+            Err(error @ StoreError::Unavailable(_)) => return Err(error.into()),
+            Err(error) => tracing::warn!(%error, "could not check or create the database"),
+        }
+        for version in store.migrate().context("applying migrations")? {
+            tracing::info!(%version, "migration applied");
+        }
+    }
+    bootstrap_admin(
+        store,
+        &preparation.admin_username,
+        &preparation.admin_password,
+    )
+}
+
+/// Whether the failure is the database not answering, which waiting may cure.
+fn unreachable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable(_))
+        )
+    })
+}

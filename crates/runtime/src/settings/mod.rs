@@ -1,0 +1,107 @@
+//! The settings of every mailing program, as one tree with a section per part (database, bus,
+//! http, api, scheduler, sender, probe, log, all_in_one, probe_sim).
+//!
+//! Layers, lowest first: the defaults in `defaults.toml` (embedded in the binaries, every key
+//! commented, shown in `docs/configuration.md`); the TOML file named by `MAILING_CONFIG_FILE`
+//! (`PROBE_SIM_CONFIG_FILE` for `probe-sim`), in the same sections; then the environment
+//! variables listed in [`variables::VARIABLES`], an empty one counting as unset. `mailing`, which
+//! runs every part in one process, starts from the `[all_in_one.defaults]` of the same file
+//! where they differ.
+//!
+//! Every value is checked once, here, before a program does anything: a malformed one is a
+//! [`SettingsError`] naming its variable, what is wrong and a valid example.
+
+mod error;
+mod load;
+mod sections;
+mod values;
+pub mod variables;
+
+pub use error::SettingsError;
+pub use sections::*;
+
+/// The defaults of every key, with a comment on each.
+pub const DEFAULTS_TOML: &str = include_str!("defaults.toml");
+
+/// The dev profile's admin password, as the earlier implementation had it; production refuses
+/// it.
+pub const DEV_ADMIN_PASSWORD: &str = "12345";
+/// The dev profile's token signing secret; production refuses it.
+pub const DEV_JWT_SECRET: &str = "mailing-dev-profile-jwt-secret-never-use-in-production";
+
+/// The programs that read the settings; each checks what it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// `mailing-api`.
+    Api,
+    /// `mailing-scheduler`.
+    Scheduler,
+    /// `mailing-sender`.
+    Sender,
+    /// `probe-sim`.
+    ProbeSim,
+    /// `mailing`: the components `MAILING_COMPONENTS` names, in one process.
+    AllInOne,
+}
+
+impl Program {
+    /// The binary's name, for logs.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Program::Api => "mailing-api",
+            Program::Scheduler => "mailing-scheduler",
+            Program::Sender => "mailing-sender",
+            Program::ProbeSim => "probe-sim",
+            Program::AllInOne => "mailing",
+        }
+    }
+}
+
+/// Every setting, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub profile: Profile,
+    pub database: DatabaseSettings,
+    pub bus: BusSettings,
+    pub http: HttpSettings,
+    pub api: ApiSettings,
+    pub scheduler: SchedulerSettings,
+    pub sender: SenderSettings,
+    pub probe: ProbeSettings,
+    pub log: LogSettings,
+    pub all_in_one: AllInOneSettings,
+    pub probe_sim: ProbeSimSettings,
+    /// `MAILING_*` and `PROBE_SIM_*` variables that set nothing, each with the setting it
+    /// probably meant; for a warning once logging is up.
+    pub unknown_variables: Vec<String>,
+}
+
+impl Settings {
+    /// Reads the settings of `program` from the defaults, the optional file and the process's
+    /// environment.
+    pub fn load(program: Program) -> Result<Settings, SettingsError> {
+        Settings::load_from(program, std::env::vars())
+    }
+
+    /// Reads the settings with `vars` standing in for the environment (tests pass their own).
+    pub fn load_from(
+        program: Program,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        load::load(program, vars.into_iter().collect())
+    }
+
+    /// Whether `component` runs in a process of `program`.
+    pub fn runs(&self, program: Program, component: Component) -> bool {
+        match program {
+            Program::Api => component == Component::Api,
+            Program::Scheduler => component == Component::Scheduler,
+            Program::Sender => component == Component::Sender,
+            Program::ProbeSim => component == Component::Sim,
+            Program::AllInOne => self.all_in_one.components.contains(&component),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+//! The settings tree, one struct per section of `defaults.toml`, each value checked and typed.
+
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How strict a deployment is about its secrets, and how it logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Readable logs, the built-in admin password, migrations applied at start.
+    Dev,
+    /// JSON logs; refuses to start without real secrets.
+    Production,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Dev => "dev",
+            Profile::Production => "production",
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The part of the product a process runs; `mailing` runs several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Component {
+    Api,
+    Scheduler,
+    Sender,
+    /// The probe simulator.
+    Sim,
+}
+
+impl Component {
+    pub const ALL: [Component; 4] = [
+        Component::Api,
+        Component::Scheduler,
+        Component::Sender,
+        Component::Sim,
+    ];
+
+    /// Its name in `MAILING_COMPONENTS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Api => "api",
+            Component::Scheduler => "scheduler",
+            Component::Sender => "sender",
+            Component::Sim => "sim",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct BusSettings {
+    pub url: SecretString,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub addr: SocketAddr,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub admin_username: String,
+    /// The configured password, or the dev profile's default.
+    pub admin_password: SecretString,
+    /// The configured secret, or the dev profile's default.
+    pub jwt_secret: SecretString,
+    pub jwt_ttl: Duration,
+    pub admin_session_ttl: Duration,
+    pub login_max_failures: u32,
+    pub login_failure_window: Duration,
+    pub outbox_poll: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerSettings {
+    pub health_addr: SocketAddr,
+    pub tick: Duration,
+    pub claim_batch: u32,
+    pub job_size: usize,
+    pub claim_lease: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SenderSettings {
+    pub health_addr: SocketAddr,
+    pub concurrency: usize,
+    /// Requests per second; 0 means no limit.
+    pub rate_limit: u32,
+    /// Send jobs held at once; see [`SenderSettings::prefetch`].
+    pub prefetch: Option<u16>,
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: Duration,
+    pub token_pause: Duration,
+    pub claim_renew: Duration,
+    pub outcome_batch: usize,
+    pub outcome_flush: Duration,
+}
+
+/// Message ids per send job unless the scheduler is told otherwise.
+const DEFAULT_JOB_SIZE: usize = 100;
+/// Jobs held at the least, so one slow job never idles the sender.
+const MIN_PREFETCH: u16 = 8;
+
+impl SenderSettings {
+    /// Send jobs held at once. Unset, enough jobs of the scheduler's default size to fill
+    /// every concurrency slot twice: a job is acknowledged only once all its outcomes are
+    /// written, so fewer would leave slots idle while the last messages of each job finish,
+    /// and the concurrency could never hide the probe's latency.
+    pub fn prefetch(&self) -> u16 {
+        self.prefetch.unwrap_or_else(|| {
+            let jobs = (2 * self.concurrency).div_ceil(DEFAULT_JOB_SIZE);
+            u16::try_from(jobs).unwrap_or(u16::MAX).max(MIN_PREFETCH)
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// The provider's base URL; `None` in `mailing` means its built-in simulator.
+    pub url: Option<SecretString>,
+    pub token: Option<SecretString>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct AllInOneSettings {
+    /// What `mailing` runs, each once, in [`Component::ALL`] order.
+    pub components: Vec<Component>,
+    pub load_fixtures: bool,
+}
+
+/// The probe simulator's settings as read; `probe-sim` turns the fault values into its own
+/// types (and checks what only it knows, such as the latency's form).
+#[derive(Debug, Clone)]
+pub struct ProbeSimSettings {
+    pub addr: SocketAddr,
+    /// Unset: the simulator's development secret.
+    pub jwt_secret: Option<SecretString>,
+    pub seed: Option<u64>,
+    pub latency_ms: String,
+    pub error_500_share: f64,
+    pub error_429_share: f64,
+    pub error_503_share: f64,
+    pub malformed_share: f64,
+    pub hang_share: f64,
+    pub retry_after_seconds: u64,
+    pub retry_after_format: String,
+    pub hang_ms: u64,
+    pub outage: Duration,
+    pub outage_mode: String,
+    pub workers: Option<usize>,
+    pub log_format: LogFormat,
+}

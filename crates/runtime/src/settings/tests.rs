@@ -1,0 +1,445 @@
+use super::*;
+use secrecy::ExposeSecret as _;
+
+fn load(program: Program, vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    Settings::load_from(
+        program,
+        vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    )
+}
+
+fn error(program: Program, vars: &[(&str, &str)]) -> SettingsError {
+    load(program, vars).expect_err("the settings are refused")
+}
+
+const PRODUCTION_API: &[(&str, &str)] = &[
+    ("MAILING_PROFILE", "production"),
+    ("MAILING_ADMIN_PASSWORD", "a-long-enough-password"),
+    ("MAILING_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+];
+
+#[test]
+fn the_separate_services_default_to_postgresql_and_rabbitmq() {
+    let settings = load(Program::Scheduler, &[]).unwrap();
+    assert_eq!(settings.profile, Profile::Dev);
+    assert!(
+        settings
+            .database
+            .url
+            .expose_secret()
+            .starts_with("postgres://")
+    );
+    assert!(settings.bus.url.expose_secret().starts_with("amqp://"));
+    assert_eq!(settings.database.max_connections, 10);
+    assert_eq!(settings.http.addr.port(), 8000);
+    assert_eq!(settings.scheduler.health_addr.port(), 8081);
+    assert_eq!(settings.sender.health_addr.port(), 8082);
+    assert_eq!(
+        settings.api.admin_password.expose_secret(),
+        DEV_ADMIN_PASSWORD
+    );
+    assert_eq!(settings.log.format, LogFormat::Text);
+    assert_eq!(
+        settings.sender.prefetch(),
+        8,
+        "256 slots need 6 jobs; 8 at least"
+    );
+}
+
+#[test]
+fn mailing_starts_from_its_own_defaults() {
+    let settings = load(Program::AllInOne, &[]).unwrap();
+    assert_eq!(
+        settings.database.url.expose_secret(),
+        "sqlite://data/mailing.db"
+    );
+    assert_eq!(settings.bus.url.expose_secret(), "memory://");
+    assert_eq!(settings.scheduler.health_addr.port(), 0);
+    assert!(settings.probe.url.is_none(), "the built-in simulator");
+    assert_eq!(settings.probe_sim.addr.to_string(), "127.0.0.1:8090");
+    assert_eq!(settings.all_in_one.components, Component::ALL);
+    assert!(settings.all_in_one.load_fixtures);
+    // What it shares with the separate services stays the same.
+    assert_eq!(settings.database.max_connections, 10);
+}
+
+#[test]
+fn a_file_overrides_the_defaults_and_a_variable_the_file() {
+    let dir = std::env::temp_dir().join(format!("mailing-settings-{:016x}", rand_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mailing.toml");
+    std::fs::write(
+        &file,
+        "[sender]\nconcurrency = 64\nrate_limit = 100\n[database]\nmax_connections = 3\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let settings = load(
+        Program::Sender,
+        &[
+            ("MAILING_CONFIG_FILE", path),
+            ("MAILING_SENDER_CONCURRENCY", "32"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(settings.sender.concurrency, 32, "the variable wins");
+    assert_eq!(
+        settings.sender.rate_limit, 100,
+        "the file wins over the default"
+    );
+    assert_eq!(settings.database.max_connections, 3);
+
+    std::fs::write(&file, "[sender]\nconcurency = 64\n").unwrap();
+    let refused = error(Program::Sender, &[("MAILING_CONFIG_FILE", path)]);
+    assert_eq!(refused.setting, format!("sender.concurency in {path}"));
+    assert!(
+        refused.problem.contains("did you mean sender.concurrency"),
+        "{refused}"
+    );
+
+    std::fs::write(&file, "probe_token = \"a.jwt\"\n").unwrap();
+    let refused = error(Program::Sender, &[("MAILING_CONFIG_FILE", path)]);
+    assert!(
+        refused.problem.contains("token = … under [probe]"),
+        "a file of the older, flat form is told the new one: {refused}"
+    );
+
+    std::fs::write(&file, "[sender]\nconcurrency = 0\n").unwrap();
+    let refused = error(Program::Sender, &[("MAILING_CONFIG_FILE", path)]);
+    assert_eq!(refused.setting, format!("sender.concurrency in {path}"));
+    assert_eq!(
+        refused.example.as_deref(),
+        Some("concurrency = \"256\" under [sender]")
+    );
+
+    std::fs::write(&file, "[sender\nconcurrency = 64\n").unwrap();
+    let refused = error(Program::Sender, &[("MAILING_CONFIG_FILE", path)]);
+    assert!(refused.problem.starts_with("not a TOML file"), "{refused}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let refused = error(
+        Program::Sender,
+        &[("MAILING_CONFIG_FILE", "/no/such/file.toml")],
+    );
+    assert_eq!(refused.setting, "MAILING_CONFIG_FILE=/no/such/file.toml");
+    assert!(refused.problem.starts_with("cannot read"), "{refused}");
+}
+
+fn rand_id() -> u64 {
+    use std::hash::{BuildHasher as _, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+#[test]
+fn empty_variables_count_as_unset() {
+    let settings = load(
+        Program::Api,
+        &[
+            ("MAILING_LOG_FORMAT", ""),
+            ("MAILING_CONFIG_FILE", ""),
+            ("MAILING_ADMIN_PASSWORD", " "),
+            ("MAILING_SENDER_PREFETCH", ""),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.api.admin_password.expose_secret(),
+        DEV_ADMIN_PASSWORD
+    );
+    assert_eq!(settings.sender.prefetch, None);
+}
+
+#[test]
+fn every_malformed_value_names_its_variable_and_a_valid_example() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "MAILING_PROFILE",
+            "staging",
+            "must be one of dev, production",
+        ),
+        (
+            "MAILING_DATABASE_URL",
+            "mysql://db/mailing",
+            "unsupported database URL scheme",
+        ),
+        (
+            "MAILING_DATABASE_URL",
+            "postgres://[oops",
+            "not a well-formed database URL",
+        ),
+        ("MAILING_AMQP_URL", "memory://with space", "memory://<name>"),
+        (
+            "MAILING_AMQP_URL",
+            "kafka://broker:9092",
+            "unsupported bus URL",
+        ),
+        (
+            "MAILING_PROBE_URL",
+            "ftp://probe.example.com",
+            "http:// or https://",
+        ),
+        ("MAILING_PROBE_URL", "probe.example.com", "is not a URL"),
+        ("MAILING_DATABASE_MAX_CONNECTIONS", "0", "out of range"),
+        (
+            "MAILING_SENDER_CONCURRENCY",
+            "lots",
+            "is not a whole number",
+        ),
+        ("MAILING_SCHEDULER_JOB_SIZE", "0", "out of range"),
+        ("MAILING_HTTP_ADDR", "8000", "host:port"),
+        ("MAILING_SENDER_HEALTH_ADDR", "0.0.0.0:http", "host:port"),
+        ("MAILING_SCHEDULER_TICK_MS", "5s", "is not a whole number"),
+        ("MAILING_JWT_TTL_SECONDS", "-1", "is not a whole number"),
+        ("MAILING_LOAD_FIXTURES", "yes", "must be true or false"),
+        ("MAILING_COMPONENTS", "api,mailer", "\"mailer\""),
+        ("MAILING_LOG_FORMAT", "xml", "must be one of text, json"),
+        ("MAILING_AMQP_NAMESPACE", "no spaces", "namespace"),
+        ("PROBE_SIM_HANG_SHARE", "1.5", "share from 0.0 to 1.0"),
+        ("PROBE_SIM_OUTAGE_MODE", "sometimes", "unavailable, drop"),
+        ("PROBE_SIM_WORKERS", "0", "out of range"),
+    ];
+    for (name, value, problem) in cases {
+        let refused = error(Program::AllInOne, &[(name, value)]);
+        assert_eq!(refused.setting, *name, "{refused}");
+        assert!(
+            refused.problem.contains(problem),
+            "{name}={value}: {refused}"
+        );
+        let example = refused.example.as_deref().unwrap_or_default();
+        assert!(example.starts_with(&format!("{name}=")), "{refused}");
+        let line = refused.to_string();
+        assert!(!line.contains('\n'), "one line: {line}");
+        // A valid example is valid.
+        let valid = example.split_once('=').map(|(_, v)| v).unwrap_or_default();
+        if !valid.contains(' ') {
+            let mut vars = vec![
+                (*name, valid),
+                ("MAILING_PROBE_URL", "http://127.0.0.1:8090"),
+            ];
+            if *name == "MAILING_PROFILE" {
+                vars.extend(PRODUCTION_API);
+                vars.push(("MAILING_PROBE_TOKEN", "a.token.value"));
+            }
+            let loaded = load(Program::AllInOne, &vars);
+            assert!(
+                loaded.is_ok(),
+                "the example {example} is refused: {loaded:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_retry_cap_may_not_be_below_its_base() {
+    let refused = error(
+        Program::Sender,
+        &[
+            ("MAILING_SENDER_RETRY_BASE_MS", "5000"),
+            ("MAILING_SENDER_RETRY_CAP_MS", "1000"),
+        ],
+    );
+    assert_eq!(refused.setting, "MAILING_SENDER_RETRY_CAP_MS");
+    assert!(
+        refused.problem.contains("below the retry base"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn the_in_process_bus_is_for_mailing_only() {
+    for url in ["memory://", "memory://mailing"] {
+        let settings = load(Program::AllInOne, &[("MAILING_AMQP_URL", url)]).unwrap();
+        assert_eq!(settings.bus.url.expose_secret(), url);
+        for program in [Program::Api, Program::Scheduler, Program::Sender] {
+            let refused = error(program, &[("MAILING_AMQP_URL", url)]);
+            assert_eq!(refused.setting, "MAILING_AMQP_URL");
+            assert!(refused.problem.contains(program.binary()), "{refused}");
+        }
+    }
+}
+
+#[test]
+fn production_requires_the_secrets_of_what_runs() {
+    let mut vars = PRODUCTION_API.to_vec();
+    let settings = load(Program::Api, &vars).unwrap();
+    assert_eq!(settings.log.format, LogFormat::Json);
+    assert_eq!(
+        load(Program::Scheduler, &[("MAILING_PROFILE", "production")])
+            .map(drop)
+            .err(),
+        None
+    );
+
+    let refused = error(Program::Api, &[("MAILING_PROFILE", "production")]);
+    assert_eq!(refused.setting, "MAILING_ADMIN_PASSWORD");
+    let refused = error(
+        Program::Api,
+        &[
+            ("MAILING_PROFILE", "production"),
+            ("MAILING_ADMIN_PASSWORD", "12345"),
+        ],
+    );
+    assert_eq!(refused.setting, "MAILING_ADMIN_PASSWORD");
+    let refused = error(
+        Program::Api,
+        &[
+            ("MAILING_PROFILE", "production"),
+            ("MAILING_ADMIN_PASSWORD", "a-long-enough-password"),
+        ],
+    );
+    assert_eq!(refused.setting, "MAILING_JWT_SECRET");
+    let refused = error(Program::Api, &[("MAILING_JWT_SECRET", "short")]);
+    assert_eq!(refused.setting, "MAILING_JWT_SECRET");
+
+    let refused = error(Program::Sender, &[("MAILING_PROFILE", "production")]);
+    assert_eq!(refused.setting, "MAILING_PROBE_TOKEN");
+    vars.push(("MAILING_PROBE_TOKEN", "a.token.value"));
+    load(Program::AllInOne, &vars).expect("the built-in simulator needs no token");
+    vars.push(("MAILING_COMPONENTS", "api,scheduler,sender"));
+    let refused = error(Program::AllInOne, &vars);
+    assert_eq!(refused.setting, "MAILING_PROBE_URL");
+}
+
+#[test]
+fn the_components_of_mailing_are_read_in_a_fixed_order() {
+    let settings = load(
+        Program::AllInOne,
+        &[
+            ("MAILING_COMPONENTS", " sender, api ,api"),
+            ("MAILING_PROBE_URL", "https://probe.example.com"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.all_in_one.components,
+        [Component::Api, Component::Sender]
+    );
+    assert!(settings.runs(Program::AllInOne, Component::Sender));
+    assert!(!settings.runs(Program::AllInOne, Component::Scheduler));
+    assert!(settings.runs(Program::Scheduler, Component::Scheduler));
+}
+
+#[test]
+fn secrets_never_print() {
+    let settings = load(
+        Program::AllInOne,
+        &[
+            ("MAILING_ADMIN_PASSWORD", "hunter2-secret"),
+            (
+                "MAILING_DATABASE_URL",
+                "postgres://mailing:hunter2-secret@db/mailing",
+            ),
+            ("MAILING_PROBE_TOKEN", "hunter2-secret"),
+        ],
+    )
+    .unwrap();
+    assert!(!format!("{settings:?}").contains("hunter2"));
+    let refused = error(
+        Program::AllInOne,
+        &[(
+            "MAILING_DATABASE_URL",
+            "mysql://mailing:hunter2-secret@db/mailing",
+        )],
+    );
+    assert!(!refused.to_string().contains("hunter2"), "{refused}");
+    let refused = error(Program::Api, &[("MAILING_JWT_SECRET", "hunter2")]);
+    assert!(!refused.to_string().contains("hunter2"), "{refused}");
+}
+
+#[test]
+fn unknown_variables_are_reported_with_what_they_probably_meant() {
+    let settings = load(
+        Program::Sender,
+        &[
+            ("MAILING_SENDER_CONCURENCY", "64"),
+            ("MAILING_BIN", "/usr/bin/mailing"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.unknown_variables,
+        [
+            "MAILING_BIN",
+            "MAILING_SENDER_CONCURENCY (did you mean MAILING_SENDER_CONCURRENCY?)"
+        ]
+    );
+}
+
+/// Every variable is documented beside its key in the defaults, every key there has a
+/// variable, and `.env.template` lists exactly the variables.
+#[test]
+fn defaults_variables_and_the_template_agree() {
+    for variable in variables::VARIABLES {
+        assert!(
+            DEFAULTS_TOML.contains(variable.name),
+            "{} is not named in defaults.toml",
+            variable.name
+        );
+        let (section, name) = variable.key.rsplit_once('.').unwrap_or(("", variable.key));
+        let in_section = if section.is_empty() {
+            DEFAULTS_TOML.split("\n[").next().unwrap_or_default()
+        } else {
+            DEFAULTS_TOML
+                .split(&format!("\n[{section}]\n"))
+                .nth(1)
+                .and_then(|rest| rest.split("\n[").next())
+                .unwrap_or_else(|| panic!("no [{section}] in defaults.toml"))
+        };
+        let set = in_section.lines().any(|line| {
+            let line = line.trim_start_matches("# ");
+            line.starts_with(&format!("{name} = "))
+        });
+        assert!(
+            set,
+            "{} has no line in [{section}] of defaults.toml",
+            variable.key
+        );
+    }
+    let template = include_str!("../../../../.env.template");
+    let listed: Vec<&str> = template
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
+        .filter(|name| !name.starts_with('#') && !name.is_empty())
+        .collect();
+    for variable in variables::VARIABLES {
+        assert!(
+            listed.contains(&variable.name),
+            "{} is missing from .env.template",
+            variable.name
+        );
+    }
+    for name in listed {
+        assert!(
+            variables::by_name(name).is_some()
+                || [variables::CONFIG_FILE, variables::SIM_CONFIG_FILE].contains(&name),
+            "{name} in .env.template is not a setting"
+        );
+    }
+}
+
+#[test]
+fn the_documentation_shows_the_defaults_as_compiled() {
+    let documented = include_str!("../../../../docs/configuration.md");
+    assert!(
+        documented.contains(DEFAULTS_TOML),
+        "docs/configuration.md must hold crates/runtime/src/settings/defaults.toml verbatim"
+    );
+}
+
+#[test]
+fn the_prefetch_follows_the_concurrency_unless_set() {
+    let prefetch = |vars: &[(&str, &str)]| load(Program::Sender, vars).unwrap().sender.prefetch();
+    assert_eq!(prefetch(&[]), 8, "256 slots need 6 jobs; 8 at least");
+    assert_eq!(
+        prefetch(&[("MAILING_SENDER_CONCURRENCY", "2000")]),
+        40,
+        "2 x 2000 slots / 100 ids per job"
+    );
+    assert_eq!(
+        prefetch(&[
+            ("MAILING_SENDER_CONCURRENCY", "2000"),
+            ("MAILING_SENDER_PREFETCH", "3")
+        ]),
+        3
+    );
+}
