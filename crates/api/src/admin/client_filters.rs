@@ -1,6 +1,6 @@
 //! Saved client filters: named selections of clients that mailings can reuse.
 
-use super::catalog::{Catalog, Choice, describe};
+use super::catalog::{Catalog, Choice, describe_filter};
 use super::error::AdminError;
 use super::form::Form;
 use super::session::Viewer;
@@ -72,11 +72,11 @@ async fn list(
         .map(|(saved, matching)| Row {
             id: saved.id.0,
             name: saved.name.clone().unwrap_or_default(),
-            selects: describe(&saved.filter),
+            selects: describe_filter(&saved.filter),
             matching,
         })
         .collect();
-    view::ok(&ListPage {
+    view::render_ok(&ListPage {
         layout: Layout::new(&viewer, "client-filters", "Client filters")
             .with_notice("Client filter", &query),
         rows,
@@ -139,7 +139,7 @@ fn form_page(
         None => ("New client filter", "/admin/client-filters".to_owned()),
     };
     let status = errors.status();
-    view::page(
+    view::render(
         status,
         &FormPage {
             layout: Layout::new(viewer, "client-filters", title),
@@ -184,7 +184,7 @@ async fn save(
     id: Option<ClientFilterId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
+    let form = viewer.verify_csrf_token(&body)?;
     let name = form.filled("name");
     let codes = form.values("operator_codes");
     let tags = form.values("tags");
@@ -239,7 +239,7 @@ async fn delete(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
+    viewer.verify_csrf_token(&body)?;
     let id = ClientFilterId(id.into_inner());
     state.run(move |s| s.delete_client_filter(id)).await?;
     tracing::info!(client_filter_id = id.0, username = %viewer.username, "client filter deleted in the admin UI");

@@ -96,7 +96,7 @@ async fn list(
         },
     };
     let catalog = Catalog::load(&state).await?;
-    view::page(
+    view::render(
         status,
         &ListPage {
             layout: Layout::new(&viewer, "clients", "Clients").with_notice("Client", &query),
@@ -196,7 +196,7 @@ async fn form_page(
         None => ("New client", "/admin/clients".to_owned()),
     };
     let status = errors.status();
-    view::page(
+    view::render(
         status,
         &FormPage {
             layout: Layout::new(viewer, "clients", title),
@@ -244,7 +244,7 @@ async fn save(
     id: Option<ClientId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
+    let form = viewer.verify_csrf_token(&body)?;
     let fields = Fields::typed(&form);
     let saved = match id {
         None => match fields.input().parse() {
@@ -274,7 +274,7 @@ async fn delete(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
+    viewer.verify_csrf_token(&body)?;
     let id = ClientId(id.into_inner());
     state.run(move |s| s.delete_client(id)).await?;
     tracing::info!(client_id = id.0, username = %viewer.username, "client deleted in the admin UI");

@@ -1,10 +1,10 @@
 //! Mailings: the list, the form to create or change one (with how many clients it would
 //! reach), and one mailing's page with its live progress, chart and messages.
 
-use super::catalog::{Catalog, Choice, describe};
+use super::catalog::{Catalog, Choice, describe_filter};
 use super::error::AdminError;
 use super::form::Form;
-use super::progress::{Chart, ProgressBar, waiting};
+use super::progress::{Chart, ProgressBar, still_waiting};
 use super::session::Viewer;
 use super::view::{self, Clock, FieldErrors, Layout, Pager, base_field};
 use crate::error::Problems;
@@ -86,15 +86,16 @@ impl Summary {
                 mailing.schedule.local_time(),
                 clock,
             ),
-            reaches: describe(&mailing.filter),
+            reaches: describe_filter(&mailing.filter),
             bar: ProgressBar::of(counts),
             failed: counts.get(MessageStatus::Failed),
-            rate: rate(sent_last_minute),
+            rate: sending_rate(sent_last_minute),
         }
     }
 }
 
-fn rate(sent_last_minute: u64) -> String {
+/// Messages sent per second, from those sent over the last minute.
+pub fn sending_rate(sent_last_minute: u64) -> String {
     format!(
         "{:.1}",
         sent_last_minute as f64 / RATE_WINDOW_SECONDS as f64
@@ -161,7 +162,7 @@ async fn list(
             )
         })
         .collect();
-    view::ok(&ListPage {
+    view::render_ok(&ListPage {
         layout: Layout::new(&viewer, "mailings", "Mailings").with_notice("Mailing", &query),
         mailings: summaries,
         pager: Pager::new(page, mailings.total, &[]),
@@ -401,7 +402,7 @@ async fn form_page(
         Some(id) => Selection::Saved(ClientFilterId(id)),
         None => Selection::parse(&fields.operator_codes, &fields.tags),
     }
-    .count(state)
+    .describe_reach(state)
     .await?;
     let (title, action, running) = match editing {
         Some(m) => (
@@ -416,7 +417,7 @@ async fn form_page(
         ),
     };
     let status = errors.status();
-    view::page(
+    view::render(
         status,
         &FormPage {
             layout: Layout::new(viewer, "mailings", title),
@@ -440,7 +441,7 @@ async fn create(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
+    let form = viewer.verify_csrf_token(&body)?;
     let fields = Fields::typed(&form);
     let errors = match fields.input(viewer.zone, None) {
         Ok(input) => match create_mailing(&state, input).await {
@@ -464,7 +465,7 @@ async fn update(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
+    let form = viewer.verify_csrf_token(&body)?;
     let id = MailingId(id.into_inner());
     let stored = state.run(move |s| s.get_mailing(id)).await?;
     let fields = Fields::typed(&form);
@@ -497,7 +498,7 @@ async fn cancel(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
+    viewer.verify_csrf_token(&body)?;
     let id = MailingId(id.into_inner());
     match cancel_mailing(&state, id).await {
         Ok(_) => {
@@ -522,7 +523,7 @@ async fn delete(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
+    viewer.verify_csrf_token(&body)?;
     let id = MailingId(id.into_inner());
     delete_mailing(&state, id).await?;
     tracing::info!(mailing_id = id.0, username = %viewer.username, "mailing deleted in the admin UI");
@@ -551,7 +552,8 @@ impl Selection {
         }
     }
 
-    async fn count(self, state: &AppState) -> Result<String, AdminError> {
+    /// "3 clients match", or why no number can be given.
+    async fn describe_reach(self, state: &AppState) -> Result<String, AdminError> {
         let filter = match self {
             Selection::Inline(filter) => filter,
             Selection::Saved(id) => match state.run(move |s| s.get_client_filter(id)).await {
@@ -583,7 +585,7 @@ async fn matching(
         Ok(id) => Selection::Saved(ClientFilterId(id)),
         Err(_) => Selection::parse(&query.values("operator_codes"), &query.values("tags")),
     };
-    let text = selection.count(&state).await?;
+    let text = selection.describe_reach(&state).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(text))
@@ -608,7 +610,7 @@ async fn live_state(state: &AppState, mailing: &Mailing) -> Result<Live, AdminEr
     let (counts, sent) = progress_of(state, vec![mailing.id], now).await?;
     let counts = counts.get(&mailing.id).copied().unwrap_or_default();
     let status = mailing.status(now);
-    let settled = counts.total() > 0 && waiting(&counts) == 0;
+    let settled = counts.total() > 0 && still_waiting(&counts) == 0;
     Ok(Live {
         id: mailing.id.0,
         status: status.as_str(),
@@ -616,7 +618,7 @@ async fn live_state(state: &AppState, mailing: &Mailing) -> Result<Live, AdminEr
         chart: Chart::of(&counts),
         counts: counts.iter().map(|(s, n)| (s.as_str(), n)).collect(),
         total: counts.total(),
-        rate: rate(sent.get(&mailing.id).copied().unwrap_or(0)),
+        rate: sending_rate(sent.get(&mailing.id).copied().unwrap_or(0)),
         active: status == MailingStatus::Running && !settled
             || status == MailingStatus::Scheduled
                 && mailing.schedule.earliest_start() - now < chrono::Duration::minutes(5),
@@ -637,7 +639,7 @@ async fn live(
 ) -> Result<HttpResponse, AdminError> {
     let id = MailingId(id.into_inner());
     let mailing = state.run(move |s| s.get_mailing(id)).await?;
-    view::ok(&LiveFragment {
+    view::render_ok(&LiveFragment {
         live: live_state(&state, &mailing).await?,
     })
 }
@@ -759,8 +761,8 @@ async fn mailing_page(
         .unwrap_or_else(|| "any time of day".to_owned());
     let mut layout = Layout::new(viewer, "mailings", format!("Mailing #{}", id.0))
         .with_notice("Mailing", &query);
-    let http_status = layout.refused(refusal);
-    view::page(
+    let http_status = layout.show_refusal(refusal);
+    view::render(
         if errors.is_empty() {
             http_status
         } else {
@@ -772,7 +774,7 @@ async fn mailing_page(
             text: mailing.text.as_str().to_owned(),
             start: show_time(mailing.schedule.start_at(), local_time, clock),
             end: show_time(mailing.schedule.end_at(), local_time, clock),
-            reaches: describe(&mailing.filter),
+            reaches: describe_filter(&mailing.filter),
             window,
             open: matches!(
                 mailing.status(now),

@@ -60,8 +60,8 @@ async fn list_page(
         .run(move |s| s.list_operators(Pager::request(page)))
         .await?;
     let mut layout = Layout::new(viewer, "operators", "Operators").with_notice("Operator", &query);
-    let status = layout.refused(alert);
-    view::page(
+    let status = layout.show_refusal(alert);
+    view::render(
         status,
         &ListPage {
             layout,
@@ -108,7 +108,7 @@ fn form_page(
         Some(id) => ("Edit operator", format!("/admin/operators/{}", id.0)),
         None => ("New operator", "/admin/operators".to_owned()),
     };
-    view::page(
+    view::render(
         errors.status(),
         &FormPage {
             layout: Layout::new(viewer, "operators", title),
@@ -152,7 +152,7 @@ async fn save(
     id: Option<OperatorId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
+    let form = viewer.verify_csrf_token(&body)?;
     let input = OperatorInput {
         code: form.value("code").to_owned(),
         name: form.value("name").to_owned(),
@@ -196,7 +196,7 @@ async fn delete(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
+    viewer.verify_csrf_token(&body)?;
     let id = OperatorId(id.into_inner());
     match state.run(move |s| s.delete_operator(id)).await {
         Ok(()) => {

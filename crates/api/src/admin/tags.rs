@@ -47,7 +47,7 @@ async fn list(
     let tags = state
         .run(move |s| s.list_tags(Pager::request(page)))
         .await?;
-    view::ok(&ListPage {
+    view::render_ok(&ListPage {
         layout: Layout::new(&viewer, "tags", "Tags").with_notice("Tag", &query),
         pager: Pager::new(page, tags.total, &[]),
         tags: tags.items,
@@ -84,7 +84,7 @@ fn form_page(
         None => ("New tag", "/admin/tags".to_owned()),
     };
     let status = errors.status();
-    view::page(
+    view::render(
         status,
         &FormPage {
             layout: Layout::new(viewer, "tags", title),
@@ -118,7 +118,7 @@ async fn save(
     id: Option<TagId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
+    let form = viewer.verify_csrf_token(&body)?;
     let input = TagInput {
         value: form.value("value").to_owned(),
     };
@@ -155,7 +155,7 @@ async fn delete(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
+    viewer.verify_csrf_token(&body)?;
     let id = TagId(id.into_inner());
     state.run(move |s| s.delete_tag(id)).await?;
     tracing::info!(tag_id = id.0, username = %viewer.username, "tag deleted in the admin UI");

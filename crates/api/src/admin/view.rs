@@ -39,7 +39,7 @@ impl Layout {
     }
 
     /// Shows why an action on the page was refused; the page answers with the refusal's status.
-    pub fn refused(&mut self, refusal: Option<AdminError>) -> StatusCode {
+    pub fn show_refusal(&mut self, refusal: Option<AdminError>) -> StatusCode {
         use actix_web::ResponseError as _;
         match refusal {
             Some(error) => {
@@ -91,7 +91,7 @@ pub fn see_other(location: &str, notice: &str) -> HttpResponse {
 }
 
 /// Renders a page with the given status.
-pub fn page(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AdminError> {
+pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AdminError> {
     let body = template
         .render()
         .map_err(|error| AdminError::Internal(format!("rendering a page: {error}")))?;
@@ -100,8 +100,8 @@ pub fn page(status: StatusCode, template: &impl Template) -> Result<HttpResponse
         .body(body))
 }
 
-pub fn ok(template: &impl Template) -> Result<HttpResponse, AdminError> {
-    page(StatusCode::OK, template)
+pub fn render_ok(template: &impl Template) -> Result<HttpResponse, AdminError> {
+    render(StatusCode::OK, template)
 }
 
 /// Problems with a submitted form: each beside the field it concerns, the rest above the form.

@@ -155,14 +155,14 @@ pub struct ClientFilterInput {
 #[serde(deny_unknown_fields)]
 pub struct ClientFilterPatchInput {
     /// `null` removes the name.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "double_option")]
     pub name: Option<Option<String>>,
     pub operator_codes: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from a field left out (`None`).
-pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

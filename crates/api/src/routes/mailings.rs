@@ -3,7 +3,7 @@
 use crate::auth::Authenticated;
 use crate::error::{ApiError, FieldError, Problems};
 use crate::extract::{JsonBody, QueryParams};
-use crate::routes::client_filters::{FilterBody, FilterInput, present};
+use crate::routes::client_filters::{FilterBody, FilterInput, double_option};
 use crate::routes::operators::ListQuery;
 use crate::routes::paging::{Paging, page_of};
 use crate::state::AppState;
@@ -142,7 +142,7 @@ pub struct MailingPatchInput {
     /// Copies this saved filter into the mailing.
     pub client_filter_id: Option<i64>,
     /// `null` removes the window.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "double_option")]
     pub send_window: Option<Option<SendWindowBody>>,
     /// Changing it re-reads the stored `start_at` and `end_at` under the new meaning.
     pub local_time: Option<bool>,
