@@ -1,13 +1,14 @@
 //! The operators and tags a form offers to pick from.
 
 use super::error::AdminError;
+use crate::operations::paging::MAX_PAGE_SIZE;
 use crate::state::AppState;
 use mailing_domain::store::{Operator, PageRequest, SavedFilter, Tag};
 
 /// More than a form can sensibly list; the API's page limit.
 const LARGEST_PAGE: PageRequest = PageRequest {
     offset: 0,
-    limit: crate::routes::MAX_PAGE_SIZE,
+    limit: MAX_PAGE_SIZE,
 };
 
 /// One checkbox or option.

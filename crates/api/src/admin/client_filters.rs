@@ -5,12 +5,11 @@ use super::error::AdminError;
 use super::form::Form;
 use super::session::Viewer;
 use super::view::{self, FieldErrors, Layout, Pager, base_field};
-use crate::routes::client_filters::ClientFilterInput;
+use crate::operations::client_filters::{self, ClientFilterInput};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use mailing_domain::ClientFilterId;
-use mailing_domain::store::SavedFilterPatch;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/client-filters", web::get().to(list))
@@ -193,24 +192,10 @@ async fn save(
         operator_codes: Some(codes.clone()),
         tags: Some(tags.clone()),
     };
-    let saved = match input.parse() {
-        Ok(new) => {
-            state
-                .run(move |s| match id {
-                    None => s.create_client_filter(&new),
-                    // The form shows every field, so saving replaces them all; a cleared
-                    // name removes it.
-                    Some(id) => s.update_client_filter(
-                        id,
-                        &SavedFilterPatch {
-                            name: Some(new.name),
-                            filter: Some(new.filter),
-                        },
-                    ),
-                })
-                .await
-        }
-        Err(error) => Err(error),
+    let saved = match id {
+        // The form shows every field, so saving replaces them all; a cleared name removes it.
+        Some(id) => client_filters::replace(&state, id, input).await,
+        None => client_filters::create(&state, input).await,
     };
     match saved {
         Ok(saved) => {
@@ -241,7 +226,7 @@ async fn delete(
 ) -> Result<HttpResponse, AdminError> {
     viewer.verify_csrf_token(&body)?;
     let id = ClientFilterId(id.into_inner());
-    state.run(move |s| s.delete_client_filter(id)).await?;
+    client_filters::delete(&state, id).await?;
     tracing::info!(client_filter_id = id.0, username = %viewer.username, "client filter deleted in the admin UI");
     Ok(view::see_other("/admin/client-filters", "deleted"))
 }

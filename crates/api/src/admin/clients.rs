@@ -5,7 +5,7 @@ use super::error::AdminError;
 use super::form::{Form, split_list};
 use super::session::Viewer;
 use super::view::{self, FieldErrors, Layout, Pager, base_field};
-use crate::routes::clients::{ClientInput, ClientListQuery};
+use crate::operations::clients::{self, ClientInput, ClientListQuery};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -247,14 +247,8 @@ async fn save(
     let form = viewer.verify_csrf_token(&body)?;
     let fields = Fields::typed(&form);
     let saved = match id {
-        None => match fields.input().parse() {
-            Ok(new) => state.run(move |s| s.create_client(&new)).await,
-            Err(error) => Err(error),
-        },
-        Some(id) => match fields.input().into_full_patch() {
-            Ok(patch) => state.run(move |s| s.update_client(id, &patch)).await,
-            Err(error) => Err(error),
-        },
+        Some(id) => clients::replace(&state, id, fields.input()).await,
+        None => clients::create(&state, fields.input()).await,
     };
     match saved {
         Ok(client) => {
@@ -276,7 +270,7 @@ async fn delete(
 ) -> Result<HttpResponse, AdminError> {
     viewer.verify_csrf_token(&body)?;
     let id = ClientId(id.into_inner());
-    state.run(move |s| s.delete_client(id)).await?;
+    clients::delete(&state, id).await?;
     tracing::info!(client_id = id.0, username = %viewer.username, "client deleted in the admin UI");
     Ok(view::see_other("/admin/clients", "deleted"))
 }

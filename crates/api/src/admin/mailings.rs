@@ -7,13 +7,11 @@ use super::form::Form;
 use super::progress::{Chart, ProgressBar, still_waiting};
 use super::session::Viewer;
 use super::view::{self, Clock, FieldErrors, Layout, Pager, base_field};
-use crate::error::Problems;
-use crate::routes::client_filters::FilterInput;
-use crate::routes::clients::parse_phone_prefix;
-use crate::routes::mailings::{
-    MailingInput, SendWindowBody, cancel_mailing, create_mailing, delete_mailing, update_mailing,
-};
-use crate::routes::messages::parse_status;
+use crate::operations::client_filters::FilterInput;
+use crate::operations::clients::parse_phone_prefix;
+use crate::operations::mailings::{self, MailingInput, SendWindowBody};
+use crate::operations::messages::parse_status;
+use crate::operations::problems::Problems;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -444,7 +442,7 @@ async fn create(
     let form = viewer.verify_csrf_token(&body)?;
     let fields = Fields::typed(&form);
     let errors = match fields.input(viewer.zone, None) {
-        Ok(input) => match create_mailing(&state, input).await {
+        Ok(input) => match mailings::create(&state, input).await {
             Ok(mailing) => {
                 tracing::info!(mailing_id = mailing.id.0, username = %viewer.username, "mailing created in the admin UI");
                 return Ok(view::see_other(
@@ -470,22 +468,16 @@ async fn update(
     let stored = state.run(move |s| s.get_mailing(id)).await?;
     let fields = Fields::typed(&form);
     let errors = match fields.input(viewer.zone, Some(&stored)) {
-        Ok(input) => {
-            let saved = match input.into_full_patch().parse(true) {
-                Ok(patch) => update_mailing(&state, id, patch).await,
-                Err(error) => Err(error),
-            };
-            match saved {
-                Ok(_) => {
-                    tracing::info!(mailing_id = id.0, username = %viewer.username, "mailing updated in the admin UI");
-                    return Ok(view::see_other(
-                        &format!("/admin/mailings/{}", id.0),
-                        "saved",
-                    ));
-                }
-                Err(error) => FieldErrors::from_api(error, form_field)?,
+        Ok(input) => match mailings::replace(&state, id, input).await {
+            Ok(_) => {
+                tracing::info!(mailing_id = id.0, username = %viewer.username, "mailing updated in the admin UI");
+                return Ok(view::see_other(
+                    &format!("/admin/mailings/{}", id.0),
+                    "saved",
+                ));
             }
-        }
+            Err(error) => FieldErrors::from_api(error, form_field)?,
+        },
         Err(errors) => errors,
     };
     form_page(&viewer, &state, Some(&stored), fields, errors).await
@@ -500,7 +492,7 @@ async fn cancel(
 ) -> Result<HttpResponse, AdminError> {
     viewer.verify_csrf_token(&body)?;
     let id = MailingId(id.into_inner());
-    match cancel_mailing(&state, id).await {
+    match mailings::cancel(&state, id).await {
         Ok(_) => {
             tracing::info!(mailing_id = id.0, username = %viewer.username, "mailing cancelled in the admin UI");
             Ok(view::see_other(
@@ -525,7 +517,7 @@ async fn delete(
 ) -> Result<HttpResponse, AdminError> {
     viewer.verify_csrf_token(&body)?;
     let id = MailingId(id.into_inner());
-    delete_mailing(&state, id).await?;
+    mailings::delete(&state, id).await?;
     tracing::info!(mailing_id = id.0, username = %viewer.username, "mailing deleted in the admin UI");
     Ok(view::see_other("/admin/mailings", "deleted"))
 }

@@ -4,12 +4,12 @@ use super::error::AdminError;
 use super::form::Form;
 use super::session::Viewer;
 use super::view::{self, FieldErrors, Layout, Pager, base_field};
-use crate::routes::operators::OperatorInput;
+use crate::operations::operators::{self, OperatorInput};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use mailing_domain::OperatorId;
-use mailing_domain::store::{Operator, OperatorPatch};
+use mailing_domain::store::Operator;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/operators", web::get().to(list))
@@ -157,22 +157,9 @@ async fn save(
         code: form.value("code").to_owned(),
         name: form.value("name").to_owned(),
     };
-    let saved = match input.parse() {
-        Ok(new) => {
-            state
-                .run(move |s| match id {
-                    Some(id) => s.update_operator(
-                        id,
-                        &OperatorPatch {
-                            code: Some(new.code),
-                            name: Some(new.name),
-                        },
-                    ),
-                    None => s.create_operator(&new),
-                })
-                .await
-        }
-        Err(error) => Err(error),
+    let saved = match id {
+        Some(id) => operators::replace(&state, id, input).await,
+        None => operators::create(&state, input).await,
     };
     match saved {
         Ok(operator) => {
@@ -198,7 +185,7 @@ async fn delete(
 ) -> Result<HttpResponse, AdminError> {
     viewer.verify_csrf_token(&body)?;
     let id = OperatorId(id.into_inner());
-    match state.run(move |s| s.delete_operator(id)).await {
+    match operators::delete(&state, id).await {
         Ok(()) => {
             tracing::info!(operator_id = id.0, username = %viewer.username, "operator deleted in the admin UI");
             Ok(view::see_other("/admin/operators", "deleted"))

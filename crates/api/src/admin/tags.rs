@@ -4,7 +4,7 @@ use super::error::AdminError;
 use super::form::Form;
 use super::session::Viewer;
 use super::view::{self, FieldErrors, Layout, Pager, base_field};
-use crate::routes::tags::TagInput;
+use crate::operations::tags::{self, TagInput};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -122,16 +122,9 @@ async fn save(
     let input = TagInput {
         value: form.value("value").to_owned(),
     };
-    let saved = match input.parse() {
-        Ok(new) => {
-            state
-                .run(move |s| match id {
-                    Some(id) => s.update_tag(id, &new),
-                    None => s.create_tag(&new),
-                })
-                .await
-        }
-        Err(error) => Err(error),
+    let saved = match id {
+        Some(id) => tags::rename(&state, id, input).await,
+        None => tags::create(&state, input).await,
     };
     match saved {
         Ok(tag) => {
@@ -157,7 +150,7 @@ async fn delete(
 ) -> Result<HttpResponse, AdminError> {
     viewer.verify_csrf_token(&body)?;
     let id = TagId(id.into_inner());
-    state.run(move |s| s.delete_tag(id)).await?;
+    tags::delete(&state, id).await?;
     tracing::info!(tag_id = id.0, username = %viewer.username, "tag deleted in the admin UI");
     Ok(view::see_other("/admin/tags", "deleted"))
 }

@@ -238,7 +238,7 @@ impl Pager {
     }
 
     pub fn request(page: u32) -> mailing_domain::store::PageRequest {
-        crate::routes::Paging {
+        crate::operations::paging::Paging {
             page,
             page_size: Self::PAGE_SIZE,
         }
