@@ -1,6 +1,7 @@
 //! What every request handler shares.
 
-use crate::auth::{LoginThrottle, Tokens};
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::Tokens;
 use crate::error::ApiError;
 use actix_web::web;
 use mailing_domain::store::{Store, StoreError};

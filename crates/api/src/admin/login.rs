@@ -8,7 +8,7 @@ use super::session::{
     verify_login_csrf_token,
 };
 use super::view;
-use crate::auth::routes::{LoginError, check_credentials, client_address};
+use crate::auth::credentials::{LoginError, check_credentials, client_address};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
