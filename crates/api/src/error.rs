@@ -103,6 +103,15 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::invalid(field, rule)])
     }
 
+    /// 400: query parameters that could not be read, or that were read but make no sense.
+    pub fn invalid_query(details: Vec<FieldError>) -> Self {
+        ApiError::BadRequest {
+            code: "invalid_query",
+            message: "the query string has invalid parameters; see details".to_owned(),
+            details,
+        }
+    }
+
     fn body(&self) -> ErrorBody {
         let (code, message, details) = match self {
             ApiError::Validation(details) => (
@@ -250,47 +259,6 @@ impl From<Rejection> for ApiError {
                 message,
             )]),
             Rejection::Invalid { field, rule } => ApiError::validation(field, &rule),
-        }
-    }
-}
-
-/// Collects field errors while a request body is turned into domain values, so one response
-/// lists every problem instead of the first.
-#[derive(Debug, Default)]
-pub struct Problems(Vec<FieldError>);
-
-impl Problems {
-    /// Keeps the value, or records why `field` was refused.
-    pub fn check<T>(&mut self, field: impl Into<String>, result: Result<T, Invalid>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(rule) => {
-                self.0.push(FieldError::invalid(field, &rule));
-                None
-            }
-        }
-    }
-
-    pub fn push(&mut self, error: FieldError) {
-        self.0.push(error);
-    }
-
-    /// Like [`Problems::finish`], for query parameters: problems make a 400.
-    pub fn finish_query<T>(self, value: impl FnOnce() -> T) -> Result<T, ApiError> {
-        if self.0.is_empty() {
-            Ok(value())
-        } else {
-            Err(crate::routes::query_error(self.0))
-        }
-    }
-
-    /// `Ok(value)` when nothing was recorded. `value` is built lazily because it usually
-    /// unwraps the options [`Problems::check`] returned.
-    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ApiError> {
-        if self.0.is_empty() {
-            Ok(value())
-        } else {
-            Err(ApiError::Validation(self.0))
         }
     }
 }

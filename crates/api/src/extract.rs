@@ -164,11 +164,7 @@ fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
         if detail.field == "body" {
             detail.field = "query".to_owned();
         }
-        ApiError::BadRequest {
-            code: "invalid_query",
-            message: "the query string has invalid parameters; see details".to_owned(),
-            details: vec![detail],
-        }
+        ApiError::invalid_query(vec![detail])
     })
 }
 

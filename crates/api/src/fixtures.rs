@@ -1,7 +1,7 @@
 //! Loads a fixture file (operators, tags, clients, saved client filters) through the storage
 //! interface. Loading twice changes nothing: records that already exist are left as they are.
 
-use crate::routes::client_filters::FilterInput;
+use crate::operations::client_filters::FilterInput;
 use anyhow::{Context as _, bail};
 use mailing_domain::store::{
     ApiStore, NewClient, NewOperator, NewSavedFilter, NewTag, PageRequest, Rejection, StoreError,
@@ -101,7 +101,7 @@ impl Fixtures {
             if existing.contains(&fixture.name) {
                 continue;
             }
-            let mut problems = crate::error::Problems::default();
+            let mut problems = crate::operations::problems::Problems::default();
             let body = FilterInput {
                 operator_codes: Some(fixture.operator_codes.clone()),
                 tags: Some(fixture.tags.clone()),

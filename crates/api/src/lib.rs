@@ -3,8 +3,9 @@
 //! OpenAPI document and Swagger UI; the admin web UI under `/admin` for people who work in a
 //! browser; and `/healthz`, `/readyz` and `/metrics` for operators.
 //!
-//! Handlers turn requests into domain values and call storage through the domain's
-//! repository traits; they never see the database library.
+//! The JSON handlers and the admin pages both hand what they were sent to [`operations`], which
+//! reads it into domain values and calls storage through the domain's repository traits;
+//! nothing here sees the database library.
 
 pub mod admin;
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod fixtures;
 pub mod health;
 pub mod observe;
 pub mod openapi;
+pub mod operations;
 pub mod outbox;
 pub mod prepare;
 pub mod routes;

@@ -2,6 +2,7 @@
 //! module adds what paperclip's v2 model cannot say (bearer auth, the API's description) and
 //! keeps each operation's error responses to those it can produce.
 
+use crate::operations::paging::{MAX_PAGE, MAX_PAGE_SIZE};
 use crate::routes;
 use mailing_domain::{MailingText, MessageStatus};
 use paperclip::actix::{OpenApiExt, web};
@@ -180,11 +181,11 @@ fn describe_query(operation: &mut Map<String, Value>) {
                 // A u32, which paperclip calls int32.
                 schema["format"] = json!("int64");
                 schema["minimum"] = json!(1);
-                schema["maximum"] = json!(routes::MAX_PAGE);
+                schema["maximum"] = json!(MAX_PAGE);
             }
             "page_size" => {
                 schema["minimum"] = json!(1);
-                schema["maximum"] = json!(routes::MAX_PAGE_SIZE);
+                schema["maximum"] = json!(MAX_PAGE_SIZE);
             }
             "status" => {
                 schema["enum"] = MessageStatus::ALL

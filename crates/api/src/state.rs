@@ -1,6 +1,7 @@
 //! What every request handler shares.
 
-use crate::auth::{LoginThrottle, Tokens};
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::Tokens;
 use crate::error::ApiError;
 use crate::prepare::Prepared;
 use mailing_domain::store::{ApiStore, StoreError};

@@ -1,13 +1,14 @@
 //! The operators and tags a form offers to pick from.
 
 use super::error::AdminError;
+use crate::operations::paging::MAX_PAGE_SIZE;
 use crate::state::AppState;
 use mailing_domain::store::{Operator, PageRequest, SavedFilter, Tag};
 
 /// More than a form can sensibly list; the API's page limit.
-const ALL: PageRequest = PageRequest {
+const LARGEST_PAGE: PageRequest = PageRequest {
     offset: 0,
-    limit: crate::routes::MAX_PAGE_SIZE,
+    limit: MAX_PAGE_SIZE,
 };
 
 /// One checkbox or option.
@@ -28,9 +29,9 @@ impl Catalog {
         let (operators, tags, filters) = state
             .run(|s| {
                 Ok((
-                    s.list_operators(ALL)?.items,
-                    s.list_tags(ALL)?.items,
-                    s.list_client_filters(ALL)?.items,
+                    s.list_operators(LARGEST_PAGE)?.items,
+                    s.list_tags(LARGEST_PAGE)?.items,
+                    s.list_client_filters(LARGEST_PAGE)?.items,
                 ))
             })
             .await?;
@@ -84,7 +85,7 @@ impl Catalog {
 }
 
 /// A filter in words: "operators bln, mts; tags vip", or "every client".
-pub fn describe(filter: &mailing_domain::ClientFilter) -> String {
+pub fn describe_filter(filter: &mailing_domain::ClientFilter) -> String {
     let codes: Vec<&str> = filter.operator_codes().map(|c| c.as_str()).collect();
     let tags: Vec<&str> = filter.tags().map(|t| t.as_str()).collect();
     match (codes.is_empty(), tags.is_empty()) {

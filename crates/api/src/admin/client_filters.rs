@@ -1,25 +1,22 @@
-//! Saved client filters: named selections of clients that mailings can reuse.
+//! Saved client filters, named selections of clients that mailings can reuse: their list, with
+//! how many clients each matches now, and their form. Saving and deleting follow the flow
+//! every record shares.
 
-use super::catalog::{Catalog, Choice, describe};
+use super::catalog::{Catalog, Choice, describe_filter};
 use super::error::AdminError;
+use super::field_errors::{FieldErrors, base_field};
 use super::form::Form;
+use super::record::{FormFrame, ListFrame, RecordPages};
 use super::session::Viewer;
-use super::view::{self, FieldErrors, Layout, Pager, base_field};
-use crate::routes::client_filters::ClientFilterInput;
+use super::view::{self, Layout, Pager};
+use crate::error::ApiError;
+use crate::operations::client_filters::{self, ClientFilterInput};
 use crate::state::AppState;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::HttpResponse;
 use askama::Template;
 use mailing_domain::ClientFilterId;
-use mailing_domain::store::SavedFilterPatch;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/client-filters", web::get().to(list))
-        .route("/client-filters", web::post().to(create))
-        .route("/client-filters/new", web::get().to(new))
-        .route("/client-filters/{id}", web::post().to(update))
-        .route("/client-filters/{id}/edit", web::get().to(edit))
-        .route("/client-filters/{id}/delete", web::post().to(delete));
-}
+pub struct ClientFilters;
 
 struct Row {
     id: i64,
@@ -47,201 +44,153 @@ struct FormPage {
     errors: FieldErrors,
 }
 
-async fn list(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AdminError> {
-    let query = Form::parse(req.query_string().as_bytes());
-    let page = query.page();
-    let (filters, counts) = state
-        .run(move |s| {
-            let filters = s.list_client_filters(Pager::request(page))?;
-            let counts = filters
-                .items
-                .iter()
-                .map(|saved| s.count_matching(&saved.filter))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((filters, counts))
-        })
-        .await?;
-    let rows = filters
-        .items
-        .iter()
-        .zip(counts)
-        .map(|(saved, matching)| Row {
-            id: saved.id.0,
-            name: saved.name.clone().unwrap_or_default(),
-            selects: describe(&saved.filter),
-            matching,
-        })
-        .collect();
-    view::ok(&ListPage {
-        layout: Layout::new(&viewer, "client-filters", "Client filters")
-            .with_notice("Client filter", &query),
-        rows,
-        pager: Pager::new(page, filters.total, &[]),
-    })
-}
-
-async fn new(viewer: Viewer, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    let catalog = Catalog::load(&state).await?;
-    form_page(
-        &viewer,
-        &catalog,
-        None,
-        String::new(),
-        &[],
-        &[],
-        FieldErrors::default(),
-    )
-}
-
-async fn edit(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AdminError> {
-    let id = ClientFilterId(id.into_inner());
-    let saved = state.run(move |s| s.get_client_filter(id)).await?;
-    let catalog = Catalog::load(&state).await?;
-    let codes: Vec<String> = saved
-        .filter
-        .operator_codes()
-        .map(|c| c.as_str().to_owned())
-        .collect();
-    let tags: Vec<String> = saved.filter.tags().map(|t| t.as_str().to_owned()).collect();
-    form_page(
-        &viewer,
-        &catalog,
-        Some(id),
-        saved.name.unwrap_or_default(),
-        &codes,
-        &tags,
-        FieldErrors::default(),
-    )
-}
-
-fn form_page(
-    viewer: &Viewer,
-    catalog: &Catalog,
-    id: Option<ClientFilterId>,
+/// What the form shows: a stored filter, or what was typed.
+#[derive(Default)]
+pub struct Fields {
     name: String,
-    codes: &[String],
-    tags: &[String],
-    errors: FieldErrors,
-) -> Result<HttpResponse, AdminError> {
-    let (title, action) = match id {
-        Some(id) => (
-            "Edit client filter",
-            format!("/admin/client-filters/{}", id.0),
-        ),
-        None => ("New client filter", "/admin/client-filters".to_owned()),
-    };
-    let status = errors.status();
-    view::page(
-        status,
-        &FormPage {
-            layout: Layout::new(viewer, "client-filters", title),
-            action,
-            name,
-            operators: catalog.operator_choices(codes),
-            tags: catalog.tag_choices(tags),
-            errors,
-        },
-    )
+    operator_codes: Vec<String>,
+    tags: Vec<String>,
 }
 
-fn form_field(path: &str) -> Option<&'static str> {
-    match base_field(path) {
-        "name" => Some("name"),
-        "operator_codes" => Some("operator_codes"),
-        "tags" => Some("tags"),
-        _ => None,
-    }
-}
-
-async fn create(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    save(viewer, state, None, body).await
-}
-
-async fn update(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    save(viewer, state, Some(ClientFilterId(id.into_inner())), body).await
-}
-
-async fn save(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: Option<ClientFilterId>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
-    let name = form.filled("name");
-    let codes = form.values("operator_codes");
-    let tags = form.values("tags");
-    let input = ClientFilterInput {
-        name,
-        operator_codes: Some(codes.clone()),
-        tags: Some(tags.clone()),
-    };
-    let saved = match input.parse() {
-        Ok(new) => {
-            state
-                .run(move |s| match id {
-                    None => s.create_client_filter(&new),
-                    // The form shows every field, so saving replaces them all; a cleared
-                    // name removes it.
-                    Some(id) => s.update_client_filter(
-                        id,
-                        &SavedFilterPatch {
-                            name: Some(new.name),
-                            filter: Some(new.filter),
-                        },
-                    ),
-                })
-                .await
-        }
-        Err(error) => Err(error),
-    };
-    match saved {
-        Ok(saved) => {
-            tracing::info!(client_filter_id = saved.id.0, username = %viewer.username, "client filter saved in the admin UI");
-            Ok(view::see_other("/admin/client-filters", "saved"))
-        }
-        Err(error) => {
-            let errors = FieldErrors::from_api(error, form_field)?;
-            let catalog = Catalog::load(&state).await?;
-            form_page(
-                &viewer,
-                &catalog,
-                id,
-                form.value("name").to_owned(),
-                &codes,
-                &tags,
-                errors,
-            )
+impl Fields {
+    fn input(&self) -> ClientFilterInput {
+        let name = self.name.trim();
+        ClientFilterInput {
+            name: (!name.is_empty()).then(|| name.to_owned()),
+            operator_codes: Some(self.operator_codes.clone()),
+            tags: Some(self.tags.clone()),
         }
     }
 }
 
-async fn delete(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
-    let id = ClientFilterId(id.into_inner());
-    state.run(move |s| s.delete_client_filter(id)).await?;
-    tracing::info!(client_filter_id = id.0, username = %viewer.username, "client filter deleted in the admin UI");
-    Ok(view::see_other("/admin/client-filters", "deleted"))
+impl RecordPages for ClientFilters {
+    const NOUN: &'static str = "client filter";
+    const SECTION: &'static str = "client-filters";
+    const LIST_TITLE: &'static str = "Client filters";
+    type Id = ClientFilterId;
+    type Editing = ClientFilterId;
+    type Fields = Fields;
+
+    async fn editing(_: &AppState, id: ClientFilterId) -> Result<ClientFilterId, AdminError> {
+        Ok(id)
+    }
+
+    fn blank(_: &Viewer) -> Fields {
+        Fields::default()
+    }
+
+    async fn stored(
+        _: &Viewer,
+        state: &AppState,
+        &id: &ClientFilterId,
+    ) -> Result<Fields, AdminError> {
+        let saved = state.run(move |s| s.get_client_filter(id)).await?;
+        Ok(Fields {
+            name: saved.name.unwrap_or_default(),
+            operator_codes: saved
+                .filter
+                .operator_codes()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            tags: saved.filter.tags().map(|t| t.as_str().to_owned()).collect(),
+        })
+    }
+
+    fn submitted(form: &Form) -> Fields {
+        Fields {
+            name: form.value("name").to_owned(),
+            operator_codes: form.values("operator_codes"),
+            tags: form.values("tags"),
+        }
+    }
+
+    fn form_field(path: &str) -> Option<&'static str> {
+        match base_field(path) {
+            "name" => Some("name"),
+            "operator_codes" => Some("operator_codes"),
+            "tags" => Some("tags"),
+            _ => None,
+        }
+    }
+
+    async fn create(
+        _: &Viewer,
+        state: &AppState,
+        fields: &Fields,
+    ) -> Result<ClientFilterId, ApiError> {
+        Ok(client_filters::create(state, fields.input()).await?.id)
+    }
+
+    /// The form shows every field, so saving replaces them all; a cleared name removes it.
+    async fn replace(
+        _: &Viewer,
+        state: &AppState,
+        &id: &ClientFilterId,
+        fields: &Fields,
+    ) -> Result<ClientFilterId, ApiError> {
+        Ok(client_filters::replace(state, id, fields.input()).await?.id)
+    }
+
+    async fn delete(state: &AppState, id: ClientFilterId) -> Result<(), ApiError> {
+        client_filters::delete(state, id).await
+    }
+
+    async fn list_page(
+        _: &Viewer,
+        state: &AppState,
+        frame: ListFrame,
+    ) -> Result<HttpResponse, AdminError> {
+        let page = frame.query.page();
+        let (filters, counts) = state
+            .run(move |s| {
+                let filters = s.list_client_filters(Pager::request(page))?;
+                let counts = filters
+                    .items
+                    .iter()
+                    .map(|saved| s.count_matching(&saved.filter))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((filters, counts))
+            })
+            .await?;
+        let rows = filters
+            .items
+            .iter()
+            .zip(counts)
+            .map(|(saved, matching)| Row {
+                id: saved.id.0,
+                name: saved.name.clone().unwrap_or_default(),
+                selects: describe_filter(&saved.filter),
+                matching,
+            })
+            .collect();
+        view::render(
+            frame.status,
+            &ListPage {
+                layout: frame.layout,
+                rows,
+                pager: Pager::new(page, filters.total, &[]),
+            },
+        )
+    }
+
+    async fn form_page(
+        _: &Viewer,
+        state: &AppState,
+        _: Option<&ClientFilterId>,
+        fields: Fields,
+        frame: FormFrame,
+    ) -> Result<HttpResponse, AdminError> {
+        let catalog = Catalog::load(state).await?;
+        view::render(
+            frame.status(),
+            &FormPage {
+                layout: frame.layout,
+                action: frame.action,
+                name: fields.name,
+                operators: catalog.operator_choices(&fields.operator_codes),
+                tags: catalog.tag_choices(&fields.tags),
+                errors: frame.errors,
+            },
+        )
+    }
 }

@@ -2,7 +2,7 @@
 //! failures; it refreshes itself while something runs.
 
 use super::error::AdminError;
-use super::mailings::{REFRESH_MS, Summary, progress_of};
+use super::mailings::{REFRESH_MS, Summary, progress_of, sending_rate};
 use super::session::Viewer;
 use super::view::{self, Clock, Layout};
 use crate::state::AppState;
@@ -38,14 +38,14 @@ struct DashboardLive {
 }
 
 pub async fn page(viewer: Viewer, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    view::ok(&DashboardPage {
+    view::render_ok(&DashboardPage {
         layout: Layout::new(&viewer, "dashboard", "Dashboard"),
         board: board(&viewer, &state).await?,
     })
 }
 
 pub async fn live(viewer: Viewer, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    view::ok(&DashboardLive {
+    view::render_ok(&DashboardLive {
         board: board(&viewer, &state).await?,
     })
 }
@@ -102,7 +102,7 @@ async fn board(viewer: &Viewer, state: &AppState) -> Result<Board, AdminError> {
         upcoming,
         sent: totals.get(MessageStatus::Sent),
         failed: totals.get(MessageStatus::Failed),
-        rate: format!("{:.1}", sent_last_minute as f64 / 60.0),
+        rate: sending_rate(sent_last_minute),
         refresh_ms: REFRESH_MS,
     })
 }

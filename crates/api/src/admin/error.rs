@@ -27,6 +27,17 @@ pub enum AdminError {
     Internal(String),
 }
 
+impl AdminError {
+    /// An action's failure as a refusal to show on the page the action came from, or, when it
+    /// is not one, as the error it stays.
+    pub fn refusal(error: ApiError) -> Result<AdminError, AdminError> {
+        match AdminError::from(error) {
+            refusal @ AdminError::Refused { .. } => Ok(refusal),
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ApiError> for AdminError {
     fn from(error: ApiError) -> Self {
         match error {

@@ -3,12 +3,12 @@
 //! cookie of its own (double submit).
 
 use super::error::AdminError;
-use super::form::Form;
 use super::session::{
-    LOGIN_COOKIE, SESSION_COOKIE, Viewer, cookie, hash_token, new_token, removal, same_secret,
+    LOGIN_COOKIE, SESSION_COOKIE, Viewer, admin_cookie, expired_cookie, hash_token, new_token,
+    verify_login_csrf_token,
 };
 use super::view;
-use crate::auth::routes::{LoginError, check_credentials, client_address};
+use crate::auth::credentials::{LoginError, check_credentials, client_address};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
@@ -45,7 +45,7 @@ fn login_page(
     problem: Option<String>,
 ) -> Result<HttpResponse, AdminError> {
     let csrf_token = new_token();
-    let mut response = view::page(
+    let mut response = view::render(
         status,
         &LoginPage {
             csrf_token: csrf_token.clone(),
@@ -54,7 +54,7 @@ fn login_page(
         },
     )?;
     response
-        .add_cookie(&cookie(req, LOGIN_COOKIE, csrf_token, LOGIN_FORM_TTL))
+        .add_cookie(&admin_cookie(req, LOGIN_COOKIE, csrf_token, LOGIN_FORM_TTL))
         .map_err(|error| AdminError::Internal(format!("setting a cookie: {error}")))?;
     Ok(response)
 }
@@ -64,15 +64,7 @@ pub async fn submit(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let form = Form::parse(&body);
-    let expected = req
-        .cookie(LOGIN_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    if !same_secret(form.value("csrf_token"), &expected) {
-        tracing::warn!("admin login refused: CSRF token missing or wrong");
-        return Err(AdminError::Forbidden);
-    }
+    let form = verify_login_csrf_token(&req, &body)?;
     let username = form.value("username").trim().to_owned();
     let password = form.value("password").to_owned();
     let client = client_address(&req);
@@ -117,8 +109,8 @@ pub async fn submit(
     tracing::info!(username = %username, %client, "admin session started");
     let mut response = to_dashboard();
     let cookies = [
-        cookie(&req, SESSION_COOKIE, token, ttl),
-        removal(LOGIN_COOKIE),
+        admin_cookie(&req, SESSION_COOKIE, token, ttl),
+        expired_cookie(LOGIN_COOKIE),
     ];
     for cookie in &cookies {
         response
@@ -133,7 +125,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
+    viewer.verify_csrf_token(&body)?;
     let hash = viewer.token_hash().to_owned();
     state.run(move |s| s.delete_session(&hash)).await?;
     tracing::info!(username = %viewer.username, "admin session ended");
@@ -141,7 +133,7 @@ pub async fn logout(
         .insert_header((header::LOCATION, "/admin/login"))
         .finish();
     response
-        .add_cookie(&removal(SESSION_COOKIE))
+        .add_cookie(&expired_cookie(SESSION_COOKIE))
         .map_err(|error| AdminError::Internal(format!("removing a cookie: {error}")))?;
     Ok(response)
 }

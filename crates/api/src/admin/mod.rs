@@ -3,9 +3,11 @@
 //! operators, tags and client filters.
 //!
 //! Pages are rendered on the server from askama templates; one small script of our own,
-//! embedded with the stylesheet, refreshes live parts and counts characters. Input goes through
-//! the same parsing as the JSON API, so a rule lives in one place and its message appears next
-//! to the field it concerns. Sessions live in the database, so any api replica serves any page.
+//! embedded with the stylesheet, refreshes live parts and counts characters. Forms are read into
+//! the inputs the JSON API takes and saved through the same [`crate::operations`], so a rule
+//! lives in one place and its message appears next to the field it concerns; the record pages
+//! share one flow (`record`). Sessions live in the database, so any api replica serves any
+//! page.
 
 mod assets;
 mod catalog;
@@ -13,11 +15,13 @@ mod client_filters;
 mod clients;
 mod dashboard;
 mod error;
+mod field_errors;
 mod form;
 mod login;
 mod mailings;
 mod operators;
 mod progress;
+mod record;
 mod session;
 mod tags;
 mod view;
@@ -46,10 +50,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/logout", web::post().to(login::logout))
             .route("/assets/{name}", web::get().to(assets::serve))
             .configure(mailings::routes)
-            .configure(clients::routes)
-            .configure(operators::routes)
-            .configure(tags::routes)
-            .configure(client_filters::routes)
+            .configure(record::routes::<clients::Clients>)
+            .configure(record::routes::<operators::Operators>)
+            .configure(record::routes::<tags::Tags>)
+            .configure(record::routes::<client_filters::ClientFilters>)
             .default_service(web::to(error::not_found)),
     );
 }

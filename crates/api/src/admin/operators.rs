@@ -1,24 +1,21 @@
-//! Operators: list, create, edit, delete.
+//! Operators: their list and their form. Saving and deleting follow the flow every record
+//! shares.
 
 use super::error::AdminError;
+use super::field_errors::{FieldErrors, base_field};
 use super::form::Form;
+use super::record::{FormFrame, ListFrame, RecordPages};
 use super::session::Viewer;
-use super::view::{self, FieldErrors, Layout, Pager, base_field};
-use crate::routes::operators::OperatorInput;
+use super::view::{self, Layout, Pager};
+use crate::error::ApiError;
+use crate::operations::operators::{self, OperatorInput};
 use crate::state::AppState;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::HttpResponse;
 use askama::Template;
 use mailing_domain::OperatorId;
-use mailing_domain::store::{Operator, OperatorPatch};
+use mailing_domain::store::Operator;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/operators", web::get().to(list))
-        .route("/operators", web::post().to(create))
-        .route("/operators/new", web::get().to(new))
-        .route("/operators/{id}", web::post().to(update))
-        .route("/operators/{id}/edit", web::get().to(edit))
-        .route("/operators/{id}/delete", web::post().to(delete));
-}
+pub struct Operators;
 
 #[derive(Template)]
 #[template(path = "admin/operators.html")]
@@ -39,177 +36,113 @@ struct FormPage {
     errors: FieldErrors,
 }
 
-async fn list(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AdminError> {
-    list_page(&viewer, &state, &req, None).await
-}
-
-/// The list, with `alert` above it when an action on it was refused.
-async fn list_page(
-    viewer: &Viewer,
-    state: &AppState,
-    req: &HttpRequest,
-    alert: Option<AdminError>,
-) -> Result<HttpResponse, AdminError> {
-    let query = Form::parse(req.query_string().as_bytes());
-    let page = query.page();
-    let operators = state
-        .run(move |s| s.list_operators(Pager::request(page)))
-        .await?;
-    let mut layout = Layout::new(viewer, "operators", "Operators").with_notice("Operator", &query);
-    let status = layout.refused(alert);
-    view::page(
-        status,
-        &ListPage {
-            layout,
-            pager: Pager::new(page, operators.total, &[]),
-            operators: operators.items,
-        },
-    )
-}
-
-async fn new(viewer: Viewer) -> Result<HttpResponse, AdminError> {
-    form_page(
-        &viewer,
-        None,
-        String::new(),
-        String::new(),
-        FieldErrors::default(),
-    )
-}
-
-async fn edit(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AdminError> {
-    let id = OperatorId(id.into_inner());
-    let operator = state.run(move |s| s.get_operator(id)).await?;
-    form_page(
-        &viewer,
-        Some(id),
-        operator.code.as_str().to_owned(),
-        operator.name.as_str().to_owned(),
-        FieldErrors::default(),
-    )
-}
-
-fn form_page(
-    viewer: &Viewer,
-    id: Option<OperatorId>,
+#[derive(Default)]
+pub struct Fields {
     code: String,
     name: String,
-    errors: FieldErrors,
-) -> Result<HttpResponse, AdminError> {
-    let (title, action) = match id {
-        Some(id) => ("Edit operator", format!("/admin/operators/{}", id.0)),
-        None => ("New operator", "/admin/operators".to_owned()),
-    };
-    view::page(
-        errors.status(),
-        &FormPage {
-            layout: Layout::new(viewer, "operators", title),
-            action,
-            code,
-            name,
-            errors,
-        },
-    )
 }
 
-fn form_field(path: &str) -> Option<&'static str> {
-    match base_field(path) {
-        "code" => Some("code"),
-        "name" => Some("name"),
-        _ => None,
+impl Fields {
+    fn input(&self) -> OperatorInput {
+        OperatorInput {
+            code: self.code.clone(),
+            name: self.name.clone(),
+        }
     }
 }
 
-async fn create(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    save(viewer, state, None, body).await
-}
+impl RecordPages for Operators {
+    const NOUN: &'static str = "operator";
+    const SECTION: &'static str = "operators";
+    const LIST_TITLE: &'static str = "Operators";
+    type Id = OperatorId;
+    type Editing = OperatorId;
+    type Fields = Fields;
 
-async fn update(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    save(viewer, state, Some(OperatorId(id.into_inner())), body).await
-}
-
-/// The form shows both fields, so saving an existing operator replaces both.
-async fn save(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: Option<OperatorId>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
-    let input = OperatorInput {
-        code: form.value("code").to_owned(),
-        name: form.value("name").to_owned(),
-    };
-    let saved = match input.parse() {
-        Ok(new) => {
-            state
-                .run(move |s| match id {
-                    Some(id) => s.update_operator(
-                        id,
-                        &OperatorPatch {
-                            code: Some(new.code),
-                            name: Some(new.name),
-                        },
-                    ),
-                    None => s.create_operator(&new),
-                })
-                .await
-        }
-        Err(error) => Err(error),
-    };
-    match saved {
-        Ok(operator) => {
-            tracing::info!(operator_id = operator.id.0, username = %viewer.username, "operator saved in the admin UI");
-            Ok(view::see_other("/admin/operators", "saved"))
-        }
-        Err(error) => form_page(
-            &viewer,
-            id,
-            form.value("code").to_owned(),
-            form.value("name").to_owned(),
-            FieldErrors::from_api(error, form_field)?,
-        ),
+    async fn editing(_: &AppState, id: OperatorId) -> Result<OperatorId, AdminError> {
+        Ok(id)
     }
-}
 
-async fn delete(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
-    let id = OperatorId(id.into_inner());
-    match state.run(move |s| s.delete_operator(id)).await {
-        Ok(()) => {
-            tracing::info!(operator_id = id.0, username = %viewer.username, "operator deleted in the admin UI");
-            Ok(view::see_other("/admin/operators", "deleted"))
+    fn blank(_: &Viewer) -> Fields {
+        Fields::default()
+    }
+
+    async fn stored(_: &Viewer, state: &AppState, &id: &OperatorId) -> Result<Fields, AdminError> {
+        let operator = state.run(move |s| s.get_operator(id)).await?;
+        Ok(Fields {
+            code: operator.code.as_str().to_owned(),
+            name: operator.name.as_str().to_owned(),
+        })
+    }
+
+    fn submitted(form: &Form) -> Fields {
+        Fields {
+            code: form.value("code").to_owned(),
+            name: form.value("name").to_owned(),
         }
-        Err(error) => {
-            let error = AdminError::from(error);
-            if let AdminError::Refused { .. } = error {
-                list_page(&viewer, &state, &req, Some(error)).await
-            } else {
-                Err(error)
-            }
+    }
+
+    fn form_field(path: &str) -> Option<&'static str> {
+        match base_field(path) {
+            "code" => Some("code"),
+            "name" => Some("name"),
+            _ => None,
         }
+    }
+
+    async fn create(_: &Viewer, state: &AppState, fields: &Fields) -> Result<OperatorId, ApiError> {
+        Ok(operators::create(state, fields.input()).await?.id)
+    }
+
+    /// The form shows both fields, so saving an existing operator replaces both.
+    async fn replace(
+        _: &Viewer,
+        state: &AppState,
+        &id: &OperatorId,
+        fields: &Fields,
+    ) -> Result<OperatorId, ApiError> {
+        Ok(operators::replace(state, id, fields.input()).await?.id)
+    }
+
+    async fn delete(state: &AppState, id: OperatorId) -> Result<(), ApiError> {
+        operators::delete(state, id).await
+    }
+
+    async fn list_page(
+        _: &Viewer,
+        state: &AppState,
+        frame: ListFrame,
+    ) -> Result<HttpResponse, AdminError> {
+        let page = frame.query.page();
+        let operators = state
+            .run(move |s| s.list_operators(Pager::request(page)))
+            .await?;
+        view::render(
+            frame.status,
+            &ListPage {
+                layout: frame.layout,
+                pager: Pager::new(page, operators.total, &[]),
+                operators: operators.items,
+            },
+        )
+    }
+
+    async fn form_page(
+        _: &Viewer,
+        _: &AppState,
+        _: Option<&OperatorId>,
+        fields: Fields,
+        frame: FormFrame,
+    ) -> Result<HttpResponse, AdminError> {
+        view::render(
+            frame.status(),
+            &FormPage {
+                layout: frame.layout,
+                action: frame.action,
+                code: fields.code,
+                name: fields.name,
+                errors: frame.errors,
+            },
+        )
     }
 }

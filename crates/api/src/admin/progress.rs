@@ -17,7 +17,7 @@ const BAR_ORDER: [MessageStatus; 7] = [
 ];
 
 /// Messages that may still be sent.
-pub fn waiting(counts: &StatusCounts) -> u64 {
+pub fn still_waiting(counts: &StatusCounts) -> u64 {
     counts.get(MessageStatus::Scheduled)
         + counts.get(MessageStatus::Queued)
         + counts.get(MessageStatus::Retrying)
@@ -40,7 +40,7 @@ pub struct ProgressBar {
 impl ProgressBar {
     pub fn of(counts: &StatusCounts) -> Self {
         let total = counts.total();
-        let done = total - waiting(counts);
+        let done = total - still_waiting(counts);
         let percent = (done * 100).checked_div(total).unwrap_or(0);
         let mut segments = vec![];
         let mut x = 0.0;

@@ -39,14 +39,31 @@ impl Viewer {
     }
 
     /// Reads a posted form, refusing it unless it carries this session's CSRF token.
-    pub fn accept(&self, body: &[u8]) -> Result<Form, AdminError> {
+    pub fn verify_csrf_token(&self, body: &[u8]) -> Result<Form, AdminError> {
         let form = Form::parse(body);
-        if same_secret(form.value("csrf_token"), &self.csrf_token) {
+        if secrets_match(form.value("csrf_token"), &self.csrf_token) {
             Ok(form)
         } else {
             tracing::warn!(username = %self.username, "admin form refused: CSRF token missing or wrong");
             Err(AdminError::Forbidden)
         }
+    }
+}
+
+/// Reads the posted login form, refusing it unless it carries the token its login cookie
+/// holds: before a session exists, the browser submits the token twice, in the form and in the
+/// cookie, and another site's page can send only the first.
+pub fn verify_login_csrf_token(req: &HttpRequest, body: &[u8]) -> Result<Form, AdminError> {
+    let form = Form::parse(body);
+    let expected = req
+        .cookie(LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if secrets_match(form.value("csrf_token"), &expected) {
+        Ok(form)
+    } else {
+        tracing::warn!("admin login refused: CSRF token missing or wrong");
+        Err(AdminError::Forbidden)
     }
 }
 
@@ -92,13 +109,13 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Compares two secrets in time that does not depend on where they differ.
-pub fn same_secret(given: &str, expected: &str) -> bool {
+fn secrets_match(given: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 /// A cookie only `/admin` pages get, never readable by scripts nor sent by other sites'
 /// pages; `Secure` when the request came over TLS (directly or as the ingress reports it).
-pub fn cookie(
+pub fn admin_cookie(
     req: &HttpRequest,
     name: &'static str,
     value: String,
@@ -115,7 +132,7 @@ pub fn cookie(
 }
 
 /// Tells the browser to forget a cookie.
-pub fn removal(name: &'static str) -> Cookie<'static> {
+pub fn expired_cookie(name: &'static str) -> Cookie<'static> {
     let mut cookie = Cookie::build(name, "")
         .path(COOKIE_PATH)
         .http_only(true)
@@ -141,9 +158,9 @@ mod tests {
 
     #[test]
     fn secrets_match_only_exactly_and_never_when_empty() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abd", "abc"));
-        assert!(!same_secret("ab", "abc"));
-        assert!(!same_secret("", ""));
+        assert!(secrets_match("abc", "abc"));
+        assert!(!secrets_match("abd", "abc"));
+        assert!(!secrets_match("ab", "abc"));
+        assert!(!secrets_match("", ""));
     }
 }

@@ -1,24 +1,21 @@
-//! Tags: list, create, rename, delete.
+//! Tags: their list and their form, which renames a tag on every client carrying it. Saving
+//! and deleting follow the flow every record shares.
 
 use super::error::AdminError;
+use super::field_errors::{FieldErrors, base_field};
 use super::form::Form;
+use super::record::{FormFrame, ListFrame, RecordPages};
 use super::session::Viewer;
-use super::view::{self, FieldErrors, Layout, Pager, base_field};
-use crate::routes::tags::TagInput;
+use super::view::{self, Layout, Pager};
+use crate::error::ApiError;
+use crate::operations::tags::{self, TagInput};
 use crate::state::AppState;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::HttpResponse;
 use askama::Template;
 use mailing_domain::TagId;
 use mailing_domain::store::Tag;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tags", web::get().to(list))
-        .route("/tags", web::post().to(create))
-        .route("/tags/new", web::get().to(new))
-        .route("/tags/{id}", web::post().to(update))
-        .route("/tags/{id}/edit", web::get().to(edit))
-        .route("/tags/{id}/delete", web::post().to(delete));
-}
+pub struct Tags;
 
 #[derive(Template)]
 #[template(path = "admin/tags.html")]
@@ -37,127 +34,93 @@ struct FormPage {
     errors: FieldErrors,
 }
 
-async fn list(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, AdminError> {
-    let query = Form::parse(req.query_string().as_bytes());
-    let page = query.page();
-    let tags = state
-        .run(move |s| s.list_tags(Pager::request(page)))
-        .await?;
-    view::ok(&ListPage {
-        layout: Layout::new(&viewer, "tags", "Tags").with_notice("Tag", &query),
-        pager: Pager::new(page, tags.total, &[]),
-        tags: tags.items,
-    })
-}
+impl RecordPages for Tags {
+    const NOUN: &'static str = "tag";
+    const SECTION: &'static str = "tags";
+    const LIST_TITLE: &'static str = "Tags";
+    type Id = TagId;
+    type Editing = TagId;
+    /// The tag's value, its one field.
+    type Fields = String;
 
-async fn new(viewer: Viewer) -> Result<HttpResponse, AdminError> {
-    form_page(&viewer, None, String::new(), FieldErrors::default())
-}
-
-async fn edit(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AdminError> {
-    let id = TagId(id.into_inner());
-    let tag = state.run(move |s| s.get_tag(id)).await?;
-    form_page(
-        &viewer,
-        Some(id),
-        tag.value.as_str().to_owned(),
-        FieldErrors::default(),
-    )
-}
-
-fn form_page(
-    viewer: &Viewer,
-    id: Option<TagId>,
-    value: String,
-    errors: FieldErrors,
-) -> Result<HttpResponse, AdminError> {
-    let (title, action) = match id {
-        Some(id) => ("Edit tag", format!("/admin/tags/{}", id.0)),
-        None => ("New tag", "/admin/tags".to_owned()),
-    };
-    let status = errors.status();
-    view::page(
-        status,
-        &FormPage {
-            layout: Layout::new(viewer, "tags", title),
-            action,
-            value,
-            errors,
-        },
-    )
-}
-
-async fn create(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    save(viewer, state, None, body).await
-}
-
-async fn update(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    save(viewer, state, Some(TagId(id.into_inner())), body).await
-}
-
-async fn save(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: Option<TagId>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    let form = viewer.accept(&body)?;
-    let input = TagInput {
-        value: form.value("value").to_owned(),
-    };
-    let saved = match input.parse() {
-        Ok(new) => {
-            state
-                .run(move |s| match id {
-                    Some(id) => s.update_tag(id, &new),
-                    None => s.create_tag(&new),
-                })
-                .await
-        }
-        Err(error) => Err(error),
-    };
-    match saved {
-        Ok(tag) => {
-            tracing::info!(tag_id = tag.id.0, username = %viewer.username, "tag saved in the admin UI");
-            Ok(view::see_other("/admin/tags", "saved"))
-        }
-        Err(error) => form_page(
-            &viewer,
-            id,
-            form.value("value").to_owned(),
-            FieldErrors::from_api(error, |path| {
-                (base_field(path) == "value").then_some("value")
-            })?,
-        ),
+    async fn editing(_: &AppState, id: TagId) -> Result<TagId, AdminError> {
+        Ok(id)
     }
-}
 
-async fn delete(
-    viewer: Viewer,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    body: web::Bytes,
-) -> Result<HttpResponse, AdminError> {
-    viewer.accept(&body)?;
-    let id = TagId(id.into_inner());
-    state.run(move |s| s.delete_tag(id)).await?;
-    tracing::info!(tag_id = id.0, username = %viewer.username, "tag deleted in the admin UI");
-    Ok(view::see_other("/admin/tags", "deleted"))
+    fn blank(_: &Viewer) -> String {
+        String::new()
+    }
+
+    async fn stored(_: &Viewer, state: &AppState, &id: &TagId) -> Result<String, AdminError> {
+        let tag = state.run(move |s| s.get_tag(id)).await?;
+        Ok(tag.value.as_str().to_owned())
+    }
+
+    fn submitted(form: &Form) -> String {
+        form.value("value").to_owned()
+    }
+
+    fn form_field(path: &str) -> Option<&'static str> {
+        (base_field(path) == "value").then_some("value")
+    }
+
+    async fn create(_: &Viewer, state: &AppState, value: &String) -> Result<TagId, ApiError> {
+        let input = TagInput {
+            value: value.clone(),
+        };
+        Ok(tags::create(state, input).await?.id)
+    }
+
+    async fn replace(
+        _: &Viewer,
+        state: &AppState,
+        &id: &TagId,
+        value: &String,
+    ) -> Result<TagId, ApiError> {
+        let input = TagInput {
+            value: value.clone(),
+        };
+        Ok(tags::rename(state, id, input).await?.id)
+    }
+
+    async fn delete(state: &AppState, id: TagId) -> Result<(), ApiError> {
+        tags::delete(state, id).await
+    }
+
+    async fn list_page(
+        _: &Viewer,
+        state: &AppState,
+        frame: ListFrame,
+    ) -> Result<HttpResponse, AdminError> {
+        let page = frame.query.page();
+        let tags = state
+            .run(move |s| s.list_tags(Pager::request(page)))
+            .await?;
+        view::render(
+            frame.status,
+            &ListPage {
+                layout: frame.layout,
+                pager: Pager::new(page, tags.total, &[]),
+                tags: tags.items,
+            },
+        )
+    }
+
+    async fn form_page(
+        _: &Viewer,
+        _: &AppState,
+        _: Option<&TagId>,
+        value: String,
+        frame: FormFrame,
+    ) -> Result<HttpResponse, AdminError> {
+        view::render(
+            frame.status(),
+            &FormPage {
+                layout: frame.layout,
+                action: frame.action,
+                value,
+                errors: frame.errors,
+            },
+        )
+    }
 }

@@ -1,15 +1,13 @@
-//! What every page shares: the frame around it, field errors beside their fields, times in the
-//! viewer's zone, page links and the HTML response itself.
+//! What every page shares: the frame around it, times in the viewer's zone, page links and the
+//! HTML response itself.
 
 use super::error::AdminError;
 use super::session::Viewer;
-use crate::error::ApiError;
 use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use std::collections::BTreeMap;
 
 /// The parts of the frame that depend on the viewer and the page.
 pub struct Layout {
@@ -39,7 +37,7 @@ impl Layout {
     }
 
     /// Shows why an action on the page was refused; the page answers with the refusal's status.
-    pub fn refused(&mut self, refusal: Option<AdminError>) -> StatusCode {
+    pub fn show_refusal(&mut self, refusal: Option<AdminError>) -> StatusCode {
         use actix_web::ResponseError as _;
         match refusal {
             Some(error) => {
@@ -79,6 +77,15 @@ fn notice(noun: &str, word: &str) -> Option<String> {
     Some(format!("{noun} {done}."))
 }
 
+/// The text with its first letter in upper case: "client filter" → "Client filter".
+pub fn capitalised(text: &str) -> String {
+    let mut text = text.to_owned();
+    if let Some(first) = text.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    text
+}
+
 /// Where to go after a successful write, with its confirmation.
 pub fn see_other(location: &str, notice: &str) -> HttpResponse {
     let separator = if location.contains('?') { '&' } else { '?' };
@@ -91,7 +98,7 @@ pub fn see_other(location: &str, notice: &str) -> HttpResponse {
 }
 
 /// Renders a page with the given status.
-pub fn page(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AdminError> {
+pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AdminError> {
     let body = template
         .render()
         .map_err(|error| AdminError::Internal(format!("rendering a page: {error}")))?;
@@ -100,89 +107,8 @@ pub fn page(status: StatusCode, template: &impl Template) -> Result<HttpResponse
         .body(body))
 }
 
-pub fn ok(template: &impl Template) -> Result<HttpResponse, AdminError> {
-    page(StatusCode::OK, template)
-}
-
-/// Problems with a submitted form: each beside the field it concerns, the rest above the form.
-#[derive(Debug, Default)]
-pub struct FieldErrors {
-    by_field: BTreeMap<String, String>,
-    pub general: Vec<String>,
-}
-
-impl FieldErrors {
-    /// The problem with the field, if any.
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.by_field.get(field).map(String::as_str)
-    }
-
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.by_field
-            .entry(field.to_owned())
-            .or_insert_with(|| message.into());
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_field.is_empty() && self.general.is_empty()
-    }
-
-    /// A form shown again with problems answers 422, as the API does.
-    pub fn status(&self) -> StatusCode {
-        if self.is_empty() {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-    }
-
-    /// Sorts the API's answer to input onto the form's fields. `field` names the form field
-    /// for an API field path (`filter.tags[2]` → `tags`); `None` puts the problem above the
-    /// form. Failures that are not about the input stay errors.
-    pub fn from_api(
-        error: ApiError,
-        field: impl Fn(&str) -> Option<&'static str>,
-    ) -> Result<Self, AdminError> {
-        let (message, details) = match error {
-            ApiError::Validation(details) => (None, details),
-            ApiError::BadRequest {
-                message, details, ..
-            }
-            | ApiError::Conflict {
-                message, details, ..
-            } => (Some(message), details),
-            other => return Err(other.into()),
-        };
-        let mut errors = Self::default();
-        for detail in &details {
-            let message = detail.message.clone();
-            match field(&detail.field) {
-                Some(name) => errors.add(name, entry_message(&detail.field, message)),
-                None => errors.general.push(format!("{}: {message}", detail.field)),
-            }
-        }
-        if details.is_empty() {
-            errors.general.extend(message);
-        }
-        Ok(errors)
-    }
-}
-
-/// A problem with one entry of a list names the entry: "entry 2 must not be empty".
-fn entry_message(path: &str, message: String) -> String {
-    let index = path
-        .rsplit_once('[')
-        .and_then(|(_, rest)| rest.strip_suffix(']'))
-        .and_then(|i| i.parse::<usize>().ok());
-    match index {
-        Some(i) => format!("entry {}: {message}", i + 1),
-        None => message,
-    }
-}
-
-/// The field a top-level API path refers to, without its list index.
-pub fn base_field(path: &str) -> &str {
-    path.split(['[', '.']).next().unwrap_or(path)
+pub fn render_ok(template: &impl Template) -> Result<HttpResponse, AdminError> {
+    render(StatusCode::OK, template)
 }
 
 /// Times as the viewer reads them: in their zone, to the minute (or second where it matters).
@@ -238,7 +164,7 @@ impl Pager {
     }
 
     pub fn request(page: u32) -> mailing_domain::store::PageRequest {
-        crate::routes::Paging {
+        crate::operations::paging::Paging {
             page,
             page_size: Self::PAGE_SIZE,
         }
@@ -265,37 +191,6 @@ impl Pager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::FieldError;
-
-    #[test]
-    fn api_problems_land_beside_their_fields() {
-        let error = ApiError::Validation(vec![
-            FieldError::new("phone_number", "phone_format", "must be 11 digits"),
-            FieldError::new("tags[1]", "empty", "must not be empty"),
-            FieldError::new("mystery", "x", "is odd"),
-        ]);
-        let errors = FieldErrors::from_api(error, |path| match base_field(path) {
-            "phone_number" => Some("phone_number"),
-            "tags" => Some("tags"),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(errors.get("phone_number"), Some("must be 11 digits"));
-        assert_eq!(errors.get("tags"), Some("entry 2: must not be empty"));
-        assert_eq!(errors.general, ["mystery: is odd"]);
-    }
-
-    #[test]
-    fn a_conflict_without_fields_goes_above_the_form() {
-        let error = ApiError::Conflict {
-            code: "operator_in_use",
-            message: "the operator is used by clients".into(),
-            details: vec![],
-        };
-        let errors = FieldErrors::from_api(error, |_| None).unwrap();
-        assert_eq!(errors.general, ["the operator is used by clients"]);
-        assert!(FieldErrors::from_api(ApiError::Unavailable, |_| None).is_err());
-    }
 
     #[test]
     fn only_known_notices_are_shown() {

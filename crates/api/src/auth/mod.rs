@@ -2,10 +2,11 @@
 //! and bearer JWTs signed with `MAILING_JWT_SECRET`.
 
 mod password;
-mod throttle;
-mod tokens;
 
+pub mod credentials;
 pub mod routes;
+pub(crate) mod throttle;
+pub(crate) mod tokens;
 
 pub use password::{hash_password, verify_password};
 pub use throttle::LoginThrottle;

@@ -1,15 +1,16 @@
 //! Messages: read only; the scheduler and the sender write them.
 
 use crate::auth::Authenticated;
-use crate::error::{ApiError, FieldError, Problems};
+use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::routes::paging::{Paging, page_of};
+use crate::operations::messages::MessageListQuery;
+use crate::routes::page::page_of;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use mailing_domain::store::{Message, MessageQuery};
-use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus};
+use mailing_domain::MessageId;
+use mailing_domain::store::Message;
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/messages").route(web::get().to(list)))
@@ -53,35 +54,6 @@ impl From<Message> for MessageBody {
 
 page_of!(MessagePage, MessageBody);
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct MessageListQuery {
-    /// Page number, from 1.
-    pub page: Option<u32>,
-    /// Items per page, 1 to 500 (default 50).
-    pub page_size: Option<u32>,
-    pub mailing_id: Option<i64>,
-    pub client_id: Option<i64>,
-    /// One of `scheduled`, `queued`, `sent`, `retrying`, `failed`, `expired`, `cancelled`.
-    pub status: Option<String>,
-}
-
-/// Parses a `status` query parameter.
-pub fn parse_status(raw: Option<String>, problems: &mut Problems) -> Option<MessageStatus> {
-    let raw = raw?;
-    match raw.parse() {
-        Ok(status) => Some(status),
-        Err(error) => {
-            problems.push(FieldError::new(
-                "status",
-                "unknown_status",
-                error.to_string(),
-            ));
-            None
-        }
-    }
-}
-
 /// List messages
 ///
 /// Filter by mailing, client and status; all given conditions must hold.
@@ -91,16 +63,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryParams<MessageListQuery>,
 ) -> Result<web::Json<MessagePage>, ApiError> {
-    let query = query.0;
-    let paging = Paging::parse(query.page, query.page_size)?;
-    let mut problems = Problems::default();
-    let status = parse_status(query.status, &mut problems);
-    let filter = problems.finish_query(|| MessageQuery {
-        mailing_id: query.mailing_id.map(MailingId),
-        client_id: query.client_id.map(ClientId),
-        status,
-        phone_prefix: None,
-    })?;
+    let (filter, paging) = query.0.parse()?;
     let page = state
         .run(move |s| s.list_messages(&filter, paging.request()))
         .await?;

@@ -1,4 +1,5 @@
-//! The `/api/v1` resources, one module per resource.
+//! The `/api/v1` resources, one module per resource. Each handler takes the request apart,
+//! asks [`crate::operations`] (or storage, for a plain read) and answers in JSON.
 
 pub mod client_filters;
 pub mod clients;
@@ -8,10 +9,7 @@ pub mod operators;
 pub mod stats;
 pub mod tags;
 
-mod paging;
-
-pub(crate) use paging::Paging;
-pub use paging::{MAX_PAGE, MAX_PAGE_SIZE, query_error};
+mod page;
 
 use crate::auth;
 use paperclip::actix::web;

@@ -1,15 +1,17 @@
 //! Mobile operators.
 
 use crate::auth::Authenticated;
-use crate::error::{ApiError, Problems};
+use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::routes::paging::{Paging, page_of};
+use crate::operations::operators::{self, OperatorInput, OperatorPatchInput};
+use crate::operations::paging::ListQuery;
+use crate::routes::page::page_of;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use mailing_domain::store::{NewOperator, Operator, OperatorPatch};
-use mailing_domain::{OperatorCode, OperatorId, OperatorName};
+use mailing_domain::OperatorId;
+use mailing_domain::store::Operator;
 use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -51,61 +53,6 @@ impl From<Operator> for OperatorBody {
 
 page_of!(OperatorPage, OperatorBody);
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct OperatorInput {
-    /// 1 to 32 characters: lowercase latin letters, digits, `-`, `_`. Unique.
-    pub code: String,
-    /// 1 to 100 characters.
-    pub name: String,
-}
-
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct OperatorPatchInput {
-    pub code: Option<String>,
-    pub name: Option<String>,
-}
-
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Page number, from 1.
-    pub page: Option<u32>,
-    /// Items per page, 1 to 500 (default 50).
-    pub page_size: Option<u32>,
-}
-
-impl OperatorPatchInput {
-    fn parse(self) -> Result<OperatorPatch, ApiError> {
-        let mut problems = Problems::default();
-        let code = self
-            .code
-            .map(|raw| problems.check("code", OperatorCode::parse(&raw)));
-        let name = self
-            .name
-            .map(|raw| problems.check("name", OperatorName::parse(&raw)));
-        problems.finish(|| OperatorPatch {
-            code: code.flatten(),
-            name: name.flatten(),
-        })
-    }
-}
-
-impl OperatorInput {
-    pub(crate) fn parse(self) -> Result<NewOperator, ApiError> {
-        let patch = OperatorPatchInput {
-            code: Some(self.code),
-            name: Some(self.name),
-        }
-        .parse()?;
-        Ok(NewOperator {
-            code: patch.code.expect("given"),
-            name: patch.name.expect("given"),
-        })
-    }
-}
-
 /// List operators
 #[api_v2_operation(tags(Operators))]
 pub async fn list(
@@ -113,7 +60,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryParams<ListQuery>,
 ) -> Result<web::Json<OperatorPage>, ApiError> {
-    let paging = Paging::parse(query.0.page, query.0.page_size)?;
+    let paging = query.0.paging()?;
     let page = state
         .run(move |s| s.list_operators(paging.request()))
         .await?;
@@ -127,8 +74,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: JsonBody<OperatorInput>,
 ) -> Result<CreatedJson<OperatorBody>, ApiError> {
-    let new = body.0.parse()?;
-    let operator = state.run(move |s| s.create_operator(&new)).await?;
+    let operator = operators::create(&state, body.0).await?;
     Ok(CreatedJson(operator.into()))
 }
 
@@ -154,13 +100,7 @@ pub async fn replace(
     id: web::Path<i64>,
     body: JsonBody<OperatorInput>,
 ) -> Result<web::Json<OperatorBody>, ApiError> {
-    let id = OperatorId(id.into_inner());
-    let new = body.0.parse()?;
-    let patch = OperatorPatch {
-        code: Some(new.code),
-        name: Some(new.name),
-    };
-    let operator = state.run(move |s| s.update_operator(id, &patch)).await?;
+    let operator = operators::replace(&state, OperatorId(id.into_inner()), body.0).await?;
     Ok(web::Json(operator.into()))
 }
 
@@ -174,9 +114,7 @@ pub async fn patch(
     id: web::Path<i64>,
     body: JsonBody<OperatorPatchInput>,
 ) -> Result<web::Json<OperatorBody>, ApiError> {
-    let id = OperatorId(id.into_inner());
-    let patch = body.0.parse()?;
-    let operator = state.run(move |s| s.update_operator(id, &patch)).await?;
+    let operator = operators::patch(&state, OperatorId(id.into_inner()), body.0).await?;
     Ok(web::Json(operator.into()))
 }
 
@@ -189,7 +127,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<NoContent, ApiError> {
-    let id = OperatorId(id.into_inner());
-    state.run(move |s| s.delete_operator(id)).await?;
+    operators::delete(&state, OperatorId(id.into_inner())).await?;
     Ok(NoContent)
 }

@@ -1,18 +1,18 @@
 //! Delivery statistics, counted from the messages table.
 
 use crate::auth::Authenticated;
-use crate::error::{ApiError, Problems};
+use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::operations::messages::MailingStatsQuery;
+use crate::operations::paging::ListQuery;
 use crate::routes::mailings::MailingBody;
-use crate::routes::messages::{MessagePage, parse_status};
-use crate::routes::operators::ListQuery;
-use crate::routes::paging::Paging;
+use crate::routes::messages::MessagePage;
 use crate::state::AppState;
 use chrono::Utc;
-use mailing_domain::store::{MessageQuery, StatusCounts};
+use mailing_domain::store::StatusCounts;
 use mailing_domain::{MailingId, MessageStatus};
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/mailings/stats").route(web::get().to(all_mailings)))
@@ -71,17 +71,6 @@ pub struct MailingDetailStatsBody {
     pub messages: MessagePage,
 }
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct MailingStatsQuery {
-    /// Page of messages, from 1.
-    pub page: Option<u32>,
-    /// Messages per page, 1 to 500 (default 50).
-    pub page_size: Option<u32>,
-    /// Only messages in this status.
-    pub status: Option<String>,
-}
-
 /// Statistics of every mailing
 ///
 /// Each mailing with its message counts by status.
@@ -91,7 +80,7 @@ pub async fn all_mailings(
     state: web::Data<AppState>,
     query: QueryParams<ListQuery>,
 ) -> Result<web::Json<MailingStatsPage>, ApiError> {
-    let paging = Paging::parse(query.0.page, query.0.page_size)?;
+    let paging = query.0.paging()?;
     let (mailings, counts) = state
         .run(move |s| {
             let mailings = s.list_mailings(paging.request())?;
@@ -132,17 +121,7 @@ pub async fn one_mailing(
     query: QueryParams<MailingStatsQuery>,
 ) -> Result<web::Json<MailingDetailStatsBody>, ApiError> {
     let id = MailingId(id.into_inner());
-    let query = query.0;
-    let paging = Paging::parse(query.page, query.page_size)?;
-    let mut problems = Problems::default();
-    let status = parse_status(query.status, &mut problems);
-    problems.finish_query(|| ())?;
-    let filter = MessageQuery {
-        mailing_id: Some(id),
-        client_id: None,
-        status,
-        phone_prefix: None,
-    };
+    let (filter, paging) = query.0.parse(id)?;
     let (mailing, counts, messages) = state
         .run(move |s| {
             let mailing = s.get_mailing(id)?;

@@ -1,16 +1,17 @@
 //! Tags: free-form labels on clients.
 
 use crate::auth::Authenticated;
-use crate::error::{ApiError, Problems};
+use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::routes::operators::ListQuery;
-use crate::routes::paging::{Paging, page_of};
+use crate::operations::paging::ListQuery;
+use crate::operations::tags::{self, TagInput, TagPatchInput};
+use crate::routes::page::page_of;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use mailing_domain::store::{NewTag, Tag};
-use mailing_domain::{TagId, TagValue};
+use mailing_domain::TagId;
+use mailing_domain::store::Tag;
 use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -46,29 +47,6 @@ impl From<Tag> for TagBody {
 
 page_of!(TagPage, TagBody);
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct TagInput {
-    /// 1 to 64 characters, trimmed; unique.
-    pub value: String,
-}
-
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
-pub struct TagPatchInput {
-    pub value: Option<String>,
-}
-
-impl TagInput {
-    pub(crate) fn parse(self) -> Result<NewTag, ApiError> {
-        let mut problems = Problems::default();
-        let value = problems.check("value", TagValue::parse(&self.value));
-        problems.finish(|| NewTag {
-            value: value.expect("checked"),
-        })
-    }
-}
-
 /// List tags
 #[api_v2_operation(tags(Tags))]
 pub async fn list(
@@ -76,7 +54,7 @@ pub async fn list(
     state: web::Data<AppState>,
     query: QueryParams<ListQuery>,
 ) -> Result<web::Json<TagPage>, ApiError> {
-    let paging = Paging::parse(query.0.page, query.0.page_size)?;
+    let paging = query.0.paging()?;
     let page = state.run(move |s| s.list_tags(paging.request())).await?;
     Ok(web::Json(TagPage::new(page, paging)))
 }
@@ -88,8 +66,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: JsonBody<TagInput>,
 ) -> Result<CreatedJson<TagBody>, ApiError> {
-    let new = body.0.parse()?;
-    let tag = state.run(move |s| s.create_tag(&new)).await?;
+    let tag = tags::create(&state, body.0).await?;
     Ok(CreatedJson(tag.into()))
 }
 
@@ -115,9 +92,7 @@ pub async fn replace(
     id: web::Path<i64>,
     body: JsonBody<TagInput>,
 ) -> Result<web::Json<TagBody>, ApiError> {
-    let id = TagId(id.into_inner());
-    let new = body.0.parse()?;
-    let tag = state.run(move |s| s.update_tag(id, &new)).await?;
+    let tag = tags::rename(&state, TagId(id.into_inner()), body.0).await?;
     Ok(web::Json(tag.into()))
 }
 
@@ -129,14 +104,7 @@ pub async fn patch(
     id: web::Path<i64>,
     body: JsonBody<TagPatchInput>,
 ) -> Result<web::Json<TagBody>, ApiError> {
-    let id = TagId(id.into_inner());
-    let tag = match body.0.value {
-        Some(value) => {
-            let new = TagInput { value }.parse()?;
-            state.run(move |s| s.update_tag(id, &new)).await?
-        }
-        None => state.run(move |s| s.get_tag(id)).await?,
-    };
+    let tag = tags::patch(&state, TagId(id.into_inner()), body.0).await?;
     Ok(web::Json(tag.into()))
 }
 
@@ -149,7 +117,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<NoContent, ApiError> {
-    let id = TagId(id.into_inner());
-    state.run(move |s| s.delete_tag(id)).await?;
+    tags::delete(&state, TagId(id.into_inner())).await?;
     Ok(NoContent)
 }

@@ -1,0 +1,204 @@
+//! One mailing's page: what it sends, when and to whom, its live progress, and its messages,
+//! searchable by status and phone.
+
+use super::live::Live;
+use super::summary::show_time;
+use crate::admin::catalog::describe_filter;
+use crate::admin::error::AdminError;
+use crate::admin::field_errors::FieldErrors;
+use crate::admin::form::Form;
+use crate::admin::session::Viewer;
+use crate::admin::view::{self, Clock, Layout, Pager};
+use crate::operations::clients::parse_phone_prefix;
+use crate::operations::messages::parse_status;
+use crate::operations::problems::Problems;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use chrono::Utc;
+use mailing_domain::store::{Message, MessageQuery, Page};
+use mailing_domain::{ClientId, MailingId, MailingStatus, MessageStatus, PhoneNumber};
+use std::collections::HashMap;
+
+struct MessageRow {
+    phone: String,
+    status: &'static str,
+    attempts: u32,
+    last_error: String,
+    sent_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/mailing.html")]
+struct MailingPage {
+    layout: Layout,
+    id: i64,
+    text: String,
+    start: String,
+    end: String,
+    reaches: String,
+    window: String,
+    /// Scheduled or running: it can still be edited and cancelled.
+    open: bool,
+    live: Live,
+    statuses: Vec<(&'static str, bool)>,
+    phone: String,
+    messages: Vec<MessageRow>,
+    pager: Pager,
+    errors: FieldErrors,
+}
+
+/// `GET /admin/mailings/{id}`.
+pub async fn show(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: web::Path<MailingId>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    page(&viewer, &state, id.into_inner(), &req, None).await
+}
+
+/// The page, with `refusal` above it when an action on the mailing was refused.
+pub async fn page(
+    viewer: &Viewer,
+    state: &AppState,
+    id: MailingId,
+    req: &HttpRequest,
+    refusal: Option<AdminError>,
+) -> Result<HttpResponse, AdminError> {
+    let query = Form::parse(req.query_string().as_bytes());
+    let mailing = state.run(move |s| s.get_mailing(id)).await?;
+    let clock = Clock(viewer.zone);
+    let live = Live::of(state, &mailing).await?;
+    let search = Search::read(&query)?;
+    let page = query.page();
+    let (messages, phones) = search.run(state, id, page).await?;
+    let rows = messages
+        .items
+        .iter()
+        .map(|m| MessageRow {
+            phone: m
+                .client_id
+                .and_then(|c| phones.get(&c))
+                .map_or_else(|| "deleted client".to_owned(), |p| p.as_str().to_owned()),
+            status: m.status.as_str(),
+            attempts: m.attempts,
+            last_error: m.last_error.clone().unwrap_or_default(),
+            sent_at: m.sent_at.map(|t| clock.second(t)).unwrap_or_default(),
+        })
+        .collect();
+    let now = Utc::now();
+    let local_time = mailing.schedule.local_time();
+    let window = mailing
+        .schedule
+        .send_window()
+        .map(|w| {
+            format!(
+                "{} to {}, each client's local time",
+                w.start_hhmm(),
+                w.end_hhmm()
+            )
+        })
+        .unwrap_or_else(|| "any time of day".to_owned());
+    let mut layout = Layout::new(viewer, "mailings", format!("Mailing #{}", id.0))
+        .with_notice("Mailing", &query);
+    let http_status = layout.show_refusal(refusal);
+    view::render(
+        if search.errors.is_empty() {
+            http_status
+        } else {
+            StatusCode::BAD_REQUEST
+        },
+        &MailingPage {
+            layout,
+            id: id.0,
+            text: mailing.text.as_str().to_owned(),
+            start: show_time(mailing.schedule.start_at(), local_time, clock),
+            end: show_time(mailing.schedule.end_at(), local_time, clock),
+            reaches: describe_filter(&mailing.filter),
+            window,
+            open: matches!(
+                mailing.status(now),
+                MailingStatus::Scheduled | MailingStatus::Running
+            ),
+            live,
+            statuses: MessageStatus::ALL
+                .iter()
+                .map(|s| (s.as_str(), search.status == Some(*s)))
+                .collect(),
+            pager: Pager::new(
+                page,
+                messages.total,
+                &[("status", &search.status_raw), ("phone", &search.phone)],
+            ),
+            phone: search.phone,
+            messages: rows,
+            errors: search.errors,
+        },
+    )
+}
+
+/// The search over the mailing's messages, checked by the API's own rules for these
+/// parameters; one they refuse finds nothing, its problems beside its fields.
+struct Search {
+    /// As typed, to keep in the form and the page links.
+    status_raw: String,
+    phone: String,
+    status: Option<MessageStatus>,
+    phone_prefix: Option<String>,
+    errors: FieldErrors,
+}
+
+impl Search {
+    fn read(query: &Form) -> Result<Self, AdminError> {
+        let mut problems = Problems::default();
+        let status = parse_status(query.filled("status"), &mut problems);
+        let phone_prefix = parse_phone_prefix("phone", query.filled("phone"), &mut problems);
+        let errors = match problems.finish_query(|| ()) {
+            Ok(()) => FieldErrors::default(),
+            Err(error) => FieldErrors::from_api(error, |path| match path {
+                "status" => Some("status"),
+                "phone" => Some("phone"),
+                _ => None,
+            })?,
+        };
+        Ok(Self {
+            status_raw: query.value("status").to_owned(),
+            phone: query.value("phone").trim().to_owned(),
+            status,
+            phone_prefix,
+            errors,
+        })
+    }
+
+    /// One page of the messages found, with their clients' phone numbers.
+    async fn run(
+        &self,
+        state: &AppState,
+        mailing_id: MailingId,
+        page: u32,
+    ) -> Result<(Page<Message>, HashMap<ClientId, PhoneNumber>), AdminError> {
+        if !self.errors.is_empty() {
+            let nothing = Page {
+                items: vec![],
+                total: 0,
+            };
+            return Ok((nothing, HashMap::new()));
+        }
+        let filter = MessageQuery {
+            mailing_id: Some(mailing_id),
+            status: self.status,
+            phone_prefix: self.phone_prefix.clone(),
+            ..MessageQuery::default()
+        };
+        Ok(state
+            .run(move |s| {
+                let messages = s.list_messages(&filter, Pager::request(page))?;
+                let clients: Vec<_> = messages.items.iter().filter_map(|m| m.client_id).collect();
+                let phones = s.phones_of(&clients)?;
+                Ok((messages, phones))
+            })
+            .await?)
+    }
+}

@@ -1,0 +1,27 @@
+//! Mailings in the admin UI: the list, the form to create or change one, one mailing's page
+//! with its live progress and messages, and cancelling. Saving and deleting follow the flow
+//! every record shares.
+
+mod cancel;
+mod detail;
+mod fields;
+mod form;
+mod list;
+mod live;
+mod matching;
+mod summary;
+
+pub use summary::{REFRESH_MS, Summary, progress_of, sending_rate};
+
+use super::record;
+use actix_web::web;
+use form::Mailings;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    record::routes::<Mailings>(cfg);
+    // After the shared routes, so `/mailings/new` is not taken for a mailing's id.
+    cfg.route("/mailings/matching", web::get().to(matching::counter))
+        .route("/mailings/{id}", web::get().to(detail::show))
+        .route("/mailings/{id}/live", web::get().to(live::fragment))
+        .route("/mailings/{id}/cancel", web::post().to(cancel::cancel));
+}

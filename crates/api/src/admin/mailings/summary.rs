@@ -1,0 +1,99 @@
+//! A mailing as lists and the dashboard show it: its times in the viewer's zone, whom it
+//! reaches, how far it got and how fast it sends.
+
+use crate::admin::catalog::describe_filter;
+use crate::admin::error::AdminError;
+use crate::admin::progress::ProgressBar;
+use crate::admin::view::Clock;
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use mailing_domain::store::{Mailing, StatusCounts};
+use mailing_domain::{MailingId, MessageStatus};
+use std::collections::HashMap;
+
+/// How often pages with something running refresh their live parts, in milliseconds.
+pub const REFRESH_MS: u32 = 2000;
+/// The span over which the sending rate is measured.
+const RATE_WINDOW_SECONDS: i64 = 60;
+
+/// A mailing as lists and pages show it.
+pub struct Summary {
+    pub id: i64,
+    pub text: String,
+    pub status: &'static str,
+    pub start: String,
+    pub end: String,
+    pub reaches: String,
+    pub bar: ProgressBar,
+    pub failed: u64,
+    /// Messages sent per second over the last minute.
+    pub rate: String,
+}
+
+impl Summary {
+    pub fn new(
+        mailing: &Mailing,
+        counts: &StatusCounts,
+        sent_last_minute: u64,
+        clock: Clock,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let text = mailing.text.as_str();
+        let short: String = text.chars().take(80).collect();
+        Self {
+            id: mailing.id.0,
+            text: if short.len() < text.len() {
+                format!("{short}…")
+            } else {
+                short
+            },
+            status: mailing.status(now).as_str(),
+            start: show_time(
+                mailing.schedule.start_at(),
+                mailing.schedule.local_time(),
+                clock,
+            ),
+            end: show_time(
+                mailing.schedule.end_at(),
+                mailing.schedule.local_time(),
+                clock,
+            ),
+            reaches: describe_filter(&mailing.filter),
+            bar: ProgressBar::of(counts),
+            failed: counts.get(MessageStatus::Failed),
+            rate: sending_rate(sent_last_minute),
+        }
+    }
+}
+
+/// Messages sent per second, from those sent over the last minute.
+pub fn sending_rate(sent_last_minute: u64) -> String {
+    format!(
+        "{:.1}",
+        sent_last_minute as f64 / RATE_WINDOW_SECONDS as f64
+    )
+}
+
+/// A start or end: in the viewer's zone, or as the clock reading each client's zone applies.
+pub fn show_time(instant: DateTime<Utc>, local_time: bool, clock: Clock) -> String {
+    if local_time {
+        format!(
+            "{} in each client's zone",
+            instant.naive_utc().format("%Y-%m-%d %H:%M")
+        )
+    } else {
+        clock.minute(instant)
+    }
+}
+
+/// Counts and the last minute's sends for the given mailings.
+pub async fn progress_of(
+    state: &AppState,
+    ids: Vec<MailingId>,
+    now: DateTime<Utc>,
+) -> Result<(HashMap<MailingId, StatusCounts>, HashMap<MailingId, u64>), AdminError> {
+    let since = now - chrono::Duration::seconds(RATE_WINDOW_SECONDS);
+    Ok(state
+        .run(move |s| Ok((s.count_messages_of(&ids)?, s.sent_since(&ids, since)?)))
+        .await?)
+}

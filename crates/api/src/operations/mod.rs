@@ -1,0 +1,16 @@
+//! What can be done with each resource, the same whoever asks: the JSON API's handlers and the
+//! admin UI's pages both call these. A module per resource holds the input it accepts (bodies
+//! and queries), how that input is read into domain values, so each rule is written once and
+//! names the field it concerns, and the writes that store the result; a write that stores a
+//! mailing event also wakes the outbox relay.
+//!
+//! Plain reads are a single storage call, which each face makes itself.
+
+pub mod client_filters;
+pub mod clients;
+pub mod mailings;
+pub mod messages;
+pub mod operators;
+pub mod paging;
+pub mod problems;
+pub mod tags;

@@ -1,0 +1,57 @@
+//! Tags, the free-form labels on clients: what a body may say about one, and creating,
+//! renaming and deleting them.
+
+use crate::error::ApiError;
+use crate::operations::problems::Problems;
+use crate::state::AppState;
+use mailing_domain::store::{NewTag, Tag};
+use mailing_domain::{TagId, TagValue};
+use paperclip::actix::Apiv2Schema;
+use serde::Deserialize;
+
+#[derive(Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct TagInput {
+    /// 1 to 64 characters, trimmed; unique.
+    pub value: String,
+}
+
+#[derive(Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct TagPatchInput {
+    pub value: Option<String>,
+}
+
+impl TagInput {
+    fn parse(self) -> Result<NewTag, ApiError> {
+        let mut problems = Problems::default();
+        let value = problems.check("value", TagValue::parse(&self.value));
+        problems.finish(|| NewTag {
+            value: value.expect("checked"),
+        })
+    }
+}
+
+pub async fn create(state: &AppState, input: TagInput) -> Result<Tag, ApiError> {
+    let new = input.parse()?;
+    state.run(move |s| s.create_tag(&new)).await
+}
+
+/// Clients carrying the tag carry the new value.
+pub async fn rename(state: &AppState, id: TagId, input: TagInput) -> Result<Tag, ApiError> {
+    let new = input.parse()?;
+    state.run(move |s| s.update_tag(id, &new)).await
+}
+
+/// A patch without a value changes nothing and answers the tag as it is.
+pub async fn patch(state: &AppState, id: TagId, input: TagPatchInput) -> Result<Tag, ApiError> {
+    match input.value {
+        Some(value) => rename(state, id, TagInput { value }).await,
+        None => state.run(move |s| s.get_tag(id)).await,
+    }
+}
+
+/// The tag is taken off every client.
+pub async fn delete(state: &AppState, id: TagId) -> Result<(), ApiError> {
+    state.run(move |s| s.delete_tag(id)).await
+}
