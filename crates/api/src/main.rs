@@ -35,7 +35,7 @@ enum Command {
 
 #[actix_web::main]
 async fn main() {
-    mailing_runtime::memory::return_large_allocations();
+    mailing_runtime::memory::tune_allocator();
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
         match serde_json::to_string_pretty(&openapi::document()) {

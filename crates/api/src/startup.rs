@@ -114,13 +114,15 @@ impl Application {
                         }))
                         .to(HttpResponse::NotFound),
                 )
+                // paperclip serves Swagger UI's files; its copy of the document, which it would
+                // build in every worker, stays empty: the routes are added after `build`, and
+                // the document built once above answers at its path.
                 .wrap_api()
-                // paperclip's spec and UI routes must come before the /api/v1 scope, which
-                // would otherwise answer their paths with 404.
                 .with_json_spec_at("/api/v1/openapi.json")
                 .with_swagger_ui_at("/api/v1/docs")
-                .service(routes::api_v1(web::scope("/api/v1")))
                 .build()
+                // After the UI's routes, which the /api/v1 scope would otherwise answer with 404.
+                .service(routes::api_v1(web::scope("/api/v1")))
         })
         .listen(listener)?
         // The stop signal stops it, for every service of the process at once.

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 #[actix_web::main]
 async fn main() {
-    mailing_runtime::memory::return_large_allocations();
+    mailing_runtime::memory::tune_allocator();
     let settings = fatal::settings_or_exit(Program::AllInOne);
     telemetry::init(settings.log.format);
     telemetry::warn_about_unknown_variables(&settings);

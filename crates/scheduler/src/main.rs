@@ -6,7 +6,7 @@ use mailing_scheduler::SchedulerService;
 
 #[tokio::main]
 async fn main() {
-    mailing_runtime::memory::return_large_allocations();
+    mailing_runtime::memory::tune_allocator();
     let settings = fatal::settings_or_exit(Program::Scheduler);
     telemetry::init(settings.log.format);
     telemetry::warn_about_unknown_variables(&settings);

@@ -4,6 +4,9 @@ use crate::BusError;
 use lapin::uri::AMQPUri;
 use url::{Host, Url};
 
+/// The largest AMQP frame we ask the broker for, unless the URL says otherwise.
+const FRAME_MAX: u32 = 8 * 1024;
+
 /// A parsed broker URL and what must be scrubbed from any text derived from it.
 pub(super) struct BrokerUrl {
     pub(super) uri: AMQPUri,
@@ -42,6 +45,13 @@ impl BrokerUrl {
             Host::Ipv6(ip) => uri.authority.host = ip.to_string(),
             Host::Domain(_) => {}
         }
+        // lapin keeps a send and a receive buffer of 32 frames each, written through, so the
+        // broker's usual 128 KiB frames hold 8 MiB per connection; the services' payloads are
+        // a few KiB at most (a send job of 100 ids is about 1 KiB), and a larger one is split
+        // into frames. A frame_max in the URL still decides.
+        if uri.query.frame_max.is_none() {
+            uri.query.frame_max = Some(FRAME_MAX);
+        }
         Ok(BrokerUrl { uri, secrets })
     }
 
@@ -78,6 +88,14 @@ fn scrub(text: &str, secrets: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_frames_are_asked_for_unless_the_url_says_otherwise() {
+        let url = BrokerUrl::parse("amqp://localhost/%2f").expect("valid");
+        assert_eq!(url.uri.query.frame_max, Some(FRAME_MAX));
+        let url = BrokerUrl::parse("amqp://localhost/%2f?frame_max=131072").expect("valid");
+        assert_eq!(url.uri.query.frame_max, Some(131_072));
+    }
 
     #[test]
     fn ip_hosts_are_kept() {

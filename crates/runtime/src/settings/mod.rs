@@ -13,6 +13,8 @@
 
 mod error;
 mod load;
+mod read;
+mod requirements;
 mod sections;
 mod values;
 pub mod variables;

@@ -1,0 +1,253 @@
+//! Reading each section of the merged layers into its typed, checked form.
+
+use super::values::Reader;
+use super::*;
+use mailing_bus::BusAddress;
+use secrecy::{ExposeSecret as _, SecretString};
+use std::collections::HashSet;
+
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
+pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, SettingsError> {
+    let profile = match reader.choice("profile", &["dev", "production"])? {
+        "production" => Profile::Production,
+        _ => Profile::Dev,
+    };
+    let log_format = |key: &str, default: LogFormat| -> Result<LogFormat, SettingsError> {
+        Ok(match reader.optional_choice(key, &["text", "json"])? {
+            Some("json") => LogFormat::Json,
+            Some(_) => LogFormat::Text,
+            None => default,
+        })
+    };
+    let profile_format = match profile {
+        Profile::Production => LogFormat::Json,
+        Profile::Dev => LogFormat::Text,
+    };
+    Ok(Settings {
+        profile,
+        database: DatabaseSettings {
+            url: database_url(reader)?,
+            max_connections: reader.whole("database.max_connections", 1..=1000)?,
+            acquire_timeout: reader.millis("database.acquire_timeout_ms", 1..=600_000)?,
+        },
+        bus: BusSettings {
+            url: bus_url(reader)?,
+            namespace: namespace(reader)?,
+        },
+        http: HttpSettings {
+            addr: reader.listen_address("http.addr")?,
+            max_body_bytes: reader.whole("http.max_body_bytes", 1024..=16 * 1024 * 1024)?,
+        },
+        api: api(reader, profile)?,
+        scheduler: SchedulerSettings {
+            health_addr: reader.listen_address("scheduler.health_addr")?,
+            tick: reader.millis("scheduler.tick_ms", 1..=3_600_000)?,
+            claim_batch: reader.whole("scheduler.claim_batch", 1..=100_000)?,
+            job_size: reader.whole("scheduler.job_size", 1..=10_000)?,
+            claim_lease: reader.seconds("scheduler.claim_lease_seconds", 1..=86_400)?,
+        },
+        sender: sender(reader)?,
+        probe: ProbeSettings {
+            url: probe_url(reader, program)?,
+            token: reader.secret("probe.token")?,
+            timeout: reader.millis("probe.timeout_ms", 1..=3_600_000)?,
+        },
+        log: LogSettings {
+            format: log_format("log.format", profile_format)?,
+        },
+        all_in_one: AllInOneSettings {
+            components: components(reader)?,
+            load_fixtures: reader.flag("all_in_one.load_fixtures")?,
+        },
+        probe_sim: ProbeSimSettings {
+            addr: reader.listen_address("probe_sim.addr")?,
+            jwt_secret: reader.secret("probe_sim.jwt_secret")?,
+            seed: reader.optional_whole("probe_sim.seed", 0..=u64::MAX)?,
+            latency_ms: reader.required("probe_sim.latency_ms")?.trim().to_owned(),
+            error_500_share: reader.share("probe_sim.error_500_share")?,
+            error_429_share: reader.share("probe_sim.error_429_share")?,
+            error_503_share: reader.share("probe_sim.error_503_share")?,
+            malformed_share: reader.share("probe_sim.malformed_share")?,
+            hang_share: reader.share("probe_sim.hang_share")?,
+            retry_after_seconds: reader.whole("probe_sim.retry_after_seconds", 0..=86_400)?,
+            retry_after_format: reader
+                .choice("probe_sim.retry_after_format", &["seconds", "date", "none"])?
+                .to_owned(),
+            hang_ms: reader.whole("probe_sim.hang_ms", 0..=3_600_000)?,
+            outage: reader.seconds("probe_sim.outage_seconds", 0..=86_400 * 365)?,
+            outage_mode: reader
+                .choice("probe_sim.outage_mode", &["unavailable", "drop"])?
+                .to_owned(),
+            workers: reader.optional_whole("probe_sim.workers", 1..=256)?,
+            log_format: log_format("probe_sim.log_format", LogFormat::Text)?,
+        },
+        unknown_variables: Vec::new(),
+    })
+}
+
+fn database_url(reader: &Reader<'_>) -> Result<SecretString, SettingsError> {
+    const KEY: &str = "database.url";
+    let url = reader.required(KEY)?;
+    let url = url.trim();
+    let backend = mailing_storage::Backend::of(url)
+        .map_err(|error| reader.invalid(KEY, None, &plain(&error.to_string())))?;
+    let well_formed = match backend {
+        mailing_storage::Backend::Postgres => url::Url::parse(url).is_ok(),
+        mailing_storage::Backend::Sqlite => url.len() > "sqlite://".len(),
+    };
+    if !well_formed {
+        return Err(reader.invalid(KEY, None, "is not a well-formed database URL"));
+    }
+    Ok(SecretString::from(url))
+}
+
+fn bus_url(reader: &Reader<'_>) -> Result<SecretString, SettingsError> {
+    const KEY: &str = "bus.url";
+    let url = reader.required(KEY)?;
+    BusAddress::parse(url.trim())
+        .map_err(|error| reader.invalid(KEY, None, &plain(&error.to_string())))?;
+    Ok(SecretString::from(url.trim()))
+}
+
+fn namespace(reader: &Reader<'_>) -> Result<String, SettingsError> {
+    const KEY: &str = "bus.namespace";
+    let namespace = reader.required(KEY)?;
+    let options = mailing_bus::BusOptions {
+        namespace: namespace.trim().to_owned(),
+        ..Default::default()
+    };
+    options
+        .validate()
+        .map_err(|error| reader.invalid(KEY, Some(&namespace), &plain(&error.to_string())))?;
+    Ok(options.namespace)
+}
+
+/// The provider's URL; empty only where `mailing` runs its own simulator.
+fn probe_url(reader: &Reader<'_>, program: Program) -> Result<Option<SecretString>, SettingsError> {
+    const KEY: &str = "probe.url";
+    let Some(url) = reader.optional(KEY)? else {
+        return match program {
+            Program::AllInOne => Ok(None),
+            _ => Err(reader.invalid(
+                KEY,
+                None,
+                "must not be empty: the sender needs the provider's address",
+            )),
+        };
+    };
+    let parsed = url::Url::parse(url.trim());
+    match parsed {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Ok(Some(SecretString::from(url.trim())))
+        }
+        Ok(_) => Err(reader.invalid(KEY, None, "must be an http:// or https:// URL with a host")),
+        Err(error) => Err(reader.invalid(KEY, None, &format!("is not a URL ({error})"))),
+    }
+}
+
+fn api(reader: &Reader<'_>, profile: Profile) -> Result<ApiSettings, SettingsError> {
+    let admin_username = reader.required("api.admin_username")?.trim().to_owned();
+    if admin_username.chars().count() > 100 {
+        return Err(reader.invalid(
+            "api.admin_username",
+            Some(&admin_username),
+            "must be 1 to 100 characters",
+        ));
+    }
+    let admin_password = reader.secret("api.admin_password")?;
+    let jwt_secret = reader.secret("api.jwt_secret")?;
+    if let Some(secret) = &jwt_secret
+        && secret.expose_secret().len() < MIN_JWT_SECRET_BYTES
+    {
+        return Err(reader.invalid(
+            "api.jwt_secret",
+            None,
+            &format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
+        ));
+    }
+    // Production's own rules are checked by the programs that run the api; the dev profile
+    // fills in its defaults here.
+    let dev_default = |given: Option<SecretString>, default: &str| match (given, profile) {
+        (Some(given), _) => given,
+        (None, Profile::Dev) => SecretString::from(default),
+        (None, Profile::Production) => SecretString::from(""),
+    };
+    Ok(ApiSettings {
+        admin_username,
+        admin_password: dev_default(admin_password, DEV_ADMIN_PASSWORD),
+        jwt_secret: dev_default(jwt_secret, DEV_JWT_SECRET),
+        jwt_ttl: reader.seconds("api.jwt_ttl_seconds", 1..=86_400)?,
+        admin_session_ttl: reader.seconds("api.admin_session_ttl_seconds", 60..=2_592_000)?,
+        login_max_failures: reader.whole("api.login_max_failures", 1..=1000)?,
+        login_failure_window: reader.seconds("api.login_failure_window_seconds", 1..=86_400)?,
+        outbox_poll: reader.millis("api.outbox_poll_ms", 10..=3_600_000)?,
+    })
+}
+
+fn sender(reader: &Reader<'_>) -> Result<SenderSettings, SettingsError> {
+    let retry_base = reader.millis("sender.retry_base_ms", 1..=86_400_000)?;
+    let retry_cap = reader.millis("sender.retry_cap_ms", 1..=86_400_000)?;
+    if retry_cap < retry_base {
+        let cap = retry_cap.as_millis().to_string();
+        return Err(reader.invalid(
+            "sender.retry_cap_ms",
+            Some(&cap),
+            &format!(
+                "is below the retry base ({} ms): the cap must be at least the base",
+                retry_base.as_millis()
+            ),
+        ));
+    }
+    Ok(SenderSettings {
+        health_addr: reader.listen_address("sender.health_addr")?,
+        concurrency: reader.whole("sender.concurrency", 1..=100_000)?,
+        rate_limit: reader.whole("sender.rate_limit", 0..=1_000_000)?,
+        prefetch: reader.optional_whole("sender.prefetch", 1..=u16::MAX)?,
+        retry_base,
+        retry_cap,
+        breaker_threshold: reader.whole("sender.breaker_threshold", 1..=1_000_000)?,
+        breaker_cooldown: reader.millis("sender.breaker_cooldown_ms", 1..=86_400_000)?,
+        token_pause: reader.millis("sender.token_pause_ms", 1..=86_400_000)?,
+        claim_renew: reader.millis("sender.claim_renew_ms", 1..=86_400_000)?,
+        outcome_batch: reader.whole("sender.outcome_batch", 1..=100_000)?,
+        outcome_flush: reader.millis("sender.outcome_flush_ms", 0..=60_000)?,
+    })
+}
+
+fn components(reader: &Reader<'_>) -> Result<Vec<Component>, SettingsError> {
+    const KEY: &str = "all_in_one.components";
+    let text = reader.required(KEY)?;
+    let mut chosen = HashSet::new();
+    for name in text
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        let component = Component::ALL
+            .into_iter()
+            .find(|component| component.name() == name.to_ascii_lowercase())
+            .ok_or_else(|| {
+                reader.invalid(
+                    KEY,
+                    Some(&text),
+                    &format!("names \"{name}\", which is none of api, scheduler, sender, sim"),
+                )
+            })?;
+        chosen.insert(component);
+    }
+    if chosen.is_empty() {
+        return Err(reader.invalid(KEY, Some(&text), "names no component"));
+    }
+    Ok(Component::ALL
+        .into_iter()
+        .filter(|component| chosen.contains(component))
+        .collect())
+}
+
+/// A library's error text as part of a sentence.
+fn plain(text: &str) -> String {
+    text.strip_prefix("invalid bus configuration: ")
+        .unwrap_or(text)
+        .to_owned()
+}
