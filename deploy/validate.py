@@ -66,13 +66,15 @@ ENV_TEMPLATE = ROOT / ".env.template"
 # newest kubernetes-validate knows.
 K8S_VERSIONS = ("1.33.0", "1.37.0")
 
-# The binary each image or Dockerfile target runs, and where its settings are declared: the
-# fields of the struct are the variables it reads (prefix + field name in upper case).
+# Every variable and the key of the settings tree it sets, declared once for every binary.
+VARIABLES_RS = ROOT / "crates" / "runtime" / "src" / "settings" / "variables.rs"
+# The sections of the settings tree each binary uses; every service uses the shared ones.
+SHARED_SECTIONS = {"profile", "database", "bus", "log"}
 BINARIES = {
-    "mailing-api": ("MAILING_", "crates/api/src/config.rs", "RawSettings"),
-    "mailing-scheduler": ("MAILING_", "crates/scheduler/src/settings.rs", "Settings"),
-    "mailing-sender": ("MAILING_", "crates/sender/src/settings.rs", "Settings"),
-    "probe-sim": ("PROBE_SIM_", "crates/probe-sim/src/config.rs", "RawSettings"),
+    "mailing-api": SHARED_SECTIONS | {"http", "api"},
+    "mailing-scheduler": SHARED_SECTIONS | {"scheduler"},
+    "mailing-sender": SHARED_SECTIONS | {"sender", "probe"},
+    "probe-sim": {"probe_sim"},
 }
 TARGET_BINARY = {
     "api": "mailing-api",
@@ -80,8 +82,8 @@ TARGET_BINARY = {
     "sender": "mailing-sender",
     "probe-sim": "probe-sim",
 }
-# Read outside the settings structs: the settings file (runtime/src/settings.rs and
-# probe-sim's config.rs) and the log filter.
+# Read outside the settings tree: the settings file (MAILING_CONFIG_FILE, probe-sim's
+# PROBE_SIM_CONFIG_FILE) and the log filter.
 EXTRA_VARS = {"MAILING_": {"MAILING_CONFIG_FILE"}, "PROBE_SIM_": {"PROBE_SIM_CONFIG_FILE"}}
 COMMON_VARS = {"RUST_LOG"}
 # Variables whose values are secrets: in Kubernetes only from a Secret.
@@ -150,28 +152,21 @@ def describe(res: dict) -> str:
 
 
 def read_vars() -> dict[str, set[str]]:
-    """Variables each binary reads, from its settings struct."""
+    """Variables each binary uses, from the one table of variables and the sections it uses."""
+    try:
+        text = VARIABLES_RS.read_text()
+    except OSError as error:
+        P.add(VARIABLES_RS, "settings", f"cannot read the variables: {error}")
+        return {binary: set() for binary in BINARIES}
+    pairs = re.findall(r'(?:plain|secret)\(\s*"((?:MAILING|PROBE_SIM)_[A-Z0-9_]+)",\s*"([a-z_.]+)"', text)
+    if not pairs:
+        P.add(VARIABLES_RS, "settings", "no variables found: update validate.py")
     known = {}
-    for binary, (prefix, source, struct) in BINARIES.items():
-        path = ROOT / source
-        try:
-            text = path.read_text()
-        except OSError as error:
-            P.add(path, "settings", f"cannot read the settings of {binary}: {error}")
-            known[binary] = set()
-            continue
-        match = re.search(r"^(?:pub\s+)?struct\s+" + struct + r"\s*\{(.*?)^\}", text, re.S | re.M)
-        if not match:
-            P.add(path, "settings", f"no `struct {struct}` to read {binary}'s variables from")
-            known[binary] = set()
-            continue
-        body = match.group(1)
-        if re.search(r"#\[serde\((rename|alias|flatten)", body):
-            P.add(path, "settings", f"`{struct}` renames fields: update validate.py")
-        fields = re.findall(r"^\s*(?:pub\s+)?([a-z_][a-z0-9_]*)\s*:", body, re.M)
-        if not fields:
-            P.add(path, "settings", f"`{struct}` has no fields")
-        known[binary] = {prefix + f.upper() for f in fields} | EXTRA_VARS[prefix] | COMMON_VARS
+    for binary, sections in BINARIES.items():
+        used = {name for name, key in pairs if key.split(".")[0] in sections}
+        prefixes = {prefix for prefix in EXTRA_VARS if any(name.startswith(prefix) for name in used)}
+        extra = set().union(*(EXTRA_VARS[prefix] for prefix in prefixes))
+        known[binary] = used | extra | COMMON_VARS
     return known
 
 

@@ -7,7 +7,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
-use std::sync::Arc;
 
 /// The process is up and serving HTTP.
 pub async fn healthz() -> HttpResponse {
@@ -68,8 +67,15 @@ pub async fn until_prepared(
     Ok(request.into_response(response).map_into_right_body())
 }
 
-pub async fn openapi_json(doc: web::Data<Arc<serde_json::Value>>) -> HttpResponse {
-    HttpResponse::Ok().json(doc.as_ref().as_ref())
+/// The OpenAPI document, serialised once at start: kept as a value it would hold a tree of
+/// maps many times its size for the life of the process.
+#[derive(Clone)]
+pub struct OpenApiJson(pub actix_web::web::Bytes);
+
+pub async fn openapi_json(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(doc.0.clone())
 }
 
 /// `/api/v1/docs` with or without a query string opens Swagger UI on the API's document;

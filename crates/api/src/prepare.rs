@@ -75,6 +75,8 @@ pub(crate) async fn prepare(
         match attempt {
             Ok(()) => {
                 prepared.done();
+                // Migrating and hashing the admin password leave heap behind that nothing uses.
+                mailing_runtime::memory::return_free_memory();
                 return Ok(());
             }
             Err(error) if unreachable(&error) => {

@@ -79,7 +79,11 @@ impl Application {
             outbox_wake,
             prepared: prepared.clone(),
         });
-        let doc = aweb::Data::new(Arc::new(openapi::document()));
+        let doc = aweb::Data::new(health::OpenApiJson(
+            serde_json::to_vec(&openapi::document())
+                .context("serialising the OpenAPI document")?
+                .into(),
+        ));
         let body_limit = BodyLimit(settings.http.max_body_bytes);
         let addr = settings.http.addr;
         let listener = TcpListener::bind(addr)

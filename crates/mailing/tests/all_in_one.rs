@@ -233,6 +233,31 @@ async fn a_provider_named_by_url_is_used_instead_of_the_simulator() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `MAILING_COMPONENTS` decides what runs: the api alone stores a mailing that nothing sends,
+/// and the whole product, started on the same data, delivers it.
+#[tokio::test]
+async fn only_the_components_named_run() {
+    let dir = temp_dir();
+    let http = reqwest::Client::new();
+
+    let api_only = start(&dir, &[("MAILING_COMPONENTS", "api,sim")]);
+    let token = token(&http, &api_only.api).await;
+    let id = create_mailing(&http, &api_only.api, &token, "Waits for a sender").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        sent(&http, &api_only.api, &token, id).await,
+        0,
+        "without a scheduler and a sender nothing is sent"
+    );
+    drop(api_only);
+
+    let everything = start(&dir, &[]);
+    let token = self::token(&http, &everything.api).await;
+    wait_sent(&http, &everything.api, &token, id, 2).await;
+    drop(everything);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn rand_id() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -247,7 +247,9 @@ fn components(reader: &Reader<'_>) -> Result<Vec<Component>, SettingsError> {
 
 /// A library's error text as part of a sentence.
 fn plain(text: &str) -> String {
-    text.strip_prefix("invalid bus configuration: ")
+    ["invalid bus configuration: ", "storage failure: "]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))
         .unwrap_or(text)
         .to_owned()
 }

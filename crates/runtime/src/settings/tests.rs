@@ -209,6 +209,7 @@ fn every_malformed_value_names_its_variable_and_a_valid_example() {
         assert!(example.starts_with(&format!("{name}=")), "{refused}");
         let line = refused.to_string();
         assert!(!line.contains('\n'), "one line: {line}");
+        assert!(!line.contains("failure:"), "plain words: {line}");
         // A valid example is valid.
         let valid = example.split_once('=').map(|(_, v)| v).unwrap_or_default();
         if !valid.contains(' ') {
