@@ -1,11 +1,12 @@
-//! Clients: their list, searchable by phone, operator and tag, and their form. Saving and
-//! deleting follow the flow every record shares.
+//! Clients: their list, searchable by phone, operator and tag, and their form. The pages
+//! follow the flow every record shares.
 
 use super::catalog::{Catalog, Choice};
 use super::error::AdminError;
 use super::field_errors::{FieldErrors, base_field};
 use super::form::{Form, split_list};
-use super::record::{FormFrame, ListFrame, RecordPages};
+use super::record::{Cell, Column, FormFrame, FormParts, ListFrame, ListPage, Listing};
+use super::record::{Operations, RecordPages, Resource, Row, Table};
 use super::session::Viewer;
 use super::view::{self, Layout, Pager};
 use crate::error::ApiError;
@@ -17,17 +18,24 @@ use askama::Template;
 use mailing_domain::ClientId;
 use mailing_domain::store::{Client, Page};
 
-pub struct Clients;
+/// The client form's fields, as stored or as typed.
+pub struct Clients {
+    phone_number: String,
+    operator_code: String,
+    /// Separated by commas, as typed.
+    tags: String,
+    time_zone: String,
+}
 
 #[derive(Template)]
 #[template(path = "admin/clients.html")]
-struct ListPage {
+struct SearchPage {
     layout: Layout,
+    table: Table,
+    pager: Pager,
     phone: String,
     operators: Vec<Choice>,
     tags: Vec<Choice>,
-    clients: Vec<Client>,
-    pager: Pager,
     errors: FieldErrors,
 }
 
@@ -35,58 +43,51 @@ struct ListPage {
 #[template(path = "admin/client_form.html")]
 struct FormPage {
     layout: Layout,
-    action: String,
-    phone_number: String,
+    form: FormParts,
+    fields: Clients,
     operators: Vec<Choice>,
-    tags: String,
-    time_zone: String,
     zones: &'static [chrono_tz::Tz],
-    errors: FieldErrors,
 }
 
-/// What the form shows: a stored client, or what was typed.
-pub struct Fields {
-    phone_number: String,
-    operator_code: String,
-    tags: String,
-    time_zone: String,
-}
-
-impl Fields {
-    fn input(&self) -> ClientInput {
-        ClientInput {
-            phone_number: self.phone_number.clone(),
-            operator_code: self.operator_code.clone(),
-            tags: Some(split_list(&self.tags)),
-            time_zone: (!self.time_zone.is_empty()).then(|| self.time_zone.clone()),
-        }
-    }
-}
+/// The list's words; its search form stands where other lists say what they hold.
+const LISTING: Listing = Listing {
+    hint: "",
+    empty: "No clients match.",
+    columns: &[
+        Column::text("Phone number"),
+        Column::text("Operator"),
+        Column::text("Tags"),
+        Column::text("Time zone"),
+    ],
+};
 
 impl RecordPages for Clients {
+    type Id = ClientId;
+    type Stored = Client;
+    type Input = ClientInput;
+    const FIELDS: &'static [&'static str] = &["phone_number", "operator_code", "tags", "time_zone"];
     const NOUN: &'static str = "client";
     const SECTION: &'static str = "clients";
-    const LIST_TITLE: &'static str = "Clients";
-    type Id = ClientId;
-    type Editing = ClientId;
-    type Fields = Fields;
 
-    async fn editing(_: &AppState, id: ClientId) -> Result<ClientId, AdminError> {
-        Ok(id)
-    }
-
-    fn blank(_: &Viewer) -> Fields {
-        Fields {
-            phone_number: String::new(),
-            operator_code: String::new(),
-            tags: String::new(),
-            time_zone: "UTC".to_owned(),
+    fn submitted(form: &Form) -> Self {
+        Self {
+            phone_number: form.value("phone_number").trim().to_owned(),
+            operator_code: form.value("operator_code").to_owned(),
+            tags: form.value("tags").to_owned(),
+            time_zone: form.value("time_zone").trim().to_owned(),
         }
     }
 
-    async fn stored(_: &Viewer, state: &AppState, &id: &ClientId) -> Result<Fields, AdminError> {
-        let client = state.run(move |s| s.get_client(id)).await?;
-        Ok(Fields {
+    /// A new client is in UTC unless the form says otherwise.
+    fn blank(_: &Viewer) -> Self {
+        Self {
+            time_zone: "UTC".to_owned(),
+            ..Self::submitted(&Form::default())
+        }
+    }
+
+    fn stored(_: &Viewer, client: &Client) -> Self {
+        Self {
             phone_number: client.phone.as_str().to_owned(),
             operator_code: client.operator_code.as_str().to_owned(),
             tags: client
@@ -96,45 +97,44 @@ impl RecordPages for Clients {
                 .collect::<Vec<_>>()
                 .join(", "),
             time_zone: client.time_zone.name().to_owned(),
+        }
+    }
+
+    fn input(&self, _: &Viewer, _: Option<&Client>) -> Result<ClientInput, ApiError> {
+        Ok(ClientInput {
+            phone_number: self.phone_number.clone(),
+            operator_code: self.operator_code.clone(),
+            tags: Some(split_list(&self.tags)),
+            time_zone: (!self.time_zone.is_empty()).then(|| self.time_zone.clone()),
         })
     }
 
-    fn submitted(form: &Form) -> Fields {
-        Fields {
-            phone_number: form.value("phone_number").trim().to_owned(),
-            operator_code: form.value("operator_code").to_owned(),
-            tags: form.value("tags").to_owned(),
-            time_zone: form.value("time_zone").trim().to_owned(),
+    async fn form_page(self, frame: FormFrame<'_, Self>) -> Result<HttpResponse, AdminError> {
+        let catalog = Catalog::load(frame.state).await?;
+        frame.render(|layout, form| FormPage {
+            layout,
+            form,
+            operators: catalog.operator_choices(std::slice::from_ref(&self.operator_code)),
+            fields: self,
+            zones: &chrono_tz::TZ_VARIANTS,
+        })
+    }
+
+    fn operations() -> impl Resource<Self> {
+        Operations {
+            get: clients::get,
+            create: clients::create,
+            replace: clients::replace,
+            delete: clients::delete,
         }
     }
 
-    fn form_field(path: &str) -> Option<&'static str> {
-        match base_field(path) {
-            "phone_number" => Some("phone_number"),
-            "operator_code" => Some("operator_code"),
-            "tags" => Some("tags"),
-            "time_zone" => Some("time_zone"),
-            _ => None,
-        }
+    fn id(client: &Client) -> ClientId {
+        client.id
     }
+}
 
-    async fn create(_: &Viewer, state: &AppState, fields: &Fields) -> Result<ClientId, ApiError> {
-        Ok(clients::create(state, fields.input()).await?.id)
-    }
-
-    async fn replace(
-        _: &Viewer,
-        state: &AppState,
-        &id: &ClientId,
-        fields: &Fields,
-    ) -> Result<ClientId, ApiError> {
-        Ok(clients::replace(state, id, fields.input()).await?.id)
-    }
-
-    async fn delete(state: &AppState, id: ClientId) -> Result<(), ApiError> {
-        clients::delete(state, id).await
-    }
-
+impl ListPage for Clients {
     /// The search is checked by the API's own rules for these parameters; a search they refuse
     /// finds nothing and answers 400, its problems beside its fields.
     async fn list_page(
@@ -143,14 +143,13 @@ impl RecordPages for Clients {
         frame: ListFrame,
     ) -> Result<HttpResponse, AdminError> {
         let query = &frame.query;
-        let page = query.page();
         let (phone, operator, tag) = (
             query.value("phone").trim().to_owned(),
             query.value("operator").to_owned(),
             query.value("tag").to_owned(),
         );
         let parsed = ClientListQuery {
-            page: Some(page),
+            page: Some(frame.page()),
             page_size: Some(Pager::PAGE_SIZE),
             operator_code: (!operator.is_empty()).then(|| operator.clone()),
             tag: (!tag.is_empty()).then(|| tag.clone()),
@@ -178,48 +177,38 @@ impl RecordPages for Clients {
             ),
         };
         let catalog = Catalog::load(state).await?;
+        let search = [("phone", &*phone), ("operator", &operator), ("tag", &tag)];
         view::render(
             if errors.is_empty() {
                 frame.status
             } else {
                 StatusCode::BAD_REQUEST
             },
-            &ListPage {
+            &SearchPage {
+                pager: Pager::new(frame.page(), clients.total, &search),
                 layout: frame.layout,
-                pager: Pager::new(
-                    page,
-                    clients.total,
-                    &[("phone", &phone), ("operator", &operator), ("tag", &tag)],
-                ),
+                table: Table::new::<Self>(LISTING, clients.items.iter().map(row).collect()),
                 operators: catalog.operator_choices(std::slice::from_ref(&operator)),
                 tags: catalog.tag_choices(std::slice::from_ref(&tag)),
                 phone,
-                clients: clients.items,
                 errors,
             },
         )
     }
+}
 
-    async fn form_page(
-        _: &Viewer,
-        state: &AppState,
-        _: Option<&ClientId>,
-        fields: Fields,
-        frame: FormFrame,
-    ) -> Result<HttpResponse, AdminError> {
-        let catalog = Catalog::load(state).await?;
-        view::render(
-            frame.status(),
-            &FormPage {
-                layout: frame.layout,
-                action: frame.action,
-                operators: catalog.operator_choices(std::slice::from_ref(&fields.operator_code)),
-                phone_number: fields.phone_number,
-                tags: fields.tags,
-                time_zone: fields.time_zone,
-                zones: &chrono_tz::TZ_VARIANTS,
-                errors: frame.errors,
-            },
-        )
+/// A client as a row of the list.
+fn row(client: &Client) -> Row {
+    let phone = client.phone.as_str();
+    Row {
+        id: client.id.0,
+        name: phone.to_owned(),
+        cells: vec![
+            Cell::Text(phone.to_owned()),
+            Cell::Code(client.operator_code.as_str().to_owned()),
+            Cell::Tags(client.tags.iter().map(|t| t.as_str().to_owned()).collect()),
+            Cell::Text(client.time_zone.name().to_owned()),
+        ],
+        question: format!("Delete client {phone}? Their unsent messages are cancelled."),
     }
 }

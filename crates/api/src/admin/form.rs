@@ -1,6 +1,7 @@
 //! A submitted form or query string, read by name. HTML forms repeat a name for each ticked
 //! checkbox, which the usual struct deserializers cannot take, so fields are read one by one.
 
+#[derive(Default)]
 pub struct Form(Vec<(String, String)>);
 
 impl Form {

@@ -1,148 +1,104 @@
-//! Operators: their list and their form. Saving and deleting follow the flow every record
-//! shares.
+//! Operators, the mobile networks clients belong to: their list and their form. The pages
+//! follow the flow every record shares.
 
 use super::error::AdminError;
-use super::field_errors::{FieldErrors, base_field};
 use super::form::Form;
-use super::record::{FormFrame, ListFrame, RecordPages};
+use super::record::{Cell, Column, FormFrame, FormParts, Listing, RecordPages, RecordTable};
+use super::record::{Operations, Resource, Row};
 use super::session::Viewer;
-use super::view::{self, Layout, Pager};
+use super::view::Layout;
 use crate::error::ApiError;
 use crate::operations::operators::{self, OperatorInput};
 use crate::state::AppState;
 use actix_web::HttpResponse;
 use askama::Template;
 use mailing_domain::OperatorId;
-use mailing_domain::store::Operator;
+use mailing_domain::store::{Operator, Page, PageRequest};
 
-pub struct Operators;
-
-#[derive(Template)]
-#[template(path = "admin/operators.html")]
-struct ListPage {
-    layout: Layout,
-    operators: Vec<Operator>,
-    pager: Pager,
+/// The operator form's fields.
+pub struct Operators {
+    code: String,
+    name: String,
 }
 
 #[derive(Template)]
 #[template(path = "admin/operator_form.html")]
 struct FormPage {
     layout: Layout,
-    /// Where the form posts.
-    action: String,
-    code: String,
-    name: String,
-    errors: FieldErrors,
+    form: FormParts,
+    fields: Operators,
 }
 
-#[derive(Default)]
-pub struct Fields {
-    code: String,
-    name: String,
-}
+impl RecordTable for Operators {
+    const LISTING: Listing = Listing {
+        hint: "Mobile operators; every client belongs to one, and mailings can pick clients by \
+               operator.",
+        empty: "No operators yet.",
+        columns: &[Column::text("Code"), Column::text("Name")],
+    };
 
-impl Fields {
-    fn input(&self) -> OperatorInput {
-        OperatorInput {
-            code: self.code.clone(),
-            name: self.name.clone(),
-        }
+    async fn rows(state: &AppState, page: PageRequest) -> Result<Page<Row>, AdminError> {
+        let operators = state.run(move |s| s.list_operators(page)).await?;
+        Ok(Row::page(operators, |operator| Row {
+            id: operator.id.0,
+            name: operator.name.as_str().to_owned(),
+            cells: vec![
+                Cell::Code(operator.code.as_str().to_owned()),
+                Cell::Text(operator.name.as_str().to_owned()),
+            ],
+            question: format!("Delete operator {}?", operator.name.as_str()),
+        }))
     }
 }
 
 impl RecordPages for Operators {
+    type Id = OperatorId;
+    type Stored = Operator;
+    type Input = OperatorInput;
+    const FIELDS: &'static [&'static str] = &["code", "name"];
     const NOUN: &'static str = "operator";
     const SECTION: &'static str = "operators";
-    const LIST_TITLE: &'static str = "Operators";
-    type Id = OperatorId;
-    type Editing = OperatorId;
-    type Fields = Fields;
 
-    async fn editing(_: &AppState, id: OperatorId) -> Result<OperatorId, AdminError> {
-        Ok(id)
-    }
-
-    fn blank(_: &Viewer) -> Fields {
-        Fields::default()
-    }
-
-    async fn stored(_: &Viewer, state: &AppState, &id: &OperatorId) -> Result<Fields, AdminError> {
-        let operator = state.run(move |s| s.get_operator(id)).await?;
-        Ok(Fields {
-            code: operator.code.as_str().to_owned(),
-            name: operator.name.as_str().to_owned(),
-        })
-    }
-
-    fn submitted(form: &Form) -> Fields {
-        Fields {
+    fn submitted(form: &Form) -> Self {
+        Self {
             code: form.value("code").to_owned(),
             name: form.value("name").to_owned(),
         }
     }
 
-    fn form_field(path: &str) -> Option<&'static str> {
-        match base_field(path) {
-            "code" => Some("code"),
-            "name" => Some("name"),
-            _ => None,
+    fn stored(_: &Viewer, operator: &Operator) -> Self {
+        Self {
+            code: operator.code.as_str().to_owned(),
+            name: operator.name.as_str().to_owned(),
         }
     }
 
-    async fn create(_: &Viewer, state: &AppState, fields: &Fields) -> Result<OperatorId, ApiError> {
-        Ok(operators::create(state, fields.input()).await?.id)
-    }
-
     /// The form shows both fields, so saving an existing operator replaces both.
-    async fn replace(
-        _: &Viewer,
-        state: &AppState,
-        &id: &OperatorId,
-        fields: &Fields,
-    ) -> Result<OperatorId, ApiError> {
-        Ok(operators::replace(state, id, fields.input()).await?.id)
+    fn input(&self, _: &Viewer, _: Option<&Operator>) -> Result<OperatorInput, ApiError> {
+        Ok(OperatorInput {
+            code: self.code.clone(),
+            name: self.name.clone(),
+        })
     }
 
-    async fn delete(state: &AppState, id: OperatorId) -> Result<(), ApiError> {
-        operators::delete(state, id).await
+    async fn form_page(self, frame: FormFrame<'_, Self>) -> Result<HttpResponse, AdminError> {
+        frame.render(|layout, form| FormPage {
+            layout,
+            form,
+            fields: self,
+        })
     }
 
-    async fn list_page(
-        _: &Viewer,
-        state: &AppState,
-        frame: ListFrame,
-    ) -> Result<HttpResponse, AdminError> {
-        let page = frame.query.page();
-        let operators = state
-            .run(move |s| s.list_operators(Pager::request(page)))
-            .await?;
-        view::render(
-            frame.status,
-            &ListPage {
-                layout: frame.layout,
-                pager: Pager::new(page, operators.total, &[]),
-                operators: operators.items,
-            },
-        )
+    fn operations() -> impl Resource<Self> {
+        Operations {
+            get: operators::get,
+            create: operators::create,
+            replace: operators::replace,
+            delete: operators::delete,
+        }
     }
 
-    async fn form_page(
-        _: &Viewer,
-        _: &AppState,
-        _: Option<&OperatorId>,
-        fields: Fields,
-        frame: FormFrame,
-    ) -> Result<HttpResponse, AdminError> {
-        view::render(
-            frame.status(),
-            &FormPage {
-                layout: frame.layout,
-                action: frame.action,
-                code: fields.code,
-                name: fields.name,
-                errors: frame.errors,
-            },
-        )
+    fn id(operator: &Operator) -> OperatorId {
+        operator.id
     }
 }

@@ -1,126 +1,93 @@
-//! Tags: their list and their form, which renames a tag on every client carrying it. Saving
-//! and deleting follow the flow every record shares.
+//! Tags: their list and their form, which renames a tag on every client carrying it. The pages
+//! follow the flow every record shares.
 
 use super::error::AdminError;
-use super::field_errors::{FieldErrors, base_field};
 use super::form::Form;
-use super::record::{FormFrame, ListFrame, RecordPages};
+use super::record::{Cell, Column, FormFrame, FormParts, Listing, RecordPages, RecordTable};
+use super::record::{Operations, Resource, Row};
 use super::session::Viewer;
-use super::view::{self, Layout, Pager};
+use super::view::Layout;
 use crate::error::ApiError;
 use crate::operations::tags::{self, TagInput};
 use crate::state::AppState;
 use actix_web::HttpResponse;
 use askama::Template;
 use mailing_domain::TagId;
-use mailing_domain::store::Tag;
+use mailing_domain::store::{Page, PageRequest, Tag};
 
-pub struct Tags;
-
-#[derive(Template)]
-#[template(path = "admin/tags.html")]
-struct ListPage {
-    layout: Layout,
-    tags: Vec<Tag>,
-    pager: Pager,
-}
+/// The tag form's one field, the tag's value.
+pub struct Tags(String);
 
 #[derive(Template)]
 #[template(path = "admin/tag_form.html")]
 struct FormPage {
     layout: Layout,
-    action: String,
+    form: FormParts,
     value: String,
-    errors: FieldErrors,
+}
+
+impl RecordTable for Tags {
+    const LISTING: Listing = Listing {
+        hint: "Labels on clients; mailings and client filters can pick clients by tag. Deleting \
+               a tag takes it off every client.",
+        empty: "No tags yet.",
+        columns: &[Column::text("Value")],
+    };
+
+    async fn rows(state: &AppState, page: PageRequest) -> Result<Page<Row>, AdminError> {
+        let tags = state.run(move |s| s.list_tags(page)).await?;
+        Ok(Row::page(tags, |tag| Row {
+            id: tag.id.0,
+            name: tag.value.as_str().to_owned(),
+            cells: vec![Cell::Text(tag.value.as_str().to_owned())],
+            question: format!(
+                "Delete tag {} and take it off every client?",
+                tag.value.as_str()
+            ),
+        }))
+    }
 }
 
 impl RecordPages for Tags {
+    type Id = TagId;
+    type Stored = Tag;
+    type Input = TagInput;
+    const FIELDS: &'static [&'static str] = &["value"];
     const NOUN: &'static str = "tag";
     const SECTION: &'static str = "tags";
-    const LIST_TITLE: &'static str = "Tags";
-    type Id = TagId;
-    type Editing = TagId;
-    /// The tag's value, its one field.
-    type Fields = String;
 
-    async fn editing(_: &AppState, id: TagId) -> Result<TagId, AdminError> {
-        Ok(id)
+    fn submitted(form: &Form) -> Self {
+        Self(form.value("value").to_owned())
     }
 
-    fn blank(_: &Viewer) -> String {
-        String::new()
+    fn stored(_: &Viewer, tag: &Tag) -> Self {
+        Self(tag.value.as_str().to_owned())
     }
 
-    async fn stored(_: &Viewer, state: &AppState, &id: &TagId) -> Result<String, AdminError> {
-        let tag = state.run(move |s| s.get_tag(id)).await?;
-        Ok(tag.value.as_str().to_owned())
+    fn input(&self, _: &Viewer, _: Option<&Tag>) -> Result<TagInput, ApiError> {
+        Ok(TagInput {
+            value: self.0.clone(),
+        })
     }
 
-    fn submitted(form: &Form) -> String {
-        form.value("value").to_owned()
+    async fn form_page(self, frame: FormFrame<'_, Self>) -> Result<HttpResponse, AdminError> {
+        frame.render(|layout, form| FormPage {
+            layout,
+            form,
+            value: self.0,
+        })
     }
 
-    fn form_field(path: &str) -> Option<&'static str> {
-        (base_field(path) == "value").then_some("value")
+    fn operations() -> impl Resource<Self> {
+        Operations {
+            get: tags::get,
+            create: tags::create,
+            replace: tags::rename,
+            delete: tags::delete,
+        }
     }
 
-    async fn create(_: &Viewer, state: &AppState, value: &String) -> Result<TagId, ApiError> {
-        let input = TagInput {
-            value: value.clone(),
-        };
-        Ok(tags::create(state, input).await?.id)
-    }
-
-    async fn replace(
-        _: &Viewer,
-        state: &AppState,
-        &id: &TagId,
-        value: &String,
-    ) -> Result<TagId, ApiError> {
-        let input = TagInput {
-            value: value.clone(),
-        };
-        Ok(tags::rename(state, id, input).await?.id)
-    }
-
-    async fn delete(state: &AppState, id: TagId) -> Result<(), ApiError> {
-        tags::delete(state, id).await
-    }
-
-    async fn list_page(
-        _: &Viewer,
-        state: &AppState,
-        frame: ListFrame,
-    ) -> Result<HttpResponse, AdminError> {
-        let page = frame.query.page();
-        let tags = state
-            .run(move |s| s.list_tags(Pager::request(page)))
-            .await?;
-        view::render(
-            frame.status,
-            &ListPage {
-                layout: frame.layout,
-                pager: Pager::new(page, tags.total, &[]),
-                tags: tags.items,
-            },
-        )
-    }
-
-    async fn form_page(
-        _: &Viewer,
-        _: &AppState,
-        _: Option<&TagId>,
-        value: String,
-        frame: FormFrame,
-    ) -> Result<HttpResponse, AdminError> {
-        view::render(
-            frame.status(),
-            &FormPage {
-                layout: frame.layout,
-                action: frame.action,
-                value,
-                errors: frame.errors,
-            },
-        )
+    fn id(tag: &Tag) -> TagId {
+        tag.id
     }
 }

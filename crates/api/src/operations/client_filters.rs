@@ -209,3 +209,7 @@ pub async fn patch(
 pub async fn delete(state: &AppState, id: ClientFilterId) -> Result<(), ApiError> {
     state.run(move |s| s.delete_client_filter(id)).await
 }
+
+pub async fn get(state: &AppState, id: ClientFilterId) -> Result<SavedFilter, ApiError> {
+    state.run(move |s| s.get_client_filter(id)).await
+}

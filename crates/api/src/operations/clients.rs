@@ -194,3 +194,7 @@ pub async fn delete(state: &AppState, id: ClientId) -> Result<(), ApiError> {
     tracing::info!(client_id = id.0, "client deleted");
     Ok(())
 }
+
+pub async fn get(state: &AppState, id: ClientId) -> Result<Client, ApiError> {
+    state.run(move |s| s.get_client(id)).await
+}

@@ -257,3 +257,7 @@ pub async fn delete(state: &AppState, id: MailingId) -> Result<(), ApiError> {
     tracing::info!(mailing_id = id.0, "mailing deleted");
     Ok(())
 }
+
+pub async fn get(state: &AppState, id: MailingId) -> Result<Mailing, ApiError> {
+    state.run(move |s| s.get_mailing(id)).await
+}

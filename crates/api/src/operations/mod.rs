@@ -4,7 +4,8 @@
 //! names the field it concerns, and the writes that store the result; a write that stores a
 //! mailing event also wakes the outbox relay.
 //!
-//! Plain reads are a single storage call, which each face makes itself.
+//! Reading one record by its id is here too, since both faces show one; lists are a single
+//! storage call shaped by each face's own query, which each face makes itself.
 
 pub mod client_filters;
 pub mod clients;

@@ -86,3 +86,7 @@ pub async fn patch(
 pub async fn delete(state: &AppState, id: OperatorId) -> Result<(), ApiError> {
     state.run(move |s| s.delete_operator(id)).await
 }
+
+pub async fn get(state: &AppState, id: OperatorId) -> Result<Operator, ApiError> {
+    state.run(move |s| s.get_operator(id)).await
+}

@@ -47,11 +47,15 @@ pub async fn rename(state: &AppState, id: TagId, input: TagInput) -> Result<Tag,
 pub async fn patch(state: &AppState, id: TagId, input: TagPatchInput) -> Result<Tag, ApiError> {
     match input.value {
         Some(value) => rename(state, id, TagInput { value }).await,
-        None => state.run(move |s| s.get_tag(id)).await,
+        None => get(state, id).await,
     }
 }
 
 /// The tag is taken off every client.
 pub async fn delete(state: &AppState, id: TagId) -> Result<(), ApiError> {
     state.run(move |s| s.delete_tag(id)).await
+}
+
+pub async fn get(state: &AppState, id: TagId) -> Result<Tag, ApiError> {
+    state.run(move |s| s.get_tag(id)).await
 }

@@ -110,7 +110,7 @@ pub async fn get(
     id: web::Path<i64>,
 ) -> Result<web::Json<ClientFilterBody>, ApiError> {
     let id = ClientFilterId(id.into_inner());
-    let saved = state.run(move |s| s.get_client_filter(id)).await?;
+    let saved = client_filters::get(&state, id).await?;
     Ok(web::Json(saved.into()))
 }
 

@@ -91,7 +91,7 @@ pub async fn get(
     id: web::Path<i64>,
 ) -> Result<web::Json<ClientBody>, ApiError> {
     let id = ClientId(id.into_inner());
-    let client = state.run(move |s| s.get_client(id)).await?;
+    let client = clients::get(&state, id).await?;
     Ok(web::Json(client.into()))
 }
 

@@ -123,7 +123,7 @@ pub async fn get(
     id: web::Path<i64>,
 ) -> Result<web::Json<MailingBody>, ApiError> {
     let id = MailingId(id.into_inner());
-    let mailing = state.run(move |s| s.get_mailing(id)).await?;
+    let mailing = mailings::get(&state, id).await?;
     Ok(web::Json(MailingBody::current(&mailing)))
 }
 

@@ -86,7 +86,7 @@ pub async fn get(
     id: web::Path<i64>,
 ) -> Result<web::Json<OperatorBody>, ApiError> {
     let id = OperatorId(id.into_inner());
-    let operator = state.run(move |s| s.get_operator(id)).await?;
+    let operator = operators::get(&state, id).await?;
     Ok(web::Json(operator.into()))
 }
 

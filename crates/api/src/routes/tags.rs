@@ -78,7 +78,7 @@ pub async fn get(
     id: web::Path<i64>,
 ) -> Result<web::Json<TagBody>, ApiError> {
     let id = TagId(id.into_inner());
-    let tag = state.run(move |s| s.get_tag(id)).await?;
+    let tag = tags::get(&state, id).await?;
     Ok(web::Json(tag.into()))
 }
 

@@ -10,6 +10,7 @@ use crate::admin::form::Form;
 use crate::admin::session::Viewer;
 use crate::admin::view::{self, Clock, Layout, Pager};
 use crate::operations::clients::parse_phone_prefix;
+use crate::operations::mailings;
 use crate::operations::messages::parse_status;
 use crate::operations::problems::Problems;
 use crate::state::AppState;
@@ -68,7 +69,7 @@ pub async fn page(
     refusal: Option<AdminError>,
 ) -> Result<HttpResponse, AdminError> {
     let query = Form::parse(req.query_string().as_bytes());
-    let mailing = state.run(move |s| s.get_mailing(id)).await?;
+    let mailing = mailings::get(state, id).await?;
     let clock = Clock(viewer.zone);
     let live = Live::of(state, &mailing).await?;
     let search = Search::read(&query)?;

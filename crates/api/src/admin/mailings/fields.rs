@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use mailing_domain::store::Mailing;
 
 /// The form's fields as typed (or as stored, when editing).
-pub struct Fields {
+pub struct Mailings {
     pub text: String,
     pub start_at: String,
     pub end_at: String,
@@ -24,9 +24,9 @@ pub struct Fields {
     pub local_time: bool,
 }
 
-impl Fields {
+impl Mailings {
     /// A new mailing: from now, for a day, to every client.
-    pub fn blank(clock: Clock, now: DateTime<Utc>) -> Self {
+    pub fn new(clock: Clock, now: DateTime<Utc>) -> Self {
         Self {
             text: String::new(),
             start_at: clock.input(now),
@@ -40,7 +40,7 @@ impl Fields {
         }
     }
 
-    pub fn stored(mailing: &Mailing, clock: Clock) -> Self {
+    pub fn from_stored(mailing: &Mailing, clock: Clock) -> Self {
         let local_time = mailing.schedule.local_time();
         let window = mailing.schedule.send_window();
         Self {
@@ -64,7 +64,7 @@ impl Fields {
         }
     }
 
-    pub fn submitted(form: &Form) -> Self {
+    pub fn from_form(form: &Form) -> Self {
         Self {
             // Browsers send a textarea's line breaks as CRLF; a text message has plain ones.
             text: form.value("text").replace("\r\n", "\n"),
@@ -83,7 +83,7 @@ impl Fields {
     /// mailing uses each client's clock. `stored` keeps a stored instant that the form shows
     /// to the minute, so saving an unchanged form changes nothing. A time that cannot be read
     /// is refused as the API refuses a field.
-    pub fn input(&self, zone: Tz, stored: Option<&Mailing>) -> Result<MailingInput, ApiError> {
+    pub fn to_input(&self, zone: Tz, stored: Option<&Mailing>) -> Result<MailingInput, ApiError> {
         let mut problems = Problems::default();
         let clock = Clock(zone);
         let mut read = |field: &str, raw: &str, stored: Option<DateTime<Utc>>| {

@@ -2,35 +2,31 @@
 //! with how many clients its selection reaches and, for a running mailing, the fields it may
 //! no longer change locked; a saved mailing is shown on its own page.
 
-use super::fields::Fields;
-use super::list;
+use super::fields::Mailings;
 use super::matching::Selection;
 use crate::admin::catalog::{Catalog, Choice};
 use crate::admin::error::AdminError;
-use crate::admin::field_errors::{FieldErrors, base_field};
+use crate::admin::field_errors::base_field;
 use crate::admin::form::Form;
-use crate::admin::record::{FormFrame, ListFrame, RecordPages};
+use crate::admin::record::{FormFrame, FormParts, Operations, RecordPages, Resource, field_of};
 use crate::admin::session::Viewer;
-use crate::admin::view::{self, Clock, Layout};
+use crate::admin::view::{Clock, Layout};
 use crate::error::ApiError;
-use crate::operations::mailings;
-use crate::state::AppState;
+use crate::operations::mailings::{self, MailingInput};
 use actix_web::HttpResponse;
 use askama::Template;
 use chrono::Utc;
 use mailing_domain::store::Mailing;
 use mailing_domain::{ClientFilterId, MailingId, MailingStatus, MailingText};
 
-pub struct Mailings;
-
 #[derive(Template)]
 #[template(path = "admin/mailing_form.html")]
 struct FormPage {
     layout: Layout,
-    action: String,
+    form: FormParts,
     /// Fields a running mailing may no longer change are shown but locked.
     running: bool,
-    fields: Fields,
+    fields: Mailings,
     operators: Vec<Choice>,
     tags: Vec<Choice>,
     filters: Vec<Choice>,
@@ -38,78 +34,50 @@ struct FormPage {
     start_hint: String,
     max_chars: usize,
     text_chars: usize,
-    errors: FieldErrors,
 }
 
 impl RecordPages for Mailings {
+    type Id = MailingId;
+    /// A running mailing locks fields, and its stored times are kept when the form shows them
+    /// unchanged.
+    type Stored = Mailing;
+    type Input = MailingInput;
+    const FIELDS: &'static [&'static str] = &[
+        "text",
+        "start_at",
+        "end_at",
+        "client_filter_id",
+        "local_time",
+    ];
     const NOUN: &'static str = "mailing";
     const SECTION: &'static str = "mailings";
-    const LIST_TITLE: &'static str = "Mailings";
-    type Id = MailingId;
-    /// The stored mailing: a running one locks fields, and its stored times are kept when the
-    /// form shows them unchanged.
-    type Editing = Mailing;
-    type Fields = Fields;
 
-    async fn editing(state: &AppState, id: MailingId) -> Result<Mailing, AdminError> {
-        Ok(state.run(move |s| s.get_mailing(id)).await?)
+    fn submitted(form: &Form) -> Self {
+        Self::from_form(form)
     }
 
-    fn blank(viewer: &Viewer) -> Fields {
-        Fields::blank(Clock(viewer.zone), Utc::now())
+    /// From now, for a day, to every client.
+    fn blank(viewer: &Viewer) -> Self {
+        Self::new(Clock(viewer.zone), Utc::now())
     }
 
-    async fn stored(
-        viewer: &Viewer,
-        _: &AppState,
-        mailing: &Mailing,
-    ) -> Result<Fields, AdminError> {
-        Ok(Fields::stored(mailing, Clock(viewer.zone)))
+    fn stored(viewer: &Viewer, mailing: &Mailing) -> Self {
+        Self::from_stored(mailing, Clock(viewer.zone))
     }
 
-    fn submitted(form: &Form) -> Fields {
-        Fields::submitted(form)
+    fn input(&self, viewer: &Viewer, stored: Option<&Mailing>) -> Result<MailingInput, ApiError> {
+        self.to_input(viewer.zone, stored)
     }
 
+    /// The send window and the filter are objects in the API and two fields each here.
     fn form_field(path: &str) -> Option<&'static str> {
         match path {
             "send_window" | "send_window.start" => Some("window_start"),
             "send_window.end" => Some("window_end"),
-            "filter" => Some("operator_codes"),
-            _ => match base_field(path) {
-                "text" => Some("text"),
-                "start_at" => Some("start_at"),
-                "end_at" => Some("end_at"),
-                "client_filter_id" => Some("client_filter_id"),
-                "local_time" => Some("local_time"),
-                "filter" if path.contains("tags") => Some("tags"),
-                "filter" => Some("operator_codes"),
-                _ => None,
-            },
+            _ if base_field(path) == "filter" && path.contains("tags") => Some("tags"),
+            _ if base_field(path) == "filter" => Some("operator_codes"),
+            _ => field_of(Self::FIELDS, path),
         }
-    }
-
-    async fn create(
-        viewer: &Viewer,
-        state: &AppState,
-        fields: &Fields,
-    ) -> Result<MailingId, ApiError> {
-        let input = fields.input(viewer.zone, None)?;
-        Ok(mailings::create(state, input).await?.id)
-    }
-
-    async fn replace(
-        viewer: &Viewer,
-        state: &AppState,
-        stored: &Mailing,
-        fields: &Fields,
-    ) -> Result<MailingId, ApiError> {
-        let input = fields.input(viewer.zone, Some(stored))?;
-        Ok(mailings::replace(state, stored.id, input).await?.id)
-    }
-
-    async fn delete(state: &AppState, id: MailingId) -> Result<(), ApiError> {
-        mailings::delete(state, id).await
     }
 
     fn saved_location(id: MailingId) -> String {
@@ -123,44 +91,58 @@ impl RecordPages for Mailings {
         }
     }
 
-    async fn list_page(
-        viewer: &Viewer,
-        state: &AppState,
-        frame: ListFrame,
-    ) -> Result<HttpResponse, AdminError> {
-        list::page(viewer, state, frame).await
+    async fn form_page(self, frame: FormFrame<'_, Self>) -> Result<HttpResponse, AdminError> {
+        let catalog = Catalog::load(frame.state).await?;
+        let matching = match self.client_filter_id {
+            Some(id) => Selection::Saved(ClientFilterId(id)),
+            None => Selection::parse(&self.operator_codes, &self.tags),
+        }
+        .describe_reach(frame.state)
+        .await?;
+        let running = frame
+            .stored
+            .is_some_and(|m| m.status(Utc::now()) == MailingStatus::Running);
+        frame.render(|layout, form| FormPage {
+            running,
+            operators: catalog.operator_choices(&self.operator_codes),
+            tags: catalog.tag_choices(&self.tags),
+            filters: catalog.filter_choices(self.client_filter_id),
+            matching,
+            start_hint: format!("In {}, unless Local time is ticked.", layout.zone),
+            max_chars: MailingText::MAX_CHARS,
+            text_chars: self.text.chars().count(),
+            fields: self,
+            layout,
+            form,
+        })
     }
 
-    async fn form_page(
-        viewer: &Viewer,
-        state: &AppState,
-        editing: Option<&Mailing>,
-        fields: Fields,
-        frame: FormFrame,
-    ) -> Result<HttpResponse, AdminError> {
-        let catalog = Catalog::load(state).await?;
-        let matching = match fields.client_filter_id {
-            Some(id) => Selection::Saved(ClientFilterId(id)),
-            None => Selection::parse(&fields.operator_codes, &fields.tags),
+    fn operations() -> impl Resource<Self> {
+        Operations {
+            get: mailings::get,
+            create: mailings::create,
+            replace: mailings::replace,
+            delete: mailings::delete,
         }
-        .describe_reach(state)
-        .await?;
-        view::render(
-            frame.status(),
-            &FormPage {
-                layout: frame.layout,
-                action: frame.action,
-                running: editing.is_some_and(|m| m.status(Utc::now()) == MailingStatus::Running),
-                operators: catalog.operator_choices(&fields.operator_codes),
-                tags: catalog.tag_choices(&fields.tags),
-                filters: catalog.filter_choices(fields.client_filter_id),
-                matching,
-                start_hint: format!("In {}, unless Local time is ticked.", viewer.zone.name()),
-                max_chars: MailingText::MAX_CHARS,
-                text_chars: fields.text.chars().count(),
-                fields,
-                errors: frame.errors,
-            },
-        )
+    }
+
+    fn id(mailing: &Mailing) -> MailingId {
+        mailing.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_problems_land_on_the_form_fields_they_concern() {
+        let field = <Mailings as RecordPages>::form_field;
+        assert_eq!(field("send_window"), Some("window_start"));
+        assert_eq!(field("send_window.end"), Some("window_end"));
+        assert_eq!(field("filter.tags[1]"), Some("tags"));
+        assert_eq!(field("filter.operator_codes[0]"), Some("operator_codes"));
+        assert_eq!(field("start_at"), Some("start_at"));
+        assert_eq!(field("filters"), None);
     }
 }

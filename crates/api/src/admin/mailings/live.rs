@@ -6,6 +6,7 @@ use crate::admin::error::AdminError;
 use crate::admin::progress::{Chart, ProgressBar, still_waiting};
 use crate::admin::session::Viewer;
 use crate::admin::view;
+use crate::operations::mailings;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -63,7 +64,7 @@ pub async fn fragment(
     id: web::Path<MailingId>,
 ) -> Result<HttpResponse, AdminError> {
     let id = id.into_inner();
-    let mailing = state.run(move |s| s.get_mailing(id)).await?;
+    let mailing = mailings::get(&state, id).await?;
     view::render_ok(&LiveFragment {
         live: Live::of(&state, &mailing).await?,
     })

@@ -5,7 +5,7 @@ use crate::admin::error::AdminError;
 use crate::admin::form::Form;
 use crate::admin::session::Viewer;
 use crate::error::ApiError;
-use crate::operations::client_filters::FilterInput;
+use crate::operations::client_filters::{self, FilterInput};
 use crate::operations::problems::Problems;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -37,7 +37,7 @@ impl Selection {
     pub async fn describe_reach(self, state: &AppState) -> Result<String, AdminError> {
         let filter = match self {
             Selection::Inline(filter) => filter,
-            Selection::Saved(id) => match state.run(move |s| s.get_client_filter(id)).await {
+            Selection::Saved(id) => match client_filters::get(state, id).await {
                 Ok(saved) => saved.filter,
                 Err(ApiError::NotFound(_)) => {
                     return Ok("That saved filter no longer exists".to_owned());

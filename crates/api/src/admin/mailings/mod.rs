@@ -15,7 +15,7 @@ pub use summary::{REFRESH_MS, Summary, progress_of, sending_rate};
 
 use super::record;
 use actix_web::web;
-use form::Mailings;
+use fields::Mailings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     record::routes::<Mailings>(cfg);
