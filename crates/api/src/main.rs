@@ -5,9 +5,9 @@ use clap::{Parser, Subcommand};
 use mailing_api::fixtures::Fixtures;
 use mailing_api::openapi;
 use mailing_api::startup::Application;
-use mailing_domain::store::{ApiStore, Store};
+use mailing_domain::store::Store;
 use mailing_runtime::settings::LogFormat;
-use mailing_runtime::{Handles, Program, Settings, blocking, fatal, handles, stop, telemetry};
+use mailing_runtime::{Program, Settings, blocking, fatal, process};
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;
 
@@ -35,7 +35,6 @@ enum Command {
 
 #[actix_web::main]
 async fn main() {
-    mailing_runtime::memory::tune_allocator();
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
         match serde_json::to_string_pretty(&openapi::document()) {
@@ -44,25 +43,15 @@ async fn main() {
         }
         return;
     }
-    let settings = fatal::settings_or_exit(Program::Api);
-    telemetry::init(settings.log.format);
-    telemetry::warn_about_unknown_variables(&settings);
+    let settings = process::start(Program::Api);
     let command = cli.command.unwrap_or(Command::Serve);
-    if let Err(error) = run(command, &settings).await {
-        fatal::exit_with(Program::Api, settings.log.format, &error);
-    }
+    process::run(Program::Api, &settings, run(command, &settings)).await;
 }
 
 async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
-            let (stopper, stop) = stop::channel();
-            stopper.on_signal();
-            let handles: Handles<dyn ApiStore> = Handles {
-                store: handles::open_store(&settings.database)?,
-                bus: handles::connect_bus(&settings.bus, Program::Api.binary())?,
-                stop,
-            };
+            let handles = process::alone(Program::Api, settings)?.for_api();
             let app = Application::build(settings, handles).await?;
             tracing::info!(
                 port = app.port(),

@@ -3,7 +3,7 @@
 //! settings. Until that is done the api answers 503 and `/readyz` says why; a database that is
 //! not reachable yet is waited for, anything else stops the api.
 
-use crate::auth::bootstrap_admin;
+use crate::auth::password::{hash_password, verify_password};
 use mailing_domain::store::{ApiStore, StoreError};
 use mailing_runtime::{Profile, Settings, Stop, blocking};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -107,7 +107,7 @@ fn once(store: &dyn ApiStore, preparation: &Preparation) -> anyhow::Result<()> {
             tracing::info!(%version, "migration applied");
         }
     }
-    bootstrap_admin(
+    save_admin(
         store,
         &preparation.admin_username,
         &preparation.admin_password,
@@ -122,4 +122,29 @@ fn unreachable(error: &anyhow::Error) -> bool {
             Some(StoreError::Unavailable(_))
         )
     })
+}
+
+/// Creates the admin account from configuration, or updates its password when the
+/// configuration changed it.
+fn save_admin(store: &dyn ApiStore, username: &str, password: &SecretString) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let existing = store
+        .find_user(username)
+        .context("reading the admin account")?;
+    let up_to_date = existing
+        .as_ref()
+        .is_some_and(|user| verify_password(password.expose_secret(), &user.password_hash));
+    if up_to_date {
+        return Ok(());
+    }
+    let hash = hash_password(password.expose_secret()).context("hashing the admin password")?;
+    store
+        .save_user(username, &hash)
+        .context("saving the admin account")?;
+    if existing.is_some() {
+        tracing::info!(username, "admin password updated from configuration");
+    } else {
+        tracing::info!(username, "admin account created from configuration");
+    }
+    Ok(())
 }

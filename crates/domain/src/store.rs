@@ -1,6 +1,7 @@
-//! The storage interface: the records the services read and write, and one repository trait per
-//! resource. Backends (PostgreSQL today) implement these traits; the services hold a
-//! `dyn Store` and never see the database library.
+//! The storage interface: the records the services read and write, one repository trait per
+//! resource, and the narrow view each service takes ([`ApiStore`], [`SchedulerStore`],
+//! [`SenderStore`]). Backends (PostgreSQL and SQLite) implement them all as [`Store`]; a process
+//! opens one and each service holds only its view, never the database library.
 //!
 //! Methods are synchronous and each runs as one transaction; async callers run them on a
 //! blocking pool. Rules the database enforces (uniqueness, references) come back as
@@ -297,7 +298,7 @@ pub trait SenderStore: Ping + Send + Sync + 'static {
 }
 
 /// What the api reads and writes: every resource, the accounts and sessions, and the outbox
-/// its relay publishes.
+/// its relay publishes. Each backend implements it (and [`Store`]) with an empty block.
 pub trait ApiStore:
     OperatorStore
     + TagStore
@@ -316,26 +317,6 @@ pub trait ApiStore:
 {
 }
 
-impl<T> ApiStore for T where
-    T: OperatorStore
-        + TagStore
-        + ClientStore
-        + ClientFilterStore
-        + MailingStore
-        + MessageStore
-        + UserStore
-        + SessionStore
-        + OutboxStore
-        + Ping
-        + Migrate
-        + Send
-        + Sync
-        + 'static
-{
-}
-
 /// Everything storage offers. A process opens one and hands each service the narrow view it
 /// needs.
 pub trait Store: ApiStore + SchedulerStore + SenderStore {}
-
-impl<T> Store for T where T: ApiStore + SchedulerStore + SenderStore {}

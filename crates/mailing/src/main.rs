@@ -13,8 +13,8 @@ mod fixtures;
 use anyhow::Context as _;
 use mailing_api::startup::Application;
 use mailing_bus::{Bus, BusAddress, InProcessBus};
-use mailing_domain::store::{ApiStore, SchedulerStore, SenderStore, Store};
-use mailing_runtime::{Component, Handles, Program, Settings, fatal, handles, stop, telemetry};
+use mailing_domain::store::Store;
+use mailing_runtime::{Component, Handles, Program, Settings, handles, process, stop};
 use mailing_scheduler::SchedulerService;
 use mailing_sender::SenderService;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -22,14 +22,8 @@ use std::sync::Arc;
 
 #[actix_web::main]
 async fn main() {
-    mailing_runtime::memory::tune_allocator();
-    let settings = fatal::settings_or_exit(Program::AllInOne);
-    telemetry::init(settings.log.format);
-    telemetry::warn_about_unknown_variables(&settings);
-    let format = settings.log.format;
-    if let Err(error) = run(settings).await {
-        fatal::exit_with(Program::AllInOne, format, &error);
-    }
+    let settings = process::start(Program::AllInOne);
+    process::run(Program::AllInOne, &settings, run(settings.clone())).await;
 }
 
 async fn run(mut settings: Settings) -> anyhow::Result<()> {
@@ -45,15 +39,15 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let runs = |component| settings.runs(Program::AllInOne, component);
     let store: Arc<dyn Store> = handles::open_store(&settings.database)?;
     let buses = Buses::open(&settings)?;
+    let handles_of = |component: &str| Handles {
+        store: store.clone(),
+        bus: buses.connect(component),
+        stop: stop.clone(),
+    };
 
     let mut api = None;
     if runs(Component::Api) {
-        let handles: Handles<dyn ApiStore> = Handles {
-            store: store.clone(),
-            bus: buses.connect("api"),
-            stop: stop.clone(),
-        };
-        let mut app = Application::build(&settings, handles).await?;
+        let mut app = Application::build(&settings, handles_of("api").for_api()).await?;
         // The workers start on a schema that is there, and the fixtures go into it.
         app.wait_until_prepared().await?;
         if settings.all_in_one.load_fixtures {
@@ -62,24 +56,10 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         api = Some(app);
     }
     let scheduler = runs(Component::Scheduler)
-        .then(|| {
-            let handles: Handles<dyn SchedulerStore> = Handles {
-                store: store.clone(),
-                bus: buses.connect("scheduler"),
-                stop: stop.clone(),
-            };
-            SchedulerService::build(&settings, handles)
-        })
+        .then(|| SchedulerService::build(&settings, handles_of("scheduler").for_scheduler()))
         .transpose()?;
     let sender = runs(Component::Sender)
-        .then(|| {
-            let handles: Handles<dyn SenderStore> = Handles {
-                store: store.clone(),
-                bus: buses.connect("sender"),
-                stop: stop.clone(),
-            };
-            SenderService::build(&settings, handles)
-        })
+        .then(|| SenderService::build(&settings, handles_of("sender").for_sender()))
         .transpose()?;
 
     banner::print(

@@ -5,7 +5,7 @@
 use crate::settings::{BusSettings, DatabaseSettings};
 use crate::stop::Stop;
 use mailing_bus::{Bus, BusError, BusOptions};
-use mailing_domain::store::{Store, StoreError};
+use mailing_domain::store::{ApiStore, SchedulerStore, SenderStore, Store, StoreError};
 use mailing_storage::ConnectOptions;
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;
@@ -15,6 +15,31 @@ pub struct Handles<S: ?Sized> {
     pub store: Arc<S>,
     pub bus: Arc<dyn Bus>,
     pub stop: Stop,
+}
+
+/// The narrow views of the store each service takes.
+impl Handles<dyn Store> {
+    pub fn for_api(self) -> Handles<dyn ApiStore> {
+        self.narrow(|store| store as Arc<dyn ApiStore>)
+    }
+
+    pub fn for_scheduler(self) -> Handles<dyn SchedulerStore> {
+        self.narrow(|store| store as Arc<dyn SchedulerStore>)
+    }
+
+    pub fn for_sender(self) -> Handles<dyn SenderStore> {
+        self.narrow(|store| store as Arc<dyn SenderStore>)
+    }
+}
+
+impl<S: ?Sized> Handles<S> {
+    fn narrow<T: ?Sized>(self, view: impl FnOnce(Arc<S>) -> Arc<T>) -> Handles<T> {
+        Handles {
+            store: view(self.store),
+            bus: self.bus,
+            stop: self.stop,
+        }
+    }
 }
 
 impl<S: ?Sized> Clone for Handles<S> {

@@ -10,6 +10,7 @@ pub mod handles;
 pub mod health;
 pub mod memory;
 pub mod metrics;
+pub mod process;
 pub mod settings;
 pub mod stop;
 pub mod telemetry;

@@ -1,7 +1,7 @@
 //! Who may call the API: the admin account from configuration, passwords hashed with argon2,
 //! and bearer JWTs signed with `MAILING_JWT_SECRET`.
 
-mod password;
+pub mod password;
 
 pub mod credentials;
 pub mod routes;
@@ -16,9 +16,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, http::header, web};
-use mailing_domain::store::ApiStore;
 use paperclip::actix::Apiv2Security;
-use secrecy::{ExposeSecret, SecretString};
 
 /// A request that carried a valid bearer token. Handlers take it as their first argument, so a
 /// request without one is refused before its body is read.
@@ -75,33 +73,4 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     Ok(Authenticated {
         username: claims.sub,
     })
-}
-
-/// Creates the admin account from configuration, or updates its password when the
-/// configuration changed it. Runs before the server accepts requests.
-pub fn bootstrap_admin(
-    store: &dyn ApiStore,
-    username: &str,
-    password: &SecretString,
-) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let existing = store
-        .find_user(username)
-        .context("reading the admin account")?;
-    let up_to_date = existing
-        .as_ref()
-        .is_some_and(|user| verify_password(password.expose_secret(), &user.password_hash));
-    if up_to_date {
-        return Ok(());
-    }
-    let hash = hash_password(password.expose_secret()).context("hashing the admin password")?;
-    store
-        .save_user(username, &hash)
-        .context("saving the admin account")?;
-    if existing.is_some() {
-        tracing::info!(username, "admin password updated from configuration");
-    } else {
-        tracing::info!(username, "admin account created from configuration");
-    }
-    Ok(())
 }

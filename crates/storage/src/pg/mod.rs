@@ -23,7 +23,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self as diesel_r2d2, ConnectionManager};
 use diesel::sql_types::BigInt;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use mailing_domain::store::{Migrate, Ping, StoreError, StoreResult};
+use mailing_domain::store::{ApiStore, Migrate, Ping, Store, StoreError, StoreResult};
 use std::fmt;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -136,6 +136,10 @@ impl Ping for PgStore {
         crate::ping(&mut *self.conn()?)
     }
 }
+
+impl ApiStore for PgStore {}
+
+impl Store for PgStore {}
 
 impl Migrate for PgStore {
     fn migrate(&self) -> StoreResult<Vec<String>> {

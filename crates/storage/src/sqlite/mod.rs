@@ -32,7 +32,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self as diesel_r2d2, ConnectionManager, CustomizeConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use mailing_domain::store::{Migrate, Ping, StoreError, StoreResult};
+use mailing_domain::store::{ApiStore, Migrate, Ping, Store, StoreError, StoreResult};
 use std::fmt;
 use std::time::Duration;
 
@@ -203,6 +203,10 @@ impl Ping for SqliteStore {
         SqliteStore::ping(self)
     }
 }
+
+impl ApiStore for SqliteStore {}
+
+impl Store for SqliteStore {}
 
 impl Migrate for SqliteStore {
     fn migrate(&self) -> StoreResult<Vec<String>> {
