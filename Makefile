@@ -59,7 +59,7 @@ test: check-services browser-deps
 	$(MAKE) validate-deploy
 	$(MAKE) fuzz-api
 
-## bench: measure the SPEC §10 performance targets in both setups on release binaries and
+## bench: measure the performance targets (docs/performance.md) in both setups on release binaries and
 ## print a table per setup (JSON in target/bench/); the distributed half needs PostgreSQL and
 ## RabbitMQ. Options through ARGS, e.g. make bench ARGS="--runs 3 --clients 1000000";
 ## make bench ARGS=--help lists them
@@ -67,7 +67,7 @@ bench:
 	$(CARGO) build --release --bins
 	target/release/mailing-bench $(ARGS)
 
-## faults: the fault-injection suite (SPEC §11) on release binaries: three runs of a
+## faults: the fault-injection suite (docs/faults.md) on release binaries: three runs of a
 ## 100,000-recipient mailing through SIGKILLed services, PostgreSQL and RabbitMQ restarts and
 ## a slow, failing and absent probe, with two schedulers and three senders; each run prints
 ## what it did and every promise's count beside its bound, and fails if one is broken. Each

@@ -23,7 +23,7 @@ Examples:
   make bench ARGS=\"--setup distributed --only drain,latency --clients 1000000\"
   make bench ARGS=\"--only latency --env sender:MAILING_SENDER_PREFETCH=32\"";
 
-/// Measures the mailing service against its performance targets (SPEC §10) in the distributed
+/// Measures the mailing service against its performance targets (docs/performance.md) in the distributed
 /// and the embedded setup, prints a table per setup with each target met (✓) or missed (✗),
 /// and writes the results with the machine's facts as JSON.
 #[derive(Debug, Clone, Parser, Serialize)]

@@ -1,4 +1,4 @@
-//! Measures the mailing service against its performance targets (SPEC §10), in the distributed
+//! Measures the mailing service against its performance targets (docs/performance.md), in the distributed
 //! setup (the separate binaries on PostgreSQL and RabbitMQ) and the embedded one (`mailing` on
 //! SQLite and its in-process bus), and reports each number beside its target.
 //!

@@ -1,4 +1,4 @@
-//! The performance targets of SPEC §10, each as a bound a measured value meets or misses.
+//! The performance targets (docs/performance.md), each as a bound a measured value meets or misses.
 //! Where a run is sized differently from the target's wording (`--clients`), the bound scales
 //! with the size and says so.
 
@@ -11,7 +11,7 @@ pub struct Target {
     /// As shown in the table, e.g. `≤ 10 s`.
     pub text: String,
     pub bound: Bound,
-    /// False when SPEC §10 states the target for another setup: shown for reference only.
+    /// False when the target is stated for another setup: shown for reference only.
     pub applies: bool,
 }
 

@@ -1,4 +1,4 @@
-//! A whole deployment per test, in either of the product's setups (SPEC §9): its processes as
+//! A whole deployment per test, in either of the product's setups (see the README): its processes as
 //! children on a database and a bus of the test's own, killed and cleaned up when the
 //! [`Cluster`] is dropped.
 
@@ -49,7 +49,7 @@ impl Service {
     }
 }
 
-/// The two ways to run the product (SPEC §9). The probe simulator is a process of its own in
+/// The two ways to run the product (see the README). The probe simulator is a process of its own in
 /// both, so its record of deliveries outlives any process a test kills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Setup {

@@ -1,4 +1,4 @@
-//! End-to-end test harness of the mailing service, in both of its setups (SPEC §9): starts the
+//! End-to-end test harness of the mailing service, in both of its setups (see the README): starts the
 //! real binaries as child processes and gives tests typed clients for the API, the probe
 //! simulator's admin API and the database.
 //!

@@ -20,7 +20,7 @@ impl ClientSpec {
         }
     }
 
-    /// The SPEC's filter rule: no operators given or ours listed, and no tags given or one of
+    /// The product's filter rule: no operators given or ours listed, and no tags given or one of
     /// ours listed.
     pub fn matches(&self, operators: &[&str], tags: &[&str]) -> bool {
         (operators.is_empty() || operators.contains(&self.operator.as_str()))

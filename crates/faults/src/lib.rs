@@ -1,4 +1,4 @@
-//! The fault-injection suite (SPEC §11): during a mailing in the distributed setup it kills the
+//! The fault-injection suite (docs/faults.md): during a mailing in the distributed setup it kills the
 //! services, restarts PostgreSQL and RabbitMQ and makes the probe slow, failing and down, with
 //! two schedulers and three senders at work; then it checks the promises against the probe
 //! simulator's record of every delivery:

@@ -6,7 +6,7 @@ use mailing_faults::{Scale, report};
 use std::process::ExitCode;
 
 /// Runs a mailing through crashes, server restarts and a misbehaving probe, then checks that
-/// nothing was lost, duplicated or delivered after its end (SPEC §11). Needs PostgreSQL and
+/// nothing was lost, duplicated or delivered after its end (docs/faults.md). Needs PostgreSQL and
 /// RabbitMQ installed (not running: each run starts servers of its own) and the workspace's
 /// binaries built beside this one.
 #[derive(Debug, Parser)]

@@ -122,11 +122,7 @@ fn mailings(out: &mut String, verdict: &Verdict) {
 }
 
 fn promises(out: &mut String, verdict: &Verdict) {
-    let _ = writeln!(
-        out,
-        "\n  {:<52} {:>7} {:>7}",
-        "promise (SPEC §11)", "count", "bound"
-    );
+    let _ = writeln!(out, "\n  {:<52} {:>7} {:>7}", "promise", "count", "bound");
     let rows = [
         ("messages lost", verdict.lost, 0),
         ("duplicate message rows", verdict.duplicate_rows, 0),

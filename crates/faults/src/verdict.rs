@@ -1,4 +1,4 @@
-//! The promises of SPEC §11, counted from what a run left behind: the database's messages and
+//! The reliability promises (docs/faults.md), counted from what a run left behind: the database's messages and
 //! the probe simulator's record of what it accepted. Pure functions of that evidence, so each
 //! count is tested here on evidence made to break it.
 
@@ -102,7 +102,7 @@ pub struct Verdict {
     pub wrong_content: u64,
     pub received_twice: u64,
     pub extra_deliveries: u64,
-    /// The most deliveries the database may fail to account for (SPEC §11).
+    /// The most deliveries the database may fail to account for.
     pub extra_bound: u64,
     /// Ids the probe accepted that are no message of the run.
     pub unknown_deliveries: u64,

@@ -1,5 +1,5 @@
 //! The probe simulator: a stand-in for the external SMS delivery provider ("probe") that honours
-//! its contract (`POST /v1/send/{msgId}` with an HS256 bearer JWT, `shared/probe-api.yaml`),
+//! its contract (`POST /v1/send/{msgId}` with an HS256 bearer JWT),
 //! injects the latency and failures a test or benchmark asks for, and records what it delivered
 //! so the test can check it.
 //!

@@ -1,4 +1,4 @@
-//! The results: a table per setup with each measure beside its SPEC §10 target, and the whole
+//! The results: a table per setup with each measure beside its target, and the whole
 //! record as JSON. `rows` turns runs into table rows, `render` prints them, `format` writes
 //! numbers.
 

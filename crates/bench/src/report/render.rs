@@ -56,7 +56,7 @@ fn heading(result: &SetupResult, options: &Options) -> String {
 
 /// The rows in aligned columns, the last one ✓ or ✗ where a target applies.
 fn table(rows: &[Row]) -> String {
-    let header = ["scenario", "measure", "result", "SPEC §10 target", ""].map(str::to_owned);
+    let header = ["scenario", "measure", "result", "target", ""].map(str::to_owned);
     let cells: Vec<[String; 5]> = rows
         .iter()
         .map(|row| {
