@@ -39,6 +39,14 @@ const ALWAYS_ANSWERED: &[&str] = &[
     "/api/v1/openapi.json",
 ];
 
+/// Whether `path` is one of [`ALWAYS_ANSWERED`] or below one.
+fn needs_no_database(path: &str) -> bool {
+    ALWAYS_ANSWERED.iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 /// Answers 503 to everything that needs the database until it is prepared (migrated in the
 /// dev profile, admin account in place), instead of errors from tables that are not there yet.
 pub async fn until_prepared(
@@ -48,11 +56,8 @@ pub async fn until_prepared(
     let prepared = request
         .app_data::<web::Data<AppState>>()
         .is_none_or(|state| state.prepared.is_done());
-    let path = request.path();
-    let exempt = ALWAYS_ANSWERED
-        .iter()
-        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")));
-    if prepared || exempt {
+    // Checked only while starting: every request passes through here.
+    if prepared || needs_no_database(request.path()) {
         return Ok(next.call(request).await?.map_into_left_body());
     }
     let response = HttpResponse::ServiceUnavailable()

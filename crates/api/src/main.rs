@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mailing_api::fixtures::Fixtures;
 use mailing_api::openapi;
+use mailing_api::prepare;
 use mailing_api::startup::Application;
 use mailing_domain::store::Store;
 use mailing_runtime::settings::LogFormat;
@@ -94,11 +95,8 @@ async fn connected_store(settings: &Settings, create: bool) -> anyhow::Result<Ar
     };
     blocking::run(move || {
         if create {
-            match mailing_storage::create_database_if_missing(url.expose_secret()) {
-                Ok(true) => tracing::info!("database created"),
-                Ok(false) => {}
-                Err(error) => tracing::warn!(%error, "could not check or create the database"),
-            }
+            prepare::create_database_if_missing(&url)
+                .context("connecting to the database (MAILING_DATABASE_URL)")?;
         }
         mailing_storage::connect(url.expose_secret(), &options)
             .context("connecting to the database (MAILING_DATABASE_URL)")

@@ -95,14 +95,7 @@ pub(crate) async fn prepare(
 fn once(store: &dyn ApiStore, preparation: &Preparation) -> anyhow::Result<()> {
     use anyhow::Context as _;
     if let Some(url) = &preparation.migrate {
-        // A fresh dev server lacks the database; where the role may not create one, the
-        // migration below reports what is really wrong.
-        match mailing_storage::create_database_if_missing(url.expose_secret()) {
-            Ok(true) => tracing::info!("database created"),
-            Ok(false) => {}
-            Err(error @ StoreError::Unavailable(_)) => return Err(error.into()),
-            Err(error) => tracing::warn!(%error, "could not check or create the database"),
-        }
+        create_database_if_missing(url)?;
         for version in store.migrate().context("applying migrations")? {
             tracing::info!(%version, "migration applied");
         }
@@ -112,6 +105,19 @@ fn once(store: &dyn ApiStore, preparation: &Preparation) -> anyhow::Result<()> {
         &preparation.admin_username,
         &preparation.admin_password,
     )
+}
+
+/// Creates the database the settings name where its server lacks it (a fresh dev server).
+/// Where the role may not create one, only a warning: the connection that follows reports what
+/// is really wrong. An error only when the server cannot be reached.
+pub fn create_database_if_missing(url: &SecretString) -> Result<(), StoreError> {
+    match mailing_storage::create_database_if_missing(url.expose_secret()) {
+        Ok(true) => tracing::info!("database created"),
+        Ok(false) => {}
+        Err(error @ StoreError::Unavailable(_)) => return Err(error),
+        Err(error) => tracing::warn!(%error, "could not check or create the database"),
+    }
+    Ok(())
 }
 
 /// Whether the failure is the database not answering, which waiting may cure.

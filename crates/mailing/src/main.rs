@@ -38,16 +38,18 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         };
     let runs = |component| settings.runs(Program::AllInOne, component);
     let store: Arc<dyn Store> = handles::open_store(&settings.database)?;
-    let buses = Buses::open(&settings)?;
-    let handles_of = |component: &str| Handles {
-        store: store.clone(),
-        bus: buses.connect(component),
-        stop: stop.clone(),
+    let buses = Buses::open(&settings);
+    let handles_of = |component: &str| -> anyhow::Result<Handles<dyn Store>> {
+        Ok(Handles {
+            store: store.clone(),
+            bus: buses.connect(component)?,
+            stop: stop.clone(),
+        })
     };
 
     let mut api = None;
     if runs(Component::Api) {
-        let mut app = Application::build(&settings, handles_of("api").for_api()).await?;
+        let mut app = Application::build(&settings, handles_of("api")?.for_api()).await?;
         // The workers start on a schema that is there, and the fixtures go into it.
         app.wait_until_prepared().await?;
         if settings.all_in_one.load_fixtures {
@@ -56,10 +58,10 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         api = Some(app);
     }
     let scheduler = runs(Component::Scheduler)
-        .then(|| SchedulerService::build(&settings, handles_of("scheduler").for_scheduler()))
+        .then(|| SchedulerService::build(&settings, handles_of("scheduler")?.for_scheduler()))
         .transpose()?;
     let sender = runs(Component::Sender)
-        .then(|| SenderService::build(&settings, handles_of("sender").for_sender()))
+        .then(|| SenderService::build(&settings, handles_of("sender")?.for_sender()))
         .transpose()?;
 
     banner::print(
@@ -105,21 +107,20 @@ enum Buses {
 }
 
 impl Buses {
-    fn open(settings: &Settings) -> anyhow::Result<Buses> {
-        match BusAddress::parse(settings.bus.url.expose_secret())? {
-            BusAddress::InProcess { .. } => Ok(Buses::InProcess(InProcessBus::new())),
-            BusAddress::RabbitMq => Ok(Buses::RabbitMq(settings.bus.clone())),
+    fn open(settings: &Settings) -> Buses {
+        match settings.bus.address {
+            BusAddress::InProcess { .. } => Buses::InProcess(InProcessBus::new()),
+            BusAddress::RabbitMq => Buses::RabbitMq(settings.bus.clone()),
         }
     }
 
-    fn connect(&self, component: &str) -> Arc<dyn Bus> {
-        match self {
+    fn connect(&self, component: &str) -> anyhow::Result<Arc<dyn Bus>> {
+        Ok(match self {
             Buses::InProcess(bus) => bus.connect(component),
             Buses::RabbitMq(settings) => {
-                handles::connect_bus(settings, &format!("mailing-{component}"))
-                    .expect("the settings checked the broker URL")
+                handles::connect_bus(settings, &format!("mailing-{component}"))?
             }
-        }
+        })
     }
 }
 
@@ -129,8 +130,8 @@ pub(crate) struct Simulator {
     handle: actix_web::dev::ServerHandle,
 }
 
-/// Starts the built-in simulator, and points the sender at it (with a token signed by the
-/// simulator's own secret) unless `MAILING_PROBE_URL` names a provider.
+/// Starts the built-in simulator and points the sender at it, with a token signed by the
+/// simulator's own secret.
 fn start_simulator(settings: &mut Settings) -> anyhow::Result<Simulator> {
     let sim_settings = probe_sim::SimSettings::from_section(&settings.probe_sim)?;
     let token = probe_sim::token::mint(
@@ -145,9 +146,7 @@ fn start_simulator(settings: &mut Settings) -> anyhow::Result<Simulator> {
     let port = simulator.port();
     let handle = simulator.handle();
     tokio::spawn(simulator.run_until_stopped());
-    if settings.probe.url.is_none() {
-        settings.probe.url = Some(SecretString::from(format!("http://127.0.0.1:{port}")));
-        settings.probe.token = Some(SecretString::from(token));
-    }
+    settings.probe.url = Some(SecretString::from(format!("http://127.0.0.1:{port}")));
+    settings.probe.token = Some(SecretString::from(token));
     Ok(Simulator { port, handle })
 }

@@ -42,16 +42,6 @@ impl<S: ?Sized> Handles<S> {
     }
 }
 
-impl<S: ?Sized> Clone for Handles<S> {
-    fn clone(&self) -> Self {
-        Handles {
-            store: Arc::clone(&self.store),
-            bus: Arc::clone(&self.bus),
-            stop: self.stop.clone(),
-        }
-    }
-}
-
 /// Opens the database's pool without connecting: a database that is still down makes calls
 /// fail as unavailable (and `/readyz` say so) until it is up. Fails only for settings no
 /// backend can use, which loading them has ruled out.

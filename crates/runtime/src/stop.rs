@@ -45,12 +45,6 @@ impl Stop {
     pub fn is_requested(&self) -> bool {
         *self.0.borrow()
     }
-
-    /// A signal that is never given, for a service a test stops by dropping it.
-    pub fn never() -> Stop {
-        static NEVER: std::sync::OnceLock<watch::Sender<bool>> = std::sync::OnceLock::new();
-        Stop(NEVER.get_or_init(|| watch::channel(false).0).subscribe())
-    }
 }
 
 /// Resolves when the process is asked to stop.

@@ -62,11 +62,6 @@ impl SchedulerService {
         })
     }
 
-    /// Where `/healthz`, `/readyz` and `/metrics` answer.
-    pub fn health_port(&self) -> u16 {
-        self.health.port()
-    }
-
     /// Ticks, and reacts to mailing events at once, until the stop signal.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(health_port = self.health.port(), "scheduler running");

@@ -117,11 +117,6 @@ impl SenderService {
         })
     }
 
-    /// Where `/healthz`, `/readyz` and `/metrics` answer.
-    pub fn health_port(&self) -> u16 {
-        self.health.port()
-    }
-
     /// Why sending is paused, if it is: the probe kept failing, or rejected the token.
     pub fn paused(&self) -> Option<OpenReason> {
         self.worker.breaker.open_reason()

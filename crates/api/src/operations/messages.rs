@@ -69,15 +69,13 @@ impl MessageListQuery {
 impl MailingStatsQuery {
     /// The mailing's messages asked for, and the page; problems make a 400.
     pub fn parse(self, mailing_id: MailingId) -> Result<(MessageQuery, Paging), ApiError> {
-        let paging = Paging::parse(self.page, self.page_size)?;
-        let mut problems = Problems::default();
-        let status = parse_status(self.status, &mut problems);
-        let filter = problems.finish_query(|| MessageQuery {
-            mailing_id: Some(mailing_id),
+        MessageListQuery {
+            page: self.page,
+            page_size: self.page_size,
+            mailing_id: Some(mailing_id.0),
             client_id: None,
-            status,
-            phone_prefix: None,
-        })?;
-        Ok((filter, paging))
+            status: self.status,
+        }
+        .parse()
     }
 }

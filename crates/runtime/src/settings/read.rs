@@ -31,10 +31,7 @@ pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, Se
             max_connections: reader.whole("database.max_connections", 1..=1000)?,
             acquire_timeout: reader.millis("database.acquire_timeout_ms", 1..=600_000)?,
         },
-        bus: BusSettings {
-            url: bus_url(reader)?,
-            namespace: namespace(reader)?,
-        },
+        bus: bus(reader)?,
         http: HttpSettings {
             addr: reader.listen_address("http.addr")?,
             max_body_bytes: reader.whole("http.max_body_bytes", 1024..=16 * 1024 * 1024)?,
@@ -102,12 +99,16 @@ fn database_url(reader: &Reader<'_>) -> Result<SecretString, SettingsError> {
     Ok(SecretString::from(url))
 }
 
-fn bus_url(reader: &Reader<'_>) -> Result<SecretString, SettingsError> {
+fn bus(reader: &Reader<'_>) -> Result<BusSettings, SettingsError> {
     const KEY: &str = "bus.url";
     let url = reader.required(KEY)?;
-    BusAddress::parse(url.trim())
+    let address = BusAddress::parse(url.trim())
         .map_err(|error| reader.invalid(KEY, None, &plain(&error.to_string())))?;
-    Ok(SecretString::from(url.trim()))
+    Ok(BusSettings {
+        url: SecretString::from(url.trim()),
+        address,
+        namespace: namespace(reader)?,
+    })
 }
 
 fn namespace(reader: &Reader<'_>) -> Result<String, SettingsError> {

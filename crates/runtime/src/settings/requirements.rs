@@ -15,10 +15,7 @@ pub(super) fn check(
     settings: &Settings,
 ) -> Result<(), SettingsError> {
     let runs = |component| settings.runs(program, component);
-    let in_process = matches!(
-        BusAddress::parse(settings.bus.url.expose_secret()),
-        Ok(BusAddress::InProcess { .. })
-    );
+    let in_process = matches!(settings.bus.address, BusAddress::InProcess { .. });
     if in_process && program != Program::AllInOne && program != Program::ProbeSim {
         return Err(reader.invalid(
             "bus.url",

@@ -68,6 +68,8 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone)]
 pub struct BusSettings {
     pub url: SecretString,
+    /// What the URL names: RabbitMQ, or the in-process bus.
+    pub address: mailing_bus::BusAddress,
     pub namespace: String,
 }
 

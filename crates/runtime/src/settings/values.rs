@@ -206,30 +206,29 @@ impl Reader<'_> {
 
     /// The variable, or the key and file, that set `variable`'s value.
     fn origin_of(&self, variable: &Variable) -> String {
-        if self.origins.from_environment.contains(variable.key) {
-            return variable.name.to_owned();
-        }
-        match &self.origins.file {
-            Some((path, keys)) if keys.contains(variable.key) => {
-                format!("{} in {}", variable.key, path.display())
-            }
-            _ => variable.name.to_owned(),
+        match self.file_that_set(variable) {
+            Some(path) => format!("{} in {}", variable.key, path.display()),
+            None => variable.name.to_owned(),
         }
     }
 
     /// A valid setting, written as the bad one was.
     fn example_of(&self, variable: &Variable) -> String {
-        let in_file = !self.origins.from_environment.contains(variable.key)
-            && self
-                .origins
-                .file
-                .as_ref()
-                .is_some_and(|(_, keys)| keys.contains(variable.key));
-        if in_file {
-            let (section, name) = variable.key.rsplit_once('.').unwrap_or(("", variable.key));
-            format!("{name} = \"{}\" under [{section}]", variable.example)
-        } else {
-            format!("{}={}", variable.name, variable.example)
+        match self.file_that_set(variable) {
+            Some(_) => {
+                let (section, name) = variable.key.rsplit_once('.').unwrap_or(("", variable.key));
+                format!("{name} = \"{}\" under [{section}]", variable.example)
+            }
+            None => format!("{}={}", variable.name, variable.example),
         }
+    }
+
+    /// The settings file, when the value in force came from it (a variable wins over it).
+    fn file_that_set(&self, variable: &Variable) -> Option<&std::path::Path> {
+        if self.origins.from_environment.contains(variable.key) {
+            return None;
+        }
+        let (path, keys) = self.origins.file.as_ref()?;
+        keys.contains(variable.key).then_some(path.as_path())
     }
 }
