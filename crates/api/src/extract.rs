@@ -2,6 +2,8 @@
 //! offending field, where actix's own extractors answer in plain text.
 
 use crate::error::{ApiError, FieldError};
+use crate::operations::examples;
+use crate::operations::input::{body_shape_problem, plain_type_message};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, http::header};
 use futures_util::StreamExt;
@@ -70,6 +72,17 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
+            // Input types read every member leniently (see `operations::input`), so a data
+            // error here is about the body's outer shape: not an object.
+            serde_json::error::Category::Data if path.is_empty() || path == "." => {
+                match serde_json::from_slice::<serde_json::Value>(body) {
+                    Ok(found) if !found.is_object() => {
+                        ApiError::Validation(vec![body_shape_problem(&found)])
+                    }
+                    Ok(_) => ApiError::Validation(vec![data_error(&path, &inner.to_string())]),
+                    Err(error) => malformed_json(&error),
+                }
+            }
             serde_json::error::Category::Data => {
                 ApiError::Validation(vec![data_error(&path, &inner.to_string())])
             }
@@ -81,10 +94,19 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 }
 
 fn malformed_json(error: &serde_json::Error) -> ApiError {
+    let problem = match error.classify() {
+        serde_json::error::Category::Eof => "it ends too early",
+        _ => "it is not valid JSON",
+    };
+    let mut reason = error.to_string();
+    if let Some((head, _)) = reason.rsplit_once(" at line ") {
+        reason = head.to_owned();
+    }
     ApiError::BadRequest {
         code: "malformed_json",
         message: format!(
-            "the request body is not valid JSON (line {}, column {})",
+            "the request body cannot be read: {problem} ({reason} at line {}, column {}); \
+             send a JSON object such as {{\"name\": \"value\"}}",
             error.line(),
             error.column()
         ),
@@ -98,16 +120,36 @@ fn data_error(path: &str, serde_message: &str) -> FieldError {
     let message = serde_message
         .rsplit_once(" at line ")
         .map_or(serde_message, |(head, _)| head);
-    let (code, field) = if message.starts_with("unknown field `") {
+    if message.starts_with("unknown field `") {
         // The path already ends at the unknown field.
-        ("unknown_field", field_or_body(path))
-    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        return FieldError::new(
+            field_or_body(path),
+            "unknown_field",
+            "is not a field of this object; check the spelling against the API document",
+        );
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
-        ("required", join_path(path, name))
-    } else {
-        ("invalid_type", field_or_body(path))
-    };
-    FieldError::new(field, code, message)
+        let field = join_path(path, name);
+        let example = examples::suffix(&field);
+        return FieldError::new(field, "required", format!("is required{example}"));
+    }
+    let found = message
+        .strip_prefix("invalid type: ")
+        .and_then(|rest| rest.split_once(", expected"))
+        .map_or_else(
+            || "a value of another type".to_owned(),
+            |(found, _)| found.to_owned(),
+        );
+    let wanted = plain_type_message(message, &serde_json::Value::Null);
+    let wanted = wanted.split(", not").next().unwrap_or(&wanted).to_owned();
+    let field = field_or_body(path);
+    let example = examples::suffix(&field);
+    FieldError::new(
+        field,
+        "invalid_type",
+        format!("{wanted}, not {found}{example}"),
+    )
 }
 
 fn join_path(parent: &str, name: &str) -> String {
@@ -179,14 +221,15 @@ impl<T: Apiv2Schema> OperationModifier for QueryParams<T> {
 }
 
 /// Answers a path segment that does not parse (`/clients/abc`) with a 400 naming it.
-pub fn path_error(error: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+pub fn path_error(_: actix_web::error::PathError, request: &HttpRequest) -> actix_web::Error {
+    let sent = request.match_info().get("id").unwrap_or_default();
     ApiError::BadRequest {
         code: "invalid_path",
-        message: "a path parameter is not valid; see details".to_owned(),
+        message: "the path names a record by a value that is not an id; see details".to_owned(),
         details: vec![FieldError::new(
             "id",
             "invalid_id",
-            format!("must be an integer id ({error})"),
+            format!("must be a whole number such as 42, not {sent:?}"),
         )],
     }
     .into()
@@ -249,7 +292,10 @@ mod tests {
             ("inner.count", "required")
         );
         let d = details(parse_json::<Body>(br#""a string""#).unwrap_err());
-        assert_eq!(d[0].field, "body");
+        assert_eq!(
+            (d[0].field.as_str(), d[0].code.as_str()),
+            ("body", "not_an_object")
+        );
     }
 
     #[test]

@@ -102,10 +102,7 @@ impl Fixtures {
                 continue;
             }
             let mut problems = crate::operations::problems::Problems::default();
-            let body = FilterInput {
-                operator_codes: Some(fixture.operator_codes.clone()),
-                tags: Some(fixture.tags.clone()),
-            };
+            let body = FilterInput::new(fixture.operator_codes.clone(), fixture.tags.clone());
             let Some(filter) = body.parse("", &mut problems) else {
                 bail!("client filter {:?} is invalid: {problems:?}", fixture.name);
             };

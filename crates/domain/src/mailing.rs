@@ -173,6 +173,17 @@ impl MailingSchedule {
     }
 }
 
+/// "Now" as the stored times of mailings are compared with it: a mailing read on the server's
+/// clock has started when `start_at <= now` and ended when `end_at <= now`; one read on each
+/// client's clock has started somewhere when `start_at <= local_now_east` and ended everywhere
+/// when `end_at <= local_now_west`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockBounds {
+    pub now: DateTime<Utc>,
+    pub local_now_east: DateTime<Utc>,
+    pub local_now_west: DateTime<Utc>,
+}
+
 /// A mailing's status, derived from its times, "now" and whether it was cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,6 +195,35 @@ pub enum MailingStatus {
 }
 
 impl MailingStatus {
+    pub const ALL: [MailingStatus; 4] = [
+        MailingStatus::Scheduled,
+        MailingStatus::Running,
+        MailingStatus::Finished,
+        MailingStatus::Cancelled,
+    ];
+
+    /// The status named `raw` (`"running"`), or the list of names in words.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == raw)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                format!("must be one of {}, not {raw:?}", names.join(", "))
+            })
+    }
+
+    /// The instants a mailing's stored `start_at` and `end_at` are compared with to be in this
+    /// status at `now`, for the mailings read on the server's clock and for those read on each
+    /// client's clock (`local_time`): see [`MailingSchedule::status`].
+    pub fn clock_bounds(now: DateTime<Utc>) -> ClockBounds {
+        ClockBounds {
+            now,
+            local_now_east: now + MAX_EAST_OFFSET,
+            local_now_west: now - MAX_WEST_OFFSET,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             MailingStatus::Scheduled => "scheduled",

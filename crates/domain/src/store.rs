@@ -13,11 +13,13 @@ mod records;
 pub use pipeline::*;
 pub use records::*;
 
-use crate::client::PhoneNumber;
+use crate::client::{PhoneNumber, TimeZone};
 use crate::filter::ClientFilter;
 use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId};
 use crate::invalid::Invalid;
-use crate::mailing::UpdateRefused;
+use crate::mailing::{MailingStatus, UpdateRefused};
+use crate::operator::OperatorCode;
+use crate::tag::TagValue;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::fmt;
@@ -137,6 +139,12 @@ pub trait ClientStore {
     /// filter would get if it were expanded now (the same selection as
     /// [`SchedulerStore::expand_mailing`]).
     fn count_matching(&self, filter: &ClientFilter) -> StoreResult<u64>;
+    /// How many clients `filter` matches right now in each time zone.
+    fn count_matching_by_zone(&self, filter: &ClientFilter) -> StoreResult<Vec<(TimeZone, u64)>>;
+    /// The codes among `codes` that no operator has.
+    fn missing_operators(&self, codes: &[OperatorCode]) -> StoreResult<Vec<OperatorCode>>;
+    /// The values among `values` that no tag has.
+    fn missing_tags(&self, values: &[TagValue]) -> StoreResult<Vec<TagValue>>;
     /// The phone numbers of the given clients; ids that do not exist are absent.
     fn phones_of(&self, ids: &[ClientId]) -> StoreResult<HashMap<ClientId, PhoneNumber>>;
 }
@@ -159,6 +167,13 @@ pub trait MailingStore {
     fn create_mailing(&self, draft: &MailingDraft) -> StoreResult<Mailing>;
     fn get_mailing(&self, id: MailingId) -> StoreResult<Mailing>;
     fn list_mailings(&self, page: PageRequest) -> StoreResult<Page<Mailing>>;
+    /// The mailings in `status` at `now` (see [`crate::mailing::MailingSchedule::status`]).
+    fn list_mailings_in_status(
+        &self,
+        status: MailingStatus,
+        now: DateTime<Utc>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Mailing>>;
     /// Applies `patch` if the mailing's status at `now` allows it (see
     /// [`crate::mailing::check_update`]).
     fn update_mailing(

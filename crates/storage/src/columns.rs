@@ -153,6 +153,15 @@ pub(crate) struct CountRow {
     pub(crate) count: i64,
 }
 
+/// How many matching clients live in one zone.
+#[derive(QueryableByName)]
+pub(crate) struct ZoneCountRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) time_zone: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) count: i64,
+}
+
 #[derive(QueryableByName)]
 pub(crate) struct ZoneRow {
     #[diesel(sql_type = Text)]

@@ -11,6 +11,7 @@ use super::session::Viewer;
 use super::view::Layout;
 use crate::error::ApiError;
 use crate::operations::client_filters::{self, ClientFilterInput};
+use crate::operations::input::{Field, UnknownFields};
 use crate::state::AppState;
 use actix_web::HttpResponse;
 use askama::Template;
@@ -114,9 +115,10 @@ impl RecordPages for ClientFilters {
     fn input(&self, _: &Viewer, _: Option<&SavedFilter>) -> Result<ClientFilterInput, ApiError> {
         let name = self.name.trim();
         Ok(ClientFilterInput {
-            name: (!name.is_empty()).then(|| name.to_owned()),
-            operator_codes: Some(self.operator_codes.clone()),
-            tags: Some(self.tags.clone()),
+            name: Field::from_option((!name.is_empty()).then(|| name.to_owned())),
+            operator_codes: Field::value(self.operator_codes.clone()),
+            tags: Field::value(self.tags.clone()),
+            unknown: UnknownFields::default(),
         })
     }
 

@@ -11,6 +11,7 @@ use super::session::Viewer;
 use super::view::{self, Layout, Pager};
 use crate::error::ApiError;
 use crate::operations::clients::{self, ClientInput, ClientListQuery};
+use crate::operations::input::{Field, QueryValue, UnknownFields};
 use crate::state::AppState;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -102,10 +103,13 @@ impl RecordPages for Clients {
 
     fn input(&self, _: &Viewer, _: Option<&Client>) -> Result<ClientInput, ApiError> {
         Ok(ClientInput {
-            phone_number: self.phone_number.clone(),
-            operator_code: self.operator_code.clone(),
-            tags: Some(split_list(&self.tags)),
-            time_zone: (!self.time_zone.is_empty()).then(|| self.time_zone.clone()),
+            phone_number: Field::value(self.phone_number.clone()),
+            operator_code: Field::value(self.operator_code.clone()),
+            tags: Field::value(split_list(&self.tags)),
+            time_zone: Field::from_option(
+                (!self.time_zone.is_empty()).then(|| self.time_zone.clone()),
+            ),
+            unknown: UnknownFields::default(),
         })
     }
 
@@ -149,8 +153,8 @@ impl ListPage for Clients {
             query.value("tag").to_owned(),
         );
         let parsed = ClientListQuery {
-            page: Some(frame.page()),
-            page_size: Some(Pager::PAGE_SIZE),
+            page: Some(QueryValue::of(frame.page())),
+            page_size: Some(QueryValue::of(Pager::PAGE_SIZE)),
             operator_code: (!operator.is_empty()).then(|| operator.clone()),
             tag: (!tag.is_empty()).then(|| tag.clone()),
             phone_prefix: (!phone.is_empty()).then(|| phone.clone()),

@@ -8,6 +8,7 @@ use super::record::{Operations, Resource, Row};
 use super::session::Viewer;
 use super::view::Layout;
 use crate::error::ApiError;
+use crate::operations::input::{Field, UnknownFields};
 use crate::operations::operators::{self, OperatorInput};
 use crate::state::AppState;
 use actix_web::HttpResponse;
@@ -76,8 +77,9 @@ impl RecordPages for Operators {
     /// The form shows both fields, so saving an existing operator replaces both.
     fn input(&self, _: &Viewer, _: Option<&Operator>) -> Result<OperatorInput, ApiError> {
         Ok(OperatorInput {
-            code: self.code.clone(),
-            name: self.name.clone(),
+            code: Field::value(self.code.clone()),
+            name: Field::value(self.name.clone()),
+            unknown: UnknownFields::default(),
         })
     }
 

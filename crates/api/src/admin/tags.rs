@@ -8,6 +8,7 @@ use super::record::{Operations, Resource, Row};
 use super::session::Viewer;
 use super::view::Layout;
 use crate::error::ApiError;
+use crate::operations::input::{Field, UnknownFields};
 use crate::operations::tags::{self, TagInput};
 use crate::state::AppState;
 use actix_web::HttpResponse;
@@ -66,7 +67,8 @@ impl RecordPages for Tags {
 
     fn input(&self, _: &Viewer, _: Option<&Tag>) -> Result<TagInput, ApiError> {
         Ok(TagInput {
-            value: self.0.clone(),
+            value: Field::value(self.0.clone()),
+            unknown: UnknownFields::default(),
         })
     }
 

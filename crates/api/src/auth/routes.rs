@@ -3,17 +3,32 @@
 use crate::auth::credentials::{LoginError, check_credentials, client_address};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
+use crate::operations::input::{Required, UnknownFields};
+use crate::operations::problems::Problems;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::{Deserialize, Serialize};
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct TokenRequest {
-    pub username: String,
-    pub password: String,
+    pub username: Required<String>,
+    pub password: Required<String>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+impl TokenRequest {
+    /// Both fields, or every problem with the body.
+    fn read(self) -> Result<(String, String), ApiError> {
+        let mut problems = Problems::default();
+        let username = self.username.require("username", &mut problems);
+        let password = self.password.require("password", &mut problems);
+        self.unknown.report("", &mut problems);
+        problems.finish(|| (username.expect("given"), password.expect("given")))
+    }
 }
 
 #[derive(Serialize, Apiv2Schema)]
@@ -64,7 +79,7 @@ pub async fn issue_token(
     state: web::Data<AppState>,
     body: JsonBody<TokenRequest>,
 ) -> Result<web::Json<TokenResponse>, LoginError> {
-    let TokenRequest { username, password } = body.0;
+    let (username, password) = body.0.read()?;
     check_credentials(&state, &client_address(&request), &username, password).await?;
     let now = chrono::Utc::now().timestamp();
     let access_token = state

@@ -1,31 +1,49 @@
 //! Which clients a mailing reaches, and the saved filters mailings reuse: what a body may say
 //! about them, and saving, changing and deleting saved filters.
 
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
 use crate::operations::clients::parse_tags;
+use crate::operations::input::{Change, Field, UnknownFields};
 use crate::operations::problems::Problems;
+use crate::operations::references::References;
 use crate::state::AppState;
 use mailing_domain::filter::FilterInvalid;
 use mailing_domain::store::{NewSavedFilter, SavedFilter, SavedFilterPatch, StoreError};
 use mailing_domain::{ClientFilter, ClientFilterId, Invalid, OperatorCode, TagValue};
 use paperclip::actix::Apiv2Schema;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// Which clients to reach. A client matches when (no operator codes are given OR its operator
-/// code is listed) AND (no tags are given OR it has at least one listed tag).
+/// code is listed) AND (no tags are given OR it has at least one listed tag). Every operator
+/// and tag named must exist.
 #[derive(Debug, Clone, Default, Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+#[serde(default)]
 pub struct FilterInput {
-    /// Operator codes (up to 100); missing or empty: any operator.
-    pub operator_codes: Option<Vec<String>>,
-    /// Tag values (up to 100); missing or empty: tags do not matter.
-    pub tags: Option<Vec<String>>,
+    /// Operator codes (up to 100); missing, `null` or empty: any operator.
+    pub operator_codes: Field<Vec<String>>,
+    /// Tag values (up to 100); missing, `null` or empty: tags do not matter.
+    pub tags: Field<Vec<String>>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
 impl FilterInput {
+    pub fn new(operator_codes: Vec<String>, tags: Vec<String>) -> Self {
+        Self {
+            operator_codes: Field::value(operator_codes),
+            tags: Field::value(tags),
+            unknown: UnknownFields::default(),
+        }
+    }
+
     /// Parses into a domain filter, recording problems under `field` (`filter`, or empty for
-    /// top-level lists).
-    pub fn parse(&self, field: &str, problems: &mut Problems) -> Option<ClientFilter> {
+    /// top-level lists), and the operators and tags it names in `references`.
+    pub fn read(
+        self,
+        field: &str,
+        problems: &mut Problems,
+        references: &mut References,
+    ) -> Option<ClientFilter> {
         let name = |list: &str| {
             if field.is_empty() {
                 list.to_owned()
@@ -33,29 +51,65 @@ impl FilterInput {
                 format!("{field}.{list}")
             }
         };
-        let max = ClientFilter::MAX_ENTRIES;
         let codes_field = name("operator_codes");
-        let codes = parse_codes(
-            &codes_field,
-            self.operator_codes.as_deref().unwrap_or_default(),
-            problems,
-        );
-        let tags = parse_tags(
-            &name("tags"),
-            self.tags.as_deref().unwrap_or_default(),
-            max,
-            problems,
-        );
+        let tags_field = name("tags");
+        let raw_codes = self
+            .operator_codes
+            .optional(&codes_field, problems)
+            .unwrap_or_default();
+        let raw_tags = self
+            .tags
+            .optional(&tags_field, problems)
+            .unwrap_or_default();
+        let prefix = if field.is_empty() {
+            String::new()
+        } else {
+            format!("{field}.")
+        };
+        self.unknown.report(&prefix, problems);
+        let codes = parse_codes(&codes_field, &raw_codes, problems);
+        let tags = parse_tags(&tags_field, &raw_tags, ClientFilter::MAX_ENTRIES, problems);
+        name_references(&codes_field, &raw_codes, &tags_field, &raw_tags, references);
         match ClientFilter::new(codes, tags) {
             Ok(filter) => Some(filter),
             Err(FilterInvalid::OperatorCodes(rule)) => {
-                problems.push(FieldError::invalid(codes_field, &rule));
+                problems.invalid(codes_field, &rule);
                 None
             }
             Err(FilterInvalid::Tags(rule)) => {
-                problems.push(FieldError::invalid(name("tags"), &rule));
+                problems.invalid(tags_field, &rule);
                 None
             }
+        }
+    }
+
+    /// Like [`FilterInput::read`], for callers that only count what the filter matches.
+    pub fn parse(self, field: &str, problems: &mut Problems) -> Option<ClientFilter> {
+        self.read(field, problems, &mut References::default())
+    }
+}
+
+/// Records each well-formed operator code and tag value under the field that names it
+/// (`filter.tags[1]`), so an unknown one is named where it was written.
+fn name_references(
+    codes_field: &str,
+    codes: &[String],
+    tags_field: &str,
+    tags: &[String],
+    references: &mut References,
+) {
+    // A list that is too long is refused whole; its entries are not looked up.
+    let bounded = |list: &[String]| list.len() <= ClientFilter::MAX_ENTRIES;
+    let codes = if bounded(codes) { codes } else { &[] };
+    let tags = if bounded(tags) { tags } else { &[] };
+    for (i, raw) in codes.iter().enumerate() {
+        if let Ok(code) = OperatorCode::parse(raw) {
+            references.operator(format!("{codes_field}[{i}]"), &code);
+        }
+    }
+    for (i, raw) in tags.iter().enumerate() {
+        if let Ok(value) = TagValue::parse(raw) {
+            references.tag(format!("{tags_field}[{i}]"), &value);
         }
     }
 }
@@ -64,7 +118,7 @@ impl FilterInput {
 fn parse_codes(field: &str, raw: &[String], problems: &mut Problems) -> Vec<OperatorCode> {
     let max = ClientFilter::MAX_ENTRIES;
     if raw.len() > max {
-        problems.push(FieldError::invalid(field, &Invalid::TooMany { max }));
+        problems.invalid(field, &Invalid::TooMany { max });
         return vec![];
     }
     raw.iter()
@@ -73,38 +127,33 @@ fn parse_codes(field: &str, raw: &[String], problems: &mut Problems) -> Vec<Oper
         .collect()
 }
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct ClientFilterInput {
     /// Optional label, 1 to 100 characters.
-    pub name: Option<String>,
-    /// Operator codes (up to 100); missing or empty: any operator.
-    pub operator_codes: Option<Vec<String>>,
-    /// Tag values (up to 100); missing or empty: tags do not matter.
-    pub tags: Option<Vec<String>>,
+    pub name: Field<String>,
+    /// Operator codes (up to 100); missing, `null` or empty: any operator.
+    pub operator_codes: Field<Vec<String>>,
+    /// Tag values (up to 100); missing, `null` or empty: tags do not matter.
+    pub tags: Field<Vec<String>>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+/// A merge patch: a field left out keeps its value; `null` removes the name or empties a list
+/// (an empty list does not restrict).
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct ClientFilterPatchInput {
     /// `null` removes the name.
-    #[serde(default, deserialize_with = "double_option")]
-    pub name: Option<Option<String>>,
-    pub operator_codes: Option<Vec<String>>,
-    pub tags: Option<Vec<String>>,
+    pub name: Field<String>,
+    pub operator_codes: Field<Vec<String>>,
+    pub tags: Field<Vec<String>>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
-/// Tells a field given as `null` (`Some(None)`) from a field left out (`None`).
-pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
-fn parse_name(raw: Option<String>, problems: &mut Problems) -> Option<String> {
-    let raw = raw?;
+fn parse_name(raw: String, problems: &mut Problems) -> Option<String> {
     let trimmed = raw.trim();
     let rule = if trimmed.is_empty() {
         Some(Invalid::Empty)
@@ -117,7 +166,7 @@ fn parse_name(raw: Option<String>, problems: &mut Problems) -> Option<String> {
     };
     match rule {
         Some(rule) => {
-            problems.push(FieldError::invalid("name", &rule));
+            problems.invalid("name", &rule);
             None
         }
         None => Some(trimmed.to_owned()),
@@ -125,14 +174,20 @@ fn parse_name(raw: Option<String>, problems: &mut Problems) -> Option<String> {
 }
 
 impl ClientFilterInput {
-    fn parse(self) -> Result<NewSavedFilter, ApiError> {
+    async fn parse(self, state: &AppState) -> Result<NewSavedFilter, ApiError> {
         let mut problems = Problems::default();
-        let name = parse_name(self.name, &mut problems);
+        let mut references = References::default();
+        let name = self
+            .name
+            .optional("name", &mut problems)
+            .and_then(|raw| parse_name(raw, &mut problems));
         let filter = FilterInput {
             operator_codes: self.operator_codes,
             tags: self.tags,
+            unknown: self.unknown,
         }
-        .parse("", &mut problems);
+        .read("", &mut problems, &mut references);
+        references.check(state, &mut problems).await?;
         problems.finish(|| NewSavedFilter {
             name,
             filter: filter.expect("checked"),
@@ -148,21 +203,46 @@ struct FilterChange {
 }
 
 impl ClientFilterPatchInput {
-    fn parse(self) -> Result<FilterChange, ApiError> {
+    async fn parse(self, state: &AppState) -> Result<FilterChange, ApiError> {
         let mut problems = Problems::default();
-        let name = self.name.map(|name| parse_name(name, &mut problems));
-        let codes = self
-            .operator_codes
-            .map(|raw| parse_codes("operator_codes", &raw, &mut problems));
-        let tags = self
-            .tags
-            .map(|raw| parse_tags("tags", &raw, ClientFilter::MAX_ENTRIES, &mut problems));
+        let mut references = References::default();
+        let name = match self.name.change("name", &mut problems) {
+            Change::Keep => None,
+            Change::Clear => Some(None),
+            Change::Set(raw) => parse_name(raw, &mut problems).map(Some),
+        };
+        let raw_codes = list_change(self.operator_codes.change("operator_codes", &mut problems));
+        let raw_tags = list_change(self.tags.change("tags", &mut problems));
+        self.unknown.report("", &mut problems);
+        let codes = raw_codes
+            .as_ref()
+            .map(|raw| parse_codes("operator_codes", raw, &mut problems));
+        let tags = raw_tags
+            .as_ref()
+            .map(|raw| parse_tags("tags", raw, ClientFilter::MAX_ENTRIES, &mut problems));
+        name_references(
+            "operator_codes",
+            raw_codes.as_deref().unwrap_or_default(),
+            "tags",
+            raw_tags.as_deref().unwrap_or_default(),
+            &mut references,
+        );
+        references.check(state, &mut problems).await?;
         problems.finish(|| FilterChange { name, codes, tags })
     }
 }
 
+/// A list's merge-patch change: `None` keeps it, `null` empties it.
+fn list_change(change: Change<Vec<String>>) -> Option<Vec<String>> {
+    match change {
+        Change::Keep => None,
+        Change::Clear => Some(vec![]),
+        Change::Set(list) => Some(list),
+    }
+}
+
 pub async fn create(state: &AppState, input: ClientFilterInput) -> Result<SavedFilter, ApiError> {
-    let new = input.parse()?;
+    let new = input.parse(state).await?;
     state.run(move |s| s.create_client_filter(&new)).await
 }
 
@@ -173,7 +253,7 @@ pub async fn replace(
     id: ClientFilterId,
     input: ClientFilterInput,
 ) -> Result<SavedFilter, ApiError> {
-    let new = input.parse()?;
+    let new = input.parse(state).await?;
     let patch = SavedFilterPatch {
         name: Some(new.name),
         filter: Some(new.filter),
@@ -187,7 +267,7 @@ pub async fn patch(
     id: ClientFilterId,
     input: ClientFilterPatchInput,
 ) -> Result<SavedFilter, ApiError> {
-    let FilterChange { name, codes, tags } = input.parse()?;
+    let FilterChange { name, codes, tags } = input.parse(state).await?;
     state
         .run(move |s| {
             let filter = if codes.is_some() || tags.is_some() {

@@ -2,8 +2,10 @@
 //! creating, changing and deleting them.
 
 use crate::error::{ApiError, FieldError};
+use crate::operations::input::{Change, Field, QueryValue, Required, UnknownFields};
 use crate::operations::paging::Paging;
 use crate::operations::problems::Problems;
+use crate::operations::references::References;
 use crate::state::AppState;
 use mailing_domain::store::{Client, ClientPatch, ClientQuery, NewClient};
 use mailing_domain::{ClientId, Invalid, OperatorCode, PhoneNumber, TagValue, TimeZone};
@@ -13,36 +15,43 @@ use serde::Deserialize;
 /// Bound on the tags of one client.
 const MAX_TAGS: usize = 50;
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct ClientInput {
     /// Exactly 11 digits starting with 7, e.g. `79001234567`. Unique.
-    pub phone_number: String,
+    pub phone_number: Required<String>,
     /// Code of an existing operator.
-    pub operator_code: String,
+    pub operator_code: Required<String>,
     /// Tag values (up to 50); missing tags are created. Default: none.
-    pub tags: Option<Vec<String>>,
+    pub tags: Field<Vec<String>>,
     /// IANA time zone name, e.g. `Europe/Moscow`. Default: `UTC`.
-    pub time_zone: Option<String>,
+    pub time_zone: Field<String>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+/// A merge patch: a field left out keeps its value; `null` gives `tags` and `time_zone` their
+/// defaults (no tags, `UTC`); `phone_number` and `operator_code` may not be `null`.
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct ClientPatchInput {
-    pub phone_number: Option<String>,
-    pub operator_code: Option<String>,
-    /// Replaces the whole set of tags.
-    pub tags: Option<Vec<String>>,
-    pub time_zone: Option<String>,
+    pub phone_number: Field<String>,
+    pub operator_code: Field<String>,
+    /// Replaces the whole set of tags; `null` removes every tag.
+    pub tags: Field<Vec<String>>,
+    /// `null` sets `UTC`.
+    pub time_zone: Field<String>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
 #[derive(Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientListQuery {
     /// Page number, from 1.
-    pub page: Option<u32>,
+    pub page: Option<QueryValue<u32>>,
     /// Items per page, 1 to 500 (default 50).
-    pub page_size: Option<u32>,
+    pub page_size: Option<QueryValue<u32>>,
     /// Only clients of this operator.
     pub operator_code: Option<String>,
     /// Only clients carrying this tag.
@@ -85,50 +94,114 @@ pub fn parse_phone_prefix(
     })
 }
 
+/// A client read from a body, the problems found, and the operator it names.
+struct Read<T> {
+    value: Option<T>,
+    problems: Problems,
+    references: References,
+}
+
+impl<T> Read<T> {
+    /// The value, or every problem: those of the body, and an unknown operator beside them.
+    /// A body without other problems skips the look-up: storing it refuses an unknown
+    /// operator by itself.
+    async fn finish(mut self, state: &AppState) -> Result<T, ApiError> {
+        if !self.problems.is_empty() {
+            self.references.check(state, &mut self.problems).await?;
+        }
+        let value = self.value;
+        self.problems.finish(|| value.expect("no problems"))
+    }
+}
+
+fn read_operator(
+    raw: Option<String>,
+    problems: &mut Problems,
+    references: &mut References,
+) -> Option<OperatorCode> {
+    let code = raw.and_then(|raw| problems.check("operator_code", OperatorCode::parse(&raw)))?;
+    references.operator("operator_code", &code);
+    Some(code)
+}
+
 impl ClientPatchInput {
-    fn parse(self) -> Result<ClientPatch, ApiError> {
+    fn read(self) -> Read<ClientPatch> {
         let mut problems = Problems::default();
+        let mut references = References::default();
         let phone = self
             .phone_number
-            .map(|raw| problems.check("phone_number", PhoneNumber::parse(&raw)));
-        let operator_code = self
-            .operator_code
-            .map(|raw| problems.check("operator_code", OperatorCode::parse(&raw)));
+            .set_only("phone_number", &mut problems)
+            .and_then(|raw| problems.check("phone_number", PhoneNumber::parse(&raw)));
+        let raw_code = self.operator_code.set_only("operator_code", &mut problems);
+        let operator_code = read_operator(raw_code, &mut problems, &mut references);
         let tags = self
             .tags
+            .change("tags", &mut problems)
             .map(|raw| parse_tags("tags", &raw, MAX_TAGS, &mut problems));
         let time_zone = self
             .time_zone
+            .change("time_zone", &mut problems)
             .map(|raw| problems.check("time_zone", TimeZone::parse(&raw)));
-        problems.finish(|| ClientPatch {
-            phone: phone.flatten(),
-            operator_code: operator_code.flatten(),
-            tags,
-            time_zone: time_zone.flatten(),
-        })
+        self.unknown.report("", &mut problems);
+        let tags = match tags {
+            Change::Keep => None,
+            Change::Clear => Some(vec![]),
+            Change::Set(tags) => Some(tags),
+        };
+        let time_zone = match time_zone {
+            Change::Keep | Change::Set(None) => None,
+            Change::Clear => Some(TimeZone::utc()),
+            Change::Set(Some(zone)) => Some(zone),
+        };
+        Read {
+            value: Some(ClientPatch {
+                phone,
+                operator_code,
+                tags,
+                time_zone,
+            }),
+            problems,
+            references,
+        }
     }
 }
 
 impl ClientInput {
-    /// Every field given, defaults filled in.
-    fn into_full_patch(self) -> ClientPatchInput {
-        ClientPatchInput {
-            phone_number: Some(self.phone_number),
-            operator_code: Some(self.operator_code),
-            tags: Some(self.tags.unwrap_or_default()),
-            time_zone: Some(self.time_zone.unwrap_or_else(|| "UTC".to_owned())),
+    /// Every field, defaults filled in for those left out or `null`.
+    fn read(self) -> Read<NewClient> {
+        let mut problems = Problems::default();
+        let mut references = References::default();
+        let phone = self
+            .phone_number
+            .require("phone_number", &mut problems)
+            .and_then(|raw| problems.check("phone_number", PhoneNumber::parse(&raw)));
+        let raw_code = self.operator_code.require("operator_code", &mut problems);
+        let operator_code = read_operator(raw_code, &mut problems, &mut references);
+        let tags = self
+            .tags
+            .optional("tags", &mut problems)
+            .map_or_else(Vec::new, |raw| {
+                parse_tags("tags", &raw, MAX_TAGS, &mut problems)
+            });
+        let time_zone = match self.time_zone.optional("time_zone", &mut problems) {
+            Some(raw) => problems.check("time_zone", TimeZone::parse(&raw)),
+            None => Some(TimeZone::utc()),
+        };
+        self.unknown.report("", &mut problems);
+        let value = match (phone, operator_code, time_zone) {
+            (Some(phone), Some(operator_code), Some(time_zone)) => Some(NewClient {
+                phone,
+                operator_code,
+                tags,
+                time_zone,
+            }),
+            _ => None,
+        };
+        Read {
+            value,
+            problems,
+            references,
         }
-    }
-
-    /// The client to create.
-    fn parse(self) -> Result<NewClient, ApiError> {
-        let patch = self.into_full_patch().parse()?;
-        Ok(NewClient {
-            phone: patch.phone.expect("given"),
-            operator_code: patch.operator_code.expect("given"),
-            tags: patch.tags.expect("given"),
-            time_zone: patch.time_zone.expect("given"),
-        })
     }
 }
 
@@ -136,8 +209,8 @@ impl ClientListQuery {
     /// The conditions and the page asked for; problems make a 400.
     pub fn parse(self) -> Result<(ClientQuery, Paging), ApiError> {
         let query = self;
-        let paging = Paging::parse(query.page, query.page_size)?;
         let mut problems = Problems::default();
+        let paging = Paging::read(query.page.as_ref(), query.page_size.as_ref(), &mut problems);
         let operator_code = query
             .operator_code
             .and_then(|raw| problems.check("operator_code", OperatorCode::parse(&raw)));
@@ -145,18 +218,20 @@ impl ClientListQuery {
             .tag
             .and_then(|raw| problems.check("tag", TagValue::parse(&raw)));
         let phone_prefix = parse_phone_prefix("phone_prefix", query.phone_prefix, &mut problems);
-        let filter = problems.finish_query(|| ClientQuery {
-            operator_code,
-            tag,
-            phone_prefix,
-        })?;
-        Ok((filter, paging))
+        problems.finish_query(|| {
+            let filter = ClientQuery {
+                operator_code,
+                tag,
+                phone_prefix,
+            };
+            (filter, paging.expect("checked"))
+        })
     }
 }
 
 /// Stores a new client; tags it carries that do not exist yet are created.
 pub async fn create(state: &AppState, input: ClientInput) -> Result<Client, ApiError> {
-    let new = input.parse()?;
+    let new = input.read().finish(state).await?;
     let client = state.run(move |s| s.create_client(&new)).await?;
     // The request's own closing line names the new client too.
     tracing::Span::current().record("client_id", client.id.0);
@@ -170,7 +245,13 @@ pub async fn replace(
     id: ClientId,
     input: ClientInput,
 ) -> Result<Client, ApiError> {
-    let patch = input.into_full_patch().parse()?;
+    let new = input.read().finish(state).await?;
+    let patch = ClientPatch {
+        phone: Some(new.phone),
+        operator_code: Some(new.operator_code),
+        tags: Some(new.tags),
+        time_zone: Some(new.time_zone),
+    };
     let client = state.run(move |s| s.update_client(id, &patch)).await?;
     tracing::info!(client_id = client.id.0, "client replaced");
     Ok(client)
@@ -182,7 +263,7 @@ pub async fn patch(
     id: ClientId,
     input: ClientPatchInput,
 ) -> Result<Client, ApiError> {
-    let patch = input.parse()?;
+    let patch = input.read().finish(state).await?;
     let client = state.run(move |s| s.update_client(id, &patch)).await?;
     tracing::info!(client_id = client.id.0, "client updated");
     Ok(client)

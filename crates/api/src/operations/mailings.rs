@@ -4,44 +4,32 @@
 //! the scheduler.
 
 use crate::error::{ApiError, FieldError};
-use crate::operations::client_filters::{FilterInput, double_option};
+use crate::operations::client_filters::FilterInput;
+use crate::operations::examples;
+use crate::operations::input::{Change, Field, Given, QueryValue, Required, UnknownFields};
+use crate::operations::paging::Paging;
 use crate::operations::problems::Problems;
+use crate::operations::references::References;
 use crate::state::AppState;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use mailing_domain::planning::{SendPlan, plan_send};
 use mailing_domain::store::{FilterSource, Mailing, MailingDraft, MailingPatch};
 use mailing_domain::window::WindowInvalid;
 use mailing_domain::{
-    ClientFilterId, Invalid, MailingId, MailingSchedule, MailingText, SendWindow,
+    ClientFilterId, Invalid, MailingId, MailingSchedule, MailingStatus, MailingText, SendWindow,
+    TimeZone,
 };
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
 
 /// A daily interval of the client's local clock, `"HH:MM"` to `"HH:MM"`. `start` after `end`
 /// crosses midnight (`22:00` to `06:00`).
-#[derive(Debug, Clone, Serialize, Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Apiv2Schema)]
 pub struct SendWindowBody {
     /// `"HH:MM"`, inclusive.
     pub start: String,
     /// `"HH:MM"`, exclusive.
     pub end: String,
-}
-
-impl SendWindowBody {
-    fn parse(&self, problems: &mut Problems) -> Option<SendWindow> {
-        match SendWindow::parse(&self.start, &self.end) {
-            Ok(window) => Some(window),
-            Err(error) => {
-                let (field, rule) = match error {
-                    WindowInvalid::Start(rule) => ("send_window.start", rule),
-                    WindowInvalid::End(rule) => ("send_window.end", rule),
-                    WindowInvalid::Window(rule) => ("send_window", rule),
-                };
-                problems.push(FieldError::invalid(field, &rule));
-                None
-            }
-        }
-    }
 }
 
 impl From<SendWindow> for SendWindowBody {
@@ -53,48 +41,176 @@ impl From<SendWindow> for SendWindowBody {
     }
 }
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+/// A daily interval of the client's local clock, `"HH:MM"` to `"HH:MM"`. `start` after `end`
+/// crosses midnight (`22:00` to `06:00`).
+#[derive(Debug, Clone, Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
+pub struct SendWindowInput {
+    /// `"HH:MM"`, inclusive.
+    pub start: Required<String>,
+    /// `"HH:MM"`, exclusive.
+    pub end: Required<String>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+impl SendWindowInput {
+    pub fn new(start: String, end: String) -> Self {
+        Self {
+            start: Field::value(start),
+            end: Field::value(end),
+            unknown: UnknownFields::default(),
+        }
+    }
+
+    fn parse(self, problems: &mut Problems) -> Option<SendWindow> {
+        let start = self.start.require("send_window.start", problems);
+        let end = self.end.require("send_window.end", problems);
+        self.unknown.report("send_window.", problems);
+        // A side that is missing is stood in for, so the other is still checked.
+        let both = start.is_some() && end.is_some();
+        let parsed = SendWindow::parse(
+            start.as_deref().unwrap_or("00:00"),
+            end.as_deref().unwrap_or("00:01"),
+        );
+        let (field, rule) = match parsed {
+            Ok(window) => return both.then_some(window),
+            Err(WindowInvalid::Start(rule)) if start.is_some() => ("send_window.start", rule),
+            Err(WindowInvalid::End(rule)) if end.is_some() => ("send_window.end", rule),
+            Err(WindowInvalid::Window(rule)) if both => ("send_window", rule),
+            Err(_) => return None,
+        };
+        problems.invalid(field, &rule);
+        None
+    }
+}
+
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct MailingInput {
     /// 1 to 1600 characters, not blank.
-    pub text: String,
-    /// RFC 3339 date-time. With `local_time`, only the clock reading counts.
-    pub start_at: DateTime<FixedOffset>,
+    pub text: Required<String>,
+    /// RFC 3339 date-time such as `2026-12-07T09:00:00Z`. With `local_time`, only the clock
+    /// reading counts and the offset may be left out (`2026-12-07T09:00:00`).
+    pub start_at: Required<String>,
     /// RFC 3339 date-time after `start_at`, in the future. With `local_time`, only the clock
-    /// reading counts.
-    pub end_at: DateTime<FixedOffset>,
+    /// reading counts and the offset may be left out.
+    pub end_at: Required<String>,
     /// Which clients to reach; give this or `client_filter_id`. `{}` reaches every client.
-    pub filter: Option<FilterInput>,
+    pub filter: Field<FilterInput>,
     /// A saved filter to copy; give this or `filter`.
-    pub client_filter_id: Option<i64>,
+    pub client_filter_id: Field<i64>,
     /// Deliver only inside this daily window of each client's local clock.
-    pub send_window: Option<SendWindowBody>,
+    pub send_window: Field<SendWindowInput>,
     /// Read `start_at` and `end_at` on each client's own clock (default false).
-    pub local_time: Option<bool>,
+    pub local_time: Field<bool>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
+/// A merge patch: a field left out keeps its value; `null` removes `send_window` and sets
+/// `local_time` to false; `text`, `start_at`, `end_at`, `filter` and `client_filter_id` may
+/// not be `null`.
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
+pub struct MailingPatchInput {
+    pub text: Field<String>,
+    /// As in a new mailing; without an offset only when the patch sets `local_time: true`.
+    pub start_at: Field<String>,
+    pub end_at: Field<String>,
+    /// Replaces the filter (and forgets `client_filter_id`).
+    pub filter: Field<FilterInput>,
+    /// Copies this saved filter into the mailing.
+    pub client_filter_id: Field<i64>,
+    /// `null` removes the window.
+    pub send_window: Field<SendWindowInput>,
+    /// Changing it re-reads the stored `start_at` and `end_at` under the new meaning.
+    pub local_time: Field<bool>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// The query of the mailing list.
 #[derive(Deserialize, Apiv2Schema)]
 #[serde(deny_unknown_fields)]
-pub struct MailingPatchInput {
-    pub text: Option<String>,
-    pub start_at: Option<DateTime<FixedOffset>>,
-    pub end_at: Option<DateTime<FixedOffset>>,
-    /// Replaces the filter (and forgets `client_filter_id`).
-    pub filter: Option<FilterInput>,
-    /// Copies this saved filter into the mailing.
-    pub client_filter_id: Option<i64>,
-    /// `null` removes the window.
-    #[serde(default, deserialize_with = "double_option")]
-    pub send_window: Option<Option<SendWindowBody>>,
-    /// Changing it re-reads the stored `start_at` and `end_at` under the new meaning.
-    pub local_time: Option<bool>,
+pub struct MailingListQuery {
+    /// Page number, from 1.
+    pub page: Option<QueryValue<u32>>,
+    /// Items per page, 1 to 500 (default 50).
+    pub page_size: Option<QueryValue<u32>>,
+    /// Only mailings in this status now: `scheduled`, `running`, `finished` or `cancelled`.
+    pub status: Option<String>,
 }
 
+impl MailingListQuery {
+    /// The status asked for and the page; problems make a 400.
+    pub fn parse(self) -> Result<(Option<MailingStatus>, Paging), ApiError> {
+        let mut problems = Problems::default();
+        let paging = Paging::read(self.page.as_ref(), self.page_size.as_ref(), &mut problems);
+        let status = self
+            .status
+            .and_then(|raw| match MailingStatus::parse(&raw) {
+                Ok(status) => Some(status),
+                Err(message) => {
+                    problems.push(FieldError::new("status", "unknown_status", message));
+                    None
+                }
+            });
+        problems.finish_query(|| (status, paging.expect("checked")))
+    }
+}
+
+/// Reads a written date-time. An offset is required unless the mailing reads times on each
+/// client's clock, where only the clock reading counts.
+fn parse_time(
+    field: &str,
+    raw: &str,
+    local_time: bool,
+    problems: &mut Problems,
+) -> Option<DateTime<FixedOffset>> {
+    let raw = raw.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(raw) {
+        return Some(time);
+    }
+    let wall_clock = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(raw, format).ok());
+    match wall_clock {
+        Some(clock) if local_time => return Some(clock.and_utc().fixed_offset()),
+        Some(_) => problems.push(FieldError::new(
+            field,
+            "offset_required",
+            format!(
+                "needs an offset such as Z or +03:00: write it like {}, or set local_time to \
+                 true to read it on each client's clock",
+                examples::example(field).unwrap_or_default()
+            ),
+        )),
+        None => problems.push(FieldError::new(
+            field,
+            "datetime_format",
+            format!(
+                "is not a date-time; write it like {}",
+                examples::example(field).unwrap_or_default()
+            ),
+        )),
+    }
+    None
+}
+
+/// Whether a field carries something, right or wrong: a wrong one is reported by itself, not
+/// also as missing.
+fn given<T, R>(field: &Field<T, R>) -> bool {
+    matches!(field.given(), Given::Value(_) | Given::WrongType { .. })
+}
+
+/// The filter a mailing gives; with `required`, giving neither is a problem.
 fn filter_source(
     filter: Option<FilterInput>,
     client_filter_id: Option<i64>,
     required: bool,
     problems: &mut Problems,
+    references: &mut References,
 ) -> Option<FilterSource> {
     match (filter, client_filter_id) {
         (Some(_), Some(_)) => {
@@ -105,7 +221,9 @@ fn filter_source(
             ));
             None
         }
-        (Some(body), None) => body.parse("filter", problems).map(FilterSource::Inline),
+        (Some(body), None) => body
+            .read("filter", problems, references)
+            .map(FilterSource::Inline),
         (None, Some(id)) => Some(FilterSource::Saved(ClientFilterId(id))),
         (None, None) => {
             if required {
@@ -121,22 +239,27 @@ fn filter_source(
 }
 
 impl MailingInput {
-    fn parse(self, now: DateTime<Utc>) -> Result<MailingDraft, ApiError> {
+    async fn parse(self, state: &AppState, now: DateTime<Utc>) -> Result<MailingDraft, ApiError> {
         let mut problems = Problems::default();
-        let text = problems.check("text", MailingText::parse(&self.text));
+        let mut references = References::default();
+        let text = self
+            .text
+            .require("text", &mut problems)
+            .and_then(|raw| problems.check("text", MailingText::parse(&raw)));
         let window = self
             .send_window
-            .as_ref()
+            .optional("send_window", &mut problems)
             .and_then(|body| body.parse(&mut problems));
-        let local_time = self.local_time.unwrap_or(false);
-        let start_at = problems.check(
-            "start_at",
-            MailingSchedule::stored_instant(self.start_at, local_time),
-        );
-        let end_at = problems.check(
-            "end_at",
-            MailingSchedule::stored_instant(self.end_at, local_time),
-        );
+        let local_time = self
+            .local_time
+            .optional("local_time", &mut problems)
+            .unwrap_or(false);
+        let instant = |field: &str, raw: Required<String>, problems: &mut Problems| {
+            let written = parse_time(field, &raw.require(field, problems)?, local_time, problems)?;
+            problems.check(field, MailingSchedule::stored_instant(written, local_time))
+        };
+        let start_at = instant("start_at", self.start_at, &mut problems);
+        let end_at = instant("end_at", self.end_at, &mut problems);
         let schedule = match (start_at, end_at) {
             (Some(start_at), Some(end_at)) => problems.check(
                 "end_at",
@@ -145,9 +268,22 @@ impl MailingInput {
             _ => None,
         };
         if schedule.is_some_and(|s| s.latest_end() <= now) {
-            problems.push(FieldError::invalid("end_at", &Invalid::InPast));
+            problems.invalid("end_at", &Invalid::InPast);
         }
-        let filter = filter_source(self.filter, self.client_filter_id, true, &mut problems);
+        let either_given = given(&self.filter) || given(&self.client_filter_id);
+        let filter = self.filter.optional("filter", &mut problems);
+        let client_filter_id = self
+            .client_filter_id
+            .optional("client_filter_id", &mut problems);
+        let filter = filter_source(
+            filter,
+            client_filter_id,
+            !either_given,
+            &mut problems,
+            &mut references,
+        );
+        self.unknown.report("", &mut problems);
+        references.check(state, &mut problems).await?;
         problems.finish(|| MailingDraft {
             text: text.expect("checked"),
             schedule: schedule.expect("checked"),
@@ -155,40 +291,101 @@ impl MailingInput {
         })
     }
 
-    /// The input as a patch that sets every field.
-    fn into_full_patch(self) -> MailingPatchInput {
-        MailingPatchInput {
-            text: Some(self.text),
-            start_at: Some(self.start_at),
-            end_at: Some(self.end_at),
-            filter: self.filter,
-            client_filter_id: self.client_filter_id,
-            send_window: Some(self.send_window),
-            local_time: Some(self.local_time.unwrap_or(false)),
-        }
+    /// The input as a patch that sets every field, read under the same rules as a new
+    /// mailing's.
+    async fn parse_as_patch(self, state: &AppState) -> Result<MailingPatch, ApiError> {
+        let mut problems = Problems::default();
+        let mut references = References::default();
+        let text = self
+            .text
+            .require("text", &mut problems)
+            .and_then(|raw| problems.check("text", MailingText::parse(&raw)));
+        let send_window = self
+            .send_window
+            .optional("send_window", &mut problems)
+            .and_then(|body| body.parse(&mut problems));
+        let local_time = self
+            .local_time
+            .optional("local_time", &mut problems)
+            .unwrap_or(false);
+        let start_at = self
+            .start_at
+            .require("start_at", &mut problems)
+            .and_then(|raw| parse_time("start_at", &raw, local_time, &mut problems));
+        let end_at = self
+            .end_at
+            .require("end_at", &mut problems)
+            .and_then(|raw| parse_time("end_at", &raw, local_time, &mut problems));
+        let either_given = given(&self.filter) || given(&self.client_filter_id);
+        let filter = self.filter.optional("filter", &mut problems);
+        let client_filter_id = self
+            .client_filter_id
+            .optional("client_filter_id", &mut problems);
+        let filter = filter_source(
+            filter,
+            client_filter_id,
+            !either_given,
+            &mut problems,
+            &mut references,
+        );
+        self.unknown.report("", &mut problems);
+        references.check(state, &mut problems).await?;
+        problems.finish(|| MailingPatch {
+            text,
+            start_at,
+            end_at,
+            local_time: Some(local_time),
+            send_window: Some(send_window),
+            filter,
+        })
     }
 }
 
 impl MailingPatchInput {
-    fn parse(self, filter_required: bool) -> Result<MailingPatch, ApiError> {
+    async fn parse(self, state: &AppState) -> Result<MailingPatch, ApiError> {
         let mut problems = Problems::default();
+        let mut references = References::default();
         let text = self
             .text
-            .map(|raw| problems.check("text", MailingText::parse(&raw)));
-        let send_window = self
-            .send_window
-            .map(|window| window.and_then(|body| body.parse(&mut problems)));
+            .set_only("text", &mut problems)
+            .and_then(|raw| problems.check("text", MailingText::parse(&raw)));
+        let send_window = match self.send_window.change("send_window", &mut problems) {
+            Change::Keep => None,
+            Change::Clear => Some(None),
+            Change::Set(body) => body.parse(&mut problems).map(Some),
+        };
+        let local_time = match self.local_time.change("local_time", &mut problems) {
+            Change::Keep => None,
+            Change::Clear => Some(false),
+            Change::Set(flag) => Some(flag),
+        };
+        let wall_clock_allowed = local_time == Some(true);
+        let start_at = self
+            .start_at
+            .set_only("start_at", &mut problems)
+            .and_then(|raw| parse_time("start_at", &raw, wall_clock_allowed, &mut problems));
+        let end_at = self
+            .end_at
+            .set_only("end_at", &mut problems)
+            .and_then(|raw| parse_time("end_at", &raw, wall_clock_allowed, &mut problems));
+        let filter = self.filter.set_only("filter", &mut problems);
+        let client_filter_id = self
+            .client_filter_id
+            .set_only("client_filter_id", &mut problems);
         let filter = filter_source(
-            self.filter,
-            self.client_filter_id,
-            filter_required,
+            filter,
+            client_filter_id,
+            false,
             &mut problems,
+            &mut references,
         );
+        self.unknown.report("", &mut problems);
+        references.check(state, &mut problems).await?;
         problems.finish(|| MailingPatch {
-            text: text.flatten(),
-            start_at: self.start_at,
-            end_at: self.end_at,
-            local_time: self.local_time,
+            text,
+            start_at,
+            end_at,
+            local_time,
             send_window,
             filter,
         })
@@ -198,7 +395,7 @@ impl MailingPatchInput {
 /// Stores a new mailing. When now is between its start and end, delivery starts at once; a
 /// later start begins by itself.
 pub async fn create(state: &AppState, input: MailingInput) -> Result<Mailing, ApiError> {
-    let draft = input.parse(Utc::now())?;
+    let draft = input.parse(state, Utc::now()).await?;
     let mailing = state.run(move |s| s.create_mailing(&draft)).await?;
     state.outbox_wake.notify_one();
     // The request's own closing line names the new mailing too.
@@ -215,7 +412,7 @@ pub async fn replace(
     id: MailingId,
     input: MailingInput,
 ) -> Result<Mailing, ApiError> {
-    let patch = input.into_full_patch().parse(true)?;
+    let patch = input.parse_as_patch(state).await?;
     update(state, id, patch).await
 }
 
@@ -225,7 +422,7 @@ pub async fn patch(
     id: MailingId,
     input: MailingPatchInput,
 ) -> Result<Mailing, ApiError> {
-    let patch = input.parse(false)?;
+    let patch = input.parse(state).await?;
     update(state, id, patch).await
 }
 
@@ -256,6 +453,82 @@ pub async fn delete(state: &AppState, id: MailingId) -> Result<(), ApiError> {
     state.outbox_wake.notify_one();
     tracing::info!(mailing_id = id.0, "mailing deleted");
     Ok(())
+}
+
+/// Something about a saved mailing that does not stop it but that its author should know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Apiv2Schema)]
+pub struct MailingWarning {
+    /// `no_matching_clients` or `send_window_never_opens`.
+    pub code: String,
+    pub message: String,
+}
+
+impl MailingWarning {
+    pub const CODES: [&'static str; 2] = ["no_matching_clients", "send_window_never_opens"];
+
+    fn new(code: &'static str, message: String) -> Self {
+        Self {
+            code: code.to_owned(),
+            message,
+        }
+    }
+}
+
+/// What the author of a mailing that has not ended should know: that no client matches its
+/// filter now, or that for some matching clients no moment between now and the end is allowed
+/// (their send window does not open before the end, or the end has passed on their clock), so
+/// their messages would expire unsent.
+pub async fn warnings(
+    state: &AppState,
+    mailing: &Mailing,
+) -> Result<Vec<MailingWarning>, ApiError> {
+    let now = Utc::now();
+    if !matches!(
+        mailing.status(now),
+        MailingStatus::Scheduled | MailingStatus::Running
+    ) {
+        return Ok(vec![]);
+    }
+    let filter = mailing.filter.clone();
+    let zones = state
+        .run(move |s| s.count_matching_by_zone(&filter))
+        .await?;
+    let matching: u64 = zones.iter().map(|(_, count)| count).sum();
+    if matching == 0 {
+        return Ok(vec![MailingWarning::new(
+            "no_matching_clients",
+            "no client matches the filter now, so the mailing would reach nobody; clients \
+             that match when it starts still get it"
+                .to_owned(),
+        )]);
+    }
+    let closed: Vec<(TimeZone, u64)> = zones
+        .into_iter()
+        .filter(|(zone, _)| plan_send(&mailing.schedule, zone.tz(), now) == SendPlan::Expired)
+        .collect();
+    if closed.is_empty() {
+        return Ok(vec![]);
+    }
+    let stranded: u64 = closed.iter().map(|(_, count)| count).sum();
+    let mut names: Vec<&str> = closed.iter().map(|(zone, _)| zone.name()).collect();
+    names.sort_unstable();
+    let shown = names.iter().take(5).copied().collect::<Vec<_>>().join(", ");
+    let more = if names.len() > 5 { ", …" } else { "" };
+    let why = match mailing.schedule.send_window() {
+        Some(window) => format!(
+            "the send window {}–{} does not open before the end",
+            window.start_hhmm(),
+            window.end_hhmm()
+        ),
+        None => "the mailing has already ended on their clock".to_owned(),
+    };
+    Ok(vec![MailingWarning::new(
+        "send_window_never_opens",
+        format!(
+            "for {stranded} of {matching} matching clients (time zones {shown}{more}) {why}, \
+             so their messages would expire unsent; move end_at later or widen send_window"
+        ),
+    )])
 }
 
 pub async fn get(state: &AppState, id: MailingId) -> Result<Mailing, ApiError> {

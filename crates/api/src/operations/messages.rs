@@ -2,6 +2,7 @@
 //! them is a search, whose query is read into domain values the same for every list.
 
 use crate::error::{ApiError, FieldError};
+use crate::operations::input::{QueryValue, whole_number};
 use crate::operations::paging::Paging;
 use crate::operations::problems::Problems;
 use mailing_domain::store::MessageQuery;
@@ -13,11 +14,13 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct MessageListQuery {
     /// Page number, from 1.
-    pub page: Option<u32>,
+    pub page: Option<QueryValue<u32>>,
     /// Items per page, 1 to 500 (default 50).
-    pub page_size: Option<u32>,
-    pub mailing_id: Option<i64>,
-    pub client_id: Option<i64>,
+    pub page_size: Option<QueryValue<u32>>,
+    /// Only messages of this mailing.
+    pub mailing_id: Option<QueryValue<i64>>,
+    /// Only messages to this client.
+    pub client_id: Option<QueryValue<i64>>,
     /// One of `scheduled`, `queued`, `sent`, `retrying`, `failed`, `expired`, `cancelled`.
     pub status: Option<String>,
 }
@@ -27,9 +30,9 @@ pub struct MessageListQuery {
 #[serde(deny_unknown_fields)]
 pub struct MailingStatsQuery {
     /// Page of messages, from 1.
-    pub page: Option<u32>,
+    pub page: Option<QueryValue<u32>>,
     /// Messages per page, 1 to 500 (default 50).
-    pub page_size: Option<u32>,
+    pub page_size: Option<QueryValue<u32>>,
     /// Only messages in this status.
     pub status: Option<String>,
 }
@@ -53,16 +56,23 @@ pub fn parse_status(raw: Option<String>, problems: &mut Problems) -> Option<Mess
 impl MessageListQuery {
     /// The conditions and the page asked for; problems make a 400.
     pub fn parse(self) -> Result<(MessageQuery, Paging), ApiError> {
-        let paging = Paging::parse(self.page, self.page_size)?;
         let mut problems = Problems::default();
+        let paging = Paging::read(self.page.as_ref(), self.page_size.as_ref(), &mut problems);
+        let id = |field: &str, raw: Option<QueryValue<i64>>, problems: &mut Problems| {
+            raw.and_then(|raw| whole_number(field, raw.raw(), 1, i64::MAX, problems))
+        };
+        let mailing_id = id("mailing_id", self.mailing_id, &mut problems);
+        let client_id = id("client_id", self.client_id, &mut problems);
         let status = parse_status(self.status, &mut problems);
-        let filter = problems.finish_query(|| MessageQuery {
-            mailing_id: self.mailing_id.map(MailingId),
-            client_id: self.client_id.map(ClientId),
-            status,
-            phone_prefix: None,
-        })?;
-        Ok((filter, paging))
+        problems.finish_query(|| {
+            let filter = MessageQuery {
+                mailing_id: mailing_id.map(MailingId),
+                client_id: client_id.map(ClientId),
+                status,
+                phone_prefix: None,
+            };
+            (filter, paging.expect("checked"))
+        })
     }
 }
 
@@ -72,7 +82,7 @@ impl MailingStatsQuery {
         MessageListQuery {
             page: self.page,
             page_size: self.page_size,
-            mailing_id: Some(mailing_id.0),
+            mailing_id: Some(QueryValue::of(mailing_id.0)),
             client_id: None,
             status: self.status,
         }

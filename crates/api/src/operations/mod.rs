@@ -9,9 +9,12 @@
 
 pub mod client_filters;
 pub mod clients;
+pub mod examples;
+pub mod input;
 pub mod mailings;
 pub mod messages;
 pub mod operators;
 pub mod paging;
 pub mod problems;
+pub mod references;
 pub mod tags;

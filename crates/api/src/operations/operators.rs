@@ -1,6 +1,7 @@
 //! Mobile operators: what a body may say about one, and creating, changing and deleting them.
 
 use crate::error::ApiError;
+use crate::operations::input::{Field, Required, UnknownFields};
 use crate::operations::problems::Problems;
 use crate::state::AppState;
 use mailing_domain::store::{NewOperator, Operator, OperatorPatch};
@@ -8,20 +9,25 @@ use mailing_domain::{OperatorCode, OperatorId, OperatorName};
 use paperclip::actix::Apiv2Schema;
 use serde::Deserialize;
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct OperatorInput {
     /// 1 to 32 characters: lowercase latin letters, digits, `-`, `_`. Unique.
-    pub code: String,
+    pub code: Required<String>,
     /// 1 to 100 characters.
-    pub name: String,
+    pub name: Required<String>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+/// A merge patch: a field left out keeps its value; neither field may be `null`.
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct OperatorPatchInput {
-    pub code: Option<String>,
-    pub name: Option<String>,
+    pub code: Field<String>,
+    pub name: Field<String>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
 impl OperatorPatchInput {
@@ -29,31 +35,32 @@ impl OperatorPatchInput {
         let mut problems = Problems::default();
         let code = self
             .code
-            .map(|raw| problems.check("code", OperatorCode::parse(&raw)));
+            .set_only("code", &mut problems)
+            .and_then(|raw| problems.check("code", OperatorCode::parse(&raw)));
         let name = self
             .name
-            .map(|raw| problems.check("name", OperatorName::parse(&raw)));
-        problems.finish(|| OperatorPatch {
-            code: code.flatten(),
-            name: name.flatten(),
-        })
+            .set_only("name", &mut problems)
+            .and_then(|raw| problems.check("name", OperatorName::parse(&raw)));
+        self.unknown.report("", &mut problems);
+        problems.finish(|| OperatorPatch { code, name })
     }
 }
 
 impl OperatorInput {
-    /// The input as a patch that sets every field.
-    fn into_full_patch(self) -> OperatorPatchInput {
-        OperatorPatchInput {
-            code: Some(self.code),
-            name: Some(self.name),
-        }
-    }
-
     fn parse(self) -> Result<NewOperator, ApiError> {
-        let patch = self.into_full_patch().parse()?;
-        Ok(NewOperator {
-            code: patch.code.expect("given"),
-            name: patch.name.expect("given"),
+        let mut problems = Problems::default();
+        let code = self
+            .code
+            .require("code", &mut problems)
+            .and_then(|raw| problems.check("code", OperatorCode::parse(&raw)));
+        let name = self
+            .name
+            .require("name", &mut problems)
+            .and_then(|raw| problems.check("name", OperatorName::parse(&raw)));
+        self.unknown.report("", &mut problems);
+        problems.finish(|| NewOperator {
+            code: code.expect("checked"),
+            name: name.expect("checked"),
         })
     }
 }
@@ -69,7 +76,12 @@ pub async fn replace(
     id: OperatorId,
     input: OperatorInput,
 ) -> Result<Operator, ApiError> {
-    patch(state, id, input.into_full_patch()).await
+    let new = input.parse()?;
+    let patch = OperatorPatch {
+        code: Some(new.code),
+        name: Some(new.name),
+    };
+    state.run(move |s| s.update_operator(id, &patch)).await
 }
 
 /// Sets the fields given. Changing the code of an operator that clients use is refused.

@@ -1,7 +1,9 @@
 //! Which page of a list to return: `page` (from 1) and `page_size` (1 to 500, default 50),
 //! checked the same for every list.
 
-use crate::error::{ApiError, FieldError};
+use crate::error::ApiError;
+use crate::operations::input::{QueryValue, whole_number};
+use crate::operations::problems::Problems;
 use mailing_domain::store::PageRequest;
 use paperclip::actix::Apiv2Schema;
 use serde::Deserialize;
@@ -16,14 +18,16 @@ pub const MAX_PAGE: u32 = u32::MAX;
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Page number, from 1.
-    pub page: Option<u32>,
+    pub page: Option<QueryValue<u32>>,
     /// Items per page, 1 to 500 (default 50).
-    pub page_size: Option<u32>,
+    pub page_size: Option<QueryValue<u32>>,
 }
 
 impl ListQuery {
     pub fn paging(&self) -> Result<Paging, ApiError> {
-        Paging::parse(self.page, self.page_size)
+        let mut problems = Problems::default();
+        let paging = Paging::read(self.page.as_ref(), self.page_size.as_ref(), &mut problems);
+        problems.finish_query(|| paging.expect("checked"))
     }
 }
 
@@ -35,29 +39,24 @@ pub struct Paging {
 }
 
 impl Paging {
-    pub fn parse(page: Option<u32>, page_size: Option<u32>) -> Result<Self, ApiError> {
-        let page = page.unwrap_or(1);
-        let page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-        let mut details = vec![];
-        if page == 0 {
-            details.push(FieldError::new(
-                "page",
-                "out_of_range",
-                "must be at least 1",
-            ));
-        }
-        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-            details.push(FieldError::new(
-                "page_size",
-                "out_of_range",
-                format!("must be 1 to {MAX_PAGE_SIZE}"),
-            ));
-        }
-        if details.is_empty() {
-            Ok(Self { page, page_size })
-        } else {
-            Err(ApiError::invalid_query(details))
-        }
+    /// The page asked for; a value out of range or not a number is recorded.
+    pub fn read(
+        page: Option<&QueryValue<u32>>,
+        page_size: Option<&QueryValue<u32>>,
+        problems: &mut Problems,
+    ) -> Option<Self> {
+        let page = match page {
+            Some(raw) => whole_number("page", raw.raw(), 1, MAX_PAGE, problems),
+            None => Some(1),
+        };
+        let page_size = match page_size {
+            Some(raw) => whole_number("page_size", raw.raw(), 1, MAX_PAGE_SIZE, problems),
+            None => Some(DEFAULT_PAGE_SIZE),
+        };
+        Some(Self {
+            page: page?,
+            page_size: page_size?,
+        })
     }
 
     pub fn request(&self) -> PageRequest {

@@ -24,6 +24,20 @@ impl Problems {
         self.0.push(error);
     }
 
+    /// Records `rule` against `field`.
+    pub fn invalid(&mut self, field: impl Into<String>, rule: &Invalid) {
+        self.0.push(FieldError::invalid(field, rule));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The problems recorded so far.
+    pub fn details(&self) -> &[FieldError] {
+        &self.0
+    }
+
     /// Like [`Problems::finish`], for query parameters: problems make a 400.
     pub fn finish_query<T>(self, value: impl FnOnce() -> T) -> Result<T, ApiError> {
         if self.0.is_empty() {

@@ -2,6 +2,7 @@
 //! renaming and deleting them.
 
 use crate::error::ApiError;
+use crate::operations::input::{Field, Required, UnknownFields};
 use crate::operations::problems::Problems;
 use crate::state::AppState;
 use mailing_domain::store::{NewTag, Tag};
@@ -9,26 +10,48 @@ use mailing_domain::{TagId, TagValue};
 use paperclip::actix::Apiv2Schema;
 use serde::Deserialize;
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct TagInput {
     /// 1 to 64 characters, trimmed; unique.
-    pub value: String,
+    pub value: Required<String>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
-#[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
+/// A merge patch: `value` left out changes nothing; it may not be `null`.
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
 pub struct TagPatchInput {
-    pub value: Option<String>,
+    pub value: Field<String>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
 }
 
 impl TagInput {
     fn parse(self) -> Result<NewTag, ApiError> {
         let mut problems = Problems::default();
-        let value = problems.check("value", TagValue::parse(&self.value));
+        let value = self
+            .value
+            .require("value", &mut problems)
+            .and_then(|raw| problems.check("value", TagValue::parse(&raw)));
+        self.unknown.report("", &mut problems);
         problems.finish(|| NewTag {
             value: value.expect("checked"),
         })
+    }
+}
+
+impl TagPatchInput {
+    /// The new value, if the patch gives one.
+    fn parse(self) -> Result<Option<NewTag>, ApiError> {
+        let mut problems = Problems::default();
+        let value = self
+            .value
+            .set_only("value", &mut problems)
+            .and_then(|raw| problems.check("value", TagValue::parse(&raw)));
+        self.unknown.report("", &mut problems);
+        problems.finish(|| value.map(|value| NewTag { value }))
     }
 }
 
@@ -45,8 +68,8 @@ pub async fn rename(state: &AppState, id: TagId, input: TagInput) -> Result<Tag,
 
 /// A patch without a value changes nothing and answers the tag as it is.
 pub async fn patch(state: &AppState, id: TagId, input: TagPatchInput) -> Result<Tag, ApiError> {
-    match input.value {
-        Some(value) => rename(state, id, TagInput { value }).await,
+    match input.parse()? {
+        Some(new) => state.run(move |s| s.update_tag(id, &new)).await,
         None => get(state, id).await,
     }
 }

@@ -3,8 +3,9 @@
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::operations::mailings::{self, MailingInput, MailingPatchInput, SendWindowBody};
-use crate::operations::paging::ListQuery;
+use crate::operations::mailings::{
+    self, MailingInput, MailingListQuery, MailingPatchInput, MailingWarning, SendWindowBody,
+};
 use crate::routes::client_filters::FilterBody;
 use crate::routes::page::page_of;
 use crate::state::AppState;
@@ -49,6 +50,11 @@ pub struct MailingBody {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What its author should know while it has not ended: no client matches the filter now
+    /// (`no_matching_clients`), or for some clients the send window cannot open before the
+    /// end (`send_window_never_opens`). Given in the answers about one mailing (create,
+    /// replace, update, cancel, get); `null` in lists and statistics.
+    pub warnings: Option<Vec<MailingWarning>>,
 }
 
 impl MailingBody {
@@ -66,6 +72,7 @@ impl MailingBody {
             cancelled_at: mailing.cancelled_at,
             created_at: mailing.created_at,
             updated_at: mailing.updated_at,
+            warnings: None,
         }
     }
 
@@ -73,22 +80,34 @@ impl MailingBody {
     fn current(mailing: &Mailing) -> Self {
         Self::new(mailing, Utc::now())
     }
+
+    /// The mailing with its status and its warnings at the time of the response.
+    async fn with_warnings(state: &AppState, mailing: &Mailing) -> Result<Self, ApiError> {
+        let mut body = Self::current(mailing);
+        body.warnings = Some(mailings::warnings(state, mailing).await?);
+        Ok(body)
+    }
 }
 
 page_of!(MailingPage, MailingBody);
 
 /// List mailings
+///
+/// Oldest first; `status` keeps those in one status at the time of the request.
 #[api_v2_operation(tags(Mailings))]
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
-    query: QueryParams<ListQuery>,
+    query: QueryParams<MailingListQuery>,
 ) -> Result<web::Json<MailingPage>, ApiError> {
-    let paging = query.0.paging()?;
-    let page = state
-        .run(move |s| s.list_mailings(paging.request()))
-        .await?;
+    let (status, paging) = query.0.parse()?;
     let now = Utc::now();
+    let page = state
+        .run(move |s| match status {
+            Some(status) => s.list_mailings_in_status(status, now, paging.request()),
+            None => s.list_mailings(paging.request()),
+        })
+        .await?;
     Ok(web::Json(MailingPage {
         items: page
             .items
@@ -112,7 +131,9 @@ pub async fn create(
     body: JsonBody<MailingInput>,
 ) -> Result<CreatedJson<MailingBody>, ApiError> {
     let mailing = mailings::create(&state, body.0).await?;
-    Ok(CreatedJson(MailingBody::current(&mailing)))
+    Ok(CreatedJson(
+        MailingBody::with_warnings(&state, &mailing).await?,
+    ))
 }
 
 /// Get a mailing
@@ -124,7 +145,9 @@ pub async fn get(
 ) -> Result<web::Json<MailingBody>, ApiError> {
     let id = MailingId(id.into_inner());
     let mailing = mailings::get(&state, id).await?;
-    Ok(web::Json(MailingBody::current(&mailing)))
+    Ok(web::Json(
+        MailingBody::with_warnings(&state, &mailing).await?,
+    ))
 }
 
 /// Replace a mailing
@@ -140,7 +163,9 @@ pub async fn replace(
     body: JsonBody<MailingInput>,
 ) -> Result<web::Json<MailingBody>, ApiError> {
     let mailing = mailings::replace(&state, MailingId(id.into_inner()), body.0).await?;
-    Ok(web::Json(MailingBody::current(&mailing)))
+    Ok(web::Json(
+        MailingBody::with_warnings(&state, &mailing).await?,
+    ))
 }
 
 /// Update some fields of a mailing
@@ -155,7 +180,9 @@ pub async fn patch(
     body: JsonBody<MailingPatchInput>,
 ) -> Result<web::Json<MailingBody>, ApiError> {
     let mailing = mailings::patch(&state, MailingId(id.into_inner()), body.0).await?;
-    Ok(web::Json(MailingBody::current(&mailing)))
+    Ok(web::Json(
+        MailingBody::with_warnings(&state, &mailing).await?,
+    ))
 }
 
 /// Cancel a mailing
@@ -169,7 +196,9 @@ pub async fn cancel(
     id: web::Path<i64>,
 ) -> Result<web::Json<MailingBody>, ApiError> {
     let mailing = mailings::cancel(&state, MailingId(id.into_inner())).await?;
-    Ok(web::Json(MailingBody::current(&mailing)))
+    Ok(web::Json(
+        MailingBody::with_warnings(&state, &mailing).await?,
+    ))
 }
 
 /// Delete a mailing

@@ -55,6 +55,11 @@ pub struct MailingStatsBody {
 
 #[derive(Serialize, Apiv2Schema)]
 pub struct MailingStatsPage {
+    /// The messages of every mailing together, by status.
+    pub by_status: ByStatus,
+    /// The messages of every mailing together.
+    pub messages_total: u64,
+    /// Each mailing of the page with its own counts.
     pub items: Vec<MailingStatsBody>,
     pub page: u32,
     pub page_size: u32,
@@ -73,7 +78,8 @@ pub struct MailingDetailStatsBody {
 
 /// Statistics of every mailing
 ///
-/// Each mailing with its message counts by status.
+/// The messages of all mailings together by status (`by_status`, `messages_total`), and each
+/// mailing of the page with its own counts.
 #[api_v2_operation(tags(Statistics))]
 pub async fn all_mailings(
     _: Authenticated,
@@ -81,12 +87,12 @@ pub async fn all_mailings(
     query: QueryParams<ListQuery>,
 ) -> Result<web::Json<MailingStatsPage>, ApiError> {
     let paging = query.0.paging()?;
-    let (mailings, counts) = state
+    let (mailings, counts, totals) = state
         .run(move |s| {
             let mailings = s.list_mailings(paging.request())?;
             let ids: Vec<MailingId> = mailings.items.iter().map(|m| m.id).collect();
             let counts = s.count_messages_of(&ids)?;
-            Ok((mailings, counts))
+            Ok((mailings, counts, s.message_totals()?))
         })
         .await?;
     let now = Utc::now();
@@ -103,6 +109,8 @@ pub async fn all_mailings(
         })
         .collect();
     Ok(web::Json(MailingStatsPage {
+        by_status: ByStatus::from(&totals),
+        messages_total: totals.total(),
         items,
         page: paging.page,
         page_size: paging.page_size,

@@ -51,6 +51,10 @@ async fn create_get_and_list_client_filters() {
 
 async fn put_replaces_and_patch_merges() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let filter = app
         .create_client_filter(&json!({ "name": "A", "operator_codes": ["bln"], "tags": ["vip"] }))
         .await;
@@ -115,6 +119,10 @@ async fn delete_removes_the_filter() {
 
 async fn missing_filters_are_not_found() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let path = "/api/v1/client-filters/77";
 
     error(app.get(path).await, StatusCode::NOT_FOUND, "not_found").await;
@@ -137,6 +145,10 @@ async fn missing_filters_are_not_found() {
 
 async fn invalid_filters_are_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let before = app.counts().await;
     let codes: Vec<String> = (0..101).map(|i| format!("op{i}")).collect();
     let tags: Vec<String> = (0..101).map(|i| format!("tag{i}")).collect();
@@ -215,6 +227,10 @@ async fn invalid_filter_updates_change_nothing() {
 
 async fn mailings_keep_their_copy_of_a_saved_filter() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let filter = app
         .create_client_filter(&json!({ "operator_codes": ["bln"], "tags": ["vip"] }))
         .await;

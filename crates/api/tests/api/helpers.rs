@@ -339,13 +339,54 @@ impl TestApp {
     }
 
     pub async fn create_client_filter(&self, body_json: &Value) -> Value {
+        self.ensure_named(body_json).await;
         let response = self.post_json("/api/v1/client-filters", body_json).await;
         body(response, StatusCode::CREATED).await
     }
 
     pub async fn create_mailing(&self, body_json: &Value) -> Value {
+        self.ensure_named(&body_json["filter"]).await;
         let response = self.post_json("/api/v1/mailings", body_json).await;
         body(response, StatusCode::CREATED).await
+    }
+
+    /// Creates the operators and tags `filter` names that do not exist yet, since a filter
+    /// may only name existing ones.
+    pub async fn ensure_named(&self, filter: &Value) {
+        let names = |list: &str| -> Vec<String> {
+            filter[list]
+                .as_array()
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for code in names("operator_codes") {
+            let response = self
+                .post_json(
+                    "/api/v1/operators",
+                    &json!({ "code": code, "name": format!("Operator {code}") }),
+                )
+                .await;
+            assert!(
+                [StatusCode::CREATED, StatusCode::CONFLICT].contains(&response.status()),
+                "creating operator {code}: {}",
+                response.status()
+            );
+        }
+        for value in names("tags") {
+            let response = self
+                .post_json("/api/v1/tags", &json!({ "value": value }))
+                .await;
+            assert!(
+                [StatusCode::CREATED, StatusCode::CONFLICT].contains(&response.status()),
+                "creating tag {value}: {}",
+                response.status()
+            );
+        }
     }
 
     /// A mailing that starts tomorrow.

@@ -31,6 +31,10 @@ both_setups!(
 
 async fn create_and_get_a_mailing() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let start = at(Duration::days(1));
     let end = at(Duration::days(2));
 
@@ -177,6 +181,10 @@ async fn windows_may_cross_midnight() {
 
 async fn put_replaces_a_scheduled_mailing() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let mailing = app
         .create_mailing(&with(
             &scheduled_mailing_body(),
@@ -224,6 +232,10 @@ async fn put_replaces_a_scheduled_mailing() {
 
 async fn patch_changes_only_given_fields() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let mailing = app
         .create_mailing(&with(
             &scheduled_mailing_body(),
@@ -393,6 +405,10 @@ async fn missing_mailings_are_not_found() {
 
 async fn invalid_mailings_are_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let saved = app.create_client_filter(&json!({ "tags": ["vip"] })).await;
     let before = app.counts().await;
     let base = scheduled_mailing_body();
@@ -588,6 +604,10 @@ async fn end_in_the_past_is_refused_on_update() {
 
 async fn running_mailings_refuse_changes_to_who_and_when() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let request = running_mailing_body();
     let mailing = app.create_mailing(&request).await;
     let path = format!("/api/v1/mailings/{}", id(&mailing));
@@ -756,6 +776,10 @@ async fn cancel_cancels_unsent_messages_and_is_idempotent() {
 
 async fn cancelled_mailings_cannot_change() {
     let app = spawn_app().await;
+    app.ensure_named(
+        &json!({ "operator_codes": ["bln", "mts"], "tags": ["vip", "new", "x", "ok"] }),
+    )
+    .await;
     let request = scheduled_mailing_body();
     let mailing = app.create_mailing(&request).await;
     let path = format!("/api/v1/mailings/{}", id(&mailing));

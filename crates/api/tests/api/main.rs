@@ -18,5 +18,6 @@ mod malformed;
 mod messages;
 mod observability;
 mod operators;
+mod plain_errors;
 mod stats;
 mod tags;

@@ -1,7 +1,7 @@
 use super::dialect::now;
 use super::messages::ID_SLICE;
 use super::pipeline;
-use super::schema::{client_tags, clients, tags};
+use super::schema::{client_tags, clients, operators, tags};
 use super::tags::ensure_tags;
 use super::{Backend, BackendStore, Conn};
 use crate::columns::{bounds, corrupt, starts_with, total};
@@ -225,6 +225,53 @@ impl ClientStore for BackendStore {
 
     fn count_matching(&self, filter: &ClientFilter) -> StoreResult<u64> {
         self.read(|conn| Ok(total(pipeline::count_matching(conn, filter)?)))
+    }
+
+    fn count_matching_by_zone(&self, filter: &ClientFilter) -> StoreResult<Vec<(TimeZone, u64)>> {
+        self.read(|conn| {
+            pipeline::count_matching_by_zone(conn, filter)?
+                .into_iter()
+                .map(|row| {
+                    let zone = TimeZone::parse(&row.time_zone)
+                        .map_err(|e| corrupt("clients", "time_zone", 0, e))?;
+                    Ok((zone, total(row.count)))
+                })
+                .collect()
+        })
+    }
+
+    fn missing_operators(&self, codes: &[OperatorCode]) -> StoreResult<Vec<OperatorCode>> {
+        let wanted: Vec<&str> = codes.iter().map(OperatorCode::as_str).collect();
+        self.read(|conn| {
+            let known: BTreeSet<String> = operators::table
+                .filter(operators::code.eq_any(&wanted))
+                .select(operators::code)
+                .load(conn)?
+                .into_iter()
+                .collect();
+            Ok(codes
+                .iter()
+                .filter(|code| !known.contains(code.as_str()))
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn missing_tags(&self, values: &[TagValue]) -> StoreResult<Vec<TagValue>> {
+        let wanted: Vec<&str> = values.iter().map(TagValue::as_str).collect();
+        self.read(|conn| {
+            let known: BTreeSet<String> = tags::table
+                .filter(tags::value.eq_any(&wanted))
+                .select(tags::value)
+                .load(conn)?
+                .into_iter()
+                .collect();
+            Ok(values
+                .iter()
+                .filter(|value| !known.contains(value.as_str()))
+                .cloned()
+                .collect())
+        })
     }
 
     fn phones_of(&self, ids: &[ClientId]) -> StoreResult<HashMap<ClientId, PhoneNumber>> {

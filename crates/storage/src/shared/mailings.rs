@@ -145,6 +145,29 @@ fn visible() -> mailings::BoxedQuery<'static, Backend> {
         .into_boxed()
 }
 
+/// One page of the mailings `query` selects, oldest first, and how many it selects in all.
+fn list_page(
+    conn: &mut Conn,
+    query: impl Fn() -> mailings::BoxedQuery<'static, Backend>,
+    page: PageRequest,
+) -> Result<Page<Mailing>, Failure> {
+    let (offset, limit) = bounds(page);
+    let count: i64 = query().count().get_result(conn)?;
+    let items = query()
+        .select(MailingRow::as_select())
+        .order(mailings::id.asc())
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?
+        .into_iter()
+        .map(MailingRow::into_record)
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        items,
+        total: total(count),
+    })
+}
+
 /// Reads a visible mailing and holds it until the transaction ends, so concurrent updates,
 /// cancellations and deletions of one mailing apply one after another.
 fn lock(conn: &mut Conn, id: MailingId) -> Result<Mailing, Failure> {
@@ -218,23 +241,44 @@ impl MailingStore for BackendStore {
     }
 
     fn list_mailings(&self, page: PageRequest) -> StoreResult<Page<Mailing>> {
-        let (offset, limit) = bounds(page);
-        self.read(|conn| {
-            let count: i64 = visible().count().get_result(conn)?;
-            let items = visible()
-                .select(MailingRow::as_select())
-                .order(mailings::id.asc())
-                .offset(offset)
-                .limit(limit)
-                .load(conn)?
-                .into_iter()
-                .map(MailingRow::into_record)
-                .collect::<Result<_, _>>()?;
-            Ok(Page {
-                items,
-                total: total(count),
-            })
-        })
+        self.read(|conn| list_page(conn, visible, page))
+    }
+
+    fn list_mailings_in_status(
+        &self,
+        status: MailingStatus,
+        now: DateTime<Utc>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Mailing>> {
+        let bounds = MailingStatus::clock_bounds(now);
+        let (now, east, west) = (
+            storage_instant(bounds.now),
+            storage_instant(bounds.local_now_east),
+            storage_instant(bounds.local_now_west),
+        );
+        let in_status = move || {
+            let query = visible();
+            let live = query.filter(mailings::cancelled_at.is_null());
+            // Started somewhere: on the server's clock, or on the easternmost client's.
+            let started = mailings::local_time
+                .eq(false)
+                .and(mailings::start_at.le(now))
+                .or(mailings::local_time
+                    .eq(true)
+                    .and(mailings::start_at.le(east)));
+            // Ended everywhere: on the server's clock, or on the westernmost client's.
+            let ended = mailings::local_time
+                .eq(false)
+                .and(mailings::end_at.le(now))
+                .or(mailings::local_time.eq(true).and(mailings::end_at.le(west)));
+            match status {
+                MailingStatus::Cancelled => visible().filter(mailings::cancelled_at.is_not_null()),
+                MailingStatus::Scheduled => live.filter(started.eq(false)),
+                MailingStatus::Running => live.filter(started).filter(ended.eq(false)),
+                MailingStatus::Finished => live.filter(started).filter(ended),
+            }
+        };
+        self.read(|conn| list_page(conn, in_status, page))
     }
 
     #[tracing::instrument(skip_all, fields(mailing_id = id.0))]

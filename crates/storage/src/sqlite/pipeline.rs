@@ -7,7 +7,8 @@
 use super::Conn;
 use super::dialect::{now, store_filter};
 use crate::columns::{
-    ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZonePlan, ZoneRow, returned_ids,
+    ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZoneCountRow, ZonePlan, ZoneRow,
+    returned_ids,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -91,6 +92,21 @@ fn select_matching(
 pub(super) fn zones_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<Vec<String>> {
     let rows: Vec<ZoneRow> = select_matching("DISTINCT c.time_zone", filter).load(conn)?;
     Ok(rows.into_iter().map(|row| row.time_zone).collect())
+}
+
+/// How many clients `filter` matches in each time zone.
+pub(super) fn count_matching_by_zone(
+    conn: &mut Conn,
+    filter: &ClientFilter,
+) -> QueryResult<Vec<ZoneCountRow>> {
+    let (codes, tags) = store_filter(filter);
+    diesel::sql_query(format!(
+        "SELECT c.time_zone AS time_zone, count(*) AS count FROM clients c
+         WHERE {MATCHES_FILTER} GROUP BY c.time_zone"
+    ))
+    .bind::<Text, _>(codes)
+    .bind::<Text, _>(tags)
+    .load(conn)
 }
 
 /// How many clients `filter` matches.

@@ -5,7 +5,8 @@ use crate::admin::form::Form;
 use crate::admin::view::Clock;
 use crate::error::{ApiError, FieldError};
 use crate::operations::client_filters::FilterInput;
-use crate::operations::mailings::{MailingInput, SendWindowBody};
+use crate::operations::input::{Field, UnknownFields};
+use crate::operations::mailings::{MailingInput, SendWindowInput};
 use crate::operations::problems::Problems;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
@@ -111,31 +112,27 @@ impl Mailings {
             &self.end_at,
             unchanged.map(|m| m.schedule.end_at()),
         );
-        let send_window =
-            (!self.window_start.is_empty() || !self.window_end.is_empty()).then(|| {
-                SendWindowBody {
-                    start: self.window_start.clone(),
-                    end: self.window_end.clone(),
-                }
-            });
+        let send_window = (!self.window_start.is_empty() || !self.window_end.is_empty())
+            .then(|| SendWindowInput::new(self.window_start.clone(), self.window_end.clone()));
         let (filter, client_filter_id) = match self.client_filter_id {
             Some(id) => (None, Some(id)),
             None => (
-                Some(FilterInput {
-                    operator_codes: Some(self.operator_codes.clone()),
-                    tags: Some(self.tags.clone()),
-                }),
+                Some(FilterInput::new(
+                    self.operator_codes.clone(),
+                    self.tags.clone(),
+                )),
                 None,
             ),
         };
         problems.finish(|| MailingInput {
-            text: self.text.clone(),
-            start_at: start_at.expect("read"),
-            end_at: end_at.expect("read"),
-            filter,
-            client_filter_id,
-            send_window,
-            local_time: Some(self.local_time),
+            text: Field::value(self.text.clone()),
+            start_at: Field::value(start_at.expect("read").to_rfc3339()),
+            end_at: Field::value(end_at.expect("read").to_rfc3339()),
+            filter: Field::from_option(filter),
+            client_filter_id: Field::from_option(client_filter_id),
+            send_window: Field::from_option(send_window),
+            local_time: Field::value(self.local_time),
+            unknown: UnknownFields::default(),
         })
     }
 }

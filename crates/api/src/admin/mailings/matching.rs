@@ -22,10 +22,7 @@ pub enum Selection {
 impl Selection {
     /// The ticked operators and tags, read by the API's filter rules.
     pub fn parse(codes: &[String], tags: &[String]) -> Self {
-        let input = FilterInput {
-            operator_codes: Some(codes.to_vec()),
-            tags: Some(tags.to_vec()),
-        };
+        let input = FilterInput::new(codes.to_vec(), tags.to_vec());
         let mut problems = Problems::default();
         match input.parse("filter", &mut problems) {
             Some(filter) if problems.finish(|| ()).is_ok() => Selection::Inline(filter),

@@ -1,0 +1,71 @@
+//! A valid example for each field a request may carry, shown in error messages so that a
+//! refused value is always answered with one that would be accepted.
+
+use chrono::{Duration, Timelike, Utc};
+
+/// `; for example <value>` for the field at `path` (`filter.tags[2]`, `start_at`), or nothing
+/// when the field has no example.
+pub fn suffix(path: &str) -> String {
+    example(path).map_or_else(String::new, |example| format!("; for example {example}"))
+}
+
+/// A valid value for the field at `path`, as JSON would write it. An entry of a list
+/// (`tags[2]`) gets an entry, not a list.
+pub fn example(path: &str) -> Option<String> {
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    let (name, entry) = match leaf.split_once('[') {
+        Some((name, _)) => (name, true),
+        None => (leaf, false),
+    };
+    let value = match (name, entry) {
+        ("phone_number", _) => "\"79001234567\"".to_owned(),
+        ("operator_code" | "code", _) | ("operator_codes", true) => "\"mts\"".to_owned(),
+        ("operator_codes", false) => "[\"mts\", \"beeline\"]".to_owned(),
+        ("tags", true) | ("tag" | "value", _) => "\"vip\"".to_owned(),
+        ("tags", false) => "[\"vip\", \"moscow\"]".to_owned(),
+        ("time_zone", _) => "\"Europe/Moscow\"".to_owned(),
+        ("text", _) => "\"Hello! Our shop opens at 9.\"".to_owned(),
+        ("start_at", _) => format!("\"{}\"", tomorrow_at(9)),
+        ("end_at", _) => format!("\"{}\"", tomorrow_at(18)),
+        ("local_time", _) => "true".to_owned(),
+        ("send_window", _) => "{\"start\": \"09:00\", \"end\": \"21:00\"}".to_owned(),
+        ("start", _) => "\"09:00\"".to_owned(),
+        ("end", _) => "\"21:00\"".to_owned(),
+        ("filter", _) => "{\"operator_codes\": [\"mts\"], \"tags\": [\"vip\"]}".to_owned(),
+        ("client_filter_id" | "mailing_id" | "client_id" | "id", _) => "42".to_owned(),
+        ("name", _) => "\"VIP clients in Moscow\"".to_owned(),
+        ("page", _) => "2".to_owned(),
+        ("page_size", _) => "50".to_owned(),
+        ("status", _) => "\"sent\"".to_owned(),
+        ("phone_prefix", _) => "\"7900\"".to_owned(),
+        ("username", _) => "\"admin\"".to_owned(),
+        _ => return None,
+    };
+    Some(value)
+}
+
+/// An RFC 3339 time tomorrow at `hour`:00 UTC: always in the future, readable.
+pub fn tomorrow_at(hour: u32) -> String {
+    let tomorrow = Utc::now() + Duration::days(1);
+    let at = tomorrow
+        .with_hour(hour)
+        .and_then(|t| t.with_minute(0))
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(tomorrow);
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_of_lists_get_an_entry() {
+        assert_eq!(example("filter.tags[2]").as_deref(), Some("\"vip\""));
+        assert_eq!(example("tags").as_deref(), Some("[\"vip\", \"moscow\"]"));
+        assert_eq!(example("send_window.start").as_deref(), Some("\"09:00\""));
+        assert_eq!(example("no_such_field"), None);
+        assert!(suffix("start_at").starts_with("; for example \""));
+    }
+}
