@@ -113,6 +113,12 @@ impl Application {
                 .wrap(from_fn(observe::observe))
                 .default_service(aweb::to(HttpResponse::NotFound))
                 .configure(admin::routes)
+                .route(
+                    "/",
+                    aweb::route()
+                        .guard(guard::Any(guard::Get()).or(guard::Head()))
+                        .to(health::root),
+                )
                 .route("/healthz", aweb::get().to(health::healthz))
                 .route("/readyz", aweb::get().to(health::readyz))
                 .route("/metrics", aweb::get().to(metrics::endpoint))
