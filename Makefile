@@ -124,9 +124,9 @@ $(VENV)/bin/openapi-spec-validator:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet openapi-spec-validator==0.9.0
 
-## validate-openapi: check docs/openapi.json against the OpenAPI 3 schema
+## validate-openapi: check docs/openapi.json and docs/probe-api.yaml against the OpenAPI 3 schema
 validate-openapi: $(VENV)/bin/openapi-spec-validator
-	$(VENV)/bin/openapi-spec-validator docs/openapi.json
+	$(VENV)/bin/openapi-spec-validator docs/openapi.json docs/probe-api.yaml
 
 $(VENV)/deploy-requirements.txt: deploy/requirements.txt
 	python3 -m venv $(VENV)
