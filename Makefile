@@ -1,8 +1,14 @@
-# Developer entry points. `make run` starts the product, `make test` runs every test.
+# Developer entry points: `make` lists them, `make run` starts the product, `make test` runs
+# every test. Each target a person runs has a `## name: summary` comment; `make help` prints
+# the first line of each, so keep that line a summary on its own.
 
 SHELL := /bin/bash
+# This file, before .env joins the list.
+MAKEFILE := $(lastword $(MAKEFILE_LIST))
 -include .env
 export
+
+.DEFAULT_GOAL := help
 
 CARGO ?= cargo
 PG_HOST ?= 127.0.0.1
@@ -13,18 +19,36 @@ API := $(BIN)/mailing-api
 BROWSER_DIR := crates/api/browser
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run run-distributed build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy fuzz-api browser-deps test-browser up down fmt lint clean-venv
+.PHONY: help run run-distributed build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy fuzz-api browser-deps test-browser up down fmt lint clean-venv
 
-## run: the whole product in one process (`mailing`): api on :8000, scheduler, sender and the
-## probe simulator on :8090, on ./data/mailing.db and the in-process bus; needs nothing but
-## the Rust toolchain. Ctrl-C stops it; the data stays for the next run.
+## help: list the targets with what each does (the default goal)
+help:
+	@awk ' \
+	  /^## / { \
+	    if (!in_comment && match($$0, /^## [a-z][a-z-]*: /)) { \
+	      n++; name[n] = substr($$0, 4, RLENGTH - 5); text[n] = substr($$0, RLENGTH + 1); \
+	      if (RLENGTH - 5 > width) width = RLENGTH - 5; \
+	    } \
+	    in_comment = 1; next; \
+	  } \
+	  { in_comment = 0 } \
+	  END { \
+	    print "Usage: make <target>   (README.md: the first hour; docs/: the rest)"; print ""; \
+	    for (i = 1; i <= n; i++) printf "  %-" width "s  %s\n", name[i], text[i]; \
+	  }' $(MAKEFILE)
+
+## run: build and start the whole product in one process: api and /admin on :8000
+## `mailing`: the api on :8000, the scheduler, the sender and the probe simulator on :8090, on
+## ./data/mailing.db and the in-process bus; needs nothing but the Rust toolchain. Ctrl-C stops
+## it; the data stays for the next run. MAILING_HTTP_ADDR and PROBE_SIM_ADDR move its ports,
+## e.g. make run MAILING_HTTP_ADDR=127.0.0.1:8001 PROBE_SIM_ADDR=127.0.0.1:8091
 run:
 	$(CARGO) build --bin mailing
 	$(BIN)/mailing
 
-## run-distributed: the production layout on this machine: migrate the local PostgreSQL, load
-## fixtures, then run probe-sim (:8090), the api (:8000), the scheduler and the sender as
-## separate processes on the local PostgreSQL and RabbitMQ until Ctrl-C
+## run-distributed: run the production layout here, on the local PostgreSQL and RabbitMQ
+## Migrates the local PostgreSQL, loads the fixtures, then runs probe-sim (:8090), the api
+## (:8000), the scheduler and the sender as separate processes until Ctrl-C.
 run-distributed: build migrate fixtures check-services
 	@trap 'kill 0' INT TERM EXIT; \
 	export MAILING_PROBE_URL=$${MAILING_PROBE_URL:-http://127.0.0.1:8090}; \
@@ -35,23 +59,26 @@ run-distributed: build migrate fixtures check-services
 	$(API) serve & \
 	wait
 
+## build: build every binary (debug) into target/debug
 build:
 	$(CARGO) build --bins
 
-## migrate: create the database if needed and apply migrations
+## migrate: create the PostgreSQL database if needed and apply the migrations
 migrate: build
 	$(API) migrate
 
-## fixtures: load fixtures/dev.json (idempotent)
+## fixtures: load fixtures/dev.json into the PostgreSQL database (idempotent)
 fixtures: build
 	$(API) load-fixtures fixtures/dev.json
 
-## test: unit, storage and black-box HTTP tests (both setups), end-to-end scenarios and a short
-## fault run, then the admin UI in a headless browser, then OpenAPI and deployment file
-## validation, then fuzzing the api against its document. Installs what the tests need first
-## (Chromium and npm packages for the browser tests, Python packages in .venv), each only when
-## missing
+## test: lint and run every test (needs PostgreSQL and RabbitMQ; installs the rest)
+## `make lint` first, then unit, storage and black-box HTTP tests (both setups), end-to-end
+## scenarios and a short fault run, then the admin UI in a headless browser, then OpenAPI and
+## deployment file validation, then fuzzing the api against its document. Installs what the
+## tests need first (Chromium and npm packages for the browser tests, Python packages in
+## .venv), each only when missing. CI (.ci/run) runs nothing else.
 test: check-services browser-deps
+	$(MAKE) lint
 	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) test-browser
@@ -59,25 +86,26 @@ test: check-services browser-deps
 	$(MAKE) validate-deploy
 	$(MAKE) fuzz-api
 
-## bench: measure the performance targets (docs/performance.md) in both setups on release binaries and
-## print a table per setup (JSON in target/bench/); the distributed half needs PostgreSQL and
-## RabbitMQ. Options through ARGS, e.g. make bench ARGS="--runs 3 --clients 1000000";
-## make bench ARGS=--help lists them
+## bench: measure the performance targets of docs/performance.md on release binaries
+## Both setups, a table per setup (JSON in target/bench/); the distributed half needs
+## PostgreSQL and RabbitMQ. Options through ARGS, e.g. make bench ARGS="--runs 3 --clients
+## 1000000"; make bench ARGS=--help lists them.
 bench:
 	$(CARGO) build --release --bins
 	target/release/mailing-bench $(ARGS)
 
-## faults: the fault-injection suite (docs/faults.md) on release binaries: three runs of a
-## 100,000-recipient mailing through SIGKILLed services, PostgreSQL and RabbitMQ restarts and
+## faults: run the fault-injection suite of docs/faults.md on release binaries
+## Three runs of a 100,000-recipient mailing through SIGKILLed services, PostgreSQL and RabbitMQ restarts and
 ## a slow, failing and absent probe, with two schedulers and three senders; each run prints
 ## what it did and every promise's count beside its bound, and fails if one is broken. Each
 ## run starts PostgreSQL and RabbitMQ servers of its own from the installed binaries, so the
 ## machine's servers need not run. Options through ARGS, e.g. make faults ARGS="--runs 1
-## --seed 7"; make faults ARGS=--help lists them. See docs/faults.md
+## --seed 7"; make faults ARGS=--help lists them.
 faults:
 	$(CARGO) build --release --bins
 	$(or $(CARGO_TARGET_DIR),target)/release/mailing-faults $(ARGS)
 
+## check-services: check that PostgreSQL and RabbitMQ answer, and say how to start them
 check-services:
 	@pg_isready -q -h $(PG_HOST) -p $(PG_PORT) || { \
 	  echo "PostgreSQL is not answering on $(PG_HOST):$(PG_PORT)."; \
@@ -96,17 +124,18 @@ $(VENV)/bin/openapi-spec-validator:
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet openapi-spec-validator==0.9.0
 
-## validate-openapi: check docs/openapi.json against the OpenAPI 3 schema
+## validate-openapi: check docs/openapi.json and docs/probe-api.yaml against the OpenAPI 3 schema
 validate-openapi: $(VENV)/bin/openapi-spec-validator
-	$(VENV)/bin/openapi-spec-validator docs/openapi.json
+	$(VENV)/bin/openapi-spec-validator docs/openapi.json docs/probe-api.yaml
 
 $(VENV)/deploy-requirements.txt: deploy/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r deploy/requirements.txt
 	cp deploy/requirements.txt $@
 
-## validate-deploy: check the Kubernetes manifests (kustomize base and overlays, built here)
-## against the Kubernetes schemas offline, and the Dockerfile and compose file for consistency
+## validate-deploy: check the Kubernetes manifests, the Dockerfile and the compose file
+## The manifests (kustomize base and overlays, built here) against the Kubernetes schemas
+## offline, and the Dockerfile and compose file for consistency.
 validate-deploy: $(VENV)/deploy-requirements.txt
 	$(VENV)/bin/python deploy/validate.py
 
@@ -118,9 +147,9 @@ $(VENV)/fuzz-requirements.txt: crates/api/fuzz/requirements.txt
 FUZZ_EXAMPLES ?= 100
 FUZZ_SEED ?= 20261128
 
-## fuzz-api: run the api on a fresh PostgreSQL database and fuzz every operation of its OpenAPI
-## document with schemathesis, logged in (FUZZ_EXAMPLES cases per operation, seed FUZZ_SEED):
-## no 5xx and every response as documented. See crates/api/fuzz/README.md
+## fuzz-api: fuzz every operation of the api's OpenAPI document with schemathesis
+## On a fresh PostgreSQL database, logged in (FUZZ_EXAMPLES cases per operation, seed
+## FUZZ_SEED): no 5xx and every response as documented. See crates/api/fuzz/README.md.
 fuzz-api: $(VENV)/fuzz-requirements.txt
 	$(CARGO) build --bin mailing-api
 	$(VENV)/bin/python crates/api/fuzz/run.py --api $(API) \
@@ -130,9 +159,10 @@ $(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package-lock.json
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
-## browser-deps: install what test-browser needs: Debian's chromium (only if /usr/bin/chromium
-## is missing) and the browser tests' npm packages (playwright-core, no browser download;
-## only if node_modules is missing or older than package-lock.json)
+## browser-deps: install what test-browser needs (Chromium, npm packages) when missing
+## Debian's chromium (only if /usr/bin/chromium is missing) and the browser tests' npm packages
+## (playwright-core, no browser download; only if node_modules is missing or older than
+## package-lock.json).
 browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
@@ -142,8 +172,8 @@ browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
 	fi
 	@$(CHROMIUM) --version 2>/dev/null
 
-## test-browser: the admin web UI (/admin) in headless Chromium: starts its own `mailing` on a
-## fresh SQLite database and free ports, logs in, creates operators, tags, clients, a client
+## test-browser: test the admin web UI (/admin) in headless Chromium
+## Starts its own `mailing` on a fresh SQLite database and free ports, logs in, creates operators, tags, clients, a client
 ## filter and a mailing, watches it deliver, checks CSRF refusals and logs out; screenshots
 ## and the instance's log in target/browser-artifacts/ (under CARGO_TARGET_DIR if set). Needs
 ## `make browser-deps` once (`make test` runs it); see crates/api/browser/README.md
@@ -158,9 +188,9 @@ test-browser:
 	cd $(BROWSER_DIR) && MAILING_BIN=$${MAILING_BIN:-$(abspath $(BIN))/mailing} \
 	  CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 tests/*.test.js
 
-## up: build the images and start the distributed setup in docker compose (PostgreSQL,
-## RabbitMQ, migration, fixtures, api on :8000, scheduler, sender, probe-sim on :8090);
-## needs Docker with the compose plugin. See docs/deploy.md
+## up: build the images and start the distributed setup in docker compose
+## PostgreSQL, RabbitMQ, the migration, the fixtures, the api on :8000, the scheduler, the
+## sender and probe-sim on :8090; needs Docker with the compose plugin. See docs/deploy.md.
 up:
 	docker compose -f deploy/docker-compose.yml up --build
 
@@ -168,12 +198,15 @@ up:
 down:
 	docker compose -f deploy/docker-compose.yml down
 
+## fmt: format the Rust code
 fmt:
 	$(CARGO) fmt --all
 
+## lint: check formatting and run clippy with warnings as errors
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## clean-venv: remove .venv, the Python packages the checks installed
 clean-venv:
 	rm -rf $(VENV)

@@ -4,9 +4,54 @@ use crate::error::ErrorBody;
 use crate::state::AppState;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, Accept, Header as _};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
+
+/// `/`: a browser is sent to the admin UI (303, so that no cache keeps it); a client whose
+/// `Accept` prefers JSON to HTML gets the entry points instead.
+pub async fn root(request: HttpRequest) -> HttpResponse {
+    if prefers_json(&request) {
+        return HttpResponse::Ok()
+            .insert_header((header::VARY, "Accept"))
+            .json(json!({
+                "service": "mailing",
+                "links": {
+                    "admin": "/admin",
+                    "api_base": "/api/v1",
+                    "openapi": "/api/v1/openapi.json",
+                    "docs": "/api/v1/docs",
+                    "health": "/healthz",
+                    "ready": "/readyz",
+                    "metrics": "/metrics",
+                },
+            }));
+    }
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/admin"))
+        .insert_header((header::VARY, "Accept"))
+        .finish()
+}
+
+/// Whether the best-ranked of JSON and HTML in the request's `Accept` is JSON; no `Accept`,
+/// `*/*` or a malformed one mean HTML, as a browser or a bare `curl` would want.
+fn prefers_json(request: &HttpRequest) -> bool {
+    let Ok(accept) = Accept::parse(request) else {
+        return false;
+    };
+    accept
+        .ranked()
+        .iter()
+        .find_map(|mime| match (mime.type_(), mime.subtype()) {
+            (mime::APPLICATION, mime::JSON) => Some(true),
+            _ if mime.suffix() == Some(mime::JSON) => Some(true),
+            (mime::TEXT, mime::HTML) | (mime::STAR, mime::STAR) => Some(false),
+            (mime::APPLICATION, subtype) if subtype == "xhtml" => Some(false),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
 
 /// The process is up and serving HTTP.
 pub async fn healthz() -> HttpResponse {
@@ -39,12 +84,14 @@ const ALWAYS_ANSWERED: &[&str] = &[
     "/api/v1/openapi.json",
 ];
 
-/// Whether `path` is one of [`ALWAYS_ANSWERED`] or below one.
+/// Whether `path` is `/` (which only points elsewhere), one of [`ALWAYS_ANSWERED`] or below
+/// one.
 fn needs_no_database(path: &str) -> bool {
-    ALWAYS_ANSWERED.iter().any(|prefix| {
-        path.strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    path == "/"
+        || ALWAYS_ANSWERED.iter().any(|prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
 }
 
 /// Answers 503 to everything that needs the database until it is prepared (migrated in the

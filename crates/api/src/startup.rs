@@ -63,13 +63,26 @@ impl Application {
             store: store.clone(),
         }));
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
-        let relay = tokio::spawn(outbox::run(
-            store.clone(),
-            bus,
-            outbox_wake.clone(),
-            settings.api.outbox_poll,
-            stop.clone(),
-        ));
+        let relay = tokio::spawn({
+            let relay = outbox::run(
+                store.clone(),
+                bus,
+                outbox_wake.clone(),
+                settings.api.outbox_poll,
+                stop.clone(),
+            );
+            let prepared = prepared.clone();
+            let mut stopping = stop.clone();
+            async move {
+                // The outbox is a table of the database: on a first start it exists only once
+                // the migrations ran. A stop before then still lets the relay close the bus.
+                tokio::select! {
+                    () = prepared.wait() => {}
+                    () = stopping.requested() => {}
+                }
+                relay.await;
+            }
+        });
         let api = &settings.api;
         let state = aweb::Data::new(AppState {
             store,
@@ -100,6 +113,12 @@ impl Application {
                 .wrap(from_fn(observe::observe))
                 .default_service(aweb::to(HttpResponse::NotFound))
                 .configure(admin::routes)
+                .route(
+                    "/",
+                    aweb::route()
+                        .guard(guard::Any(guard::Get()).or(guard::Head()))
+                        .to(health::root),
+                )
                 .route("/healthz", aweb::get().to(health::healthz))
                 .route("/readyz", aweb::get().to(health::readyz))
                 .route("/metrics", aweb::get().to(metrics::endpoint))

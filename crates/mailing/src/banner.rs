@@ -24,13 +24,13 @@ pub(crate) fn print(settings: &Settings, api_port: Option<u16>, simulator: Optio
     }
     if api_port.is_some() {
         let password = settings.api.admin_password.expose_secret();
-        let source = if password == DEV_ADMIN_PASSWORD {
-            "the dev profile's default, 12345; set MAILING_ADMIN_PASSWORD to change it"
+        let password = if password == DEV_ADMIN_PASSWORD {
+            "12345 (the dev profile's default; MAILING_ADMIN_PASSWORD changes it)"
         } else {
-            "from MAILING_ADMIN_PASSWORD"
+            "the password in MAILING_ADMIN_PASSWORD"
         };
         println!(
-            "  admin account:   {} / password {source}",
+            "  admin account:   {} / {password}",
             settings.api.admin_username
         );
     }

@@ -1,10 +1,12 @@
 use crate::helpers::*;
 use mailing_domain::MessageStatus;
-use reqwest::header::{CONTENT_TYPE, LOCATION};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION, VARY};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 both_setups!(
+    the_root_leads_a_browser_to_the_admin_ui,
+    the_root_lists_the_entry_points_for_json_clients,
     openapi_document_describes_bearer_auth,
     served_openapi_document_matches_the_committed_one,
     docs_lead_to_swagger_ui,
@@ -14,6 +16,96 @@ both_setups!(
     health_and_readiness,
     responses_match_the_documented_schemas,
 );
+
+async fn the_root_leads_a_browser_to_the_admin_ui() {
+    let app = spawn_app().await;
+
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    for (method, accept) in [
+        (Method::GET, None),
+        (Method::GET, Some("*/*")),
+        (Method::GET, Some(browser)),
+        (Method::GET, Some("text/html, application/json;q=0.5")),
+        (Method::GET, Some("not a media type")),
+        (Method::HEAD, Some(browser)),
+    ] {
+        let mut request = app.request_without_token(method.clone(), "/");
+        if let Some(accept) = accept {
+            request = request.header(ACCEPT, accept);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "{method} / with Accept {accept:?}"
+        );
+        assert_eq!(response.headers()[LOCATION], "/admin");
+        assert_eq!(response.headers()[VARY], "Accept");
+    }
+
+    // Followed as a browser does, it ends on the admin UI's login page.
+    let admin = app.get_without_token("/admin").await;
+    assert_eq!(admin.status(), StatusCode::SEE_OTHER);
+    assert_eq!(admin.headers()[LOCATION], "/admin/login");
+    let login = app.get_without_token("/admin/login").await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert!(
+        login.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+
+    // Only reading is redirected.
+    let response = app
+        .request_without_token(Method::POST, "/")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+}
+
+async fn the_root_lists_the_entry_points_for_json_clients() {
+    let app = spawn_app().await;
+
+    for accept in [
+        "application/json",
+        "application/problem+json",
+        "application/json, text/html;q=0.5",
+    ] {
+        let response = app
+            .request_without_token(Method::GET, "/")
+            .header(ACCEPT, accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[VARY], "Accept", "{accept}");
+        let index = body(response, StatusCode::OK).await;
+        assert_eq!(index["service"], "mailing", "{accept}");
+        assert_eq!(index["links"]["admin"], "/admin");
+        assert_eq!(index["links"]["api_base"], "/api/v1");
+    }
+
+    let response = app
+        .request_without_token(Method::GET, "/")
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    let index = body(response, StatusCode::OK).await;
+    // Every entry point it names answers without a token (the API's base is a prefix only).
+    for (name, link) in index["links"].as_object().unwrap() {
+        if name == "api_base" {
+            continue;
+        }
+        let path = link.as_str().unwrap();
+        let status = app.get_without_token(path).await.status();
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "{name}: GET {path} answers {status}"
+        );
+    }
+}
 
 async fn openapi_document_describes_bearer_auth() {
     let app = spawn_app().await;

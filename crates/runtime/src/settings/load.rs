@@ -176,12 +176,16 @@ fn unreadable(what: &str, error: &config::ConfigError) -> SettingsError {
     }
 }
 
-/// Our variables that set nothing, named with the setting each probably meant.
+/// Our variables that set nothing, named with the setting each probably meant; the tools'
+/// own variables are not among them.
 fn unknown_variables(vars: &HashMap<String, String>) -> Vec<String> {
     let mut unknown: Vec<String> = vars
         .keys()
         .filter(|name| {
-            variables::by_name(name).is_none() && *name != CONFIG_FILE && *name != SIM_CONFIG_FILE
+            variables::by_name(name).is_none()
+                && *name != CONFIG_FILE
+                && *name != SIM_CONFIG_FILE
+                && !variables::TOOL_VARIABLES.contains(&name.as_str())
         })
         .map(|name| match variables::closest(name) {
             Some(meant) => format!("{name} (did you mean {}?)", meant.name),

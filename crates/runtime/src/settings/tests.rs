@@ -353,21 +353,49 @@ fn unknown_variables_are_reported_with_what_they_probably_meant() {
         Program::Sender,
         &[
             ("MAILING_SENDER_CONCURENCY", "64"),
+            ("MAILING_HOME", "/srv/mailing"),
+            // The tests' own, which a developer's .env may hold.
             ("MAILING_BIN", "/usr/bin/mailing"),
+            (
+                "MAILING_TEST_DATABASE_URL",
+                "postgres://postgres@db/postgres",
+            ),
         ],
     )
     .unwrap();
     assert_eq!(
         settings.unknown_variables,
         [
-            "MAILING_BIN",
+            "MAILING_HOME",
             "MAILING_SENDER_CONCURENCY (did you mean MAILING_SENDER_CONCURRENCY?)"
         ]
     );
 }
 
+const ENV_TEMPLATE: &str = include_str!("../../../../.env.template");
+
+/// The assignments of `.env.template`: `(name, value, commented out)`, in order.
+fn template_assignments() -> Vec<(&'static str, &'static str, bool)> {
+    ENV_TEMPLATE
+        .lines()
+        .filter_map(|line| {
+            let (line, commented) = match line.strip_prefix('#') {
+                Some(rest) => (rest.trim_start(), true),
+                None => (line.trim(), false),
+            };
+            let (name, value) = line.split_once('=')?;
+            let is_name = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            is_name.then_some((name, value, commented))
+        })
+        .collect()
+}
+
 /// Every variable is documented beside its key in the defaults, every key there has a
-/// variable, and `.env.template` lists exactly the variables.
+/// variable, and `.env.template` lists exactly the variables, the settings files' and the
+/// tools' own.
 #[test]
 fn defaults_variables_and_the_template_agree() {
     for variable in variables::VARIABLES {
@@ -396,25 +424,70 @@ fn defaults_variables_and_the_template_agree() {
             variable.key
         );
     }
-    let template = include_str!("../../../../.env.template");
-    let listed: Vec<&str> = template
-        .lines()
-        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim()))
-        .filter(|name| !name.starts_with('#') && !name.is_empty())
+    let listed: Vec<&str> = template_assignments()
+        .into_iter()
+        .map(|(name, _, _)| name)
         .collect();
-    for variable in variables::VARIABLES {
+    let ours = variables::VARIABLES
+        .iter()
+        .map(|variable| variable.name)
+        .chain([variables::CONFIG_FILE, variables::SIM_CONFIG_FILE])
+        .chain(variables::TOOL_VARIABLES.iter().copied());
+    for name in ours {
         assert!(
-            listed.contains(&variable.name),
-            "{} is missing from .env.template",
-            variable.name
+            listed.contains(&name),
+            "{name} is missing from .env.template"
         );
     }
     for name in listed {
+        if name.starts_with("MAILING_") || name.starts_with("PROBE_SIM_") {
+            assert!(
+                variables::by_name(name).is_some()
+                    || [variables::CONFIG_FILE, variables::SIM_CONFIG_FILE].contains(&name)
+                    || variables::TOOL_VARIABLES.contains(&name),
+                "{name} in .env.template is not a setting nor a tool's variable"
+            );
+        }
+    }
+}
+
+/// `make` reads `.env` and exports all of it, over the variables of the shell: a copy of the
+/// template must set nothing, and a line uncommented as shown must change no program's
+/// settings (`make run`'s `mailing` above all), so every value shown is the default.
+#[test]
+fn a_copy_of_the_template_changes_nothing() {
+    let assignments = template_assignments();
+    for (name, value, commented) in &assignments {
         assert!(
-            variables::by_name(name).is_some()
-                || [variables::CONFIG_FILE, variables::SIM_CONFIG_FILE].contains(&name),
-            "{name} in .env.template is not a setting"
+            commented,
+            "{name}={value} is set in .env.template: every line must be commented out"
         );
+    }
+    for program in [
+        Program::AllInOne,
+        Program::Api,
+        Program::Scheduler,
+        Program::Sender,
+        Program::ProbeSim,
+    ] {
+        let unset = format!("{:?}", load(program, &[]).unwrap());
+        for (name, value, _) in &assignments {
+            if !name.starts_with("MAILING_") && !name.starts_with("PROBE_SIM_") {
+                continue;
+            }
+            // A secret never shows in the settings' Debug form, so only empty is safe.
+            if variables::by_name(name).is_some_and(|variable| variable.secret) {
+                assert_eq!(*value, "", "{name} in .env.template shows a value");
+            }
+            let set = load(program, &[(name, value)])
+                .unwrap_or_else(|error| panic!("{name}={value} is refused: {error}"));
+            assert_eq!(
+                format!("{set:?}"),
+                unset,
+                "{name}={value} in .env.template is not what {} uses when it is unset",
+                program.binary()
+            );
+        }
     }
 }
 

@@ -35,6 +35,17 @@ pub const CONFIG_FILE: &str = "MAILING_CONFIG_FILE";
 /// The variable naming the simulator's settings file.
 pub const SIM_CONFIG_FILE: &str = "PROBE_SIM_CONFIG_FILE";
 
+/// Variables with the settings' prefix that the tests and tools read, not the product: the
+/// servers the tests create their databases and queues on, the seed of the short fault run and
+/// the binary the browser tests start. `.env.template` lists them too, and a program does not
+/// take one for a mistyped setting.
+pub const TOOL_VARIABLES: &[&str] = &[
+    "MAILING_TEST_DATABASE_URL",
+    "MAILING_TEST_AMQP_URL",
+    "MAILING_FAULTS_SEED",
+    "MAILING_BIN",
+];
+
 /// Every setting, in the order of `defaults.toml`.
 pub const VARIABLES: &[Variable] = &[
     plain("MAILING_PROFILE", "profile", "production"),
