@@ -1,5 +1,6 @@
 // The admin UI's only script. Pages work without it; with it, live parts refresh in place,
-// the mailing form counts characters and matching clients, and deletions ask first.
+// the mailing form counts characters and matching clients, time zone fields suggest names,
+// and deletions ask first.
 (function () {
   "use strict";
 
@@ -38,37 +39,136 @@
     });
   }
 
-  // An element with data-live is replaced by a fresh copy from its URL every data-every
-  // milliseconds; the copy decides whether refreshing goes on.
+  // An element with data-live is refreshed from its URL every data-every milliseconds while
+  // the tab is shown. The answer holds fresh copies of one or more parts of the page, each
+  // with the id of the part it replaces; the fresh copy of the element itself decides whether
+  // refreshing goes on. Parts that did not change are left alone, and focus stays where it was,
+  // so the reader keeps their place.
   function refreshLive(root) {
-    root.querySelectorAll("[data-live]").forEach(function (element) {
-      var every = Number(element.dataset.every) || 2000;
-      window.setTimeout(function () {
-        fetch(element.dataset.live, { credentials: "same-origin", headers: { Accept: "text/html" } })
-          .then(function (response) {
-            if (response.redirected && response.url.indexOf("/admin/login") !== -1) {
-              window.location.assign(response.url);
-              return null;
-            }
-            return response.ok ? response.text() : null;
-          })
-          .then(function (html) {
-            if (html === null) {
-              refreshLive(element.parentNode);
-              return;
-            }
-            var template = document.createElement("template");
-            template.innerHTML = html.trim();
-            var fresh = template.content.firstElementChild;
-            if (!fresh) return;
-            element.replaceWith(fresh);
-            refreshLive(fresh.parentNode);
-          })
-          .catch(function () {
-            // The server may be restarting; try again at the next turn.
-            refreshLive(element.parentNode);
+    root.querySelectorAll("[data-live]").forEach(scheduleRefresh);
+  }
+
+  function scheduleRefresh(element) {
+    var every = Number(element.dataset.every) || 2000;
+    window.setTimeout(function () {
+      whenShown(function () {
+        fetchParts(element);
+      });
+    }, every);
+  }
+
+  // Runs `then` now if the tab is shown, or as soon as it is shown again.
+  function whenShown(then) {
+    if (!document.hidden) {
+      then();
+      return;
+    }
+    var shown = function () {
+      if (document.hidden) return;
+      document.removeEventListener("visibilitychange", shown);
+      then();
+    };
+    document.addEventListener("visibilitychange", shown);
+  }
+
+  function fetchParts(element) {
+    if (!element.isConnected) return;
+    fetch(element.dataset.live, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (response.redirected && response.url.indexOf("/admin/login") !== -1) {
+          window.location.assign(response.url);
+          return null;
+        }
+        if (response.status === 404) {
+          // Deleted meanwhile: the page says so on reload.
+          window.location.reload();
+          return null;
+        }
+        return response.ok ? response.text() : "";
+      })
+      .then(function (html) {
+        if (html === null) return;
+        var template = document.createElement("template");
+        template.innerHTML = html;
+        var next = element;
+        Array.prototype.slice.call(template.content.children).forEach(function (fresh) {
+          var current = fresh.id ? document.getElementById(fresh.id) : null;
+          if (!current) return;
+          var kept = swap(current, fresh);
+          if (current === element) next = kept;
+        });
+        // A failed answer (the server may be restarting) leaves the page as it was and is
+        // tried again at the next turn.
+        if (next.dataset.live) scheduleRefresh(next);
+      })
+      .catch(function () {
+        scheduleRefresh(element);
+      });
+  }
+
+  // Puts `fresh` in place of `current` unless they are alike, and gives focus back to the
+  // same control in the fresh copy. Returns the element now in the page.
+  function swap(current, fresh) {
+    if (current.isEqualNode(fresh)) return current;
+    var focused = document.activeElement;
+    var path = focused && focused !== current && current.contains(focused) ? pathTo(current, focused) : null;
+    current.replaceWith(fresh);
+    confirmFirst(fresh);
+    if (path) {
+      var again = follow(fresh, path);
+      if (again && typeof again.focus === "function") again.focus({ preventScroll: true });
+    }
+    return fresh;
+  }
+
+  // How to find `node` again in a fresh copy of `root`: by its id, else as the element of the
+  // same kind, text and link (a pager's "Next", a "Delete mailing" button), else by position.
+  function pathTo(root, node) {
+    var steps = [];
+    for (var at = node; at !== root; at = at.parentNode) {
+      steps.unshift(Array.prototype.indexOf.call(at.parentNode.children, at));
+    }
+    return {
+      id: node.id,
+      tag: node.tagName,
+      text: node.textContent.trim(),
+      href: node.getAttribute("href"),
+      steps: steps,
+    };
+  }
+
+  function follow(root, path) {
+    if (path.id) return root.querySelector("#" + CSS.escape(path.id));
+    var same = Array.prototype.find.call(root.getElementsByTagName(path.tag), function (element) {
+      return element.textContent.trim() === path.text && element.getAttribute("href") === path.href;
+    });
+    if (same) return same;
+    var node = root;
+    for (var i = 0; node && i < path.steps.length; i++) node = node.children[path.steps[i]];
+    return node && node.tagName === path.tag ? node : null;
+  }
+
+  // A time zone field suggests the names the server lists, fetched once and then kept by the
+  // browser's cache.
+  function suggestTimeZones(root) {
+    root.querySelectorAll("input[data-time-zones]").forEach(function (input) {
+      var list = document.getElementById(input.getAttribute("list"));
+      if (!list) return;
+      fetch(input.dataset.timeZones, { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : ""; })
+        .then(function (text) {
+          var options = document.createDocumentFragment();
+          text.split("\n").forEach(function (name) {
+            if (!name) return;
+            var option = document.createElement("option");
+            option.value = name;
+            options.appendChild(option);
           });
-      }, every);
+          list.replaceChildren(options);
+        })
+        .catch(function () {
+          // Without suggestions the field still takes any name.
+        });
     });
   }
 
@@ -105,8 +205,13 @@
     });
   }
 
+  // Parts of pages that only make sense with this script (such as "updates by itself") show
+  // once it runs.
+  document.documentElement.classList.add("js");
+
   document.addEventListener("DOMContentLoaded", function () {
     reportTimeZone(document);
+    suggestTimeZones(document);
     countCharacters(document);
     confirmFirst(document);
     refreshLive(document);

@@ -252,6 +252,15 @@ pub enum MailingField {
 }
 
 impl MailingField {
+    pub const ALL: [MailingField; 6] = [
+        MailingField::Text,
+        MailingField::StartAt,
+        MailingField::EndAt,
+        MailingField::LocalTime,
+        MailingField::SendWindow,
+        MailingField::Filter,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             MailingField::Text => "text",
@@ -265,7 +274,7 @@ impl MailingField {
 
     /// Whether the field may still change once the mailing runs: the end, the window and the
     /// text of messages not yet sent are safe; who receives it and when it started are not.
-    fn editable_while_running(self) -> bool {
+    pub fn editable_while_running(self) -> bool {
         matches!(
             self,
             MailingField::Text | MailingField::EndAt | MailingField::SendWindow

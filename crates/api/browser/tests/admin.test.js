@@ -26,6 +26,8 @@ const NAV_LINKS = ['Dashboard', 'Mailings', 'Clients', 'Operators', 'Tags', 'Cli
 const STATUSES = ['scheduled', 'queued', 'sent', 'retrying', 'failed', 'expired', 'cancelled', 'total'];
 const PHONES = ['79000000001', '79000000002', '79000000003'];
 const MAILING_TEXT = 'Hello from the admin UI browser test';
+/** How far ahead the mailing starts, so the pages after saving it watch it start. */
+const START_IN_MS = 8_000;
 
 let instance;
 let browser;
@@ -126,6 +128,42 @@ async function goNav(name, expectedPath, heading = name) {
 /** Rows of `table` whose text matches `pattern`. */
 const rowsMatching = (table, pattern) => table.getByRole('row').filter({ hasText: pattern });
 
+/**
+ * Every problem shown beside a field is placed alike: right after its field's control (or
+ * checkboxes), inside the field, named by the control's aria-describedby, and worded with the
+ * form's labels rather than the API's field names. Returns the problems' texts by id.
+ */
+async function expectProblemsBesideTheirFields() {
+  const problems = await page.locator('.field-error').evaluateAll((all) =>
+    all.map((p) => {
+      const control = document.querySelector(`[aria-describedby~="${p.id}"]`);
+      const field = p.parentElement;
+      const before = p.previousElementSibling;
+      return {
+        id: p.id,
+        text: p.textContent.trim(),
+        described: Boolean(control),
+        invalid: control?.getAttribute('aria-invalid') ?? null,
+        inItsField: Boolean(control) && (field === control || field.contains(control)),
+        afterControl: Boolean(before) && (before === control || before.classList.contains('choices')),
+      };
+    }),
+  );
+  for (const problem of problems) {
+    assert.ok(problem.described, `a control names #${problem.id} in aria-describedby`);
+    assert.equal(problem.invalid, 'true', `the control of #${problem.id} is aria-invalid`);
+    assert.ok(problem.inItsField, `#${problem.id} is inside its field`);
+    assert.ok(problem.afterControl, `#${problem.id} follows its control directly`);
+    assert.doesNotMatch(problem.text, /_|\[\d+\]/, `#${problem.id} uses the form's words: "${problem.text}"`);
+  }
+  return Object.fromEntries(problems.map((p) => [p.id, p.text]));
+}
+
+/** Which of the dashboard's sections ("Running" or "Upcoming") lists the link `name`. */
+async function dashboardSectionOf(on, name) {
+  return on.getByRole('link', { name, exact: true }).evaluate((a) => a.closest('section')?.querySelector('h2')?.textContent.trim() ?? null);
+}
+
 /** The wall-clock time in `zone` as a naive timestamp (ms), for comparing with datetime-local. */
 function naiveNow(zone) {
   const parts = Object.fromEntries(
@@ -143,6 +181,11 @@ function naiveNow(zone) {
       .map((p) => [p.type, p.value]),
   );
   return Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
+}
+
+/** A naive timestamp (ms) as a datetime-local value with seconds: "2026-12-02T10:15:30". */
+function datetimeLocal(naiveMs) {
+  return new Date(naiveMs).toISOString().slice(0, 19);
 }
 
 /** A datetime-local value ("2026-12-02T10:15" or with seconds) as a naive timestamp (ms). */
@@ -292,7 +335,18 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
       if (client.tags) await field('Tags').fill(client.tags);
       assert.equal(await field('Time zone').inputValue(), 'UTC', 'the time zone defaults to UTC');
       if (client.zone) await field('Time zone').fill(client.zone);
-      if (i === 0) await shoot(page, 'client-new');
+      if (i === 0) {
+        // The time zone field suggests IANA names from a list the browser fetches once.
+        const listId = await field('Time zone').getAttribute('list');
+        assert.ok(listId, 'the time zone field has a list of suggestions');
+        const options = page.locator(`datalist#${listId} option`);
+        await eventually(() => options.count(), (n) => n > 300, { message: 'the time zone suggestions to load' });
+        const names = await options.evaluateAll((all) => all.map((o) => o.value));
+        for (const name of ['Europe/Moscow', 'Asia/Yekaterinburg', 'UTC']) {
+          assert.ok(names.includes(name), `${name} is suggested`);
+        }
+        await shoot(page, 'client-new');
+      }
       await button('Save').click();
       await expectStatus('Client saved.');
       await expectLayout();
@@ -318,12 +372,13 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
     await shoot(page, 'clients-search-mts');
   });
 
-  step('clients: a bad phone number is shown beside the field and not saved', async () => {
+  step('clients: a bad phone number and time zone are explained beside their fields in the form\'s words and not saved', async () => {
     await goNav('Clients', '/admin/clients');
     await link('New client').click();
     await page.waitForURL((u) => u.pathname === '/admin/clients/new');
     await field('Phone number').fill('12345');
     await field('Operator').selectOption('bln');
+    await field('Time zone').fill('Europe/Mosow');
     const response = await submitForm(button('Save'));
     assert.equal(response.status(), 422);
     const phone = field('Phone number');
@@ -332,7 +387,10 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
     assert.ok(describedBy.includes('phone_number-error'), `aria-describedby names phone_number-error (${describedBy})`);
     const error = page.locator('#phone_number-error');
     await error.waitFor({ state: 'visible' });
-    assert.match(await error.innerText(), /11 digits starting with 7/);
+    const problems = await expectProblemsBesideTheirFields();
+    assert.equal(problems['phone_number-error'], 'Phone number: write 11 digits starting with 7, e.g. 79001234567');
+    assert.match(problems['time_zone-error'] ?? '', /^Time zone: not a time zone name; pick one of the suggestions/);
+    assert.equal(await field('Time zone').inputValue(), 'Europe/Mosow', 'what was typed stays');
     await expectLayout();
     await shoot(page, 'client-bad-phone');
     await goNav('Clients', '/admin/clients');
@@ -381,12 +439,12 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
     const text = field('Text');
     assert.equal(await text.evaluate((e) => e.tagName), 'TEXTAREA');
     await text.pressSequentially('Hello');
-    const count = page.locator('#text-count');
-    await eventually(() => count.innerText(), (s) => /(^|\D)5(\D|$)/.test(s), { message: '#text-count to say 5' });
+    const count = page.locator('#text-hint');
+    await eventually(() => count.innerText(), (s) => /(^|\D)5(\D|$)/.test(s), { message: '#text-hint to say 5' });
     await text.fill(MAILING_TEXT);
     const length = String(MAILING_TEXT.length);
     await eventually(() => count.innerText(), (s) => new RegExp(`(^|\\D)${length}(\\D|$)`).test(s), {
-      message: `#text-count to say ${length}`,
+      message: `#text-hint to say ${length}`,
     });
 
     // The other fields of the contract.
@@ -412,6 +470,8 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
     await eventually(() => matches.innerText(), says(3), { message: '"3 clients match" again' });
     await shoot(page, 'mailing-new');
 
+    // It starts a few seconds from now, so the pages that follow watch it start.
+    await start.fill(datetimeLocal(naiveNow(ZONE) + START_IN_MS));
     await button('Save').click();
     await page.waitForURL((u) => /^\/admin\/mailings\/[^/]+$/.test(u.pathname) && u.pathname !== '/admin/mailings/new');
     shared.mailingId = decodeURIComponent(pathname().split('/').pop());
@@ -419,16 +479,54 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
     await expectH1(`Mailing #${shared.mailingId}`);
     await expectStatus('Mailing saved.');
     await expectLayout();
-    await shoot(page, 'mailing-saved');
-  });
-
-  step('mailing page: progress reaches 100 in place, counts, chart, messages and filter', async (t) => {
-    const bar = page.getByRole('progressbar', { name: 'Delivery progress', exact: true });
-    await bar.waitFor({ state: 'visible' });
-    const first = Number(await bar.getAttribute('aria-valuenow'));
+    // Not started yet: no messages, and the page watches for the start by itself.
+    assert.match(await page.locator('#mailing-messages').innerText(), /messages appear once the mailing starts/);
+    assert.ok(await page.locator('[data-live]').count(), 'the page refreshes itself');
     await page.evaluate(() => {
       window.__notReloaded = true;
     });
+    await shoot(page, 'mailing-saved');
+  });
+
+  step('dashboard: a mailing that starts while it is open moves from Upcoming to Running by itself', async () => {
+    // In a second tab, so the mailing's page stays open in the first.
+    const tab = await browser.context.newPage();
+    tab.on('pageerror', (error) => pageErrors.push(`${tab.url()}: ${error.message}`));
+    try {
+      await tab.goto(url());
+      const name = `Mailing #${shared.mailingId}`;
+      await tab.getByRole('link', { name, exact: true }).waitFor();
+      assert.equal(await dashboardSectionOf(tab, name), 'Upcoming', `${name} is upcoming`);
+      assert.equal(await tab.getByText('Nothing is running.').count(), 1, 'nothing runs yet');
+      await tab.evaluate(() => {
+        window.__notReloaded = true;
+      });
+      await shoot(tab, 'dashboard-upcoming');
+      await eventually(() => dashboardSectionOf(tab, name), (section) => section === 'Running', {
+        timeout: START_IN_MS + 20_000,
+        interval: 250,
+        message: `${name} to move to Running`,
+      });
+      assert.equal(await tab.evaluate(() => window.__notReloaded), true, 'the dashboard was updated without a reload');
+      await shoot(tab, 'dashboard-started');
+    } finally {
+      await tab.close();
+    }
+  });
+
+  step('mailing page: the messages appear and progress reaches 100 in place, counts, chart, messages and filter', async (t) => {
+    await page.bringToFront();
+    const bar = page.getByRole('progressbar', { name: 'Delivery progress', exact: true });
+    await bar.waitFor({ state: 'visible' });
+    const first = Number(await bar.getAttribute('aria-valuenow'));
+    // The page showed no messages when it was saved (the step before); they appear in place.
+    const messageRows = page.getByRole('table', { name: 'Messages', exact: true }).getByRole('row').filter({ hasText: /7900000000\d/ });
+    await eventually(
+      () => messageRows.evaluateAll((rows) => rows.map((row) => row.innerText)),
+      (rows) => rows.length === 3 && rows.every((row) => /\bsent\b/.test(row)),
+      { timeout: 60_000, interval: 250, message: 'three sent messages in the list' },
+    );
+    assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the messages appeared without a reload');
     await eventually(
       async () => {
         const value = Number(await bar.getAttribute('aria-valuenow'));
@@ -439,6 +537,7 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
       { timeout: 60_000, interval: 250, message: 'Delivery progress to reach 100' },
     );
     assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the progress was updated without a reload');
+    assert.match(await page.locator('#mailing-progress').innerText(), /100 % done · 3 of 3 sent/);
     t.diagnostic(first < 100 ? `progress went from ${first} to 100 in place` : 'the mailing was delivered before the page loaded');
     await shoot(page, 'mailing-delivered');
 
@@ -488,6 +587,55 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
     assert.equal(await rowsMatching(messages, PHONES[2]).count(), 1);
     await expectLayout();
     await shoot(page, 'mailing-filtered');
+  });
+
+  step('a running mailing: locked fields are read-only, problems are in the form\'s words, Save sends what may change', async () => {
+    await page.goto(url(shared.mailingPath.replace(/^\/admin/, '')));
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.waitForURL((u) => u.pathname === `${shared.mailingPath}/edit`);
+    await expectH1(`Edit mailing #${shared.mailingId}`);
+    await expectLayout();
+    assert.match(await page.locator('#locked-note').innerText(), /running.*cannot change once it has started/);
+    // Locked: the start, local time and recipients; they say why.
+    for (const control of [field('Start'), checkbox('Local time'), checkbox('Beeline (bln)'), checkbox('vip'), field('Saved client filter')]) {
+      assert.equal(await control.isDisabled(), true, `${control} is read-only`);
+    }
+    assert.match(await page.locator('#start_at-hint').innerText(), /cannot change once the mailing has started/);
+    assert.notEqual(await field('Start').inputValue(), '', 'the locked start still shows its value');
+    // Still editable: the text, end and window.
+    for (const control of [field('Text'), field('End'), field('Window from'), field('Window until')]) {
+      assert.equal(await control.isEnabled(), true, `${control} can be changed`);
+    }
+    await shoot(page, 'mailing-edit-running');
+
+    // An end before the start is refused, in the form's words, beside End.
+    const end = await field('End').inputValue();
+    await field('End').fill('2000-01-01T10:00');
+    const refused = await submitForm(button('Save'));
+    assert.equal(refused.status(), 422);
+    const problems = await expectProblemsBesideTheirFields();
+    assert.equal(problems['end_at-error'], 'End must be later than Start');
+    assert.equal(await field('Start').isDisabled(), true, 'still locked after the refusal');
+    await shoot(page, 'mailing-edit-running-refused');
+
+    const text = `${MAILING_TEXT} (changed while running)`;
+    await field('Text').fill(text);
+    await field('End').fill(end);
+    const [saved] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith(shared.mailingPath)),
+      button('Save').click(),
+    ]);
+    const sent = new URLSearchParams(saved.postData() ?? '');
+    for (const locked of ['start_at', 'local_time', 'operator_codes', 'tags', 'client_filter_id']) {
+      assert.equal(sent.has(locked), false, `the locked ${locked} is not sent`);
+    }
+    await expectStatus('Mailing saved.');
+    assert.equal(pathname(), shared.mailingPath);
+    assert.ok((await page.locator('.details').innerText()).includes(text), 'the new text is shown');
+
+    // The list of mailings refreshes itself too while one of them runs.
+    await goNav('Mailings', '/admin/mailings');
+    assert.equal(await page.locator('#mailings-live[data-live]').count(), 1, 'the list refreshes itself');
   });
 
   step('dashboard: shows the mailing, also at a phone\'s size', async () => {

@@ -4,6 +4,7 @@
 
 use super::catalog::{Catalog, Choice, describe_filter};
 use super::error::AdminError;
+use super::field_errors::Labels;
 use super::form::Form;
 use super::record::{Cell, Column, FormFrame, FormParts, Listing, RecordPages, RecordTable};
 use super::record::{Operations, Resource, Row};
@@ -88,6 +89,7 @@ impl RecordPages for ClientFilters {
     type Stored = SavedFilter;
     type Input = ClientFilterInput;
     const FIELDS: &'static [&'static str] = &["name", "operator_codes", "tags"];
+    const LABELS: Labels = &[("operator_codes", "Operators")];
     const NOUN: &'static str = "client filter";
     const SECTION: &'static str = "client-filters";
 

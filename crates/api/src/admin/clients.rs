@@ -3,7 +3,7 @@
 
 use super::catalog::{Catalog, Choice};
 use super::error::AdminError;
-use super::field_errors::{FieldErrors, base_field};
+use super::field_errors::{FieldErrors, Labels, base_field};
 use super::form::{Form, split_list};
 use super::record::{Cell, Column, FormFrame, FormParts, ListFrame, ListPage, Listing};
 use super::record::{Operations, RecordPages, Resource, Row, Table};
@@ -47,7 +47,8 @@ struct FormPage {
     form: FormParts,
     fields: Clients,
     operators: Vec<Choice>,
-    zones: &'static [chrono_tz::Tz],
+    /// Where the form's script fetches the time zone names it suggests.
+    zones_url: String,
 }
 
 /// The list's words; its search form stands where other lists say what they hold.
@@ -67,6 +68,7 @@ impl RecordPages for Clients {
     type Stored = Client;
     type Input = ClientInput;
     const FIELDS: &'static [&'static str] = &["phone_number", "operator_code", "tags", "time_zone"];
+    const LABELS: Labels = &[("operator_code", "Operator")];
     const NOUN: &'static str = "client";
     const SECTION: &'static str = "clients";
 
@@ -120,7 +122,7 @@ impl RecordPages for Clients {
             form,
             operators: catalog.operator_choices(std::slice::from_ref(&self.operator_code)),
             fields: self,
-            zones: &chrono_tz::TZ_VARIANTS,
+            zones_url: super::assets::time_zones_url(),
         })
     }
 
@@ -172,12 +174,16 @@ impl ListPage for Clients {
                     items: vec![],
                     total: 0,
                 },
-                FieldErrors::from_api(error, |path| match base_field(path) {
-                    "phone_prefix" => Some("phone"),
-                    "operator_code" => Some("operator"),
-                    "tag" => Some("tag"),
-                    _ => None,
-                })?,
+                FieldErrors::from_api(
+                    error,
+                    |path| match base_field(path) {
+                        "phone_prefix" => Some("phone"),
+                        "operator_code" => Some("operator"),
+                        "tag" => Some("tag"),
+                        _ => None,
+                    },
+                    &[],
+                )?,
             ),
         };
         let catalog = Catalog::load(state).await?;

@@ -1,15 +1,16 @@
 //! The dashboard: mailings running now and coming up, with their progress, sending rate and
-//! failures; it refreshes itself while something runs.
+//! failures. It refreshes itself while it shows any, so a mailing that starts while it is open
+//! moves from Upcoming to Running, and one that finishes leaves.
 
 use super::error::AdminError;
-use super::mailings::{REFRESH_MS, Summary, progress_of, sending_rate};
+use super::mailings::{Pace, Summary, progress_of, sending_rate};
 use super::session::Viewer;
 use super::view::{self, Clock, Layout};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
-use mailing_domain::store::PageRequest;
+use mailing_domain::store::{Mailing, PageRequest};
 use mailing_domain::{MailingStatus, MessageStatus};
 
 /// The mailings the dashboard looks at: the newest this many.
@@ -21,7 +22,8 @@ struct Board {
     sent: u64,
     failed: u64,
     rate: String,
-    refresh_ms: u32,
+    /// Milliseconds until the page looks again; `None` while it shows no mailing.
+    refresh_ms: Option<u32>,
 }
 
 #[derive(Template)]
@@ -81,11 +83,13 @@ async fn board(viewer: &Viewer, state: &AppState) -> Result<Board, AdminError> {
     let ids = shown.iter().map(|m| m.id).collect();
     let (counts, sent) = progress_of(state, ids, now).await?;
     let clock = Clock(viewer.zone);
+    let counts_of = |m: &Mailing| counts.get(&m.id).copied().unwrap_or_default();
+    let pace = Pace::of_all(shown.iter().map(|m| (m, counts_of(m))), now);
     let (mut running, mut upcoming) = (vec![], vec![]);
     for mailing in &shown {
         let summary = Summary::new(
             mailing,
-            &counts.get(&mailing.id).copied().unwrap_or_default(),
+            &counts_of(mailing),
             sent.get(&mailing.id).copied().unwrap_or(0),
             clock,
             now,
@@ -103,6 +107,6 @@ async fn board(viewer: &Viewer, state: &AppState) -> Result<Board, AdminError> {
         sent: totals.get(MessageStatus::Sent),
         failed: totals.get(MessageStatus::Failed),
         rate: sending_rate(sent_last_minute),
-        refresh_ms: REFRESH_MS,
+        refresh_ms: pace.every_ms(),
     })
 }

@@ -19,6 +19,10 @@ pub struct Layout {
     pub zone: String,
     /// A confirmation after a redirect, e.g. "Operator saved."
     pub notice: Option<String>,
+    /// What the reader should know about what was just saved although it was saved, shown
+    /// under the notice: the place for the API's warnings about a saved mailing (such as one
+    /// that reaches no client now). None are filled in yet.
+    pub warnings: Vec<String>,
     /// Why the last action was refused, e.g. "Not deleted: the operator is used by clients."
     pub alert: Option<String>,
 }
@@ -32,6 +36,7 @@ impl Layout {
             csrf_token: viewer.csrf_token().to_owned(),
             zone: viewer.zone.name().to_owned(),
             notice: None,
+            warnings: vec![],
             alert: None,
         }
     }
@@ -42,6 +47,7 @@ impl Layout {
         match refusal {
             Some(error) => {
                 self.notice = None;
+                self.warnings.clear();
                 self.alert = Some(format!("Not done: {error}."));
                 error.status_code()
             }

@@ -2,7 +2,7 @@
 //! mailing form's times, against the same database-backed service the distributed setup runs.
 //! (The headless-browser suite in `crates/api/browser` clicks through it end to end.)
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, at, body, running_mailing_body, spawn_app, with};
 use chrono::{Duration, Utc};
 use mailing_domain::TimeZone;
 use mailing_domain::store::{ClientQuery, NewAdminSession, PageRequest};
@@ -17,6 +17,9 @@ both_setups!(
     logging_out_ends_the_session_and_an_expired_one_is_refused,
     the_mailing_form_reads_times_in_the_viewers_zone_and_counts_matching_clients,
     unknown_admin_pages_answer_with_a_page_not_json,
+    a_running_mailings_form_locks_what_cannot_change_and_saves_the_rest,
+    pages_refresh_their_live_parts_until_nothing_shown_can_change,
+    the_time_zone_field_suggests_names_from_a_list_browsers_keep,
 );
 
 /// A logged-in browser: its session cookie and the CSRF token its pages carry.
@@ -234,10 +237,12 @@ async fn a_bad_field_is_explained_beside_it_and_nothing_is_stored() {
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
+    // In the form's words, beside each field, whose control names it.
     assert!(html.contains(
-        "<p class=\"field-error\" id=\"phone_number-error\">must be exactly 11 digits starting with 7"
-    ));
-    assert!(html.contains("id=\"time_zone-error\">must be an IANA time zone name"));
+        "<p class=\"field-error\" id=\"phone_number-error\">Phone number: write 11 digits starting with 7, e.g. 79001234567</p>"
+    ), "{html}");
+    assert!(html.contains("id=\"time_zone-error\">Time zone: not a time zone name;"));
+    assert!(html.contains("aria-describedby=\"phone_number-error phone_number-hint\""));
     // What was typed stays in the form.
     assert!(html.contains("value=\"12345\""));
     let clients = app
@@ -361,7 +366,7 @@ async fn the_mailing_form_reads_times_in_the_viewers_zone_and_counts_matching_cl
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("id=\"status-error\""), "{page}");
     assert!(
-        page.contains("id=\"phone-error\">must be 1 to 11 digits"),
+        page.contains("id=\"phone-error\">Phone must be 1 to 11 digits"),
         "{page}"
     );
 
@@ -379,7 +384,7 @@ async fn the_mailing_form_reads_times_in_the_viewers_zone_and_counts_matching_cl
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text().await.unwrap();
     assert!(
-        html.contains("id=\"end_at-error\">must be later than start_at"),
+        html.contains("id=\"end_at-error\">End must be later than Start"),
         "{html}"
     );
 }
@@ -405,4 +410,179 @@ async fn unknown_admin_pages_answer_with_a_page_not_json() {
     let (status, page) = browser.get("/admin/clients/abc/edit").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("there is no such page"), "{page}");
+}
+
+/// The `data-every` of the page's self-refreshing part, if it refreshes.
+fn refresh_every(html: &str) -> Option<&str> {
+    let start = html.find("data-every=\"")? + "data-every=\"".len();
+    html[start..].split('"').next()
+}
+
+async fn a_running_mailings_form_locks_what_cannot_change_and_saves_the_rest() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    let saved = app
+        .create_client_filter(&serde_json::json!({ "name": "Beeline", "operator_codes": ["bln"] }))
+        .await;
+    let body_json = with(
+        &running_mailing_body(),
+        serde_json::json!({ "filter": null, "client_filter_id": saved["id"] }),
+    );
+    let mailing = app.create_mailing(&body_json).await;
+    // The saved filter changes after the mailing copied it; the mailing keeps its copy.
+    let changed = app
+        .put_json(
+            &format!("/api/v1/client-filters/{}", saved["id"]),
+            &serde_json::json!({ "name": "Beeline", "operator_codes": [] }),
+        )
+        .await;
+    body(changed, StatusCode::OK).await;
+    let browser = Browser::login(&app).await;
+
+    let (status, form) = browser.get("/admin/mailings/1/edit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("id=\"locked-note\""), "{form}");
+    let start = form.split("id=\"start_at\"").nth(1).unwrap();
+    assert!(
+        start.split('>').next().unwrap().contains(" disabled"),
+        "{form}"
+    );
+    assert!(
+        form.contains("id=\"start_at-hint\">Locked: cannot change once the mailing has started.")
+    );
+    assert!(form.contains("<fieldset class=\"recipients\" disabled"));
+    let end = form.split("id=\"end_at\"").nth(1).unwrap();
+    assert!(!end.split('>').next().unwrap().contains(" disabled"));
+
+    // What a browser sends from this form: no locked field. An end before the start is
+    // explained in the form's words, and the locked fields stay read-only.
+    let refused = browser
+        .post_with_csrf(
+            "/admin/mailings/1",
+            &[("text", "Still happening"), ("end_at", "2000-01-01T10:00")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("id=\"end_at-error\">End must be later than Start"),
+        "{html}"
+    );
+    assert!(html.contains("<fieldset class=\"recipients\" disabled"));
+
+    let end_at = chrono::DateTime::parse_from_rfc3339(&at(Duration::days(2)))
+        .unwrap()
+        .with_timezone(&chrono_tz::Asia::Yekaterinburg)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let saved_form = browser
+        .post_with_csrf(
+            "/admin/mailings/1",
+            &[
+                ("text", "Still happening"),
+                ("end_at", &end_at),
+                ("window_start", "09:00"),
+                ("window_end", "21:00"),
+            ],
+        )
+        .await;
+    assert_eq!(saved_form.status(), StatusCode::SEE_OTHER);
+    let stored = body(app.get("/api/v1/mailings/1").await, StatusCode::OK).await;
+    assert_eq!(stored["text"], "Still happening");
+    assert_eq!(stored["send_window"]["start"], "09:00");
+    assert_eq!(stored["start_at"], mailing["start_at"]);
+    assert_eq!(stored["filter"], mailing["filter"], "the recipients stay");
+    assert_eq!(stored["client_filter_id"], saved["id"]);
+}
+
+async fn pages_refresh_their_live_parts_until_nothing_shown_can_change() {
+    let app = spawn_app().await;
+    let browser = Browser::login(&app).await;
+    let (_, dashboard) = browser.get("/admin").await;
+    assert_eq!(refresh_every(&dashboard), None, "nothing to watch");
+
+    // Only an upcoming mailing: the dashboard and the lists watch it, slowly while its start
+    // is far.
+    let tomorrow = app
+        .create_mailing(&serde_json::json!({
+            "text": "Tomorrow",
+            "start_at": at(Duration::days(1)),
+            "end_at": at(Duration::days(2)),
+            "filter": {},
+        }))
+        .await;
+    let (_, dashboard) = browser.get("/admin").await;
+    assert!(
+        dashboard.contains("data-live=\"/admin/live\""),
+        "{dashboard}"
+    );
+    assert_eq!(refresh_every(&dashboard), Some("15000"));
+    let (_, list) = browser.get("/admin/mailings").await;
+    assert!(
+        list.contains("id=\"mailings-live\" data-live=\"/admin/mailings/live\""),
+        "{list}"
+    );
+    let (_, page) = browser.get("/admin/mailings/1?status=sent&page=2").await;
+    assert!(
+        page.contains("data-live=\"/admin/mailings/1/live?status=sent&#38;page=2\""),
+        "the page refreshes its own search and page: {page}"
+    );
+
+    // The fragment holds every part that changes, each with the id of the part it replaces.
+    let (status, parts) = browser
+        .get("/admin/mailings/1/live?status=sent&page=2")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for id in ["mailing-progress", "mailing-messages", "mailing-actions"] {
+        assert!(parts.contains(&format!("id=\"{id}\"")), "{id} in {parts}");
+    }
+    assert!(!parts.contains("<html"), "a fragment, not a page");
+    let (status, cards) = browser.get("/admin/mailings/live").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(cards.contains("Mailing #1"));
+
+    // A start within a minute is watched closely.
+    app.create_mailing(&serde_json::json!({
+        "text": "Soon",
+        "start_at": at(Duration::seconds(40)),
+        "end_at": at(Duration::days(1)),
+        "filter": {},
+    }))
+    .await;
+    let (_, dashboard) = browser.get("/admin").await;
+    assert_eq!(refresh_every(&dashboard), Some("2000"));
+
+    // Cancelled, nothing can change: no page refreshes any more.
+    for id in [tomorrow["id"].clone(), serde_json::json!(2)] {
+        let cancelled = app.post(&format!("/api/v1/mailings/{id}/cancel")).await;
+        assert_eq!(cancelled.status(), StatusCode::OK);
+    }
+    let (_, dashboard) = browser.get("/admin").await;
+    assert_eq!(refresh_every(&dashboard), None);
+    let (_, list) = browser.get("/admin/mailings").await;
+    assert_eq!(refresh_every(&list), None);
+    let (_, page) = browser.get("/admin/mailings/1").await;
+    assert_eq!(refresh_every(&page), None);
+    assert!(!page.contains("Cancel mailing"));
+}
+
+async fn the_time_zone_field_suggests_names_from_a_list_browsers_keep() {
+    let app = spawn_app().await;
+    let browser = Browser::login(&app).await;
+    let (_, form) = browser.get("/admin/clients/new").await;
+    let marker = "data-time-zones=\"";
+    let start = form.find(marker).expect("the field names its list") + marker.len();
+    let url = form[start..].split('"').next().unwrap().to_owned();
+    assert!(form.contains("list=\"time-zones\"") && form.contains("<datalist id=\"time-zones\">"));
+    let response = app.get_without_token(&url).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let names = response.text().await.unwrap();
+    assert!(names.lines().any(|name| name == "Europe/Moscow"));
+    assert!(names.lines().any(|name| name == "UTC"));
 }

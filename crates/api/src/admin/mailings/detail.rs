@@ -1,5 +1,7 @@
 //! One mailing's page: what it sends, when and to whom, its live progress, and its messages,
-//! searchable by status and phone.
+//! searchable by status and phone. Its progress, the page of messages shown and its actions
+//! are the parts that change while it delivers ([`Parts`]); the page's script refreshes them
+//! in place, keeping the search and the page of messages.
 
 use super::live::Live;
 use super::summary::show_time;
@@ -18,7 +20,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
-use mailing_domain::store::{Message, MessageQuery, Page};
+use mailing_domain::store::{Mailing, Message, MessageQuery, Page};
 use mailing_domain::{ClientId, MailingId, MailingStatus, MessageStatus, PhoneNumber};
 use std::collections::HashMap;
 
@@ -34,20 +36,31 @@ struct MessageRow {
 #[template(path = "admin/mailing.html")]
 struct MailingPage {
     layout: Layout,
-    id: i64,
     text: String,
     start: String,
     end: String,
     reaches: String,
     window: String,
+    parts: Parts,
+    statuses: Vec<(&'static str, bool)>,
+    phone: String,
+    errors: FieldErrors,
+}
+
+/// The parts of a mailing's page that change while it delivers, shown at load and refreshed by
+/// the page's script from [`fragment`]. Fetched together, the progress and the message list
+/// always agree.
+struct Parts {
+    id: i64,
+    csrf_token: String,
     /// Scheduled or running: it can still be edited and cancelled.
     open: bool,
     live: Live,
-    statuses: Vec<(&'static str, bool)>,
-    phone: String,
+    /// One page of the messages the search found.
     messages: Vec<MessageRow>,
     pager: Pager,
-    errors: FieldErrors,
+    /// Where the page fetches fresh parts: for its search and its page of messages.
+    live_url: String,
 }
 
 /// `GET /admin/mailings/{id}`.
@@ -60,20 +73,17 @@ pub async fn show(
     page(&viewer, &state, id.into_inner(), &req, None).await
 }
 
-/// The page, with `refusal` above it when an action on the mailing was refused.
-pub async fn page(
+/// The parts of the page that change, for the search and the page of messages asked for.
+async fn parts(
     viewer: &Viewer,
     state: &AppState,
-    id: MailingId,
-    req: &HttpRequest,
-    refusal: Option<AdminError>,
-) -> Result<HttpResponse, AdminError> {
-    let query = Form::parse(req.query_string().as_bytes());
-    let mailing = mailings::get(state, id).await?;
+    mailing: &Mailing,
+    search: &Search,
+    page: u32,
+) -> Result<Parts, AdminError> {
+    let id = mailing.id;
     let clock = Clock(viewer.zone);
-    let live = Live::of(state, &mailing).await?;
-    let search = Search::read(&query)?;
-    let page = query.page();
+    let live = Live::of(state, mailing).await?;
     let (messages, phones) = search.run(state, id, page).await?;
     let rows = messages
         .items
@@ -89,7 +99,39 @@ pub async fn page(
             sent_at: m.sent_at.map(|t| clock.second(t)).unwrap_or_default(),
         })
         .collect();
-    let now = Utc::now();
+    let searched = [("status", &*search.status_raw), ("phone", &*search.phone)];
+    let mut live_query = form_urlencoded::Serializer::new(String::new());
+    live_query.extend_pairs(searched.iter().filter(|(_, value)| !value.is_empty()));
+    if page > 1 {
+        live_query.append_pair("page", &page.to_string());
+    }
+    Ok(Parts {
+        id: id.0,
+        csrf_token: viewer.csrf_token().to_owned(),
+        open: matches!(
+            mailing.status(Utc::now()),
+            MailingStatus::Scheduled | MailingStatus::Running
+        ),
+        live,
+        messages: rows,
+        pager: Pager::new(page, messages.total, &searched),
+        live_url: format!("/admin/mailings/{}/live?{}", id.0, live_query.finish()),
+    })
+}
+
+/// The page, with `refusal` above it when an action on the mailing was refused.
+pub async fn page(
+    viewer: &Viewer,
+    state: &AppState,
+    id: MailingId,
+    req: &HttpRequest,
+    refusal: Option<AdminError>,
+) -> Result<HttpResponse, AdminError> {
+    let query = Form::parse(req.query_string().as_bytes());
+    let mailing = mailings::get(state, id).await?;
+    let search = Search::read(&query)?;
+    let parts = parts(viewer, state, &mailing, &search, query.page()).await?;
+    let clock = Clock(viewer.zone);
     let local_time = mailing.schedule.local_time();
     let window = mailing
         .schedule
@@ -113,31 +155,42 @@ pub async fn page(
         },
         &MailingPage {
             layout,
-            id: id.0,
             text: mailing.text.as_str().to_owned(),
             start: show_time(mailing.schedule.start_at(), local_time, clock),
             end: show_time(mailing.schedule.end_at(), local_time, clock),
             reaches: describe_filter(&mailing.filter),
             window,
-            open: matches!(
-                mailing.status(now),
-                MailingStatus::Scheduled | MailingStatus::Running
-            ),
-            live,
+            parts,
             statuses: MessageStatus::ALL
                 .iter()
                 .map(|s| (s.as_str(), search.status == Some(*s)))
                 .collect(),
-            pager: Pager::new(
-                page,
-                messages.total,
-                &[("status", &search.status_raw), ("phone", &search.phone)],
-            ),
             phone: search.phone,
-            messages: rows,
             errors: search.errors,
         },
     )
+}
+
+#[derive(Template)]
+#[template(path = "admin/mailing_parts.html")]
+struct PartsFragment {
+    parts: Parts,
+}
+
+/// `GET /admin/mailings/{id}/live?status=…&phone=…&page=…`: the parts of the page that change,
+/// for the page's search and page of messages, for the page to swap in.
+pub async fn fragment(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: web::Path<MailingId>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    let query = Form::parse(req.query_string().as_bytes());
+    let mailing = mailings::get(&state, id.into_inner()).await?;
+    let search = Search::read(&query)?;
+    view::render_ok(&PartsFragment {
+        parts: parts(&viewer, &state, &mailing, &search, query.page()).await?,
+    })
 }
 
 /// The search over the mailing's messages, checked by the API's own rules for these
@@ -158,11 +211,15 @@ impl Search {
         let phone_prefix = parse_phone_prefix("phone", query.filled("phone"), &mut problems);
         let errors = match problems.finish_query(|| ()) {
             Ok(()) => FieldErrors::default(),
-            Err(error) => FieldErrors::from_api(error, |path| match path {
-                "status" => Some("status"),
-                "phone" => Some("phone"),
-                _ => None,
-            })?,
+            Err(error) => FieldErrors::from_api(
+                error,
+                |path| match path {
+                    "status" => Some("status"),
+                    "phone" => Some("phone"),
+                    _ => None,
+                },
+                &[],
+            )?,
         };
         Ok(Self {
             status_raw: query.value("status").to_owned(),

@@ -1,31 +1,34 @@
 //! How mailings take part in the flow every record shares: the form to create or change one,
 //! with how many clients its selection reaches and, for a running mailing, the fields it may
-//! no longer change locked; a saved mailing is shown on its own page.
+//! no longer change read-only (`running`); a saved mailing is shown on its own page.
 
 use super::fields::Mailings;
 use super::matching::Selection;
+use super::running::{self, Save};
 use crate::admin::catalog::{Catalog, Choice};
 use crate::admin::error::AdminError;
-use crate::admin::field_errors::base_field;
+use crate::admin::field_errors::{Labels, base_field};
 use crate::admin::form::Form;
 use crate::admin::record::{FormFrame, FormParts, Operations, RecordPages, Resource, field_of};
 use crate::admin::session::Viewer;
 use crate::admin::view::{Clock, Layout};
 use crate::error::ApiError;
-use crate::operations::mailings::{self, MailingInput};
+use crate::operations::mailings;
 use actix_web::HttpResponse;
 use askama::Template;
 use chrono::Utc;
 use mailing_domain::store::Mailing;
-use mailing_domain::{ClientFilterId, MailingId, MailingStatus, MailingText};
+use mailing_domain::{ClientFilterId, MailingId, MailingText};
 
 #[derive(Template)]
 #[template(path = "admin/mailing_form.html")]
 struct FormPage {
     layout: Layout,
     form: FormParts,
-    /// Fields a running mailing may no longer change are shown but locked.
+    /// Whether the mailing runs, so that some fields are locked.
     running: bool,
+    /// The fields a running mailing may no longer change, shown read-only.
+    locked: Vec<&'static str>,
     fields: Mailings,
     operators: Vec<Choice>,
     tags: Vec<Choice>,
@@ -36,18 +39,34 @@ struct FormPage {
     text_chars: usize,
 }
 
+impl FormPage {
+    /// Whether the field is shown read-only.
+    fn is_locked(&self, field: &str) -> bool {
+        self.locked.contains(&field)
+    }
+}
+
 impl RecordPages for Mailings {
     type Id = MailingId;
     /// A running mailing locks fields, and its stored times are kept when the form shows them
     /// unchanged.
     type Stored = Mailing;
-    type Input = MailingInput;
+    /// Every field, or for a running mailing only those it may still change.
+    type Input = Save;
     const FIELDS: &'static [&'static str] = &[
         "text",
         "start_at",
         "end_at",
         "client_filter_id",
         "local_time",
+    ];
+    const LABELS: Labels = &[
+        ("start_at", "Start"),
+        ("end_at", "End"),
+        ("operator_codes", "Operators"),
+        ("client_filter_id", "Saved client filter"),
+        ("window_start", "Window from"),
+        ("window_end", "Window until"),
     ];
     const NOUN: &'static str = "mailing";
     const SECTION: &'static str = "mailings";
@@ -65,8 +84,22 @@ impl RecordPages for Mailings {
         Self::from_stored(mailing, Clock(viewer.zone))
     }
 
-    fn input(&self, viewer: &Viewer, stored: Option<&Mailing>) -> Result<MailingInput, ApiError> {
-        self.to_input(viewer.zone, stored)
+    /// A running mailing's locked fields keep their stored values when the form showed them
+    /// read-only, and only what it may still change is sent.
+    fn input(&self, viewer: &Viewer, stored: Option<&Mailing>) -> Result<Save, ApiError> {
+        match stored {
+            Some(mailing) if running::is_running(mailing) && running::sent_without_locked(self) => {
+                let fields = running::keep_locked(self, mailing, Clock(viewer.zone));
+                Ok(Save {
+                    whole: fields.to_input(viewer.zone, stored)?,
+                    only_editable: true,
+                })
+            }
+            _ => Ok(Save {
+                whole: self.to_input(viewer.zone, stored)?,
+                only_editable: false,
+            }),
+        }
     }
 
     /// The send window and the filter are objects in the API and two fields each here.
@@ -92,6 +125,38 @@ impl RecordPages for Mailings {
     }
 
     async fn form_page(self, frame: FormFrame<'_, Self>) -> Result<HttpResponse, AdminError> {
+        let running = frame.stored.filter(|m| running::is_running(m));
+        let (fields, locked) = match running {
+            Some(mailing) => (
+                running::keep_locked(&self, mailing, frame.clock),
+                running::locked_fields(),
+            ),
+            None => (self, vec![]),
+        };
+        fields.page(frame, running.is_some(), locked).await
+    }
+
+    fn operations() -> impl Resource<Self> {
+        Operations {
+            get: mailings::get,
+            create: running::create,
+            replace: running::replace,
+            delete: mailings::delete,
+        }
+    }
+
+    fn id(mailing: &Mailing) -> MailingId {
+        mailing.id
+    }
+}
+
+impl Mailings {
+    async fn page(
+        self,
+        frame: FormFrame<'_, Self>,
+        running: bool,
+        locked: Vec<&'static str>,
+    ) -> Result<HttpResponse, AdminError> {
         let catalog = Catalog::load(frame.state).await?;
         let matching = match self.client_filter_id {
             Some(id) => Selection::Saved(ClientFilterId(id)),
@@ -99,11 +164,9 @@ impl RecordPages for Mailings {
         }
         .describe_reach(frame.state)
         .await?;
-        let running = frame
-            .stored
-            .is_some_and(|m| m.status(Utc::now()) == MailingStatus::Running);
         frame.render(|layout, form| FormPage {
             running,
+            locked,
             operators: catalog.operator_choices(&self.operator_codes),
             tags: catalog.tag_choices(&self.tags),
             filters: catalog.filter_choices(self.client_filter_id),
@@ -115,19 +178,6 @@ impl RecordPages for Mailings {
             layout,
             form,
         })
-    }
-
-    fn operations() -> impl Resource<Self> {
-        Operations {
-            get: mailings::get,
-            create: mailings::create,
-            replace: mailings::replace,
-            delete: mailings::delete,
-        }
-    }
-
-    fn id(mailing: &Mailing) -> MailingId {
-        mailing.id
     }
 }
 

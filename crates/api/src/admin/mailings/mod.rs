@@ -9,9 +9,12 @@ mod form;
 mod list;
 mod live;
 mod matching;
+mod pace;
+mod running;
 mod summary;
 
-pub use summary::{REFRESH_MS, Summary, progress_of, sending_rate};
+pub use pace::Pace;
+pub use summary::{Summary, progress_of, sending_rate};
 
 use super::record;
 use actix_web::web;
@@ -21,7 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     record::routes::<Mailings>(cfg);
     // After the shared routes, so `/mailings/new` is not taken for a mailing's id.
     cfg.route("/mailings/matching", web::get().to(matching::counter))
+        .route("/mailings/live", web::get().to(list::fragment))
         .route("/mailings/{id}", web::get().to(detail::show))
-        .route("/mailings/{id}/live", web::get().to(live::fragment))
+        .route("/mailings/{id}/live", web::get().to(detail::fragment))
         .route("/mailings/{id}/cancel", web::post().to(cancel::cancel));
 }

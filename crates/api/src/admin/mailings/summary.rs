@@ -11,8 +11,6 @@ use mailing_domain::store::{Mailing, StatusCounts};
 use mailing_domain::{MailingId, MessageStatus};
 use std::collections::HashMap;
 
-/// How often pages with something running refresh their live parts, in milliseconds.
-pub const REFRESH_MS: u32 = 2000;
 /// The span over which the sending rate is measured.
 const RATE_WINDOW_SECONDS: i64 = 60;
 

@@ -8,7 +8,7 @@ use crate::admin::error::AdminError;
 use crate::admin::field_errors::FieldErrors;
 use crate::admin::form::Form;
 use crate::admin::session::Viewer;
-use crate::admin::view::{self, Layout};
+use crate::admin::view::{self, Clock, Layout};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -77,6 +77,7 @@ async fn show_form<R: RecordPages>(
     };
     let frame = FormFrame {
         layout: Layout::new(viewer, R::SECTION, R::form_title(id)),
+        clock: Clock(viewer.zone),
         form: FormParts {
             action,
             errors,
@@ -149,7 +150,7 @@ async fn save<R: RecordPages>(
             Ok(view::see_other(&R::saved_location(id), "saved"))
         }
         Err(error) => {
-            let errors = FieldErrors::from_api(error, R::form_field)?;
+            let errors = FieldErrors::from_api(error, R::form_field, R::LABELS)?;
             show_form::<R>(viewer, state, editing, fields, errors).await
         }
     }

@@ -5,7 +5,7 @@ use super::RecordPages;
 use crate::admin::error::AdminError;
 use crate::admin::field_errors::FieldErrors;
 use crate::admin::form::Form;
-use crate::admin::view::{self, Layout, Pager};
+use crate::admin::view::{self, Clock, Layout, Pager};
 use crate::state::AppState;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -33,10 +33,11 @@ impl ListFrame {
 }
 
 /// What a form page starts from: its frame, titled for a new record or the one edited, the
-/// parts every record's form has, the record edited as stored, and the state to read what
-/// else the form offers.
+/// parts every record's form has, the record edited as stored, the viewer's clock, and the
+/// state to read what else the form offers.
 pub struct FormFrame<'a, R: RecordPages> {
     pub layout: Layout,
+    pub clock: Clock,
     pub form: FormParts,
     pub stored: Option<&'a R::Stored>,
     pub state: &'a AppState,

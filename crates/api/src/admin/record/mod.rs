@@ -14,7 +14,7 @@ pub use resource::{Operations, Resource};
 pub use table::{Cell, Column, Listing, RecordTable, Row, Table};
 
 use super::error::AdminError;
-use super::field_errors::base_field;
+use super::field_errors::{Labels, base_field};
 use super::form::Form;
 use super::session::Viewer;
 use crate::error::ApiError;
@@ -33,6 +33,9 @@ pub trait RecordPages: Sized + 'static {
     /// The form's fields by the names the API gives them, so that a problem the API finds with
     /// one is shown beside it.
     const FIELDS: &'static [&'static str];
+    /// The form's labels where they are not the field's name in words, so that its problems
+    /// are told in the form's words: `("client_filter_id", "Saved client filter")`.
+    const LABELS: Labels = &[];
     /// Its name in notices, titles and logs, in lower case: "client filter".
     const NOUN: &'static str;
     /// Its part of the UI, which names its paths and its navigation entry: `client-filters`.
