@@ -113,11 +113,12 @@ fn problem_in_words(detail: &FieldError, label: &str, labels: Labels) -> String 
         ),
         "locked_while_running" => "cannot change once the mailing has started".to_owned(),
         "unknown_operator" => "no operator has this code; create the operator first".to_owned(),
+        "unknown_tag" => "no tag has this value; create the tag first".to_owned(),
         "unknown_client_filter" => "that saved filter no longer exists; pick another".to_owned(),
         _ => detail.message.clone(),
     };
     let entry = entry_number(&detail.field).map(|n| format!(": entry {n}"));
-    let predicate = ["must ", "cannot ", "does "]
+    let predicate = ["must ", "cannot ", "does ", "is "]
         .iter()
         .any(|verb| said.starts_with(verb));
     match (entry, predicate) {
@@ -136,7 +137,7 @@ fn entry_number(path: &str) -> Option<usize> {
 }
 
 /// A message as a sentence: capitalised, with a full stop.
-fn sentence(message: &str) -> String {
+pub fn sentence(message: &str) -> String {
     let mut text = capitalised(message);
     if !text.ends_with('.') {
         text.push('.');
@@ -218,7 +219,7 @@ mod tests {
             errors.get("window_start"),
             Some("Window from must differ from Window until; leave both empty to send at any time")
         );
-        assert_eq!(errors.general, ["Mystery field: is odd"]);
+        assert_eq!(errors.general, ["Mystery field is odd"]);
         for message in errors.by_field.values().chain(&errors.general) {
             assert!(
                 !message.contains('_') && !message.contains("start_at"),

@@ -21,7 +21,7 @@ pub struct Layout {
     pub notice: Option<String>,
     /// What the reader should know about what was just saved although it was saved, shown
     /// under the notice: the place for the API's warnings about a saved mailing (such as one
-    /// that reaches no client now). None are filled in yet.
+    /// that reaches no client now).
     pub warnings: Vec<String>,
     /// Why the last action was refused, e.g. "Not deleted: the operator is used by clients."
     pub alert: Option<String>,

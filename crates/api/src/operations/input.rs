@@ -86,6 +86,10 @@ impl<T, R> Field<T, R> {
         &self.given
     }
 
+    pub fn into_given(self) -> Given<T> {
+        self.given
+    }
+
     pub fn is_absent(&self) -> bool {
         matches!(self.given, Given::Absent)
     }

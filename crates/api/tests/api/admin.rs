@@ -2,7 +2,9 @@
 //! mailing form's times, against the same database-backed service the distributed setup runs.
 //! (The headless-browser suite in `crates/api/browser` clicks through it end to end.)
 
-use crate::helpers::{TestApp, at, body, running_mailing_body, spawn_app, with};
+use crate::helpers::{
+    TestApp, at, body, id, running_mailing_body, scheduled_mailing_body, spawn_app, with,
+};
 use chrono::{Duration, Utc};
 use mailing_domain::TimeZone;
 use mailing_domain::store::{ClientQuery, NewAdminSession, PageRequest};
@@ -20,6 +22,7 @@ both_setups!(
     a_running_mailings_form_locks_what_cannot_change_and_saves_the_rest,
     pages_refresh_their_live_parts_until_nothing_shown_can_change,
     the_time_zone_field_suggests_names_from_a_list_browsers_keep,
+    a_mailings_page_shows_the_apis_warnings_about_it,
 );
 
 /// A logged-in browser: its session cookie and the CSRF token its pages carry.
@@ -585,4 +588,31 @@ async fn the_time_zone_field_suggests_names_from_a_list_browsers_keep() {
     let names = response.text().await.unwrap();
     assert!(names.lines().any(|name| name == "Europe/Moscow"));
     assert!(names.lines().any(|name| name == "UTC"));
+}
+
+async fn a_mailings_page_shows_the_apis_warnings_about_it() {
+    let app = spawn_app().await;
+    app.create_tag("vip").await;
+    let mailing = app
+        .create_mailing(&with(
+            &scheduled_mailing_body(),
+            serde_json::json!({ "filter": { "tags": ["vip"] } }),
+        ))
+        .await;
+    let browser = Browser::login(&app).await;
+    let page = format!("/admin/mailings/{}", id(&mailing));
+    let (status, html) = browser.get(&page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("class=\"warnings\"") && html.contains("No client matches the filter now"),
+        "{html}"
+    );
+
+    app.create_operator("bln").await;
+    app.create_client("79001234567", "bln", &["vip"]).await;
+    let (_, html) = browser.get(&page).await;
+    assert!(
+        !html.contains("No client matches"),
+        "the warning goes once a client matches"
+    );
 }

@@ -7,7 +7,7 @@ use super::live::Live;
 use super::summary::show_time;
 use crate::admin::catalog::describe_filter;
 use crate::admin::error::AdminError;
-use crate::admin::field_errors::FieldErrors;
+use crate::admin::field_errors::{FieldErrors, sentence};
 use crate::admin::form::Form;
 use crate::admin::session::Viewer;
 use crate::admin::view::{self, Clock, Layout, Pager};
@@ -146,6 +146,12 @@ pub async fn page(
         .unwrap_or_else(|| "any time of day".to_owned());
     let mut layout = Layout::new(viewer, "mailings", format!("Mailing #{}", id.0))
         .with_notice("Mailing", &query);
+    // The same warnings the API answers about the mailing, while it has not ended.
+    layout.warnings = mailings::warnings(state, &mailing)
+        .await?
+        .into_iter()
+        .map(|warning| sentence(&warning.message))
+        .collect();
     let http_status = layout.show_refusal(refusal);
     view::render(
         if search.errors.is_empty() {

@@ -6,6 +6,7 @@
 use super::fields::Mailings;
 use crate::admin::view::Clock;
 use crate::error::ApiError;
+use crate::operations::input::{Field, Given, UnknownFields};
 use crate::operations::mailings::{self, MailingInput, MailingPatchInput};
 use crate::state::AppState;
 use chrono::Utc;
@@ -84,15 +85,27 @@ fn pick<T>(part: MailingField, typed: T, stored: T) -> T {
 
 /// Only the parts of the input a running mailing may still change.
 fn editable_part(input: MailingInput) -> MailingPatchInput {
-    let may = |part: MailingField| part.editable_while_running();
+    fn only<T, R>(part: MailingField, given: Given<T>) -> Field<T, R> {
+        if part.editable_while_running() {
+            given.into()
+        } else {
+            Field::absent()
+        }
+    }
+    // The whole form leaves the window out to mean "none"; a patch says so with `null`.
+    let send_window = match input.send_window.into_given() {
+        Given::Absent => Given::Null,
+        given => given,
+    };
     MailingPatchInput {
-        text: may(MailingField::Text).then_some(input.text),
-        start_at: may(MailingField::StartAt).then_some(input.start_at),
-        end_at: may(MailingField::EndAt).then_some(input.end_at),
-        filter: input.filter.filter(|_| may(MailingField::Filter)),
-        client_filter_id: input.client_filter_id.filter(|_| may(MailingField::Filter)),
-        send_window: may(MailingField::SendWindow).then_some(input.send_window),
-        local_time: input.local_time.filter(|_| may(MailingField::LocalTime)),
+        text: only(MailingField::Text, input.text.into_given()),
+        start_at: only(MailingField::StartAt, input.start_at.into_given()),
+        end_at: only(MailingField::EndAt, input.end_at.into_given()),
+        filter: only(MailingField::Filter, input.filter.into_given()),
+        client_filter_id: only(MailingField::Filter, input.client_filter_id.into_given()),
+        send_window: only(MailingField::SendWindow, send_window),
+        local_time: only(MailingField::LocalTime, input.local_time.into_given()),
+        unknown: UnknownFields::default(),
     }
 }
 
