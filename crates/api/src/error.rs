@@ -6,9 +6,13 @@ use actix_web::{HttpResponse, ResponseError};
 use mailing_domain::Invalid;
 use mailing_domain::mailing::UpdateRefused;
 use mailing_domain::store::{Entity, Rejection, StoreError};
-use paperclip::actix::{Apiv2Schema, api_v2_errors};
+use paperclip::actix::Apiv2Schema;
+use paperclip::v2::models::DefaultSchemaRaw;
+use paperclip::v2::schema::Apiv2Errors;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 /// One field that broke one rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Apiv2Schema)]
@@ -49,25 +53,8 @@ pub struct ErrorBody {
     pub details: Vec<FieldError>,
 }
 
-#[api_v2_errors(
-    code = 400,
-    description = "Malformed request: JSON syntax, query string or path parameter",
-    code = 401,
-    description = "Missing, invalid or expired bearer token, or wrong credentials",
-    code = 404,
-    description = "No such resource",
-    code = 409,
-    description = "Conflicts with stored data (duplicate, still in use, mailing already running)",
-    code = 413,
-    description = "Request body too large",
-    code = 415,
-    description = "Request body is not application/json",
-    code = 422,
-    description = "Validation failed; `details` names each field and rule",
-    code = 503,
-    description = "Database unavailable; retry later",
-    default_schema = "ErrorBody"
-)]
+/// Every way a request can fail. The OpenAPI document lists, per operation, the codes of
+/// [`crate::error_codes`]; add a row there for a code added here.
 #[derive(Debug)]
 pub enum ApiError {
     /// 422: fields that broke rules.
@@ -91,6 +78,10 @@ pub enum ApiError {
     PayloadTooLarge {
         limit: usize,
     },
+    /// 429: this client failed to log in too often; it may try again after `retry_after`.
+    TooManyAttempts {
+        retry_after: Duration,
+    },
     UnsupportedMediaType,
     /// 503: storage could not serve the request now.
     Unavailable,
@@ -112,7 +103,13 @@ impl ApiError {
         }
     }
 
-    fn body(&self) -> ErrorBody {
+    /// Whole seconds to wait, rounded up so a client that waits them is let in.
+    pub fn retry_after_seconds(retry_after: Duration) -> u64 {
+        retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)
+    }
+
+    /// The JSON body the error is answered with.
+    pub fn body(&self) -> ErrorBody {
         let (code, message, details) = match self {
             ApiError::Validation(details) => (
                 "validation_failed",
@@ -134,6 +131,14 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => (
                 "payload_too_large",
                 format!("the request body exceeds {limit} bytes"),
+                vec![],
+            ),
+            ApiError::TooManyAttempts { retry_after } => (
+                "too_many_attempts",
+                format!(
+                    "too many failed logins; retry in {} s",
+                    Self::retry_after_seconds(*retry_after)
+                ),
                 vec![],
             ),
             ApiError::UnsupportedMediaType => (
@@ -174,6 +179,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -187,10 +193,28 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, ApiError::Unauthorized { .. }) {
-            response.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            ApiError::Unauthorized { .. } => {
+                response.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            ApiError::TooManyAttempts { retry_after } => {
+                response.insert_header((
+                    "Retry-After",
+                    Self::retry_after_seconds(*retry_after).to_string(),
+                ));
+            }
+            _ => {}
         }
         response.json(self.body())
+    }
+}
+
+/// Handlers answer errors with [`ErrorBody`]; which statuses and codes each operation answers
+/// is added to the document from [`crate::error_codes`].
+impl Apiv2Errors for ApiError {
+    fn update_definitions(map: &mut BTreeMap<String, DefaultSchemaRaw>) {
+        use paperclip::actix::OperationModifier;
+        paperclip::actix::web::Json::<ErrorBody>::update_definitions(map);
     }
 }
 

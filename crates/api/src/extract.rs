@@ -51,11 +51,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             }
             let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::BadRequest {
-                    code: "body_unreadable",
-                    message: "the request body could not be read".to_owned(),
-                    details: vec![],
-                })?;
+                let chunk = chunk.map_err(|_| body_unreadable())?;
                 if body.len() + chunk.len() > limit {
                     return Err(ApiError::PayloadTooLarge { limit });
                 }
@@ -66,7 +62,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// The 400 of a body that broke off before its end.
+pub(crate) fn body_unreadable() -> ApiError {
+    ApiError::BadRequest {
+        code: "body_unreadable",
+        message: "the request body could not be read".to_owned(),
+        details: vec![],
+    }
+}
+
+/// Reads a JSON body into `T`, as [`JsonBody`] does.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -196,7 +202,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for QueryParams<T> {
     }
 }
 
-fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+/// Reads a query string into `T`, as [`QueryParams`] does.
+pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let deserializer =
         serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
@@ -222,7 +229,11 @@ impl<T: Apiv2Schema> OperationModifier for QueryParams<T> {
 
 /// Answers a path segment that does not parse (`/clients/abc`) with a 400 naming it.
 pub fn path_error(_: actix_web::error::PathError, request: &HttpRequest) -> actix_web::Error {
-    let sent = request.match_info().get("id").unwrap_or_default();
+    invalid_path(request.match_info().get("id").unwrap_or_default()).into()
+}
+
+/// The 400 of a path id that is not a whole number: `sent` is what the path has in its place.
+pub(crate) fn invalid_path(sent: &str) -> ApiError {
     ApiError::BadRequest {
         code: "invalid_path",
         message: "the path names a record by a value that is not an id; see details".to_owned(),
@@ -232,7 +243,6 @@ pub fn path_error(_: actix_web::error::PathError, request: &HttpRequest) -> acti
             format!("must be a whole number such as 42, not {sent:?}"),
         )],
     }
-    .into()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod error_codes;
 pub mod extract;
 pub mod fixtures;
 pub mod health;

@@ -326,6 +326,24 @@ mod tests {
     }
 
     #[test]
+    fn all_lists_every_status_once() {
+        let position = |status: MailingStatus| match status {
+            // A new status fails to compile here until it is given a place in ALL.
+            MailingStatus::Scheduled => 0,
+            MailingStatus::Running => 1,
+            MailingStatus::Finished => 2,
+            MailingStatus::Cancelled => 3,
+        };
+        for (i, status) in MailingStatus::ALL.into_iter().enumerate() {
+            assert_eq!(position(status), i, "{status}");
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(status.as_str())
+            );
+        }
+    }
+
+    #[test]
     fn text_is_bounded_and_not_blank() {
         assert!(MailingText::parse("Hello,\nworld\t!").is_ok());
         assert_eq!(MailingText::parse(" \n "), Err(Invalid::Empty));

@@ -8,7 +8,7 @@ use super::session::{
     verify_login_csrf_token,
 };
 use super::view;
-use crate::auth::credentials::{LoginError, check_credentials, client_address};
+use crate::auth::credentials::{check_credentials, client_address};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
@@ -70,18 +70,18 @@ pub async fn submit(
     let client = client_address(&req);
     match check_credentials(&state, &client, &username, password).await {
         Ok(()) => {}
-        Err(LoginError::TooManyAttempts { retry_after }) => {
+        Err(ApiError::TooManyAttempts { retry_after }) => {
             let problem = format!(
                 "Too many failed logins. Try again in {} s.",
-                LoginError::retry_after_seconds(retry_after)
+                ApiError::retry_after_seconds(retry_after)
             );
             return login_page(&req, StatusCode::TOO_MANY_REQUESTS, username, Some(problem));
         }
-        Err(LoginError::Api(ApiError::Unauthorized { .. })) => {
+        Err(ApiError::Unauthorized { .. }) => {
             let problem = "Wrong username or password.".to_owned();
             return login_page(&req, StatusCode::UNAUTHORIZED, username, Some(problem));
         }
-        Err(LoginError::Api(error)) => return Err(error.into()),
+        Err(error) => return Err(error.into()),
     }
 
     // Times are shown in the zone the browser reported; without a script, in UTC.

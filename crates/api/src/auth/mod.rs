@@ -45,10 +45,10 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".to_owned()))?;
-    let header = req.headers().get(header::AUTHORIZATION).ok_or(ApiError::Unauthorized {
-        code: "missing_token",
-        message: "send Authorization: Bearer <access_token>; get one from POST /api/v1/auth/token",
-    })?;
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing_token)?;
     let token = header
         .to_str()
         .ok()
@@ -56,21 +56,44 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
             let (scheme, token) = value.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .ok_or(ApiError::Unauthorized {
-            code: "invalid_token",
-            message: "the Authorization header must be \"Bearer <access_token>\"",
-        })?;
+        .ok_or_else(not_bearer)?;
     let claims = state.tokens.verify(token).map_err(|error| match error {
-        TokenError::Expired => ApiError::Unauthorized {
-            code: "token_expired",
-            message: "the access token has expired; request a new one",
-        },
-        TokenError::Invalid => ApiError::Unauthorized {
-            code: "invalid_token",
-            message: "the access token is not valid",
-        },
+        TokenError::Expired => token_expired(),
+        TokenError::Invalid => invalid_token(),
     })?;
     Ok(Authenticated {
         username: claims.sub,
     })
+}
+
+/// No `Authorization` header.
+pub(crate) fn missing_token() -> ApiError {
+    ApiError::Unauthorized {
+        code: "missing_token",
+        message: "send Authorization: Bearer <access_token>; get one from POST /api/v1/auth/token",
+    }
+}
+
+/// An `Authorization` header of another scheme.
+fn not_bearer() -> ApiError {
+    ApiError::Unauthorized {
+        code: "invalid_token",
+        message: "the Authorization header must be \"Bearer <access_token>\"",
+    }
+}
+
+/// A token past its expiry.
+pub(crate) fn token_expired() -> ApiError {
+    ApiError::Unauthorized {
+        code: "token_expired",
+        message: "the access token has expired; request a new one",
+    }
+}
+
+/// A token this API did not sign, or not a token at all.
+pub(crate) fn invalid_token() -> ApiError {
+    ApiError::Unauthorized {
+        code: "invalid_token",
+        message: "the access token is not valid",
+    }
 }

@@ -34,28 +34,38 @@ impl References {
             .await?;
         for (field, code) in self.operators {
             if missing_codes.contains(&code) {
-                problems.push(FieldError::new(
-                    field,
-                    "unknown_operator",
-                    format!(
-                        "no operator has the code \"{code}\"; create the operator first \
-                         (POST /api/v1/operators) or check the spelling"
-                    ),
-                ));
+                problems.push(unknown_operator(field, &code));
             }
         }
         for (field, value) in self.tags {
             if missing_tags.contains(&value) {
-                problems.push(FieldError::new(
-                    field,
-                    "unknown_tag",
-                    format!(
-                        "no tag \"{value}\" exists, so the filter would match nobody through \
-                         it; create the tag first (POST /api/v1/tags) or check the spelling"
-                    ),
-                ));
+                problems.push(unknown_tag(field, &value));
             }
         }
         Ok(())
     }
+}
+
+/// `field` names an operator that does not exist.
+pub fn unknown_operator(field: impl Into<String>, code: &OperatorCode) -> FieldError {
+    FieldError::new(
+        field,
+        "unknown_operator",
+        format!(
+            "no operator has the code \"{code}\"; create the operator first \
+             (POST /api/v1/operators) or check the spelling"
+        ),
+    )
+}
+
+/// `field` names a tag that does not exist.
+pub fn unknown_tag(field: impl Into<String>, value: &TagValue) -> FieldError {
+    FieldError::new(
+        field,
+        "unknown_tag",
+        format!(
+            "no tag \"{value}\" exists, so the filter would match nobody through it; create \
+             the tag first (POST /api/v1/tags) or check the spelling"
+        ),
+    )
 }

@@ -78,7 +78,7 @@ impl From<SavedFilter> for ClientFilterBody {
 page_of!(ClientFilterPage, ClientFilterBody);
 
 /// List saved client filters
-#[api_v2_operation(tags(ClientFilters))]
+#[api_v2_operation(operation_id = "listClientFilters", tags(ClientFilters))]
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -92,7 +92,7 @@ pub async fn list(
 }
 
 /// Save a client filter
-#[api_v2_operation(tags(ClientFilters))]
+#[api_v2_operation(operation_id = "createClientFilter", tags(ClientFilters))]
 pub async fn create(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -103,7 +103,7 @@ pub async fn create(
 }
 
 /// Get a saved client filter
-#[api_v2_operation(tags(ClientFilters))]
+#[api_v2_operation(operation_id = "getClientFilter", tags(ClientFilters))]
 pub async fn get(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -117,7 +117,7 @@ pub async fn get(
 /// Replace a saved client filter
 ///
 /// Mailings created from it keep the copy they took.
-#[api_v2_operation(tags(ClientFilters))]
+#[api_v2_operation(operation_id = "replaceClientFilter", tags(ClientFilters))]
 pub async fn replace(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -131,7 +131,7 @@ pub async fn replace(
 /// Update some fields of a saved client filter
 ///
 /// Mailings created from it keep the copy they took.
-#[api_v2_operation(tags(ClientFilters))]
+#[api_v2_operation(operation_id = "updateClientFilter", tags(ClientFilters))]
 pub async fn patch(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -145,7 +145,7 @@ pub async fn patch(
 /// Delete a saved client filter
 ///
 /// Mailings created from it keep their copy of the filter.
-#[api_v2_operation(tags(ClientFilters))]
+#[api_v2_operation(operation_id = "deleteClientFilter", tags(ClientFilters))]
 pub async fn delete(
     _: Authenticated,
     state: web::Data<AppState>,

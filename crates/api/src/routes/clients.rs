@@ -59,7 +59,7 @@ page_of!(ClientPage, ClientBody);
 /// List clients
 ///
 /// Filter by operator code, tag and phone prefix; all given conditions must hold.
-#[api_v2_operation(tags(Clients))]
+#[api_v2_operation(operation_id = "listClients", tags(Clients))]
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -73,7 +73,7 @@ pub async fn list(
 }
 
 /// Create a client
-#[api_v2_operation(tags(Clients))]
+#[api_v2_operation(operation_id = "createClient", tags(Clients))]
 pub async fn create(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -84,7 +84,7 @@ pub async fn create(
 }
 
 /// Get a client
-#[api_v2_operation(tags(Clients))]
+#[api_v2_operation(operation_id = "getClient", tags(Clients))]
 pub async fn get(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -96,7 +96,7 @@ pub async fn get(
 }
 
 /// Replace a client
-#[api_v2_operation(tags(Clients))]
+#[api_v2_operation(operation_id = "replaceClient", tags(Clients))]
 pub async fn replace(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -108,7 +108,7 @@ pub async fn replace(
 }
 
 /// Update some fields of a client
-#[api_v2_operation(tags(Clients))]
+#[api_v2_operation(operation_id = "updateClient", tags(Clients))]
 pub async fn patch(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -122,7 +122,7 @@ pub async fn patch(
 /// Delete a client
 ///
 /// The client's unsent messages are cancelled; sent ones stay in the statistics.
-#[api_v2_operation(tags(Clients))]
+#[api_v2_operation(operation_id = "deleteClient", tags(Clients))]
 pub async fn delete(
     _: Authenticated,
     state: web::Data<AppState>,

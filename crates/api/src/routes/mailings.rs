@@ -94,7 +94,7 @@ page_of!(MailingPage, MailingBody);
 /// List mailings
 ///
 /// Oldest first; `status` keeps those in one status at the time of the request.
-#[api_v2_operation(tags(Mailings))]
+#[api_v2_operation(operation_id = "listMailings", tags(Mailings))]
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -124,7 +124,7 @@ pub async fn list(
 ///
 /// When now is between `start_at` and `end_at`, delivery to every matching client starts at
 /// once; a later start begins by itself.
-#[api_v2_operation(tags(Mailings))]
+#[api_v2_operation(operation_id = "createMailing", tags(Mailings))]
 pub async fn create(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -137,7 +137,7 @@ pub async fn create(
 }
 
 /// Get a mailing
-#[api_v2_operation(tags(Mailings))]
+#[api_v2_operation(operation_id = "getMailing", tags(Mailings))]
 pub async fn get(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -155,7 +155,7 @@ pub async fn get(
 /// Before the start anything may change; while running only `text`, `end_at` and
 /// `send_window` may differ from the stored values (409 otherwise); finished and cancelled
 /// mailings cannot change.
-#[api_v2_operation(tags(Mailings))]
+#[api_v2_operation(operation_id = "replaceMailing", tags(Mailings))]
 pub async fn replace(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -172,7 +172,7 @@ pub async fn replace(
 ///
 /// Before the start anything may change; while running only `text`, `end_at` and
 /// `send_window` (409 otherwise); finished and cancelled mailings cannot change.
-#[api_v2_operation(tags(Mailings))]
+#[api_v2_operation(operation_id = "updateMailing", tags(Mailings))]
 pub async fn patch(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -189,7 +189,7 @@ pub async fn patch(
 ///
 /// Its unsent messages are cancelled. Cancelling twice is harmless; a finished mailing cannot
 /// be cancelled (409).
-#[api_v2_operation(tags(Mailings))]
+#[api_v2_operation(operation_id = "cancelMailing", tags(Mailings))]
 pub async fn cancel(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -204,7 +204,7 @@ pub async fn cancel(
 /// Delete a mailing
 ///
 /// Its unsent messages are cancelled; its messages stay readable under `/messages`.
-#[api_v2_operation(tags(Mailings))]
+#[api_v2_operation(operation_id = "deleteMailing", tags(Mailings))]
 pub async fn delete(
     _: Authenticated,
     state: web::Data<AppState>,

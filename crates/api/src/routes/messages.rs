@@ -57,7 +57,7 @@ page_of!(MessagePage, MessageBody);
 /// List messages
 ///
 /// Filter by mailing, client and status; all given conditions must hold.
-#[api_v2_operation(tags(Messages))]
+#[api_v2_operation(operation_id = "listMessages", tags(Messages))]
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -71,7 +71,7 @@ pub async fn list(
 }
 
 /// Get a message
-#[api_v2_operation(tags(Messages))]
+#[api_v2_operation(operation_id = "getMessage", tags(Messages))]
 pub async fn get(
     _: Authenticated,
     state: web::Data<AppState>,

@@ -54,7 +54,7 @@ impl From<Operator> for OperatorBody {
 page_of!(OperatorPage, OperatorBody);
 
 /// List operators
-#[api_v2_operation(tags(Operators))]
+#[api_v2_operation(operation_id = "listOperators", tags(Operators))]
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -68,7 +68,7 @@ pub async fn list(
 }
 
 /// Create an operator
-#[api_v2_operation(tags(Operators))]
+#[api_v2_operation(operation_id = "createOperator", tags(Operators))]
 pub async fn create(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -79,7 +79,7 @@ pub async fn create(
 }
 
 /// Get an operator
-#[api_v2_operation(tags(Operators))]
+#[api_v2_operation(operation_id = "getOperator", tags(Operators))]
 pub async fn get(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -93,7 +93,7 @@ pub async fn get(
 /// Replace an operator
 ///
 /// Changing the code of an operator that clients use is refused (409).
-#[api_v2_operation(tags(Operators))]
+#[api_v2_operation(operation_id = "replaceOperator", tags(Operators))]
 pub async fn replace(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -107,7 +107,7 @@ pub async fn replace(
 /// Update some fields of an operator
 ///
 /// Changing the code of an operator that clients use is refused (409).
-#[api_v2_operation(tags(Operators))]
+#[api_v2_operation(operation_id = "updateOperator", tags(Operators))]
 pub async fn patch(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -121,7 +121,7 @@ pub async fn patch(
 /// Delete an operator
 ///
 /// Refused (409) while clients use the operator.
-#[api_v2_operation(tags(Operators))]
+#[api_v2_operation(operation_id = "deleteOperator", tags(Operators))]
 pub async fn delete(
     _: Authenticated,
     state: web::Data<AppState>,

@@ -80,7 +80,7 @@ pub struct MailingDetailStatsBody {
 ///
 /// The messages of all mailings together by status (`by_status`, `messages_total`), and each
 /// mailing of the page with its own counts.
-#[api_v2_operation(tags(Statistics))]
+#[api_v2_operation(operation_id = "listMailingStats", tags(Statistics))]
 pub async fn all_mailings(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -121,7 +121,7 @@ pub async fn all_mailings(
 /// Statistics of one mailing
 ///
 /// Counts by status plus the mailing's messages, paginated and filterable by status.
-#[api_v2_operation(tags(Statistics))]
+#[api_v2_operation(operation_id = "getMailingStats", tags(Statistics))]
 pub async fn one_mailing(
     _: Authenticated,
     state: web::Data<AppState>,

@@ -48,7 +48,7 @@ impl From<Tag> for TagBody {
 page_of!(TagPage, TagBody);
 
 /// List tags
-#[api_v2_operation(tags(Tags))]
+#[api_v2_operation(operation_id = "listTags", tags(Tags))]
 pub async fn list(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -60,7 +60,7 @@ pub async fn list(
 }
 
 /// Create a tag
-#[api_v2_operation(tags(Tags))]
+#[api_v2_operation(operation_id = "createTag", tags(Tags))]
 pub async fn create(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -71,7 +71,7 @@ pub async fn create(
 }
 
 /// Get a tag
-#[api_v2_operation(tags(Tags))]
+#[api_v2_operation(operation_id = "getTag", tags(Tags))]
 pub async fn get(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -85,7 +85,7 @@ pub async fn get(
 /// Rename a tag
 ///
 /// Clients carrying the tag carry the new value.
-#[api_v2_operation(tags(Tags))]
+#[api_v2_operation(operation_id = "replaceTag", tags(Tags))]
 pub async fn replace(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -97,7 +97,7 @@ pub async fn replace(
 }
 
 /// Update some fields of a tag
-#[api_v2_operation(tags(Tags))]
+#[api_v2_operation(operation_id = "updateTag", tags(Tags))]
 pub async fn patch(
     _: Authenticated,
     state: web::Data<AppState>,
@@ -111,7 +111,7 @@ pub async fn patch(
 /// Delete a tag
 ///
 /// The tag is taken off every client.
-#[api_v2_operation(tags(Tags))]
+#[api_v2_operation(operation_id = "deleteTag", tags(Tags))]
 pub async fn delete(
     _: Authenticated,
     state: web::Data<AppState>,

@@ -289,8 +289,8 @@ async fn losing_the_database_makes_the_instance_unready_not_broken() {
     error(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
 }
 
-/// Checks `value` against an OpenAPI 3.0 `schema` of `doc`: types, `nullable`, `required` and
-/// undeclared properties. Records each mismatch with its JSON path.
+/// Checks `value` against an OpenAPI 3.0 `schema` of `doc`: types, enums, `nullable`,
+/// `required` and undeclared properties. Records each mismatch with its JSON path.
 fn conform(doc: &Value, schema: &Value, value: &Value, path: &str, problems: &mut Vec<String>) {
     if let Some(reference) = schema["$ref"].as_str() {
         let name = reference.trim_start_matches("#/components/schemas/");
@@ -307,6 +307,15 @@ fn conform(doc: &Value, schema: &Value, value: &Value, path: &str, problems: &mu
             problems.push(format!("{path}: null, but the schema does not allow null"));
         }
         return;
+    }
+    // A named schema with a description or `nullable` of its own.
+    if let Some(first) = schema["allOf"].get(0) {
+        return conform(doc, first, value, path, problems);
+    }
+    if let Some(values) = schema["enum"].as_array()
+        && !values.contains(value)
+    {
+        problems.push(format!("{path}: {value} is not one of {values:?}"));
     }
     let matches = match schema["type"].as_str() {
         Some("object") => value.is_object(),

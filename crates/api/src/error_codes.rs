@@ -1,0 +1,672 @@
+//! Every error the JSON API answers, each with a real example: the OpenAPI document lists, for
+//! each operation and status, the codes of the rows that apply to it, with one example body per
+//! code ([`crate::openapi`] reads [`catalog`]).
+//!
+//! # Adding a code
+//!
+//! Add one row to [`catalog`], next to its kin:
+//!
+//! ```text
+//! code(Only(vec!["deleteTag"]), "clients carry the tag", || Rejection::TagInUse.into()),
+//! detail(filters(), "no tag has this value", || …the 422 with that detail…),
+//! ```
+//!
+//! - `code` documents a top-level `code`; `detail` documents a `details[].code` (the first
+//!   detail of the example), for the 422s and 400s that name fields.
+//! - The first argument says which operations can answer it (see [`Answered`]): every
+//!   operation, those that take the token, a body, a query or a path id, those under a path,
+//!   or operations by their operationId (the lists below, such as [`CLIENT_WRITES`], name
+//!   each resource's writes).
+//! - The second says when it happens, in a few words for an integrator.
+//! - The third builds the error the way the API does (the same constructor, conversion or
+//!   parser). The status, the code and the example body are read from it, so the document
+//!   cannot disagree with what the API sends.
+//!
+//! When several rows document one code (a 404 per resource, a 422 with an example that fits
+//! clients), an operation shows the first that covers it: put the narrower rows first.
+//!
+//! Then regenerate the document with `make openapi`. The unit tests check that every
+//! operationId named here exists, and that every storage rejection is documented.
+
+use crate::auth;
+use crate::error::{ApiError, ErrorBody, FieldError};
+use crate::extract::{body_unreadable, invalid_path, parse_json, parse_query};
+use crate::operations::clients::ClientListQuery;
+use crate::operations::input::Field;
+use crate::operations::mailings::MailingListQuery;
+use crate::operations::messages::MessageListQuery;
+use crate::operations::paging::ListQuery;
+use crate::operations::problems::Problems;
+use crate::operations::references::{unknown_operator, unknown_tag};
+use crate::operations::tags::TagInput;
+use mailing_domain::mailing::{MailingField, UpdateRefused};
+use mailing_domain::store::{Entity, Rejection};
+use mailing_domain::window::WindowInvalid;
+use mailing_domain::{
+    ClientFilter, Invalid, MailingStatus, MailingText, OperatorCode, PhoneNumber, SendWindow,
+    TagValue, TimeZone,
+};
+use std::time::Duration;
+
+/// The writes of each resource, by operationId.
+pub const OPERATOR_WRITES: &[&str] = &["createOperator", "replaceOperator", "updateOperator"];
+pub const TAG_WRITES: &[&str] = &["createTag", "replaceTag", "updateTag"];
+pub const CLIENT_WRITES: &[&str] = &["createClient", "replaceClient", "updateClient"];
+pub const CLIENT_FILTER_WRITES: &[&str] = &[
+    "createClientFilter",
+    "replaceClientFilter",
+    "updateClientFilter",
+];
+pub const MAILING_WRITES: &[&str] = &["createMailing", "replaceMailing", "updateMailing"];
+/// Changes to an existing mailing.
+pub const MAILING_UPDATES: &[&str] = &["replaceMailing", "updateMailing"];
+
+/// Which operations can answer an error.
+#[derive(Debug, Clone)]
+pub enum Answered {
+    /// Every operation.
+    ByEvery,
+    /// Every operation that takes the bearer token (all but `login`).
+    WithToken,
+    /// Every operation that reads a JSON body.
+    WithBody,
+    /// Every operation with query parameters.
+    WithQuery,
+    /// Every operation with a path parameter.
+    WithId,
+    /// Every operation whose path starts with this, e.g. `/api/v1/clients/{id}`.
+    Under(&'static str),
+    /// These operations, by operationId.
+    Only(Vec<&'static str>),
+}
+use Answered::*;
+
+/// What [`Answered`] looks at in an operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation<'a> {
+    pub id: &'a str,
+    pub path: &'a str,
+    pub token: bool,
+    pub body: bool,
+    pub query: bool,
+    pub path_id: bool,
+}
+
+impl Answered {
+    pub fn covers(&self, op: &Operation<'_>) -> bool {
+        match self {
+            ByEvery => true,
+            WithToken => op.token,
+            WithBody => op.body,
+            WithQuery => op.query,
+            WithId => op.path_id,
+            Under(prefix) => op.path.starts_with(prefix),
+            Only(ids) => ids.contains(&op.id),
+        }
+    }
+}
+
+/// Whether a row documents the top-level `code` or a `details[].code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Code,
+    Detail,
+}
+
+/// One documented error code.
+pub struct Documented {
+    pub answered: Answered,
+    pub level: Level,
+    /// When it happens.
+    pub meaning: &'static str,
+    /// Builds the error as the API does.
+    pub example: fn() -> ApiError,
+}
+
+impl Documented {
+    pub fn status(&self) -> u16 {
+        actix_web::ResponseError::status_code(&(self.example)()).as_u16()
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        (self.example)().body()
+    }
+
+    /// The code this row documents: the body's, or its first detail's.
+    pub fn code(&self) -> String {
+        let body = self.body();
+        match self.level {
+            Level::Code => body.code,
+            Level::Detail => body
+                .details
+                .first()
+                .map(|detail| detail.code.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// For a detail, the field its example names.
+    pub fn field(&self) -> Option<String> {
+        match self.level {
+            Level::Code => None,
+            Level::Detail => self.body().details.first().map(|d| d.field.clone()),
+        }
+    }
+}
+
+fn code(answered: Answered, meaning: &'static str, example: fn() -> ApiError) -> Documented {
+    Documented {
+        answered,
+        level: Level::Code,
+        meaning,
+        example,
+    }
+}
+
+fn detail(answered: Answered, meaning: &'static str, example: fn() -> ApiError) -> Documented {
+    Documented {
+        answered,
+        level: Level::Detail,
+        meaning,
+        example,
+    }
+}
+
+/// Operations by id from several lists.
+fn only(lists: &[&[&'static str]]) -> Answered {
+    Only(lists.concat())
+}
+
+/// The error of a result that must be one.
+fn refusal<T>(result: Result<T, ApiError>) -> ApiError {
+    match result {
+        Err(error) => error,
+        Ok(_) => panic!("the example was accepted"),
+    }
+}
+
+/// The 422 with one detail, as the operations report a field that broke `rule`.
+fn invalid(field: &str, rule: Result<impl Sized, Invalid>) -> ApiError {
+    let mut problems = Problems::default();
+    problems.check(field, rule);
+    refusal(problems.finish(|| ()))
+}
+
+/// The 400 of a list without filters of its own given `query`.
+fn list_query(query: &str) -> ApiError {
+    refusal(parse_query::<ListQuery>(query).and_then(|query| query.paging()))
+}
+
+/// The 400 of the client list given `query`.
+fn client_query(query: &str) -> ApiError {
+    refusal(parse_query::<ClientListQuery>(query).and_then(|query| query.parse()))
+}
+
+/// The 422 of a tag given `body`, read as the API reads it.
+fn tag_body(body: &[u8]) -> ApiError {
+    let input = match parse_json::<TagInput>(body) {
+        Ok(input) => input,
+        Err(error) => return error,
+    };
+    let mut problems = Problems::default();
+    input.value.require("value", &mut problems);
+    input.unknown.report("", &mut problems);
+    refusal(problems.finish(|| ()))
+}
+
+/// Every error code the API answers, in status order.
+pub fn catalog() -> Vec<Documented> {
+    let writes = || {
+        only(&[
+            OPERATOR_WRITES,
+            TAG_WRITES,
+            CLIENT_WRITES,
+            CLIENT_FILTER_WRITES,
+            MAILING_WRITES,
+        ])
+    };
+    let filters = || only(&[CLIENT_WRITES, CLIENT_FILTER_WRITES, MAILING_WRITES]);
+    vec![
+        // 400: requests that cannot be read.
+        code(WithBody, "the body is not JSON", || {
+            refusal(parse_json::<serde_json::Value>(br#"{"text": "#))
+        }),
+        code(
+            WithBody,
+            "the body broke off before its end",
+            body_unreadable,
+        ),
+        code(
+            WithId,
+            "the path id is not a whole number; `details` names it",
+            || invalid_path("abc"),
+        ),
+        detail(WithId, "the path id is not a whole number", || {
+            invalid_path("abc")
+        }),
+        code(
+            WithQuery,
+            "query parameters are unknown, of the wrong type or out of range; `details` \
+             names each",
+            || list_query("page=0&page_size=1000"),
+        ),
+        detail(WithQuery, "a parameter this list does not take", || {
+            refusal(parse_query::<ListQuery>("colour=red"))
+        }),
+        detail(WithQuery, "a number that is not a whole number", || {
+            list_query("page=first")
+        }),
+        detail(WithQuery, "`page` or `page_size` out of its range", || {
+            list_query("page_size=1000")
+        }),
+        detail(
+            Only(vec!["listMessages", "getMailingStats"]),
+            "`status` is not a message status",
+            || refusal(parse_query::<MessageListQuery>("status=delivered").and_then(|q| q.parse())),
+        ),
+        detail(
+            Only(vec!["listMailings"]),
+            "`status` is not a mailing status",
+            || refusal(parse_query::<MailingListQuery>("status=paused").and_then(|q| q.parse())),
+        ),
+        detail(
+            Only(vec!["listClients"]),
+            "`phone_prefix` is not 1 to 11 digits",
+            || client_query("phone_prefix=%2B7900"),
+        ),
+        detail(
+            Only(vec!["listClients"]),
+            "`operator_code` is not an operator code",
+            || client_query("operator_code=Beeline"),
+        ),
+        detail(Only(vec!["listClients"]), "`tag` is too long", || {
+            client_query(&format!("tag={}", "x".repeat(TagValue::MAX_LEN + 1)))
+        }),
+        // 401: who is asking.
+        code(WithToken, "no `Authorization` header", auth::missing_token),
+        code(
+            WithToken,
+            "the token is not one this API issued, or not a bearer token",
+            auth::invalid_token,
+        ),
+        code(
+            WithToken,
+            "the token has expired; log in again",
+            auth::token_expired,
+        ),
+        code(
+            Only(vec!["login"]),
+            "wrong username or password",
+            auth::credentials::invalid_credentials,
+        ),
+        // 404: the path names nothing.
+        code(Under("/api/v1/operators/{id}"), "no such operator", || {
+            ApiError::NotFound(Entity::Operator)
+        }),
+        code(Under("/api/v1/tags/{id}"), "no such tag", || {
+            ApiError::NotFound(Entity::Tag)
+        }),
+        code(Under("/api/v1/clients/{id}"), "no such client", || {
+            ApiError::NotFound(Entity::Client)
+        }),
+        code(
+            Under("/api/v1/client-filters/{id}"),
+            "no such client filter",
+            || ApiError::NotFound(Entity::ClientFilter),
+        ),
+        code(
+            Under("/api/v1/mailings/{id}"),
+            "no such mailing, or it was deleted",
+            || ApiError::NotFound(Entity::Mailing),
+        ),
+        code(Under("/api/v1/messages/{id}"), "no such message", || {
+            ApiError::NotFound(Entity::Message)
+        }),
+        // 409: stored data stands in the way.
+        code(
+            Only(OPERATOR_WRITES.into()),
+            "another operator has this code",
+            || Rejection::DuplicateOperatorCode.into(),
+        ),
+        code(
+            Only(vec!["replaceOperator", "updateOperator", "deleteOperator"]),
+            "clients use the operator, so it cannot be deleted nor its code changed",
+            || Rejection::OperatorInUse.into(),
+        ),
+        code(
+            Only(TAG_WRITES.into()),
+            "another tag has this value",
+            || Rejection::DuplicateTag.into(),
+        ),
+        code(
+            Only(CLIENT_WRITES.into()),
+            "another client has this phone number",
+            || Rejection::DuplicatePhone.into(),
+        ),
+        code(
+            Only(MAILING_UPDATES.into()),
+            "the mailing is finished or cancelled and can no longer change",
+            || Rejection::MailingLocked(UpdateRefused::NotEditable(MailingStatus::Finished)).into(),
+        ),
+        code(
+            Only(MAILING_UPDATES.into()),
+            "the mailing is running: only `text`, `end_at` and `send_window` may change; \
+             `details` names the locked fields",
+            || {
+                Rejection::MailingLocked(UpdateRefused::RunningFieldsLocked(vec![
+                    MailingField::StartAt,
+                    MailingField::Filter,
+                ]))
+                .into()
+            },
+        ),
+        code(
+            Only(vec!["cancelMailing"]),
+            "the mailing is finished and cannot be cancelled",
+            || Rejection::MailingFinished.into(),
+        ),
+        // 413, 415: bodies the API does not read.
+        code(
+            WithBody,
+            "the body is larger than the limit (MAILING_MAX_BODY_BYTES, 65536 by default)",
+            || ApiError::PayloadTooLarge { limit: 65536 },
+        ),
+        code(
+            WithBody,
+            "the body is not sent as JSON (`application/json` or another `…+json` type)",
+            || ApiError::UnsupportedMediaType,
+        ),
+        // 422: fields that break rules. The first row that covers an operation gives its
+        // example: a client's two bad fields, or an unknown field anywhere else.
+        code(
+            Only(CLIENT_WRITES.into()),
+            "fields break rules; `details` names each field and rule",
+            || {
+                let mut problems = Problems::default();
+                problems.check("phone_number", PhoneNumber::parse("89001234567"));
+                problems.check("time_zone", TimeZone::parse("Moscow"));
+                refusal(problems.finish(|| ()))
+            },
+        ),
+        code(
+            WithBody,
+            "fields break rules; `details` names each field and rule",
+            || tag_body(br#"{"value": "vip", "colour": "red"}"#),
+        ),
+        detail(WithBody, "the body is not a JSON object", || {
+            refusal(parse_json::<TagInput>(br#"["vip"]"#))
+        }),
+        detail(WithBody, "a field the body must have is missing", || {
+            tag_body(br"{}")
+        }),
+        detail(
+            WithBody,
+            "`null` for a field that cannot be empty; leave the field out to keep its value",
+            || {
+                let mut problems = Problems::default();
+                Field::<String>::null().set_only("value", &mut problems);
+                refusal(problems.finish(|| ()))
+            },
+        ),
+        detail(WithBody, "a field of the wrong JSON type", || {
+            tag_body(br#"{"value": 5}"#)
+        }),
+        detail(WithBody, "a field the body does not take", || {
+            tag_body(br#"{"value": "vip", "colour": "red"}"#)
+        }),
+        detail(writes(), "a text that must not be blank is blank", || {
+            invalid("text", MailingText::parse("  "))
+        }),
+        detail(writes(), "a text is longer than its limit", || {
+            invalid(
+                "tags[0]",
+                TagValue::parse(&"x".repeat(TagValue::MAX_LEN + 1)),
+            )
+        }),
+        detail(writes(), "a label holds control characters", || {
+            invalid("name", TagValue::parse("two\nlines"))
+        }),
+        detail(
+            only(&[
+                OPERATOR_WRITES,
+                CLIENT_WRITES,
+                CLIENT_FILTER_WRITES,
+                MAILING_WRITES,
+            ]),
+            "not an operator code (lowercase latin letters, digits, `-`, `_`)",
+            || invalid("operator_code", OperatorCode::parse("Beeline")),
+        ),
+        detail(filters(), "a list is longer than its limit", || {
+            let max = ClientFilter::MAX_ENTRIES;
+            invalid("tags", Err::<(), _>(Invalid::TooMany { max }))
+        }),
+        detail(
+            Only(CLIENT_WRITES.into()),
+            "not a phone number `7XXXXXXXXXX`",
+            || invalid("phone_number", PhoneNumber::parse("89001234567")),
+        ),
+        detail(
+            Only(CLIENT_WRITES.into()),
+            "not an IANA time zone name",
+            || invalid("time_zone", TimeZone::parse("Moscow")),
+        ),
+        detail(
+            filters(),
+            "no operator has this code; create the operator first",
+            || {
+                let code = OperatorCode::parse("tele2").expect("a code");
+                ApiError::Validation(vec![unknown_operator("operator_code", &code)])
+            },
+        ),
+        detail(
+            // The same, found by storage when the operator goes between the check and the write.
+            Only(CLIENT_WRITES.into()),
+            "no operator has this code; create the operator first",
+            || Rejection::UnknownOperator.into(),
+        ),
+        detail(
+            only(&[CLIENT_FILTER_WRITES, MAILING_WRITES]),
+            "a filter names a tag that does not exist, so it would match nobody through it",
+            || {
+                let tag = TagValue::parse("vip").expect("a tag");
+                ApiError::Validation(vec![unknown_tag("filter.tags[0]", &tag)])
+            },
+        ),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "a date-time that is not RFC 3339",
+            || {
+                // The API's own message shows tomorrow's date; this one a fixed day.
+                ApiError::Validation(vec![FieldError::new(
+                    "start_at",
+                    "datetime_format",
+                    "is not a date-time; write it like \"2026-12-07T09:00:00Z\"",
+                )])
+            },
+        ),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "a date-time without an offset, while `local_time` is false",
+            || {
+                ApiError::Validation(vec![FieldError::new(
+                    "start_at",
+                    "offset_required",
+                    "needs an offset such as Z or +03:00: write it like \
+                     \"2026-12-07T09:00:00Z\", or set local_time to true to read it on each \
+                     client's clock",
+                )])
+            },
+        ),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "both `filter` and `client_filter_id` are given",
+            || {
+                ApiError::Validation(vec![FieldError::new(
+                    "client_filter_id",
+                    "exclusive",
+                    "give either filter or client_filter_id, not both",
+                )])
+            },
+        ),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "no saved client filter has this id",
+            || Rejection::UnknownClientFilter.into(),
+        ),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "a send window bound is not `HH:MM`",
+            || {
+                let rule = match SendWindow::parse("9:00", "18:00") {
+                    Err(WindowInvalid::Start(rule)) => Err::<(), _>(rule),
+                    _ => unreachable!("9:00 is not HH:MM"),
+                };
+                invalid("send_window.start", rule)
+            },
+        ),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "a send window starts and ends at the same time",
+            || {
+                let rule = match SendWindow::parse("09:00", "09:00") {
+                    Err(WindowInvalid::Window(rule)) => Err::<(), _>(rule),
+                    _ => unreachable!("an empty window"),
+                };
+                invalid("send_window", rule)
+            },
+        ),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "`end_at` is not after `start_at`",
+            || {
+                Rejection::Invalid {
+                    field: "end_at",
+                    rule: Invalid::EndNotAfterStart,
+                }
+                .into()
+            },
+        ),
+        detail(Only(MAILING_WRITES.into()), "`end_at` has passed", || {
+            Rejection::Invalid {
+                field: "end_at",
+                rule: Invalid::InPast,
+            }
+            .into()
+        }),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "a time outside the years 1970 to 9999",
+            || {
+                Rejection::Invalid {
+                    field: "start_at",
+                    rule: Invalid::OutOfRange,
+                }
+                .into()
+            },
+        ),
+        // 429: login throttling.
+        code(
+            Only(vec!["login"]),
+            "too many failed logins from this client; retry after `Retry-After` seconds",
+            || ApiError::TooManyAttempts {
+                retry_after: Duration::from_secs(42),
+            },
+        ),
+        // 5xx.
+        code(
+            ByEvery,
+            "a bug or an unexpected failure; the log line with the same `X-Request-Id` says \
+             more",
+            || ApiError::Internal("an unexpected failure".to_owned()),
+        ),
+        code(
+            ByEvery,
+            "the database is unavailable, or still being prepared while the service starts; \
+             retry later",
+            || ApiError::Unavailable,
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_row_documents_one_code_with_its_own_example() {
+        let mut seen = BTreeSet::new();
+        for row in catalog() {
+            let body = row.body();
+            let code = row.code();
+            assert!(!code.is_empty(), "{}: no code", row.meaning);
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+            if row.level == Level::Detail {
+                assert!(!body.details.is_empty(), "{code}: no detail");
+            }
+            let example = serde_json::to_string(&body).unwrap();
+            assert!(
+                seen.insert((
+                    row.status(),
+                    row.level == Level::Code,
+                    code.clone(),
+                    example
+                )),
+                "{code} is documented twice with one example"
+            );
+        }
+    }
+
+    /// A storage rejection added to the domain fails to compile here, as a reminder to map it in
+    /// `error.rs` and document it above.
+    #[test]
+    fn every_rejection_is_documented() {
+        let rejections = [
+            Rejection::DuplicatePhone,
+            Rejection::DuplicateTag,
+            Rejection::DuplicateOperatorCode,
+            Rejection::UnknownOperator,
+            Rejection::OperatorInUse,
+            Rejection::UnknownClientFilter,
+            Rejection::MailingLocked(UpdateRefused::NotEditable(MailingStatus::Cancelled)),
+            Rejection::MailingLocked(UpdateRefused::RunningFieldsLocked(vec![])),
+            Rejection::MailingFinished,
+            Rejection::Invalid {
+                field: "end_at",
+                rule: Invalid::InPast,
+            },
+        ];
+        let documented: BTreeSet<(u16, String)> = catalog()
+            .iter()
+            .map(|row| (row.status(), row.code()))
+            .collect();
+        for rejection in rejections {
+            match &rejection {
+                Rejection::DuplicatePhone
+                | Rejection::DuplicateTag
+                | Rejection::DuplicateOperatorCode
+                | Rejection::UnknownOperator
+                | Rejection::OperatorInUse
+                | Rejection::UnknownClientFilter
+                | Rejection::MailingLocked(_)
+                | Rejection::MailingFinished
+                | Rejection::Invalid { .. } => {}
+            }
+            let error = ApiError::from(rejection);
+            let status = actix_web::ResponseError::status_code(&error).as_u16();
+            let body = error.body();
+            let code = match body.code.as_str() {
+                // A field rule: the detail's code is what the document lists.
+                "validation_failed" => body.details[0].code.clone(),
+                other => other.to_owned(),
+            };
+            assert!(
+                documented.contains(&(status, code.clone())),
+                "{status} {code} is not documented in error_codes.rs"
+            );
+        }
+    }
+}
