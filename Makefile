@@ -19,7 +19,7 @@ API := $(BIN)/mailing-api
 BROWSER_DIR := crates/api/browser
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run run-distributed build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy fuzz-api browser-deps test-browser up down fmt lint clean-venv
+.PHONY: help run run-distributed build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy generated-client fuzz-api browser-deps test-browser up down fmt lint clean-venv
 
 ## help: list the targets with what each does (the default goal)
 help:
@@ -74,9 +74,10 @@ fixtures: build
 ## test: lint and run every test (needs PostgreSQL and RabbitMQ; installs the rest)
 ## `make lint` first, then unit, storage and black-box HTTP tests (both setups), end-to-end
 ## scenarios and a short fault run, then the admin UI in a headless browser, then OpenAPI and
-## deployment file validation, then fuzzing the api against its document. Installs what the
-## tests need first (Chromium and npm packages for the browser tests, Python packages in
-## .venv), each only when missing. CI (.ci/run) runs nothing else.
+## deployment file validation, then a Python client generated from the OpenAPI document
+## driving the api, then fuzzing the api against its document. Installs what the tests need
+## first (Chromium and npm packages for the browser tests, Python packages in .venv), each only
+## when missing. CI (.ci/run) runs nothing else.
 test: check-services browser-deps
 	$(MAKE) lint
 	$(CARGO) build --bins
@@ -84,6 +85,7 @@ test: check-services browser-deps
 	$(MAKE) test-browser
 	$(MAKE) validate-openapi
 	$(MAKE) validate-deploy
+	$(MAKE) generated-client
 	$(MAKE) fuzz-api
 
 ## bench: measure the performance targets of docs/performance.md on release binaries
@@ -138,6 +140,21 @@ $(VENV)/deploy-requirements.txt: deploy/requirements.txt
 ## offline, and the Dockerfile and compose file for consistency.
 validate-deploy: $(VENV)/deploy-requirements.txt
 	$(VENV)/bin/python deploy/validate.py
+
+$(VENV)/client-requirements.txt: crates/api/client-test/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r crates/api/client-test/requirements.txt
+	cp crates/api/client-test/requirements.txt $@
+
+## generated-client: generate a Python client from the OpenAPI document and drive the api with it
+## With the pinned openapi-python-client, into target/generated-client/ (under CARGO_TARGET_DIR
+## if set); then, on a fresh PostgreSQL database, as an integrator would: log in, create an
+## operator, a client and a mailing, read its statistics, read a 422's field details. Fails if
+## the generator warns. See crates/api/client-test/README.md.
+generated-client: $(VENV)/client-requirements.txt
+	$(CARGO) build --bin mailing-api
+	$(VENV)/bin/python crates/api/client-test/run.py --api $(API) \
+	  --out $(or $(CARGO_TARGET_DIR),target)/generated-client
 
 $(VENV)/fuzz-requirements.txt: crates/api/fuzz/requirements.txt
 	python3 -m venv $(VENV)
