@@ -238,56 +238,83 @@ fn filter_source(
     }
 }
 
+/// Every field of a whole mailing, read into domain values as far as each goes; what went
+/// wrong is recorded, not returned, so the callers' own checks are listed beside it.
+struct WholeMailing {
+    text: Option<MailingText>,
+    start_at: Option<DateTime<FixedOffset>>,
+    end_at: Option<DateTime<FixedOffset>>,
+    local_time: bool,
+    send_window: Option<SendWindow>,
+    filter: Option<FilterSource>,
+}
+
 impl MailingInput {
+    fn read(self, problems: &mut Problems, references: &mut References) -> WholeMailing {
+        let text = self
+            .text
+            .require("text", problems)
+            .and_then(|raw| problems.check("text", MailingText::parse(&raw)));
+        let send_window = self
+            .send_window
+            .optional("send_window", problems)
+            .and_then(|body| body.parse(problems));
+        let local_time = self
+            .local_time
+            .optional("local_time", problems)
+            .unwrap_or(false);
+        let mut written = |field: &str, raw: Required<String>| {
+            let raw = raw.require(field, problems)?;
+            parse_time(field, &raw, local_time, problems)
+        };
+        let start_at = written("start_at", self.start_at);
+        let end_at = written("end_at", self.end_at);
+        let either_given = given(&self.filter) || given(&self.client_filter_id);
+        let filter = self.filter.optional("filter", problems);
+        let client_filter_id = self.client_filter_id.optional("client_filter_id", problems);
+        let filter = filter_source(
+            filter,
+            client_filter_id,
+            !either_given,
+            problems,
+            references,
+        );
+        self.unknown.report("", problems);
+        WholeMailing {
+            text,
+            start_at,
+            end_at,
+            local_time,
+            send_window,
+            filter,
+        }
+    }
+
     async fn parse(self, state: &AppState, now: DateTime<Utc>) -> Result<MailingDraft, ApiError> {
         let mut problems = Problems::default();
         let mut references = References::default();
-        let text = self
-            .text
-            .require("text", &mut problems)
-            .and_then(|raw| problems.check("text", MailingText::parse(&raw)));
-        let window = self
-            .send_window
-            .optional("send_window", &mut problems)
-            .and_then(|body| body.parse(&mut problems));
-        let local_time = self
-            .local_time
-            .optional("local_time", &mut problems)
-            .unwrap_or(false);
-        let instant = |field: &str, raw: Required<String>, problems: &mut Problems| {
-            let written = parse_time(field, &raw.require(field, problems)?, local_time, problems)?;
-            problems.check(field, MailingSchedule::stored_instant(written, local_time))
+        let whole = self.read(&mut problems, &mut references);
+        let local_time = whole.local_time;
+        let mut instant = |field: &str, written: Option<DateTime<FixedOffset>>| {
+            problems.check(field, MailingSchedule::stored_instant(written?, local_time))
         };
-        let start_at = instant("start_at", self.start_at, &mut problems);
-        let end_at = instant("end_at", self.end_at, &mut problems);
+        let start_at = instant("start_at", whole.start_at);
+        let end_at = instant("end_at", whole.end_at);
         let schedule = match (start_at, end_at) {
             (Some(start_at), Some(end_at)) => problems.check(
                 "end_at",
-                MailingSchedule::new(start_at, end_at, local_time, window),
+                MailingSchedule::new(start_at, end_at, local_time, whole.send_window),
             ),
             _ => None,
         };
         if schedule.is_some_and(|s| s.latest_end() <= now) {
             problems.invalid("end_at", &Invalid::InPast);
         }
-        let either_given = given(&self.filter) || given(&self.client_filter_id);
-        let filter = self.filter.optional("filter", &mut problems);
-        let client_filter_id = self
-            .client_filter_id
-            .optional("client_filter_id", &mut problems);
-        let filter = filter_source(
-            filter,
-            client_filter_id,
-            !either_given,
-            &mut problems,
-            &mut references,
-        );
-        self.unknown.report("", &mut problems);
         references.check(state, &mut problems).await?;
         problems.finish(|| MailingDraft {
-            text: text.expect("checked"),
+            text: whole.text.expect("checked"),
             schedule: schedule.expect("checked"),
-            filter: filter.expect("checked"),
+            filter: whole.filter.expect("checked"),
         })
     }
 
@@ -296,47 +323,15 @@ impl MailingInput {
     async fn parse_as_patch(self, state: &AppState) -> Result<MailingPatch, ApiError> {
         let mut problems = Problems::default();
         let mut references = References::default();
-        let text = self
-            .text
-            .require("text", &mut problems)
-            .and_then(|raw| problems.check("text", MailingText::parse(&raw)));
-        let send_window = self
-            .send_window
-            .optional("send_window", &mut problems)
-            .and_then(|body| body.parse(&mut problems));
-        let local_time = self
-            .local_time
-            .optional("local_time", &mut problems)
-            .unwrap_or(false);
-        let start_at = self
-            .start_at
-            .require("start_at", &mut problems)
-            .and_then(|raw| parse_time("start_at", &raw, local_time, &mut problems));
-        let end_at = self
-            .end_at
-            .require("end_at", &mut problems)
-            .and_then(|raw| parse_time("end_at", &raw, local_time, &mut problems));
-        let either_given = given(&self.filter) || given(&self.client_filter_id);
-        let filter = self.filter.optional("filter", &mut problems);
-        let client_filter_id = self
-            .client_filter_id
-            .optional("client_filter_id", &mut problems);
-        let filter = filter_source(
-            filter,
-            client_filter_id,
-            !either_given,
-            &mut problems,
-            &mut references,
-        );
-        self.unknown.report("", &mut problems);
+        let whole = self.read(&mut problems, &mut references);
         references.check(state, &mut problems).await?;
         problems.finish(|| MailingPatch {
-            text,
-            start_at,
-            end_at,
-            local_time: Some(local_time),
-            send_window: Some(send_window),
-            filter,
+            text: whole.text,
+            start_at: whole.start_at,
+            end_at: whole.end_at,
+            local_time: Some(whole.local_time),
+            send_window: Some(whole.send_window),
+            filter: whole.filter,
         })
     }
 }
