@@ -17,6 +17,7 @@ both_setups!(
     logging_out_ends_the_session_and_an_expired_one_is_refused,
     the_mailing_form_reads_times_in_the_viewers_zone_and_counts_matching_clients,
     unknown_admin_pages_answer_with_a_page_not_json,
+    a_tag_in_use_is_deleted_only_once_taking_it_off_is_agreed,
 );
 
 /// A logged-in browser: its session cookie and the CSRF token its pages carry.
@@ -405,4 +406,47 @@ async fn unknown_admin_pages_answer_with_a_page_not_json() {
     let (status, page) = browser.get("/admin/clients/abc/edit").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("there is no such page"), "{page}");
+}
+
+async fn a_tag_in_use_is_deleted_only_once_taking_it_off_is_agreed() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    let client = app.create_client("79001234567", "bln", &["vip"]).await;
+    let tags = crate::helpers::body(app.get("/api/v1/tags").await, StatusCode::OK).await;
+    let vip = crate::helpers::id(&tags["items"][0]);
+    let browser = Browser::login(&app).await;
+    let delete = format!("/admin/tags/{vip}/delete");
+
+    let refused = browser.post_with_csrf(&delete, &[]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("Delete tag vip"), "{page}");
+    assert!(page.contains("The tag is carried by 1 client."), "{page}");
+    assert!(page.contains("name=\"detach\" value=\"true\""), "{page}");
+    assert!(page.contains("Take it off and delete"), "{page}");
+    assert_eq!(app.counts().await.tags, 1);
+
+    // A filter that names it keeps it, whatever the viewer agrees to.
+    let filter = app
+        .create_client_filter(&serde_json::json!({ "tags": ["vip"] }))
+        .await;
+    let named = browser.post_with_csrf(&delete, &[("detach", "true")]).await;
+    assert_eq!(named.status(), StatusCode::CONFLICT);
+    let page = named.text().await.unwrap();
+    let link = format!("/admin/client-filters/{}/edit", crate::helpers::id(&filter));
+    assert!(page.contains(&link), "{page}");
+    assert!(!page.contains("name=\"detach\""), "{page}");
+    let filter_path = format!("/api/v1/client-filters/{}", crate::helpers::id(&filter));
+    assert_eq!(
+        app.delete(&filter_path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let deleted = browser.post_with_csrf(&delete, &[("detach", "true")]).await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(deleted.headers()[LOCATION], "/admin/tags?notice=deleted");
+    assert_eq!(app.counts().await.tags, 0);
+    let client_path = format!("/api/v1/clients/{}", crate::helpers::id(&client));
+    let untagged = crate::helpers::body(app.get(&client_path).await, StatusCode::OK).await;
+    assert_eq!(untagged["tags"], serde_json::json!([]));
 }

@@ -6,7 +6,7 @@
 use super::Conn;
 use super::dialect::store_filter;
 use crate::columns::{
-    ClaimedEvent, CountRow, OutcomeColumns, RetryPlan, ZonePlan, ZoneRow, returned_ids,
+    ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZonePlan, ZoneRow, returned_ids,
 };
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -92,6 +92,27 @@ pub(super) fn zones_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryRes
 pub(super) fn count_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<i64> {
     let row: CountRow = select_matching("count(*) AS count", filter).get_result(conn)?;
     Ok(row.count)
+}
+
+/// The saved filters, and the mailings yet to pick their clients (not expanded, cancelled or
+/// deleted), whose filter names the tag `value`; their ids in order.
+pub(super) fn filters_naming_tag(
+    conn: &mut Conn,
+    value: &str,
+) -> QueryResult<(Vec<i64>, Vec<i64>)> {
+    let filters: Vec<IdRow> =
+        diesel::sql_query("SELECT id FROM client_filters WHERE $1 = ANY(tags) ORDER BY id")
+            .bind::<Text, _>(value)
+            .load(conn)?;
+    let mailings: Vec<IdRow> = diesel::sql_query(
+        "SELECT id FROM mailings
+         WHERE $1 = ANY(filter_tags)
+           AND expanded_at IS NULL AND cancelled_at IS NULL AND deleted_at IS NULL
+         ORDER BY id",
+    )
+    .bind::<Text, _>(value)
+    .load(conn)?;
+    Ok((returned_ids(filters), returned_ids(mailings)))
 }
 
 /// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its

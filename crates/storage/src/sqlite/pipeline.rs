@@ -99,6 +99,30 @@ pub(super) fn count_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryRes
     Ok(row.count)
 }
 
+/// The saved filters, and the mailings yet to pick their clients (not expanded, cancelled or
+/// deleted), whose filter names the tag `value`; their ids in order.
+pub(super) fn filters_naming_tag(
+    conn: &mut Conn,
+    value: &str,
+) -> QueryResult<(Vec<i64>, Vec<i64>)> {
+    let filters: Vec<IdRow> = diesel::sql_query(
+        "SELECT id FROM client_filters
+         WHERE EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = ?1)
+         ORDER BY id",
+    )
+    .bind::<Text, _>(value)
+    .load(conn)?;
+    let mailings: Vec<IdRow> = diesel::sql_query(
+        "SELECT id FROM mailings
+         WHERE EXISTS (SELECT 1 FROM json_each(filter_tags) WHERE json_each.value = ?1)
+           AND expanded_at IS NULL AND cancelled_at IS NULL AND deleted_at IS NULL
+         ORDER BY id",
+    )
+    .bind::<Text, _>(value)
+    .load(conn)?;
+    Ok((returned_ids(filters), returned_ids(mailings)))
+}
+
 /// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its
 /// zone, in one statement; returns how many it created. With `skip_existing`, clients that have
 /// a message of this mailing already are passed over; without it, there must be none.
