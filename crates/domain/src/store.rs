@@ -13,7 +13,6 @@ mod records;
 pub use pipeline::*;
 pub use records::*;
 
-use crate::client::PhoneNumber;
 use crate::filter::ClientFilter;
 use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId};
 use crate::invalid::Invalid;
@@ -214,8 +213,6 @@ pub trait ClientStore {
     /// filter would get if it were expanded now (the same selection as
     /// [`SchedulerStore::expand_mailing`]).
     fn count_matching(&self, filter: &ClientFilter) -> StoreResult<u64>;
-    /// The phone numbers of the given clients; ids that do not exist are absent.
-    fn phones_of(&self, ids: &[ClientId]) -> StoreResult<HashMap<ClientId, PhoneNumber>>;
 }
 
 pub trait ClientFilterStore {
@@ -262,11 +259,15 @@ pub trait Migrate {
 }
 
 /// Counts of every mailing's messages together, by status: what the api's statistics and the
-/// scheduler's gauges both read.
+/// scheduler's gauges both read. Deleted mailings' messages are not counted, as everywhere in
+/// [`MessageStore`].
 pub trait MessageTotals {
     fn message_totals(&self) -> StoreResult<StatusCounts>;
 }
 
+/// The messages, as the api reads them. A deleted mailing's messages leave every read here
+/// along with it: lists, lookups (not found) and counts. They stay in the database, sent ones
+/// with their recipient and time, but nothing shows them.
 pub trait MessageStore: MessageTotals {
     fn get_message(&self, id: MessageId) -> StoreResult<Message>;
     fn list_messages(&self, query: &MessageQuery, page: PageRequest) -> StoreResult<Page<Message>>;
@@ -277,8 +278,8 @@ pub trait MessageStore: MessageTotals {
         &self,
         mailings: &[MailingId],
     ) -> StoreResult<HashMap<MailingId, StatusCounts>>;
-    /// Inserts messages; a (mailing, client) pair that already has one is skipped. Returns how
-    /// many were inserted.
+    /// Inserts messages, each addressed to its client's current number; a (mailing, client)
+    /// pair that already has one is skipped. Returns how many were inserted.
     fn insert_messages(&self, new: &[NewMessage]) -> StoreResult<u64>;
     /// How many messages of each mailing reached status sent with `sent_at >= since`, for a
     /// delivery rate; mailings with none are absent.

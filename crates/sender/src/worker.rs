@@ -4,7 +4,7 @@
 
 use crate::breaker::{Breaker, Permit};
 use crate::claims::HeldClaims;
-use crate::decide::{Before, MIN_TIME_LEFT, RetryPolicy, after_attempt, before_attempt};
+use crate::decide::{Before, MIN_TIME_LEFT, RetryPolicy, after_attempt, before_attempt, ended};
 use crate::limiter::RateLimiter;
 use crate::mailings::MailingStates;
 use crate::probe::ProbeClient;
@@ -245,7 +245,7 @@ impl Worker {
         };
         let left = deadline - now;
         if left < MIN_TIME_LEFT {
-            let kind = OutcomeKind::Expired { last_error: None };
+            let kind = ended(&claimed.task);
             return self.settle(claimed, kind, Some(permit)).await;
         }
         // Never let a request outlive the mailing's end.
@@ -300,10 +300,8 @@ impl Worker {
             } => {
                 tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, %next_attempt_at, "probe attempt failed; retry planned")
             }
-            OutcomeKind::Expired {
-                last_error: Some(error),
-            } => {
-                tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, "probe attempt failed; no retry fits before the mailing's end, message expired")
+            OutcomeKind::Expired { reason } => {
+                tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %reason, "probe attempt failed; message expired")
             }
             OutcomeKind::Failed { error } => {
                 tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, "probe refused the message for good")

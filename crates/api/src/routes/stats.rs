@@ -73,7 +73,8 @@ pub struct MailingDetailStatsBody {
 
 /// Statistics of every mailing
 ///
-/// Each mailing with its message counts by status.
+/// Each mailing with its message counts by status; deleted mailings and their messages are
+/// left out.
 #[api_v2_operation(tags(Statistics))]
 pub async fn all_mailings(
     _: Authenticated,
