@@ -23,6 +23,7 @@ use probe_sim::state::ConfigPatch;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::Arc;
 
+mod logs;
 mod retry_after;
 
 const SECRET: &str = "sender-tests-secret-0123456789abcdef";
