@@ -254,6 +254,17 @@ impl From<Rejection> for ApiError {
                 conflict("duplicate_operator_code", &message, field("code", "unique"))
             }
             Rejection::OperatorInUse => conflict("operator_in_use", &message, vec![]),
+            Rejection::TagInUse(usage) => {
+                let next = match (usage.detachable(), usage.clients) {
+                    (true, _) => "delete it with ?detach=true to take it off them as well",
+                    (false, 0) => "take it out of those filters first",
+                    (false, _) => {
+                        "take it out of those filters first, then delete it with ?detach=true \
+                         to take it off the clients as well"
+                    }
+                };
+                conflict("tag_in_use", format!("{message}; {next}"), vec![])
+            }
             Rejection::MailingFinished => conflict("mailing_finished", &message, vec![]),
             Rejection::MailingLocked(UpdateRefused::NotEditable(_)) => {
                 conflict("mailing_not_editable", &message, vec![])

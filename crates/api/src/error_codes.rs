@@ -40,7 +40,7 @@ use crate::operations::problems::Problems;
 use crate::operations::references::{unknown_operator, unknown_tag};
 use crate::operations::tags::TagInput;
 use mailing_domain::mailing::{MailingField, UpdateRefused};
-use mailing_domain::store::{Entity, Rejection};
+use mailing_domain::store::{Entity, Rejection, TagUse};
 use mailing_domain::window::WindowInvalid;
 use mailing_domain::{
     ClientFilter, Invalid, MailingStatus, MailingText, OperatorCode, PhoneNumber, SendWindow,
@@ -339,6 +339,19 @@ pub fn catalog() -> Vec<Documented> {
             || Rejection::DuplicateTag.into(),
         ),
         code(
+            Only(vec!["deleteTag"]),
+            "clients carry the tag (delete with ?detach=true to take it off them), or a saved \
+             filter or a mailing yet to start names it",
+            || {
+                Rejection::TagInUse(TagUse {
+                    clients: 3,
+                    client_filters: vec![],
+                    mailings: vec![],
+                })
+                .into()
+            },
+        ),
+        code(
             Only(CLIENT_WRITES.into()),
             "another client has this phone number",
             || Rejection::DuplicatePhone.into(),
@@ -630,6 +643,11 @@ mod tests {
             Rejection::DuplicateOperatorCode,
             Rejection::UnknownOperator,
             Rejection::OperatorInUse,
+            Rejection::TagInUse(TagUse {
+                clients: 1,
+                client_filters: vec![],
+                mailings: vec![],
+            }),
             Rejection::UnknownClientFilter,
             Rejection::MailingLocked(UpdateRefused::NotEditable(MailingStatus::Cancelled)),
             Rejection::MailingLocked(UpdateRefused::RunningFieldsLocked(vec![])),
@@ -650,6 +668,7 @@ mod tests {
                 | Rejection::DuplicateOperatorCode
                 | Rejection::UnknownOperator
                 | Rejection::OperatorInUse
+                | Rejection::TagInUse(_)
                 | Rejection::UnknownClientFilter
                 | Rejection::MailingLocked(_)
                 | Rejection::MailingFinished

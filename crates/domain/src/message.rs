@@ -1,5 +1,8 @@
-//! Message statuses and the transitions allowed between them.
+//! Message statuses, the transitions allowed between them, and why a message expires.
 
+use crate::client::TimeZone;
+use crate::planning::TooLate;
+use crate::window::SendWindow;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -102,6 +105,67 @@ impl FromStr for MessageStatus {
     }
 }
 
+/// Why a message ended `expired`: what its `last_error` says, in plain words. The words are
+/// stable (operators search for them) and carry nothing secret: at most the error of the last
+/// attempt, which the sender wrote itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpiryReason {
+    /// The client's send window did not open again before the mailing's end.
+    WindowClosed { window: SendWindow, zone: TimeZone },
+    /// The mailing's end came before the message was attempted.
+    EndedBeforeTurn,
+    /// The mailing's end came while attempts were failing; `last_error` is the last one's.
+    EndedWhileFailing { last_error: String },
+    /// An attempt just failed with `last_error` and no retry fits before the mailing's end.
+    NoRetryFits { last_error: String },
+}
+
+impl ExpiryReason {
+    /// What [`ExpiryReason::EndedWhileFailing`] says before the last attempt's error, for
+    /// statements that expire messages in bulk and append each one's stored error.
+    pub const ENDED_WHILE_FAILING: &'static str =
+        "the mailing ended before delivery succeeded; last attempt: ";
+    /// What [`ExpiryReason::NoRetryFits`] says before the last attempt's error.
+    pub const NO_RETRY_FITS: &'static str =
+        "no retry fits before the mailing's end; last attempt: ";
+    /// What [`ExpiryReason::EndedBeforeTurn`] says.
+    pub const ENDED_BEFORE_TURN: &'static str = "the mailing ended before its turn came";
+
+    /// Why a message of a client in `zone` expires when planning found it [`TooLate`]: the
+    /// failure of its last attempt, if one failed (`last_error`), or else what planning ran
+    /// into.
+    pub fn planned(too_late: TooLate, zone: TimeZone, last_error: Option<&str>) -> Self {
+        match (last_error, too_late) {
+            (Some(error), _) => ExpiryReason::EndedWhileFailing {
+                last_error: error.to_owned(),
+            },
+            (None, TooLate::Ended) => ExpiryReason::EndedBeforeTurn,
+            (None, TooLate::WindowClosed(window)) => ExpiryReason::WindowClosed { window, zone },
+        }
+    }
+}
+
+impl fmt::Display for ExpiryReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpiryReason::WindowClosed { window, zone } => write!(
+                f,
+                "the mailing ended before the client's send window opened (window {}\u{2013}{} {})",
+                window.start_hhmm(),
+                window.end_hhmm(),
+                zone.name()
+            ),
+            ExpiryReason::EndedBeforeTurn => f.write_str(Self::ENDED_BEFORE_TURN),
+            ExpiryReason::EndedWhileFailing { last_error } => {
+                write!(f, "{}{last_error}", Self::ENDED_WHILE_FAILING)
+            }
+            ExpiryReason::NoRetryFits { last_error } => {
+                write!(f, "{}{last_error}", Self::NO_RETRY_FITS)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::MessageStatus::*;
@@ -141,5 +205,35 @@ mod tests {
         assert!(!Sent.can_become(Sent));
         assert!(!Failed.can_become(Sent));
         assert!(!Scheduled.can_become(Scheduled));
+    }
+
+    #[test]
+    fn expiry_reasons_say_why_in_plain_words() {
+        let moscow = TimeZone::parse("Europe/Moscow").unwrap();
+        let window = SendWindow::parse("09:00", "10:00").unwrap();
+        let planned = |too_late, error| ExpiryReason::planned(too_late, moscow, error).to_string();
+        assert_eq!(
+            planned(TooLate::WindowClosed(window), None),
+            "the mailing ended before the client's send window opened \
+             (window 09:00\u{2013}10:00 Europe/Moscow)"
+        );
+        assert_eq!(
+            planned(TooLate::Ended, None),
+            "the mailing ended before its turn came"
+        );
+        // A failed attempt is the more useful reason, whatever planning ran into.
+        for too_late in [TooLate::Ended, TooLate::WindowClosed(window)] {
+            assert_eq!(
+                planned(too_late, Some("probe answered 500")),
+                "the mailing ended before delivery succeeded; last attempt: probe answered 500"
+            );
+        }
+        let no_retry = ExpiryReason::NoRetryFits {
+            last_error: "probe answered 503".to_owned(),
+        };
+        assert_eq!(
+            no_retry.to_string(),
+            "no retry fits before the mailing's end; last attempt: probe answered 503"
+        );
     }
 }

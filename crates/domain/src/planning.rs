@@ -2,6 +2,7 @@
 //! `local_time`), the client's send window, and DST.
 
 use crate::mailing::MailingSchedule;
+use crate::window::SendWindow;
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone as _, Timelike, Utc};
 use chrono_tz::Tz;
 
@@ -14,7 +15,16 @@ pub enum SendPlan {
         expires_at: DateTime<Utc>,
     },
     /// No instant before the mailing's end is allowed: the message expires.
-    Expired,
+    Expired(TooLate),
+}
+
+/// Why no instant before the mailing's end is left for a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TooLate {
+    /// The mailing has ended on the client's clock.
+    Ended,
+    /// The client's send window does not open again before the mailing's end.
+    WindowClosed(SendWindow),
 }
 
 /// Plans a message for a client in `tz`, not earlier than `not_before` (now, or the time a
@@ -22,16 +32,20 @@ pub enum SendPlan {
 pub fn plan_send(schedule: &MailingSchedule, tz: Tz, not_before: DateTime<Utc>) -> SendPlan {
     let expires_at = schedule.end_for(tz);
     let earliest = not_before.max(schedule.start_for(tz));
+    if earliest >= expires_at {
+        return SendPlan::Expired(TooLate::Ended);
+    }
     let send_at = match schedule.send_window() {
         None => Some(earliest),
         Some(window) => window.next_open(tz, earliest),
     };
-    match send_at {
-        Some(send_at) if send_at < expires_at => SendPlan::At {
+    match (send_at, schedule.send_window()) {
+        (Some(send_at), _) if send_at < expires_at => SendPlan::At {
             send_at,
             expires_at,
         },
-        _ => SendPlan::Expired,
+        (_, Some(window)) => SendPlan::Expired(TooLate::WindowClosed(window)),
+        (_, None) => SendPlan::Expired(TooLate::Ended),
     }
 }
 
@@ -117,11 +131,11 @@ mod tests {
         let s = schedule(utc(2026, 5, 1, 9, 0), utc(2026, 5, 1, 18, 0), false, None);
         assert_eq!(
             plan_send(&s, chrono_tz::UTC, utc(2026, 5, 1, 18, 0)),
-            SendPlan::Expired
+            SendPlan::Expired(TooLate::Ended)
         );
         assert_eq!(
             plan_send(&s, chrono_tz::UTC, utc(2026, 6, 1, 0, 0)),
-            SendPlan::Expired
+            SendPlan::Expired(TooLate::Ended)
         );
     }
 
@@ -156,7 +170,7 @@ mod tests {
         );
         assert_eq!(
             plan_send(&s, chrono_tz::Europe::Moscow, utc(2026, 5, 1, 0, 0)),
-            SendPlan::Expired
+            SendPlan::Expired(TooLate::WindowClosed(s.send_window().unwrap()))
         );
     }
 
@@ -196,7 +210,7 @@ mod tests {
         let now = utc(2026, 5, 1, 8, 0);
         assert_eq!(
             plan_send(&s, chrono_tz::Asia::Vladivostok, now),
-            SendPlan::Expired
+            SendPlan::Expired(TooLate::Ended)
         );
         assert_eq!(
             plan_send(&s, chrono_tz::Europe::Moscow, now),
@@ -227,7 +241,7 @@ mod tests {
         );
         assert_eq!(
             plan_send(&s, ny, utc(2026, 11, 1, 6, 15)),
-            SendPlan::Expired
+            SendPlan::Expired(TooLate::Ended)
         );
     }
 

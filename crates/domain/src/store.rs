@@ -13,7 +13,7 @@ mod records;
 pub use pipeline::*;
 pub use records::*;
 
-use crate::client::{PhoneNumber, TimeZone};
+use crate::client::TimeZone;
 use crate::filter::ClientFilter;
 use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId};
 use crate::invalid::Invalid;
@@ -84,6 +84,9 @@ pub enum Rejection {
     UnknownOperator,
     #[error("the operator is used by clients")]
     OperatorInUse,
+    /// Clients carry the tag, or filters name it.
+    #[error("{0}")]
+    TagInUse(TagUse),
     #[error("no client filter has this id")]
     UnknownClientFilter,
     #[error(transparent)]
@@ -94,6 +97,78 @@ pub enum Rejection {
     /// `start_at`.
     #[error("{field} {rule}")]
     Invalid { field: &'static str, rule: Invalid },
+}
+
+/// What keeps a tag from being deleted: the clients that carry it (which deleting with
+/// `detach` takes it off) and the filters that name it (which must drop it first: they name
+/// tags by value, and a filter naming a tag that is gone silently matches fewer clients).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagUse {
+    /// How many clients carry the tag.
+    pub clients: u64,
+    /// Saved client filters that name it.
+    pub client_filters: Vec<ClientFilterId>,
+    /// Mailings whose filter names it and that have yet to pick their clients (neither
+    /// cancelled nor deleted, and not started).
+    pub mailings: Vec<MailingId>,
+}
+
+impl TagUse {
+    /// Whether only clients hold the tag, so that taking it off them lets it go.
+    pub fn detachable(&self) -> bool {
+        self.client_filters.is_empty() && self.mailings.is_empty()
+    }
+}
+
+impl fmt::Display for TagUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut holders = Vec::new();
+        if self.clients > 0 {
+            holders.push(format!(
+                "carried by {} client{}",
+                self.clients,
+                plural(self.clients as usize)
+            ));
+        }
+        let mut named = Vec::new();
+        if !self.client_filters.is_empty() {
+            named.push(format!(
+                "client filter{} {}",
+                plural(self.client_filters.len()),
+                id_list(&self.client_filters)
+            ));
+        }
+        if !self.mailings.is_empty() {
+            let one = self.mailings.len() == 1;
+            named.push(format!(
+                "the filter of mailing{} {}, which {} not started",
+                plural(self.mailings.len()),
+                id_list(&self.mailings),
+                if one { "has" } else { "have" }
+            ));
+        }
+        if !named.is_empty() {
+            holders.push(format!("named in {}", named.join(" and in ")));
+        }
+        if holders.is_empty() {
+            return f.write_str("the tag is in use");
+        }
+        write!(f, "the tag is {}", holders.join(" and "))
+    }
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// Ids for a message, at most ten of them: "3, 5, 8" or "1, 2, …, 10 and 4 more".
+fn id_list<T: fmt::Display>(ids: &[T]) -> String {
+    const SHOWN: usize = 10;
+    let listed: Vec<String> = ids.iter().take(SHOWN).map(ToString::to_string).collect();
+    match ids.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{} and {more} more", listed.join(", ")),
+        _ => listed.join(", "),
+    }
 }
 
 /// Which slice of a list to return.
@@ -123,8 +198,10 @@ pub trait TagStore {
     fn get_tag(&self, id: TagId) -> StoreResult<Tag>;
     fn list_tags(&self, page: PageRequest) -> StoreResult<Page<Tag>>;
     fn update_tag(&self, id: TagId, new: &NewTag) -> StoreResult<Tag>;
-    /// Deleting a tag takes it off every client.
-    fn delete_tag(&self, id: TagId) -> StoreResult<()>;
+    /// Deletes a tag nothing uses. A tag clients carry is refused with
+    /// [`Rejection::TagInUse`], unless `detach` asks to take it off them first; a tag a saved
+    /// filter or a mailing yet to start names is refused either way.
+    fn delete_tag(&self, id: TagId, detach: bool) -> StoreResult<()>;
 }
 
 pub trait ClientStore {
@@ -145,8 +222,6 @@ pub trait ClientStore {
     fn missing_operators(&self, codes: &[OperatorCode]) -> StoreResult<Vec<OperatorCode>>;
     /// The values among `values` that no tag has.
     fn missing_tags(&self, values: &[TagValue]) -> StoreResult<Vec<TagValue>>;
-    /// The phone numbers of the given clients; ids that do not exist are absent.
-    fn phones_of(&self, ids: &[ClientId]) -> StoreResult<HashMap<ClientId, PhoneNumber>>;
 }
 
 pub trait ClientFilterStore {
@@ -200,11 +275,15 @@ pub trait Migrate {
 }
 
 /// Counts of every mailing's messages together, by status: what the api's statistics and the
-/// scheduler's gauges both read.
+/// scheduler's gauges both read. Deleted mailings' messages are not counted, as everywhere in
+/// [`MessageStore`].
 pub trait MessageTotals {
     fn message_totals(&self) -> StoreResult<StatusCounts>;
 }
 
+/// The messages, as the api reads them. A deleted mailing's messages leave every read here
+/// along with it: lists, lookups (not found) and counts. They stay in the database, sent ones
+/// with their recipient and time, but nothing shows them.
 pub trait MessageStore: MessageTotals {
     fn get_message(&self, id: MessageId) -> StoreResult<Message>;
     fn list_messages(&self, query: &MessageQuery, page: PageRequest) -> StoreResult<Page<Message>>;
@@ -215,8 +294,8 @@ pub trait MessageStore: MessageTotals {
         &self,
         mailings: &[MailingId],
     ) -> StoreResult<HashMap<MailingId, StatusCounts>>;
-    /// Inserts messages; a (mailing, client) pair that already has one is skipped. Returns how
-    /// many were inserted.
+    /// Inserts messages, each addressed to its client's current number; a (mailing, client)
+    /// pair that already has one is skipped. Returns how many were inserted.
     fn insert_messages(&self, new: &[NewMessage]) -> StoreResult<u64>;
     /// How many messages of each mailing reached status sent with `sent_at >= since`, for a
     /// delivery rate; mailings with none are absent.
@@ -335,3 +414,38 @@ pub trait ApiStore:
 /// Everything storage offers. A process opens one and hands each service the narrow view it
 /// needs.
 pub trait Store: ApiStore + SchedulerStore + SenderStore {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_in_use_says_what_holds_it() {
+        let clients = TagUse {
+            clients: 3,
+            ..TagUse::default()
+        };
+        assert!(clients.detachable());
+        assert_eq!(clients.to_string(), "the tag is carried by 3 clients");
+        let named = TagUse {
+            clients: 1,
+            client_filters: (1..=12).map(ClientFilterId).collect(),
+            mailings: vec![MailingId(7), MailingId(9)],
+        };
+        assert!(!named.detachable());
+        assert_eq!(
+            named.to_string(),
+            "the tag is carried by 1 client and named in client filters \
+             1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more and in the filter of mailings 7, 9, which \
+             have not started"
+        );
+        let one = TagUse {
+            mailings: vec![MailingId(4)],
+            ..TagUse::default()
+        };
+        assert_eq!(
+            one.to_string(),
+            "the tag is named in the filter of mailing 4, which has not started"
+        );
+    }
+}

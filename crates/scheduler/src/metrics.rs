@@ -37,7 +37,7 @@ pub fn describe() {
     );
     metrics::describe_gauge!(
         "mailing_messages",
-        "Messages of every mailing by status, from the counts the database keeps"
+        "Messages of every mailing not deleted, by status, from the counts the database keeps"
     );
     metrics::describe_gauge!(
         "mailing_messages_due",

@@ -87,6 +87,12 @@ impl Scheduler {
         self.expand(now, &mut report).await?;
         report.messages_expired = self.run(move |s| s.expire_overdue(now)).await?;
         message_transitions("waiting", "expired", report.messages_expired);
+        if report.messages_expired > 0 {
+            tracing::info!(
+                count = report.messages_expired,
+                "messages expired: their mailing ended before they were sent"
+            );
+        }
         let cutoff =
             now - chrono::Duration::from_std(self.claim_lease).unwrap_or(chrono::Duration::MAX);
         report.messages_reclaimed = self.run(move |s| s.reclaim_stale(cutoff, now)).await?;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use mailing_domain::delivery::{Attempt, backoff};
 use mailing_domain::store::{OutcomeKind, SendTask};
-use mailing_domain::{MessageStatus, SendPlan, plan_send};
+use mailing_domain::{ExpiryReason, MessageStatus, SendPlan, TimeZone, TooLate, plan_send};
 use std::time::Duration;
 
 /// An attempt is not started with less time than this left before the end: the request would
@@ -34,16 +34,31 @@ pub fn before_attempt(task: &SendTask, claimed_at: DateTime<Utc>, now: DateTime<
         return Before::Settle(OutcomeKind::Cancelled);
     }
     match plan_send(&task.schedule, zone.tz(), now) {
-        SendPlan::Expired => Before::Settle(OutcomeKind::Expired { last_error: None }),
+        SendPlan::Expired(too_late) => Before::Settle(expired(task, too_late, zone)),
         SendPlan::At { send_at, .. } if send_at > now => Before::Settle(OutcomeKind::Deferred {
             next_attempt_at: send_at,
         }),
         SendPlan::At { expires_at, .. } if expires_at - now < MIN_TIME_LEFT => {
-            Before::Settle(OutcomeKind::Expired { last_error: None })
+            Before::Settle(ended(task))
         }
         SendPlan::At { expires_at, .. } => Before::Attempt {
             deadline: expires_at,
         },
+    }
+}
+
+/// The message expires without an attempt, since the mailing's end leaves no time for one.
+pub fn ended(task: &SendTask) -> OutcomeKind {
+    expired(
+        task,
+        TooLate::Ended,
+        task.time_zone.unwrap_or_else(TimeZone::utc),
+    )
+}
+
+fn expired(task: &SendTask, too_late: TooLate, zone: TimeZone) -> OutcomeKind {
+    OutcomeKind::Expired {
+        reason: ExpiryReason::planned(too_late, zone, task.last_error.as_deref()),
     }
 }
 
@@ -60,7 +75,7 @@ pub struct RetryPolicy {
 ///
 /// A retry waits out its backoff and any `Retry-After` the probe sent (counted from `now`, the
 /// reply's arrival), then for the send window; a wait that reaches the client's end of the
-/// mailing expires the message with the wait as the reason.
+/// mailing expires the message, the failed attempt (and the wait it asked for) in the reason.
 pub fn after_attempt(
     task: &SendTask,
     attempt: Attempt,
@@ -90,9 +105,7 @@ pub fn after_attempt(
                     whole_seconds(until - now)
                 );
                 if until >= task.schedule.end_for(zone.tz()) {
-                    return OutcomeKind::Expired {
-                        last_error: Some(format!("{error}, past the mailing's end")),
-                    };
+                    return no_retry_fits(error);
                 }
                 not_before = not_before.max(until);
             }
@@ -102,11 +115,15 @@ pub fn after_attempt(
                     error,
                     next_attempt_at: send_at,
                 },
-                SendPlan::Expired => OutcomeKind::Expired {
-                    last_error: Some(error),
-                },
+                SendPlan::Expired(_) => no_retry_fits(error),
             }
         }
+    }
+}
+
+fn no_retry_fits(last_error: String) -> OutcomeKind {
+    OutcomeKind::Expired {
+        reason: ExpiryReason::NoRetryFits { last_error },
     }
 }
 
@@ -150,6 +167,7 @@ mod tests {
             status: MessageStatus::Queued,
             queued_at: Some(claim()),
             attempts: 0,
+            last_error: None,
             phone: Some(PhoneNumber::parse("79001234567").unwrap()),
             time_zone: Some(TimeZone::utc()),
             text: MailingText::parse("hi").unwrap(),
@@ -195,14 +213,46 @@ mod tests {
             check(&orphan, utc(10, 0)),
             Before::Settle(OutcomeKind::Cancelled)
         );
-        assert_eq!(
-            check(&task(None), utc(18, 0)),
-            Before::Settle(OutcomeKind::Expired { last_error: None })
-        );
+        let turn_never_came = Before::Settle(OutcomeKind::Expired {
+            reason: ExpiryReason::EndedBeforeTurn,
+        });
+        assert_eq!(check(&task(None), utc(18, 0)), turn_never_came);
         let almost = utc(18, 0) - chrono::Duration::milliseconds(100);
+        assert_eq!(check(&task(None), almost), turn_never_came);
+        // A message whose last attempt failed says so.
+        let mut failing = task(None);
+        failing.last_error = Some("probe answered 500".into());
         assert_eq!(
-            check(&task(None), almost),
-            Before::Settle(OutcomeKind::Expired { last_error: None })
+            check(&failing, almost),
+            Before::Settle(OutcomeKind::Expired {
+                reason: ExpiryReason::EndedWhileFailing {
+                    last_error: "probe answered 500".into()
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn a_window_that_never_opens_again_before_the_end_expires_the_message() {
+        // 07:00-08:00 in Moscow; at 10:00 UTC it is 13:00 there, and the window opens again
+        // the next morning, after the mailing's end at 18:00 UTC. The reason names the window
+        // and the zone.
+        let mut t = task(Some(("07:00", "08:00")));
+        t.time_zone = Some(TimeZone::parse("Europe/Moscow").unwrap());
+        assert_eq!(
+            check(&t, utc(10, 0)),
+            Before::Settle(OutcomeKind::Expired {
+                reason: ExpiryReason::WindowClosed {
+                    window: SendWindow::parse("07:00", "08:00").unwrap(),
+                    zone: TimeZone::parse("Europe/Moscow").unwrap(),
+                }
+            })
+        );
+        assert_eq!(
+            ended(&t),
+            OutcomeKind::Expired {
+                reason: ExpiryReason::EndedBeforeTurn
+            }
         );
     }
 
@@ -262,7 +312,9 @@ mod tests {
 
     fn expired(error: &str) -> OutcomeKind {
         OutcomeKind::Expired {
-            last_error: Some(error.into()),
+            reason: ExpiryReason::NoRetryFits {
+                last_error: error.into(),
+            },
         }
     }
 
@@ -332,13 +384,13 @@ mod tests {
                 0.0,
             )
         };
-        let reason =
-            "probe answered 429 and asked to wait 3600 s (Retry-After), past the mailing's end";
+        let reason = "probe answered 429 and asked to wait 3600 s (Retry-After)";
         // Exactly at the end is too late already.
         assert_eq!(an_hour(&task(None), utc(17, 0)), expired(reason));
         assert!(matches!(
             after_attempt(&task(None), asked(429, RetryAfter::Seconds(u64::MAX)), utc(10, 0), &POLICY, 0.0),
-            OutcomeKind::Expired { last_error: Some(error) } if error.ends_with("past the mailing's end")
+            OutcomeKind::Expired { reason: ExpiryReason::NoRetryFits { last_error } }
+                if last_error.ends_with("(Retry-After)")
         ));
         // With local_time the end is the client's: 18:00 in Moscow is 15:00 UTC.
         let mut moscow = task(None);
@@ -385,11 +437,16 @@ mod tests {
         // At 16:59:50 a retry 30 s later falls after the window closes: the next opening is
         // the next day, after the end, so the message expires with its error.
         let late = utc(16, 59) + chrono::Duration::seconds(50);
+        let outcome = after_attempt(&t, Attempt::retryable("500"), late, &POLICY, 0.0);
+        assert_eq!(outcome, expired("500"));
+        // It was attempted, which the expiry counts.
+        assert!(outcome.attempted());
         assert_eq!(
-            after_attempt(&t, Attempt::retryable("500"), late, &POLICY, 0.0),
-            OutcomeKind::Expired {
-                last_error: Some("500".into())
-            }
+            match outcome {
+                OutcomeKind::Expired { reason } => reason.to_string(),
+                other => panic!("{other:?}"),
+            },
+            "no retry fits before the mailing's end; last attempt: 500"
         );
     }
 }

@@ -4,11 +4,11 @@
 
 use crate::breaker::{Breaker, Permit};
 use crate::claims::HeldClaims;
-use crate::decide::{Before, MIN_TIME_LEFT, RetryPolicy, after_attempt, before_attempt};
+use crate::decide::{Before, MIN_TIME_LEFT, RetryPolicy, after_attempt, before_attempt, ended};
 use crate::limiter::RateLimiter;
 use crate::mailings::MailingStates;
 use crate::probe::ProbeClient;
-use crate::writer::{JobTicket, OutcomeSender, Pending};
+use crate::writer::{JobTicket, OutcomeSender, Pending, Settled};
 use chrono::{DateTime, Utc};
 use mailing_bus::Delivery;
 use mailing_domain::MessageId;
@@ -100,7 +100,7 @@ impl Worker {
                 ticket: ticket.clone(),
             };
             match before_attempt(&claimed.task, claimed.claimed_at, Utc::now()) {
-                Before::Skip => ticket.settled(1).await,
+                Before::Skip => Self::skip(&claimed).await,
                 Before::Settle(kind) => {
                     tracing::debug!(
                         mailing_id = claimed.task.mailing_id.0,
@@ -147,7 +147,7 @@ impl Worker {
                 now - claimed.claimed_at < fresh_for || renewed.contains(&claimed.task.message_id);
             if !ours {
                 // Taken back already, or the database is away: the scheduler hands it out again.
-                ticket.settled(1).await;
+                Self::skip(&claimed).await;
                 continue;
             }
             // Held from now, while it waits for a permit, so its claim stays renewed.
@@ -174,7 +174,16 @@ impl Worker {
     /// it is still queued under the job's claim, which the job's next holder works under.
     async fn give_up(&self, claimed: Claimed) {
         self.held.release(claimed.task.message_id);
-        claimed.ticket.settled(1).await;
+        Self::skip(&claimed).await;
+    }
+
+    /// Counts a message settled without an outcome of this job's.
+    async fn skip(claimed: &Claimed) {
+        let task = &claimed.task;
+        claimed
+            .ticket
+            .settled(task.mailing_id, task.message_id, Settled::Skipped)
+            .await;
     }
 
     async fn put_back(delivery: Delivery, error: String) {
@@ -192,6 +201,7 @@ impl Worker {
         let message_id = claimed.task.message_id;
         self.held.release(message_id);
         let pending = Pending {
+            mailing_id: claimed.task.mailing_id,
             outcome: Outcome {
                 message_id,
                 claimed_at: Some(claimed.claimed_at),
@@ -231,7 +241,9 @@ impl Worker {
             }
             Ok(None) => claimed.task.mailing_active = false,
             Err(error) => {
-                tracing::warn!(mailing_id = mailing_id.0, %error, "cannot re-read the mailing; message left for later");
+                // Per message, so not above debug: the job's summary counts it as deferred, and
+                // the database being away shows in the service's own warnings.
+                tracing::debug!(mailing_id = mailing_id.0, message_id = claimed.task.message_id.0, %error, "cannot re-read the mailing; message left for later");
                 let next_attempt_at = Utc::now() + chrono::Duration::seconds(5);
                 let kind = OutcomeKind::Deferred { next_attempt_at };
                 return self.settle(claimed, kind, Some(permit)).await;
@@ -245,7 +257,7 @@ impl Worker {
         };
         let left = deadline - now;
         if left < MIN_TIME_LEFT {
-            let kind = OutcomeKind::Expired { last_error: None };
+            let kind = ended(&claimed.task);
             return self.settle(claimed, kind, Some(permit)).await;
         }
         // Never let a request outlive the mailing's end.
@@ -284,32 +296,22 @@ impl Worker {
             Attempt::TokenRejected => self.breaker.token_rejected(Instant::now()),
         }
         let kind = after_attempt(task, attempt, Utc::now(), &self.retry, rand::random());
+        // Per message, so at debug: the job's summary says at info what became of them all.
         match &kind {
-            OutcomeKind::Sent { .. } => {
-                tracing::info!(
-                    mailing_id = mailing_id.0,
-                    message_id = message_id.0,
-                    client_id,
-                    elapsed_ms,
-                    "probe accepted the message"
-                )
-            }
             OutcomeKind::Retry {
                 error,
                 next_attempt_at,
             } => {
-                tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, %next_attempt_at, "probe attempt failed; retry planned")
-            }
-            OutcomeKind::Expired {
-                last_error: Some(error),
-            } => {
-                tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, "probe attempt failed; no retry fits before the mailing's end, message expired")
+                tracing::debug!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, %next_attempt_at, "probe attempt failed; retry planned")
             }
             OutcomeKind::Failed { error } => {
-                tracing::warn!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, "probe refused the message for good")
+                tracing::debug!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %error, "probe refused the message for good")
+            }
+            OutcomeKind::Expired { reason } => {
+                tracing::debug!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, %reason, "probe attempt failed; message expired")
             }
             other => {
-                tracing::info!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, status = %other.status(), "probe attempt settled")
+                tracing::debug!(mailing_id = mailing_id.0, message_id = message_id.0, client_id, elapsed_ms, status = %other.status(), "probe attempt settled")
             }
         }
         self.settle(claimed, kind, Some(permit)).await;

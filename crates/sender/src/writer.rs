@@ -3,11 +3,12 @@
 //! out again and nothing is lost.
 
 use mailing_bus::Delivery;
-use mailing_domain::MessageId;
-use mailing_domain::store::{Outcome, SenderStore, StatusCounts};
+use mailing_domain::store::{Outcome, OutcomeKind, SenderStore, StatusCounts};
+use mailing_domain::{MailingId, MessageId};
 use mailing_runtime::blocking;
 use mailing_runtime::metrics::message_transitions;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +21,80 @@ pub struct JobTicket {
     /// Turns true once every message is settled and the job acknowledged (or left to the
     /// broker, which took it back).
     done: tokio::sync::watch::Sender<bool>,
+    /// What became of the job's messages so far, by mailing, for the lines logged when the
+    /// job is done.
+    tally: Mutex<BTreeMap<MailingId, Tally>>,
+}
+
+/// What became of one of a job's messages.
+pub enum Settled<'a> {
+    /// Its outcome is committed.
+    Written(&'a OutcomeKind),
+    /// Nothing of this job's was written: it was settled elsewhere (a cancellation, another
+    /// sender), or the job stopped being this sender's before its attempt.
+    Skipped,
+}
+
+/// The messages of one mailing in a job, by what became of them.
+#[derive(Debug, Default)]
+struct Tally {
+    sent: u64,
+    failed: u64,
+    retried: u64,
+    expired: u64,
+    deferred: u64,
+    cancelled: u64,
+    skipped: u64,
+    /// The first [`Tally::LISTED`] messages that failed, will be retried or expired.
+    failures: Vec<MessageId>,
+}
+
+impl Tally {
+    /// How many message ids a job's summary lists; the count covers the rest.
+    const LISTED: usize = 20;
+
+    fn add(&mut self, message: MessageId, settled: Settled<'_>) {
+        let (count, failure) = match settled {
+            Settled::Skipped => (&mut self.skipped, false),
+            Settled::Written(OutcomeKind::Sent { .. }) => (&mut self.sent, false),
+            Settled::Written(OutcomeKind::Failed { .. }) => (&mut self.failed, true),
+            Settled::Written(OutcomeKind::Retry { .. }) => (&mut self.retried, true),
+            Settled::Written(OutcomeKind::Expired { .. }) => (&mut self.expired, true),
+            Settled::Written(OutcomeKind::Deferred { .. }) => (&mut self.deferred, false),
+            Settled::Written(OutcomeKind::Cancelled) => (&mut self.cancelled, false),
+        };
+        *count += 1;
+        if failure && self.failures.len() < Self::LISTED {
+            self.failures.push(message);
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.sent
+            + self.failed
+            + self.retried
+            + self.expired
+            + self.deferred
+            + self.cancelled
+            + self.skipped
+    }
+
+    /// "12, 15, 19", and how many more there were; `None` without failures.
+    fn failure_ids(&self) -> Option<String> {
+        let mut listed = String::new();
+        for id in &self.failures {
+            if !listed.is_empty() {
+                listed.push_str(", ");
+            }
+            let _ = write!(listed, "{}", id.0);
+        }
+        let more =
+            (self.failed + self.retried + self.expired).saturating_sub(self.failures.len() as u64);
+        if more > 0 {
+            let _ = write!(listed, " and {more} more");
+        }
+        (!self.failures.is_empty()).then_some(listed)
+    }
 }
 
 impl JobTicket {
@@ -29,6 +104,7 @@ impl JobTicket {
             remaining: AtomicUsize::new(messages),
             delivery: Mutex::new(Some(delivery)),
             done: tokio::sync::watch::channel(false).0,
+            tally: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -51,11 +127,17 @@ impl JobTicket {
             .is_some_and(Delivery::is_held)
     }
 
-    /// Marks `count` of the job's messages settled, and acknowledges the job when none is
-    /// left; awaiting that here means the ack has reached the broker before a shutdown closes
-    /// the connection.
-    pub async fn settled(&self, count: usize) {
-        if count == 0 || self.remaining.fetch_sub(count, Ordering::AcqRel) != count {
+    /// Marks one of the job's messages, `message` of `mailing`, settled as `settled` says, and
+    /// when none is left acknowledges the job and logs what became of it; awaiting that here
+    /// means the ack has reached the broker before a shutdown closes the connection.
+    pub async fn settled(&self, mailing: MailingId, message: MessageId, settled: Settled<'_>) {
+        self.tally
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(mailing)
+            .or_default()
+            .add(message, settled);
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
         let delivery = self
@@ -66,7 +148,28 @@ impl JobTicket {
         if let Some(delivery) = delivery {
             acknowledge(delivery).await;
         }
+        self.summarise();
         self.done.send_replace(true);
+    }
+
+    /// One line per mailing of the job: what became of its messages, and which ones to look at.
+    fn summarise(&self) {
+        let tally = std::mem::take(&mut *self.tally.lock().unwrap_or_else(|p| p.into_inner()));
+        for (mailing, tally) in tally {
+            tracing::info!(
+                mailing_id = mailing.0,
+                messages = tally.total(),
+                sent = tally.sent,
+                failed = tally.failed,
+                retried = tally.retried,
+                expired = tally.expired,
+                deferred = tally.deferred,
+                cancelled = tally.cancelled,
+                skipped = tally.skipped,
+                failures = tally.failure_ids(),
+                "send job done"
+            );
+        }
     }
 }
 
@@ -82,11 +185,12 @@ async fn acknowledge(delivery: Delivery) {
     }
 }
 
-/// An outcome on its way to the database, with the job it belongs to and, for an attempt, the
-/// concurrency permit it holds until the commit: the probe may have accepted the message, so
-/// until the outcome is stored it counts as in flight (this bounds what a crash can make the
-/// probe receive twice).
+/// An outcome on its way to the database, with the mailing and the job it belongs to and, for
+/// an attempt, the concurrency permit it holds until the commit: the probe may have accepted the
+/// message, so until the outcome is stored it counts as in flight (this bounds what a crash can
+/// make the probe receive twice).
 pub struct Pending {
+    pub mailing_id: MailingId,
     pub outcome: Outcome,
     pub ticket: Arc<JobTicket>,
     pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -180,7 +284,7 @@ fn count_transitions(outcomes: &[Outcome], written: &[MessageId]) {
 async fn write(store: &Arc<dyn SenderStore>, batch: &mut Vec<Pending>) {
     let outcomes: Arc<Vec<Outcome>> = Arc::new(batch.iter().map(|p| p.outcome.clone()).collect());
     let mut delay = Duration::from_millis(100);
-    loop {
+    let written: HashSet<MessageId> = loop {
         let batch_outcomes = outcomes.clone();
         let result =
             blocking::call(store, move |store| store.record_outcomes(&batch_outcomes)).await;
@@ -191,7 +295,7 @@ async fn write(store: &Arc<dyn SenderStore>, batch: &mut Vec<Pending>) {
                 if skipped > 0 {
                     tracing::debug!(skipped, "outcomes for messages settled elsewhere skipped");
                 }
-                break;
+                break written.into_iter().collect();
             }
             Err(error) => {
                 tracing::warn!(%error, count = outcomes.len(), "writing outcomes failed; retrying");
@@ -199,9 +303,46 @@ async fn write(store: &Arc<dyn SenderStore>, batch: &mut Vec<Pending>) {
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
-    }
+    };
     for pending in batch.drain(..) {
         drop(pending.permit);
-        pending.ticket.settled(1).await;
+        let message = pending.outcome.message_id;
+        let settled = if written.contains(&message) {
+            Settled::Written(&pending.outcome.kind)
+        } else {
+            Settled::Skipped
+        };
+        pending
+            .ticket
+            .settled(pending.mailing_id, message, settled)
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    #[test]
+    fn a_summary_lists_the_first_failures_and_counts_the_rest() {
+        let mut tally = Tally::default();
+        let failed = OutcomeKind::Failed {
+            error: "probe answered 400".to_owned(),
+        };
+        let sent = OutcomeKind::Sent { at: Utc::now() };
+        assert_eq!(tally.failure_ids(), None);
+        for id in 1..=25 {
+            tally.add(MessageId(id), Settled::Written(&failed));
+            tally.add(MessageId(100 + id), Settled::Written(&sent));
+        }
+        tally.add(MessageId(200), Settled::Skipped);
+        let listed: Vec<String> = (1..=20).map(|id| id.to_string()).collect();
+        assert_eq!(
+            tally.failure_ids().unwrap(),
+            format!("{} and 5 more", listed.join(", "))
+        );
+        assert_eq!((tally.total(), tally.sent, tally.failed), (51, 25, 25));
+        assert_eq!(tally.skipped, 1);
     }
 }

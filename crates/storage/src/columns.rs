@@ -12,8 +12,8 @@ use mailing_domain::store::{
     OutboxEvent, Outcome, OutcomeKind, PageRequest, StatusCounts, StoreError, storage_instant,
 };
 use mailing_domain::{
-    ClientFilter, MailingSchedule, MessageStatus, OperatorCode, SendPlan, TagValue, TimeZone,
-    plan_send,
+    ClientFilter, ExpiryReason, MailingSchedule, MessageStatus, OperatorCode, SendPlan, TagValue,
+    TimeZone, plan_send,
 };
 use std::fmt;
 
@@ -173,6 +173,9 @@ pub(crate) struct ZonePlan {
     pub(crate) status: &'static str,
     pub(crate) next_attempt_at: Option<DateTime<Utc>>,
     pub(crate) expires_at: DateTime<Utc>,
+    /// Why the zone's messages expire, when they do; a message whose last attempt failed says
+    /// that instead (see [`ExpiryReason::planned`]), which statements add on their own.
+    pub(crate) reason: Option<String>,
 }
 
 impl ZonePlan {
@@ -185,11 +188,13 @@ impl ZonePlan {
                 status: MessageStatus::Scheduled.as_str(),
                 next_attempt_at: Some(storage_instant(send_at)),
                 expires_at: storage_instant(expires_at),
+                reason: None,
             },
-            SendPlan::Expired => ZonePlan {
+            SendPlan::Expired(too_late) => ZonePlan {
                 status: MessageStatus::Expired.as_str(),
                 next_attempt_at: None,
                 expires_at: storage_instant(schedule.end_for(zone.tz())),
+                reason: Some(ExpiryReason::planned(too_late, zone, None).to_string()),
             },
         }
     }
@@ -205,13 +210,17 @@ pub(crate) struct RetryPlan {
     pub(crate) id: i64,
     pub(crate) status: &'static str,
     pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+    /// Why the message expires, when it does.
+    pub(crate) reason: Option<String>,
 }
 
 impl RetryPlan {
-    /// The plan of retrying message `id`, waiting until `next_attempt_at`, in `zone`.
+    /// The plan of retrying message `id`, waiting until `next_attempt_at` since its last attempt
+    /// failed with `last_error`, in `zone`.
     pub(crate) fn new(
         id: i64,
         next_attempt_at: Option<DateTime<Utc>>,
+        last_error: Option<String>,
         schedule: &MailingSchedule,
         zone: TimeZone,
         now: DateTime<Utc>,
@@ -222,11 +231,19 @@ impl RetryPlan {
                 id,
                 status: MessageStatus::Retrying.as_str(),
                 next_attempt_at: Some(storage_instant(send_at)),
+                reason: None,
             },
-            SendPlan::Expired => RetryPlan {
+            SendPlan::Expired(_) => RetryPlan {
                 id,
                 status: MessageStatus::Expired.as_str(),
                 next_attempt_at: None,
+                reason: Some(
+                    match last_error {
+                        Some(last_error) => ExpiryReason::NoRetryFits { last_error },
+                        None => ExpiryReason::EndedBeforeTurn,
+                    }
+                    .to_string(),
+                ),
             },
         }
     }
@@ -256,7 +273,7 @@ impl OutcomeColumns {
             } => (Some(error.clone()), Some(*next_attempt_at), None),
             OutcomeKind::Failed { error } => (Some(error.clone()), None, None),
             OutcomeKind::Deferred { next_attempt_at } => (None, Some(*next_attempt_at), None),
-            OutcomeKind::Expired { last_error } => (last_error.clone(), None, None),
+            OutcomeKind::Expired { reason } => (Some(reason.to_string()), None, None),
             OutcomeKind::Cancelled => (None, None, None),
         };
         Self {

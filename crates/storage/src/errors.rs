@@ -44,26 +44,36 @@ impl From<Failure> for StoreError {
 
 pub(crate) const OPERATOR_REFERENCE: &str = "clients_operator_code_fkey";
 pub(crate) const CLIENT_FILTER_REFERENCE: &str = "mailings_client_filter_id_fkey";
+pub(crate) const TAG_REFERENCE: &str = "client_tags_tag_id_fkey";
 
 /// Turns a violation of the foreign key `constraint` into `rejection`; other errors pass on.
 pub(crate) fn refusing(
     constraint: &'static str,
     rejection: Rejection,
 ) -> impl FnOnce(DieselError) -> Failure {
-    move |error| match &error {
+    move |error| {
+        if violates(&error, constraint) {
+            rejection.into()
+        } else {
+            Failure::Db(error)
+        }
+    }
+}
+
+/// Whether `error` is a violation of the foreign key `constraint` (on SQLite, of whichever
+/// reference the statement broke; see [`constraint_of`]).
+pub(crate) fn violates(error: &DieselError, constraint: &str) -> bool {
+    match error {
         DieselError::DatabaseError(
             DatabaseErrorKind::ForeignKeyViolation
             | DatabaseErrorKind::RestrictViolation
             | DatabaseErrorKind::Unknown,
             info,
-        ) if matches!(
-            constraint_of(kind_of(&error), info.constraint_name(), info.message()),
+        ) => matches!(
+            constraint_of(kind_of(error), info.constraint_name(), info.message()),
             Some(found) if found == constraint || found == SQLITE_REFERENCE
-        ) =>
-        {
-            rejection.into()
-        }
-        _ => Failure::Db(error),
+        ),
+        _ => false,
     }
 }
 

@@ -52,7 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(mailings::routes)
             .configure(record::routes::<clients::Clients>)
             .configure(record::routes::<operators::Operators>)
-            .configure(record::routes::<tags::Tags>)
+            .configure(tags::routes)
             .configure(record::routes::<client_filters::ClientFilters>)
             .default_service(web::to(error::not_found)),
     );

@@ -499,7 +499,12 @@ pub async fn warnings(
     }
     let closed: Vec<(TimeZone, u64)> = zones
         .into_iter()
-        .filter(|(zone, _)| plan_send(&mailing.schedule, zone.tz(), now) == SendPlan::Expired)
+        .filter(|(zone, _)| {
+            matches!(
+                plan_send(&mailing.schedule, zone.tz(), now),
+                SendPlan::Expired(_)
+            )
+        })
         .collect();
     if closed.is_empty() {
         return Ok(vec![]);

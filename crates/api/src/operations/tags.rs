@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::operations::input::{Field, Required, UnknownFields};
 use crate::operations::problems::Problems;
 use crate::state::AppState;
-use mailing_domain::store::{NewTag, Tag};
+use mailing_domain::store::{NewTag, Rejection, StoreError, Tag, TagUse};
 use mailing_domain::{TagId, TagValue};
 use paperclip::actix::Apiv2Schema;
 use serde::Deserialize;
@@ -74,9 +74,37 @@ pub async fn patch(state: &AppState, id: TagId, input: TagPatchInput) -> Result<
     }
 }
 
-/// The tag is taken off every client.
-pub async fn delete(state: &AppState, id: TagId) -> Result<(), ApiError> {
-    state.run(move |s| s.delete_tag(id)).await
+/// The query of a tag's deletion.
+#[derive(Deserialize, Apiv2Schema)]
+#[serde(deny_unknown_fields)]
+pub struct TagDeleteQuery {
+    /// `true` takes the tag off the clients that carry it, then deletes it. Without it, a tag
+    /// clients carry is not deleted (409 `tag_in_use`).
+    pub detach: Option<bool>,
+}
+
+/// Deletes a tag nothing uses, or with `detach` one that clients carry, taking it off them.
+/// Refused (`tag_in_use`) while clients carry it without `detach`, and while a saved filter or
+/// a mailing yet to start names it: they name tags by value, so they must drop it first.
+pub async fn delete(state: &AppState, id: TagId, detach: bool) -> Result<(), ApiError> {
+    try_delete(state, id, detach)
+        .await?
+        .map_err(|usage| Rejection::TagInUse(usage).into())
+}
+
+/// As [`delete`], with what keeps the tag, if anything does, for a face that offers a way on.
+pub async fn try_delete(
+    state: &AppState,
+    id: TagId,
+    detach: bool,
+) -> Result<Result<(), TagUse>, ApiError> {
+    state
+        .run(move |s| match s.delete_tag(id, detach) {
+            Ok(()) => Ok(Ok(())),
+            Err(StoreError::Rejected(Rejection::TagInUse(usage))) => Ok(Err(usage)),
+            Err(error) => Err(error),
+        })
+        .await
 }
 
 pub async fn get(state: &AppState, id: TagId) -> Result<Tag, ApiError> {

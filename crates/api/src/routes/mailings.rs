@@ -203,7 +203,8 @@ pub async fn cancel(
 
 /// Delete a mailing
 ///
-/// Its unsent messages are cancelled; its messages stay readable under `/messages`.
+/// Its unsent messages are cancelled. Its messages then leave the API with it: they are no
+/// longer listed or found under `/messages`, nor counted in statistics.
 #[api_v2_operation(operation_id = "deleteMailing", tags(Mailings))]
 pub async fn delete(
     _: Authenticated,

@@ -24,9 +24,16 @@ pub struct MessageBody {
     pub mailing_id: i64,
     /// `null` once the client was deleted.
     pub client_id: Option<i64>,
+    /// The number the message is addressed to, taken from the client when the message was
+    /// created. A sent message keeps it when its client changes number or is deleted; one not
+    /// yet handed to a sender follows its client to a new number. `null` only for messages
+    /// whose client was deleted before messages kept their number.
+    pub phone_number: Option<String>,
     /// `scheduled`, `queued`, `sent`, `retrying`, `failed`, `expired` or `cancelled`.
     pub status: String,
     pub attempts: u32,
+    /// Why the last attempt failed; for an `expired` message, always why it expired, e.g.
+    /// "the mailing ended before its turn came".
     pub last_error: Option<String>,
     /// When the next attempt may happen, while the message is unsent.
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -41,6 +48,7 @@ impl From<Message> for MessageBody {
             id: message.id.0,
             mailing_id: message.mailing_id.0,
             client_id: message.client_id.map(|id| id.0),
+            phone_number: message.phone.map(|phone| phone.as_str().to_owned()),
             status: message.status.as_str().to_owned(),
             attempts: message.attempts,
             last_error: message.last_error,
@@ -56,7 +64,8 @@ page_of!(MessagePage, MessageBody);
 
 /// List messages
 ///
-/// Filter by mailing, client and status; all given conditions must hold.
+/// Filter by mailing, client and status; all given conditions must hold. A deleted mailing's
+/// messages are not listed, as the mailing is not.
 #[api_v2_operation(operation_id = "listMessages", tags(Messages))]
 pub async fn list(
     _: Authenticated,
@@ -71,6 +80,8 @@ pub async fn list(
 }
 
 /// Get a message
+///
+/// A message of a deleted mailing is not found (404), as the mailing is not.
 #[api_v2_operation(operation_id = "getMessage", tags(Messages))]
 pub async fn get(
     _: Authenticated,

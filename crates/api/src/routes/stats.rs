@@ -79,7 +79,7 @@ pub struct MailingDetailStatsBody {
 /// Statistics of every mailing
 ///
 /// The messages of all mailings together by status (`by_status`, `messages_total`), and each
-/// mailing of the page with its own counts.
+/// mailing of the page with its own counts; deleted mailings and their messages are left out.
 #[api_v2_operation(operation_id = "listMailingStats", tags(Statistics))]
 pub async fn all_mailings(
     _: Authenticated,

@@ -4,7 +4,7 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::operations::paging::ListQuery;
-use crate::operations::tags::{self, TagInput, TagPatchInput};
+use crate::operations::tags::{self, TagDeleteQuery, TagInput, TagPatchInput};
 use crate::routes::page::page_of;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
@@ -110,13 +110,17 @@ pub async fn patch(
 
 /// Delete a tag
 ///
-/// The tag is taken off every client.
+/// Refused (409 `tag_in_use`) while clients carry the tag; `?detach=true` takes it off them and
+/// deletes it. Refused either way while a saved client filter, or a mailing that has not
+/// started, names the tag: the message names them, to change first.
 #[api_v2_operation(operation_id = "deleteTag", tags(Tags))]
 pub async fn delete(
     _: Authenticated,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    query: QueryParams<TagDeleteQuery>,
 ) -> Result<NoContent, ApiError> {
-    tags::delete(&state, TagId(id.into_inner())).await?;
+    let detach = query.0.detach.unwrap_or(false);
+    tags::delete(&state, TagId(id.into_inner()), detach).await?;
     Ok(NoContent)
 }

@@ -23,6 +23,7 @@ both_setups!(
     pages_refresh_their_live_parts_until_nothing_shown_can_change,
     the_time_zone_field_suggests_names_from_a_list_browsers_keep,
     a_mailings_page_shows_the_apis_warnings_about_it,
+    a_tag_in_use_is_deleted_only_once_taking_it_off_is_agreed,
 );
 
 /// A logged-in browser: its session cookie and the CSRF token its pages carry.
@@ -615,4 +616,47 @@ async fn a_mailings_page_shows_the_apis_warnings_about_it() {
         !html.contains("No client matches"),
         "the warning goes once a client matches"
     );
+}
+
+async fn a_tag_in_use_is_deleted_only_once_taking_it_off_is_agreed() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    let client = app.create_client("79001234567", "bln", &["vip"]).await;
+    let tags = crate::helpers::body(app.get("/api/v1/tags").await, StatusCode::OK).await;
+    let vip = crate::helpers::id(&tags["items"][0]);
+    let browser = Browser::login(&app).await;
+    let delete = format!("/admin/tags/{vip}/delete");
+
+    let refused = browser.post_with_csrf(&delete, &[]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("Delete tag vip"), "{page}");
+    assert!(page.contains("The tag is carried by 1 client."), "{page}");
+    assert!(page.contains("name=\"detach\" value=\"true\""), "{page}");
+    assert!(page.contains("Take it off and delete"), "{page}");
+    assert_eq!(app.counts().await.tags, 1);
+
+    // A filter that names it keeps it, whatever the viewer agrees to.
+    let filter = app
+        .create_client_filter(&serde_json::json!({ "tags": ["vip"] }))
+        .await;
+    let named = browser.post_with_csrf(&delete, &[("detach", "true")]).await;
+    assert_eq!(named.status(), StatusCode::CONFLICT);
+    let page = named.text().await.unwrap();
+    let link = format!("/admin/client-filters/{}/edit", crate::helpers::id(&filter));
+    assert!(page.contains(&link), "{page}");
+    assert!(!page.contains("name=\"detach\""), "{page}");
+    let filter_path = format!("/api/v1/client-filters/{}", crate::helpers::id(&filter));
+    assert_eq!(
+        app.delete(&filter_path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let deleted = browser.post_with_csrf(&delete, &[("detach", "true")]).await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(deleted.headers()[LOCATION], "/admin/tags?notice=deleted");
+    assert_eq!(app.counts().await.tags, 0);
+    let client_path = format!("/api/v1/clients/{}", crate::helpers::id(&client));
+    let untagged = crate::helpers::body(app.get(&client_path).await, StatusCode::OK).await;
+    assert_eq!(untagged["tags"], serde_json::json!([]));
 }

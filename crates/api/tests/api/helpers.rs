@@ -436,7 +436,7 @@ impl TestApp {
     }
 
     /// One message of `mailing` to each client, in the matching status; sent ones get a
-    /// `sent_at`, as the database requires.
+    /// `sent_at` and expired ones a reason, as the database requires.
     pub async fn insert_messages_in(&self, mailing: i64, plan: &[(i64, MessageStatus)]) -> u64 {
         let new = plan
             .iter()
@@ -472,6 +472,8 @@ pub fn message(mailing: i64, client: i64, status: MessageStatus) -> NewMessage {
         attempts: u32::from(status != MessageStatus::Scheduled),
         next_attempt_at: None,
         sent_at: (status == MessageStatus::Sent).then(Utc::now),
+        last_error: (status == MessageStatus::Expired)
+            .then(|| "the mailing ended before its turn came".to_owned()),
     }
 }
 

@@ -9,6 +9,8 @@ both_setups!(
     unknown_status_is_a_bad_query,
     missing_messages_are_not_found,
     messages_are_read_only,
+    a_message_keeps_the_number_it_was_addressed_to,
+    a_deleted_mailings_messages_go_with_it,
 );
 
 /// Two mailings and three clients with messages in assorted statuses. Returns
@@ -71,6 +73,7 @@ async fn messages_list_in_id_order_with_their_fields() {
         "id",
         "mailing_id",
         "client_id",
+        "phone_number",
         "status",
         "attempts",
         "last_error",
@@ -83,6 +86,7 @@ async fn messages_list_in_id_order_with_their_fields() {
     }
     assert_eq!(first["mailing_id"], mailings[0]);
     assert_eq!(first["client_id"], clients[0]);
+    assert_eq!(first["phone_number"], "79000000001");
     assert_eq!(first["status"], "sent");
     assert!(first["sent_at"].is_string());
     assert_eq!(first["attempts"], 1);
@@ -202,4 +206,110 @@ async fn messages_are_read_only() {
     )
     .await;
     assert_eq!(app.counts().await, before);
+}
+
+async fn a_message_keeps_the_number_it_was_addressed_to() {
+    let app = spawn_app().await;
+    let (mailings, clients) = arrange(&app).await;
+    let client_path = format!("/api/v1/clients/{}", clients[0]);
+    body(
+        app.patch_json(&client_path, &json!({ "phone_number": "79000000009" }))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let numbers = |page: &Value| -> Vec<(i64, String, String)> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["mailing_id"].as_i64().unwrap(),
+                    m["status"].as_str().unwrap().to_owned(),
+                    m["phone_number"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let query = format!("/api/v1/messages?client_id={}", clients[0]);
+    let page = body(app.get(&query).await, StatusCode::OK).await;
+    // The sent one went to the old number; the waiting one goes to the new.
+    assert_eq!(
+        numbers(&page),
+        [
+            (mailings[0], "sent".to_owned(), "79000000001".to_owned()),
+            (
+                mailings[1],
+                "scheduled".to_owned(),
+                "79000000009".to_owned()
+            ),
+        ]
+    );
+
+    assert_eq!(
+        app.delete(&client_path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let kept = body(
+        app.get(&format!("/api/v1/messages/{}", id(&page["items"][0])))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(kept["client_id"], json!(null));
+    assert_eq!(kept["phone_number"], "79000000001");
+    assert_eq!(kept["status"], "sent");
+}
+
+async fn a_deleted_mailings_messages_go_with_it() {
+    let app = spawn_app().await;
+    let (mailings, clients) = arrange(&app).await;
+    let all = body(app.get("/api/v1/messages").await, StatusCode::OK).await;
+    let of_first = id(&all["items"][0]);
+
+    let mailing_path = format!("/api/v1/mailings/{}", mailings[0]);
+    assert_eq!(
+        app.delete(&mailing_path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let page = body(app.get("/api/v1/messages").await, StatusCode::OK).await;
+    assert_eq!(page["total"], 2);
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["mailing_id"] == mailings[1]),
+        "{page}"
+    );
+    error(
+        app.get(&format!("/api/v1/messages/{of_first}")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    for query in [
+        format!("mailing_id={}", mailings[0]),
+        format!("mailing_id={}&status=sent", mailings[0]),
+        format!("client_id={}&status=failed", clients[2]),
+    ] {
+        let page = body(
+            app.get(&format!("/api/v1/messages?{query}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(page["total"], 0, "{query}");
+        assert_eq!(page["items"], json!([]), "{query}");
+    }
+    error(
+        app.get(&format!("/api/v1/mailings/{}/stats", mailings[0]))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let stats = body(app.get("/api/v1/mailings/stats").await, StatusCode::OK).await;
+    assert_eq!(stats["total"], 1);
+    assert_eq!(stats["items"][0]["mailing"]["id"], mailings[1]);
 }

@@ -5,6 +5,9 @@ use serde_json::json;
 both_setups!(
     create_get_list_update_and_delete_tags,
     renaming_and_deleting_a_tag_shows_on_clients,
+    a_tag_clients_carry_is_deleted_only_with_detach,
+    a_tag_a_filter_names_is_not_deleted,
+    the_detach_parameter_is_checked,
     invalid_tags_are_refused_and_nothing_is_stored,
     invalid_tag_updates_change_nothing,
     duplicate_values_conflict,
@@ -82,9 +85,130 @@ async fn renaming_and_deleting_a_tag_shows_on_clients() {
     let renamed = body(app.get(&client_path).await, StatusCode::OK).await;
     assert_eq!(renamed["tags"], json!(["VIP", "new"]));
 
-    assert_eq!(app.delete(&path).await.status(), StatusCode::NO_CONTENT);
+    let detach = format!("{path}?detach=true");
+    assert_eq!(app.delete(&detach).await.status(), StatusCode::NO_CONTENT);
     let untagged = body(app.get(&client_path).await, StatusCode::OK).await;
     assert_eq!(untagged["tags"], json!(["new"]));
+}
+
+async fn a_tag_clients_carry_is_deleted_only_with_detach() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    let first = app.create_client("79001234567", "bln", &["vip"]).await;
+    app.create_client("79001234568", "bln", &["vip", "new"])
+        .await;
+    let vip = app.create_tag("unused").await;
+    let tags = body(app.get("/api/v1/tags").await, StatusCode::OK).await;
+    let vip_id = tags["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tag| tag["value"] == "vip")
+        .map(id)
+        .unwrap();
+    let path = format!("/api/v1/tags/{vip_id}");
+    let before = app.counts().await;
+
+    let refused = error(app.delete(&path).await, StatusCode::CONFLICT, "tag_in_use").await;
+    assert_eq!(
+        refused["message"],
+        "the tag is carried by 2 clients; delete it with ?detach=true to take it off them as well"
+    );
+    let explicit = format!("{path}?detach=false");
+    error(
+        app.delete(&explicit).await,
+        StatusCode::CONFLICT,
+        "tag_in_use",
+    )
+    .await;
+    assert_eq!(app.counts().await, before);
+    let client_path = format!("/api/v1/clients/{}", id(&first));
+    assert_eq!(
+        body(app.get(&client_path).await, StatusCode::OK).await["tags"],
+        json!(["vip"])
+    );
+
+    let detach = format!("{path}?detach=true");
+    assert_eq!(app.delete(&detach).await.status(), StatusCode::NO_CONTENT);
+    error(app.get(&path).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(
+        body(app.get(&client_path).await, StatusCode::OK).await["tags"],
+        json!([])
+    );
+    assert_eq!(app.counts().await.clients, before.clients);
+    // A tag nobody carries needs no detach.
+    let unused = format!("/api/v1/tags/{}", id(&vip));
+    assert_eq!(app.delete(&unused).await.status(), StatusCode::NO_CONTENT);
+}
+
+async fn a_tag_a_filter_names_is_not_deleted() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    app.create_client("79001234567", "bln", &["vip"]).await;
+    app.create_tag("other").await;
+    let tags = body(app.get("/api/v1/tags").await, StatusCode::OK).await;
+    let path = format!("/api/v1/tags/{}", id(&tags["items"][0]));
+    let filter = app
+        .create_client_filter(&json!({ "name": "VIPs", "tags": ["vip"] }))
+        .await;
+    let mailing = app
+        .create_mailing(&with(
+            &scheduled_mailing_body(),
+            json!({ "filter": { "tags": ["vip"] } }),
+        ))
+        .await;
+
+    for query in ["", "?detach=true"] {
+        let refused = error(
+            app.delete(&format!("{path}{query}")).await,
+            StatusCode::CONFLICT,
+            "tag_in_use",
+        )
+        .await;
+        assert_eq!(
+            refused["message"],
+            format!(
+                "the tag is carried by 1 client and named in client filter {} and in the filter \
+                 of mailing {}, which has not started; take it out of those filters first, then \
+                 delete it with ?detach=true to take it off the clients as well",
+                id(&filter),
+                id(&mailing)
+            )
+        );
+    }
+
+    let filter_path = format!("/api/v1/client-filters/{}", id(&filter));
+    body(
+        app.patch_json(&filter_path, &json!({ "tags": ["other"] }))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let mailing_path = format!("/api/v1/mailings/{}", id(&mailing));
+    assert_eq!(
+        app.delete(&mailing_path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let detach = format!("{path}?detach=true");
+    assert_eq!(app.delete(&detach).await.status(), StatusCode::NO_CONTENT);
+}
+
+async fn the_detach_parameter_is_checked() {
+    let app = spawn_app().await;
+    let tag = app.create_tag("vip").await;
+    let path = format!("/api/v1/tags/{}", id(&tag));
+
+    for query in ["?detach=yes", "?detach=", "?detach=1"] {
+        let response = app.delete(&format!("{path}{query}")).await;
+        let refused = error(response, StatusCode::BAD_REQUEST, "invalid_query").await;
+        assert_eq!(
+            refused["details"][0]["field"], "detach",
+            "{query}: {refused}"
+        );
+    }
+    let response = app.delete(&format!("{path}?force=true")).await;
+    error(response, StatusCode::BAD_REQUEST, "invalid_query").await;
+    assert_eq!(app.counts().await.tags, 1);
 }
 
 async fn invalid_tags_are_refused_and_nothing_is_stored() {

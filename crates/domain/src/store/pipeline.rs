@@ -5,7 +5,7 @@ use crate::client::{PhoneNumber, TimeZone};
 use crate::events::MailingEvent;
 use crate::ids::{ClientId, MailingId, MessageId};
 use crate::mailing::{MailingSchedule, MailingText};
-use crate::message::MessageStatus;
+use crate::message::{ExpiryReason, MessageStatus};
 use chrono::{DateTime, Utc};
 
 /// An event written beside a mailing change, waiting to be published.
@@ -58,7 +58,11 @@ pub struct SendTask {
     /// The current claim, while `queued`.
     pub queued_at: Option<DateTime<Utc>>,
     pub attempts: u32,
+    /// Why the last attempt failed, if one did.
+    pub last_error: Option<String>,
+    /// The number the message is addressed to.
     pub phone: Option<PhoneNumber>,
+    /// The client's zone; `None` once the client was deleted.
     pub time_zone: Option<TimeZone>,
     pub text: MailingText,
     pub schedule: MailingSchedule,
@@ -90,9 +94,8 @@ pub enum OutcomeKind {
     Failed { error: String },
     /// Not attempted: wait until `next_attempt_at` (window closed, provider paused).
     Deferred { next_attempt_at: DateTime<Utc> },
-    /// The mailing's end came first. `last_error` is set when the last attempt failed and no
-    /// retry fits before the end.
-    Expired { last_error: Option<String> },
+    /// The mailing's end came first, as `reason` says.
+    Expired { reason: ExpiryReason },
     /// Not attempted: the mailing or the client is gone.
     Cancelled,
 }
@@ -116,7 +119,9 @@ impl OutcomeKind {
             OutcomeKind::Sent { .. } | OutcomeKind::Retry { .. } | OutcomeKind::Failed { .. } => {
                 true
             }
-            OutcomeKind::Expired { last_error } => last_error.is_some(),
+            // Only this reason follows an attempt made just now; the others settle a message
+            // without one.
+            OutcomeKind::Expired { reason } => matches!(reason, ExpiryReason::NoRetryFits { .. }),
             OutcomeKind::Deferred { .. } | OutcomeKind::Cancelled => false,
         }
     }

@@ -227,8 +227,15 @@ pub struct Message {
     pub mailing_id: MailingId,
     /// `None` once the client was deleted.
     pub client_id: Option<ClientId>,
+    /// The number the message is addressed to, copied from the client when the message was
+    /// created: it stays once the message is sent or its client deleted, while an unsent one
+    /// follows its client to a new number. `None` only for messages whose client was deleted
+    /// before messages kept their number.
+    pub phone: Option<PhoneNumber>,
     pub status: MessageStatus,
     pub attempts: u32,
+    /// Why the last attempt failed, or, once `expired`, why the message expired (see
+    /// [`crate::message::ExpiryReason`]).
     pub last_error: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -245,6 +252,8 @@ pub struct NewMessage {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Set exactly when `status` is [`MessageStatus::Sent`].
     pub sent_at: Option<DateTime<Utc>>,
+    /// Required when `status` is [`MessageStatus::Expired`]: why.
+    pub last_error: Option<String>,
 }
 
 /// Conditions on a message list; all given ones must hold.
@@ -253,7 +262,7 @@ pub struct MessageQuery {
     pub mailing_id: Option<MailingId>,
     pub client_id: Option<ClientId>,
     pub status: Option<MessageStatus>,
-    /// Digits the client's phone number starts with.
+    /// Digits the number the message is addressed to starts with.
     pub phone_prefix: Option<String>,
 }
 

@@ -106,6 +106,14 @@ impl Fixture {
     }
 
     async fn statuses(&self, mailing: MailingId) -> Vec<MessageStatus> {
+        self.messages(mailing)
+            .await
+            .into_iter()
+            .map(|m| m.status)
+            .collect()
+    }
+
+    async fn messages(&self, mailing: MailingId) -> Vec<mailing_domain::store::Message> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             store
@@ -121,9 +129,6 @@ impl Fixture {
                 )
                 .unwrap()
                 .items
-                .into_iter()
-                .map(|m| m.status)
-                .collect()
         })
         .await
         .unwrap()
@@ -219,5 +224,9 @@ async fn late_messages_expire_instead_of_being_dispatched() {
     assert_eq!(report.messages_expired, 1);
     assert_eq!(report.messages_dispatched, 0);
     assert_eq!(f.statuses(mailing).await, vec![MessageStatus::Expired]);
+    assert_eq!(
+        f.messages(mailing).await[0].last_error.as_deref(),
+        Some("the mailing ended before its turn came")
+    );
     f.bus_namespace.finish().await;
 }

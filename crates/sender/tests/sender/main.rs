@@ -23,6 +23,7 @@ use probe_sim::state::ConfigPatch;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::Arc;
 
+mod logs;
 mod retry_after;
 
 const SECRET: &str = "sender-tests-secret-0123456789abcdef";
@@ -448,5 +449,37 @@ async fn a_job_the_broker_takes_back_is_left_to_its_next_holder() {
     let stats = f.sim.stats();
     assert_eq!((stats.unique_ids, stats.duplicates), (10, 0));
     assert!(f.job_acknowledged().await);
+    f.test_bus.finish().await;
+}
+
+#[tokio::test]
+async fn a_message_goes_to_the_number_it_is_addressed_to() {
+    let f = fixture().await;
+    let (mailing, job) = f.claimed_messages(1, None).await;
+    let addressed = f.messages(mailing).await[0].clone();
+    // The client changes number while a sender holds the message: it goes where it was
+    // addressed when handed out, and says so.
+    let store = f.store.clone();
+    let client = addressed.client_id.unwrap();
+    tokio::task::spawn_blocking(move || {
+        store
+            .update_client(
+                client,
+                &mailing_domain::store::ClientPatch {
+                    phone: Some(PhoneNumber::parse("79999999999").unwrap()),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    f.run_job(job, token(SECRET)).await;
+
+    let sent = f.messages(mailing).await.remove(0);
+    assert_eq!(sent.status, MessageStatus::Sent);
+    assert_eq!(sent.phone, addressed.phone);
+    let received = f.sim.recorder().get(sent.id.0).expect("the probe got it");
+    assert_eq!(received.phone, addressed.phone.unwrap().as_u64());
     f.test_bus.finish().await;
 }

@@ -95,7 +95,10 @@ async fn a_retry_after_past_the_mailings_end_expires_the_message() {
     assert_eq!(message.status, MessageStatus::Expired, "{message:?}");
     assert_eq!(
         message.last_error.as_deref(),
-        Some("probe answered 429 and asked to wait 86400 s (Retry-After), past the mailing's end")
+        Some(
+            "no retry fits before the mailing's end; last attempt: \
+             probe answered 429 and asked to wait 86400 s (Retry-After)"
+        )
     );
     f.test_bus.finish().await;
 }

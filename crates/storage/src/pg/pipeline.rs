@@ -6,7 +6,7 @@
 use super::Conn;
 use super::dialect::store_filter;
 use crate::columns::{
-    ClaimedEvent, CountRow, OutcomeColumns, RetryPlan, ZoneCountRow, ZonePlan, ZoneRow,
+    ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZoneCountRow, ZonePlan, ZoneRow,
     returned_ids,
 };
 use chrono::{DateTime, Utc};
@@ -14,7 +14,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
-use mailing_domain::{ClientFilter, MailingId};
+use mailing_domain::{ClientFilter, ExpiryReason, MailingId};
 
 /// Leases up to `limit` unpublished outbox events until `until`, oldest first, skipping the
 /// ones another relay is claiming right now; returns `(id, payload)` pairs.
@@ -110,6 +110,27 @@ pub(super) fn count_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryRes
     Ok(row.count)
 }
 
+/// The saved filters, and the mailings yet to pick their clients (not expanded, cancelled or
+/// deleted), whose filter names the tag `value`; their ids in order.
+pub(super) fn filters_naming_tag(
+    conn: &mut Conn,
+    value: &str,
+) -> QueryResult<(Vec<i64>, Vec<i64>)> {
+    let filters: Vec<IdRow> =
+        diesel::sql_query("SELECT id FROM client_filters WHERE $1 = ANY(tags) ORDER BY id")
+            .bind::<Text, _>(value)
+            .load(conn)?;
+    let mailings: Vec<IdRow> = diesel::sql_query(
+        "SELECT id FROM mailings
+         WHERE $1 = ANY(filter_tags)
+           AND expanded_at IS NULL AND cancelled_at IS NULL AND deleted_at IS NULL
+         ORDER BY id",
+    )
+    .bind::<Text, _>(value)
+    .load(conn)?;
+    Ok((returned_ids(filters), returned_ids(mailings)))
+}
+
 /// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its
 /// zone, in one statement; returns how many it created. With `skip_existing`, clients that have
 /// a message of this mailing already are passed over; without it, there must be none.
@@ -126,17 +147,19 @@ pub(super) fn insert_planned_messages(
     let next_at: Vec<Option<DateTime<Utc>>> =
         plans.iter().map(|(_, plan)| plan.next_attempt_at).collect();
     let expires_at: Vec<DateTime<Utc>> = plans.iter().map(|(_, plan)| plan.expires_at).collect();
+    let reasons: Vec<Option<&str>> = plans.iter().map(|(_, p)| p.reason.as_deref()).collect();
     let on_conflict = if skip_existing {
         "ON CONFLICT (mailing_id, client_id) DO NOTHING"
     } else {
         ""
     };
     diesel::sql_query(format!(
-        "INSERT INTO messages (mailing_id, client_id, status, next_attempt_at, expires_at)
-         SELECT $3, c.id, p.status, p.next_at, p.expires_at
+        "INSERT INTO messages (mailing_id, client_id, phone_number, status, next_attempt_at,
+                               expires_at, last_error)
+         SELECT $3, c.id, c.phone_number, p.status, p.next_at, p.expires_at, p.reason
          FROM clients c
-         JOIN unnest($4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-              AS p (time_zone, status, next_at, expires_at)
+         JOIN unnest($4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[])
+              AS p (time_zone, status, next_at, expires_at, reason)
            ON p.time_zone = c.time_zone
          WHERE {MATCHES_FILTER}
          {on_conflict}"
@@ -148,11 +171,14 @@ pub(super) fn insert_planned_messages(
     .bind::<Array<Text>, _>(&statuses)
     .bind::<Array<Nullable<Timestamptz>>, _>(&next_at)
     .bind::<Array<Timestamptz>, _>(&expires_at)
+    .bind::<Array<Nullable<Text>>, _>(&reasons)
     .execute(conn)
 }
 
 /// Gives the mailing's waiting messages in `zone` the zone's new plan; a claimed one keeps its
-/// claim but learns the new deadline, in case it comes back unsent. Returns how many changed.
+/// claim but learns the new deadline, in case it comes back unsent. A message the plan expires
+/// says why: the plan's reason, or the failure of its last attempt if one failed. Returns how
+/// many changed.
 pub(super) fn replan_zone(
     conn: &mut Conn,
     mailing: MailingId,
@@ -165,6 +191,8 @@ pub(super) fn replan_zone(
              next_attempt_at = CASE WHEN m.status = 'queued' THEN m.next_attempt_at
                                     ELSE $2 END,
              expires_at = $3,
+             last_error = CASE WHEN m.status = 'queued' OR $6::text IS NULL THEN m.last_error
+                               ELSE COALESCE($7 || m.last_error, $6) END,
              updated_at = now()
          FROM clients c
          WHERE c.id = m.client_id AND c.time_zone = $4
@@ -175,6 +203,8 @@ pub(super) fn replan_zone(
     .bind::<Timestamptz, _>(plan.expires_at)
     .bind::<Text, _>(zone)
     .bind::<BigInt, _>(mailing.0)
+    .bind::<Nullable<Text>, _>(plan.reason.as_deref())
+    .bind::<Text, _>(ExpiryReason::ENDED_WHILE_FAILING)
     .execute(conn)
 }
 
@@ -188,16 +218,19 @@ pub(super) fn write_retry_plans(
     let ids: Vec<i64> = plans.iter().map(|plan| plan.id).collect();
     let statuses: Vec<&str> = plans.iter().map(|plan| plan.status).collect();
     let next: Vec<Option<DateTime<Utc>>> = plans.iter().map(|plan| plan.next_attempt_at).collect();
+    let reasons: Vec<Option<&str>> = plans.iter().map(|plan| plan.reason.as_deref()).collect();
     diesel::sql_query(
         "UPDATE messages m SET status = o.status, next_attempt_at = o.next_at, expires_at = $4,
-             updated_at = now()
-         FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS o(id, status, next_at)
+             last_error = COALESCE(o.reason, m.last_error), updated_at = now()
+         FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $5::text[])
+              AS o(id, status, next_at, reason)
          WHERE m.id = o.id AND m.status = 'retrying'",
     )
     .bind::<Array<BigInt>, _>(&ids)
     .bind::<Array<Text>, _>(&statuses)
     .bind::<Array<Nullable<Timestamptz>>, _>(&next)
     .bind::<Timestamptz, _>(expires_at)
+    .bind::<Array<Nullable<Text>>, _>(&reasons)
     .execute(conn)
 }
 

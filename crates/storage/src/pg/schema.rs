@@ -83,6 +83,7 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         queued_at -> Nullable<Timestamptz>,
         claim_renewed_at -> Nullable<Timestamptz>,
+        phone_number -> Nullable<Text>,
     }
 }
 

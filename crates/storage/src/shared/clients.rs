@@ -1,5 +1,4 @@
 use super::dialect::now;
-use super::messages::ID_SLICE;
 use super::pipeline;
 use super::schema::{client_tags, clients, operators, tags};
 use super::tags::ensure_tags;
@@ -191,6 +190,8 @@ impl ClientStore for BackendStore {
                 operator_code: patch.operator_code.as_ref().map(OperatorCode::as_str),
                 time_zone: patch.time_zone.as_ref().map(TimeZone::name),
             };
+            // A new number reaches the client's messages still waiting for a sender; the
+            // database moves them (see the migrations `message_history`).
             let row: ClientRow = diesel::update(clients::table.find(id.0))
                 .set((changes, clients::updated_at.eq(now())))
                 .returning(ClientRow::as_returning())
@@ -212,7 +213,8 @@ impl ClientStore for BackendStore {
     fn delete_client(&self, id: ClientId) -> StoreResult<()> {
         self.write(|conn| {
             // Its tag links go with it. The database cancels its unsent messages and clears the
-            // link of all of them, so its delivered ones stay for the statistics; a message
+            // link of all of them, so its delivered ones stay for the statistics, with the
+            // number they went to; a message
             // being inserted for it meanwhile either commits first and is cancelled with the
             // rest, or fails its reference check (see the migrations `message_references`).
             let deleted = diesel::delete(clients::table.find(id.0)).execute(conn)?;
@@ -271,28 +273,6 @@ impl ClientStore for BackendStore {
                 .filter(|value| !known.contains(value.as_str()))
                 .cloned()
                 .collect())
-        })
-    }
-
-    fn phones_of(&self, ids: &[ClientId]) -> StoreResult<HashMap<ClientId, PhoneNumber>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
-        self.read(|conn| {
-            let mut phones = HashMap::with_capacity(ids.len());
-            for slice in ids.chunks(ID_SLICE) {
-                let rows: Vec<(i64, String)> = clients::table
-                    .filter(clients::id.eq_any(slice))
-                    .select((clients::id, clients::phone_number))
-                    .load(conn)?;
-                for (id, raw) in rows {
-                    let phone = PhoneNumber::parse(&raw)
-                        .map_err(|e| corrupt("clients", "phone_number", id, e))?;
-                    phones.insert(ClientId(id), phone);
-                }
-            }
-            Ok(phones)
         })
     }
 }

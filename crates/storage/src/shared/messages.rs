@@ -11,7 +11,7 @@ use mailing_domain::store::{
     Entity, Message, MessageQuery, MessageStore, MessageTotals, NewMessage, Page, PageRequest,
     StatusCounts, StoreError, StoreResult, storage_instant,
 };
-use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus};
+use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus, PhoneNumber};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Queryable, Selectable)]
@@ -20,6 +20,7 @@ struct MessageRow {
     id: i64,
     mailing_id: i64,
     client_id: Option<i64>,
+    phone_number: Option<String>,
     status: String,
     attempts: i32,
     last_error: Option<String>,
@@ -35,6 +36,11 @@ impl MessageRow {
             id: MessageId(self.id),
             mailing_id: MailingId(self.mailing_id),
             client_id: self.client_id.map(ClientId),
+            phone: self
+                .phone_number
+                .map(|raw| PhoneNumber::parse(&raw))
+                .transpose()
+                .map_err(|e| corrupt("messages", "phone_number", self.id, e))?,
             status: message_status(&self.status, self.id)?,
             attempts: u32::try_from(self.attempts)
                 .map_err(|e| corrupt("messages", "attempts", self.id, e))?,
@@ -56,11 +62,12 @@ struct NewMessageRow {
     next_attempt_at: Option<DateTime<Utc>>,
     sent_at: Option<DateTime<Utc>>,
     queued_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
 }
 
-/// Rows per INSERT: each binds at most nine parameters (the timestamps may be bound values
+/// Rows per INSERT: each binds at most eleven parameters (the timestamps may be bound values
 /// too), and a statement stays under the backend's limit.
-const INSERT_CHUNK: usize = MAX_BIND_PARAMETERS / 9;
+const INSERT_CHUNK: usize = MAX_BIND_PARAMETERS / 11;
 
 /// Ids per statement where a list of ids is bound: PostgreSQL binds the list as one array, but
 /// SQLite binds each id as a parameter of its own.
@@ -108,9 +115,29 @@ fn lock_open_mailings(conn: &mut Conn, rows: &[NewMessageRow]) -> QueryResult<Ha
     Ok(open.into_iter().collect())
 }
 
+/// The ids of deleted mailings, whose messages no read shows.
+#[dsl::auto_type]
+fn deleted_mailings() -> _ {
+    mailings::table
+        .filter(mailings::deleted_at.is_not_null())
+        .select(mailings::id)
+}
+
+/// Messages whose mailing was not deleted.
+#[dsl::auto_type(no_type_alias)]
+fn of_visible_mailings() -> _ {
+    dsl::not(messages::mailing_id.eq_any(deleted_mailings()))
+}
+
+/// Counts whose mailing was not deleted.
+#[dsl::auto_type(no_type_alias)]
+fn counts_of_visible_mailings() -> _ {
+    dsl::not(message_counts::mailing_id.eq_any(deleted_mailings()))
+}
+
 /// `query`'s conditions on the messages table, for both the page and its total.
 fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Backend> {
-    let mut selected = messages::table.into_boxed();
+    let mut selected = messages::table.filter(of_visible_mailings()).into_boxed();
     if let Some(mailing) = query.mailing_id {
         selected = selected.filter(messages::mailing_id.eq(mailing.0));
     }
@@ -121,11 +148,11 @@ fn filtered(query: &MessageQuery) -> messages::BoxedQuery<'static, Backend> {
         selected = selected.filter(messages::status.eq(status.as_str()));
     }
     if let Some(prefix) = &query.phone_prefix {
-        // A deleted client's messages have no client, so `NULL IN (...)` never holds for them.
-        let carriers = clients::table
-            .filter(clients::phone_number.like(starts_with(prefix)).escape('\\'))
-            .select(clients::id.nullable());
-        selected = selected.filter(messages::client_id.eq_any(carriers));
+        selected = selected.filter(
+            messages::phone_number
+                .like(starts_with(prefix))
+                .escape('\\'),
+        );
     }
     selected
 }
@@ -158,6 +185,7 @@ fn by_status(rows: Vec<(String, i64)>) -> Result<StatusCounts, Failure> {
 fn counted(conn: &mut Conn, mailing: MailingId, query: &MessageQuery) -> Result<i64, Failure> {
     let mut selected = message_counts::table
         .filter(message_counts::mailing_id.eq(mailing.0))
+        .filter(counts_of_visible_mailings())
         .into_boxed();
     if let Some(status) = query.status {
         selected = selected.filter(message_counts::status.eq(status.as_str()));
@@ -183,6 +211,7 @@ impl MessageStore for BackendStore {
         self.read(|conn| {
             messages::table
                 .find(id.0)
+                .filter(of_visible_mailings())
                 .select(MessageRow::as_select())
                 .first(conn)
                 .optional()?
@@ -226,6 +255,7 @@ impl MessageStore for BackendStore {
         self.read(|conn| {
             let rows = message_counts::table
                 .filter(message_counts::mailing_id.eq(mailing.0))
+                .filter(counts_of_visible_mailings())
                 .group_by(message_counts::status)
                 .select((message_counts::status, summed()))
                 .load(conn)?;
@@ -244,6 +274,7 @@ impl MessageStore for BackendStore {
         self.read(|conn| {
             let rows: Vec<(i64, String, i64)> = message_counts::table
                 .filter(message_counts::mailing_id.eq_any(&ids))
+                .filter(counts_of_visible_mailings())
                 .group_by((message_counts::mailing_id, message_counts::status))
                 .select((message_counts::mailing_id, message_counts::status, summed()))
                 .load(conn)?;
@@ -287,11 +318,24 @@ impl MessageStore for BackendStore {
                     // A claimed message carries its claim time (the schema insists).
                     queued_at: (message.status == MessageStatus::Queued)
                         .then(|| storage_instant(Utc::now())),
+                    last_error: message.last_error.clone(),
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
         self.write(move |conn| {
             let open = lock_open_mailings(conn, &rows)?;
+            // Each message is addressed to its client's number as it is now. A client missing
+            // here leaves its message without one, and the database refuses the insert.
+            let clients: BTreeSet<i64> = rows.iter().map(|row| row.client_id).collect();
+            let clients: Vec<i64> = clients.into_iter().collect();
+            let mut phones: HashMap<i64, String> = HashMap::with_capacity(clients.len());
+            for slice in clients.chunks(ID_SLICE) {
+                let found: Vec<(i64, String)> = clients::table
+                    .filter(clients::id.eq_any(slice))
+                    .select((clients::id, clients::phone_number))
+                    .load(conn)?;
+                phones.extend(found);
+            }
             let values: Vec<_> = rows
                 .into_iter()
                 .filter(|row| open.contains(&row.mailing_id))
@@ -299,6 +343,8 @@ impl MessageStore for BackendStore {
                     (
                         messages::mailing_id.eq(row.mailing_id),
                         messages::client_id.eq(Some(row.client_id)),
+                        messages::phone_number.eq(phones.get(&row.client_id).cloned()),
+                        messages::last_error.eq(row.last_error),
                         messages::status.eq(row.status),
                         messages::attempts.eq(row.attempts),
                         messages::next_attempt_at.eq(row.next_attempt_at),
@@ -337,6 +383,7 @@ impl MessageStore for BackendStore {
                 // A range of `messages_sent_idx` per mailing.
                 let rows: Vec<(i64, i64)> = messages::table
                     .filter(messages::mailing_id.eq_any(slice))
+                    .filter(of_visible_mailings())
                     .filter(is_sent())
                     .filter(messages::sent_at.ge(since))
                     .group_by(messages::mailing_id)
@@ -356,6 +403,7 @@ impl MessageTotals for BackendStore {
     fn message_totals(&self) -> StoreResult<StatusCounts> {
         self.read(|conn| {
             let rows = message_counts::table
+                .filter(counts_of_visible_mailings())
                 .group_by(message_counts::status)
                 .select((message_counts::status, summed()))
                 .load(conn)?;

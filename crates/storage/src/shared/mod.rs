@@ -12,7 +12,8 @@
 //! - `dialect`: the stored form of string lists, the clock rows are stamped with, row locks
 //!   and the bind parameter limit;
 //! - `pipeline`: the delivery pipeline's bulk statements (claims, expansion, replanning,
-//!   batched renewals and outcomes), which each backend writes in its own SQL.
+//!   batched renewals and outcomes) and the other reads of filter lists, which each backend
+//!   writes in its own SQL.
 
 use super::{Backend, BackendStore, Conn, dialect, pipeline, schema};
 

@@ -7,14 +7,19 @@ use super::mailings::MailingRow;
 use super::messages::ID_SLICE;
 use super::pipeline;
 use super::schema::{clients, mailings, messages};
-use super::{BackendStore, Conn};
+use super::{Backend, BackendStore, Conn};
 use crate::columns::{RetryPlan, ZonePlan, corrupt, total};
 use crate::errors::Failure;
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::dsl;
+use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
+use diesel::query_builder::{QueryFragment, QueryId};
+use diesel::sql_types::{Nullable, Text};
 use mailing_domain::store::{Expansion, SchedulerStore, StoreResult, storage_instant};
-use mailing_domain::{MailingId, MailingSchedule, MessageId, MessageStatus, TimeZone};
+use mailing_domain::{
+    ExpiryReason, MailingId, MailingSchedule, MessageId, MessageStatus, TimeZone,
+};
 
 /// How far ahead of a local-time mailing's wall-clock start the earliest zone (UTC+14) starts.
 const EARLIEST_ZONE_LEAD: TimeDelta = TimeDelta::hours(14);
@@ -45,6 +50,17 @@ impl Unclaimed {
     }
 }
 
+/// Why a waiting message expires when the mailing's end overtakes it: the failure of its last
+/// attempt, if one failed, or else that its turn never came (see [`ExpiryReason`]); one
+/// expression, so that a whole backlog expires in one statement.
+fn ended_while_waiting() -> SqlLiteral<Nullable<Text>, impl QueryFragment<Backend> + QueryId> {
+    dsl::sql::<Nullable<Text>>("COALESCE(")
+        .bind::<Text, _>(ExpiryReason::ENDED_WHILE_FAILING)
+        .sql(" || messages.last_error, ")
+        .bind::<Text, _>(ExpiryReason::ENDED_BEFORE_TURN)
+        .sql(")")
+}
+
 /// The mailing `id` while the scheduler may still work on it: neither cancelled nor deleted.
 /// Unboxed, so that it can be locked.
 #[dsl::auto_type(no_type_alias)]
@@ -68,19 +84,25 @@ fn replan_retries(
     zone: TimeZone,
     now: DateTime<Utc>,
 ) -> Result<u64, Failure> {
-    let retries: Vec<(i64, Option<DateTime<Utc>>)> = messages::table
+    let retries: Vec<(i64, Option<DateTime<Utc>>, Option<String>)> = messages::table
         .inner_join(clients::table)
         .filter(messages::mailing_id.eq(id.0))
         .filter(clients::time_zone.eq(raw_zone))
         .filter(messages::status.eq(MessageStatus::Retrying.as_str()))
-        .select((messages::id, messages::next_attempt_at))
+        .select((
+            messages::id,
+            messages::next_attempt_at,
+            messages::last_error,
+        ))
         .load(conn)?;
     if retries.is_empty() {
         return Ok(0);
     }
     let plans: Vec<RetryPlan> = retries
         .into_iter()
-        .map(|(id, next_attempt_at)| RetryPlan::new(id, next_attempt_at, schedule, zone, now))
+        .map(|(id, next_attempt_at, last_error)| {
+            RetryPlan::new(id, next_attempt_at, last_error, schedule, zone, now)
+        })
         .collect();
     let expires_at = storage_instant(schedule.end_for(zone.tz()));
     Ok(pipeline::write_retry_plans(conn, &plans, expires_at)? as u64)
@@ -264,6 +286,7 @@ impl SchedulerStore for BackendStore {
             .set((
                 messages::status.eq(MessageStatus::Expired.as_str()),
                 messages::next_attempt_at.eq(None::<DateTime<Utc>>),
+                messages::last_error.eq(ended_while_waiting()),
                 messages::updated_at.eq(dialect::now()),
             ))
             .execute(conn)?;

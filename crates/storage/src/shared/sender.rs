@@ -17,16 +17,19 @@ use mailing_domain::store::{
 use mailing_domain::{ClientId, MailingId, MailingText, MessageId, PhoneNumber, TimeZone};
 use std::collections::HashMap;
 
-/// A message with what a sender needs of its client (absent once deleted) and its mailing.
+/// A message, with the number it is addressed to, and what a sender needs of its client (its
+/// zone; absent once deleted) and its mailing.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = messages, check_for_backend(Backend))]
 struct TaskRow {
     id: i64,
     mailing_id: i64,
     client_id: Option<i64>,
+    phone_number: Option<String>,
     status: String,
     queued_at: Option<DateTime<Utc>>,
     attempts: i32,
+    last_error: Option<String>,
     #[diesel(embed)]
     client: Option<TaskClient>,
     #[diesel(embed)]
@@ -36,7 +39,6 @@ struct TaskRow {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = clients, check_for_backend(Backend))]
 struct TaskClient {
-    phone_number: String,
     time_zone: String,
 }
 
@@ -52,16 +54,16 @@ impl TaskRow {
     fn into_task(self) -> Result<SendTask, Failure> {
         let id = self.id;
         let bad = |column: &str, e: &dyn std::fmt::Display| corrupt("messages", column, id, e);
-        let (phone, time_zone) = match self.client {
-            Some(client) => (
-                Some(
-                    PhoneNumber::parse(&client.phone_number)
-                        .map_err(|e| bad("phone_number", &e))?,
-                ),
-                Some(TimeZone::parse(&client.time_zone).map_err(|e| bad("time_zone", &e))?),
-            ),
-            None => (None, None),
-        };
+        let phone = self
+            .phone_number
+            .map(|raw| PhoneNumber::parse(&raw))
+            .transpose()
+            .map_err(|e| bad("phone_number", &e))?;
+        let time_zone = self
+            .client
+            .map(|client| TimeZone::parse(&client.time_zone))
+            .transpose()
+            .map_err(|e| bad("time_zone", &e))?;
         let mailing = self.mailing.state.into_state()?;
         Ok(SendTask {
             message_id: MessageId(id),
@@ -70,6 +72,7 @@ impl TaskRow {
             status: message_status(&self.status, id)?,
             queued_at: self.queued_at,
             attempts: u32::try_from(self.attempts).map_err(|e| bad("attempts", &e))?,
+            last_error: self.last_error,
             phone,
             time_zone,
             text: MailingText::parse(&self.mailing.text).map_err(|e| bad("text", &e))?,

@@ -1,13 +1,15 @@
-use super::dialect::now;
+use super::dialect::{self, now};
+use super::pipeline;
 use super::schema::{client_tags, clients, tags};
 use super::{Backend, BackendStore, Conn};
 use crate::columns::{bounds, corrupt, total};
-use crate::errors::Failure;
+use crate::errors::{Failure, TAG_REFERENCE, violates};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use mailing_domain::store::{
-    Entity, NewTag, Page, PageRequest, StoreError, StoreResult, Tag, TagStore,
+    Entity, NewTag, Page, PageRequest, Rejection, StoreError, StoreResult, Tag, TagStore, TagUse,
 };
+use mailing_domain::{ClientFilterId, MailingId};
 use mailing_domain::{TagId, TagValue};
 
 #[derive(Queryable, Selectable)]
@@ -62,6 +64,15 @@ fn touch_clients_of(conn: &mut Conn, tag: i64) -> QueryResult<usize> {
     diesel::update(clients::table.filter(clients::id.eq_any(carriers)))
         .set(clients::updated_at.eq(now()))
         .execute(conn)
+}
+
+/// How many clients carry a tag.
+fn carriers(conn: &mut Conn, tag: i64) -> QueryResult<u64> {
+    let count: i64 = client_tags::table
+        .filter(client_tags::tag_id.eq(tag))
+        .count()
+        .get_result(conn)?;
+    Ok(total(count))
 }
 
 impl TagStore for BackendStore {
@@ -123,15 +134,39 @@ impl TagStore for BackendStore {
         })
     }
 
-    fn delete_tag(&self, id: TagId) -> StoreResult<()> {
+    #[tracing::instrument(skip_all, fields(tag_id = id.0, detach))]
+    fn delete_tag(&self, id: TagId, detach: bool) -> StoreResult<()> {
         self.write(|conn| {
-            touch_clients_of(conn, id.0)?;
-            // client_tags rows go with the tag (ON DELETE CASCADE).
-            let deleted = diesel::delete(tags::table.find(id.0)).execute(conn)?;
-            if deleted == 0 {
-                return Err(NOT_FOUND.into());
+            // Held, so that it keeps its value while the filters naming it are looked up.
+            let value: String = dialect::for_update!(tags::table.find(id.0).select(tags::value))
+                .first(conn)
+                .optional()?
+                .ok_or(Failure::Store(NOT_FOUND))?;
+            let (filters, mailings) = pipeline::filters_naming_tag(conn, &value)?;
+            if !filters.is_empty() || !mailings.is_empty() {
+                return Err(Rejection::TagInUse(TagUse {
+                    clients: carriers(conn, id.0)?,
+                    client_filters: filters.into_iter().map(ClientFilterId).collect(),
+                    mailings: mailings.into_iter().map(MailingId).collect(),
+                })
+                .into());
             }
-            Ok(())
+            if detach {
+                touch_clients_of(conn, id.0)?;
+                diesel::delete(client_tags::table.filter(client_tags::tag_id.eq(id.0)))
+                    .execute(conn)?;
+            }
+            // The reference from client_tags refuses while any client carries the tag: then
+            // the delete is undone to its savepoint and the carriers counted for the answer.
+            match conn.transaction(|conn| diesel::delete(tags::table.find(id.0)).execute(conn)) {
+                Ok(_) => Ok(()),
+                Err(error) if violates(&error, TAG_REFERENCE) => Err(Rejection::TagInUse(TagUse {
+                    clients: carriers(conn, id.0)?,
+                    ..TagUse::default()
+                })
+                .into()),
+                Err(error) => Err(error.into()),
+            }
         })
     }
 }

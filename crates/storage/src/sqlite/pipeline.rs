@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, TimestamptzSqlite};
 use diesel::sqlite::Sqlite;
-use mailing_domain::{ClientFilter, MailingId};
+use mailing_domain::{ClientFilter, ExpiryReason, MailingId};
 
 /// Leases up to `limit` unpublished outbox events until `until`, oldest first; returns
 /// `(id, payload)` pairs.
@@ -115,6 +115,30 @@ pub(super) fn count_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryRes
     Ok(row.count)
 }
 
+/// The saved filters, and the mailings yet to pick their clients (not expanded, cancelled or
+/// deleted), whose filter names the tag `value`; their ids in order.
+pub(super) fn filters_naming_tag(
+    conn: &mut Conn,
+    value: &str,
+) -> QueryResult<(Vec<i64>, Vec<i64>)> {
+    let filters: Vec<IdRow> = diesel::sql_query(
+        "SELECT id FROM client_filters
+         WHERE EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = ?1)
+         ORDER BY id",
+    )
+    .bind::<Text, _>(value)
+    .load(conn)?;
+    let mailings: Vec<IdRow> = diesel::sql_query(
+        "SELECT id FROM mailings
+         WHERE EXISTS (SELECT 1 FROM json_each(filter_tags) WHERE json_each.value = ?1)
+           AND expanded_at IS NULL AND cancelled_at IS NULL AND deleted_at IS NULL
+         ORDER BY id",
+    )
+    .bind::<Text, _>(value)
+    .load(conn)?;
+    Ok((returned_ids(filters), returned_ids(mailings)))
+}
+
 /// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its
 /// zone, in one statement; returns how many it created. With `skip_existing`, clients that have
 /// a message of this mailing already are passed over; without it, there must be none.
@@ -130,8 +154,9 @@ pub(super) fn insert_planned_messages(
     // keeps the clients in the outer loop: SQLite would otherwise read them once per zone.
     let rows: Vec<String> = (0..plans.len())
         .map(|i| {
-            let first = 5 + 4 * i;
-            format!("(?{first}, ?{}, ?{}, ?{})", first + 1, first + 2, first + 3)
+            let first = 5 + 5 * i;
+            let [a, b, c, d] = [1, 2, 3, 4].map(|offset| first + offset);
+            format!("(?{first}, ?{a}, ?{b}, ?{c}, ?{d})")
         })
         .collect();
     let on_conflict = if skip_existing {
@@ -140,10 +165,10 @@ pub(super) fn insert_planned_messages(
         ""
     };
     let mut query = diesel::sql_query(format!(
-        "WITH p (time_zone, status, next_at, expires_at) AS (VALUES {})
-         INSERT INTO messages (mailing_id, client_id, status, next_attempt_at,
-                               expires_at, created_at, updated_at)
-         SELECT ?3, c.id, p.status, p.next_at, p.expires_at, ?4, ?4
+        "WITH p (time_zone, status, next_at, expires_at, reason) AS (VALUES {})
+         INSERT INTO messages (mailing_id, client_id, phone_number, status, next_attempt_at,
+                               expires_at, last_error, created_at, updated_at)
+         SELECT ?3, c.id, c.phone_number, p.status, p.next_at, p.expires_at, p.reason, ?4, ?4
          FROM clients c CROSS JOIN p ON p.time_zone = c.time_zone
          WHERE {MATCHES_FILTER}
          {on_conflict}",
@@ -159,13 +184,16 @@ pub(super) fn insert_planned_messages(
             .bind::<Text, _>(*zone)
             .bind::<Text, _>(plan.status)
             .bind::<Nullable<TimestamptzSqlite>, _>(plan.next_attempt_at)
-            .bind::<TimestamptzSqlite, _>(plan.expires_at);
+            .bind::<TimestamptzSqlite, _>(plan.expires_at)
+            .bind::<Nullable<Text>, _>(plan.reason.as_deref());
     }
     query.execute(conn)
 }
 
 /// Gives the mailing's waiting messages in `zone` the zone's new plan; a claimed one keeps its
-/// claim but learns the new deadline, in case it comes back unsent. Returns how many changed.
+/// claim but learns the new deadline, in case it comes back unsent. A message the plan expires
+/// says why: the plan's reason, or the failure of its last attempt if one failed. Returns how
+/// many changed.
 pub(super) fn replan_zone(
     conn: &mut Conn,
     mailing: MailingId,
@@ -178,6 +206,8 @@ pub(super) fn replan_zone(
              next_attempt_at = CASE WHEN status = 'queued' THEN next_attempt_at
                                     ELSE ?2 END,
              expires_at = ?3,
+             last_error = CASE WHEN status = 'queued' OR ?7 IS NULL THEN last_error
+                               ELSE COALESCE(?8 || last_error, ?7) END,
              updated_at = ?6
          WHERE mailing_id = ?5 AND status IN ('scheduled', 'queued')
            AND client_id IN (SELECT id FROM clients WHERE time_zone = ?4)",
@@ -188,6 +218,8 @@ pub(super) fn replan_zone(
     .bind::<Text, _>(zone)
     .bind::<BigInt, _>(mailing.0)
     .bind::<TimestamptzSqlite, _>(now())
+    .bind::<Nullable<Text>, _>(plan.reason.as_deref())
+    .bind::<Text, _>(ExpiryReason::ENDED_WHILE_FAILING)
     .execute(conn)
 }
 
@@ -203,7 +235,7 @@ pub(super) fn write_retry_plans(
     for plan in plans {
         changed += diesel::sql_query(
             "UPDATE messages SET status = ?1, next_attempt_at = ?2, expires_at = ?3,
-                 updated_at = ?4
+                 last_error = COALESCE(?6, last_error), updated_at = ?4
              WHERE id = ?5 AND status = 'retrying'",
         )
         .bind::<Text, _>(plan.status)
@@ -211,6 +243,7 @@ pub(super) fn write_retry_plans(
         .bind::<TimestamptzSqlite, _>(expires_at)
         .bind::<TimestamptzSqlite, _>(stamp)
         .bind::<BigInt, _>(plan.id)
+        .bind::<Nullable<Text>, _>(plan.reason.as_deref())
         .execute(conn)?;
     }
     Ok(changed)

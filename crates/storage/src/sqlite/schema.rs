@@ -84,6 +84,7 @@ diesel::table! {
         expires_at -> Nullable<TimestamptzSqlite>,
         queued_at -> Nullable<TimestamptzSqlite>,
         claim_renewed_at -> Nullable<TimestamptzSqlite>,
+        phone_number -> Nullable<Text>,
     }
 }
 

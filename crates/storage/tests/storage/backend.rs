@@ -167,13 +167,17 @@ impl TestDb {
         }
     }
 
-    /// Writes a message straight into the table, in any state the schema accepts.
+    /// Writes a message straight into the table, in any state the schema accepts: addressed to
+    /// its client's number, and if expired, with a reason.
     pub fn insert_message(&self, mailing: MailingId, client: ClientId, row: &NewRow) -> MessageId {
         let inserted: IdRow = match self.raw() {
             Raw::Postgres(mut conn) => diesel::sql_query(
                 "INSERT INTO messages (mailing_id, client_id, status, next_attempt_at,
-                                       expires_at, queued_at, sent_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                                       expires_at, queued_at, sent_at, phone_number, last_error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7,
+                         (SELECT phone_number FROM clients WHERE id = $2),
+                         CASE WHEN $3 = 'expired' THEN 'the mailing ended before its turn came' END)
+                 RETURNING id",
             )
             .bind::<BigInt, _>(mailing.0)
             .bind::<BigInt, _>(client.0)
@@ -185,8 +189,11 @@ impl TestDb {
             .get_result(&mut conn),
             Raw::Sqlite(mut conn) => diesel::sql_query(
                 "INSERT INTO messages (mailing_id, client_id, status, next_attempt_at,
-                                       expires_at, queued_at, sent_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                                       expires_at, queued_at, sent_at, phone_number, last_error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,
+                         (SELECT phone_number FROM clients WHERE id = ?2),
+                         CASE WHEN ?3 = 'expired' THEN 'the mailing ended before its turn came' END)
+                 RETURNING id",
             )
             .bind::<BigInt, _>(mailing.0)
             .bind::<BigInt, _>(client.0)

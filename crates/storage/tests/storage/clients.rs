@@ -4,7 +4,6 @@ use mailing_domain::store::{
     ClientPatch, ClientQuery, Entity, MessageQuery, NewClient, NewTag, Rejection,
 };
 use mailing_domain::{ClientId, MessageStatus, TimeZone};
-use std::collections::HashMap;
 use std::thread;
 
 each_backend!(create_makes_missing_tags_and_returns_them_sorted);
@@ -302,37 +301,4 @@ fn concurrent_clients_share_a_new_tag(backend: Backend) {
         )
         .unwrap();
     assert_eq!(carriers.total, 4);
-}
-
-each_backend!(phones_of_maps_the_clients_that_exist);
-fn phones_of_maps_the_clients_that_exist(backend: Backend) {
-    let db = TestDb::create(backend);
-    let store = db.store();
-    operator(&*store, "bln");
-    let a = client(&*store, "79000000001", "bln", &[]).id;
-    let b = client(&*store, "79000000002", "bln", &[]).id;
-    let gone = client(&*store, "79000000003", "bln", &[]).id;
-    store.delete_client(gone).unwrap();
-
-    let phones = store
-        .phones_of(&[a, b, gone, ClientId(424_242), a])
-        .unwrap();
-    assert_eq!(
-        phones,
-        HashMap::from([(a, phone("79000000001")), (b, phone("79000000002"))])
-    );
-    assert!(store.phones_of(&[]).unwrap().is_empty());
-}
-
-each_backend!(phones_of_takes_more_ids_than_one_statement_binds);
-fn phones_of_takes_more_ids_than_one_statement_binds(backend: Backend) {
-    let db = TestDb::create(backend);
-    let store = db.store();
-    operator(&*store, "bln");
-    // More than SQLite's 32,766 bind parameters.
-    let ids = db.bulk_clients(33_000, "UTC");
-    let phones = store.phones_of(&ids).unwrap();
-    assert_eq!(phones.len(), ids.len());
-    assert_eq!(phones[&ids[0]], phone("70000000001"));
-    assert_eq!(phones[&ids[32_999]], phone("70000033000"));
 }

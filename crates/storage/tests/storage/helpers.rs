@@ -4,8 +4,8 @@ use mailing_domain::store::{
     NewSavedFilter, Operator, PageRequest, Rejection, SavedFilter, Store, StoreError, StoreResult,
 };
 use mailing_domain::{
-    ClientFilter, ClientId, MailingId, MailingSchedule, MailingText, MessageStatus, OperatorCode,
-    OperatorName, PhoneNumber, TagValue, TimeZone,
+    ClientFilter, ClientId, ExpiryReason, MailingId, MailingSchedule, MailingText, MessageStatus,
+    OperatorCode, OperatorName, PhoneNumber, TagValue, TimeZone,
 };
 use std::fmt::Debug;
 
@@ -107,6 +107,7 @@ pub fn mailing(store: &dyn Store) -> Mailing {
         .unwrap()
 }
 
+/// An expired one says why, as the database requires.
 pub fn new_message(mailing: MailingId, client: ClientId, status: MessageStatus) -> NewMessage {
     let sent = status == MessageStatus::Sent;
     NewMessage {
@@ -116,5 +117,7 @@ pub fn new_message(mailing: MailingId, client: ClientId, status: MessageStatus) 
         attempts: u32::from(sent),
         next_attempt_at: None,
         sent_at: sent.then(|| utc(2030, 1, 1, 10, 30)),
+        last_error: (status == MessageStatus::Expired)
+            .then(|| ExpiryReason::EndedBeforeTurn.to_string()),
     }
 }

@@ -20,4 +20,5 @@ mod pipeline_sender;
 mod sessions;
 mod sqlite;
 mod tags;
+mod upgrade;
 mod users;

@@ -19,7 +19,8 @@ fn a_day_long(store: &dyn Store) -> MailingId {
 
 fn insert_sql(mailing: MailingId, client: ClientId) -> String {
     format!(
-        "INSERT INTO messages (mailing_id, client_id) VALUES ({}, {})",
+        "INSERT INTO messages (mailing_id, client_id, phone_number)
+         VALUES ({}, {}, '70000000000')",
         mailing.0, client.0
     )
 }

@@ -231,8 +231,8 @@ fn large_batches_stay_under_the_bind_parameter_limit(backend: Backend) {
     );
 }
 
-each_backend!(messages_are_listed_by_the_start_of_their_clients_phone_number);
-fn messages_are_listed_by_the_start_of_their_clients_phone_number(backend: Backend) {
+each_backend!(messages_are_listed_by_the_start_of_the_number_they_are_addressed_to);
+fn messages_are_listed_by_the_start_of_the_number_they_are_addressed_to(backend: Backend) {
     let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
@@ -250,7 +250,7 @@ fn messages_are_listed_by_the_start_of_their_clients_phone_number(backend: Backe
         new_message(second.id, a, MessageStatus::Scheduled),
     ];
     store.insert_messages(&batch).unwrap();
-    // Its sent message stays, without a client.
+    // Its sent message stays, without a client but with its number.
     store.delete_client(gone).unwrap();
     let ids: Vec<MessageId> = store
         .list_messages(&MessageQuery::default(), ALL)
@@ -271,22 +271,24 @@ fn messages_are_listed_by_the_start_of_their_clients_phone_number(backend: Backe
         let found: Vec<MessageId> = listed.items.iter().map(|m| m.id).collect();
         (found, listed.total)
     };
-    assert_eq!(of(None, None, "7900111"), (vec![ids[0], ids[1], ids[4]], 3));
+    assert_eq!(
+        of(None, None, "7900111"),
+        (vec![ids[0], ids[1], ids[3], ids[4]], 4)
+    );
     // The mailing's total comes from the messages, not from its counts by status.
     assert_eq!(
         of(Some(first.id), None, "7900111"),
-        (vec![ids[0], ids[1]], 2)
+        (vec![ids[0], ids[1], ids[3]], 3)
     );
     assert_eq!(
         of(Some(first.id), Some(MessageStatus::Sent), "7900111"),
-        (vec![ids[0]], 1)
+        (vec![ids[0], ids[3]], 2)
     );
     assert_eq!(of(Some(first.id), None, "79002220001"), (vec![ids[2]], 1));
-    // Every client's phone starts with nothing and with 7; the deleted one's message has no
-    // phone to start with anything.
-    let with_clients = vec![ids[0], ids[1], ids[2], ids[4]];
-    assert_eq!(of(None, None, ""), (with_clients.clone(), 4));
-    assert_eq!(of(None, None, "7"), (with_clients, 4));
+    assert_eq!(of(None, None, "79001119999"), (vec![ids[3]], 1));
+    // Every number starts with nothing and with 7.
+    assert_eq!(of(None, None, ""), (ids.clone(), 5));
+    assert_eq!(of(None, None, "7"), (ids.clone(), 5));
     assert_eq!(of(Some(second.id), None, "7900222"), (vec![], 0));
     // LIKE wildcards are taken literally.
     assert_eq!(of(None, None, "7900_"), (vec![], 0));
@@ -301,10 +303,153 @@ fn messages_are_listed_by_the_start_of_their_clients_phone_number(backend: Backe
             page(1, 1),
         )
         .unwrap();
-    assert_eq!(paged.total, 3);
+    assert_eq!(paged.total, 4);
     assert_eq!(
         paged.items.iter().map(|m| m.id).collect::<Vec<_>>(),
         [ids[1]]
+    );
+}
+
+each_backend!(a_message_keeps_the_number_it_went_to_and_a_waiting_one_follows_its_client);
+fn a_message_keeps_the_number_it_went_to_and_a_waiting_one_follows_its_client(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    operator(&*store, "bln");
+    let moving = client(&*store, "79000000001", "bln", &[]);
+    let statuses = [
+        MessageStatus::Sent,
+        MessageStatus::Scheduled,
+        MessageStatus::Retrying,
+        MessageStatus::Queued,
+        MessageStatus::Failed,
+    ];
+    let batch: Vec<_> = statuses
+        .iter()
+        .map(|&status| new_message(mailing(&*store).id, moving.id, status))
+        .collect();
+    store.insert_messages(&batch).unwrap();
+    let numbers = || -> Vec<(MessageStatus, Option<String>)> {
+        store
+            .list_messages(&MessageQuery::default(), ALL)
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|m| (m.status, m.phone.map(|p| p.as_str().to_owned())))
+            .collect()
+    };
+    let old = Some("79000000001".to_owned());
+    assert!(numbers().iter().all(|(_, number)| *number == old));
+
+    let before = store.list_messages(&MessageQuery::default(), ALL).unwrap();
+    store
+        .update_client(
+            moving.id,
+            &mailing_domain::store::ClientPatch {
+                phone: Some(phone("79000000002")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    // What went (or is going) to the old number keeps it; what waits goes to the new one.
+    let new = Some("79000000002".to_owned());
+    assert_eq!(
+        numbers(),
+        vec![
+            (MessageStatus::Sent, old.clone()),
+            (MessageStatus::Scheduled, new.clone()),
+            (MessageStatus::Retrying, new.clone()),
+            (MessageStatus::Queued, old.clone()),
+            (MessageStatus::Failed, old.clone()),
+        ]
+    );
+    let after = store.list_messages(&MessageQuery::default(), ALL).unwrap();
+    assert_eq!(
+        after.items[0], before.items[0],
+        "a sent message is left alone"
+    );
+
+    // A deleted client's messages keep their numbers; the unsent ones are cancelled.
+    store.delete_client(moving.id).unwrap();
+    let kept = store.list_messages(&MessageQuery::default(), ALL).unwrap();
+    assert!(kept.items.iter().all(|m| m.client_id.is_none()));
+    assert_eq!(
+        kept.items
+            .iter()
+            .map(|m| m.phone.as_ref().unwrap().as_str())
+            .collect::<Vec<_>>(),
+        [
+            "79000000001",
+            "79000000002",
+            "79000000002",
+            "79000000001",
+            "79000000001"
+        ]
+    );
+    assert_eq!(kept.items[0].status, MessageStatus::Sent);
+}
+
+each_backend!(a_deleted_mailings_messages_leave_every_read);
+fn a_deleted_mailings_messages_leave_every_read(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    operator(&*store, "bln");
+    let kept = mailing(&*store);
+    let deleted = mailing(&*store);
+    let a = client(&*store, "79000000001", "bln", &[]).id;
+    let b = client(&*store, "79000000002", "bln", &[]).id;
+    let batch = vec![
+        new_message(kept.id, a, MessageStatus::Sent),
+        new_message(deleted.id, a, MessageStatus::Sent),
+        new_message(deleted.id, b, MessageStatus::Scheduled),
+    ];
+    store.insert_messages(&batch).unwrap();
+    let all = store.list_messages(&MessageQuery::default(), ALL).unwrap();
+    let gone = all.items[1].id;
+    let since = utc(2030, 1, 1, 10, 0);
+    assert_eq!(store.message_totals().unwrap().total(), 3);
+
+    store
+        .delete_mailing(deleted.id, utc(2030, 1, 1, 11, 0))
+        .unwrap();
+    let listed = store.list_messages(&MessageQuery::default(), ALL).unwrap();
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.items[0].mailing_id, kept.id);
+    assert_not_found(store.get_message(gone), Entity::Message);
+    for query in [
+        MessageQuery {
+            mailing_id: Some(deleted.id),
+            ..MessageQuery::default()
+        },
+        MessageQuery {
+            mailing_id: Some(deleted.id),
+            status: Some(MessageStatus::Sent),
+            ..MessageQuery::default()
+        },
+        MessageQuery {
+            client_id: Some(a),
+            status: Some(MessageStatus::Sent),
+            ..MessageQuery::default()
+        },
+    ] {
+        let found = store.list_messages(&query, ALL).unwrap();
+        assert!(
+            found.items.iter().all(|m| m.mailing_id == kept.id),
+            "{query:?}"
+        );
+        assert_eq!(found.total, found.items.len() as u64, "{query:?}");
+    }
+    assert_eq!(
+        store.count_messages(deleted.id).unwrap(),
+        StatusCounts::default()
+    );
+    let counts = store.count_messages_of(&[kept.id, deleted.id]).unwrap();
+    assert_eq!(counts.keys().collect::<Vec<_>>(), [&kept.id]);
+    let mut only_kept = StatusCounts::default();
+    only_kept.set(MessageStatus::Sent, 1);
+    assert_eq!(store.message_totals().unwrap(), only_kept);
+    assert_eq!(
+        store.sent_since(&[kept.id, deleted.id], since).unwrap(),
+        HashMap::from([(kept.id, 1)])
     );
 }
 

@@ -282,11 +282,25 @@ fn expire_overdue_expires_only_waiting_messages_past_their_deadline(backend: Bac
         .map(|&id| f.row(id))
         .collect();
 
+    // The retrying one failed before.
+    f.db.execute(&format!(
+        "UPDATE messages SET last_error = 'probe answered 500' WHERE id = {}",
+        overdue[1].0
+    ))
+    .unwrap();
+
     assert_eq!(f.store.expire_overdue(now).unwrap(), 3);
     for id in overdue {
         let row = f.row(id);
         row.assert_status(Expired);
         assert_eq!((row.next_attempt_at, row.queued_at), (None, None));
+        // Each says why: its last failure, or that its turn never came.
+        let reason = if id == overdue[1] {
+            "the mailing ended before delivery succeeded; last attempt: probe answered 500"
+        } else {
+            "the mailing ended before its turn came"
+        };
+        assert_eq!(row.last_error.as_deref(), Some(reason), "message {id}");
     }
     for row in before {
         assert_eq!(f.row(row.id()), row, "untouched");

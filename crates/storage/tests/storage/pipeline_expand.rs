@@ -56,6 +56,21 @@ fn one_message_per_matching_client_and_nobody_else(backend: Backend) {
         let expansion = store.expand_mailing(m.id, now).unwrap();
         let expected: BTreeSet<ClientId> = expected.into_iter().collect();
         assert_eq!(recipients(&f, m.id), expected, "{filter:?}");
+        // Each message is addressed to its client's number.
+        for message in store
+            .list_messages(
+                &MessageQuery {
+                    mailing_id: Some(m.id),
+                    ..MessageQuery::default()
+                },
+                ALL,
+            )
+            .unwrap()
+            .items
+        {
+            let client = store.get_client(message.client_id.unwrap()).unwrap();
+            assert_eq!(message.phone, Some(client.phone), "{filter:?}");
+        }
         assert_eq!(
             expansion,
             Some(Expansion {
@@ -236,10 +251,23 @@ fn zones_whose_window_never_opens_before_the_end_get_expired_messages(backend: B
         })
     );
     f.row_for(m.id, &vladivostok).assert_planned(now, end);
+    assert_eq!(f.row_for(m.id, &vladivostok).last_error, None);
     for client in moscow.iter().chain([&utc_client]) {
         let row = f.row_for(m.id, client);
         row.assert_status(MessageStatus::Expired);
         assert_eq!((row.next_attempt_at, row.queued_at), (None, None));
+        // Each says why, with its own zone.
+        assert_eq!(
+            row.last_error.as_deref(),
+            Some(
+                format!(
+                    "the mailing ended before the client's send window opened \
+                     (window 09:00\u{2013}21:00 {})",
+                    client.time_zone.name()
+                )
+                .as_str()
+            )
+        );
     }
     // Long after: only Vladivostok's message is ever handed out.
     let claimed = store.claim_due(utc(2030, 5, 1, 4, 59), 100).unwrap();
@@ -340,6 +368,10 @@ fn local_time_mailings_start_and_end_on_each_clients_clock(backend: Backend) {
     let gone = f.row_for(late.id, &vladivostok);
     gone.assert_status(MessageStatus::Expired);
     assert_eq!(gone.next_attempt_at, None);
+    assert_eq!(
+        gone.last_error.as_deref(),
+        Some("the mailing ended before its turn came")
+    );
     f.row_for(late.id, &moscow)
         .assert_planned(now, utc(2030, 5, 1, 9, 0));
     f.row_for(late.id, &utc_client)

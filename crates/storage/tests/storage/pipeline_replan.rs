@@ -127,6 +127,12 @@ fn an_earlier_end_expires_what_can_no_longer_be_sent(backend: Backend) {
     let late = f.row_for(m.id, &utc_client);
     late.assert_status(MessageStatus::Expired);
     assert_eq!((late.next_attempt_at, late.queued_at), (None, None));
+    assert_eq!(
+        late.last_error.as_deref(),
+        Some(
+            "the mailing ended before the client's send window opened (window 09:00\u{2013}21:00 UTC)"
+        )
+    );
     assert_eq!(f.row(sent), sent_before);
 }
 
@@ -155,8 +161,12 @@ fn a_local_time_end_change_moves_each_zones_deadline(backend: Backend) {
     // At 00:30 UTC it is 10:30 in Vladivostok: an end of 10:15 has passed there.
     let later = utc(2030, 5, 1, 0, 40);
     change(&f, m.id, &new_end(utc(2030, 5, 1, 10, 15)), later);
-    f.row_for(m.id, &vladivostok)
-        .assert_status(MessageStatus::Expired);
+    let over = f.row_for(m.id, &vladivostok);
+    over.assert_status(MessageStatus::Expired);
+    assert_eq!(
+        over.last_error.as_deref(),
+        Some("the mailing ended before its turn came")
+    );
     f.row_for(m.id, &moscow)
         .assert_planned(utc(2030, 5, 1, 7, 0), utc(2030, 5, 1, 7, 15));
 }
@@ -288,6 +298,10 @@ fn a_retry_backoff_after_the_new_end_expires(backend: Backend) {
     let row = f.row(id);
     row.assert_status(MessageStatus::Expired);
     assert_eq!(row.next_attempt_at, None);
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("no retry fits before the mailing's end; last attempt: probe timed out")
+    );
 }
 
 each_backend!(a_claimed_message_gets_the_new_deadline_too);

@@ -5,7 +5,7 @@ use crate::helpers::*;
 use crate::pipeline::*;
 use chrono::{DateTime, Duration, Utc};
 use mailing_domain::store::{Client, MailingPatch, MailingState, Outcome, OutcomeKind, SendTask};
-use mailing_domain::{MailingId, MailingText, MessageId, MessageStatus};
+use mailing_domain::{ExpiryReason, MailingId, MailingText, MessageId, MessageStatus};
 use std::collections::HashMap;
 
 /// A running mailing (05-01 00:00 to 05-02 00:00 UTC, no window) expanded at `expand_at()`.
@@ -53,6 +53,7 @@ fn load_for_send_returns_everything_a_sender_needs(backend: Backend) {
             status: MessageStatus::Scheduled,
             queued_at: None,
             attempts: 0,
+            last_error: None,
             phone: Some(client.phone.clone()),
             time_zone: Some(client.time_zone),
             text: MailingText::parse("Hello from the pipeline").unwrap(),
@@ -76,8 +77,12 @@ fn load_for_send_returns_everything_a_sender_needs(backend: Backend) {
     store.claim_due(retry_at, 10).unwrap();
     let claimed = task(&f, id);
     assert_eq!(
-        (claimed.status, claimed.attempts),
-        (MessageStatus::Queued, 1)
+        (
+            claimed.status,
+            claimed.attempts,
+            claimed.last_error.as_deref()
+        ),
+        (MessageStatus::Queued, 1, Some("502"))
     );
 
     store.cancel_mailing(m.id, retry_at).unwrap();
@@ -100,6 +105,7 @@ fn load_for_send_after_the_mailing_or_client_is_deleted(backend: Backend) {
 
     store.delete_client(leaving.id).unwrap();
     let orphan = task(&f, leaving_id);
+    // The number stays with the message; the zone went with the client.
     assert_eq!(
         (
             orphan.client_id,
@@ -107,7 +113,7 @@ fn load_for_send_after_the_mailing_or_client_is_deleted(backend: Backend) {
             orphan.time_zone,
             orphan.status
         ),
-        (None, None, None, MessageStatus::Cancelled)
+        (None, Some(leaving.phone), None, MessageStatus::Cancelled)
     );
     assert!(orphan.mailing_active);
 
@@ -213,12 +219,19 @@ fn each_outcome_sets_its_columns_and_ends_the_claim(backend: Backend) {
                 next_attempt_at: defer_to,
             },
         ),
-        outcome(expired, OutcomeKind::Expired { last_error: None }),
+        outcome(
+            expired,
+            OutcomeKind::Expired {
+                reason: ExpiryReason::EndedBeforeTurn,
+            },
+        ),
         // This attempt failed and no retry fits before the end.
         outcome(
             ran_out,
             OutcomeKind::Expired {
-                last_error: Some("probe answered 502".to_owned()),
+                reason: ExpiryReason::NoRetryFits {
+                    last_error: "probe answered 502".to_owned(),
+                },
             },
         ),
         outcome(cancelled, OutcomeKind::Cancelled),
@@ -249,10 +262,25 @@ fn each_outcome_sets_its_columns_and_ends_the_claim(backend: Backend) {
             ("failed", 1, Some("probe answered 400"), None, None),
         ),
         (deferred, ("scheduled", 0, None, Some(defer_to), None)),
-        (expired, ("expired", 0, None, None, None)),
+        (
+            expired,
+            (
+                "expired",
+                0,
+                Some("the mailing ended before its turn came"),
+                None,
+                None,
+            ),
+        ),
         (
             ran_out,
-            ("expired", 1, Some("probe answered 502"), None, None),
+            (
+                "expired",
+                1,
+                Some("no retry fits before the mailing's end; last attempt: probe answered 502"),
+                None,
+                None,
+            ),
         ),
         (cancelled, ("cancelled", 0, None, None, None)),
     ];
@@ -379,7 +407,9 @@ fn outcomes_land_only_on_their_claim_but_deliveries_always_do(backend: Backend) 
         store
             .record_outcomes(&[outcome(
                 waiting_id,
-                OutcomeKind::Expired { last_error: None }
+                OutcomeKind::Expired {
+                    reason: ExpiryReason::EndedBeforeTurn
+                }
             )])
             .unwrap()
             .is_empty()

@@ -1,7 +1,8 @@
 use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
-use mailing_domain::TagId;
-use mailing_domain::store::{Entity, NewTag, Rejection};
+use chrono::Duration;
+use mailing_domain::store::{Entity, FilterSource, NewTag, Rejection, TagUse};
+use mailing_domain::{ClientFilterId, MailingId, TagId};
 
 fn new_tag(raw: &str) -> NewTag {
     NewTag { value: tag(raw) }
@@ -20,9 +21,10 @@ fn create_get_list_update_delete(backend: Backend) {
     assert_eq!(renamed.id, created.id);
     assert_eq!(store.list_tags(ALL).unwrap().items, vec![renamed]);
 
-    store.delete_tag(created.id).unwrap();
+    store.delete_tag(created.id, false).unwrap();
     assert_not_found(store.get_tag(created.id), Entity::Tag);
-    assert_not_found(store.delete_tag(created.id), Entity::Tag);
+    assert_not_found(store.delete_tag(created.id, false), Entity::Tag);
+    assert_not_found(store.delete_tag(created.id, true), Entity::Tag);
     assert_not_found(store.update_tag(TagId(424_242), &new_tag("x")), Entity::Tag);
 }
 
@@ -44,8 +46,8 @@ fn values_are_unique(backend: Backend) {
     store.create_tag(&new_tag("important")).unwrap();
 }
 
-each_backend!(renaming_or_deleting_a_tag_changes_the_clients_that_carry_it);
-fn renaming_or_deleting_a_tag_changes_the_clients_that_carry_it(backend: Backend) {
+each_backend!(renaming_or_detaching_a_tag_changes_the_clients_that_carry_it);
+fn renaming_or_detaching_a_tag_changes_the_clients_that_carry_it(backend: Backend) {
     let db = TestDb::create(backend);
     let store = db.store();
     operator(&*store, "bln");
@@ -64,7 +66,8 @@ fn renaming_or_deleting_a_tag_changes_the_clients_that_carry_it(backend: Backend
     assert_eq!(renamed.tags, vec![tag("Other"), tag("Vital")]);
     assert!(renamed.updated_at > tagged.updated_at);
 
-    store.delete_tag(important.id).unwrap();
+    store.delete_tag(important.id, true).unwrap();
+    assert_not_found(store.get_tag(important.id), Entity::Tag);
     let after = store.get_client(tagged.id).unwrap();
     assert_eq!(after.tags, vec![tag("Other")]);
     assert!(after.updated_at > renamed.updated_at);
@@ -82,4 +85,97 @@ fn lists_page_by_id_with_the_whole_total(backend: Backend) {
     assert_eq!(last.total, 5);
     let values: Vec<_> = last.items.iter().map(|t| t.value.as_str()).collect();
     assert_eq!(values, ["b", "a"]);
+}
+
+/// The tag `value` as stored.
+fn find(store: &dyn mailing_domain::store::Store, value: &str) -> mailing_domain::store::Tag {
+    store
+        .list_tags(ALL)
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|t| t.value == tag(value))
+        .unwrap()
+}
+
+each_backend!(a_tag_clients_carry_is_deleted_only_when_taken_off_them);
+fn a_tag_clients_carry_is_deleted_only_when_taken_off_them(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    operator(&*store, "bln");
+    let first = client(&*store, "79000000001", "bln", &["vip", "new"]);
+    client(&*store, "79000000002", "bln", &["vip"]);
+    let vip = find(&*store, "vip");
+
+    assert_eq!(
+        rejection(store.delete_tag(vip.id, false)),
+        Rejection::TagInUse(TagUse {
+            clients: 2,
+            ..TagUse::default()
+        })
+    );
+    // Nothing changed: the tag and its clients are as they were.
+    assert_eq!(store.get_tag(vip.id).unwrap(), vip);
+    assert_eq!(store.get_client(first.id).unwrap(), first);
+
+    store.delete_tag(vip.id, true).unwrap();
+    assert_not_found(store.get_tag(vip.id), Entity::Tag);
+    assert_eq!(store.get_client(first.id).unwrap().tags, vec![tag("new")]);
+
+    // Once no client carries it, a tag goes without asking.
+    let new = find(&*store, "new");
+    store.delete_client(first.id).unwrap();
+    store.delete_tag(new.id, false).unwrap();
+    assert!(store.list_tags(ALL).unwrap().items.is_empty());
+}
+
+each_backend!(a_tag_filters_name_is_not_deleted_even_when_taken_off_clients);
+fn a_tag_filters_name_is_not_deleted_even_when_taken_off_clients(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    operator(&*store, "bln");
+    let carrier = client(&*store, "79000000001", "bln", &["vip"]);
+    let vip = find(&*store, "vip");
+    let saved = saved_filter(&*store, &[], &["vip", "other"]);
+    saved_filter(&*store, &["bln"], &[]);
+    // Mailings yet to pick their clients hold it; one that has, or a cancelled one, does not.
+    let start = chrono::Utc::now() + Duration::days(1);
+    let by_tag = || FilterSource::Inline(filter(&[], &["vip"]));
+    let upcoming = store
+        .create_mailing(&draft(start, start + Duration::hours(1), by_tag()))
+        .unwrap();
+    let cancelled = store
+        .create_mailing(&draft(start, start + Duration::hours(1), by_tag()))
+        .unwrap();
+    store
+        .cancel_mailing(cancelled.id, chrono::Utc::now())
+        .unwrap();
+    let started = store
+        .create_mailing(&draft(
+            start - Duration::days(2),
+            start + Duration::hours(1),
+            by_tag(),
+        ))
+        .unwrap();
+    store
+        .expand_mailing(started.id, chrono::Utc::now())
+        .unwrap()
+        .unwrap();
+
+    let expected = Rejection::TagInUse(TagUse {
+        clients: 1,
+        client_filters: vec![ClientFilterId(saved.id.0)],
+        mailings: vec![MailingId(upcoming.id.0)],
+    });
+    assert_eq!(rejection(store.delete_tag(vip.id, false)), expected);
+    assert_eq!(rejection(store.delete_tag(vip.id, true)), expected);
+    // Refused means untouched: the client keeps the tag.
+    assert_eq!(store.get_client(carrier.id).unwrap().tags, vec![tag("vip")]);
+
+    store.delete_client_filter(saved.id).unwrap();
+    store
+        .delete_mailing(upcoming.id, chrono::Utc::now())
+        .unwrap();
+    store.delete_tag(vip.id, true).unwrap();
+    assert_not_found(store.get_tag(vip.id), Entity::Tag);
 }

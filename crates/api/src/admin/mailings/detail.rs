@@ -1,7 +1,7 @@
 //! One mailing's page: what it sends, when and to whom, its live progress, and its messages,
-//! searchable by status and phone. Its progress, the page of messages shown and its actions
-//! are the parts that change while it delivers ([`Parts`]); the page's script refreshes them
-//! in place, keeping the search and the page of messages.
+//! searchable by status and by the number each was addressed to. Its progress, the page of
+//! messages shown and its actions are the parts that change while it delivers ([`Parts`]); the
+//! page's script refreshes them in place, keeping the search and the page of messages.
 
 use super::live::Live;
 use super::summary::show_time;
@@ -21,8 +21,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use mailing_domain::store::{Mailing, Message, MessageQuery, Page};
-use mailing_domain::{ClientId, MailingId, MailingStatus, MessageStatus, PhoneNumber};
-use std::collections::HashMap;
+use mailing_domain::{MailingId, MailingStatus, MessageStatus};
 
 struct MessageRow {
     phone: String,
@@ -84,15 +83,15 @@ async fn parts(
     let id = mailing.id;
     let clock = Clock(viewer.zone);
     let live = Live::of(state, mailing).await?;
-    let (messages, phones) = search.run(state, id, page).await?;
+    let messages = search.run(state, id, page).await?;
     let rows = messages
         .items
         .iter()
         .map(|m| MessageRow {
             phone: m
-                .client_id
-                .and_then(|c| phones.get(&c))
-                .map_or_else(|| "deleted client".to_owned(), |p| p.as_str().to_owned()),
+                .phone
+                .as_ref()
+                .map_or_else(|| "not recorded".to_owned(), |p| p.as_str().to_owned()),
             status: m.status.as_str(),
             attempts: m.attempts,
             last_error: m.last_error.clone().unwrap_or_default(),
@@ -236,19 +235,18 @@ impl Search {
         })
     }
 
-    /// One page of the messages found, with their clients' phone numbers.
+    /// One page of the messages found.
     async fn run(
         &self,
         state: &AppState,
         mailing_id: MailingId,
         page: u32,
-    ) -> Result<(Page<Message>, HashMap<ClientId, PhoneNumber>), AdminError> {
+    ) -> Result<Page<Message>, AdminError> {
         if !self.errors.is_empty() {
-            let nothing = Page {
+            return Ok(Page {
                 items: vec![],
                 total: 0,
-            };
-            return Ok((nothing, HashMap::new()));
+            });
         }
         let filter = MessageQuery {
             mailing_id: Some(mailing_id),
@@ -257,12 +255,7 @@ impl Search {
             ..MessageQuery::default()
         };
         Ok(state
-            .run(move |s| {
-                let messages = s.list_messages(&filter, Pager::request(page))?;
-                let clients: Vec<_> = messages.items.iter().filter_map(|m| m.client_id).collect();
-                let phones = s.phones_of(&clients)?;
-                Ok((messages, phones))
-            })
+            .run(move |s| s.list_messages(&filter, Pager::request(page)))
             .await?)
     }
 }
