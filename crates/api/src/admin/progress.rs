@@ -60,11 +60,19 @@ impl ProgressBar {
         let summary = if total == 0 {
             "no messages yet".to_owned()
         } else {
-            format!(
+            let mut summary = format!(
                 "{} of {total} sent, {} failed",
                 counts.get(MessageStatus::Sent),
                 counts.get(MessageStatus::Failed)
-            )
+            );
+            // Messages that will never go out say so by name; their reasons are in the list.
+            for status in [MessageStatus::Expired, MessageStatus::Cancelled] {
+                let count = counts.get(status);
+                if count > 0 {
+                    summary.push_str(&format!(", {count} {status}"));
+                }
+            }
+            summary
         };
         Self {
             percent,
@@ -152,6 +160,8 @@ mod tests {
         ]));
         assert_eq!(bar.percent, 99);
         assert_eq!(bar.summary, "197 of 200 sent, 2 failed");
+        let expired = ProgressBar::of(&counts(&[(MessageStatus::Expired, 6)]));
+        assert_eq!(expired.summary, "0 of 6 sent, 0 failed, 6 expired");
         let statuses: Vec<_> = bar.segments.iter().map(|s| s.status).collect();
         assert_eq!(statuses, ["sent", "failed", "retrying"]);
         assert_eq!(bar.segments[1].x, "98.500");

@@ -11,12 +11,15 @@ use std::time::Duration;
 const NAME: &str = "observability";
 const GENERATED: u64 = 40;
 
+/// JSON logs everywhere, and the sender's per-message lines (debug), as an operator following
+/// one message would set them (docs/operations.md).
 fn json_logs(options: ClusterOptions) -> ClusterOptions {
     [Service::Api, Service::Scheduler, Service::Sender]
         .into_iter()
         .fold(options, |options, service| {
             options.env(service, "MAILING_LOG_FORMAT", "json")
         })
+        .env(Service::Sender, "RUST_LOG", "info,mailing_sender=debug")
 }
 
 /// The log lines of every mailing service that name `field` = `id`, with the components they
@@ -158,15 +161,23 @@ async fn one_mailing_can_be_followed_in_logs_and_metrics(setup: Setup) {
             1,
             "{mailing:?}"
         );
+        // At info, one line per send job tells what became of the mailing's messages.
+        let sent_in_jobs: u64 = lines
+            .iter()
+            .filter(|line| names(line, "mailing_id", mailing_id))
+            .filter(|line| line["message"] == "send job done")
+            .filter_map(|line| line["sent"].as_u64())
+            .sum();
+        assert_eq!(sent_in_jobs, recipients, "{mailing:?}");
         assert_eq!(
-            told_by(&mailing, "mailing_sender", "probe accepted the message"),
+            told_by(&mailing, "mailing_sender", "probe attempt settled"),
             recipients as usize,
             "{mailing:?}"
         );
 
         let message = story(&lines, "message_id", message_id);
         assert_eq!(
-            told_by(&message, "mailing_sender", "probe accepted the message"),
+            told_by(&message, "mailing_sender", "probe attempt settled"),
             1,
             "{message:?}"
         );
@@ -179,7 +190,7 @@ async fn one_mailing_can_be_followed_in_logs_and_metrics(setup: Setup) {
             "its creation and the query for its messages: {client:?}"
         );
         assert_eq!(
-            told_by(&client, "mailing_sender", "probe accepted the message"),
+            told_by(&client, "mailing_sender", "probe attempt settled"),
             1,
             "{client:?}"
         );
