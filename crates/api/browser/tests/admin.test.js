@@ -670,6 +670,25 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
     await page.setViewportSize(viewport);
   });
 
+  step('a mailing that would reach nobody is saved with a warning on its page', async () => {
+    await goNav('Mailings', '/admin/mailings');
+    await link('New mailing').click();
+    await page.waitForURL((u) => u.pathname === '/admin/mailings/new');
+    await field('Text').fill('Nobody will read this');
+    // The MTS client carries no tag, so MTS and vip together match nobody.
+    await checkbox('MTS (mts)').check();
+    await checkbox('vip').check();
+    await eventually(() => page.locator('output#match-count').innerText(), (s) => /(^|\D)0 clients match/.test(s), {
+      message: '"0 clients match"',
+    });
+    await button('Save').click();
+    await page.waitForURL((u) => /^\/admin\/mailings\/\d+$/.test(u.pathname));
+    await expectStatus('Mailing saved.');
+    const warnings = page.locator('.warnings');
+    assert.match(await warnings.innerText(), /No client matches the filter, so the mailing reaches nobody/);
+    await shoot(page, 'mailing-warning');
+  });
+
   step('CSRF: posts without the token or with a wrong one are refused with 403', async () => {
     // page.request shares the context's cookies: the refusals below are for the token alone.
     const signedIn = await page.request.get(url('/operators'), { maxRedirects: 0 });

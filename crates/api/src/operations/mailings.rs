@@ -478,10 +478,8 @@ pub async fn warnings(
     mailing: &Mailing,
 ) -> Result<Vec<MailingWarning>, ApiError> {
     let now = Utc::now();
-    if !matches!(
-        mailing.status(now),
-        MailingStatus::Scheduled | MailingStatus::Running
-    ) {
+    let status = mailing.status(now);
+    if !matches!(status, MailingStatus::Scheduled | MailingStatus::Running) {
         return Ok(vec![]);
     }
     let filter = mailing.filter.clone();
@@ -490,11 +488,15 @@ pub async fn warnings(
         .await?;
     let matching: u64 = zones.iter().map(|(_, count)| count).sum();
     if matching == 0 {
+        let message = if status == MailingStatus::Scheduled {
+            "no client matches the filter now, so the mailing would reach nobody; clients that \
+             match when it starts still get it"
+        } else {
+            "no client matches the filter, so the mailing reaches nobody"
+        };
         return Ok(vec![MailingWarning::new(
             "no_matching_clients",
-            "no client matches the filter now, so the mailing would reach nobody; clients \
-             that match when it starts still get it"
-                .to_owned(),
+            message.to_owned(),
         )]);
     }
     let closed: Vec<(TimeZone, u64)> = zones
