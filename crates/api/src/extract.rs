@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, FieldError};
 use crate::operations::examples;
-use crate::operations::input::{body_shape_problem, plain_type_message};
+use crate::operations::input::{body_shape_problem, plain_type_message, value_at_path};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, http::header};
 use futures_util::StreamExt;
@@ -79,18 +79,19 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         let inner = error.into_inner();
         match inner.classify() {
             // Input types read every member leniently (see `operations::input`), so a data
-            // error here is about the body's outer shape: not an object.
-            serde_json::error::Category::Data if path.is_empty() || path == "." => {
+            // error is mostly about the body's outer shape: not an object.
+            serde_json::error::Category::Data => {
                 match serde_json::from_slice::<serde_json::Value>(body) {
                     Ok(found) if !found.is_object() => {
                         ApiError::Validation(vec![body_shape_problem(&found)])
                     }
-                    Ok(_) => ApiError::Validation(vec![data_error(&path, &inner.to_string())]),
+                    Ok(found) => ApiError::Validation(vec![data_error(
+                        &path,
+                        &inner.to_string(),
+                        value_at_path(&found, &path),
+                    )]),
                     Err(error) => malformed_json(&error),
                 }
-            }
-            serde_json::error::Category::Data => {
-                ApiError::Validation(vec![data_error(&path, &inner.to_string())])
             }
             _ => malformed_json(&inner),
         }
@@ -120,8 +121,9 @@ fn malformed_json(error: &serde_json::Error) -> ApiError {
     }
 }
 
-/// Turns serde's message about a field into a field error with a stable code.
-fn data_error(path: &str, serde_message: &str) -> FieldError {
+/// Turns serde's message about a field into a field error with a stable code; `found` is what
+/// the request gave there.
+fn data_error(path: &str, serde_message: &str, found: &serde_json::Value) -> FieldError {
     // serde_json appends the position; the field path says more.
     let message = serde_message
         .rsplit_once(" at line ")
@@ -140,22 +142,10 @@ fn data_error(path: &str, serde_message: &str) -> FieldError {
         let example = examples::suffix(&field);
         return FieldError::new(field, "required", format!("is required{example}"));
     }
-    let found = message
-        .strip_prefix("invalid type: ")
-        .and_then(|rest| rest.split_once(", expected"))
-        .map_or_else(
-            || "a value of another type".to_owned(),
-            |(found, _)| found.to_owned(),
-        );
-    let wanted = plain_type_message(message, &serde_json::Value::Null);
-    let wanted = wanted.split(", not").next().unwrap_or(&wanted).to_owned();
     let field = field_or_body(path);
     let example = examples::suffix(&field);
-    FieldError::new(
-        field,
-        "invalid_type",
-        format!("{wanted}, not {found}{example}"),
-    )
+    let wrong = plain_type_message(message, found);
+    FieldError::new(field, "invalid_type", format!("{wrong}{example}"))
 }
 
 fn join_path(parent: &str, name: &str) -> String {
@@ -209,7 +199,12 @@ pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiErro
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
         let message = error.into_inner().to_string();
-        let mut detail = data_error(&path, &message);
+        let found = form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| *name == path)
+            .map_or(serde_json::Value::Null, |(_, value)| {
+                serde_json::Value::String(value.into_owned())
+            });
+        let mut detail = data_error(&path, &message, &found);
         if detail.field == "body" {
             detail.field = "query".to_owned();
         }
@@ -280,12 +275,17 @@ mod tests {
             (d[0].field.as_str(), d[0].code.as_str()),
             ("name", "invalid_type")
         );
+        assert_eq!(
+            d[0].message,
+            "must be text, not the number 1; for example \"VIP clients in Moscow\""
+        );
         let d =
             details(parse_json::<Body>(br#"{"name": "x", "inner": {"count": -1}}"#).unwrap_err());
         assert_eq!(
             (d[0].field.as_str(), d[0].code.as_str()),
             ("inner.count", "invalid_type")
         );
+        assert_eq!(d[0].message, "must be a whole number, not the number -1");
         let d = details(parse_json::<Body>(br#"{"name": "x", "extra": 1}"#).unwrap_err());
         assert_eq!(
             (d[0].field.as_str(), d[0].code.as_str()),

@@ -144,11 +144,7 @@ mod tests {
     use super::*;
 
     fn counts(pairs: &[(MessageStatus, u64)]) -> StatusCounts {
-        let mut counts = StatusCounts::default();
-        for (status, count) in pairs {
-            counts.set(*status, *count);
-        }
-        counts
+        pairs.iter().copied().collect()
     }
 
     #[test]

@@ -90,10 +90,6 @@ impl<T, R> Field<T, R> {
         self.given
     }
 
-    pub fn is_absent(&self) -> bool {
-        matches!(self.given, Given::Absent)
-    }
-
     /// The value, or `None` for a field left out, `null`, or given with the wrong type (which
     /// is recorded). For optional fields.
     pub fn optional(self, field: &str, problems: &mut Problems) -> Option<T> {
@@ -267,6 +263,12 @@ fn inner_path(path: &str) -> String {
         other if other.starts_with('[') => other.to_owned(),
         other => format!(".{other}"),
     }
+}
+
+/// The JSON value at a path as serde_path_to_error writes it (`filter.tags[1]`), to describe
+/// what was sent there.
+pub fn value_at_path<'v>(value: &'v serde_json::Value, path: &str) -> &'v serde_json::Value {
+    value_at(value, &inner_path(path))
 }
 
 /// The JSON value a path suffix leads to, to describe what was sent.

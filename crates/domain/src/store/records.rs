@@ -298,6 +298,17 @@ impl StatusCounts {
     }
 }
 
+/// Counts given as `(status, count)` pairs; statuses left out count zero.
+impl FromIterator<(MessageStatus, u64)> for StatusCounts {
+    fn from_iter<I: IntoIterator<Item = (MessageStatus, u64)>>(pairs: I) -> Self {
+        let mut counts = Self::default();
+        for (status, count) in pairs {
+            counts.set(status, count);
+        }
+        counts
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,

@@ -94,14 +94,9 @@ pub(super) fn count_matching_by_zone(
     conn: &mut Conn,
     filter: &ClientFilter,
 ) -> QueryResult<Vec<ZoneCountRow>> {
-    let (codes, tags) = store_filter(filter);
-    diesel::sql_query(format!(
-        "SELECT c.time_zone AS time_zone, count(*) AS count FROM clients c
-         WHERE {MATCHES_FILTER} GROUP BY c.time_zone"
-    ))
-    .bind::<Array<Text>, _>(codes)
-    .bind::<Array<Text>, _>(tags)
-    .load(conn)
+    select_matching("c.time_zone AS time_zone, count(*) AS count", filter)
+        .sql(" GROUP BY c.time_zone")
+        .load(conn)
 }
 
 /// How many clients `filter` matches.

@@ -251,11 +251,7 @@ impl ClientStore for BackendStore {
                 .load(conn)?
                 .into_iter()
                 .collect();
-            Ok(codes
-                .iter()
-                .filter(|code| !known.contains(code.as_str()))
-                .cloned()
-                .collect())
+            Ok(unknown(codes, &known, OperatorCode::as_str))
         })
     }
 
@@ -268,11 +264,16 @@ impl ClientStore for BackendStore {
                 .load(conn)?
                 .into_iter()
                 .collect();
-            Ok(values
-                .iter()
-                .filter(|value| !known.contains(value.as_str()))
-                .cloned()
-                .collect())
+            Ok(unknown(values, &known, TagValue::as_str))
         })
     }
+}
+
+/// The entries of `wanted` whose name is not among the `known` ones, in the order asked.
+fn unknown<T: Clone>(wanted: &[T], known: &BTreeSet<String>, name: fn(&T) -> &str) -> Vec<T> {
+    wanted
+        .iter()
+        .filter(|entry| !known.contains(name(entry)))
+        .cloned()
+        .collect()
 }

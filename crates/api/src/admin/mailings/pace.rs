@@ -98,11 +98,7 @@ mod tests {
     }
 
     fn counts(pairs: &[(MessageStatus, u64)]) -> StatusCounts {
-        let mut counts = StatusCounts::default();
-        for (status, count) in pairs {
-            counts.set(*status, *count);
-        }
-        counts
+        pairs.iter().copied().collect()
     }
 
     #[test]
