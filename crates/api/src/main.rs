@@ -7,7 +7,7 @@ use mailing_api::openapi;
 use mailing_api::prepare;
 use mailing_api::startup::Application;
 use mailing_domain::store::Store;
-use mailing_runtime::settings::LogFormat;
+use mailing_runtime::settings::{Fixtures as FixturesDecision, LogFormat};
 use mailing_runtime::{Program, Settings, blocking, fatal, process};
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;
@@ -73,6 +73,9 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::LoadFixtures { path } => {
+            if let FixturesDecision::Skip(reason) = settings.fixtures() {
+                anyhow::bail!("not loading {}: {reason}", path.display());
+            }
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let fixtures = Fixtures::from_json(&text)?;

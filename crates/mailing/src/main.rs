@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use mailing_api::startup::Application;
 use mailing_bus::{Bus, BusAddress, InProcessBus};
 use mailing_domain::store::Store;
+use mailing_runtime::settings::Fixtures;
 use mailing_runtime::{Component, Handles, Program, Settings, handles, process, stop};
 use mailing_scheduler::SchedulerService;
 use mailing_sender::SenderService;
@@ -52,8 +53,11 @@ async fn run(mut settings: Settings) -> anyhow::Result<()> {
         let mut app = Application::build(&settings, handles_of("api")?.for_api()).await?;
         // The workers start on a schema that is there, and the fixtures go into it.
         app.wait_until_prepared().await?;
-        if settings.all_in_one.load_fixtures {
-            fixtures::load_on_first_start(store.clone()).await?;
+        match settings.fixtures() {
+            Fixtures::Load => fixtures::load_on_first_start(store.clone()).await?,
+            Fixtures::Skip(reason) => {
+                tracing::info!(reason, "development fixtures not loaded");
+            }
         }
         api = Some(app);
     }

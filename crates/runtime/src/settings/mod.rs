@@ -59,10 +59,19 @@ impl Program {
     }
 }
 
+/// Whether to load the development fixtures, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fixtures {
+    Load,
+    Skip(&'static str),
+}
+
 /// Every setting, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub profile: Profile,
+    /// `MAILING_LOAD_FIXTURES` as given; [`Settings::fixtures`] decides.
+    pub load_fixtures: Option<bool>,
     pub database: DatabaseSettings,
     pub bus: BusSettings,
     pub http: HttpSettings,
@@ -91,6 +100,40 @@ impl Settings {
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, SettingsError> {
         load::load(program, vars.into_iter().collect())
+    }
+
+    /// Whether the development fixtures may be loaded: as `MAILING_LOAD_FIXTURES` says, or,
+    /// when it is unset, only in the dev profile while the provider is the probe simulator on
+    /// this machine. Their clients carry real-looking phone numbers that a mailing to everyone
+    /// would text, so a production deployment or a real provider never gets them by default.
+    pub fn fixtures(&self) -> Fixtures {
+        match self.load_fixtures {
+            Some(true) => Fixtures::Load,
+            Some(false) => Fixtures::Skip("MAILING_LOAD_FIXTURES is false"),
+            None if self.profile == Profile::Production => Fixtures::Skip(
+                "the production profile loads them only when MAILING_LOAD_FIXTURES=true",
+            ),
+            None if !self.probe_is_local() => Fixtures::Skip(
+                "MAILING_PROBE_URL names a provider off this machine; \
+                 MAILING_LOAD_FIXTURES=true loads them anyway",
+            ),
+            None => Fixtures::Load,
+        }
+    }
+
+    /// The provider is `mailing`'s built-in simulator or listens on this machine.
+    fn probe_is_local(&self) -> bool {
+        use secrecy::ExposeSecret as _;
+        let Some(url) = &self.probe.url else {
+            return true;
+        };
+        let url = url::Url::parse(url.expose_secret()).ok();
+        match url.as_ref().and_then(url::Url::host) {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
     }
 
     /// Whether `component` runs in a process of `program`.

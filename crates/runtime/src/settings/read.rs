@@ -26,6 +26,7 @@ pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, Se
     };
     Ok(Settings {
         profile,
+        load_fixtures: reader.optional_flag("load_fixtures")?,
         database: DatabaseSettings {
             url: database_url(reader)?,
             max_connections: reader.whole("database.max_connections", 1..=1000)?,
@@ -35,6 +36,7 @@ pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, Se
         http: HttpSettings {
             addr: reader.listen_address("http.addr")?,
             max_body_bytes: reader.whole("http.max_body_bytes", 1024..=16 * 1024 * 1024)?,
+            trusted_proxies: trusted_proxies(reader)?,
         },
         api: api(reader, profile)?,
         scheduler: SchedulerSettings {
@@ -55,7 +57,6 @@ pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, Se
         },
         all_in_one: AllInOneSettings {
             components: components(reader)?,
-            load_fixtures: reader.flag("all_in_one.load_fixtures")?,
         },
         probe_sim: ProbeSimSettings {
             addr: reader.listen_address("probe_sim.addr")?,
@@ -214,6 +215,33 @@ fn sender(reader: &Reader<'_>) -> Result<SenderSettings, SettingsError> {
         outcome_batch: reader.whole("sender.outcome_batch", 1..=100_000)?,
         outcome_flush: reader.millis("sender.outcome_flush_ms", 0..=60_000)?,
     })
+}
+
+/// Addresses and CIDR blocks, comma-separated; an address alone is a block of one.
+fn trusted_proxies(reader: &Reader<'_>) -> Result<Vec<ipnet::IpNet>, SettingsError> {
+    const KEY: &str = "http.trusted_proxies";
+    let Some(text) = reader.optional(KEY)? else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|block| block.trunc())
+                .map_err(|_| {
+                    reader.invalid(
+                        KEY,
+                        Some(&text),
+                        &format!(
+                            "names \"{entry}\", which is neither an IP address nor a CIDR block"
+                        ),
+                    )
+                })
+        })
+        .collect()
 }
 
 fn components(reader: &Reader<'_>) -> Result<Vec<Component>, SettingsError> {

@@ -77,6 +77,8 @@ pub struct BusSettings {
 pub struct HttpSettings {
     pub addr: SocketAddr,
     pub max_body_bytes: usize,
+    /// The proxies whose `X-Forwarded-For` is believed; empty: none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -155,7 +157,6 @@ pub struct LogSettings {
 pub struct AllInOneSettings {
     /// What `mailing` runs, each once, in [`Component::ALL`] order.
     pub components: Vec<Component>,
-    pub load_fixtures: bool,
 }
 
 /// The probe simulator's settings as read; `probe-sim` turns the fault values into its own

@@ -58,7 +58,11 @@ fn mailing_starts_from_its_own_defaults() {
     assert!(settings.probe.url.is_none(), "the built-in simulator");
     assert_eq!(settings.probe_sim.addr.to_string(), "127.0.0.1:8090");
     assert_eq!(settings.all_in_one.components, Component::ALL);
-    assert!(settings.all_in_one.load_fixtures);
+    assert_eq!(
+        settings.fixtures(),
+        Fixtures::Load,
+        "the built-in simulator"
+    );
     // What it shares with the separate services stays the same.
     assert_eq!(settings.database.max_connections, 10);
 }
@@ -516,4 +520,71 @@ fn the_prefetch_follows_the_concurrency_unless_set() {
         ]),
         3
     );
+}
+
+#[test]
+fn fixtures_load_only_towards_a_simulator_in_dev_unless_asked_for() {
+    let fixtures = |program, vars: &[(&str, &str)]| load(program, vars).unwrap().fixtures();
+    let local = ("MAILING_PROBE_URL", "http://127.0.0.1:8090");
+    assert_eq!(fixtures(Program::Api, &[local]), Fixtures::Load);
+    assert_eq!(
+        fixtures(
+            Program::Api,
+            &[("MAILING_PROBE_URL", "http://localhost:9000")]
+        ),
+        Fixtures::Load
+    );
+    let real = ("MAILING_PROBE_URL", "https://probe.example.com");
+    for program in [Program::Api, Program::AllInOne] {
+        assert!(
+            matches!(fixtures(program, &[real]), Fixtures::Skip(reason) if reason.contains("MAILING_PROBE_URL"))
+        );
+        assert_eq!(
+            fixtures(program, &[real, ("MAILING_LOAD_FIXTURES", "true")]),
+            Fixtures::Load
+        );
+    }
+    let production = [
+        ("MAILING_PROFILE", "production"),
+        ("MAILING_ADMIN_PASSWORD", "a-long-passphrase-of-our-own"),
+        ("MAILING_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("MAILING_PROBE_TOKEN", "token"),
+    ];
+    assert!(matches!(
+        fixtures(Program::AllInOne, &production),
+        Fixtures::Skip(reason) if reason.contains("production")
+    ));
+    let asked = [production.as_slice(), &[("MAILING_LOAD_FIXTURES", "true")]].concat();
+    assert_eq!(fixtures(Program::AllInOne, &asked), Fixtures::Load);
+    let refused = [("MAILING_LOAD_FIXTURES", "false")];
+    assert!(matches!(
+        fixtures(Program::AllInOne, &refused),
+        Fixtures::Skip(_)
+    ));
+    let typo = error(Program::AllInOne, &[("MAILING_LOAD_FIXTURES", "yes")]);
+    assert_eq!(typo.setting, "MAILING_LOAD_FIXTURES");
+}
+
+#[test]
+fn trusted_proxies_are_addresses_or_blocks() {
+    let proxies = |value: &str| {
+        load(Program::Api, &[("MAILING_TRUSTED_PROXIES", value)])
+            .unwrap()
+            .http
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(proxies("").is_empty());
+    assert_eq!(
+        proxies(" 10.1.2.3/8, 192.168.1.7 ,::1"),
+        ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]
+    );
+    let bad = error(
+        Program::Api,
+        &[("MAILING_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")],
+    );
+    assert_eq!(bad.setting, "MAILING_TRUSTED_PROXIES");
+    assert!(bad.problem.contains("\"proxy.local\""), "{}", bad.problem);
 }

@@ -124,6 +124,14 @@ impl Reader<'_> {
         }
     }
 
+    /// `true` or `false`, or `None` when unset.
+    pub(super) fn optional_flag(&self, key: &str) -> Result<Option<bool>, SettingsError> {
+        match self.optional(key)? {
+            None => Ok(None),
+            Some(_) => self.flag(key).map(Some),
+        }
+    }
+
     /// One of `choices`, as written there.
     pub(super) fn choice<'c>(
         &self,

@@ -49,6 +49,7 @@ pub const TOOL_VARIABLES: &[&str] = &[
 /// Every setting, in the order of `defaults.toml`.
 pub const VARIABLES: &[Variable] = &[
     plain("MAILING_PROFILE", "profile", "production"),
+    plain("MAILING_LOAD_FIXTURES", "load_fixtures", "false"),
     secret(
         "MAILING_DATABASE_URL",
         "database.url",
@@ -72,6 +73,11 @@ pub const VARIABLES: &[Variable] = &[
     plain("MAILING_AMQP_NAMESPACE", "bus.namespace", "mailing"),
     plain("MAILING_HTTP_ADDR", "http.addr", "0.0.0.0:8000"),
     plain("MAILING_MAX_BODY_BYTES", "http.max_body_bytes", "65536"),
+    plain(
+        "MAILING_TRUSTED_PROXIES",
+        "http.trusted_proxies",
+        "10.0.0.0/8,192.168.1.7",
+    ),
     plain("MAILING_ADMIN_USERNAME", "api.admin_username", "admin"),
     secret(
         "MAILING_ADMIN_PASSWORD",
@@ -178,7 +184,6 @@ pub const VARIABLES: &[Variable] = &[
         "all_in_one.components",
         "api,scheduler,sender",
     ),
-    plain("MAILING_LOAD_FIXTURES", "all_in_one.load_fixtures", "false"),
     plain("PROBE_SIM_ADDR", "probe_sim.addr", "0.0.0.0:8090"),
     secret(
         "PROBE_SIM_JWT_SECRET",
