@@ -14,11 +14,19 @@ Kubernetes (deploy/k8s/):
   * cross references: Service and PodDisruptionBudget selectors, HPA scale targets, ConfigMap
     and Secret references (and their keys), probe and Service ports, Ingress backends;
   * the rules the product needs: probes on /healthz and /readyz, resource requests and limits,
-    the restricted security context, Prometheus annotations naming a container port, an
-    Ingress that exposes only /api and /admin, secrets only through Secrets, grace periods
-    longer than the services' drains, environment variables the binaries read and
-    .env.template documents;
-  * deploy/k8s/optional/ (not part of any build) matches the example overlay's Services.
+    the restricted security context (init containers too), Prometheus annotations naming a
+    container port, secrets only through Secrets, grace periods longer than the services'
+    drains, environment variables the binaries read and .env.template documents;
+  * what operators are promised: Ingress TLS (and cert-manager in the example) routing exactly
+    /, /api and /admin and never /healthz, /readyz or /metrics; one migration Job per release,
+    named after the api image's tag, referring to no ConfigMap, and an init container
+    `wait-for-migrations` in every Deployment; topology spread over zones and nodes; one
+    PodDisruptionBudget per Deployment that lets drains through unready pods; the senders
+    autoscaled on their backlog or requests in flight, never on CPU; NetworkPolicies isolating
+    every pod and allowing exactly the flows it needs;
+  * deploy/k8s/optional/ (not part of any build): ServiceMonitors match the example overlay's
+    Services, other custom resources have the fields the product relies on, and the
+    prometheus-adapter rules serve every metric the autoscalers ask for.
 
 Docker (Dockerfile, deploy/docker-compose.yml):
   * each target compose builds exists in the Dockerfile, and runs as a numeric non-root user;
@@ -28,7 +36,13 @@ Docker (Dockerfile, deploy/docker-compose.yml):
     service_completed_successfully at a one-shot service; volumes are declared;
   * environment variables of the product's containers are ones their binary reads;
   * health checks and published ports use ports the image exposes; the sender gets a probe
-    token the simulator accepts.
+    token the simulator accepts;
+  * each target has a HEALTHCHECK on a port it exposes and the OCI labels (version, revision and
+    source from build arguments); every compose image is pinned (no latest, no bare name).
+
+Self-test (always, and alone with --self-test): a copy of the example overlay's build, of the
+Dockerfile and of the compose file is broken one way at a time, and the check guarding against
+it must report it, and must not report the unbroken copy.
 
 Every problem is printed as `FILE: RULE: message`; the exit status is 1 if there is any.
 """
@@ -36,6 +50,7 @@ Every problem is printed as `FILE: RULE: message`; the exit status is 1 if there
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import fnmatch
 import hashlib
@@ -71,7 +86,8 @@ VARIABLES_RS = ROOT / "crates" / "runtime" / "src" / "settings" / "variables.rs"
 # The sections of the settings tree each binary uses; every service uses the shared ones.
 SHARED_SECTIONS = {"profile", "database", "bus", "log"}
 BINARIES = {
-    "mailing-api": SHARED_SECTIONS | {"http", "api"},
+    # load_fixtures: `mailing-api load-fixtures` reads it.
+    "mailing-api": SHARED_SECTIONS | {"http", "api", "load_fixtures"},
     "mailing-scheduler": SHARED_SECTIONS | {"scheduler"},
     "mailing-sender": SHARED_SECTIONS | {"sender", "probe"},
     "probe-sim": {"probe_sim"},
@@ -725,7 +741,8 @@ def check_build(where: str, resources: list[dict], known_vars: dict, complete: b
             P.add(where, "security", f"{owner}: runs as root")
         if spec.get("automountServiceAccountToken") is not False:
             P.add(where, "security", f"{owner}: automountServiceAccountToken must be false (no API access needed)")
-        for container in spec.get("containers") or []:
+        main_containers = spec.get("containers") or []
+        for container in main_containers + (spec.get("initContainers") or []):
             cname = f"{owner} container {container.get('name')}"
             csc = container.get("securityContext") or {}
             if csc.get("allowPrivilegeEscalation") is not False:
@@ -750,7 +767,7 @@ def check_build(where: str, resources: list[dict], known_vars: dict, complete: b
                     P.add(where, "probe-port", f"{cname}: {probe_name} uses port {port!r}, which the container does not name")
                 elif isinstance(port, int) and port not in numbers:
                     P.add(where, "probe-port", f"{cname}: {probe_name} uses port {port}, which the container does not expose")
-            if wl["kind"] == "Deployment":
+            if wl["kind"] == "Deployment" and container in main_containers:
                 for probe_name, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
                     got = ((container.get(probe_name) or {}).get("httpGet") or {}).get("path")
                     if got != path:
@@ -869,9 +886,6 @@ def check_build(where: str, resources: list[dict], known_vars: dict, complete: b
     for ingress in by_kind.get("Ingress", {}).values():
         for rule in ingress["spec"].get("rules") or []:
             for path in (rule.get("http") or {}).get("paths") or []:
-                p = path.get("path", "/")
-                if not (p == "/api" or p.startswith("/api/") or p == "/admin" or p.startswith("/admin/")):
-                    P.add(where, "ingress", f"{describe(ingress)}: exposes {p}; only /api and /admin may go out")
                 backend = (path.get("backend") or {}).get("service") or {}
                 svc = services.get(backend.get("name"))
                 if svc is None:
@@ -884,32 +898,327 @@ def check_build(where: str, resources: list[dict], known_vars: dict, complete: b
                     P.add(where, "reference", f"{describe(ingress)}: backend port {port} is not a port of {describe(svc)}")
 
 
-# docs/deploy.md applies these first, waits for the migration Job, then applies the rest.
-FIRST_STEP_COMPONENTS = ("namespace", "config", "migration")
+# --- what operators expect: TLS, network policies, releases, spreading, disruptions, scaling ---
+
+# Paths answering without credentials, which the Ingress must never route.
+INTERNAL_PATHS = ("/healthz", "/readyz", "/metrics")
+# What the Ingress routes: the API, the admin UI and the root (303 to /admin).
+ROUTED_PATHS = ("/", "/api", "/admin")
+MIGRATION_JOB_PREFIX = "mailing-migrate"
+WAIT_FOR_MIGRATIONS = "wait-for-migrations"
+# Each kind of pod, by the binary of its main container (the migration Job runs mailing-api).
+ROLE_OF_BINARY = {"mailing-api": "api", "mailing-scheduler": "scheduler", "mailing-sender": "sender"}
+SPREAD_KEYS = {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+SENDER_METRICS = {"mailing_sender_in_flight", "mailing_messages_due"}
+DEFAULT_CONCURRENCY = 256
+DEFAULT_PORTS = {"postgres": 5432, "postgresql": 5432, "amqp": 5672, "amqps": 5671, "http": 80, "https": 443}
 
 
-def check_first_step(where: str, resources: list[dict]) -> None:
-    """`kubectl apply -k OVERLAY -l 'app.kubernetes.io/component in (namespace,config,migration)'`
-    creates the namespace, the ConfigMaps and Secrets and the migration Job, and nothing else,
-    and the Job finds everything it refers to among them."""
-    first = [r for r in resources if (r["metadata"].get("labels") or {}).get("app.kubernetes.io/component") in FIRST_STEP_COMPONENTS]
-    kinds = sorted({r["kind"] for r in first})
-    if kinds != ["ConfigMap", "Job", "Namespace", "Secret"]:
-        P.add(where, "migration-first", f"the first step's selector picks {kinds}, not exactly the Namespace, ConfigMap, Secret and migration Job")
-    names = {(r["kind"], r["metadata"]["name"]) for r in first}
-    for job in (r for r in first if r["kind"] == "Job"):
-        for container in pod_spec(job).get("containers") or []:
-            refs = [("ConfigMap", s["configMapRef"]["name"]) for s in container.get("envFrom") or [] if "configMapRef" in s]
-            refs += [("Secret", s["secretRef"]["name"]) for s in container.get("envFrom") or [] if "secretRef" in s]
-            for env in container.get("env") or []:
-                value_from = env.get("valueFrom") or {}
-                if "configMapKeyRef" in value_from:
-                    refs.append(("ConfigMap", value_from["configMapKeyRef"]["name"]))
-                if "secretKeyRef" in value_from:
-                    refs.append(("Secret", value_from["secretKeyRef"]["name"]))
-            for ref_ in refs:
-                if ref_ not in names:
-                    P.add(where, "migration-first", f"{describe(job)} needs {ref_[0]} {ref_[1]}, which the first step does not apply (label it app.kubernetes.io/component: config)")
+def pod_labels(workload: dict) -> dict:
+    return ((workload["spec"]["template"].get("metadata") or {}).get("labels")) or {}
+
+
+def selector_matches(selector: dict | None, labels: dict) -> bool:
+    """A LabelSelector (matchLabels and matchExpressions) against labels; {} selects all."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def url_port(url: str, default: int | None = None) -> int | None:
+    match = re.match(r"([a-z0-9+.-]+)://(?:[^@/]*@)?(\[[^\]]*\]|[^:/?#]*)(?::(\d+))?", url or "")
+    if not match:
+        return default
+    if match.group(3):
+        return int(match.group(3))
+    return DEFAULT_PORTS.get(match.group(1), default)
+
+
+def build_settings(resources: list[dict]) -> dict[str, str]:
+    """The settings of the build: the ConfigMaps' data, and the Secrets' decoded."""
+    settings = {}
+    for res in resources:
+        if res["kind"] == "ConfigMap":
+            settings.update(res.get("data") or {})
+        elif res["kind"] == "Secret":
+            for key, value in (res.get("data") or {}).items():
+                try:
+                    settings[key] = base64.b64decode(value).decode()
+                except (ValueError, UnicodeDecodeError):
+                    pass
+    return settings
+
+
+def image_of(workload: dict) -> str:
+    containers = (pod_spec(workload) or {}).get("containers") or [{}]
+    return containers[0].get("image", "")
+
+
+def role_of(workload: dict) -> str | None:
+    if workload["kind"] == "Job":
+        return "migration"
+    return ROLE_OF_BINARY.get(binary_of_image(image_of(workload)))
+
+
+def release_of(image: str) -> str | None:
+    """The release an image reference names: its tag, or the start of its digest."""
+    _, rest = split_image(image)
+    if rest.startswith(":"):
+        return rest[1:]
+    if rest.startswith("@"):
+        return rest.split(":")[-1][:12]
+    return None
+
+
+def routes(path: dict, target: str) -> bool:
+    """Whether an Ingress path sends `target` to its backend."""
+    p, kind = path.get("path", "/"), path.get("pathType", "Prefix")
+    if kind == "Exact":
+        return target == p
+    prefix = p.rstrip("/")
+    return target == p or target == prefix or target.startswith(prefix + "/")
+
+
+def check_ingress(where: str, resources: list[dict], complete: bool, site: str) -> None:
+    """The routes the Ingress carries, and TLS for them."""
+    ingresses = [r for r in resources if r["kind"] == "Ingress"]
+    for ingress in ingresses:
+        name = describe(ingress)
+        spec = ingress.get("spec") or {}
+        paths = [p for rule in spec.get("rules") or [] for p in (rule.get("http") or {}).get("paths") or []]
+        for path in paths:
+            p = path.get("path", "/")
+            allowed = (p == "/" and path.get("pathType") == "Exact") or any(
+                p == r or p.startswith(r + "/") for r in ROUTED_PATHS if r != "/")
+            if not allowed:
+                P.add(where, "ingress", f"{name}: routes {p} ({path.get('pathType')}); only / (Exact), /api and /admin may go out")
+            for internal in INTERNAL_PATHS:
+                if routes(path, internal):
+                    P.add(where, "ingress", f"{name}: path {p} ({path.get('pathType')}) routes {internal}, which must stay inside the cluster")
+        for needed in ROUTED_PATHS:
+            if not any(routes(path, needed) for path in paths):
+                P.add(where, "ingress", f"{name}: does not route {needed}")
+        tls = spec.get("tls") or []
+        if not tls or any(not entry.get("secretName") for entry in tls):
+            P.add(where, "ingress-tls", f"{name}: logins and tokens cross it: it needs tls with a secretName")
+        if complete:
+            hosts = {rule.get("host") for rule in spec.get("rules") or []}
+            covered = {h for entry in tls for h in entry.get("hosts") or []}
+            if None in hosts:
+                P.add(where, "ingress-tls", f"{name}: a rule has no host, so no certificate can cover it")
+            for host in sorted(h for h in hosts - covered if h):
+                P.add(where, "ingress-tls", f"{name}: host {host} is in no tls entry")
+            annotations = ingress["metadata"].get("annotations") or {}
+            if site == "example" and not any(k in annotations for k in ("cert-manager.io/cluster-issuer", "cert-manager.io/issuer")):
+                P.add(where, "ingress-tls", f"{name}: the example overlay shows cert-manager: a cert-manager.io/cluster-issuer annotation")
+    if complete and not ingresses:
+        P.add(where, "ingress", "no Ingress")
+
+
+def check_spread_and_disruptions(where: str, resources: list[dict]) -> None:
+    """Every Deployment spreads over zones and nodes, and has one PodDisruptionBudget that lets
+    a drain through when its pods are not ready."""
+    pdbs = [r for r in resources if r["kind"] == "PodDisruptionBudget"]
+    for deployment in (r for r in resources if r["kind"] == "Deployment"):
+        name = describe(deployment)
+        labels = pod_labels(deployment)
+        constraints = (pod_spec(deployment) or {}).get("topologySpreadConstraints") or []
+        keys = {c.get("topologyKey") for c in constraints if selector_matches(c.get("labelSelector"), labels) and c.get("labelSelector")}
+        for key in sorted(SPREAD_KEYS - keys):
+            P.add(where, "topology", f"{name}: no topologySpreadConstraint over {key} selecting its own pods")
+        for constraint in constraints:
+            if constraint.get("whenUnsatisfiable") != "ScheduleAnyway":
+                P.add(where, "topology", f"{name}: spreading over {constraint.get('topologyKey')} must be ScheduleAnyway, or a cluster of one zone or node cannot run the replicas")
+        mine = [p for p in pdbs if selector_matches((p.get("spec") or {}).get("selector"), labels) and (p.get("spec") or {}).get("selector")]
+        if len(mine) != 1:
+            P.add(where, "pdb", f"{name}: {len(mine)} PodDisruptionBudgets select its pods; it needs one")
+        for pdb in mine:
+            spec = pdb.get("spec") or {}
+            if "maxUnavailable" not in spec or "minAvailable" in spec:
+                P.add(where, "pdb", f"{describe(pdb)}: use maxUnavailable (minAvailable blocks every eviction of a Deployment scaled to that count)")
+            if spec.get("unhealthyPodEvictionPolicy") != "AlwaysAllow":
+                P.add(where, "pdb", f"{describe(pdb)}: unhealthyPodEvictionPolicy must be AlwaysAllow, or a drain hangs while the pods are unready (an outage of the database or broker)")
+
+
+def check_migration(where: str, resources: list[dict], complete: bool) -> None:
+    """One migration Job per release, whose template a settings change leaves alone, and
+    every Deployment's pods held until the schema is current."""
+    jobs = [r for r in resources if r["kind"] == "Job"]
+    migrations = [j for j in jobs if ((pod_spec(j) or {}).get("containers") or [{}])[0].get("args") == ["migrate"]]
+    if len(migrations) != 1:
+        P.add(where, "migration", f"{len(migrations)} Jobs run `migrate`; there must be one")
+        return
+    job = migrations[0]
+    image = image_of(job)
+    name = job["metadata"]["name"]
+    spec = job.get("spec") or {}
+    if "ttlSecondsAfterFinished" not in spec:
+        P.add(where, "migration", f"{describe(job)}: no ttlSecondsAfterFinished: finished Jobs of every release would pile up")
+    for container in (pod_spec(job) or {}).get("containers") or []:
+        refs = [s["configMapRef"]["name"] for s in container.get("envFrom") or [] if "configMapRef" in s]
+        refs += [e["valueFrom"]["configMapKeyRef"]["name"] for e in container.get("env") or [] if "configMapKeyRef" in (e.get("valueFrom") or {})]
+        for ref_ in refs:
+            P.add(where, "migration", f"{describe(job)}: refers to ConfigMap {ref_}, whose hashed name changes with every settings change, and a Job's template cannot change")
+    if complete:
+        release = release_of(image)
+        expected = f"{MIGRATION_JOB_PREFIX}-{release}" if release else None
+        if expected is None:
+            P.add(where, "migration", f"{describe(job)}: its image {image} names no release (a tag or digest)")
+        elif name != expected:
+            P.add(where, "migration", f"{describe(job)}: must be named {expected} after the release of its image {image}, so each release gets its own Job (set it with the images' tag)")
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?", name):
+            P.add(where, "migration", f"{describe(job)}: {name} is not a valid Job name (lower case, digits, - and ., at most 63)")
+    api_images = {image_of(d) for d in resources if d["kind"] == "Deployment" and role_of(d) == "api"}
+    if api_images and api_images != {image}:
+        P.add(where, "migration", f"{describe(job)}: runs {image}, not the api's image {sorted(api_images)}: it would apply another release's migrations")
+    for deployment in (r for r in resources if r["kind"] == "Deployment"):
+        waits = [c for c in (pod_spec(deployment) or {}).get("initContainers") or [] if (c.get("args") or [None])[0] == WAIT_FOR_MIGRATIONS]
+        if not waits:
+            P.add(where, "migration", f"{describe(deployment)}: no init container running `{WAIT_FOR_MIGRATIONS}`: its pods could start on an old schema")
+        for wait in waits:
+            if wait.get("image") != image:
+                P.add(where, "migration", f"{describe(deployment)}: init container {wait.get('name')} runs {wait.get('image')}, not the migration's {image}: it would wait for another release's schema")
+
+
+def check_autoscaling(where: str, resources: list[dict], settings: dict) -> None:
+    """The senders scale on what bounds them (the backlog, the requests in flight), never on CPU."""
+    deployments = {d["metadata"]["name"]: d for d in resources if d["kind"] == "Deployment"}
+    concurrency = int(settings.get("MAILING_SENDER_CONCURRENCY") or DEFAULT_CONCURRENCY)
+    sender_hpas = []
+    for hpa in (r for r in resources if r["kind"] == "HorizontalPodAutoscaler"):
+        target = deployments.get(hpa["spec"]["scaleTargetRef"].get("name"))
+        if target is None or role_of(target) != "sender":
+            continue
+        sender_hpas.append(hpa)
+        used = set()
+        for metric in hpa["spec"].get("metrics") or []:
+            kind = metric.get("type")
+            if kind in ("Resource", "ContainerResource"):
+                P.add(where, "autoscaling", f"{describe(hpa)}: scales the senders on {(metric.get('resource') or metric.get('containerResource') or {}).get('name')}; they wait on the provider, so scale on {sorted(SENDER_METRICS)}")
+                continue
+            body = metric.get(kind[0].lower() + kind[1:] if kind else "", {}) or {}
+            name = (body.get("metric") or {}).get("name")
+            used.add(name)
+            if name == "mailing_sender_in_flight":
+                value = parse_quantity((body.get("target") or {}).get("averageValue"))
+                if kind != "Pods" or value is None or not 0 < value < concurrency:
+                    P.add(where, "autoscaling", f"{describe(hpa)}: mailing_sender_in_flight must be a Pods metric with an averageValue below MAILING_SENDER_CONCURRENCY ({concurrency}), which it never exceeds")
+        if not used & SENDER_METRICS:
+            P.add(where, "autoscaling", f"{describe(hpa)}: scales on none of {sorted(SENDER_METRICS)}")
+    if not sender_hpas:
+        P.add(where, "autoscaling", "no HorizontalPodAutoscaler scales the senders")
+
+
+def parse_quantity(value) -> float | None:
+    """A Kubernetes quantity without binary suffixes: 192, "192", "1500m", "10k"."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([mkMG]?)", str(value)) if value is not None else None
+    if not match:
+        return None
+    factor = {"": 1, "m": 0.001, "k": 1e3, "M": 1e6, "G": 1e9}[match.group(2)]
+    return float(match.group(1)) * factor
+
+
+def policy_types(policy: dict) -> set[str]:
+    spec = policy.get("spec") or {}
+    if spec.get("policyTypes"):
+        return set(spec["policyTypes"])
+    return {"Ingress"} | ({"Egress"} if spec.get("egress") else set())
+
+
+def check_network_policies(where: str, resources: list[dict], complete: bool, settings: dict) -> None:
+    """Every pod is isolated both ways, and the policies allow exactly the flows each needs:
+    the api from the ingress controller, health and metrics from the monitoring namespace,
+    DNS, the database, the broker, and (the senders) the provider."""
+    policies = [r for r in resources if r["kind"] == "NetworkPolicy"]
+    database = url_port(settings.get("MAILING_DATABASE_URL", ""), 5432) or 5432
+    broker = url_port(settings.get("MAILING_AMQP_URL", ""), 5672) or 5672
+    provider = url_port(settings.get("MAILING_PROBE_URL", ""), 443) or 443
+    dns = {("UDP", 53), ("TCP", 53)}
+    expected_egress = {
+        "api": dns | {("TCP", database), ("TCP", broker)},
+        "scheduler": dns | {("TCP", database), ("TCP", broker)},
+        "sender": dns | {("TCP", database), ("TCP", broker), ("TCP", provider)},
+        "migration": dns | {("TCP", database)},
+    }
+    for policy in policies:
+        for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+            for rule in (policy.get("spec") or {}).get(direction) or []:
+                if not rule.get("ports"):
+                    P.add(where, "netpol-peer", f"{describe(policy)}: an {direction} rule without ports allows every port")
+                peers = rule.get(peers_key)
+                if not peers:
+                    if direction == "ingress" or complete:
+                        P.add(where, "netpol-peer", f"{describe(policy)}: an {direction} rule without `{peers_key}` allows every peer" + (" (the overlay must say where)" if direction == "egress" else ""))
+                    continue
+                for peer in peers:
+                    if direction == "ingress" and ("ipBlock" in peer or peer.get("namespaceSelector") in (None, {})):
+                        P.add(where, "netpol-peer", f"{describe(policy)}: ingress only from namespaces named by a non-empty namespaceSelector (the ingress controller's, the monitoring one), not {peer}")
+                    cidr = (peer.get("ipBlock") or {}).get("cidr", "")
+                    if direction == "egress" and cidr in ("0.0.0.0/0", "::/0") and complete:
+                        P.add(where, "netpol-peer", f"{describe(policy)}: egress to {cidr} is to anywhere: name the server's addresses")
+                    if direction == "egress" and "namespaceSelector" in peer and peer["namespaceSelector"] == {} and "podSelector" not in peer:
+                        P.add(where, "netpol-peer", f"{describe(policy)}: egress to every namespace: name the server's")
+    for workload in (r for r in resources if r["kind"] in WORKLOADS):
+        role = role_of(workload)
+        if role is None:
+            continue
+        labels = pod_labels(workload)
+        named_ports = {p.get("name"): p.get("containerPort") for c in (pod_spec(workload) or {}).get("containers") or [] for p in c.get("ports") or []}
+        selecting = [p for p in policies if selector_matches((p.get("spec") or {}).get("podSelector"), labels)]
+        for kind in ("Ingress", "Egress"):
+            if not any(kind in policy_types(p) for p in selecting):
+                P.add(where, "netpol", f"{describe(workload)}: no NetworkPolicy isolates its pods for {kind}: everything may reach {'them' if kind == 'Ingress' else 'anywhere'}")
+        allowed = {"ingress": set(), "egress": set()}
+        for policy in selecting:
+            for direction in allowed:
+                for rule in (policy.get("spec") or {}).get(direction) or []:
+                    for port in rule.get("ports") or []:
+                        number = named_ports.get(port.get("port")) if isinstance(port.get("port"), str) else port.get("port")
+                        allowed[direction].add((port.get("protocol", "TCP"), number))
+        expected = {
+            "ingress": {("TCP", named_ports.get("http"))} if role != "migration" else set(),
+            "egress": expected_egress[role],
+        }
+        for direction in allowed:
+            for protocol, number in sorted(allowed[direction] - expected[direction], key=str):
+                P.add(where, "netpol-flows", f"{describe(workload)}: {direction} allowed on {protocol} {number}, which it does not need")
+            for protocol, number in sorted(expected[direction] - allowed[direction], key=str):
+                P.add(where, "netpol-flows", f"{describe(workload)}: {direction} on {protocol} {number} is not allowed, but it needs it")
+    # Who may come in: the ingress controller to the api, the monitoring namespace to every
+    # service; the api's rule and the metrics rule come from distinct namespace selectors.
+    ingress_sources = {}
+    for policy in policies:
+        for rule in (policy.get("spec") or {}).get("ingress") or []:
+            for peer in rule.get("from") or []:
+                key = json.dumps(peer.get("namespaceSelector"), sort_keys=True)
+                for workload in (r for r in resources if r["kind"] == "Deployment"):
+                    if selector_matches((policy.get("spec") or {}).get("podSelector"), pod_labels(workload)):
+                        ingress_sources.setdefault(key, set()).add(role_of(workload))
+    if complete and not any(roles == {"api", "scheduler", "sender"} for roles in ingress_sources.values()):
+        P.add(where, "netpol-flows", "no namespace (the monitoring one) may reach the health and metrics of all of api, scheduler and sender")
+    if complete and not any(roles == {"api"} for roles in ingress_sources.values()):
+        P.add(where, "netpol-flows", "no namespace (the ingress controller's) may reach the api, and it alone")
+
+
+def check_operations(where: str, resources: list[dict], complete: bool, site: str) -> None:
+    """The promises to operators, on one build."""
+    settings = build_settings(resources)
+    check_ingress(where, resources, complete, site)
+    check_spread_and_disruptions(where, resources)
+    check_migration(where, resources, complete)
+    check_autoscaling(where, resources, settings)
+    check_network_policies(where, resources, complete, settings)
 
 
 def check_k8s(known_vars: dict) -> list[dict]:
@@ -928,10 +1237,10 @@ def check_k8s(known_vars: dict) -> list[dict]:
             continue
         validate_schemas(where, resources)
         check_build(where, resources, known_vars, complete)
+        check_operations(where, resources, complete, kdir.name)
         if complete:
-            check_first_step(where, resources)
             kinds = {r["kind"] for r in resources}
-            for needed in ("Namespace", "Secret", "ConfigMap", "Job", "Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
+            for needed in ("Namespace", "Secret", "ConfigMap", "Job", "Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"):
                 if needed not in kinds:
                     P.add(where, "completeness", f"has no {needed}")
         if kdir.name == "example":
@@ -943,15 +1252,44 @@ def check_k8s(known_vars: dict) -> list[dict]:
     return example
 
 
+# Custom resources deploy/k8s/optional/ may hold: their CRDs are not in the Kubernetes schemas,
+# so each is checked against the few fields the product relies on.
+OPTIONAL_KINDS = {
+    "ServiceMonitor": "monitoring.coreos.com/",
+    "PrometheusRule": "monitoring.coreos.com/",
+    "ScaledObject": "keda.sh/",
+}
+ADAPTER_VALUES = "prometheus-adapter-values.yaml"
+
+
 def check_optional(example: list[dict]) -> None:
-    """deploy/k8s/optional/: resources whose CRDs are not in the standard schemas."""
+    """deploy/k8s/optional/: resources whose CRDs are not in the standard schemas, and the
+    metrics adapter's rules the sender's autoscaler needs."""
     services = [r for r in example if r["kind"] == "Service"]
+    deployments = {r["metadata"]["name"] for r in example if r["kind"] == "Deployment"}
     for path in sorted(OPTIONAL.glob("*.y*ml")):
+        if path.name == ADAPTER_VALUES:
+            check_adapter_values(path, example)
+            continue
         for doc in load_docs(path):
-            if doc.get("kind") != "ServiceMonitor" or not str(doc.get("apiVersion", "")).startswith("monitoring.coreos.com/"):
-                P.add(path, "optional", f"{describe(doc)}: only monitoring.coreos.com ServiceMonitors belong here")
+            kind = doc.get("kind")
+            group = OPTIONAL_KINDS.get(kind)
+            if group is None or not str(doc.get("apiVersion", "")).startswith(group):
+                P.add(path, "optional", f"{describe(doc)}: only {', '.join(f'{g}{k}' for k, g in sorted(OPTIONAL_KINDS.items()))} belong here")
                 continue
+            if not (doc.get("metadata") or {}).get("name"):
+                P.add(path, "optional", f"{kind} without metadata.name")
             spec = doc.get("spec") or {}
+            if kind == "PrometheusRule":
+                groups = spec.get("groups")
+                if not isinstance(groups, list) or not all(isinstance(g, dict) and g.get("name") and isinstance(g.get("rules"), list) for g in groups):
+                    P.add(path, "prometheusrule", "spec.groups must be a list of {name, rules}")
+                continue
+            if kind == "ScaledObject":
+                target = (spec.get("scaleTargetRef") or {}).get("name")
+                if target not in deployments:
+                    P.add(path, "scaledobject", f"scaleTargetRef {target!r} is no Deployment of the example overlay")
+                continue
             selector = (spec.get("selector") or {}).get("matchLabels") or {}
             matched = [s for s in services if selects(selector, s["metadata"].get("labels") or {})]
             if not matched:
@@ -966,18 +1304,47 @@ def check_optional(example: list[dict]) -> None:
                 P.add(path, "servicemonitor", "no endpoints")
 
 
+def check_adapter_values(path: Path, example: list[dict]) -> None:
+    """prometheus-adapter's Helm values serve every Pods and External metric the example's
+    autoscalers ask for, each from a series of that name."""
+    docs = load_docs(path)
+    rules = (docs[0].get("rules") or {}) if len(docs) == 1 else {}
+    if not rules:
+        P.add(path, "adapter", "must be one document with `rules` (prometheus-adapter Helm values)")
+    served = {"Pods": set(), "External": set()}
+    for section, kind in (("custom", "Pods"), ("external", "External")):
+        for rule in rules.get(section) or []:
+            name = (rule.get("name") or {}).get("as")
+            query = str(rule.get("seriesQuery", ""))
+            if not name or not query.startswith(name):
+                P.add(path, "adapter", f"a {section} rule must read the series it serves as (seriesQuery {query!r}, name.as {name!r})")
+            if "<<.Series>>" not in str(rule.get("metricsQuery", "")):
+                P.add(path, "adapter", f"{section} rule {name}: metricsQuery must use <<.Series>>")
+            served[kind].add(name)
+    for hpa in (r for r in example if r["kind"] == "HorizontalPodAutoscaler"):
+        for metric in hpa["spec"].get("metrics") or []:
+            kind = metric.get("type")
+            if kind not in served:
+                continue
+            name = ((metric.get(kind.lower()) or {}).get("metric") or {}).get("name")
+            if name not in served[kind]:
+                P.add(path, "adapter", f"{describe(hpa)} asks for the {kind} metric {name}, which no {'custom' if kind == 'Pods' else 'external'} rule serves")
+
+
 # --- Dockerfile and compose ------------------------------------------------------------------
 
 
-def read_dockerfile() -> dict[str, dict]:
-    """Stages of the Dockerfile: base, exposed ports and user, following FROM <stage>."""
+def read_dockerfile(text: str | None = None) -> dict[str, dict]:
+    """Stages of the Dockerfile: base, exposed ports, user, health check and labels, following
+    FROM <stage>; the build arguments each stage declares."""
     stages: dict[str, dict] = {}
     current = None
-    try:
-        text = DOCKERFILE.read_text()
-    except OSError as error:
-        P.add(DOCKERFILE, "dockerfile", f"cannot be read: {error}")
-        return stages
+    if text is None:
+        try:
+            text = DOCKERFILE.read_text()
+        except OSError as error:
+            P.add(DOCKERFILE, "dockerfile", f"cannot be read: {error}")
+            return stages
     text = re.sub(r"\\\n", " ", text)
     for line in text.splitlines():
         line = line.strip()
@@ -993,6 +1360,9 @@ def read_dockerfile() -> dict[str, dict]:
                 "expose": set(parent["expose"]) if parent else set(),
                 "user": parent["user"] if parent else None,
                 "entrypoint": parent["entrypoint"] if parent else None,
+                "healthcheck": parent["healthcheck"] if parent else None,
+                "labels": dict(parent["labels"]) if parent else {},
+                "args": {},
             }
             stages[match.group(2) or f"#{len(stages)}"] = current
         elif current is None:
@@ -1003,7 +1373,81 @@ def read_dockerfile() -> dict[str, dict]:
             current["user"] = rest.strip()
         elif word == "ENTRYPOINT":
             current["entrypoint"] = rest.strip()
+        elif word == "HEALTHCHECK":
+            current["healthcheck"] = rest.strip()
+        elif word == "LABEL":
+            for key, quoted, bare in re.findall(r'([\w.-]+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))', rest):
+                current["labels"][key] = quoted or bare
+        elif word == "ARG":
+            name, _, default = rest.strip().partition("=")
+            current["args"][name] = default
     return stages
+
+
+# Labels every image carries (the OCI image spec's annotations), per target.
+OCI_LABELS = ("title", "description", "source", "licenses", "version", "revision")
+# Set at build time: each from a build argument with a default.
+OCI_BUILD_ARGS = ("source", "version", "revision")
+
+
+def check_dockerfile(stages: dict[str, dict]) -> None:
+    """Each target has a health check on an exposed port and the OCI labels; the version,
+    revision and source come from build arguments."""
+    titles = {}
+    for target in TARGET_BINARY:
+        stage = stages.get(target)
+        if stage is None:
+            continue
+        check = stage["healthcheck"] or ""
+        match = re.search(r'CMD\s+\[\s*"/usr/local/bin/http-probe"\s*,\s*"(\d+)"\s*,\s*"(/[^"]*)"', check)
+        if not match:
+            P.add(DOCKERFILE, "dockerfile-healthcheck", f"target {target}: no HEALTHCHECK running /usr/local/bin/http-probe PORT PATH (exec form)")
+        elif int(match.group(1)) not in stage["expose"]:
+            P.add(DOCKERFILE, "dockerfile-healthcheck", f"target {target}: HEALTHCHECK probes port {match.group(1)}, which it does not EXPOSE ({sorted(stage['expose'])})")
+        labels = stage["labels"]
+        for name in OCI_LABELS:
+            if not labels.get(f"org.opencontainers.image.{name}"):
+                P.add(DOCKERFILE, "dockerfile-labels", f"target {target}: no org.opencontainers.image.{name} label")
+        titles.setdefault(labels.get("org.opencontainers.image.title"), []).append(target)
+    for name in OCI_BUILD_ARGS:
+        key = f"org.opencontainers.image.{name}"
+        for stage_name, stage in stages.items():
+            value = stage["labels"].get(key)
+            if value is None or (stage_name not in TARGET_BINARY):
+                continue
+            arg = re.fullmatch(r"\$\{?(\w+)\}?", value)
+            # The stage that set the label declared the argument (a label keeps its value).
+            declared = set().union(*(s["args"] for s in stages.values()))
+            if not arg or arg.group(1) not in declared:
+                P.add(DOCKERFILE, "dockerfile-labels", f"target {stage_name}: {key} must come from a build argument with a default, not {value!r}")
+    for title, targets in titles.items():
+        if title and len(targets) > 1:
+            P.add(DOCKERFILE, "dockerfile-labels", f"targets {targets} share the title {title!r}")
+
+
+# Images of other projects: a version at least to the minor (16.4, 3.13.7), or a digest.
+PINNED_TAG = re.compile(r"\d+\.\d+[\w.-]*")
+
+
+def check_compose_images(compose: dict) -> None:
+    """Every image is pinned: no `latest`, no image without a tag; other projects' images to
+    a version at least to the minor, so `up` on another day runs the same servers."""
+    for name, service in (compose.get("services") or {}).items():
+        if not isinstance(service, dict):
+            continue
+        image = service.get("image")
+        where = f"{rel(COMPOSE)} service {name}"
+        if image is None:
+            P.add(where, "compose-image", "no image: name it with a tag")
+            continue
+        repository, rest = split_image(str(image))
+        if rest.startswith("@"):
+            continue
+        tag = rest[1:]
+        if not tag or tag == "latest":
+            P.add(where, "compose-image", f"{image}: pin a tag (not latest)")
+        elif service.get("build") is None and not PINNED_TAG.match(tag):
+            P.add(where, "compose-image", f"{image}: pin another project's image to a version at least to the minor (e.g. 16.4-bookworm), or a digest")
 
 
 def dockerignored(path: str, rules: list[tuple[bool, str]]) -> bool:
@@ -1071,6 +1515,8 @@ def check_compose(known_vars: dict) -> None:
     services = compose.get("services") or {}
     volumes = set((compose.get("volumes") or {}).keys())
     stages = read_dockerfile()
+    check_dockerfile(stages)
+    check_compose_images(compose)
     for target in TARGET_BINARY:
         if target not in stages:
             P.add(DOCKERFILE, "dockerfile", f"no target {target!r}")
@@ -1175,6 +1621,169 @@ def check_compose(known_vars: dict) -> None:
         P.add(f"{rel(COMPOSE)} service sender", "probe-token", "MAILING_PROBE_URL must point at the probe-sim service")
 
 
+# --- self-test: every check above can fail ---------------------------------------------------
+
+
+@contextlib.contextmanager
+def collected():
+    """The problems found inside the block, kept apart from the real run's."""
+    saved = P.items
+    P.items = []
+    try:
+        yield P.items
+    finally:
+        P.items = saved
+
+
+def find_resource(resources: list[dict], kind: str, role: str | None = None, name: str | None = None) -> dict:
+    for res in resources:
+        if res["kind"] != kind:
+            continue
+        if name is not None and res["metadata"]["name"] != name:
+            continue
+        if role is not None and (res["kind"] not in WORKLOADS or role_of(res) != role):
+            continue
+        return res
+    raise LookupError(f"self-test: no {kind} {role or name} in the example overlay")
+
+
+def k8s_breakages():
+    """(what is broken, the rule that must report it, how to break a copy of the example)."""
+    def pods(role):
+        return lambda r: pod_spec(find_resource(r, "Deployment" if role != "migration" else "Job", role))
+
+    def ingress(r):
+        return find_resource(r, "Ingress")["spec"]
+
+    def policy(name):
+        return lambda r: find_resource(r, "NetworkPolicy", name=name)["spec"]
+
+    def sender_hpa(r):
+        return find_resource(r, "HorizontalPodAutoscaler", name="mailing-sender")["spec"]
+
+    def remove(items, predicate):
+        items[:] = [i for i in items if not predicate(i)]
+
+    return [
+        ("a Deployment without topology spread", "topology",
+         lambda r: pods("scheduler")(r).pop("topologySpreadConstraints")),
+        ("spread over nodes only", "topology",
+         lambda r: remove(pods("api")(r)["topologySpreadConstraints"], lambda c: "zone" in c["topologyKey"])),
+        ("a Deployment without PodDisruptionBudget", "pdb",
+         lambda r: remove(r, lambda x: x["kind"] == "PodDisruptionBudget" and x["metadata"]["name"] == "mailing-sender")),
+        ("a PodDisruptionBudget that blocks drains of unready pods", "pdb",
+         lambda r: find_resource(r, "PodDisruptionBudget", name="mailing-api")["spec"].pop("unhealthyPodEvictionPolicy")),
+        ("a PodDisruptionBudget with minAvailable", "pdb",
+         lambda r: find_resource(r, "PodDisruptionBudget", name="mailing-api")["spec"].update({"minAvailable": 2})),
+        ("an Ingress without TLS", "ingress-tls", lambda r: ingress(r).pop("tls")),
+        ("a host without certificate", "ingress-tls", lambda r: ingress(r)["tls"][0].pop("hosts")),
+        ("the example without cert-manager", "ingress-tls",
+         lambda r: find_resource(r, "Ingress")["metadata"].pop("annotations")),
+        ("an Ingress routing / as a prefix (so /metrics too)", "ingress",
+         lambda r: ingress(r)["rules"][0]["http"]["paths"][0].update({"pathType": "Prefix"})),
+        ("an Ingress routing /metrics", "ingress",
+         lambda r: ingress(r)["rules"][0]["http"]["paths"].append({"path": "/metrics", "pathType": "Exact", "backend": {"service": {"name": "mailing-api", "port": {"name": "http"}}}})),
+        ("an Ingress not routing /", "ingress", lambda r: ingress(r)["rules"][0]["http"]["paths"].pop(0)),
+        ("a migration Job with the same name every release", "migration",
+         lambda r: find_resource(r, "Job")["metadata"].update({"name": MIGRATION_JOB_PREFIX})),
+        ("a migration Job named after another release", "migration",
+         lambda r: find_resource(r, "Job")["metadata"].update({"name": f"{MIGRATION_JOB_PREFIX}-0.0.9"})),
+        ("a migration Job kept forever", "migration", lambda r: find_resource(r, "Job")["spec"].pop("ttlSecondsAfterFinished")),
+        ("a migration Job reading the hashed ConfigMap", "migration",
+         lambda r: pods("migration")(r)["containers"][0].setdefault("envFrom", []).append({"configMapRef": {"name": find_resource(r, "ConfigMap")["metadata"]["name"]}})),
+        ("a Deployment that does not wait for the migration", "migration",
+         lambda r: pods("sender")(r).pop("initContainers")),
+        ("an init container waiting with another release's image", "migration",
+         lambda r: pods("scheduler")(r)["initContainers"][0].update({"image": "mailing-api:0.0.9"})),
+        ("the senders scaled on CPU", "autoscaling",
+         lambda r: sender_hpa(r)["metrics"].append({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}})),
+        ("an in-flight target the senders never reach", "autoscaling",
+         lambda r: sender_hpa(r)["metrics"][0]["pods"]["target"].update({"averageValue": "256"})),
+        ("no autoscaler for the senders", "autoscaling",
+         lambda r: remove(r, lambda x: x["kind"] == "HorizontalPodAutoscaler")),
+        ("no default deny", "netpol", lambda r: remove(r, lambda x: x["metadata"]["name"] == "mailing-default-deny")),
+        ("no DNS", "netpol-flows", lambda r: remove(r, lambda x: x["metadata"]["name"] == "mailing-dns")),
+        ("the provider reachable from every pod", "netpol-flows",
+         lambda r: policy("mailing-sender-to-provider")(r).update({"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mailing"}}})),
+        ("an extra port out of the senders", "netpol-flows",
+         lambda r: policy("mailing-sender-to-provider")(r)["egress"][0]["ports"].append({"port": 25, "protocol": "TCP"})),
+        ("the database anywhere", "netpol-peer", lambda r: policy("mailing-to-database")(r)["egress"][0].pop("to")),
+        ("the provider anywhere on the internet", "netpol-peer",
+         lambda r: policy("mailing-sender-to-provider")(r)["egress"][0].update({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]})),
+        ("metrics open to every namespace", "netpol-peer",
+         lambda r: policy("mailing-metrics-from-monitoring")(r)["ingress"][0].update({"from": [{"namespaceSelector": {}}]})),
+        ("the api open to every port", "netpol-peer",
+         lambda r: policy("mailing-api-from-ingress-controller")(r)["ingress"][0].pop("ports")),
+        ("the ingress controller reaching the senders too", "netpol-flows",
+         lambda r: policy("mailing-api-from-ingress-controller")(r).update({"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mailing"}}})),
+    ]
+
+
+def dockerfile_breakages():
+    return [
+        ("no HEALTHCHECK", "dockerfile-healthcheck", lambda text: re.sub(r"\nHEALTHCHECK [^\n]*\\\n[^\n]*", "", text)),
+        ("a HEALTHCHECK on a port not exposed", "dockerfile-healthcheck", lambda text: text.replace('"8082", "/healthz"', '"8083", "/healthz"')),
+        ("no licenses label", "dockerfile-labels", lambda text: re.sub(r'org\.opencontainers\.image\.licenses="[^"]*"', "", text)),
+        ("a fixed version label", "dockerfile-labels", lambda text: text.replace('version="${VERSION}"', 'version="1.0"')),
+        ("no title on a target", "dockerfile-labels", lambda text: text.replace('image.title="mailing-sender"', 'image.title=""')),
+    ]
+
+
+def compose_breakages():
+    def image(service, value):
+        def mutate(compose):
+            compose["services"][service]["image"] = value
+        return mutate
+
+    return [
+        ("postgres:latest", "compose-image", image("postgres", "postgres:latest")),
+        ("an untagged image", "compose-image", image("rabbitmq", "rabbitmq")),
+        ("a major version only", "compose-image", image("postgres", "postgres:16")),
+        ("a built image without a tag", "compose-image", image("api", "mailing-api")),
+    ]
+
+
+def self_test(known_vars: dict) -> None:
+    """Breaks a copy of the example overlay's build, of the Dockerfile and of the compose file
+    one way at a time, and expects the check that guards against it to say so: a check that
+    cannot fail would pass every broken copy."""
+    def run(label, rule, check, original, mutate):
+        with collected() as clean:
+            check(copy.deepcopy(original))
+        broken = copy.deepcopy(original)
+        try:
+            result = mutate(broken)
+            if isinstance(original, str):
+                broken = result
+        except (LookupError, IndexError, TypeError) as error:
+            P.add(Path(__file__), "self-test", f"cannot break the copy for {label!r}: {error!r}")
+            return
+        with collected() as found:
+            check(broken)
+        if broken == original:
+            P.add(Path(__file__), "self-test", f"{label!r} changed nothing: update the self-test")
+        elif any(f": {rule}: " in item for item in clean):
+            P.add(Path(__file__), "self-test", f"{label!r}: {rule} fails on the unbroken copy already")
+        elif not any(f": {rule}: " in item for item in found):
+            P.add(Path(__file__), "self-test", f"{label!r}: the check {rule} did not notice (found: {found or 'nothing'})")
+
+    with collected():
+        example = build(OVERLAYS / "example")
+
+    def check_k8s_copy(resources):
+        check_build("self-test", resources, known_vars, True)
+        check_operations("self-test", resources, True, "example")
+
+    for label, rule, mutate in k8s_breakages():
+        run(label, rule, check_k8s_copy, example, mutate)
+    dockerfile = DOCKERFILE.read_text()
+    for label, rule, mutate in dockerfile_breakages():
+        run(label, rule, lambda text: check_dockerfile(read_dockerfile(text)), dockerfile, mutate)
+    compose = (load_docs(COMPOSE) or [{}])[0]
+    for label, rule, mutate in compose_breakages():
+        run(label, rule, check_compose_images, compose, mutate)
+
+
 def main() -> int:
     started = time.monotonic()
     if len(sys.argv) == 3 and sys.argv[1] == "--build":
@@ -1184,18 +1793,26 @@ def main() -> int:
         for item in P.items:
             print(f"ERROR {item}", file=sys.stderr)
         return 1 if P.items else 0
-    if len(sys.argv) > 1:
-        print(f"usage: {sys.argv[0]} [--build KUSTOMIZATION_DIR]", file=sys.stderr)
+    only_self_test = sys.argv[1:] == ["--self-test"]
+    if len(sys.argv) > 1 and not only_self_test:
+        print(f"usage: {sys.argv[0]} [--build KUSTOMIZATION_DIR | --self-test]", file=sys.stderr)
         return 2
     if kubernetes_validate is None:
         print("kubernetes-validate is not installed: run `make validate-deploy`", file=sys.stderr)
         return 2
     known_vars = read_vars()
+    if only_self_test:
+        self_test(known_vars)
+        for item in P.items:
+            print(f"ERROR {item}", file=sys.stderr)
+        print(f"deploy validation self-test: {len(P.items)} problem(s)" if P.items else "deploy validation self-test: every check fails on the copy broken for it")
+        return 1 if P.items else 0
     example = check_k8s(known_vars)
     check_optional(example)
     check_compose(known_vars)
     check_build_context()
     check_documented()
+    self_test(known_vars)
     for item in P.items:
         print(f"ERROR {item}", file=sys.stderr)
     took = time.monotonic() - started
