@@ -19,7 +19,7 @@ API := $(BIN)/mailing-api
 BROWSER_DIR := crates/api/browser
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run run-distributed build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy generated-client fuzz-api browser-deps test-browser up down fmt lint clean-venv
+.PHONY: help run run-distributed build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy generated-client fuzz-api browser-deps test-browser promtool-deps check-alerts check-metrics up down fmt lint clean-venv
 
 ## help: list the targets with what each does (the default goal)
 help:
@@ -73,15 +73,17 @@ fixtures: build
 
 ## test: lint and run every test (needs PostgreSQL and RabbitMQ; installs the rest)
 ## `make lint` first, then unit, storage and black-box HTTP tests (both setups), end-to-end
-## scenarios and a short fault run, then the admin UI in a headless browser, then OpenAPI and
-## deployment file validation, then a Python client generated from the OpenAPI document
-## driving the api, then fuzzing the api against its document. Installs what the tests need
-## first (Chromium and npm packages for the browser tests, Python packages in .venv), each only
-## when missing. CI (.ci/run) runs nothing else.
-test: check-services browser-deps
+## scenarios (each service's fresh /metrics through `promtool check metrics` among them) and a
+## short fault run, then the alert rules (`make check-alerts`), then the admin UI in a headless
+## browser, then OpenAPI and deployment file validation, then a Python client generated from
+## the OpenAPI document driving the api, then fuzzing the api against its document. Installs
+## what the tests need first (promtool, Chromium and npm packages for the browser tests, Python
+## packages in .venv), each only when missing. CI (.ci/run) runs nothing else.
+test: check-services promtool-deps browser-deps
 	$(MAKE) lint
 	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
+	$(MAKE) check-alerts
 	$(MAKE) test-browser
 	$(MAKE) validate-openapi
 	$(MAKE) validate-deploy
@@ -188,6 +190,37 @@ browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends chromium; \
 	fi
 	@$(CHROMIUM) --version 2>/dev/null
+
+## promtool-deps: install promtool (Debian's prometheus package) when missing
+## Only if `promtool` is not on PATH; with sudo when not root. The metrics end-to-end test and
+## `make check-alerts` need it.
+promtool-deps:
+	@if ! command -v promtool >/dev/null; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian's prometheus (for promtool)"; \
+	  $$sudo apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends prometheus; \
+	fi
+	@promtool --version 2>&1 | head -1
+
+## check-alerts: check and unit-test the shipped alert rules with promtool
+## `promtool check rules` on deploy/prometheus/alerts.yml, `promtool test rules` on
+## deploy/prometheus/alerts.test.yml (each alert fires when it should and only then), and a check
+## that deploy/k8s/optional/prometheusrule.yaml carries the same groups. Needs `make
+## promtool-deps` once (`make test` runs it).
+check-alerts: $(VENV)/deploy-requirements.txt
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts.test.yml
+	$(VENV)/bin/python deploy/prometheus/check_rules_in_sync.py
+
+## check-metrics: check the alert rules and every service's live /metrics with promtool
+## `make check-alerts`, then the end-to-end test that starts each setup (PostgreSQL and
+## RabbitMQ needed for the distributed one), scrapes each service's /metrics right after start,
+## finds every series of docs/metrics.md there (counters at 0) and passes each page through
+## `promtool check metrics`. `make test` runs both as part of its suites.
+check-metrics: check-services promtool-deps check-alerts
+	$(CARGO) build --bins
+	$(CARGO) test -p mailing-e2e --test e2e metrics::fresh_pages
 
 ## test-browser: test the admin web UI (/admin) in headless Chromium
 ## Starts its own `mailing` on a fresh SQLite database and free ports, logs in, creates operators, tags, clients, a client

@@ -6,7 +6,7 @@ use chrono::Utc;
 use mailing_bus::{Bus, Topic};
 use mailing_domain::events;
 use mailing_domain::store::{ApiStore, StoreError};
-use mailing_runtime::metrics::Sampler;
+use mailing_runtime::metrics::{Sampler, sample_failed, sample_succeeded};
 use mailing_runtime::{Stop, blocking};
 use std::future::Future;
 use std::pin::Pin;
@@ -27,7 +27,11 @@ pub enum RelayError {
     Bus(#[from] mailing_bus::BusError),
 }
 
-/// Registers the descriptions of the outbox metrics.
+/// The `sampler` label of the outbox's gauges.
+const SAMPLER: &str = "outbox";
+
+/// Registers the descriptions of the outbox metrics, and its counter at 0 so it exists from
+/// start.
 pub fn describe_metrics() {
     metrics::describe_counter!(
         "mailing_outbox_events_published_total",
@@ -42,6 +46,7 @@ pub fn describe_metrics() {
         metrics::Unit::Seconds,
         "Age of the oldest unpublished mailing event; 0 when none waits"
     );
+    metrics::counter!("mailing_outbox_events_published_total").increment(0);
 }
 
 /// Samples the outbox's backlog when metrics are scraped.
@@ -50,6 +55,10 @@ pub struct BacklogGauges {
 }
 
 impl Sampler for BacklogGauges {
+    fn names(&self) -> &'static [&'static str] {
+        &[SAMPLER]
+    }
+
     fn sample(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
             match blocking::call(&self.store, |store| store.outbox_backlog()).await {
@@ -59,8 +68,12 @@ impl Sampler for BacklogGauges {
                     });
                     metrics::gauge!("mailing_outbox_pending_events").set(backlog.events as f64);
                     metrics::gauge!("mailing_outbox_lag_seconds").set(lag);
+                    sample_succeeded(SAMPLER);
                 }
-                Err(error) => tracing::debug!(%error, "cannot sample the outbox backlog"),
+                Err(error) => {
+                    tracing::debug!(%error, "cannot sample the outbox backlog");
+                    sample_failed(SAMPLER);
+                }
             }
         })
     }

@@ -38,6 +38,7 @@ pub struct Application {
     preparing: Option<JoinHandle<anyhow::Result<()>>>,
     stop: Stop,
     _outbox_gauges: metrics::SamplerRegistration,
+    _dependencies: metrics::SamplerRegistration,
 }
 
 impl Application {
@@ -62,6 +63,7 @@ impl Application {
         let outbox_gauges = metrics::register_sampler(Arc::new(outbox::BacklogGauges {
             store: store.clone(),
         }));
+        let dependencies = metrics::watch_dependencies(store.clone(), bus.clone());
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let relay = tokio::spawn({
             let relay = outbox::run(
@@ -160,6 +162,7 @@ impl Application {
             preparing: Some(preparing),
             stop,
             _outbox_gauges: outbox_gauges,
+            _dependencies: dependencies,
         })
     }
 

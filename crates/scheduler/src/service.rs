@@ -21,6 +21,7 @@ pub struct SchedulerService {
     tick: Duration,
     health: HealthServer,
     _gauges: SamplerRegistration,
+    _dependencies: SamplerRegistration,
 }
 
 impl SchedulerService {
@@ -40,11 +41,12 @@ impl SchedulerService {
             }),
         )
         .context("binding the health endpoint (MAILING_SCHEDULER_HEALTH_ADDR)")?;
-        crate::metrics::describe();
+        crate::metrics::register();
         let gauges = metrics::register_sampler(Arc::new(crate::metrics::PipelineGauges {
             store: store.clone(),
             bus: bus.clone(),
         }));
+        let dependencies = metrics::watch_dependencies(store.clone(), bus.clone());
         let scheduler = Arc::new(Scheduler::new(
             store,
             bus.clone(),
@@ -59,6 +61,7 @@ impl SchedulerService {
             tick: settings.scheduler.tick,
             health,
             _gauges: gauges,
+            _dependencies: dependencies,
         })
     }
 

@@ -4,14 +4,37 @@
 use crate::breaker::OpenReason;
 use crate::worker::Worker;
 use mailing_domain::delivery::Attempt;
-use mailing_runtime::metrics::Sampler;
+use mailing_runtime::metrics::{self as runtime_metrics, Sampler, sample_succeeded};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Registers the descriptions of the sender's metrics.
-pub fn describe() {
+/// The message transitions the sender counts: from `queued` to the status of each outcome it
+/// writes (see `writer.rs`).
+pub const TRANSITIONS: &[(&str, &str)] = &[
+    ("queued", "sent"),
+    ("queued", "retrying"),
+    ("queued", "failed"),
+    ("queued", "scheduled"),
+    ("queued", "expired"),
+    ("queued", "cancelled"),
+];
+
+/// The outcomes of a probe request, as `mailing_probe_requests_total` labels them.
+pub const PROBE_OUTCOMES: &[&str] = &["delivered", "retryable", "permanent", "token_rejected"];
+
+/// Why the breaker trips, as `mailing_sender_breaker_trips_total` labels it.
+pub const BREAKER_REASONS: &[&str] = &["provider_failing", "token_rejected"];
+
+/// The `sampler` label of the sender's own state gauges.
+const SAMPLER: &str = "sender";
+
+/// Describes the sender's metrics and registers every counter and histogram series of known
+/// labels at 0, so each exists from start and an alert sees its first event.
+pub fn register() {
+    // Descriptions and series given before the recorder exists would go nowhere.
+    runtime_metrics::install();
     metrics::describe_counter!(
         "mailing_probe_requests_total",
         "Requests to the probe by outcome: delivered, retryable (timeout, connection, 429, 5xx, malformed reply), permanent (other 4xx), token_rejected (401/403)"
@@ -45,6 +68,19 @@ pub fn describe() {
         "mailing_sender_claims_held",
         "Messages this sender holds claims on (loaded and not yet settled)"
     );
+    for &outcome in PROBE_OUTCOMES {
+        metrics::counter!("mailing_probe_requests_total", "outcome" => outcome).increment(0);
+        // Asking for a histogram's handle registers it: it renders with empty buckets.
+        let _ = metrics::histogram!("mailing_probe_request_duration_seconds", "outcome" => outcome);
+    }
+    for redelivered in ["true", "false"] {
+        metrics::counter!("mailing_send_jobs_received_total", "redelivered" => redelivered)
+            .increment(0);
+    }
+    for &reason in BREAKER_REASONS {
+        metrics::counter!("mailing_sender_breaker_trips_total", "reason" => reason).increment(0);
+    }
+    runtime_metrics::declare_transitions(TRANSITIONS);
 }
 
 /// Counts one probe request and its duration.
@@ -76,6 +112,10 @@ pub(crate) struct SenderGauges {
 }
 
 impl Sampler for SenderGauges {
+    fn names(&self) -> &'static [&'static str] {
+        &[SAMPLER]
+    }
+
     fn sample(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         let reason = self.worker.breaker.open_reason();
         metrics::gauge!("mailing_sender_breaker_open").set(f64::from(u8::from(reason.is_some())));
@@ -86,6 +126,9 @@ impl Sampler for SenderGauges {
         metrics::gauge!("mailing_sender_in_flight")
             .set(self.concurrency.saturating_sub(free) as f64);
         metrics::gauge!("mailing_sender_claims_held").set(self.worker.held.len() as f64);
+        // Read from memory, it cannot fail; the timestamp still shows a scrape that ran out of
+        // time before this sampler was asked.
+        sample_succeeded(SAMPLER);
         Box::pin(std::future::ready(()))
     }
 }

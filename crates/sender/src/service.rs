@@ -30,6 +30,7 @@ pub struct SenderService {
     concurrency: usize,
     health: HealthServer,
     _gauges: SamplerRegistration,
+    _dependencies: SamplerRegistration,
 }
 
 impl SenderService {
@@ -88,6 +89,7 @@ impl SenderService {
             probe_timeout: settings.probe.timeout,
             claim_renew_every: sender.claim_renew,
         });
+        let dependencies = metrics::watch_dependencies(store.clone(), bus.clone());
         let reported = worker.clone();
         let health = health::serve(
             sender.health_addr,
@@ -99,7 +101,7 @@ impl SenderService {
             }),
         )
         .context("binding the health endpoint (MAILING_SENDER_HEALTH_ADDR)")?;
-        crate::metrics::describe();
+        crate::metrics::register();
         let gauges = metrics::register_sampler(Arc::new(crate::metrics::SenderGauges {
             worker: worker.clone(),
             concurrency: sender.concurrency,
@@ -114,6 +116,7 @@ impl SenderService {
             concurrency: sender.concurrency,
             health,
             _gauges: gauges,
+            _dependencies: dependencies,
         })
     }
 

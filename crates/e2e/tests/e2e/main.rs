@@ -39,6 +39,7 @@ mod helpers;
 mod immediate;
 mod local_time;
 mod mailing_changes;
+mod metrics;
 mod observability;
 mod outbox;
 mod reclaim;
