@@ -7,6 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, Accept, Header as _};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
+use mailing_runtime::health::{NotReady, broker_state, database_ready};
 use serde_json::json;
 
 /// `/`: a browser is sent to the admin UI (303, so that no cache keeps it); a client whose
@@ -58,20 +59,40 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The database is prepared and answers; until then, the instance should get no traffic.
+/// Whether the instance should get traffic: its database answers and holds every migration
+/// this binary carries, its broker is connected, and the database is prepared (admin account
+/// in place). A 503 says why in `reason` (and `database`, `broker`, `pending_migrations`).
+/// A schema behind is asked about on every call, so the instance becomes ready as soon as the
+/// release's migration job ran; once current, it is not asked again.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if !state.prepared.is_done() {
-        return HttpResponse::ServiceUnavailable()
-            .json(json!({ "status": "not_ready", "database": "starting" }));
-    }
-    match state.run(|s| s.ping()).await {
-        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok" })),
-        Err(error) => {
-            tracing::warn!(%error, "not ready: database check failed");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({ "status": "not_ready", "database": "unreachable" }))
+    let not_ready = |database: &str, broker: &str, why: NotReady| {
+        let mut body = why.body();
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert("database".to_owned(), database.into());
+            fields.insert("broker".to_owned(), broker.into());
         }
+        HttpResponse::ServiceUnavailable().json(body)
+    };
+    let broker = broker_state(state.bus.as_ref());
+    if let Err(why) = database_ready(&state.store).await {
+        let database = if why.pending_migrations.is_empty() {
+            "unreachable"
+        } else {
+            "migrations_pending"
+        };
+        return not_ready(database, broker, why);
     }
+    if !state.bus.is_connected() {
+        return not_ready("ok", broker, NotReady::because("broker unreachable"));
+    }
+    if !state.prepared.is_done() {
+        return not_ready(
+            "starting",
+            broker,
+            NotReady::because("preparing the database (admin account)"),
+        );
+    }
+    HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok" }))
 }
 
 /// Paths that answer before the database is prepared: they need no database.

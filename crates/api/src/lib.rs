@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod client_address;
 pub mod error;
 pub mod error_codes;
 pub mod extract;

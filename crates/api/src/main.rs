@@ -6,11 +6,12 @@ use mailing_api::fixtures::Fixtures;
 use mailing_api::openapi;
 use mailing_api::prepare;
 use mailing_api::startup::Application;
-use mailing_domain::store::Store;
+use mailing_domain::store::{Store, StoreError};
 use mailing_runtime::settings::{Fixtures as FixturesDecision, LogFormat};
 use mailing_runtime::{Program, Settings, blocking, fatal, process};
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(version, about = "Mailing service HTTP API")]
@@ -25,6 +26,14 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Wait until the database holds every migration this binary carries, then exit 0; exit
+    /// non-zero if it does not within the timeout. For an init container: new pods start once
+    /// the release's migration job ran.
+    WaitForMigrations {
+        /// How long to wait, in seconds.
+        #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout_seconds: u64,
+    },
     /// Load a fixture file into the database; records that exist are kept.
     LoadFixtures {
         #[arg(default_value = "fixtures/dev.json")]
@@ -72,6 +81,9 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             tracing::info!("database schema is up to date");
             Ok(())
         }
+        Command::WaitForMigrations { timeout_seconds } => {
+            wait_for_migrations(settings, Duration::from_secs(timeout_seconds)).await
+        }
         Command::LoadFixtures { path } => {
             if let FixturesDecision::Skip(reason) = settings.fixtures() {
                 anyhow::bail!("not loading {}: {reason}", path.display());
@@ -81,7 +93,14 @@ async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let fixtures = Fixtures::from_json(&text)?;
             let store = connected_store(settings, false).await?;
             let loaded = blocking::run(move || fixtures.load(store.as_ref())).await?;
-            tracing::info!(?loaded, path = %path.display(), "fixtures loaded");
+            tracing::info!(
+                clients = loaded.clients,
+                operators = loaded.operators,
+                tags = loaded.tags,
+                client_filters = loaded.client_filters,
+                path = %path.display(),
+                "fixtures loaded"
+            );
             Ok(())
         }
         Command::Openapi => unreachable!("handled before settings are read"),
@@ -105,4 +124,53 @@ async fn connected_store(settings: &Settings, create: bool) -> anyhow::Result<Ar
             .context("connecting to the database (MAILING_DATABASE_URL)")
     })
     .await
+}
+
+/// How often `wait-for-migrations` asks again.
+const MIGRATION_POLL: Duration = Duration::from_secs(2);
+
+/// Polls the database until it holds every migration this binary carries. An unreachable
+/// database is waited for too: the migration job may be creating it.
+async fn wait_for_migrations(settings: &Settings, timeout: Duration) -> anyhow::Result<()> {
+    let url = settings.database.url.clone();
+    let options = mailing_storage::ConnectOptions {
+        max_connections: 1,
+        // A probe that hangs on a dead server would overrun the deadline.
+        acquire_timeout: settings.database.acquire_timeout.min(MIGRATION_POLL),
+    };
+    let store = mailing_storage::open(url.expose_secret(), &options)
+        .context("opening the database (MAILING_DATABASE_URL)")?;
+    let deadline = Instant::now() + timeout;
+    let mut reported = None;
+    loop {
+        let state = match blocking::call(&store, |store| store.pending_migrations()).await {
+            Ok(pending) if pending.is_empty() => {
+                tracing::info!("database schema holds every migration of this release");
+                return Ok(());
+            }
+            Ok(pending) => format!(
+                "{} migrations pending: {}",
+                pending.len(),
+                pending.join(", ")
+            ),
+            Err(error @ StoreError::Unavailable(_)) => format!("database unreachable: {error}"),
+            Err(error) => {
+                return Err(anyhow::Error::from(error).context("checking the database schema"));
+            }
+        };
+        if Instant::now() >= deadline {
+            anyhow::bail!(
+                "the database schema did not get this release's migrations within {} s ({state}); \
+                 has `mailing-api migrate` run?",
+                timeout.as_secs()
+            );
+        }
+        // Each change of state once, not every poll.
+        if reported.as_ref() != Some(&state) {
+            tracing::info!(%state, timeout_seconds = timeout.as_secs(), "waiting for the database schema");
+            reported = Some(state);
+        }
+        tokio::time::sleep(MIGRATION_POLL.min(deadline.saturating_duration_since(Instant::now())))
+            .await;
+    }
 }

@@ -1,8 +1,9 @@
 //! What every HTTP request leaves behind: a request id (taken from `X-Request-Id` when a proxy
 //! set one, made up otherwise, and returned in the response), a span that every log line of the
-//! request carries, one closing log line naming the mailing, client or message the request was
+//! request carries (with the client's address, see [`ClientAddress`]), one closing log line naming the mailing, client or message the request was
 //! about, and the request metrics.
 
+use crate::client_address::ClientAddress;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -50,11 +51,14 @@ pub async fn observe(
         .filter(|id| is_acceptable_id(id))
         .map_or_else(new_request_id, str::to_owned);
     let method = request.method().clone();
+    // Computed once here for everything that needs it later (login throttling too).
+    let client = ClientAddress::of(request.request());
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %method,
         path = %request.path(),
+        client = %client,
         mailing_id = Empty,
         client_id = Empty,
         message_id = Empty,

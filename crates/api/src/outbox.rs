@@ -96,7 +96,11 @@ pub async fn relay_once(
         let ids: Vec<i64> = claimed.iter().map(|e| e.id).collect();
         blocking::call(store, move |store| store.mark_published(&ids, Utc::now())).await?;
         for event in &claimed {
-            tracing::debug!(mailing_id = event.event.mailing_id().0, event = ?event.event, "mailing event published");
+            tracing::debug!(
+                mailing_id = event.event.mailing_id().0,
+                event = %String::from_utf8_lossy(&events::encode(&event.event)),
+                "mailing event published"
+            );
         }
         metrics::counter!("mailing_outbox_events_published_total").increment(claimed.len() as u64);
         published += claimed.len();

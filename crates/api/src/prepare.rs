@@ -1,7 +1,8 @@
 //! Getting the database ready for the api: in the dev profile its schema is brought up to date
 //! (and the database created if missing), then the admin account is created or updated from the
 //! settings. Until that is done the api answers 503 and `/readyz` says why; a database that is
-//! not reachable yet is waited for, anything else stops the api.
+//! not reachable yet, or (outside the dev profile) whose schema still lacks this release's
+//! migrations, is waited for; anything else stops the api.
 
 use crate::auth::password::{hash_password, verify_password};
 use mailing_domain::store::{ApiStore, StoreError};
@@ -82,6 +83,17 @@ pub(crate) async fn prepare(
             Err(error) if unreachable(&error) => {
                 tracing::warn!(error = %format!("{error:#}"), retry_in_ms = pause.as_millis() as u64, "database not reachable; the api answers 503 until it is");
             }
+            Err(error) if error.is::<SchemaBehind>() => {
+                let pending = error
+                    .downcast_ref::<SchemaBehind>()
+                    .map(|behind| behind.0.join(", "))
+                    .unwrap_or_default();
+                tracing::warn!(
+                    pending_migrations = %pending,
+                    retry_in_ms = pause.as_millis() as u64,
+                    "database schema is behind this release; the api answers 503 until `mailing-api migrate` ran"
+                );
+            }
             Err(error) => return Err(error),
         }
         tokio::select! {
@@ -92,12 +104,25 @@ pub(crate) async fn prepare(
     }
 }
 
+/// The schema lacks these migrations of this release, which production applies with a job
+/// of its own (`mailing-api migrate`): waited for, as an unreachable database is.
+#[derive(Debug, thiserror::Error)]
+#[error("the database schema lacks {} migrations of this release", .0.len())]
+struct SchemaBehind(Vec<String>);
+
 fn once(store: &dyn ApiStore, preparation: &Preparation) -> anyhow::Result<()> {
     use anyhow::Context as _;
     if let Some(url) = &preparation.migrate {
         create_database_if_missing(url)?;
         for version in store.migrate().context("applying migrations")? {
             tracing::info!(%version, "migration applied");
+        }
+    } else {
+        let pending = store
+            .pending_migrations()
+            .context("checking the database schema")?;
+        if !pending.is_empty() {
+            return Err(SchemaBehind(pending).into());
         }
     }
     save_admin(

@@ -3,6 +3,7 @@
 
 use crate::admin;
 use crate::auth::{LoginThrottle, Tokens};
+use crate::client_address::TrustedProxies;
 use crate::error::ErrorBody;
 use crate::extract::{BodyLimit, path_error};
 use crate::health::{self, SWAGGER_UI_FILES};
@@ -68,7 +69,7 @@ impl Application {
         let relay = tokio::spawn({
             let relay = outbox::run(
                 store.clone(),
-                bus,
+                bus.clone(),
                 outbox_wake.clone(),
                 settings.api.outbox_poll,
                 stop.clone(),
@@ -93,12 +94,15 @@ impl Application {
             login_throttle: LoginThrottle::new(api.login_max_failures, api.login_failure_window),
             outbox_wake,
             prepared: prepared.clone(),
+            bus,
         });
         let doc = aweb::Data::new(health::OpenApiJson(
             serde_json::to_vec(&openapi::document())
                 .context("serialising the OpenAPI document")?
                 .into(),
         ));
+        let trusted_proxies =
+            aweb::Data::new(TrustedProxies::new(settings.http.trusted_proxies.clone()));
         let body_limit = BodyLimit(settings.http.max_body_bytes);
         let addr = settings.http.addr;
         let listener = TcpListener::bind(addr)
@@ -108,6 +112,7 @@ impl Application {
             actix_web::App::new()
                 .app_data(state.clone())
                 .app_data(doc.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(body_limit)
                 .app_data(aweb::PathConfig::default().error_handler(path_error))
                 .wrap(from_fn(health::until_prepared))

@@ -18,6 +18,8 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Whether the database is ready (migrated, admin account in place).
     pub prepared: Arc<Prepared>,
+    /// The connection the outbox relay publishes on, for `/readyz`.
+    pub bus: Arc<dyn mailing_bus::Bus>,
 }
 
 impl AppState {

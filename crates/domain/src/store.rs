@@ -263,9 +263,16 @@ pub trait MailingStore {
     fn delete_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<()>;
 }
 
-/// Whether the database answers, which every narrow store can tell, for readiness probes.
+/// Whether the database answers and holds the schema this binary expects, which every narrow
+/// store can tell, for readiness probes.
 pub trait Ping {
     fn ping(&self) -> StoreResult<()>;
+    /// The migrations this binary carries that the database has not applied (their names,
+    /// oldest first): empty when the schema is current, or ahead because a newer release
+    /// migrated it. Only reads: an empty database is not given diesel's bookkeeping table.
+    /// Once the schema was found current, later calls may answer from memory: schemas are
+    /// never rolled back under a running release.
+    fn pending_migrations(&self) -> StoreResult<Vec<String>>;
 }
 
 /// The schema's upkeep, which the api does at start in the dev profile.

@@ -1,11 +1,15 @@
-//! What `mailing` prints once it runs: where everything is, without credentials.
+//! What `mailing` prints once it runs: where everything is, without credentials; one log line
+//! with the same facts when the logs are JSON.
 
 use crate::Simulator;
 use mailing_runtime::Settings;
-use mailing_runtime::settings::DEV_ADMIN_PASSWORD;
+use mailing_runtime::settings::{DEV_ADMIN_PASSWORD, LogFormat};
 use secrecy::ExposeSecret as _;
 
 pub(crate) fn print(settings: &Settings, api_port: Option<u16>, simulator: Option<&Simulator>) {
+    if settings.log.format == LogFormat::Json {
+        return log(settings, api_port, simulator);
+    }
     println!("mailing is running");
     if let Some(port) = api_port {
         println!("  admin UI:        http://localhost:{port}/admin");
@@ -37,6 +41,31 @@ pub(crate) fn print(settings: &Settings, api_port: Option<u16>, simulator: Optio
     println!(
         "  data:            {}",
         data_location(settings.database.url.expose_secret())
+    );
+}
+
+/// The same facts as one log line, for a collector that reads JSON lines: only the fields
+/// that apply are present.
+fn log(settings: &Settings, api_port: Option<u16>, simulator: Option<&Simulator>) {
+    let url = |path: &str| api_port.map(|port| format!("http://localhost:{port}{path}"));
+    let probe = match (simulator, &settings.probe.url) {
+        (Some(simulator), _) => Some(format!("http://localhost:{}/_sim/stats", simulator.port)),
+        (None, Some(url)) => Some(redacted_url(url.expose_secret())),
+        (None, None) => None,
+    };
+    let admin_username = api_port.map(|_| settings.api.admin_username.as_str());
+    let dev_password =
+        api_port.map(|_| settings.api.admin_password.expose_secret() == DEV_ADMIN_PASSWORD);
+    tracing::info!(
+        admin_ui = url("/admin"),
+        api = url("/api/v1"),
+        swagger_ui = url("/api/v1/docs"),
+        probe_simulator = simulator.is_some(),
+        probe,
+        admin_username,
+        admin_password_is_dev_default = dev_password,
+        data = %data_location(settings.database.url.expose_secret()),
+        "mailing is running"
     );
 }
 

@@ -17,7 +17,13 @@ pub(crate) async fn load_on_first_start(store: Arc<dyn ApiStore>) -> anyhow::Res
         };
         if store.list_operators(first)?.total == 0 {
             let loaded = Fixtures::from_json(FIXTURES)?.load(store.as_ref())?;
-            tracing::info!(?loaded, "fixtures loaded on first start");
+            tracing::info!(
+                operators = loaded.operators,
+                tags = loaded.tags,
+                clients = loaded.clients,
+                client_filters = loaded.client_filters,
+                "fixtures loaded on first start"
+            );
         }
         Ok(())
     })

@@ -93,7 +93,7 @@ struct ServeArgs {
     /// HTTP worker threads [env: PROBE_SIM_WORKERS] [default: one per core]
     #[arg(long)]
     workers: Option<usize>,
-    /// Log format [env: PROBE_SIM_LOG_FORMAT] [default: text]
+    /// Log format [env: PROBE_SIM_LOG_FORMAT] [default: json in the production profile, else text]
     #[arg(long, value_enum)]
     log_format: Option<LogFormatArg>,
 }

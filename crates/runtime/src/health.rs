@@ -11,8 +11,54 @@ use std::sync::Arc;
 pub trait HealthReport: Send + Sync + 'static {
     /// Facts about the worker's state for `/healthz` (e.g. a paused provider).
     fn status(&self) -> serde_json::Value;
-    /// Checks the worker's dependencies; `Err` names the one that does not answer.
-    fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    /// Checks the worker's dependencies; `Err` says which one is not ready, and why.
+    fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), NotReady>> + Send + '_>>;
+}
+
+/// Why a service is not ready, as `/readyz` answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    /// One line for people and probes' logs: "database unreachable", "broker unreachable", ...
+    pub reason: String,
+    /// The migrations the database lacks, when that is the reason.
+    pub pending_migrations: Vec<String>,
+}
+
+impl NotReady {
+    pub fn because(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            pending_migrations: Vec::new(),
+        }
+    }
+
+    /// The schema lacks `pending` (oldest first) of the migrations this binary carries.
+    pub fn schema_behind(pending: Vec<String>) -> Self {
+        let count = pending.len();
+        let plural = if count == 1 { "" } else { "s" };
+        Self {
+            reason: format!(
+                "database schema is behind this release: {count} migration{plural} pending ({}); \
+                 run `mailing-api migrate`",
+                pending.join(", ")
+            ),
+            pending_migrations: pending,
+        }
+    }
+
+    /// The body of the 503: `status`, `reason` and, when it is the reason, `pending_migrations`.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "status": "not_ready", "reason": self.reason });
+        if !self.pending_migrations.is_empty()
+            && let Some(fields) = body.as_object_mut()
+        {
+            fields.insert(
+                "pending_migrations".to_owned(),
+                self.pending_migrations.clone().into(),
+            );
+        }
+        body
+    }
 }
 
 /// A worker's running health server.
@@ -66,27 +112,49 @@ async fn healthz(report: web::Data<dyn HealthReport>) -> HttpResponse {
 async fn readyz(report: web::Data<dyn HealthReport>) -> HttpResponse {
     match report.ready().await {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
-        Err(reason) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({ "status": "not_ready", "reason": reason })),
+        Err(not_ready) => HttpResponse::ServiceUnavailable().json(not_ready.body()),
     }
 }
 
-/// Readiness of a worker that needs its database and its broker: `Err` names the one that does
-/// not answer.
-pub async fn store_and_bus_ready<S>(
-    store: &Arc<S>,
-    bus: &dyn mailing_bus::Bus,
-) -> Result<(), String>
+/// Whether the database answers and holds every migration this binary carries: a worker of a
+/// new release must not take work before the release's migration job ran, nor an api serve
+/// requests against tables that are not there yet.
+pub async fn database_ready<S>(store: &Arc<S>) -> Result<(), NotReady>
 where
     S: mailing_domain::store::Ping + ?Sized + Send + Sync + 'static,
 {
-    crate::blocking::call(store, |store| store.ping())
-        .await
-        .map_err(|_| "database unreachable".to_owned())?;
+    let pending = crate::blocking::call(store, |store| {
+        store.ping()?;
+        store.pending_migrations()
+    })
+    .await;
+    match pending {
+        Ok(pending) if pending.is_empty() => Ok(()),
+        Ok(pending) => Err(NotReady::schema_behind(pending)),
+        Err(mailing_domain::store::StoreError::Unavailable(_)) => {
+            Err(NotReady::because("database unreachable"))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "not ready: the database schema could not be checked");
+            Err(NotReady::because("database schema could not be checked"))
+        }
+    }
+}
+
+/// Readiness of a worker that needs its database and its broker: `Err` names the one that is
+/// not ready.
+pub async fn store_and_bus_ready<S>(
+    store: &Arc<S>,
+    bus: &dyn mailing_bus::Bus,
+) -> Result<(), NotReady>
+where
+    S: mailing_domain::store::Ping + ?Sized + Send + Sync + 'static,
+{
+    database_ready(store).await?;
     if bus.is_connected() {
         Ok(())
     } else {
-        Err("broker unreachable".to_owned())
+        Err(NotReady::because("broker unreachable"))
     }
 }
 
@@ -120,10 +188,10 @@ where
         status
     }
 
-    fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+    fn ready(&self) -> Pin<Box<dyn Future<Output = Result<(), NotReady>> + Send + '_>> {
         Box::pin(async move {
             if self.stop.is_requested() {
-                return Err("stopping".to_owned());
+                return Err(NotReady::because("stopping"));
             }
             store_and_bus_ready(&self.store, self.bus.as_ref()).await
         })

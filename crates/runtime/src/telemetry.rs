@@ -1,4 +1,5 @@
-//! Log output: readable lines in dev, JSON lines in production. `RUST_LOG` overrides the level.
+//! Log output: readable lines in dev, JSON lines in production (panics included). `RUST_LOG`
+//! overrides the level.
 
 pub use crate::settings::LogFormat;
 use std::io::IsTerminal as _;
@@ -28,6 +29,40 @@ pub fn init_with_levels(format: LogFormat, levels: &str) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    if format == LogFormat::Json {
+        log_panics();
+    }
+}
+
+/// Reports a panic as a log line instead of the standard library's plain text, so that a
+/// collector reading JSON lines sees it as the error it is.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        let location = info.location().map_or_else(
+            || "unknown".to_owned(),
+            |location| {
+                format!(
+                    "{}:{}:{}",
+                    location.file(),
+                    location.line(),
+                    location.column()
+                )
+            },
+        );
+        let thread = std::thread::current();
+        tracing::error!(
+            panic = %message,
+            location = %location,
+            thread = thread.name().unwrap_or("unnamed"),
+            "panicked"
+        );
+    }));
 }
 
 /// Warns, once logging is up, about `MAILING_*` and `PROBE_SIM_*` variables that set nothing:

@@ -25,7 +25,11 @@ async fn handle(scheduler: &Scheduler, wake: &Notify, delivery: Delivery) {
     match events::decode::<MailingEvent>(&delivery.payload) {
         Ok(event) => {
             let mailing_id = event.mailing_id();
-            tracing::debug!(mailing_id = mailing_id.0, ?event, "mailing event");
+            tracing::debug!(
+                mailing_id = mailing_id.0,
+                event = %String::from_utf8_lossy(&events::encode(&event)),
+                "mailing event"
+            );
             if let MailingEvent::MailingUpdated { .. } = event
                 && let Err(error) = scheduler.replan(mailing_id).await
             {

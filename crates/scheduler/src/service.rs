@@ -85,7 +85,14 @@ impl SchedulerService {
                 () = wake.notified() => {}
             }
             match self.scheduler.tick(Utc::now()).await {
-                Ok(report) if report != Default::default() => tracing::debug!(?report, "tick"),
+                Ok(report) if report != Default::default() => tracing::debug!(
+                    mailings_expanded = report.mailings_expanded,
+                    messages_created = report.messages_created,
+                    messages_expired = report.messages_expired,
+                    messages_reclaimed = report.messages_reclaimed,
+                    messages_dispatched = report.messages_dispatched,
+                    "tick"
+                ),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "tick failed; trying again next tick"),
             }

@@ -13,6 +13,16 @@ pub enum OpenReason {
     TokenRejected,
 }
 
+impl OpenReason {
+    /// The reason as log lines name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpenReason::ProviderFailing => "provider_failing",
+            OpenReason::TokenRejected => "token_rejected",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Closed {
@@ -77,7 +87,10 @@ impl Breaker {
     pub fn succeeded(&self) {
         let mut state = self.state();
         if let State::HalfOpen { reason } = *state {
-            tracing::info!(?reason, "probe answers again; sending resumes");
+            tracing::info!(
+                reason = reason.as_str(),
+                "probe answers again; sending resumes"
+            );
         }
         *state = State::Closed { failures: 0 };
     }

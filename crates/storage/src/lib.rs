@@ -34,6 +34,7 @@
 mod columns;
 mod errors;
 pub(crate) mod pg;
+mod schema_status;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -41,6 +41,21 @@ impl TestDatabase {
     /// # Panics
     /// If that server cannot be reached or the database cannot be set up.
     pub fn create_on(admin_url: &str) -> TestDatabase {
+        TestDatabase::create_on_with(admin_url, true)
+    }
+
+    /// Like [`TestDatabase::create`], without migrating: an empty database, as a new release
+    /// finds it before its migration job ran.
+    ///
+    /// # Panics
+    /// As [`TestDatabase::create`].
+    pub fn create_unmigrated() -> TestDatabase {
+        let admin_url =
+            std::env::var(ADMIN_URL_VAR).unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        TestDatabase::create_on_with(&admin_url, false)
+    }
+
+    fn create_on_with(admin_url: &str, migrate: bool) -> TestDatabase {
         let admin_url = admin_url.to_owned();
         let name = format!("mailing_test_{:016x}", rand::random::<u64>());
         let mut admin = admin_connection(&admin_url);
@@ -55,9 +70,11 @@ impl TestDatabase {
         };
         let store = PgStore::connect(&url, &options)
             .unwrap_or_else(|error| panic!("cannot open test database {name}: {error}"));
-        store
-            .migrate()
-            .unwrap_or_else(|error| panic!("cannot migrate test database {name}: {error}"));
+        if migrate {
+            store
+                .migrate()
+                .unwrap_or_else(|error| panic!("cannot migrate test database {name}: {error}"));
+        }
         TestDatabase {
             admin_url,
             name,
@@ -128,6 +145,18 @@ impl TestSqliteDatabase {
     /// # Panics
     /// If the directory or the database cannot be set up.
     pub fn create() -> TestSqliteDatabase {
+        TestSqliteDatabase::create_with(true)
+    }
+
+    /// Like [`TestSqliteDatabase::create`], without migrating: an empty database file.
+    ///
+    /// # Panics
+    /// As [`TestSqliteDatabase::create`].
+    pub fn create_unmigrated() -> TestSqliteDatabase {
+        TestSqliteDatabase::create_with(false)
+    }
+
+    fn create_with(migrate: bool) -> TestSqliteDatabase {
         let dir = std::env::temp_dir().join(format!("mailing_test_{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|error| panic!("cannot create {}: {error}", dir.display()));
@@ -138,9 +167,11 @@ impl TestSqliteDatabase {
         };
         let store = SqliteStore::connect(&url, &options)
             .unwrap_or_else(|error| panic!("cannot open test database {url}: {error}"));
-        store
-            .migrate()
-            .unwrap_or_else(|error| panic!("cannot migrate test database {url}: {error}"));
+        if migrate {
+            store
+                .migrate()
+                .unwrap_or_else(|error| panic!("cannot migrate test database {url}: {error}"));
+        }
         TestSqliteDatabase {
             dir,
             url,

@@ -3,19 +3,16 @@
 //! before its password is checked.
 
 use crate::auth::verify_password;
+use crate::client_address::ClientAddress;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{HttpRequest, web};
 use std::time::Instant;
 
-/// Who is logging in, for the throttle and the logs: behind the ingress, the address the
-/// proxy reports in X-Forwarded-For.
+/// Who is logging in, for the throttle and the logs: see [`ClientAddress`] for how a client
+/// behind a trusted proxy is found, and why a client cannot pick its own.
 pub fn client_address(request: &HttpRequest) -> String {
-    request
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("unknown")
-        .to_owned()
+    ClientAddress::of(request).to_string()
 }
 
 /// Checks a login from `client` (its address): [`ApiError::Unauthorized`] for wrong

@@ -61,7 +61,7 @@ async fn login_form(app: &TestApp) -> (String, String) {
     (cookie, hidden_csrf(&html))
 }
 
-async fn submit_login(
+pub(crate) async fn submit_login(
     app: &TestApp,
     password: &str,
     extra_headers: &[(&str, &str)],

@@ -42,6 +42,7 @@ mod mailing_changes;
 mod metrics;
 mod observability;
 mod outbox;
+mod production;
 mod reclaim;
 mod secrets;
 mod send_window;

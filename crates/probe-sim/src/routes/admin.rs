@@ -32,7 +32,7 @@ pub async fn put_config(state: Data<SimState>, body: Bytes) -> HttpResponse {
         Ok(()) => {
             let config = state.config(Utc::now());
             tracing::info!(
-                ?config,
+                config = %serde_json::to_string(&config).unwrap_or_default(),
                 secret_changed = patch.jwt_secret.is_some(),
                 "settings changed"
             );
@@ -62,7 +62,14 @@ pub async fn post_outage(state: Data<SimState>, body: Bytes) -> HttpResponse {
     let window = (!duration.is_zero())
         .then(|| OutageWindow::new(request.start.unwrap_or_else(Utc::now), duration));
     state.set_outage(window);
-    tracing::info!(?window, "outage set");
+    match window {
+        Some(window) => tracing::info!(
+            start = %window.start.to_rfc3339(),
+            end = %window.end.to_rfc3339(),
+            "outage set"
+        ),
+        None => tracing::info!("outage ended"),
+    }
     HttpResponse::Ok().json(state.config(Utc::now()))
 }
 

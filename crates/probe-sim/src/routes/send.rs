@@ -72,7 +72,7 @@ pub async fn send(
         // Counted when it starts: the client gives up long before the answer comes.
         state.count(Outcome::Hang);
         tracing::debug!(
-            message_id = msg_id,
+            message_id = message_id(&msg_id),
             outcome = Outcome::Hang.as_str(),
             "send"
         );
@@ -131,24 +131,37 @@ fn finish(
 ) -> HttpResponse {
     state.count(outcome);
     // Every request, so at debug: `GET /_sim/stats` counts them.
-    tracing::debug!(message_id = msg_id, outcome = outcome.as_str(), "send");
+    tracing::debug!(
+        message_id = message_id(msg_id),
+        outcome = outcome.as_str(),
+        "send"
+    );
     response
 }
 
 /// Answers a request that fails the contract; the reason is logged and sent back.
 fn refuse(state: &SimState, msg_id: &str, outcome: Outcome, reason: &str) -> HttpResponse {
     state.count(outcome);
-    tracing::info!(
-        message_id = msg_id,
-        outcome = outcome.as_str(),
-        reason,
-        "send"
-    );
+    match message_id(msg_id) {
+        Some(id) => tracing::info!(message_id = id, outcome = outcome.as_str(), reason, "send"),
+        // Not a number: kept as sent, so the refusal can be matched with the request.
+        None => tracing::info!(
+            message_id_sent = msg_id,
+            outcome = outcome.as_str(),
+            reason,
+            "send"
+        ),
+    }
     let status = match outcome {
         Outcome::Unauthorized => StatusCode::UNAUTHORIZED,
         _ => StatusCode::BAD_REQUEST,
     };
     error(status, reason)
+}
+
+/// The message id of the path as logs carry it: a number, like the services' `message_id`.
+fn message_id(msg_id: &str) -> Option<i64> {
+    msg_id.parse().ok()
 }
 
 fn parse(msg_id: &str, body: &[u8]) -> Result<Msg, String> {

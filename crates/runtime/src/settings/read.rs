@@ -78,7 +78,8 @@ pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, Se
                 .choice("probe_sim.outage_mode", &["unavailable", "drop"])?
                 .to_owned(),
             workers: reader.optional_whole("probe_sim.workers", 1..=256)?,
-            log_format: log_format("probe_sim.log_format", LogFormat::Text)?,
+            // The simulator logs like the services: JSON in the production profile.
+            log_format: log_format("probe_sim.log_format", profile_format)?,
         },
         unknown_variables: Vec::new(),
     })

@@ -48,6 +48,7 @@ type Conn = PgConnection;
 pub struct PgStore {
     pool: Pool,
     redactor: Redactor,
+    schema: crate::schema_status::SchemaCurrent,
 }
 
 impl fmt::Debug for PgStore {
@@ -99,7 +100,11 @@ impl PgStore {
                 redactor: redactor.clone(),
             }))
             .build_unchecked(ConnectionManager::new(url));
-        Ok(Self { pool, redactor })
+        Ok(Self {
+            pool,
+            redactor,
+            schema: crate::schema_status::SchemaCurrent::default(),
+        })
     }
 
     fn conn(&self) -> StoreResult<Pooled> {
@@ -134,6 +139,11 @@ impl PgStore {
 impl Ping for PgStore {
     fn ping(&self) -> StoreResult<()> {
         crate::ping(&mut *self.conn()?)
+    }
+
+    fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        self.schema
+            .pending(|| crate::schema_status::pending_on_postgres(&mut *self.conn()?, &MIGRATIONS))
     }
 }
 

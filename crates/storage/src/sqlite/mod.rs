@@ -89,6 +89,7 @@ pub(crate) fn create_database_if_missing(url: &str) -> StoreResult<bool> {
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: Pool,
+    schema: crate::schema_status::SchemaCurrent,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -155,7 +156,10 @@ impl SqliteStore {
                 busy_timeout: options.acquire_timeout,
             }))
             .build_unchecked(ConnectionManager::new(path));
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            schema: crate::schema_status::SchemaCurrent::default(),
+        })
     }
 
     fn conn(&self) -> StoreResult<Pooled> {
@@ -201,6 +205,11 @@ impl SqliteStore {
 impl Ping for SqliteStore {
     fn ping(&self) -> StoreResult<()> {
         SqliteStore::ping(self)
+    }
+
+    fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+        self.schema
+            .pending(|| crate::schema_status::pending_on_sqlite(&mut *self.conn()?, &MIGRATIONS))
     }
 }
 

@@ -17,6 +17,7 @@ mod pipeline_expand;
 mod pipeline_outbox;
 mod pipeline_replan;
 mod pipeline_sender;
+mod schema_status;
 mod sessions;
 mod sqlite;
 mod tags;
