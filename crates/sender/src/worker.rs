@@ -27,7 +27,8 @@ pub(crate) struct Worker {
     pub(crate) mailings: MailingStates,
     pub(crate) probe: ProbeClient,
     pub(crate) breaker: Breaker,
-    pub(crate) limiter: Option<RateLimiter>,
+    /// `None` without a rate limit: the hot path then checks nothing else.
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
     pub(crate) in_flight: Arc<Semaphore>,
     pub(crate) outcomes: OutcomeSender,
     pub(crate) retry: RetryPolicy,
