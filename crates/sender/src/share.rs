@@ -6,8 +6,8 @@
 //! sender, after each beat, sets its bucket (see [`crate::limiter`]) to [`share_of`] the limit
 //! among the live senders, itself included. Why the sum stays below the limit:
 //!
-//! - **Steady state**: the shares add up to [`aim`] minus one token per sender, which leaves
-//!   room for each bucket's burst of one; [`HEADROOM`] is left for what the network and the
+//! - **Steady state**: the shares add up to [`aim`] minus two tokens per sender, which leaves
+//!   room for each bucket's burst of two; [`HEADROOM`] is left for what the network and the
 //!   machines add between a token being taken and its request arriving at the provider.
 //! - **A sender starts** (or comes back after its share lapsed): it counts in the others'
 //!   shares from their first beat after its registration, but takes no token before it saw
@@ -24,7 +24,7 @@
 //! Senders should run with the same limit: each shares its own among all live senders.
 //! Without a limit (0) a sender neither beats nor is counted: nothing to share.
 
-use crate::limiter::{RateLimiter, Share};
+use crate::limiter::{CAPACITY, RateLimiter, Share};
 use chrono::{DateTime, Utc};
 use mailing_domain::store::{BeatView, SenderBeat, SenderStore};
 use mailing_runtime::blocking;
@@ -53,14 +53,14 @@ pub fn aim(limit: u32) -> f64 {
 }
 
 /// A sender's rate when `live` senders (itself included) share `limit`: its part of the aim
-/// less the one token its bucket may burst (see [`crate::limiter`]), so `live` buckets take at
+/// less the tokens its bucket may burst (see [`crate::limiter`]), so `live` buckets take at
 /// most the aim in any second. With a limit so small that the bursts would eat more than half
-/// the aim (below about two requests per second per sender) the rates keep half the aim and
+/// the aim (below about four requests per second per sender) the rates keep half the aim and
 /// the bursts may exceed the limit within a second, never over longer spans.
 pub fn share_of(limit: u32, live: usize) -> f64 {
     let aim = aim(limit);
     let live = live.max(1) as f64;
-    (aim - live).max(aim / 2.0) / live
+    (aim - CAPACITY * live).max(aim / 2.0) / live
 }
 
 /// Where a sender stands in the sharing (see the module's documentation).
@@ -255,13 +255,13 @@ mod tests {
     }
 
     #[test]
-    fn shares_leave_one_token_per_sender_and_the_headroom() {
+    fn shares_leave_the_bursts_and_the_headroom() {
         assert_eq!(aim(200), 180.0);
-        assert_eq!(share_of(200, 1), 179.0);
-        assert_eq!(share_of(200, 3), 59.0);
-        assert_eq!(share_of(200, 0), 179.0, "counts itself at least");
+        assert_eq!(share_of(200, 1), 178.0);
+        assert_eq!(share_of(200, 3), 58.0);
+        assert_eq!(share_of(200, 0), 178.0, "counts itself at least");
         for live in 1..=40 {
-            let total = share_of(200, live) * live as f64 + live as f64;
+            let total = share_of(200, live) * live as f64 + CAPACITY * live as f64;
             assert!(total <= aim(200) + 1e-9, "{live} senders: {total}");
         }
         // Too small a limit for the bursts: half the aim is kept for the rates.
@@ -276,7 +276,7 @@ mod tests {
         assert_eq!(first.share.per_second, 0.0);
         assert!(first.beat_now, "the reference is taken at once");
         let second = membership.beat(&view(5, &[]), t0, t0 + Duration::from_millis(5));
-        assert_eq!(second.share.per_second, 179.0);
+        assert_eq!(second.share.per_second, 178.0);
         assert_eq!(second.share.until, t0 + LEASE - STOP_MARGIN);
         assert!(!second.beat_now);
     }
@@ -316,7 +316,7 @@ mod tests {
         let still = membership.beat(&view(1500, &[-300]), ms(1500), ms(1501));
         assert_eq!(still.share.per_second, 0.0);
         let gone = membership.beat(&view(1750, &[]), ms(1750), ms(1751));
-        assert_eq!(gone.share.per_second, 179.0);
+        assert_eq!(gone.share.per_second, 178.0);
     }
 
     #[test]

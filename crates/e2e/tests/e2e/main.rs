@@ -41,6 +41,7 @@ mod local_time;
 mod mailing_changes;
 mod observability;
 mod outbox;
+mod rate_limit;
 mod reclaim;
 mod secrets;
 mod send_window;
