@@ -7,9 +7,11 @@
 //! blocking pool. Rules the database enforces (uniqueness, references) come back as
 //! [`Rejection`]s, so a caller learns why a write was refused without checking first.
 
+mod heartbeats;
 mod pipeline;
 mod records;
 
+pub use heartbeats::*;
 pub use pipeline::*;
 pub use records::*;
 
@@ -380,7 +382,7 @@ pub trait SchedulerStore: Ping + MessageTotals + Send + Sync + 'static {
 }
 
 /// What the sender reads and writes.
-pub trait SenderStore: Ping + Send + Sync + 'static {
+pub trait SenderStore: Ping + SenderHeartbeats + Send + Sync + 'static {
     /// The messages with their client and mailing; ids that do not exist are absent.
     fn load_for_send(&self, ids: &[MessageId]) -> StoreResult<Vec<SendTask>>;
     /// The current schedule and state of mailings; deleted or missing ones are absent.

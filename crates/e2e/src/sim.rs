@@ -89,6 +89,18 @@ impl SimClient {
         self.json("/_sim/stats").await
     }
 
+    /// How many requests (any answer) arrived in each millisecond, by the simulator's clock:
+    /// (milliseconds since the epoch, requests), ascending.
+    pub async fn arrivals(&self) -> Vec<(i64, u32)> {
+        #[derive(Deserialize)]
+        struct Arrivals {
+            per_millisecond: Vec<(i64, u32)>,
+        }
+        self.json::<Arrivals>("/_sim/arrivals")
+            .await
+            .per_millisecond
+    }
+
     /// Every id answered OK with its count, ascending.
     pub async fn received(&self) -> BTreeMap<i64, u32> {
         let mut all = BTreeMap::new();

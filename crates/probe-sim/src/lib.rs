@@ -6,6 +6,7 @@
 //! The admin API under `/_sim/` takes no credentials: the simulator is a test and development
 //! tool and must never be exposed beyond the network of the tests or the developer.
 
+pub mod arrivals;
 pub mod faults;
 pub mod record;
 pub mod routes;

@@ -52,6 +52,7 @@ impl Simulator {
                         .route("/config", web::put().to(admin::put_config))
                         .route("/outage", web::post().to(admin::post_outage))
                         .route("/stats", web::get().to(admin::get_stats))
+                        .route("/arrivals", web::get().to(admin::get_arrivals))
                         .route("/received", web::get().to(admin::list_received))
                         .route("/received", web::delete().to(admin::delete_received))
                         .route("/received/{id}", web::get().to(admin::get_received)),

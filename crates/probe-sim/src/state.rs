@@ -2,6 +2,7 @@
 //! changes them, so a request sees one consistent set), the request counters and the record of
 //! deliveries. Tests that run the simulator in-process may drive it through this type directly.
 
+use crate::arrivals::Arrivals;
 use crate::faults::{Faults, FaultsError, FaultsPatch, OutageWindow};
 use crate::record::{Recorder, Totals};
 use crate::token::Verifier;
@@ -137,6 +138,7 @@ pub struct SimState {
     sequence: AtomicU64,
     counters: Counters,
     recorder: Recorder,
+    arrivals: Arrivals,
 }
 
 impl SimState {
@@ -151,6 +153,7 @@ impl SimState {
             sequence: AtomicU64::new(0),
             counters: Counters::default(),
             recorder: Recorder::default(),
+            arrivals: Arrivals::default(),
         }
     }
 
@@ -236,6 +239,7 @@ impl SimState {
     /// Counts a request to the send endpoint; the guard counts it out of flight when dropped,
     /// also when the client gives up and the request is abandoned.
     pub fn begin_request(&self) -> InFlight<'_> {
+        self.arrivals.record(Utc::now());
         self.counters.requests_total.fetch_add(1, Ordering::Relaxed);
         let now = self.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.counters
@@ -250,6 +254,11 @@ impl SimState {
 
     pub fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    /// When each request arrived, whatever its answer.
+    pub fn arrivals(&self) -> &Arrivals {
+        &self.arrivals
     }
 
     pub fn stats(&self) -> Stats {
@@ -282,6 +291,7 @@ impl SimState {
     /// flight stay counted as in flight. The settings and the decision sequence are kept.
     pub fn reset(&self) {
         self.recorder.clear();
+        self.arrivals.clear();
         self.counters.requests_total.store(0, Ordering::Relaxed);
         self.counters.max_in_flight.store(
             self.counters.in_flight.load(Ordering::Relaxed),
@@ -372,7 +382,9 @@ mod tests {
         let _request = state.begin_request();
         state.count(Outcome::Ok);
         state.recorder().record(1, 2, "t", Utc::now());
+        assert_eq!(state.arrivals().per_millisecond().len(), 1);
         state.reset();
+        assert!(state.arrivals().per_millisecond().is_empty());
         let stats = state.stats();
         assert_eq!(stats.requests_total, 0);
         assert_eq!(stats.received_ok_total, 0);

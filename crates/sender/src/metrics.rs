@@ -65,6 +65,14 @@ pub fn register() {
         "Attempts holding a concurrency permit (in a probe request, or waiting for their outcome to be committed)"
     );
     metrics::describe_gauge!(
+        "mailing_sender_rate_share",
+        "Probe requests per second this sender may make: its share of MAILING_SENDER_RATE_LIMIT among the live senders (0 while joining or unable to beat; absent without a limit)"
+    );
+    metrics::describe_gauge!(
+        "mailing_sender_live_senders",
+        "Live senders sharing the rate limit, as this sender's last heartbeat counted them (absent without a limit)"
+    );
+    metrics::describe_gauge!(
         "mailing_sender_claims_held",
         "Messages this sender holds claims on (loaded and not yet settled)"
     );
@@ -126,6 +134,11 @@ impl Sampler for SenderGauges {
         metrics::gauge!("mailing_sender_in_flight")
             .set(self.concurrency.saturating_sub(free) as f64);
         metrics::gauge!("mailing_sender_claims_held").set(self.worker.held.len() as f64);
+        if let Some(limiter) = &self.worker.limiter {
+            let (share, live) = limiter.share_at(std::time::Instant::now());
+            metrics::gauge!("mailing_sender_rate_share").set(share);
+            metrics::gauge!("mailing_sender_live_senders").set(live as f64);
+        }
         // Read from memory, it cannot fail; the timestamp still shows a scrape that ran out of
         // time before this sampler was asked.
         sample_succeeded(SAMPLER);

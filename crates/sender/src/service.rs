@@ -6,6 +6,7 @@ use crate::breaker::{Breaker, OpenReason};
 use crate::decide::RetryPolicy;
 use crate::limiter::RateLimiter;
 use crate::probe::ProbeClient;
+use crate::share::{self, Heartbeat};
 use crate::worker::{Handled, Worker};
 use crate::writer::{self, Batching, WriterHandle};
 use anyhow::Context as _;
@@ -24,6 +25,8 @@ pub struct SenderService {
     worker: Arc<Worker>,
     writer: WriterHandle,
     renewal: JoinHandle<()>,
+    /// `None` without a rate limit: nothing to share.
+    heartbeat: Option<Heartbeat>,
     bus: Arc<dyn Bus>,
     stop: Stop,
     prefetch: u16,
@@ -63,6 +66,14 @@ impl SenderService {
             sender.claim_renew,
             stop.clone(),
         ));
+        let limiter = RateLimiter::new(sender.rate_limit).map(Arc::new);
+        let heartbeat = limiter.as_ref().map(|limiter| {
+            Heartbeat::spawn(
+                store.clone(),
+                limiter.clone(),
+                share::identity(sender.rate_limit),
+            )
+        });
         let worker = Arc::new(Worker {
             store: store.clone(),
             held,
@@ -78,7 +89,7 @@ impl SenderService {
                 sender.breaker_cooldown,
                 sender.token_pause,
             ),
-            limiter: RateLimiter::new(sender.rate_limit),
+            limiter,
             in_flight: Arc::new(Semaphore::new(sender.concurrency)),
             outcomes,
             retry: RetryPolicy {
@@ -110,6 +121,7 @@ impl SenderService {
             worker,
             writer,
             renewal,
+            heartbeat,
             bus,
             stop,
             prefetch: sender.prefetch(),
@@ -157,6 +169,11 @@ impl SenderService {
         // Every attempt holds a permit: owning them all means none is in flight.
         let permits = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
         let _all = self.worker.in_flight.acquire_many(permits).await;
+        // No request goes out any more: hand this sender's share to the others. Not earlier,
+        // as the attempts finishing after the signal still take tokens.
+        if let Some(heartbeat) = self.heartbeat {
+            heartbeat.leave().await;
+        }
         // The writer acknowledges each job after its outcomes are committed.
         self.writer.finish().await;
         let _ = self.renewal.await;

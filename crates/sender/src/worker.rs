@@ -27,7 +27,8 @@ pub(crate) struct Worker {
     pub(crate) mailings: MailingStates,
     pub(crate) probe: ProbeClient,
     pub(crate) breaker: Breaker,
-    pub(crate) limiter: Option<RateLimiter>,
+    /// `None` without a rate limit: the hot path then checks nothing else.
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
     pub(crate) in_flight: Arc<Semaphore>,
     pub(crate) outcomes: OutcomeSender,
     pub(crate) retry: RetryPolicy,
@@ -228,12 +229,17 @@ impl Worker {
             let kind = OutcomeKind::Deferred { next_attempt_at };
             return self.settle(claimed, kind, Some(permit)).await;
         }
+        let mailing_id = claimed.task.mailing_id;
         if let Some(limiter) = &self.limiter {
+            // The provider counts requests as they arrive: a database read between the token
+            // and the request would hold back every request with a token behind it and let
+            // them go at once. Reading the mailing before waiting too keeps the cache fresh,
+            // so the read after the token (which must come after the wait) seldom misses.
+            let _ = self.mailings.get(mailing_id).await;
             limiter.acquire().await;
         }
         // The job was loaded a while ago: take the mailing as it is now (cancelled, new end,
         // new window) and check once more.
-        let mailing_id = claimed.task.mailing_id;
         match self.mailings.get(mailing_id).await {
             Ok(Some(state)) => {
                 claimed.task.schedule = state.schedule;

@@ -43,6 +43,7 @@ mod metrics;
 mod observability;
 mod outbox;
 mod production;
+mod rate_limit;
 mod reclaim;
 mod secrets;
 mod send_window;

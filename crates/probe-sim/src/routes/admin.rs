@@ -127,6 +127,12 @@ pub async fn get_received(state: Data<SimState>, id: Path<String>) -> HttpRespon
     }
 }
 
+/// `{"per_millisecond": [[ms since the epoch, requests], ...]}`: when every request to the
+/// send endpoint arrived, whatever its answer, for checking the rate the provider saw.
+pub async fn get_arrivals(state: Data<SimState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "per_millisecond": state.arrivals().per_millisecond() }))
+}
+
 /// Forgets the deliveries and zeroes the counters; the fault settings stay.
 pub async fn delete_received(state: Data<SimState>) -> HttpResponse {
     state.reset();

@@ -129,6 +129,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sender_heartbeats (sender_id) {
+        sender_id -> Int8,
+        host -> Text,
+        pid -> Int4,
+        rate_limit -> Int4,
+        started_at -> Timestamptz,
+        beat_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(client_tags -> clients (client_id));
 diesel::joinable!(client_tags -> tags (tag_id));
 diesel::joinable!(mailings -> client_filters (client_filter_id));
@@ -240,6 +251,10 @@ mod tests {
             (
                 "admin_sessions",
                 declared(admin_sessions::table.select(admin_sessions::all_columns)),
+            ),
+            (
+                "sender_heartbeats",
+                declared(sender_heartbeats::table.select(sender_heartbeats::all_columns)),
             ),
         ];
         let tables_len = tables.len();

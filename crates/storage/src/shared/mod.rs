@@ -19,6 +19,7 @@ use super::{Backend, BackendStore, Conn, dialect, pipeline, schema};
 
 mod client_filters;
 mod clients;
+mod heartbeats;
 mod mailings;
 mod messages;
 mod operators;

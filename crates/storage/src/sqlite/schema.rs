@@ -130,6 +130,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sender_heartbeats (sender_id) {
+        sender_id -> BigInt,
+        host -> Text,
+        pid -> Integer,
+        rate_limit -> Integer,
+        started_at -> TimestamptzSqlite,
+        beat_at -> TimestamptzSqlite,
+    }
+}
+
 diesel::joinable!(client_tags -> clients (client_id));
 diesel::joinable!(client_tags -> tags (tag_id));
 diesel::joinable!(mailings -> client_filters (client_filter_id));
@@ -227,7 +238,7 @@ mod tests {
         let lite = sqlite_shape(
             &mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap(),
         );
-        assert_eq!(postgres.len(), 11, "{postgres:?}");
+        assert_eq!(postgres.len(), 12, "{postgres:?}");
         assert_eq!(lite, postgres);
     }
 
@@ -312,6 +323,10 @@ mod tests {
             (
                 "admin_sessions",
                 declared(admin_sessions::table.select(admin_sessions::all_columns)),
+            ),
+            (
+                "sender_heartbeats",
+                declared(sender_heartbeats::table.select(sender_heartbeats::all_columns)),
             ),
         ];
         assert_eq!(tables.len(), migrated.len(), "a table is missing here");

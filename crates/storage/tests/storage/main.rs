@@ -5,6 +5,7 @@ mod backend;
 mod client_filters;
 mod clients;
 mod connect;
+mod heartbeats;
 mod helpers;
 mod mailings;
 mod message_counts;
