@@ -31,6 +31,9 @@ COPY crates crates
 COPY migrations migrations
 COPY docs/openapi.json docs/openapi.json
 COPY fixtures fixtures
+# The commit mailing_build_info reports: the image holds no .git to read it from.
+ARG REVISION=unknown
+ENV MAILING_BUILD_COMMIT=${REVISION}
 # The target directory is a cache mount (kept between builds, absent from the image), so the
 # binaries are copied out of it in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \

@@ -53,9 +53,15 @@ async fn main() {
         }
         return;
     }
-    let settings = process::start(Program::Api);
     let command = cli.command.unwrap_or(Command::Serve);
-    process::run(Program::Api, &settings, run(command, &settings)).await;
+    // The database chores need the database and nothing else: not the api's secrets, which
+    // a migration Job or an init container does not get.
+    let program = match command {
+        Command::Migrate | Command::WaitForMigrations { .. } => Program::DatabaseTask,
+        _ => Program::Api,
+    };
+    let settings = process::start(program);
+    process::run(program, &settings, run(command, &settings)).await;
 }
 
 async fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {

@@ -71,6 +71,10 @@ mod tests {
                 }
             }
         }
+
+        fn pending_migrations(&self) -> StoreResult<Vec<String>> {
+            Ok(Vec::new())
+        }
     }
 
     fn value(text: &str, name: &str) -> f64 {

@@ -44,6 +44,10 @@ pub enum Program {
     ProbeSim,
     /// `mailing`: the components `MAILING_COMPONENTS` names, in one process.
     AllInOne,
+    /// `mailing-api migrate` and `wait-for-migrations`: one-off database chores that run no
+    /// component, so a migration Job or an init container needs the database's address and
+    /// none of the api's secrets.
+    DatabaseTask,
 }
 
 impl Program {
@@ -55,6 +59,7 @@ impl Program {
             Program::Sender => "mailing-sender",
             Program::ProbeSim => "probe-sim",
             Program::AllInOne => "mailing",
+            Program::DatabaseTask => "mailing-api",
         }
     }
 }
@@ -144,6 +149,7 @@ impl Settings {
             Program::Sender => component == Component::Sender,
             Program::ProbeSim => component == Component::Sim,
             Program::AllInOne => self.all_in_one.components.contains(&component),
+            Program::DatabaseTask => false,
         }
     }
 }

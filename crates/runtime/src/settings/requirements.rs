@@ -16,7 +16,11 @@ pub(super) fn check(
 ) -> Result<(), SettingsError> {
     let runs = |component| settings.runs(program, component);
     let in_process = matches!(settings.bus.address, BusAddress::InProcess { .. });
-    if in_process && program != Program::AllInOne && program != Program::ProbeSim {
+    let uses_bus = !matches!(
+        program,
+        Program::AllInOne | Program::ProbeSim | Program::DatabaseTask
+    );
+    if in_process && uses_bus {
         return Err(reader.invalid(
             "bus.url",
             None,

@@ -588,3 +588,14 @@ fn trusted_proxies_are_addresses_or_blocks() {
     assert_eq!(bad.setting, "MAILING_TRUSTED_PROXIES");
     assert!(bad.problem.contains("\"proxy.local\""), "{}", bad.problem);
 }
+
+#[test]
+fn database_tasks_need_no_api_secret_in_production() {
+    let production = [("MAILING_PROFILE", "production")];
+    assert_eq!(
+        error(Program::Api, &production).setting,
+        "MAILING_ADMIN_PASSWORD"
+    );
+    let task = load(Program::DatabaseTask, &production).expect("a migration needs no secret");
+    assert!(!Component::ALL.iter().any(|c| task.runs(Program::DatabaseTask, *c)));
+}
