@@ -597,5 +597,9 @@ fn database_tasks_need_no_api_secret_in_production() {
         "MAILING_ADMIN_PASSWORD"
     );
     let task = load(Program::DatabaseTask, &production).expect("a migration needs no secret");
-    assert!(!Component::ALL.iter().any(|c| task.runs(Program::DatabaseTask, *c)));
+    assert!(
+        !Component::ALL
+            .iter()
+            .any(|c| task.runs(Program::DatabaseTask, *c))
+    );
 }
