@@ -768,7 +768,10 @@ def check_build(where: str, resources: list[dict], known_vars: dict, complete: b
                 elif isinstance(port, int) and port not in numbers:
                     P.add(where, "probe-port", f"{cname}: {probe_name} uses port {port}, which the container does not expose")
             if wl["kind"] == "Deployment" and container in main_containers:
-                for probe_name, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+                # The api's load balancer leaves the broker out: it accepts writes into the outbox
+                # while RabbitMQ is away.
+                ready_path = "/readyz?exclude=broker" if binary_of_image(container.get("image", "")) == "mailing-api" else "/readyz"
+                for probe_name, path in (("livenessProbe", "/healthz"), ("readinessProbe", ready_path)):
                     got = ((container.get(probe_name) or {}).get("httpGet") or {}).get("path")
                     if got != path:
                         P.add(where, "probes", f"{cname}: {probe_name} must GET {path} (has {got})")

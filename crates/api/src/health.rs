@@ -1,7 +1,8 @@
 //! Liveness, readiness and the documentation entry points; none of them needs a token.
 
-use crate::error::ErrorBody;
+use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::state::AppState;
+use actix_web::ResponseError as _;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, Accept, Header as _};
@@ -59,12 +60,46 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
+/// The checks `/readyz?exclude=…` may leave out, as Kubernetes' own health endpoints allow.
+const EXCLUDABLE: &[&str] = &["broker"];
+
+/// What `/readyz` was asked to leave out.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ReadyQuery {
+    #[serde(default)]
+    exclude: Option<String>,
+}
+
 /// Whether the instance should get traffic: its database answers and holds every migration
 /// this binary carries, its broker is connected, and the database is prepared (admin account
 /// in place). A 503 says why in `reason` (and `database`, `broker`, `pending_migrations`).
 /// A schema behind is asked about on every call, so the instance becomes ready as soon as the
 /// release's migration job ran; once current, it is not asked again.
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+///
+/// `?exclude=broker` leaves the broker out: the api keeps accepting writes while RabbitMQ is
+/// away (their events wait in the outbox), so its load balancer's probe asks that way and a
+/// broker outage does not take every api replica out of service, while `/readyz` itself, and
+/// every alert on it, still tells the whole truth.
+pub async fn readyz(state: web::Data<AppState>, query: web::Query<ReadyQuery>) -> HttpResponse {
+    let mut exclude_broker = false;
+    for check in query.exclude.iter().flat_map(|list| list.split(',')) {
+        match check.trim() {
+            "broker" => exclude_broker = true,
+            "" => {}
+            other => {
+                let problem = FieldError::new(
+                    "exclude",
+                    "unknown_check",
+                    format!(
+                        "names \"{other}\", which is not a check that may be left out; it may \
+                         name: {}, for example exclude=broker",
+                        EXCLUDABLE.join(", ")
+                    ),
+                );
+                return ApiError::invalid_query(vec![problem]).error_response();
+            }
+        }
+    }
     let not_ready = |database: &str, broker: &str, why: NotReady| {
         let mut body = why.body();
         if let Some(fields) = body.as_object_mut() {
@@ -82,7 +117,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         };
         return not_ready(database, broker, why);
     }
-    if !state.bus.is_connected() {
+    if !exclude_broker && !state.bus.is_connected() {
         return not_ready("ok", broker, NotReady::because("broker unreachable"));
     }
     if !state.prepared.is_done() {
@@ -92,7 +127,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             NotReady::because("preparing the database (admin account)"),
         );
     }
-    HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok" }))
+    HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok", "broker": broker }))
 }
 
 /// Paths that answer before the database is prepared: they need no database.

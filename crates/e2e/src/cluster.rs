@@ -39,12 +39,14 @@ impl Service {
         Service::Sender,
     ];
 
-    /// Where the service answers once it can do its work: the api needs its database, the
-    /// workers their database and broker.
+    /// Where the service answers once it can do its work, as a load balancer asks: the api
+    /// needs its database (writes wait in the outbox while the broker is away), the workers
+    /// their database and broker.
     fn ready_path(self) -> &'static str {
         match self {
             Service::ProbeSim => "/healthz",
-            Service::Api | Service::Scheduler | Service::Sender => "/readyz",
+            Service::Api => "/readyz?exclude=broker",
+            Service::Scheduler | Service::Sender => "/readyz",
         }
     }
 }

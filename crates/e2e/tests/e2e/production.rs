@@ -339,6 +339,26 @@ async fn an_unreachable_broker_makes_every_service_unready() {
             service.name
         );
     }
+    // The api's load balancer leaves the broker out: writes wait in the outbox meanwhile.
+    let api = &services[0];
+    assert_eq!(api.name, "api");
+    let url = api.ready_url();
+    let body = answers(
+        &format!("{url}?exclude=broker"),
+        200,
+        |_| true,
+        &mut running[0],
+    )
+    .await;
+    assert_eq!(body["broker"], "disconnected", "{body}");
+    let body = answers(
+        &format!("{url}?exclude=database"),
+        400,
+        |_| true,
+        &mut running[0],
+    )
+    .await;
+    assert_eq!(body["details"][0]["field"], "exclude", "{body}");
     drop(running);
     for service in &services {
         json_lines(&dir.join(format!("{}.log", service.name)));
