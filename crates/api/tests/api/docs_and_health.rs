@@ -264,7 +264,10 @@ async fn health_and_readiness() {
     let health = body(app.get_without_token("/healthz").await, StatusCode::OK).await;
     assert_eq!(health, json!({ "status": "ok" }));
     let ready = body(app.get_without_token("/readyz").await, StatusCode::OK).await;
-    assert_eq!(ready, json!({ "status": "ready", "database": "ok" }));
+    assert_eq!(
+        ready,
+        json!({ "status": "ready", "database": "ok", "broker": "connected" })
+    );
 }
 
 /// PostgreSQL only: a SQLite file stays readable to the connections that have it open.
