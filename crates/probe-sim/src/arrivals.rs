@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
-/// Milliseconds kept: the last ten minutes of continuous traffic (a few MiB); older ones go.
-const MAX_MILLISECONDS: usize = 600_000;
+/// Milliseconds kept: the last two minutes of continuous traffic (under 2 MiB), more than a
+/// rate check looks at; older ones go. The simulator built into `mailing` keeps this too.
+const MAX_MILLISECONDS: usize = 120_000;
 
 #[derive(Debug, Default)]
 pub struct Arrivals {
