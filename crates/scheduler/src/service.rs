@@ -16,6 +16,8 @@ use tokio::sync::Notify;
 
 pub struct SchedulerService {
     scheduler: Arc<Scheduler>,
+    /// Asked whether the schema holds this release's migrations before each tick.
+    store: Arc<dyn SchedulerStore>,
     bus: Arc<dyn Bus>,
     stop: Stop,
     tick: Duration,
@@ -48,7 +50,7 @@ impl SchedulerService {
         }));
         let dependencies = metrics::watch_dependencies(store.clone(), bus.clone());
         let scheduler = Arc::new(Scheduler::new(
-            store,
+            store.clone(),
             bus.clone(),
             settings.scheduler.claim_batch,
             settings.scheduler.job_size,
@@ -56,6 +58,7 @@ impl SchedulerService {
         ));
         Ok(Self {
             scheduler,
+            store,
             bus,
             stop,
             tick: settings.scheduler.tick,
@@ -76,6 +79,7 @@ impl SchedulerService {
             self.stop.clone(),
         ));
         let mut stop = self.stop.clone();
+        let mut schema = SchemaGate::default();
         let mut interval = tokio::time::interval(self.tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -83,6 +87,9 @@ impl SchedulerService {
                 () = stop.requested() => break,
                 _ = interval.tick() => {}
                 () = wake.notified() => {}
+            }
+            if !schema.allows_tick(&self.store).await {
+                continue;
             }
             match self.scheduler.tick(Utc::now()).await {
                 Ok(report) if report != Default::default() => tracing::debug!(
@@ -102,5 +109,46 @@ impl SchedulerService {
         self.health.stop().await;
         self.bus.close().await;
         Ok(())
+    }
+}
+
+/// Holds the ticks back while the database lacks migrations this release carries (a new
+/// release started before its migration ran): every tick would fail on a missing table, fill
+/// the log and count as a tick failure, which pages. Says so once, and once more when the
+/// schema is current. A current schema stays current (schemas are not rolled back under a
+/// running release), so once it is, the ticks pass without asking.
+#[derive(Default)]
+struct SchemaGate {
+    waiting: bool,
+    current: bool,
+}
+
+impl SchemaGate {
+    async fn allows_tick(&mut self, store: &Arc<dyn SchedulerStore>) -> bool {
+        if self.current {
+            return true;
+        }
+        match mailing_runtime::blocking::call(store, |store| store.pending_migrations()).await {
+            Ok(pending) if !pending.is_empty() => {
+                if !self.waiting {
+                    tracing::info!(
+                        pending = pending.len(),
+                        first = %pending[0],
+                        "waiting for this release's migrations before scheduling; run `mailing-api migrate`"
+                    );
+                    self.waiting = true;
+                }
+                false
+            }
+            Ok(_) => {
+                if std::mem::take(&mut self.waiting) {
+                    tracing::info!("the database schema is current; scheduling");
+                }
+                self.current = true;
+                true
+            }
+            // The tick finds out and counts it: an unreachable database is a failure.
+            Err(_) => true,
+        }
     }
 }

@@ -317,6 +317,19 @@ async fn services_are_unready_until_the_release_migrations_ran() {
         let lines = json_lines(&dir.join(format!("{}.log", service.name)));
         assert!(!lines.is_empty(), "{} logged nothing", service.name);
     }
+    // The scheduler waited instead of failing a tick on the missing tables.
+    let scheduler = json_lines(&dir.join("scheduler.log"));
+    let said = |text: &str| {
+        scheduler
+            .iter()
+            .any(|line| line["message"].as_str().is_some_and(|m| m.contains(text)))
+    };
+    assert!(
+        said("waiting for this release's migrations"),
+        "{scheduler:?}"
+    );
+    assert!(said("the database schema is current"), "{scheduler:?}");
+    assert!(!said("tick failed"), "{scheduler:?}");
 }
 
 /// A broker that does not answer makes every service unready, naming the broker.
