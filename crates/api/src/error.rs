@@ -266,6 +266,12 @@ impl From<Rejection> for ApiError {
                 conflict("tag_in_use", format!("{message}; {next}"), vec![])
             }
             Rejection::MailingFinished => conflict("mailing_finished", &message, vec![]),
+            Rejection::MailingOver(_) => conflict("mailing_over", &message, vec![]),
+            Rejection::NoResendRecipients => ApiError::Validation(vec![FieldError::new(
+                "statuses",
+                "no_recipients",
+                format!("{message}; pick other statuses, e.g. [\"failed\", \"expired\"]"),
+            )]),
             Rejection::MailingLocked(UpdateRefused::NotEditable(_)) => {
                 conflict("mailing_not_editable", &message, vec![])
             }

@@ -267,7 +267,7 @@ pub fn catalog() -> Vec<Documented> {
         detail(
             Only(vec!["listMailings"]),
             "`status` is not a mailing status",
-            || refusal(parse_query::<MailingListQuery>("status=paused").and_then(|q| q.parse())),
+            || refusal(parse_query::<MailingListQuery>("status=sleeping").and_then(|q| q.parse())),
         ),
         detail(
             Only(vec!["listClients"]),
@@ -652,6 +652,8 @@ mod tests {
             Rejection::MailingLocked(UpdateRefused::NotEditable(MailingStatus::Cancelled)),
             Rejection::MailingLocked(UpdateRefused::RunningFieldsLocked(vec![])),
             Rejection::MailingFinished,
+            Rejection::MailingOver(MailingStatus::Finished),
+            Rejection::NoResendRecipients,
             Rejection::Invalid {
                 field: "end_at",
                 rule: Invalid::InPast,
@@ -672,6 +674,8 @@ mod tests {
                 | Rejection::UnknownClientFilter
                 | Rejection::MailingLocked(_)
                 | Rejection::MailingFinished
+                | Rejection::MailingOver(_)
+                | Rejection::NoResendRecipients
                 | Rejection::Invalid { .. } => {}
             }
             let error = ApiError::from(rejection);

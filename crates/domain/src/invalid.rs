@@ -31,6 +31,10 @@ pub enum Invalid {
     InPast,
     #[error("must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z")]
     OutOfRange,
+    #[error("must be a whole number from {min} to {max}")]
+    Range { min: u64, max: u64 },
+    #[error("must be a number from 0 up to but not including 1, such as 0.8")]
+    ShareRange,
 }
 
 impl Invalid {
@@ -49,6 +53,8 @@ impl Invalid {
             Invalid::TooMany { .. } => "too_many",
             Invalid::InPast => "in_past",
             Invalid::OutOfRange => "out_of_range",
+            Invalid::Range { .. } => "out_of_range",
+            Invalid::ShareRange => "out_of_range",
         }
     }
 }

@@ -159,10 +159,13 @@ impl MailingSchedule {
         }
     }
 
-    /// The mailing's status at `now`, given whether it was cancelled.
-    pub fn status(&self, now: DateTime<Utc>, cancelled: bool) -> MailingStatus {
+    /// The mailing's status at `now`, given whether it was cancelled and whether it is paused.
+    /// A pause ends with the mailing: once it has ended everywhere it is finished.
+    pub fn status(&self, now: DateTime<Utc>, cancelled: bool, paused: bool) -> MailingStatus {
         if cancelled {
             MailingStatus::Cancelled
+        } else if paused && now < self.latest_end() {
+            MailingStatus::Paused
         } else if now < self.earliest_start() {
             MailingStatus::Scheduled
         } else if now < self.latest_end() {
@@ -184,20 +187,23 @@ pub struct ClockBounds {
     pub local_now_west: DateTime<Utc>,
 }
 
-/// A mailing's status, derived from its times, "now" and whether it was cancelled.
+/// A mailing's status, derived from its times, "now" and whether it was cancelled or paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MailingStatus {
     Scheduled,
     Running,
+    /// Paused by hand or by itself, before its end: nothing new is sent until it is resumed.
+    Paused,
     Finished,
     Cancelled,
 }
 
 impl MailingStatus {
-    pub const ALL: [MailingStatus; 4] = [
+    pub const ALL: [MailingStatus; 5] = [
         MailingStatus::Scheduled,
         MailingStatus::Running,
+        MailingStatus::Paused,
         MailingStatus::Finished,
         MailingStatus::Cancelled,
     ];
@@ -228,6 +234,7 @@ impl MailingStatus {
         match self {
             MailingStatus::Scheduled => "scheduled",
             MailingStatus::Running => "running",
+            MailingStatus::Paused => "paused",
             MailingStatus::Finished => "finished",
             MailingStatus::Cancelled => "cancelled",
         }
@@ -249,16 +256,20 @@ pub enum MailingField {
     LocalTime,
     SendWindow,
     Filter,
+    FrequencyCap,
+    AutoPause,
 }
 
 impl MailingField {
-    pub const ALL: [MailingField; 6] = [
+    pub const ALL: [MailingField; 8] = [
         MailingField::Text,
         MailingField::StartAt,
         MailingField::EndAt,
         MailingField::LocalTime,
         MailingField::SendWindow,
         MailingField::Filter,
+        MailingField::FrequencyCap,
+        MailingField::AutoPause,
     ];
 
     pub fn name(self) -> &'static str {
@@ -269,15 +280,22 @@ impl MailingField {
             MailingField::LocalTime => "local_time",
             MailingField::SendWindow => "send_window",
             MailingField::Filter => "filter",
+            MailingField::FrequencyCap => "frequency_cap",
+            MailingField::AutoPause => "auto_pause",
         }
     }
 
-    /// Whether the field may still change once the mailing runs: the end, the window and the
-    /// text of messages not yet sent are safe; who receives it and when it started are not.
+    /// Whether the field may still change once the mailing runs: the end, the window, the
+    /// text of messages not yet sent and the rules checked before each attempt are safe; who
+    /// receives it and when it started are not.
     pub fn editable_while_running(self) -> bool {
         matches!(
             self,
-            MailingField::Text | MailingField::EndAt | MailingField::SendWindow
+            MailingField::Text
+                | MailingField::EndAt
+                | MailingField::SendWindow
+                | MailingField::FrequencyCap
+                | MailingField::AutoPause
         )
     }
 }
@@ -287,18 +305,23 @@ impl MailingField {
 pub enum UpdateRefused {
     #[error("a {0} mailing can no longer be changed")]
     NotEditable(MailingStatus),
-    #[error("a running mailing only accepts changes to text, end_at and send_window")]
+    #[error(
+        "a running mailing only accepts changes to text, end_at, send_window, frequency_cap and \
+         auto_pause"
+    )]
     RunningFieldsLocked(Vec<MailingField>),
 }
 
-/// Checks that a mailing in `status` may have `changed` fields changed.
+/// Checks that a mailing in `status` may have `changed` fields changed. `status` is the one its
+/// clock gives (see [`MailingSchedule::status`] without a pause): a paused mailing follows the
+/// rules of a scheduled or running one.
 pub fn check_update(status: MailingStatus, changed: &[MailingField]) -> Result<(), UpdateRefused> {
     if changed.is_empty() {
         return Ok(());
     }
     match status {
         MailingStatus::Scheduled => Ok(()),
-        MailingStatus::Running => {
+        MailingStatus::Running | MailingStatus::Paused => {
             let locked: Vec<_> = changed
                 .iter()
                 .copied()
@@ -331,8 +354,9 @@ mod tests {
             // A new status fails to compile here until it is given a place in ALL.
             MailingStatus::Scheduled => 0,
             MailingStatus::Running => 1,
-            MailingStatus::Finished => 2,
-            MailingStatus::Cancelled => 3,
+            MailingStatus::Paused => 2,
+            MailingStatus::Finished => 3,
+            MailingStatus::Cancelled => 4,
         };
         for (i, status) in MailingStatus::ALL.into_iter().enumerate() {
             assert_eq!(position(status), i, "{status}");
@@ -403,19 +427,36 @@ mod tests {
         let s = MailingSchedule::new(utc(2026, 1, 1, 10, 0), utc(2026, 1, 1, 12, 0), false, None)
             .unwrap();
         assert_eq!(
-            s.status(utc(2026, 1, 1, 9, 59), false),
+            s.status(utc(2026, 1, 1, 9, 59), false, false),
             MailingStatus::Scheduled
         );
         assert_eq!(
-            s.status(utc(2026, 1, 1, 10, 0), false),
+            s.status(utc(2026, 1, 1, 10, 0), false, false),
             MailingStatus::Running
         );
         assert_eq!(
-            s.status(utc(2026, 1, 1, 12, 0), false),
+            s.status(utc(2026, 1, 1, 12, 0), false, false),
             MailingStatus::Finished
         );
         assert_eq!(
-            s.status(utc(2026, 1, 1, 11, 0), true),
+            s.status(utc(2026, 1, 1, 11, 0), true, false),
+            MailingStatus::Cancelled
+        );
+        // Paused until its end, then finished; a cancel wins over a pause.
+        assert_eq!(
+            s.status(utc(2026, 1, 1, 9, 0), false, true),
+            MailingStatus::Paused
+        );
+        assert_eq!(
+            s.status(utc(2026, 1, 1, 11, 0), false, true),
+            MailingStatus::Paused
+        );
+        assert_eq!(
+            s.status(utc(2026, 1, 1, 12, 0), false, true),
+            MailingStatus::Finished
+        );
+        assert_eq!(
+            s.status(utc(2026, 1, 1, 11, 0), true, true),
             MailingStatus::Cancelled
         );
     }
@@ -435,19 +476,19 @@ mod tests {
         assert_eq!(s.end_for(chrono_tz::UTC), utc(2026, 1, 1, 12, 0));
         // Running as soon as the easternmost zone reaches 10:00, until the westernmost passes 12:00.
         assert_eq!(
-            s.status(utc(2025, 12, 31, 20, 0), false),
+            s.status(utc(2025, 12, 31, 20, 0), false, false),
             MailingStatus::Running
         );
         assert_eq!(
-            s.status(utc(2025, 12, 31, 19, 59), false),
+            s.status(utc(2025, 12, 31, 19, 59), false, false),
             MailingStatus::Scheduled
         );
         assert_eq!(
-            s.status(utc(2026, 1, 1, 23, 59), false),
+            s.status(utc(2026, 1, 1, 23, 59), false, false),
             MailingStatus::Running
         );
         assert_eq!(
-            s.status(utc(2026, 1, 2, 0, 0), false),
+            s.status(utc(2026, 1, 2, 0, 0), false, false),
             MailingStatus::Finished
         );
     }

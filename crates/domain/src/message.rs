@@ -1,5 +1,6 @@
 //! Message statuses, the transitions allowed between them, and why a message expires.
 
+use crate::campaign::FrequencyCap;
 use crate::client::TimeZone;
 use crate::planning::TooLate;
 use crate::window::SendWindow;
@@ -118,6 +119,8 @@ pub enum ExpiryReason {
     EndedWhileFailing { last_error: String },
     /// An attempt just failed with `last_error` and no retry fits before the mailing's end.
     NoRetryFits { last_error: String },
+    /// The client's frequency cap allowed no message before the mailing's end.
+    FrequencyCapped { cap: FrequencyCap },
 }
 
 impl ExpiryReason {
@@ -162,6 +165,10 @@ impl fmt::Display for ExpiryReason {
             ExpiryReason::NoRetryFits { last_error } => {
                 write!(f, "{}{last_error}", Self::NO_RETRY_FITS)
             }
+            ExpiryReason::FrequencyCapped { cap } => write!(
+                f,
+                "the client's frequency cap ({cap}) allowed no message before the mailing's end"
+            ),
         }
     }
 }
@@ -234,6 +241,14 @@ mod tests {
         assert_eq!(
             no_retry.to_string(),
             "no retry fits before the mailing's end; last attempt: probe answered 503"
+        );
+        let capped = ExpiryReason::FrequencyCapped {
+            cap: FrequencyCap::new(2, 24).unwrap(),
+        };
+        assert_eq!(
+            capped.to_string(),
+            "the client's frequency cap (2 messages per 24 hours) allowed no message before \
+             the mailing's end"
         );
     }
 }

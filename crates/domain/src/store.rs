@@ -15,6 +15,7 @@ pub use heartbeats::*;
 pub use pipeline::*;
 pub use records::*;
 
+use crate::campaign::{FrequencyCap, Pause};
 use crate::client::TimeZone;
 use crate::filter::ClientFilter;
 use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId};
@@ -95,6 +96,14 @@ pub enum Rejection {
     MailingLocked(#[from] UpdateRefused),
     #[error("a finished mailing cannot be cancelled")]
     MailingFinished,
+    /// Pausing or resuming a mailing that is over.
+    #[error("a {0} mailing cannot be paused or resumed")]
+    MailingOver(MailingStatus),
+    /// A resend found nobody to reach.
+    #[error(
+        "no message of the mailing ended in the statuses given, so a resend would reach nobody"
+    )]
+    NoResendRecipients,
     /// The merged fields of an update break a rule, e.g. a new `end_at` before the stored
     /// `start_at`.
     #[error("{field} {rule}")]
@@ -263,6 +272,20 @@ pub trait MailingStore {
     fn cancel_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Mailing>;
     /// Removes the mailing from view and cancels its unsent messages; the messages stay.
     fn delete_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Pauses the mailing by hand: nothing new is claimed for it until it is resumed. Pausing
+    /// a paused mailing changes nothing (one paused by itself stays so, with its reason); a
+    /// finished or cancelled one is refused with [`Rejection::MailingOver`].
+    fn pause_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Mailing>;
+    /// Ends the mailing's pause; its waiting messages are claimed again as they fall due.
+    /// Resuming a mailing that is not paused changes nothing; a finished or cancelled one is
+    /// refused with [`Rejection::MailingOver`].
+    fn resume_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Mailing>;
+    /// The mailing's pauses, oldest first.
+    fn mailing_pauses(&self, id: MailingId) -> StoreResult<Vec<Pause>>;
+    /// Creates a mailing to the clients whose messages of the original ended in the statuses
+    /// asked for (clients deleted since are left out), fixing that list now; refused with
+    /// [`Rejection::NoResendRecipients`] when it is empty.
+    fn resend_mailing(&self, draft: &ResendDraft, now: DateTime<Utc>) -> StoreResult<Mailing>;
 }
 
 /// Whether the database answers and holds the schema this binary expects, which every narrow
@@ -394,6 +417,26 @@ pub trait SenderStore: Ping + SenderHeartbeats + Send + Sync + 'static {
         claims: &[(MessageId, DateTime<Utc>)],
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<MessageId>>;
+    /// Pauses a running mailing because its attempts fail (`detail` says how), unless it is
+    /// paused, cancelled, deleted or over already. Returns whether this call paused it.
+    fn auto_pause_mailing(
+        &self,
+        id: MailingId,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Checks `cap` for the client of a message queued under `claimed_at`, right before its
+    /// attempt, one client at a time across every sender: its deliveries within the cap's span
+    /// and its messages held for an attempt count. When the cap allows, the message is held
+    /// (counted until its outcome is written); when it does not, the mailing's deferrals are
+    /// counted and the answer says until when to wait.
+    fn hold_for_cap(
+        &self,
+        message: MessageId,
+        claimed_at: DateTime<Utc>,
+        cap: FrequencyCap,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CapHold>;
     /// Writes outcomes of claimed messages in one transaction. An outcome for a message that
     /// is no longer `queued` (cancelled meanwhile, or handled by another sender) is skipped.
     /// Returns the ids written.

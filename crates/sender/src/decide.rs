@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use mailing_domain::delivery::{Attempt, backoff};
 use mailing_domain::store::{OutcomeKind, SendTask};
-use mailing_domain::{ExpiryReason, MessageStatus, SendPlan, TimeZone, TooLate, plan_send};
+use mailing_domain::{
+    ExpiryReason, FrequencyCap, MessageStatus, SendPlan, TimeZone, TooLate, plan_send,
+};
 use std::time::Duration;
 
 /// An attempt is not started with less time than this left before the end: the request would
@@ -33,6 +35,12 @@ pub fn before_attempt(task: &SendTask, claimed_at: DateTime<Utc>, now: DateTime<
     if !task.mailing_active {
         return Before::Settle(OutcomeKind::Cancelled);
     }
+    if task.mailing_paused {
+        // Back to waiting, due at once: the claim passes it over until the mailing resumes.
+        return Before::Settle(OutcomeKind::Deferred {
+            next_attempt_at: now,
+        });
+    }
     match plan_send(&task.schedule, zone.tz(), now) {
         SendPlan::Expired(too_late) => Before::Settle(expired(task, too_late, zone)),
         SendPlan::At { send_at, .. } if send_at > now => Before::Settle(OutcomeKind::Deferred {
@@ -44,6 +52,20 @@ pub fn before_attempt(task: &SendTask, claimed_at: DateTime<Utc>, now: DateTime<
         SendPlan::At { expires_at, .. } => Before::Attempt {
             deadline: expires_at,
         },
+    }
+}
+
+/// What becomes of a message whose client's frequency cap is full until `until`: it waits,
+/// or expires saying why when that is at or after `deadline` (its end, or too close to it).
+pub fn capped(until: DateTime<Utc>, deadline: DateTime<Utc>, cap: FrequencyCap) -> OutcomeKind {
+    if until + MIN_TIME_LEFT >= deadline {
+        OutcomeKind::Expired {
+            reason: ExpiryReason::FrequencyCapped { cap },
+        }
+    } else {
+        OutcomeKind::Deferred {
+            next_attempt_at: until,
+        }
     }
 }
 
@@ -173,6 +195,9 @@ mod tests {
             text: MailingText::parse("hi").unwrap(),
             schedule: MailingSchedule::new(utc(0, 0), utc(18, 0), false, window).unwrap(),
             mailing_active: true,
+            mailing_paused: false,
+            frequency_cap: None,
+            auto_pause: Default::default(),
         }
     }
 
@@ -230,6 +255,47 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn a_paused_mailing_sends_nothing_and_waits_unclaimed() {
+        let mut paused = task(None);
+        paused.mailing_paused = true;
+        assert_eq!(
+            check(&paused, utc(10, 0)),
+            Before::Settle(OutcomeKind::Deferred {
+                next_attempt_at: utc(10, 0)
+            })
+        );
+        // Its end still applies: the claim never hands it out again, and the end expires it.
+        paused.mailing_active = false;
+        assert_eq!(
+            check(&paused, utc(10, 0)),
+            Before::Settle(OutcomeKind::Cancelled)
+        );
+    }
+
+    #[test]
+    fn a_full_cap_waits_or_expires_at_the_end() {
+        let cap = FrequencyCap::new(1, 24).unwrap();
+        assert_eq!(
+            capped(utc(12, 0), utc(18, 0), cap),
+            OutcomeKind::Deferred {
+                next_attempt_at: utc(12, 0)
+            }
+        );
+        for until in [
+            utc(18, 0),
+            utc(19, 0),
+            utc(18, 0) - chrono::Duration::milliseconds(100),
+        ] {
+            assert_eq!(
+                capped(until, utc(18, 0), cap),
+                OutcomeKind::Expired {
+                    reason: ExpiryReason::FrequencyCapped { cap }
+                }
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod breaker;
 pub mod claims;
 pub mod decide;
+pub mod failing;
 pub mod limiter;
 pub mod mailings;
 pub mod metrics;

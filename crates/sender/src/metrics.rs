@@ -52,6 +52,14 @@ pub fn register() {
         "mailing_sender_breaker_trips_total",
         "Times the circuit breaker stopped attempts, by reason: provider_failing or token_rejected"
     );
+    metrics::describe_counter!(
+        "mailing_auto_pauses_total",
+        "Mailings this sender paused because most of their latest attempts failed (paused_reason provider_failing)"
+    );
+    metrics::describe_counter!(
+        "mailing_frequency_cap_deferrals_total",
+        "Messages held back right before their attempt because their client's frequency cap was full"
+    );
     metrics::describe_gauge!(
         "mailing_sender_breaker_open",
         "1 while this sender's circuit breaker holds attempts back (probe failing or token rejected), else 0"
@@ -87,6 +95,12 @@ pub fn register() {
     }
     for &reason in BREAKER_REASONS {
         metrics::counter!("mailing_sender_breaker_trips_total", "reason" => reason).increment(0);
+    }
+    for name in [
+        "mailing_auto_pauses_total",
+        "mailing_frequency_cap_deferrals_total",
+    ] {
+        metrics::counter!(name).increment(0);
     }
     runtime_metrics::declare_transitions(TRANSITIONS);
 }

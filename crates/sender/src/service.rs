@@ -99,6 +99,9 @@ impl SenderService {
             },
             probe_timeout: settings.probe.timeout,
             claim_renew_every: sender.claim_renew,
+            failures: crate::failing::FailureWatch::default(),
+            auto_pause: sender.auto_pause,
+            frequency_cap: sender.frequency_cap,
         });
         let dependencies = metrics::watch_dependencies(store.clone(), bus.clone());
         let reported = worker.clone();

@@ -4,17 +4,20 @@
 
 use crate::breaker::{Breaker, Permit};
 use crate::claims::HeldClaims;
-use crate::decide::{Before, MIN_TIME_LEFT, RetryPolicy, after_attempt, before_attempt, ended};
+use crate::decide::{
+    Before, MIN_TIME_LEFT, RetryPolicy, after_attempt, before_attempt, capped, ended,
+};
+use crate::failing::{FailureWatch, Tripped};
 use crate::limiter::RateLimiter;
 use crate::mailings::MailingStates;
 use crate::probe::ProbeClient;
 use crate::writer::{JobTicket, OutcomeSender, Pending, Settled};
 use chrono::{DateTime, Utc};
 use mailing_bus::Delivery;
-use mailing_domain::MessageId;
 use mailing_domain::delivery::Attempt;
 use mailing_domain::events::{self, SendJob};
-use mailing_domain::store::{Outcome, OutcomeKind, SendTask, SenderStore};
+use mailing_domain::store::{CapHold, Outcome, OutcomeKind, SendTask, SenderStore};
+use mailing_domain::{AutoPause, FrequencyCap, MailingId, MessageId};
 use mailing_runtime::blocking;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -36,6 +39,12 @@ pub(crate) struct Worker {
     /// How often held claims are renewed; a claim younger than this needs no renewal before
     /// its first attempt.
     pub(crate) claim_renew_every: Duration,
+    /// Each mailing's latest attempts, for its auto-pause.
+    pub(crate) failures: FailureWatch,
+    /// The deployment's auto-pause rule, for mailings that do not set their own.
+    pub(crate) auto_pause: AutoPause,
+    /// The deployment's frequency cap, for mailings without their own.
+    pub(crate) frequency_cap: Option<FrequencyCap>,
 }
 
 /// What became of a send job once [`Worker::handle`] returned.
@@ -244,6 +253,9 @@ impl Worker {
             Ok(Some(state)) => {
                 claimed.task.schedule = state.schedule;
                 claimed.task.mailing_active = state.active;
+                claimed.task.mailing_paused = state.paused;
+                claimed.task.frequency_cap = state.frequency_cap;
+                claimed.task.auto_pause = state.auto_pause;
             }
             Ok(None) => claimed.task.mailing_active = false,
             Err(error) => {
@@ -266,7 +278,34 @@ impl Worker {
             let kind = ended(&claimed.task);
             return self.settle(claimed, kind, Some(permit)).await;
         }
-        // Never let a request outlive the mailing's end.
+        if let Some(cap) = claimed.task.frequency_cap.or(self.frequency_cap) {
+            let (message_id, claimed_at) = (claimed.task.message_id, claimed.claimed_at);
+            let held = blocking::call(&self.store, move |store| {
+                store.hold_for_cap(message_id, claimed_at, cap, Utc::now())
+            })
+            .await;
+            match held {
+                Ok(CapHold::Held) => {}
+                Ok(CapHold::Wait { until }) => {
+                    metrics::counter!("mailing_frequency_cap_deferrals_total").increment(1);
+                    let kind = capped(until, deadline, cap);
+                    return self.settle(claimed, kind, Some(permit)).await;
+                }
+                Ok(CapHold::Gone) => return self.give_up(claimed).await,
+                Err(error) => {
+                    tracing::debug!(mailing_id = mailing_id.0, message_id = message_id.0, %error, "cannot check the frequency cap; message left for later");
+                    let next_attempt_at = Utc::now() + chrono::Duration::seconds(5);
+                    let kind = OutcomeKind::Deferred { next_attempt_at };
+                    return self.settle(claimed, kind, Some(permit)).await;
+                }
+            }
+        }
+        // Never let a request outlive the mailing's end (the cap's check took a moment).
+        let left = deadline - Utc::now();
+        if left < MIN_TIME_LEFT {
+            let kind = ended(&claimed.task);
+            return self.settle(claimed, kind, Some(permit)).await;
+        }
         let timeout = left.to_std().unwrap_or_default().min(self.probe_timeout);
         let task = &claimed.task;
         let (message_id, client_id) = (task.message_id, task.client_id.map(|id| id.0));
@@ -301,6 +340,14 @@ impl Worker {
             }
             Attempt::TokenRejected => self.breaker.token_rejected(Instant::now()),
         }
+        if !matches!(attempt, Attempt::TokenRejected) {
+            // A rejected token holds every message already; it says nothing of this mailing.
+            let failed = matches!(attempt, Attempt::Retryable { .. } | Attempt::Permanent(_));
+            let rule = task.auto_pause.resolve(self.auto_pause);
+            if let Some(tripped) = self.failures.record(mailing_id, failed, rule) {
+                self.pause_failing(mailing_id, tripped);
+            }
+        }
         let kind = after_attempt(task, attempt, Utc::now(), &self.retry, rand::random());
         // Per message, so at debug: the job's summary says at info what became of them all.
         match &kind {
@@ -321,5 +368,33 @@ impl Worker {
             }
         }
         self.settle(claimed, kind, Some(permit)).await;
+    }
+
+    /// Pauses a mailing whose attempts mostly fail, in the background: the attempts under way
+    /// finish, and the next ones see the pause within the mailing cache's age.
+    fn pause_failing(&self, mailing_id: MailingId, tripped: Tripped) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let detail = tripped.detail();
+            let paused = blocking::call(&store, move |store| {
+                store.auto_pause_mailing(mailing_id, &detail, Utc::now())
+            })
+            .await;
+            match paused {
+                Ok(true) => {
+                    metrics::counter!("mailing_auto_pauses_total").increment(1);
+                    tracing::warn!(
+                        mailing_id = mailing_id.0,
+                        failed = tripped.failed,
+                        attempts = tripped.attempts,
+                        "mailing paused itself: most of its latest attempts failed at the provider; resume it once the provider recovers"
+                    );
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(mailing_id = mailing_id.0, %error, "cannot pause a failing mailing");
+                }
+            }
+        });
     }
 }

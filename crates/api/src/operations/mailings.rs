@@ -12,12 +12,13 @@ use crate::operations::problems::Problems;
 use crate::operations::references::References;
 use crate::state::AppState;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use mailing_domain::campaign::FailureShare;
 use mailing_domain::planning::{SendPlan, plan_send};
-use mailing_domain::store::{FilterSource, Mailing, MailingDraft, MailingPatch};
+use mailing_domain::store::{FilterSource, Mailing, MailingDraft, MailingPatch, ResendDraft};
 use mailing_domain::window::WindowInvalid;
 use mailing_domain::{
-    ClientFilterId, Invalid, MailingId, MailingSchedule, MailingStatus, MailingText, SendWindow,
-    TimeZone,
+    AutoPause, AutoPauseOverride, ClientFilterId, FrequencyCap, Invalid, MailingId,
+    MailingSchedule, MailingStatus, MailingText, MessageStatus, SendWindow, TimeZone,
 };
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -85,6 +86,77 @@ impl SendWindowInput {
     }
 }
 
+/// At most `max` messages per client, from all mailings together, in any `per_hours` hours.
+#[derive(Debug, Clone, Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
+pub struct FrequencyCapInput {
+    /// 1 to 1000.
+    pub max: Required<u32>,
+    /// 1 to 8760 (a year).
+    pub per_hours: Required<u32>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+impl FrequencyCapInput {
+    fn parse(self, problems: &mut Problems) -> Option<FrequencyCap> {
+        let max = self.max.require("frequency_cap.max", problems);
+        let per_hours = self.per_hours.require("frequency_cap.per_hours", problems);
+        self.unknown.report("frequency_cap.", problems);
+        let mut cap = None;
+        // Each half is checked on its own, so both can be reported.
+        if let Some(max) = max {
+            if let Err((_, rule)) = FrequencyCap::new(max, 1) {
+                problems.invalid("frequency_cap.max", &rule);
+            }
+        }
+        if let Some(hours) = per_hours {
+            if let Err((_, rule)) = FrequencyCap::new(1, hours) {
+                problems.invalid("frequency_cap.per_hours", &rule);
+            }
+        }
+        if let (Some(max), Some(hours)) = (max, per_hours) {
+            cap = FrequencyCap::new(max, hours).ok();
+        }
+        cap
+    }
+}
+
+/// What a mailing changes of the deployment's auto-pause rule; what it leaves out stays the
+/// deployment's.
+#[derive(Debug, Clone, Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
+pub struct AutoPauseInput {
+    /// `false` never pauses this mailing by itself.
+    pub enabled: Field<bool>,
+    /// How many of its latest attempts are judged: 1 to 100000.
+    pub attempts: Field<u32>,
+    /// It pauses when more than this share of them failed: 0 up to but not including 1.
+    pub failure_share: Field<f64>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+impl AutoPauseInput {
+    fn parse(self, problems: &mut Problems) -> Option<AutoPauseOverride> {
+        let enabled = self.enabled.optional("auto_pause.enabled", problems);
+        let attempts = self
+            .attempts
+            .optional("auto_pause.attempts", problems)
+            .and_then(|n| problems.check("auto_pause.attempts", AutoPause::check_attempts(n)));
+        let failure_share = self
+            .failure_share
+            .optional("auto_pause.failure_share", problems)
+            .and_then(|share| problems.check("auto_pause.failure_share", FailureShare::new(share)));
+        self.unknown.report("auto_pause.", problems);
+        Some(AutoPauseOverride {
+            enabled,
+            attempts,
+            failure_share,
+        })
+    }
+}
+
 #[derive(Default, Deserialize, Apiv2Schema)]
 #[serde(default)]
 pub struct MailingInput {
@@ -104,13 +176,17 @@ pub struct MailingInput {
     pub send_window: Field<SendWindowInput>,
     /// Read `start_at` and `end_at` on each client's own clock (default false).
     pub local_time: Field<bool>,
+    /// This mailing's own frequency cap; without it the deployment's applies, if one is set.
+    pub frequency_cap: Field<FrequencyCapInput>,
+    /// This mailing's own auto-pause rule, over the deployment's.
+    pub auto_pause: Field<AutoPauseInput>,
     #[serde(flatten)]
     pub unknown: UnknownFields,
 }
 
-/// A merge patch: a field left out keeps its value; `null` removes `send_window` and sets
-/// `local_time` to false; `text`, `start_at`, `end_at`, `filter` and `client_filter_id` may
-/// not be `null`.
+/// A merge patch: a field left out keeps its value; `null` removes `send_window`,
+/// `frequency_cap` and `auto_pause` and sets `local_time` to false; `text`, `start_at`,
+/// `end_at`, `filter` and `client_filter_id` may not be `null`.
 #[derive(Default, Deserialize, Apiv2Schema)]
 #[serde(default)]
 pub struct MailingPatchInput {
@@ -126,6 +202,10 @@ pub struct MailingPatchInput {
     pub send_window: Field<SendWindowInput>,
     /// Changing it re-reads the stored `start_at` and `end_at` under the new meaning.
     pub local_time: Field<bool>,
+    /// `null` removes the mailing's own cap.
+    pub frequency_cap: Field<FrequencyCapInput>,
+    /// Replaces the mailing's own rule as a whole; `null` goes back to the deployment's.
+    pub auto_pause: Field<AutoPauseInput>,
     #[serde(flatten)]
     pub unknown: UnknownFields,
 }
@@ -138,7 +218,8 @@ pub struct MailingListQuery {
     pub page: Option<QueryValue<u32>>,
     /// Items per page, 1 to 500 (default 50).
     pub page_size: Option<QueryValue<u32>>,
-    /// Only mailings in this status now: `scheduled`, `running`, `finished` or `cancelled`.
+    /// Only mailings in this status now: `scheduled`, `running`, `paused`, `finished` or
+    /// `cancelled`.
     pub status: Option<String>,
 }
 
@@ -247,6 +328,8 @@ struct WholeMailing {
     local_time: bool,
     send_window: Option<SendWindow>,
     filter: Option<FilterSource>,
+    frequency_cap: Option<FrequencyCap>,
+    auto_pause: AutoPauseOverride,
 }
 
 impl MailingInput {
@@ -279,6 +362,15 @@ impl MailingInput {
             problems,
             references,
         );
+        let frequency_cap = self
+            .frequency_cap
+            .optional("frequency_cap", problems)
+            .and_then(|body| body.parse(problems));
+        let auto_pause = self
+            .auto_pause
+            .optional("auto_pause", problems)
+            .and_then(|body| body.parse(problems))
+            .unwrap_or_default();
         self.unknown.report("", problems);
         WholeMailing {
             text,
@@ -287,6 +379,8 @@ impl MailingInput {
             local_time,
             send_window,
             filter,
+            frequency_cap,
+            auto_pause,
         }
     }
 
@@ -315,6 +409,8 @@ impl MailingInput {
             text: whole.text.expect("checked"),
             schedule: schedule.expect("checked"),
             filter: whole.filter.expect("checked"),
+            frequency_cap: whole.frequency_cap,
+            auto_pause: whole.auto_pause,
         })
     }
 
@@ -332,6 +428,8 @@ impl MailingInput {
             local_time: Some(whole.local_time),
             send_window: Some(whole.send_window),
             filter: whole.filter,
+            frequency_cap: Some(whole.frequency_cap),
+            auto_pause: Some(whole.auto_pause),
         })
     }
 }
@@ -374,6 +472,16 @@ impl MailingPatchInput {
             &mut problems,
             &mut references,
         );
+        let frequency_cap = match self.frequency_cap.change("frequency_cap", &mut problems) {
+            Change::Keep => None,
+            Change::Clear => Some(None),
+            Change::Set(body) => body.parse(&mut problems).map(Some),
+        };
+        let auto_pause = match self.auto_pause.change("auto_pause", &mut problems) {
+            Change::Keep => None,
+            Change::Clear => Some(AutoPauseOverride::default()),
+            Change::Set(body) => body.parse(&mut problems),
+        };
         self.unknown.report("", &mut problems);
         references.check(state, &mut problems).await?;
         problems.finish(|| MailingPatch {
@@ -383,6 +491,8 @@ impl MailingPatchInput {
             local_time,
             send_window,
             filter,
+            frequency_cap,
+            auto_pause,
         })
     }
 }
@@ -438,6 +548,110 @@ pub async fn cancel(state: &AppState, id: MailingId) -> Result<Mailing, ApiError
     let mailing = state.run(move |s| s.cancel_mailing(id, now)).await?;
     state.outbox_wake.notify_one();
     tracing::info!(mailing_id = mailing.id.0, "mailing cancelled");
+    Ok(mailing)
+}
+
+/// Pauses the mailing: nothing new is sent until it is resumed.
+pub async fn pause(state: &AppState, id: MailingId) -> Result<Mailing, ApiError> {
+    let now = Utc::now();
+    let mailing = state.run(move |s| s.pause_mailing(id, now)).await?;
+    state.outbox_wake.notify_one();
+    tracing::info!(mailing_id = id.0, "mailing paused");
+    Ok(mailing)
+}
+
+/// Ends the mailing's pause, whichever way it began.
+pub async fn resume(state: &AppState, id: MailingId) -> Result<Mailing, ApiError> {
+    let now = Utc::now();
+    let mailing = state.run(move |s| s.resume_mailing(id, now)).await?;
+    state.outbox_wake.notify_one();
+    tracing::info!(mailing_id = id.0, "mailing resumed");
+    Ok(mailing)
+}
+
+/// Which of a mailing's unreached clients to try again, and when.
+#[derive(Default, Deserialize, Apiv2Schema)]
+#[serde(default)]
+pub struct ResendInput {
+    /// The statuses whose messages' clients are reached again, among `failed`, `expired` and
+    /// `cancelled`; at least one.
+    pub statuses: Required<Vec<String>>,
+    /// RFC 3339 date-time; read as the original mailing reads its times (`local_time`).
+    pub start_at: Required<String>,
+    /// RFC 3339 date-time after `start_at`, in the future.
+    pub end_at: Required<String>,
+    #[serde(flatten)]
+    pub unknown: UnknownFields,
+}
+
+/// The statuses a resend may pick its clients by.
+pub const RESEND_STATUSES: [MessageStatus; 3] = [
+    MessageStatus::Failed,
+    MessageStatus::Expired,
+    MessageStatus::Cancelled,
+];
+
+impl ResendInput {
+    fn parse(self, original: &Mailing, problems: &mut Problems) -> Option<ResendDraft> {
+        let local_time = original.schedule.local_time();
+        let mut statuses = Vec::new();
+        if let Some(raw) = self.statuses.require("statuses", problems) {
+            if raw.is_empty() {
+                problems.invalid("statuses", &Invalid::Empty);
+            }
+            for (i, name) in raw.iter().enumerate() {
+                match name.parse::<MessageStatus>() {
+                    Ok(status) if RESEND_STATUSES.contains(&status) => {
+                        if !statuses.contains(&status) {
+                            statuses.push(status);
+                        }
+                    }
+                    _ => problems.push(FieldError::new(
+                        format!("statuses[{i}]"),
+                        "unknown_status",
+                        format!(
+                            "must be one of failed, expired, cancelled, not {name:?}; e.g. \
+                             [\"failed\", \"expired\"]"
+                        ),
+                    )),
+                }
+            }
+        }
+        let mut written = |field: &str, raw: Required<String>| {
+            let raw = raw.require(field, problems)?;
+            parse_time(field, &raw, local_time, problems)
+        };
+        let start_at = written("start_at", self.start_at);
+        let end_at = written("end_at", self.end_at);
+        self.unknown.report("", problems);
+        Some(ResendDraft {
+            original: original.id,
+            statuses,
+            start_at: start_at?,
+            end_at: end_at?,
+        })
+    }
+}
+
+/// Creates a mailing to the clients whose messages of `id` ended in the statuses asked for.
+pub async fn resend(
+    state: &AppState,
+    id: MailingId,
+    input: ResendInput,
+) -> Result<Mailing, ApiError> {
+    let original = get(state, id).await?;
+    let mut problems = Problems::default();
+    let draft = input.parse(&original, &mut problems);
+    let draft = problems.finish(|| draft.expect("checked"))?;
+    let now = Utc::now();
+    let mailing = state.run(move |s| s.resend_mailing(&draft, now)).await?;
+    state.outbox_wake.notify_one();
+    tracing::Span::current().record("mailing_id", mailing.id.0);
+    tracing::info!(
+        mailing_id = mailing.id.0,
+        resend_of = id.0,
+        "mailing resent"
+    );
     Ok(mailing)
 }
 

@@ -4,7 +4,8 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::operations::mailings::{
-    self, MailingInput, MailingListQuery, MailingPatchInput, MailingWarning, SendWindowBody,
+    self, MailingInput, MailingListQuery, MailingPatchInput, MailingWarning, ResendInput,
+    SendWindowBody,
 };
 use crate::routes::client_filters::FilterBody;
 use crate::routes::page::page_of;
@@ -28,7 +29,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(patch))
             .route(web::delete().to(delete)),
     )
-    .service(web::resource("/mailings/{id}/cancel").route(web::post().to(cancel)));
+    .service(web::resource("/mailings/{id}/cancel").route(web::post().to(cancel)))
+    .service(web::resource("/mailings/{id}/pause").route(web::post().to(pause)))
+    .service(web::resource("/mailings/{id}/resume").route(web::post().to(resume)))
+    .service(web::resource("/mailings/{id}/resend").route(web::post().to(resend)));
+}
+
+/// A mailing's own frequency cap.
+#[derive(Serialize, Apiv2Schema)]
+pub struct FrequencyCapBody {
+    pub max: u32,
+    pub per_hours: u32,
+}
+
+/// What a mailing changes of the deployment's auto-pause rule; `null` fields keep the
+/// deployment's (`MAILING_SENDER_AUTO_PAUSE*`).
+#[derive(Serialize, Apiv2Schema)]
+pub struct AutoPauseBody {
+    pub enabled: Option<bool>,
+    pub attempts: Option<u32>,
+    pub failure_share: Option<f64>,
 }
 
 #[derive(Serialize, Apiv2Schema)]
@@ -45,9 +65,28 @@ pub struct MailingBody {
     pub filter: FilterBody,
     /// The saved filter the mailing's filter was copied from, while it exists.
     pub client_filter_id: Option<i64>,
-    /// `scheduled`, `running`, `finished` or `cancelled`, at the time of the response.
+    /// `scheduled`, `running`, `paused`, `finished` or `cancelled`, at the time of the
+    /// response.
     pub status: String,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// While paused: `manual` (paused through the API or the admin UI) or `provider_failing`
+    /// (most of its latest attempts failed, so it paused itself); else `null`.
+    pub paused_reason: Option<String>,
+    /// When the current pause began; `null` unless paused.
+    pub paused_at: Option<DateTime<Utc>>,
+    /// Time spent paused in all, in seconds, the current pause included.
+    pub paused_seconds: f64,
+    /// How often it paused itself because the provider failed.
+    pub auto_pauses: u32,
+    /// How often one of its messages waited because its client's frequency cap was full.
+    pub cap_deferrals: u64,
+    /// The mailing this one resends to the clients it did not reach; its recipients were fixed
+    /// when it was created.
+    pub resend_of: Option<i64>,
+    /// Its own frequency cap; `null` leaves the deployment's (if any).
+    pub frequency_cap: Option<FrequencyCapBody>,
+    /// Its own auto-pause rule over the deployment's; `null` when it sets none.
+    pub auto_pause: Option<AutoPauseBody>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// What its author should know while it has not ended: no client matches the filter now
@@ -70,6 +109,24 @@ impl MailingBody {
             client_filter_id: mailing.client_filter_id.map(|id| id.0),
             status: mailing.status(now).as_str().to_owned(),
             cancelled_at: mailing.cancelled_at,
+            paused_reason: mailing
+                .paused
+                .as_ref()
+                .map(|p| p.reason.as_str().to_owned()),
+            paused_at: mailing.paused.as_ref().map(|p| p.since),
+            paused_seconds: mailing.paused_time(now).num_milliseconds() as f64 / 1000.0,
+            auto_pauses: mailing.auto_pauses,
+            cap_deferrals: mailing.cap_deferrals,
+            resend_of: mailing.resend_of.map(|id| id.0),
+            frequency_cap: mailing.frequency_cap.map(|cap| FrequencyCapBody {
+                max: cap.max(),
+                per_hours: cap.per_hours(),
+            }),
+            auto_pause: (!mailing.auto_pause.is_empty()).then(|| AutoPauseBody {
+                enabled: mailing.auto_pause.enabled,
+                attempts: mailing.auto_pause.attempts,
+                failure_share: mailing.auto_pause.failure_share.map(|s| s.as_f64()),
+            }),
             created_at: mailing.created_at,
             updated_at: mailing.updated_at,
             warnings: None,
@@ -213,4 +270,56 @@ pub async fn delete(
 ) -> Result<NoContent, ApiError> {
     mailings::delete(&state, MailingId(id.into_inner())).await?;
     Ok(NoContent)
+}
+
+/// Pause a mailing
+///
+/// Nothing new is sent until it is resumed (attempts already under way finish); its messages
+/// keep waiting, and its end still applies. Pausing a paused mailing changes nothing; a
+/// finished or cancelled one cannot be paused (409).
+#[api_v2_operation(operation_id = "pauseMailing", tags(Mailings))]
+pub async fn pause(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<MailingBody>, ApiError> {
+    let mailing = mailings::pause(&state, MailingId(id.into_inner())).await?;
+    Ok(web::Json(
+        MailingBody::with_warnings(&state, &mailing).await?,
+    ))
+}
+
+/// Resume a mailing
+///
+/// Sending continues where it stopped, whichever way it was paused; no message is sent twice.
+/// Resuming a mailing that is not paused changes nothing; a finished or cancelled one cannot be
+/// resumed (409).
+#[api_v2_operation(operation_id = "resumeMailing", tags(Mailings))]
+pub async fn resume(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<MailingBody>, ApiError> {
+    let mailing = mailings::resume(&state, MailingId(id.into_inner())).await?;
+    Ok(web::Json(
+        MailingBody::with_warnings(&state, &mailing).await?,
+    ))
+}
+
+/// Resend a mailing to the clients it did not reach
+///
+/// Creates a mailing with the same text, window and rules, between the new `start_at` and
+/// `end_at`, to exactly the clients whose messages of this one ended in `statuses` (those
+/// deleted since are left out); `resend_of` names this one. 422 when no message qualifies.
+#[api_v2_operation(operation_id = "resendMailing", tags(Mailings))]
+pub async fn resend(
+    _: Authenticated,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: JsonBody<ResendInput>,
+) -> Result<CreatedJson<MailingBody>, ApiError> {
+    let mailing = mailings::resend(&state, MailingId(id.into_inner()), body.0).await?;
+    Ok(CreatedJson(
+        MailingBody::with_warnings(&state, &mailing).await?,
+    ))
 }

@@ -821,6 +821,8 @@ async fn finished_mailing(app: &TestApp) -> i64 {
         )
         .unwrap(),
         filter: FilterSource::Inline(ClientFilter::default()),
+        frequency_cap: None,
+        auto_pause: Default::default(),
     };
     tokio::task::spawn_blocking(move || store.create_mailing(&draft))
         .await

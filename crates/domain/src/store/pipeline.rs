@@ -1,6 +1,7 @@
 //! Records the delivery pipeline reads and writes: the outbox, expansions, claimed messages and
 //! delivery outcomes.
 
+use crate::campaign::{AutoPauseOverride, FrequencyCap};
 use crate::client::{PhoneNumber, TimeZone};
 use crate::events::MailingEvent;
 use crate::ids::{ClientId, MailingId, MessageId};
@@ -37,6 +38,21 @@ pub struct MailingState {
     pub schedule: MailingSchedule,
     /// False once the mailing was cancelled or deleted.
     pub active: bool,
+    pub paused: bool,
+    /// The mailing's own frequency cap; `None` leaves the deployment's.
+    pub frequency_cap: Option<FrequencyCap>,
+    pub auto_pause: AutoPauseOverride,
+}
+
+/// What checking a frequency cap right before an attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapHold {
+    /// The cap allows it: the message is held, and counts for its client until its outcome.
+    Held,
+    /// The cap is full until then.
+    Wait { until: DateTime<Utc> },
+    /// The message is no longer queued under this claim, or has no client any more.
+    Gone,
 }
 
 /// What expanding a mailing created.
@@ -68,6 +84,10 @@ pub struct SendTask {
     pub schedule: MailingSchedule,
     /// False once the mailing was cancelled or deleted.
     pub mailing_active: bool,
+    pub mailing_paused: bool,
+    /// The mailing's own frequency cap; `None` leaves the deployment's.
+    pub frequency_cap: Option<FrequencyCap>,
+    pub auto_pause: AutoPauseOverride,
 }
 
 /// The result of handling one claimed (`queued`) message, written by the sender.

@@ -1,5 +1,6 @@
 //! The records read from and written to storage.
 
+use crate::campaign::{AutoPauseOverride, FrequencyCap, Paused};
 use crate::client::{PhoneNumber, TimeZone};
 use crate::filter::ClientFilter;
 use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId, UserId};
@@ -10,7 +11,7 @@ use crate::operator::{OperatorCode, OperatorName};
 use crate::store::Rejection;
 use crate::tag::TagValue;
 use crate::window::SendWindow;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
@@ -124,13 +125,45 @@ pub struct Mailing {
     /// The saved filter the mailing's filter was copied from, while that filter exists.
     pub client_filter_id: Option<ClientFilterId>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Set while the mailing is paused.
+    pub paused: Option<Paused>,
+    /// Time spent in the pauses that ended; see [`Mailing::paused_time`].
+    pub paused_before: Duration,
+    /// How often the mailing paused itself.
+    pub auto_pauses: u32,
+    /// How often one of its messages waited for its client's frequency cap.
+    pub cap_deferrals: u64,
+    /// The mailing whose unreached clients this one resends to.
+    pub resend_of: Option<MailingId>,
+    /// The mailing's own cap; `None` leaves the deployment's (if any).
+    pub frequency_cap: Option<FrequencyCap>,
+    /// What the mailing changes of the deployment's auto-pause rule.
+    pub auto_pause: AutoPauseOverride,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Mailing {
     pub fn status(&self, now: DateTime<Utc>) -> MailingStatus {
-        self.schedule.status(now, self.cancelled_at.is_some())
+        self.schedule
+            .status(now, self.cancelled_at.is_some(), self.paused.is_some())
+    }
+
+    /// The status the clock gives, as if the mailing were not paused: the rules for changing a
+    /// paused mailing are those of this status.
+    pub fn clock_status(&self, now: DateTime<Utc>) -> MailingStatus {
+        self.schedule
+            .status(now, self.cancelled_at.is_some(), false)
+    }
+
+    /// How long the mailing has been paused in all, up to `now` for a pause that lasts (or up
+    /// to its end, once it has ended paused).
+    pub fn paused_time(&self, now: DateTime<Utc>) -> Duration {
+        let current = self.paused.as_ref().map_or(Duration::zero(), |paused| {
+            let until = now.min(self.schedule.latest_end());
+            (until - paused.since).max(Duration::zero())
+        });
+        self.paused_before + current
     }
 
     /// The mailing with `patch` applied, if its status at `now` allows the change.
@@ -170,6 +203,8 @@ impl Mailing {
         let text = patch.text.clone().unwrap_or_else(|| self.text.clone());
         let (filter, client_filter_id) =
             filter.unwrap_or_else(|| (self.filter.clone(), self.client_filter_id));
+        let frequency_cap = patch.frequency_cap.unwrap_or(self.frequency_cap);
+        let auto_pause = patch.auto_pause.unwrap_or(self.auto_pause);
 
         let changed: Vec<MailingField> = [
             (MailingField::Text, text != self.text),
@@ -184,17 +219,24 @@ impl Mailing {
                 schedule.send_window() != old.send_window(),
             ),
             (MailingField::Filter, filter != self.filter),
+            (
+                MailingField::FrequencyCap,
+                frequency_cap != self.frequency_cap,
+            ),
+            (MailingField::AutoPause, auto_pause != self.auto_pause),
         ]
         .into_iter()
         .filter_map(|(field, differs)| differs.then_some(field))
         .collect();
-        check_update(self.status(now), &changed)?;
+        check_update(self.clock_status(now), &changed)?;
 
         Ok(Mailing {
             text,
             schedule,
             filter,
             client_filter_id,
+            frequency_cap,
+            auto_pause,
             updated_at: now,
             ..self.clone()
         })
@@ -206,6 +248,20 @@ pub struct MailingDraft {
     pub text: MailingText,
     pub schedule: MailingSchedule,
     pub filter: FilterSource,
+    pub frequency_cap: Option<FrequencyCap>,
+    pub auto_pause: AutoPauseOverride,
+}
+
+/// A new mailing to the clients whose messages of `original` ended in one of `statuses`, with
+/// the original's text, filter, window and rules, over a new time span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResendDraft {
+    pub original: MailingId,
+    /// Each among failed, expired and cancelled; not empty.
+    pub statuses: Vec<MessageStatus>,
+    /// The original's `local_time` and send window, with the new start and end.
+    pub start_at: DateTime<FixedOffset>,
+    pub end_at: DateTime<FixedOffset>,
 }
 
 /// Fields to change; `None` keeps the stored value. `send_window: Some(None)` removes the window.
@@ -219,6 +275,10 @@ pub struct MailingPatch {
     pub local_time: Option<bool>,
     pub send_window: Option<Option<SendWindow>>,
     pub filter: Option<FilterSource>,
+    /// `Some(None)` removes the mailing's own cap.
+    pub frequency_cap: Option<Option<FrequencyCap>>,
+    /// Replaces the mailing's overrides as a whole.
+    pub auto_pause: Option<AutoPauseOverride>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,8 @@
 use super::values::Reader;
 use super::*;
 use mailing_bus::BusAddress;
+use mailing_domain::campaign::FailureShare;
+use mailing_domain::{AutoPause, FrequencyCap};
 use secrecy::{ExposeSecret as _, SecretString};
 use std::collections::HashSet;
 
@@ -215,7 +217,38 @@ fn sender(reader: &Reader<'_>) -> Result<SenderSettings, SettingsError> {
         claim_renew: reader.millis("sender.claim_renew_ms", 1..=86_400_000)?,
         outcome_batch: reader.whole("sender.outcome_batch", 1..=100_000)?,
         outcome_flush: reader.millis("sender.outcome_flush_ms", 0..=60_000)?,
+        auto_pause: AutoPause {
+            enabled: reader.flag("sender.auto_pause")?,
+            attempts: reader.whole("sender.auto_pause_attempts", 1..=AutoPause::MAX_ATTEMPTS)?,
+            failure_share: failure_share(reader, "sender.auto_pause_failure_share")?,
+        },
+        frequency_cap: frequency_cap(reader)?,
     })
+}
+
+fn failure_share(reader: &Reader<'_>, key: &str) -> Result<FailureShare, SettingsError> {
+    let share = reader.share(key)?;
+    FailureShare::new(share)
+        .map_err(|rule| reader.invalid(key, Some(&share.to_string()), &rule.to_string()))
+}
+
+/// The deployment's cap: none without a maximum.
+fn frequency_cap(reader: &Reader<'_>) -> Result<Option<FrequencyCap>, SettingsError> {
+    let Some(max) =
+        reader.optional_whole("sender.frequency_cap_max", 1..=FrequencyCap::MAX_MESSAGES)?
+    else {
+        return Ok(None);
+    };
+    let hours = reader.whole("sender.frequency_cap_hours", 1..=FrequencyCap::MAX_HOURS)?;
+    FrequencyCap::new(max, hours)
+        .map(Some)
+        .map_err(|(_, rule)| {
+            reader.invalid(
+                "sender.frequency_cap_hours",
+                Some(&hours.to_string()),
+                &rule.to_string(),
+            )
+        })
 }
 
 /// Addresses and CIDR blocks, comma-separated; an address alone is a block of one.

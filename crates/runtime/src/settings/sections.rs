@@ -1,5 +1,6 @@
 //! The settings tree, one struct per section of `defaults.toml`, each value checked and typed.
 
+use mailing_domain::{AutoPause, FrequencyCap};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -120,6 +121,10 @@ pub struct SenderSettings {
     pub claim_renew: Duration,
     pub outcome_batch: usize,
     pub outcome_flush: Duration,
+    /// When a mailing pauses itself, unless it says otherwise.
+    pub auto_pause: AutoPause,
+    /// The cap for mailings without their own.
+    pub frequency_cap: Option<FrequencyCap>,
 }
 
 /// Message ids per send job unless the scheduler is told otherwise.

@@ -167,6 +167,27 @@ pub const VARIABLES: &[Variable] = &[
         "sender.outcome_flush_ms",
         "20",
     ),
+    plain("MAILING_SENDER_AUTO_PAUSE", "sender.auto_pause", "true"),
+    plain(
+        "MAILING_SENDER_AUTO_PAUSE_ATTEMPTS",
+        "sender.auto_pause_attempts",
+        "50",
+    ),
+    plain(
+        "MAILING_SENDER_AUTO_PAUSE_FAILURE_SHARE",
+        "sender.auto_pause_failure_share",
+        "0.8",
+    ),
+    plain(
+        "MAILING_SENDER_FREQUENCY_CAP_MAX",
+        "sender.frequency_cap_max",
+        "3",
+    ),
+    plain(
+        "MAILING_SENDER_FREQUENCY_CAP_HOURS",
+        "sender.frequency_cap_hours",
+        "24",
+    ),
     secret(
         "MAILING_PROBE_URL",
         "probe.url",

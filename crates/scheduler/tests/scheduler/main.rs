@@ -80,6 +80,8 @@ impl Fixture {
             filter: FilterSource::Inline(
                 ClientFilter::new([OperatorCode::parse(operator).unwrap()], []).unwrap(),
             ),
+            frequency_cap: None,
+            auto_pause: Default::default(),
         };
         tokio::task::spawn_blocking(move || store.create_mailing(&draft).unwrap().id)
             .await

@@ -125,6 +125,8 @@ impl Fixture {
                     )
                     .unwrap(),
                     filter: FilterSource::Inline(ClientFilter::default()),
+                    frequency_cap: None,
+                    auto_pause: Default::default(),
                 })
                 .unwrap();
             store.expand_mailing(mailing.id, now).unwrap();

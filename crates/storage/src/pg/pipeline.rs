@@ -40,8 +40,8 @@ pub(super) fn claim_outbox(
     Ok(rows.into_iter().map(|row| (row.id, row.payload)).collect())
 }
 
-/// Marks up to `limit` due messages `queued` with the claim time `claimed_at`, earliest due first,
-/// skipping rows another replica holds; returns their ids.
+/// Marks up to `limit` due messages of mailings not paused `queued` with the claim time
+/// `claimed_at`, earliest due first, skipping rows another replica holds; returns their ids.
 pub(super) fn claim_due(
     conn: &mut Conn,
     claimed_at: DateTime<Utc>,
@@ -49,11 +49,13 @@ pub(super) fn claim_due(
 ) -> QueryResult<Vec<i64>> {
     diesel::sql_query(
         "UPDATE messages SET status = 'queued', queued_at = $1, claim_renewed_at = NULL,
-             updated_at = now()
+             cap_held_at = NULL, updated_at = now()
          WHERE id IN (
              SELECT id FROM messages
              WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= $1
                AND (expires_at IS NULL OR expires_at > $1)
+               -- A paused mailing's messages wait.
+               AND mailing_id NOT IN (SELECT id FROM mailings WHERE paused_at IS NOT NULL)
              ORDER BY next_attempt_at LIMIT $2
              FOR UPDATE SKIP LOCKED)
          RETURNING id",
@@ -135,7 +137,14 @@ pub(super) fn insert_planned_messages(
     filter: &ClientFilter,
     plans: &[(&str, &ZonePlan)],
     skip_existing: bool,
+    recipients_only: bool,
 ) -> QueryResult<usize> {
+    // A resend reaches its fixed recipients, whatever the filter matches now.
+    let audience = if recipients_only {
+        "c.id IN (SELECT client_id FROM mailing_recipients WHERE mailing_id = $3)"
+    } else {
+        MATCHES_FILTER
+    };
     let (codes, tags) = store_filter(filter);
     let zones: Vec<&str> = plans.iter().map(|(zone, _)| *zone).collect();
     let statuses: Vec<&str> = plans.iter().map(|(_, plan)| plan.status).collect();
@@ -156,7 +165,7 @@ pub(super) fn insert_planned_messages(
          JOIN unnest($4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[])
               AS p (time_zone, status, next_at, expires_at, reason)
            ON p.time_zone = c.time_zone
-         WHERE {MATCHES_FILTER}
+         WHERE {audience}
          {on_conflict}"
     ))
     .bind::<Array<Text>, _>(&codes)

@@ -65,6 +65,17 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         expanded_at -> Nullable<Timestamptz>,
+        paused_at -> Nullable<Timestamptz>,
+        paused_reason -> Nullable<Text>,
+        paused_ms -> Int8,
+        auto_pauses -> Int4,
+        cap_deferrals -> Int8,
+        resend_of -> Nullable<Int8>,
+        frequency_cap_max -> Nullable<Int4>,
+        frequency_cap_hours -> Nullable<Int4>,
+        auto_pause_enabled -> Nullable<Bool>,
+        auto_pause_attempts -> Nullable<Int4>,
+        auto_pause_failure_share -> Nullable<Float8>,
     }
 }
 
@@ -84,6 +95,7 @@ diesel::table! {
         queued_at -> Nullable<Timestamptz>,
         claim_renewed_at -> Nullable<Timestamptz>,
         phone_number -> Nullable<Text>,
+        cap_held_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -143,8 +155,30 @@ diesel::table! {
 diesel::joinable!(client_tags -> clients (client_id));
 diesel::joinable!(client_tags -> tags (tag_id));
 diesel::joinable!(mailings -> client_filters (client_filter_id));
+diesel::table! {
+    /// Every pause of a mailing; at most one open (`resumed_at` NULL).
+    mailing_pauses (id) {
+        id -> Int8,
+        mailing_id -> Int8,
+        reason -> Text,
+        detail -> Nullable<Text>,
+        paused_at -> Timestamptz,
+        resumed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    /// A resend's recipients, fixed when it was created.
+    mailing_recipients (mailing_id, client_id) {
+        mailing_id -> Int8,
+        client_id -> Int8,
+    }
+}
+
 diesel::joinable!(messages -> mailings (mailing_id));
+diesel::joinable!(mailing_pauses -> mailings (mailing_id));
 diesel::joinable!(messages -> clients (client_id));
+diesel::joinable!(mailing_recipients -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     operators,
@@ -154,6 +188,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_filters,
     mailings,
     messages,
+    mailing_pauses,
+    mailing_recipients,
     message_counts,
     outbox,
     users,

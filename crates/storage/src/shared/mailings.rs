@@ -1,3 +1,4 @@
+use super::campaign::{self, CampaignRow, RuleColumns};
 use super::client_filters::find_filter;
 use super::dialect::{self, StoredList, read_list, store_filter};
 use super::messages::cancel_unsent;
@@ -8,10 +9,11 @@ use crate::columns::{bounds, corrupt, filter_from_lists, total};
 use crate::errors::{CLIENT_FILTER_REFERENCE, Failure, refusing};
 use chrono::{DateTime, NaiveTime, Utc};
 use diesel::prelude::*;
+use mailing_domain::campaign::{AutoPauseOverride, FrequencyCap, Pause, PauseReason};
 use mailing_domain::events::MailingEvent;
 use mailing_domain::store::{
     Entity, FilterSource, Mailing, MailingDraft, MailingPatch, MailingStore, Page, PageRequest,
-    Rejection, StoreError, StoreResult, storage_instant,
+    Rejection, ResendDraft, StoreError, StoreResult, storage_instant,
 };
 use mailing_domain::{
     ClientFilter, ClientFilterId, MailingId, MailingSchedule, MailingStatus, MailingText,
@@ -29,6 +31,12 @@ pub(super) struct MailingRow {
     filter_tags: StoredList,
     client_filter_id: Option<i64>,
     cancelled_at: Option<DateTime<Utc>>,
+    #[diesel(embed)]
+    campaign: CampaignRow,
+    paused_ms: i64,
+    auto_pauses: i32,
+    cap_deferrals: i64,
+    resend_of: Option<i64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -38,6 +46,7 @@ impl MailingRow {
         let id = self.id;
         let list =
             |column, stored| read_list(stored).map_err(|e| corrupt("mailings", column, id, e));
+        let campaign = self.campaign.into_campaign(id)?;
         Ok(Mailing {
             id: MailingId(id),
             text: MailingText::parse(&self.text).map_err(|e| corrupt("mailings", "text", id, e))?,
@@ -53,6 +62,15 @@ impl MailingRow {
             )?,
             client_filter_id: self.client_filter_id.map(ClientFilterId),
             cancelled_at: self.cancelled_at,
+            paused: campaign.paused,
+            paused_before: chrono::Duration::milliseconds(self.paused_ms),
+            auto_pauses: u32::try_from(self.auto_pauses)
+                .map_err(|e| corrupt("mailings", "auto_pauses", id, e))?,
+            cap_deferrals: u64::try_from(self.cap_deferrals)
+                .map_err(|e| corrupt("mailings", "cap_deferrals", id, e))?,
+            resend_of: self.resend_of.map(MailingId),
+            frequency_cap: campaign.frequency_cap,
+            auto_pause: campaign.auto_pause,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -111,6 +129,11 @@ struct MailingColumns<'a> {
     filter_operator_codes: StoredList,
     filter_tags: StoredList,
     client_filter_id: Option<i64>,
+    frequency_cap_max: Option<i32>,
+    frequency_cap_hours: Option<i32>,
+    auto_pause_enabled: Option<bool>,
+    auto_pause_attempts: Option<i32>,
+    auto_pause_failure_share: Option<f64>,
 }
 
 impl<'a> MailingColumns<'a> {
@@ -119,10 +142,17 @@ impl<'a> MailingColumns<'a> {
         schedule: &MailingSchedule,
         filter: &ClientFilter,
         client_filter_id: Option<ClientFilterId>,
+        rules: (Option<FrequencyCap>, AutoPauseOverride),
     ) -> Self {
         let window = schedule.send_window();
         let (filter_operator_codes, filter_tags) = store_filter(filter);
+        let rules = RuleColumns::new(rules.0, rules.1);
         Self {
+            frequency_cap_max: rules.frequency_cap_max,
+            frequency_cap_hours: rules.frequency_cap_hours,
+            auto_pause_enabled: rules.auto_pause_enabled,
+            auto_pause_attempts: rules.auto_pause_attempts,
+            auto_pause_failure_share: rules.auto_pause_failure_share,
             text: text.as_str(),
             start_at: storage_instant(schedule.start_at()),
             end_at: storage_instant(schedule.end_at()),
@@ -206,7 +236,13 @@ impl MailingStore for BackendStore {
             let (filter, saved) = resolve(conn, &draft.filter)?;
             let row: MailingRow = diesel::insert_into(mailings::table)
                 .values((
-                    MailingColumns::new(&draft.text, &draft.schedule, &filter, saved),
+                    MailingColumns::new(
+                        &draft.text,
+                        &draft.schedule,
+                        &filter,
+                        saved,
+                        (draft.frequency_cap, draft.auto_pause),
+                    ),
                     mailings::created_at.eq(dialect::now()),
                     mailings::updated_at.eq(dialect::now()),
                 ))
@@ -271,10 +307,16 @@ impl MailingStore for BackendStore {
                 .eq(false)
                 .and(mailings::end_at.le(now))
                 .or(mailings::local_time.eq(true).and(mailings::end_at.le(west)));
+            // A pause lasts until the mailing's end, when it is finished like any other.
+            let paused = mailings::paused_at.is_not_null();
             match status {
                 MailingStatus::Cancelled => visible().filter(mailings::cancelled_at.is_not_null()),
-                MailingStatus::Scheduled => live.filter(started.eq(false)),
-                MailingStatus::Running => live.filter(started).filter(ended.eq(false)),
+                MailingStatus::Scheduled => live.filter(paused.eq(false)).filter(started.eq(false)),
+                MailingStatus::Running => live
+                    .filter(paused.eq(false))
+                    .filter(started)
+                    .filter(ended.eq(false)),
+                MailingStatus::Paused => live.filter(paused).filter(ended.eq(false)),
                 MailingStatus::Finished => live.filter(started).filter(ended),
             }
         };
@@ -304,6 +346,7 @@ impl MailingStore for BackendStore {
                         &next.schedule,
                         &next.filter,
                         next.client_filter_id,
+                        (next.frequency_cap, next.auto_pause),
                     ),
                     mailings::updated_at.eq(dialect::now()),
                 ))
@@ -355,4 +398,115 @@ impl MailingStore for BackendStore {
             Ok(())
         })
     }
+
+    #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
+    fn pause_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Mailing> {
+        self.write(|conn| {
+            let current = lock(conn, id)?;
+            refuse_if_over(&current, now)?;
+            if campaign::pause(conn, id.0, PauseReason::Manual, None, now)? {
+                outbox::append(conn, &MailingEvent::MailingUpdated { mailing_id: id })?;
+            }
+            reread(conn, id)
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
+    fn resume_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Mailing> {
+        self.write(|conn| {
+            let current = lock(conn, id)?;
+            refuse_if_over(&current, now)?;
+            if let Some(paused) = &current.paused {
+                campaign::resume(conn, id.0, paused.since, now)?;
+                outbox::append(conn, &MailingEvent::MailingUpdated { mailing_id: id })?;
+            }
+            reread(conn, id)
+        })
+    }
+
+    fn mailing_pauses(&self, id: MailingId) -> StoreResult<Vec<Pause>> {
+        self.read(|conn| {
+            let exists: i64 = visible()
+                .filter(mailings::id.eq(id.0))
+                .count()
+                .get_result(conn)?;
+            if exists == 0 {
+                return Err(Failure::Store(NOT_FOUND));
+            }
+            campaign::pauses(conn, id.0)
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(original = draft.original.0, mailing_id = tracing::field::Empty))]
+    fn resend_mailing(&self, draft: &ResendDraft, now: DateTime<Utc>) -> StoreResult<Mailing> {
+        self.write(|conn| {
+            let original = lock(conn, draft.original)?;
+            let old = &original.schedule;
+            let local_time = old.local_time();
+            let stored = |field: &'static str, written| {
+                MailingSchedule::stored_instant(written, local_time)
+                    .map_err(|rule| Rejection::Invalid { field, rule })
+            };
+            let schedule = MailingSchedule::new(
+                stored("start_at", draft.start_at)?,
+                stored("end_at", draft.end_at)?,
+                local_time,
+                old.send_window(),
+            )
+            .map_err(|rule| Rejection::Invalid {
+                field: "end_at",
+                rule,
+            })?;
+            if schedule.latest_end() <= now {
+                return Err(Rejection::Invalid {
+                    field: "end_at",
+                    rule: mailing_domain::Invalid::InPast,
+                }
+                .into());
+            }
+            let row: MailingRow = diesel::insert_into(mailings::table)
+                .values((
+                    MailingColumns::new(
+                        &original.text,
+                        &schedule,
+                        &original.filter,
+                        None,
+                        (original.frequency_cap, original.auto_pause),
+                    ),
+                    mailings::resend_of.eq(original.id.0),
+                    mailings::created_at.eq(dialect::now()),
+                    mailings::updated_at.eq(dialect::now()),
+                ))
+                .returning(MailingRow::as_returning())
+                .get_result(conn)?;
+            tracing::Span::current().record("mailing_id", row.id);
+            campaign::fix_recipients(conn, row.id, original.id.0, &draft.statuses)?;
+            outbox::append(
+                conn,
+                &MailingEvent::MailingCreated {
+                    mailing_id: MailingId(row.id),
+                },
+            )?;
+            row.into_record()
+        })
+    }
+}
+
+/// Refuses to pause or resume a mailing that is over.
+fn refuse_if_over(mailing: &Mailing, now: DateTime<Utc>) -> Result<(), Failure> {
+    match mailing.status(now) {
+        status @ (MailingStatus::Finished | MailingStatus::Cancelled) => {
+            Err(Rejection::MailingOver(status).into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The mailing as it is now, within the transaction that changed it.
+fn reread(conn: &mut Conn, id: MailingId) -> Result<Mailing, Failure> {
+    mailings::table
+        .find(id.0)
+        .select(MailingRow::as_select())
+        .first(conn)?
+        .into_record()
 }

@@ -17,6 +17,7 @@
 
 use super::{Backend, BackendStore, Conn, dialect, pipeline, schema};
 
+mod campaign;
 mod client_filters;
 mod clients;
 mod heartbeats;

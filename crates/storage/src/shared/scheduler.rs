@@ -6,7 +6,7 @@ use super::dialect;
 use super::mailings::MailingRow;
 use super::messages::ID_SLICE;
 use super::pipeline;
-use super::schema::{clients, mailings, messages};
+use super::schema::{clients, mailing_recipients, mailings, messages};
 use super::{Backend, BackendStore, Conn};
 use crate::columns::{RetryPlan, ZonePlan, corrupt, total};
 use crate::errors::Failure;
@@ -69,6 +69,16 @@ fn open_mailing(id: i64) -> _ {
         .filter(mailings::id.eq(id))
         .filter(mailings::deleted_at.is_null())
         .filter(mailings::cancelled_at.is_null())
+}
+
+/// The time zones of a resend's recipients.
+fn recipient_zones(conn: &mut Conn, id: MailingId) -> Result<Vec<String>, Failure> {
+    Ok(clients::table
+        .inner_join(mailing_recipients::table)
+        .filter(mailing_recipients::mailing_id.eq(id.0))
+        .select(clients::time_zone)
+        .distinct()
+        .load(conn)?)
 }
 
 fn zone(raw: &str, mailing: MailingId) -> Result<TimeZone, Failure> {
@@ -142,7 +152,11 @@ impl SchedulerStore for BackendStore {
                 return Ok(None);
             };
             let mailing = row.into_record()?;
-            let zones = pipeline::zones_matching(conn, &mailing.filter)?;
+            let zones = if mailing.resend_of.is_some() {
+                recipient_zones(conn, id)?
+            } else {
+                pipeline::zones_matching(conn, &mailing.filter)?
+            };
             let plans = zones
                 .iter()
                 .map(|raw| {
@@ -176,6 +190,7 @@ impl SchedulerStore for BackendStore {
                     &mailing.filter,
                     &group,
                     skip_existing,
+                    mailing.resend_of.is_some(),
                 )? as u64;
                 if expired {
                     expansion.expired += inserted;

@@ -1,8 +1,11 @@
 //! The sender's reads and writes: one query for everything a batch of attempts needs, one
 //! statement (on PostgreSQL) for a batch of claim renewals or outcomes.
 
+use super::campaign::{self, CampaignRow};
+use super::dialect;
 use super::mailings::ScheduleRow;
 use super::messages::ID_SLICE;
+use super::outbox;
 use super::pipeline;
 use super::schema::{clients, mailings, messages};
 use super::{Backend, BackendStore};
@@ -11,8 +14,10 @@ use crate::errors::Failure;
 use chrono::{DateTime, Utc};
 use diesel::dsl;
 use diesel::prelude::*;
+use mailing_domain::campaign::{FrequencyCap, PauseReason};
+use mailing_domain::events::MailingEvent;
 use mailing_domain::store::{
-    MailingState, Outcome, SendTask, SenderStore, StoreResult, storage_instant,
+    CapHold, MailingState, Outcome, SendTask, SenderStore, StoreResult, storage_instant,
 };
 use mailing_domain::{ClientId, MailingId, MailingText, MessageId, PhoneNumber, TimeZone};
 use std::collections::HashMap;
@@ -78,6 +83,9 @@ impl TaskRow {
             text: MailingText::parse(&self.mailing.text).map_err(|e| bad("text", &e))?,
             schedule: mailing.schedule,
             mailing_active: mailing.active,
+            mailing_paused: mailing.paused,
+            frequency_cap: mailing.frequency_cap,
+            auto_pause: mailing.auto_pause,
         })
     }
 }
@@ -97,14 +105,20 @@ struct MailingStateRow {
             dsl::And<dsl::IsNull<mailings::cancelled_at>, dsl::IsNull<mailings::deleted_at>>
     )]
     active: bool,
+    #[diesel(embed)]
+    campaign: CampaignRow,
 }
 
 impl MailingStateRow {
     fn into_state(self) -> Result<MailingState, Failure> {
+        let campaign = self.campaign.into_campaign(self.id)?;
         Ok(MailingState {
             id: MailingId(self.id),
             schedule: self.schedule.into_schedule(self.id)?,
             active: self.active,
+            paused: campaign.paused.is_some(),
+            frequency_cap: campaign.frequency_cap,
+            auto_pause: campaign.auto_pause,
         })
     }
 }
@@ -167,6 +181,48 @@ impl SenderStore for BackendStore {
             let renewed = pipeline::renew_claims(conn, &claims, storage_instant(now))?;
             Ok(renewed.into_iter().map(MessageId).collect())
         })
+    }
+
+    #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
+    fn auto_pause_mailing(
+        &self,
+        id: MailingId,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.write(|conn| {
+            let row: Option<MailingStateRow> = dialect::for_update!(
+                mailings::table
+                    .filter(mailings::id.eq(id.0))
+                    .filter(mailings::deleted_at.is_null())
+                    .filter(mailings::cancelled_at.is_null())
+                    .select(MailingStateRow::as_select())
+            )
+            .first(conn)
+            .optional()?;
+            let Some(state) = row.map(MailingStateRow::into_state).transpose()? else {
+                return Ok(false);
+            };
+            if state.paused || state.schedule.latest_end() <= now {
+                return Ok(false);
+            }
+            let paused =
+                campaign::pause(conn, id.0, PauseReason::ProviderFailing, Some(detail), now)?;
+            if paused {
+                outbox::append(conn, &MailingEvent::MailingUpdated { mailing_id: id })?;
+            }
+            Ok(paused)
+        })
+    }
+
+    fn hold_for_cap(
+        &self,
+        message: MessageId,
+        claimed_at: DateTime<Utc>,
+        cap: FrequencyCap,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CapHold> {
+        self.write(|conn| campaign::hold_for_cap(conn, message.0, claimed_at, cap, now))
     }
 
     fn record_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<Vec<MessageId>> {

@@ -49,11 +49,13 @@ pub(super) fn claim_due(
 ) -> QueryResult<Vec<i64>> {
     diesel::sql_query(
         "UPDATE messages SET status = 'queued', queued_at = ?1, claim_renewed_at = NULL,
-             updated_at = ?3
+             cap_held_at = NULL, updated_at = ?3
          WHERE id IN (
              SELECT id FROM messages
              WHERE status IN ('scheduled', 'retrying') AND next_attempt_at <= ?1
                AND (expires_at IS NULL OR expires_at > ?1)
+               -- A paused mailing's messages wait.
+               AND mailing_id NOT IN (SELECT id FROM mailings WHERE paused_at IS NOT NULL)
              ORDER BY next_attempt_at LIMIT ?2)
          RETURNING id",
     )
@@ -143,7 +145,14 @@ pub(super) fn insert_planned_messages(
     filter: &ClientFilter,
     plans: &[(&str, &ZonePlan)],
     skip_existing: bool,
+    recipients_only: bool,
 ) -> QueryResult<usize> {
+    // A resend reaches its fixed recipients, whatever the filter matches now.
+    let audience = if recipients_only {
+        "c.id IN (SELECT client_id FROM mailing_recipients WHERE mailing_id = ?3)"
+    } else {
+        MATCHES_FILTER
+    };
     let (codes, tags) = store_filter(filter);
     // The plans as a table of bound rows, numbered after the four fixed parameters. CROSS JOIN
     // keeps the clients in the outer loop: SQLite would otherwise read them once per zone.
@@ -165,7 +174,7 @@ pub(super) fn insert_planned_messages(
                                expires_at, last_error, created_at, updated_at)
          SELECT ?3, c.id, c.phone_number, p.status, p.next_at, p.expires_at, p.reason, ?4, ?4
          FROM clients c CROSS JOIN p ON p.time_zone = c.time_zone
-         WHERE {MATCHES_FILTER}
+         WHERE {audience}
          {on_conflict}",
         rows.join(", ")
     ))

@@ -66,6 +66,17 @@ diesel::table! {
         created_at -> TimestamptzSqlite,
         updated_at -> TimestamptzSqlite,
         expanded_at -> Nullable<TimestamptzSqlite>,
+        paused_at -> Nullable<TimestamptzSqlite>,
+        paused_reason -> Nullable<Text>,
+        paused_ms -> BigInt,
+        auto_pauses -> Integer,
+        cap_deferrals -> BigInt,
+        resend_of -> Nullable<BigInt>,
+        frequency_cap_max -> Nullable<Integer>,
+        frequency_cap_hours -> Nullable<Integer>,
+        auto_pause_enabled -> Nullable<Bool>,
+        auto_pause_attempts -> Nullable<Integer>,
+        auto_pause_failure_share -> Nullable<Double>,
     }
 }
 
@@ -85,6 +96,7 @@ diesel::table! {
         queued_at -> Nullable<TimestamptzSqlite>,
         claim_renewed_at -> Nullable<TimestamptzSqlite>,
         phone_number -> Nullable<Text>,
+        cap_held_at -> Nullable<TimestamptzSqlite>,
     }
 }
 
@@ -144,8 +156,30 @@ diesel::table! {
 diesel::joinable!(client_tags -> clients (client_id));
 diesel::joinable!(client_tags -> tags (tag_id));
 diesel::joinable!(mailings -> client_filters (client_filter_id));
+diesel::table! {
+    /// Every pause of a mailing; at most one open (`resumed_at` NULL).
+    mailing_pauses (id) {
+        id -> BigInt,
+        mailing_id -> BigInt,
+        reason -> Text,
+        detail -> Nullable<Text>,
+        paused_at -> TimestamptzSqlite,
+        resumed_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
+diesel::table! {
+    /// A resend's recipients, fixed when it was created.
+    mailing_recipients (mailing_id, client_id) {
+        mailing_id -> BigInt,
+        client_id -> BigInt,
+    }
+}
+
 diesel::joinable!(messages -> mailings (mailing_id));
+diesel::joinable!(mailing_pauses -> mailings (mailing_id));
 diesel::joinable!(messages -> clients (client_id));
+diesel::joinable!(mailing_recipients -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     operators,
@@ -155,6 +189,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_filters,
     mailings,
     messages,
+    mailing_pauses,
+    mailing_recipients,
     message_counts,
     outbox,
     users,

@@ -93,6 +93,8 @@ pub fn draft(start: DateTime<Utc>, end: DateTime<Utc>, source: FilterSource) -> 
         text: MailingText::parse("Hello").unwrap(),
         schedule: schedule(start, end),
         filter: source,
+        frequency_cap: None,
+        auto_pause: Default::default(),
     }
 }
 

@@ -101,6 +101,8 @@ fn a_scheduled_mailing_accepts_any_change(backend: Backend) {
                 local_time: Some(true),
                 send_window: Some(Some(window)),
                 filter: Some(FilterSource::Saved(saved.id)),
+                frequency_cap: None,
+                auto_pause: None,
             },
             before(),
         )

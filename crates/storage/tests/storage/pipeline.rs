@@ -222,6 +222,8 @@ impl Spec {
                 text: MailingText::parse("Hello from the pipeline").unwrap(),
                 schedule: self.schedule(),
                 filter: FilterSource::Inline(self.filter.clone()),
+                frequency_cap: None,
+                auto_pause: Default::default(),
             })
             .unwrap()
     }

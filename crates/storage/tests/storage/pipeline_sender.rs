@@ -59,6 +59,9 @@ fn load_for_send_returns_everything_a_sender_needs(backend: Backend) {
             text: MailingText::parse("Hello from the pipeline").unwrap(),
             schedule: mailing.schedule(),
             mailing_active: true,
+            mailing_paused: false,
+            frequency_cap: None,
+            auto_pause: Default::default(),
         }]
     );
     assert!(store.load_for_send(&[]).unwrap().is_empty());
@@ -141,6 +144,9 @@ fn mailing_states_read_the_current_schedule(backend: Backend) {
         id,
         schedule: spec.schedule(),
         active,
+        paused: false,
+        frequency_cap: None,
+        auto_pause: Default::default(),
     };
     assert_eq!(
         states(&[w, l, MailingId(999_999)]),

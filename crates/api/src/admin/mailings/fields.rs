@@ -132,6 +132,8 @@ impl Mailings {
             client_filter_id: Field::from_option(client_filter_id),
             send_window: Field::from_option(send_window),
             local_time: Field::value(self.local_time),
+            frequency_cap: Field::absent(),
+            auto_pause: Field::absent(),
             unknown: UnknownFields::default(),
         })
     }

@@ -43,6 +43,9 @@ impl Pace {
                 Pace::Fast
             }
             MailingStatus::Running => Pace::Slow,
+            // Nothing new is sent; the end may still come, or someone resume it.
+            MailingStatus::Paused if near(schedule.latest_end()) => Pace::Fast,
+            MailingStatus::Paused => Pace::Slow,
             // Messages still waiting are settled soon after (cancelled or expired).
             MailingStatus::Finished | MailingStatus::Cancelled if waiting => Pace::Slow,
             MailingStatus::Finished | MailingStatus::Cancelled => Pace::Still,
@@ -94,6 +97,13 @@ mod tests {
             created_at: at(-6000),
             updated_at: at(-6000),
             cancelled_at: cancelled.then(|| at(-60)),
+            paused: None,
+            paused_before: Duration::zero(),
+            auto_pauses: 0,
+            cap_deferrals: 0,
+            resend_of: None,
+            frequency_cap: None,
+            auto_pause: Default::default(),
         }
     }
 

@@ -105,6 +105,8 @@ fn editable_part(input: MailingInput) -> MailingPatchInput {
         client_filter_id: only(MailingField::Filter, input.client_filter_id.into_given()),
         send_window: only(MailingField::SendWindow, send_window),
         local_time: only(MailingField::LocalTime, input.local_time.into_given()),
+        frequency_cap: only(MailingField::FrequencyCap, input.frequency_cap.into_given()),
+        auto_pause: only(MailingField::AutoPause, input.auto_pause.into_given()),
         unknown: UnknownFields::default(),
     }
 }

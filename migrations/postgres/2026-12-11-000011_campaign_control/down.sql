@@ -1,0 +1,23 @@
+ALTER TABLE messages DROP COLUMN cap_held_at;
+DROP TABLE mailing_recipients;
+DROP TABLE mailing_pauses;
+DROP INDEX mailings_paused_idx;
+ALTER TABLE mailings
+    DROP CONSTRAINT mailings_not_own_resend,
+    DROP CONSTRAINT mailings_auto_pause_failure_share_range,
+    DROP CONSTRAINT mailings_auto_pause_attempts_range,
+    DROP CONSTRAINT mailings_frequency_cap_pair,
+    DROP CONSTRAINT mailings_pause_counts_nonnegative,
+    DROP CONSTRAINT mailings_paused_reason_known,
+    DROP CONSTRAINT mailings_pause_pair,
+    DROP COLUMN auto_pause_failure_share,
+    DROP COLUMN auto_pause_attempts,
+    DROP COLUMN auto_pause_enabled,
+    DROP COLUMN frequency_cap_hours,
+    DROP COLUMN frequency_cap_max,
+    DROP COLUMN resend_of,
+    DROP COLUMN cap_deferrals,
+    DROP COLUMN auto_pauses,
+    DROP COLUMN paused_ms,
+    DROP COLUMN paused_reason,
+    DROP COLUMN paused_at;

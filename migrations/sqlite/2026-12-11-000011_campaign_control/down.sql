@@ -1,0 +1,15 @@
+ALTER TABLE messages DROP COLUMN cap_held_at;
+DROP TABLE mailing_recipients;
+DROP TABLE mailing_pauses;
+DROP INDEX mailings_paused_idx;
+ALTER TABLE mailings DROP COLUMN auto_pause_failure_share;
+ALTER TABLE mailings DROP COLUMN auto_pause_attempts;
+ALTER TABLE mailings DROP COLUMN auto_pause_enabled;
+ALTER TABLE mailings DROP COLUMN frequency_cap_hours;
+ALTER TABLE mailings DROP COLUMN frequency_cap_max;
+ALTER TABLE mailings DROP COLUMN resend_of;
+ALTER TABLE mailings DROP COLUMN cap_deferrals;
+ALTER TABLE mailings DROP COLUMN auto_pauses;
+ALTER TABLE mailings DROP COLUMN paused_ms;
+ALTER TABLE mailings DROP COLUMN paused_reason;
+ALTER TABLE mailings DROP COLUMN paused_at;
