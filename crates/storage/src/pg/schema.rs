@@ -276,6 +276,14 @@ mod tests {
                 declared(messages::table.select(messages::all_columns)),
             ),
             (
+                "mailing_pauses",
+                declared(mailing_pauses::table.select(mailing_pauses::all_columns)),
+            ),
+            (
+                "mailing_recipients",
+                declared(mailing_recipients::table.select(mailing_recipients::all_columns)),
+            ),
+            (
                 "message_counts",
                 declared(message_counts::table.select(message_counts::all_columns)),
             ),

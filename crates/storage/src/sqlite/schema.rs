@@ -274,7 +274,7 @@ mod tests {
         let lite = sqlite_shape(
             &mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap(),
         );
-        assert_eq!(postgres.len(), 12, "{postgres:?}");
+        assert_eq!(postgres.len(), 14, "{postgres:?}");
         assert_eq!(lite, postgres);
     }
 
@@ -346,6 +346,14 @@ mod tests {
             (
                 "messages",
                 declared(messages::table.select(messages::all_columns)),
+            ),
+            (
+                "mailing_pauses",
+                declared(mailing_pauses::table.select(mailing_pauses::all_columns)),
+            ),
+            (
+                "mailing_recipients",
+                declared(mailing_recipients::table.select(mailing_recipients::all_columns)),
             ),
             (
                 "message_counts",

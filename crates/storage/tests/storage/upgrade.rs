@@ -1,5 +1,5 @@
-//! Upgrading a database that holds data: the migrations `tags_in_use` and `message_history`
-//! applied to rows written before them (and undone by their own down migrations first).
+//! Upgrading a database that holds data: the migration `message_history` (and every later one)
+//! applied to rows written before it (undone by their own down migrations first).
 
 use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
@@ -8,8 +8,9 @@ use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use mailing_domain::store::{Entity, MessageQuery, Rejection, TagUse};
 use mailing_domain::{ClientId, MessageStatus};
 
-/// The migrations this test undoes and applies again.
-const LATER: usize = 2;
+/// The oldest migration this test undoes and applies again (`message_history`), with every
+/// later one.
+const FIRST_UNDONE: &str = "20261209000009";
 
 fn migrations(backend: Backend) -> FileBasedMigrations {
     let folder = match backend {
@@ -23,32 +24,45 @@ fn migrations(backend: Backend) -> FileBasedMigrations {
     .unwrap()
 }
 
-/// Undoes the last [`LATER`] migrations, or applies them again.
-fn migrate(db: &TestDb, up: bool) {
+/// Undoes the migrations from [`FIRST_UNDONE`] on, returning how many; or applies them again,
+/// checking they were `undone`.
+fn migrate(db: &TestDb, up: bool, undone: usize) -> usize {
+    fn run<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+        conn: &mut C,
+        source: FileBasedMigrations,
+        up: bool,
+        undone: usize,
+    ) -> usize {
+        if up {
+            let applied = conn.run_pending_migrations(source).unwrap().len();
+            assert_eq!(applied, undone);
+            return applied;
+        }
+        let mut count = 0;
+        loop {
+            let version = conn.revert_last_migration(source.clone()).unwrap();
+            count += 1;
+            if version
+                .to_string()
+                .replace('-', "")
+                .starts_with(FIRST_UNDONE)
+            {
+                return count;
+            }
+        }
+    }
     let source = migrations(db.backend());
     match db {
         TestDb::Postgres(pg) => {
             let mut conn = PgConnection::establish(pg.url()).unwrap();
-            if up {
-                assert_eq!(conn.run_pending_migrations(source).unwrap().len(), LATER);
-            } else {
-                for _ in 0..LATER {
-                    conn.revert_last_migration(source.clone()).unwrap();
-                }
-            }
+            run(&mut conn, source, up, undone)
         }
         TestDb::Sqlite(lite) => {
             let mut conn = SqliteConnection::establish(lite.path().to_str().unwrap()).unwrap();
             diesel::sql_query("PRAGMA foreign_keys = ON")
                 .execute(&mut conn)
                 .unwrap();
-            if up {
-                assert_eq!(conn.run_pending_migrations(source).unwrap().len(), LATER);
-            } else {
-                for _ in 0..LATER {
-                    conn.revert_last_migration(source.clone()).unwrap();
-                }
-            }
+            run(&mut conn, source, up, undone)
         }
     }
 }
@@ -57,11 +71,13 @@ each_backend!(messages_written_before_the_upgrade_get_their_number_and_reason);
 fn messages_written_before_the_upgrade_get_their_number_and_reason(backend: Backend) {
     let db = TestDb::create(backend);
     let store = db.store();
-    migrate(&db, false);
+    // What the store writes of today's schema is written before the schema goes back.
     operator(&*store, "bln");
     let staying = client(&*store, "79000000001", "bln", &["vip"]);
     let leaving = client(&*store, "79000000002", "bln", &[]);
     let m = mailing(&*store);
+    let other = mailing(&*store);
+    let undone = migrate(&db, false, 0);
     let insert = |client: ClientId, status: &str, sent_at: &str, error: &str| {
         db.execute(&format!(
             "INSERT INTO messages (mailing_id, client_id, status, sent_at, last_error)
@@ -73,7 +89,6 @@ fn messages_written_before_the_upgrade_get_their_number_and_reason(backend: Back
     let sent_at = "'2030-01-01 10:30:00+00:00'";
     insert(staying.id, "sent", sent_at, "NULL");
     insert(leaving.id, "sent", sent_at, "NULL");
-    let other = mailing(&*store);
     db.execute(&format!(
         "INSERT INTO messages (mailing_id, client_id, status) VALUES ({}, {}, 'expired')",
         other.id.0, staying.id.0
@@ -88,7 +103,7 @@ fn messages_written_before_the_upgrade_get_their_number_and_reason(backend: Back
     store.delete_client(leaving.id).unwrap();
     let last_id = db.count("SELECT max(id) AS count FROM messages");
 
-    migrate(&db, true);
+    migrate(&db, true, undone);
     let messages = store
         .list_messages(&MessageQuery::default(), ALL)
         .unwrap()
