@@ -74,7 +74,11 @@ pub async fn run(scale: &Scale, seed: u64) -> anyhow::Result<RunReport> {
         .scheduler("MAILING_SCHEDULER_CLAIM_LEASE_SECONDS", CLAIM_LEASE_SECONDS)
         .sender("MAILING_SENDER_CLAIM_RENEW_MS", CLAIM_RENEW_MS)
         .sender("MAILING_SENDER_CONCURRENCY", scale.sender_concurrency)
-        .sender("MAILING_PROBE_TIMEOUT_MS", PROBE_TIMEOUT_MS);
+        .sender("MAILING_PROBE_TIMEOUT_MS", PROBE_TIMEOUT_MS)
+        // The probe outages would pause the mailings by themselves, as they should in
+        // production, and leave them waiting for an operator: the run judges the pipeline
+        // under failures, so it keeps them sending.
+        .sender("MAILING_SENDER_AUTO_PAUSE", false);
     let logs = vec![log_dir(options.name()), server_logs];
     let plan = Plan::draw(scale, seed);
     let started = Instant::now();
