@@ -154,6 +154,8 @@ export async function startInstance({ logFile = path.join(artifactsDir, 'mailing
   const instance = {
     origin,
     base: `${origin}/admin`,
+    /** The built-in probe simulator, whose `/_sim/config` sets the faults it answers with. */
+    simOrigin: `http://127.0.0.1:${simPort}`,
     dataDir,
     logFile,
     pid: child.pid,

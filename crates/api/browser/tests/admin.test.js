@@ -28,6 +28,8 @@ const PHONES = ['79000000001', '79000000002', '79000000003'];
 const MAILING_TEXT = 'Hello from the admin UI browser test';
 /** How far ahead the mailing starts, so the pages after saving it watch it start. */
 const START_IN_MS = 8_000;
+/** How long the mailing sent while the provider fails runs, so its end expires what waits. */
+const FAILING_FOR_MS = 20_000;
 
 let instance;
 let browser;
@@ -125,6 +127,39 @@ async function goNav(name, expectedPath, heading = name) {
   await expectLayout();
 }
 
+/** The mailing's status as its page shows it. */
+const statusBadge = async () => (await page.locator('#mailing-progress .badge').first().innerText()).trim();
+
+/** The mailing page's counts by status, lower-cased status to text. */
+async function countsByStatus() {
+  const counts = page.getByRole('table', { name: 'Counts by status', exact: true });
+  return Object.fromEntries(
+    await counts.locator('tr').evaluateAll((rows) =>
+      rows
+        .map((row) => [row.querySelector('th[scope=row]')?.textContent.trim().toLowerCase(), row.querySelector('td')?.textContent.trim()])
+        .filter(([status]) => status),
+    ),
+  );
+}
+
+/** What the mailing page's details say under `term`. */
+async function detail(term) {
+  return page.locator('.details').evaluate((dl, name) => {
+    const dt = [...dl.querySelectorAll('dt')].find((d) => d.textContent.trim() === name);
+    return dt?.nextElementSibling?.textContent.trim() ?? null;
+  }, term);
+}
+
+/** Sets the faults the instance's probe simulator answers with. */
+async function simFaults(patch) {
+  const response = await fetch(`${instance.simOrigin}/_sim/config`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(patch),
+  });
+  assert.equal(response.status, 200, `PUT /_sim/config ${JSON.stringify(patch)}: ${await response.text()}`);
+}
+
 /** Rows of `table` whose text matches `pattern`. */
 const rowsMatching = (table, pattern) => table.getByRole('row').filter({ hasText: pattern });
 
@@ -195,7 +230,7 @@ function naive(value) {
   return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0));
 }
 
-describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
+describe('admin web UI', { concurrency: 1, timeout: 8 * 60_000 }, () => {
   before(async () => {
     freshArtifactsDir();
     instance = await startInstance();
@@ -686,7 +721,233 @@ describe('admin web UI', { concurrency: 1, timeout: 5 * 60_000 }, () => {
     await expectStatus('Mailing saved.');
     const warnings = page.locator('.warnings');
     assert.match(await warnings.innerText(), /No client matches the filter, so the mailing reaches nobody/);
+    shared.nobodyPath = pathname();
     await shoot(page, 'mailing-warning');
+  });
+
+  step('pause and resume a running mailing from its page: status, notice, buttons and pause history follow', async () => {
+    await page.goto(url(shared.mailingPath.replace(/^\/admin/, '')));
+    await expectH1(`Mailing #${shared.mailingId}`);
+    const pauses = page.locator('#mailing-pauses');
+    assert.match(await pauses.innerText(), /Never paused/);
+    assert.equal(await button('Resume mailing').count(), 0, 'a running mailing offers no Resume');
+
+    const paused = await submitForm(button('Pause mailing'));
+    assert.equal(paused.status(), 303, 'the pause redirects to the mailing\'s page');
+    await expectStatus('Mailing paused.');
+    await expectLayout();
+    assert.equal(await statusBadge(), 'paused');
+    assert.match(await page.locator('#paused-note').innerText(), /^Paused by hand since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\./);
+    assert.equal(await button('Pause mailing').count(), 0, 'a paused mailing offers no Pause');
+    await button('Resume mailing').waitFor();
+    await button('Cancel mailing').waitFor();
+    await page.getByRole('link', { name: 'Edit', exact: true }).waitFor();
+    const history = page.getByRole('table', { name: 'Pause history', exact: true });
+    assert.equal(await rowsMatching(history, /still paused/).count(), 1, 'one pause, still lasting');
+    assert.equal(await rowsMatching(history, /Paused by hand/).count(), 1);
+    await shoot(page, 'mailing-paused');
+
+    // The list and the dashboard say so too.
+    await goNav('Mailings', '/admin/mailings');
+    const card = page.locator('li.card').filter({ has: link(`Mailing #${shared.mailingId}`) });
+    assert.equal(await card.locator('.badge').innerText(), 'paused');
+    assert.match(await card.innerText(), /Paused by hand since/);
+    await goNav('Dashboard', '/admin', 'Dashboard');
+    assert.equal(await dashboardSectionOf(page, `Mailing #${shared.mailingId}`), 'Paused');
+    await shoot(page, 'dashboard-paused');
+
+    await page.goto(url(shared.mailingPath.replace(/^\/admin/, '')));
+    const resumed = await submitForm(button('Resume mailing'));
+    assert.equal(resumed.status(), 303);
+    await expectStatus('Mailing resumed.');
+    assert.equal(await statusBadge(), 'running');
+    assert.equal(await page.locator('#paused-note').count(), 0, 'no pause notice once resumed');
+    await button('Pause mailing').waitFor();
+    assert.equal(await button('Resume mailing').count(), 0);
+    const row = rowsMatching(history, /Paused by hand/);
+    assert.equal(await row.count(), 1);
+    const cells = (await row.getByRole('cell').allInnerTexts()).map((c) => c.trim());
+    assert.match(cells[0], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, `began: ${cells}`);
+    assert.match(cells[1], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, `ended: ${cells}`);
+    assert.match(cells[2], /^\d+ (s|min)/, `lasted: ${cells}`);
+    assert.match(await pauses.innerText(), /Paused in all\s+\d+ (s|min)/);
+    await shoot(page, 'mailing-resumed');
+  });
+
+  step('pausing a mailing cancelled meanwhile is refused above its page', async () => {
+    await page.goto(url(shared.nobodyPath.replace(/^\/admin/, '')));
+    await button('Pause mailing').waitFor();
+    // Keep the page as it is (no live refresh) while the mailing is cancelled elsewhere.
+    await page.route('**/live*', (route) => route.abort());
+    try {
+      const token = await page.locator('input[name=csrf_token]').first().inputValue();
+      const cancelled = await page.request.post(url(`${shared.nobodyPath.replace(/^\/admin/, '')}/cancel`), {
+        form: { csrf_token: token },
+        maxRedirects: 0,
+      });
+      assert.equal(cancelled.status(), 303, 'cancelled in the background');
+      const refused = await submitForm(button('Pause mailing'));
+      assert.equal(refused.status(), 409);
+    } finally {
+      await page.unroute('**/live*');
+    }
+    const alert = page.getByRole('alert').filter({ hasText: 'Not done: a cancelled mailing cannot be paused or resumed.' });
+    await alert.first().waitFor({ state: 'visible' });
+    assert.equal(await statusBadge(), 'cancelled');
+    assert.equal(await button('Pause mailing').count(), 0, 'a cancelled mailing offers no Pause');
+    assert.equal(await button('Resume mailing').count(), 0, 'nor Resume');
+    await shoot(page, 'mailing-pause-refused');
+  });
+
+  step('the frequency cap and auto-pause rule: problems beside their fields, and they round-trip through the form', async () => {
+    await goNav('Mailings', '/admin/mailings');
+    await link('New mailing').click();
+    await page.waitForURL((u) => u.pathname === '/admin/mailings/new');
+    await field('Text').fill('Capped and watched');
+    // Starts in an hour, so each save replaces the whole mailing.
+    await field('Start').fill(datetimeLocal(naiveNow(ZONE) + 3_600_000));
+    await field('Max messages').fill('0');
+    await field('Failure share').fill('1.5');
+    const refused = await submitForm(button('Save'));
+    assert.equal(refused.status(), 422);
+    const problems = await expectProblemsBesideTheirFields();
+    assert.equal(problems['cap_max-error'], 'Max messages must be a whole number from 1 to 1000');
+    assert.equal(problems['cap_hours-error'], 'Per hours is required');
+    assert.equal(problems['auto_pause_share-error'], 'Failure share must be a number from 0 up to but not including 1, such as 0.8');
+    assert.equal(await field('Max messages').inputValue(), '0', 'what was typed stays');
+    await shoot(page, 'mailing-rules-refused');
+
+    await field('Max messages').fill('2');
+    await field('Per hours').fill('24');
+    await field('Auto-pause').selectOption('on');
+    await field('Attempts judged').fill('3');
+    await field('Failure share').fill('0.5');
+    await button('Save').click();
+    await page.waitForURL((u) => /^\/admin\/mailings\/\d+$/.test(u.pathname));
+    await expectStatus('Mailing saved.');
+    const path = pathname();
+    const rules = async () => ({
+      cap: await detail('Frequency cap'),
+      autoPause: await detail('Auto-pause'),
+    });
+    const own = {
+      cap: '2 messages per 24 hours to each client, from all mailings together',
+      autoPause: 'On; it pauses itself when more than 50 % of its latest 3 attempts failed',
+    };
+    assert.deepEqual(await rules(), own);
+    await shoot(page, 'mailing-rules');
+
+    // The form shows them again, and saving another text keeps them.
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.waitForURL((u) => u.pathname === `${path}/edit`);
+    assert.equal(await field('Max messages').inputValue(), '2');
+    assert.equal(await field('Per hours').inputValue(), '24');
+    assert.equal(await field('Auto-pause').inputValue(), 'on');
+    assert.equal(await field('Attempts judged').inputValue(), '3');
+    assert.equal(await field('Failure share').inputValue(), '0.5');
+    await field('Text').fill('Capped and watched, new words');
+    await button('Save').click();
+    await expectStatus('Mailing saved.');
+    assert.deepEqual(await rules(), own, 'an edit keeps the rules the form shows');
+
+    // Emptied, they are the deployment's again.
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.waitForURL((u) => u.pathname === `${path}/edit`);
+    await field('Max messages').fill('');
+    await field('Per hours').fill('');
+    await field('Auto-pause').selectOption('');
+    await field('Attempts judged').fill('');
+    await field('Failure share').fill('');
+    await button('Save').click();
+    await expectStatus('Mailing saved.');
+    assert.deepEqual(await rules(), { cap: "The deployment's, if it sets one", autoPause: 'As the deployment says' });
+    await shoot(page, 'mailing-rules-cleared');
+  });
+
+  step('a failing provider pauses a mailing by itself, which says why; after its end, a resend reaches the clients it missed', async () => {
+    await simFaults({ error_500_share: 1.0 });
+    try {
+      await goNav('Mailings', '/admin/mailings');
+      await link('New mailing').click();
+      await page.waitForURL((u) => u.pathname === '/admin/mailings/new');
+      await field('Text').fill('Sent while the provider fails');
+      // Ends soon, so that what waits expires while the test watches.
+      await field('End').fill(datetimeLocal(naiveNow(ZONE) + FAILING_FOR_MS));
+      await field('Auto-pause').selectOption('on');
+      await field('Attempts judged').fill('3');
+      await field('Failure share').fill('0.5');
+      await button('Save').click();
+      await page.waitForURL((u) => /^\/admin\/mailings\/\d+$/.test(u.pathname));
+      await expectStatus('Mailing saved.');
+      shared.failingId = decodeURIComponent(pathname().split('/').pop());
+      shared.failingPath = pathname();
+      await page.evaluate(() => {
+        window.__notReloaded = true;
+      });
+      // The page shows the pause by itself.
+      const note = page.locator('#paused-note');
+      await eventually(() => note.innerText(), (text) => /Paused itself: the provider was failing/.test(text), {
+        timeout: 30_000,
+        interval: 250,
+        message: 'the notice that the mailing paused itself',
+      });
+      assert.match(await note.innerText(), /\d+ of the last 3 attempts failed at the provider/);
+      assert.match(await note.innerText(), /Resume it once the provider works again/);
+      assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the notice appeared without a reload');
+      assert.equal(await statusBadge(), 'paused');
+      await button('Resume mailing').waitFor();
+      const history = page.getByRole('table', { name: 'Pause history', exact: true });
+      assert.equal(await rowsMatching(history, /Paused itself: the provider was failing/).count(), 1);
+      assert.match(await page.locator('#mailing-pauses').innerText(), /Paused itself\s+1 time\b/);
+      await shoot(page, 'mailing-paused-itself');
+    } finally {
+      await simFaults({ error_500_share: 0 });
+    }
+
+    // Its end comes while it is paused: what waits expires, and the pause ended with it.
+    await eventually(
+      async () => {
+        await page.reload();
+        return { status: await statusBadge(), counts: await countsByStatus() };
+      },
+      (seen) => seen.status === 'finished' && seen.counts.expired === '3',
+      { timeout: FAILING_FOR_MS + 60_000, interval: 1_000, message: 'the mailing to finish with three expired messages' },
+    );
+    const history = page.getByRole('table', { name: 'Pause history', exact: true });
+    assert.equal(await rowsMatching(history, /with the mailing/).count(), 1, 'the pause ended with the mailing');
+    assert.equal(await button('Resume mailing').count(), 0, 'a finished mailing offers no Resume');
+
+    // Resending to clients whose messages failed: there are none.
+    const resend = page.getByRole('region', { name: 'Resend', exact: true });
+    await resend.waitFor();
+    assert.equal(await checkbox('expired (3)').isChecked(), true, 'expired is ticked at first');
+    assert.equal(await checkbox('failed (0)').isChecked(), true, 'failed is ticked at first');
+    await checkbox('expired (3)').uncheck();
+    await shoot(page, 'mailing-resend');
+    const refused = await submitForm(resend.getByRole('button', { name: 'Resend', exact: true }));
+    assert.equal(refused.status(), 422);
+    const problems = await expectProblemsBesideTheirFields();
+    assert.match(problems['resend_statuses-error'] ?? '', /^Statuses: no message of the mailing ended so .* the resend would reach nobody/);
+    assert.equal(await checkbox('expired (3)').isChecked(), false, 'the ticks stay as they were');
+    await shoot(page, 'mailing-resend-refused');
+
+    await checkbox('expired (3)').check();
+    await checkbox('failed (0)').uncheck();
+    await resend.getByRole('button', { name: 'Resend', exact: true }).click();
+    await page.waitForURL((u) => /^\/admin\/mailings\/\d+$/.test(u.pathname) && u.pathname !== shared.failingPath);
+    await expectStatus('Mailing created.');
+    await expectLayout();
+    const original = page.locator('.details').getByRole('link', { name: `#${shared.failingId}`, exact: true });
+    assert.equal(await original.getAttribute('href'), shared.failingPath, 'Resend of links the original');
+    assert.match(await detail('Resend of'), new RegExp(`^#${shared.failingId}$`));
+    assert.equal(await detail('Reaches'), `the clients picked from mailing #${shared.failingId} when this resend was made`);
+    assert.equal(await page.locator('.details .text').innerText(), 'Sent while the provider fails');
+    await eventually(() => countsByStatus(), (counts) => counts.sent === '3' && counts.total === '3', {
+      timeout: 60_000,
+      interval: 500,
+      message: 'the resend to deliver to the three clients',
+    });
+    await shoot(page, 'mailing-resent');
   });
 
   step('CSRF: posts without the token or with a wrong one are refused with 403', async () => {

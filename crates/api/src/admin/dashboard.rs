@@ -1,6 +1,7 @@
-//! The dashboard: mailings running now and coming up, with their progress, sending rate and
-//! failures. It refreshes itself while it shows any, so a mailing that starts while it is open
-//! moves from Upcoming to Running, and one that finishes leaves.
+//! The dashboard: mailings running now, paused and coming up, with their progress, sending
+//! rate and failures. It refreshes itself while it shows any, so a mailing that starts while it
+//! is open moves from Upcoming to Running, one that pauses itself moves to Paused, and one that
+//! finishes leaves.
 
 use super::error::AdminError;
 use super::mailings::{Pace, Summary, progress_of, sending_rate};
@@ -18,6 +19,7 @@ const RECENT: u32 = 500;
 
 struct Board {
     running: Vec<Summary>,
+    paused: Vec<Summary>,
     upcoming: Vec<Summary>,
     sent: u64,
     failed: u64,
@@ -75,7 +77,7 @@ async fn board(viewer: &Viewer, state: &AppState) -> Result<Board, AdminError> {
         .filter(|m| {
             matches!(
                 m.status(now),
-                MailingStatus::Running | MailingStatus::Scheduled
+                MailingStatus::Running | MailingStatus::Paused | MailingStatus::Scheduled
             )
         })
         .collect();
@@ -85,7 +87,7 @@ async fn board(viewer: &Viewer, state: &AppState) -> Result<Board, AdminError> {
     let clock = Clock(viewer.zone);
     let counts_of = |m: &Mailing| counts.get(&m.id).copied().unwrap_or_default();
     let pace = Pace::of_all(shown.iter().map(|m| (m, counts_of(m))), now);
-    let (mut running, mut upcoming) = (vec![], vec![]);
+    let (mut running, mut paused, mut upcoming) = (vec![], vec![], vec![]);
     for mailing in &shown {
         let summary = Summary::new(
             mailing,
@@ -94,15 +96,16 @@ async fn board(viewer: &Viewer, state: &AppState) -> Result<Board, AdminError> {
             clock,
             now,
         );
-        if mailing.status(now) == MailingStatus::Running {
-            running.push(summary);
-        } else {
-            upcoming.push(summary);
+        match mailing.status(now) {
+            MailingStatus::Running => running.push(summary),
+            MailingStatus::Paused => paused.push(summary),
+            _ => upcoming.push(summary),
         }
     }
     let sent_last_minute: u64 = sent.values().sum();
     Ok(Board {
         running,
+        paused,
         upcoming,
         sent: totals.get(MessageStatus::Sent),
         failed: totals.get(MessageStatus::Failed),

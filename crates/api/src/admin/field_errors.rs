@@ -115,6 +115,9 @@ fn problem_in_words(detail: &FieldError, label: &str, labels: Labels) -> String 
         "unknown_operator" => "no operator has this code; create the operator first".to_owned(),
         "unknown_tag" => "no tag has this value; create the tag first".to_owned(),
         "unknown_client_filter" => "that saved filter no longer exists; pick another".to_owned(),
+        "no_recipients" => "no message of the mailing ended so (or their clients were deleted \
+                            since), so the resend would reach nobody; tick others"
+            .to_owned(),
         _ => detail.message.clone(),
     };
     let entry = entry_number(&detail.field).map(|n| format!(": entry {n}"));
@@ -247,6 +250,21 @@ mod tests {
         let errors = FieldErrors::from_api(error, |_| None, &[]).unwrap();
         assert_eq!(errors.general, ["The operator is used by clients."]);
         assert!(FieldErrors::from_api(ApiError::Unavailable, |_| None, &[]).is_err());
+    }
+
+    #[test]
+    fn a_resend_that_would_reach_nobody_says_so_beside_the_statuses() {
+        let error = ApiError::from(mailing_domain::store::Rejection::NoResendRecipients);
+        let labels: Labels = &[("resend_statuses", "Statuses")];
+        let field = |path: &str| (base_field(path) == "statuses").then_some("resend_statuses");
+        let errors = FieldErrors::from_api(error, field, labels).unwrap();
+        assert_eq!(
+            errors.get("resend_statuses"),
+            Some(
+                "Statuses: no message of the mailing ended so (or their clients were deleted \
+                 since), so the resend would reach nobody; tick others"
+            )
+        );
     }
 
     #[test]

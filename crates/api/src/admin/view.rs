@@ -78,6 +78,9 @@ fn notice(noun: &str, word: &str) -> Option<String> {
         "saved" => "saved",
         "deleted" => "deleted",
         "cancelled" => "cancelled",
+        "paused" => "paused",
+        "resumed" => "resumed",
+        "created" => "created",
         _ => return None,
     };
     Some(format!("{noun} {done}."))

@@ -1,7 +1,7 @@
 //! Cancelling a mailing from its page: its unsent messages are not sent. A refusal (the mailing
 //! already finished) is shown above the page.
 
-use super::detail;
+use super::detail::{self, Shown};
 use crate::admin::error::AdminError;
 use crate::admin::session::Viewer;
 use crate::admin::view;
@@ -30,7 +30,7 @@ pub async fn cancel(
         }
         Err(error) => {
             let refusal = AdminError::refusal(error)?;
-            detail::page(&viewer, &state, id, &req, Some(refusal)).await
+            detail::page(&viewer, &state, id, &req, Shown::refused(refusal)).await
         }
     }
 }

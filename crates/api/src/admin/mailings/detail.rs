@@ -1,11 +1,14 @@
-//! One mailing's page: what it sends, when and to whom, its live progress, and its messages,
-//! searchable by status and by the number each was addressed to. Its progress, the page of
-//! messages shown and its actions are the parts that change while it delivers ([`Parts`]); the
-//! page's script refreshes them in place, keeping the search and the page of messages.
+//! One mailing's page: what it sends, when and to whom, under which rules, its live progress,
+//! its pauses, and its messages, searchable by status and by the number each was addressed
+//! to; and, once some of its messages failed, expired or were cancelled, a form to resend to
+//! their clients. Its progress, pauses, the page of messages shown and its actions are the
+//! parts that change while it delivers ([`Parts`]); the page's script refreshes them in place,
+//! keeping the search and the page of messages.
 
+use super::campaign::{Pauses, describe_auto_pause, describe_cap};
 use super::live::Live;
-use super::summary::show_time;
-use crate::admin::catalog::describe_filter;
+use super::resend::{ResendForm, Typed};
+use super::summary::{describe_reach, show_time};
 use crate::admin::error::AdminError;
 use crate::admin::field_errors::{FieldErrors, sentence};
 use crate::admin::form::Form;
@@ -40,6 +43,12 @@ struct MailingPage {
     end: String,
     reaches: String,
     window: String,
+    frequency_cap: String,
+    auto_pause: String,
+    /// The mailing this one resends to the unreached clients of.
+    resend_of: Option<i64>,
+    /// While some of its messages failed, expired or were cancelled.
+    resend: Option<ResendForm>,
     parts: Parts,
     statuses: Vec<(&'static str, bool)>,
     phone: String,
@@ -52,9 +61,14 @@ struct MailingPage {
 struct Parts {
     id: i64,
     csrf_token: String,
-    /// Scheduled or running: it can still be edited and cancelled.
+    /// Scheduled, running or paused: it can still be edited and cancelled.
     open: bool,
+    /// Scheduled or running: it can be paused.
+    can_pause: bool,
+    /// Paused: it can be resumed.
+    can_resume: bool,
     live: Live,
+    pauses: Pauses,
     /// One page of the messages the search found.
     messages: Vec<MessageRow>,
     pager: Pager,
@@ -69,7 +83,31 @@ pub async fn show(
     id: web::Path<MailingId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AdminError> {
-    page(&viewer, &state, id.into_inner(), &req, None).await
+    page(&viewer, &state, id.into_inner(), &req, Shown::default()).await
+}
+
+/// What the page shows besides the mailing after an action on it: why it was refused, or the
+/// resend form as typed with its problems.
+#[derive(Default)]
+pub struct Shown {
+    refusal: Option<AdminError>,
+    resend: Option<Typed>,
+}
+
+impl Shown {
+    pub fn refused(refusal: AdminError) -> Self {
+        Self {
+            refusal: Some(refusal),
+            resend: None,
+        }
+    }
+
+    pub fn resend(typed: Typed) -> Self {
+        Self {
+            refusal: None,
+            resend: Some(typed),
+        }
+    }
 }
 
 /// The parts of the page that change, for the search and the page of messages asked for.
@@ -83,6 +121,7 @@ async fn parts(
     let id = mailing.id;
     let clock = Clock(viewer.zone);
     let live = Live::of(state, mailing).await?;
+    let history = state.run(move |s| s.mailing_pauses(id)).await?;
     let messages = search.run(state, id, page).await?;
     let rows = messages
         .items
@@ -104,13 +143,18 @@ async fn parts(
     if page > 1 {
         live_query.append_pair("page", &page.to_string());
     }
+    let now = Utc::now();
+    let status = mailing.status(now);
     Ok(Parts {
         id: id.0,
         csrf_token: viewer.csrf_token().to_owned(),
         open: matches!(
-            mailing.status(Utc::now()),
-            MailingStatus::Scheduled | MailingStatus::Running
+            status,
+            MailingStatus::Scheduled | MailingStatus::Running | MailingStatus::Paused
         ),
+        can_pause: matches!(status, MailingStatus::Scheduled | MailingStatus::Running),
+        can_resume: status == MailingStatus::Paused,
+        pauses: Pauses::new(mailing, &history, clock, now),
         live,
         messages: rows,
         pager: Pager::new(page, messages.total, &searched),
@@ -118,13 +162,13 @@ async fn parts(
     })
 }
 
-/// The page, with `refusal` above it when an action on the mailing was refused.
+/// The page, with what an action on the mailing left to show.
 pub async fn page(
     viewer: &Viewer,
     state: &AppState,
     id: MailingId,
     req: &HttpRequest,
-    refusal: Option<AdminError>,
+    shown: Shown,
 ) -> Result<HttpResponse, AdminError> {
     let query = Form::parse(req.query_string().as_bytes());
     let mailing = mailings::get(state, id).await?;
@@ -151,7 +195,17 @@ pub async fn page(
         .into_iter()
         .map(|warning| sentence(&warning.message))
         .collect();
-    let http_status = layout.show_refusal(refusal);
+    let mut http_status = layout.show_refusal(shown.refusal);
+    let resend = ResendForm::of(
+        &mailing,
+        &parts.live.by_status,
+        shown.resend,
+        viewer,
+        Utc::now(),
+    );
+    if let Some(form) = resend.as_ref().filter(|form| !form.errors.is_empty()) {
+        http_status = form.errors.status();
+    }
     view::render(
         if search.errors.is_empty() {
             http_status
@@ -163,8 +217,12 @@ pub async fn page(
             text: mailing.text.as_str().to_owned(),
             start: show_time(mailing.schedule.start_at(), local_time, clock),
             end: show_time(mailing.schedule.end_at(), local_time, clock),
-            reaches: describe_filter(&mailing.filter),
+            reaches: describe_reach(&mailing),
             window,
+            frequency_cap: describe_cap(mailing.frequency_cap),
+            auto_pause: describe_auto_pause(mailing.auto_pause),
+            resend_of: mailing.resend_of.map(|original| original.0),
+            resend,
             parts,
             statuses: MessageStatus::ALL
                 .iter()

@@ -1,12 +1,16 @@
 //! The mailing form's fields, as stored or as typed, and how the typed ones become the API's
-//! input: times are read on the viewer's clock, unless the mailing uses each client's.
+//! input: times are read on the viewer's clock, unless the mailing uses each client's. The
+//! frequency cap and the auto-pause rule are always sent as the form shows them, so saving a
+//! form keeps or changes them as it says, never drops them unseen.
 
 use crate::admin::form::Form;
 use crate::admin::view::Clock;
 use crate::error::{ApiError, FieldError};
 use crate::operations::client_filters::FilterInput;
-use crate::operations::input::{Field, UnknownFields};
-use crate::operations::mailings::{MailingInput, SendWindowInput};
+use crate::operations::input::{Field, Given, UnknownFields};
+use crate::operations::mailings::{
+    AutoPauseInput, FrequencyCapInput, MailingInput, SendWindowInput,
+};
 use crate::operations::problems::Problems;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
@@ -23,6 +27,14 @@ pub struct Mailings {
     pub window_start: String,
     pub window_end: String,
     pub local_time: bool,
+    /// The mailing's own frequency cap: both empty for none.
+    pub cap_max: String,
+    pub cap_hours: String,
+    /// Its auto-pause rule: `on`, `off`, or empty for the deployment's; the attempts and the
+    /// share, empty for the deployment's.
+    pub auto_pause: String,
+    pub auto_pause_attempts: String,
+    pub auto_pause_share: String,
 }
 
 impl Mailings {
@@ -38,12 +50,19 @@ impl Mailings {
             window_start: String::new(),
             window_end: String::new(),
             local_time: false,
+            cap_max: String::new(),
+            cap_hours: String::new(),
+            auto_pause: String::new(),
+            auto_pause_attempts: String::new(),
+            auto_pause_share: String::new(),
         }
     }
 
     pub fn from_stored(mailing: &Mailing, clock: Clock) -> Self {
         let local_time = mailing.schedule.local_time();
         let window = mailing.schedule.send_window();
+        let cap = mailing.frequency_cap;
+        let rule = mailing.auto_pause;
         Self {
             text: mailing.text.as_str().to_owned(),
             start_at: input_time(mailing.schedule.start_at(), local_time, clock),
@@ -62,6 +81,19 @@ impl Mailings {
             window_start: window.map(|w| w.start_hhmm()).unwrap_or_default(),
             window_end: window.map(|w| w.end_hhmm()).unwrap_or_default(),
             local_time,
+            cap_max: cap.map(|c| c.max().to_string()).unwrap_or_default(),
+            cap_hours: cap.map(|c| c.per_hours().to_string()).unwrap_or_default(),
+            auto_pause: match rule.enabled {
+                Some(true) => "on",
+                Some(false) => "off",
+                None => "",
+            }
+            .to_owned(),
+            auto_pause_attempts: rule.attempts.map(|n| n.to_string()).unwrap_or_default(),
+            auto_pause_share: rule
+                .failure_share
+                .map(|share| share.as_f64().to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -77,6 +109,11 @@ impl Mailings {
             window_start: form.value("window_start").trim().to_owned(),
             window_end: form.value("window_end").trim().to_owned(),
             local_time: form.checked("local_time"),
+            cap_max: form.value("cap_max").trim().to_owned(),
+            cap_hours: form.value("cap_hours").trim().to_owned(),
+            auto_pause: form.value("auto_pause").trim().to_owned(),
+            auto_pause_attempts: form.value("auto_pause_attempts").trim().to_owned(),
+            auto_pause_share: form.value("auto_pause_share").trim().to_owned(),
         }
     }
 
@@ -132,15 +169,71 @@ impl Mailings {
             client_filter_id: Field::from_option(client_filter_id),
             send_window: Field::from_option(send_window),
             local_time: Field::value(self.local_time),
-            frequency_cap: Field::absent(),
-            auto_pause: Field::absent(),
+            frequency_cap: self.frequency_cap(),
+            auto_pause: Field::value(self.auto_pause_rule()),
             unknown: UnknownFields::default(),
         })
     }
+
+    /// The cap as the form gives it; both halves empty leave it out, which a whole mailing
+    /// reads as "none of its own". One half alone is sent as it is, for the API to say what is
+    /// missing.
+    fn frequency_cap(&self) -> Field<FrequencyCapInput> {
+        if self.cap_max.is_empty() && self.cap_hours.is_empty() {
+            return Field::absent();
+        }
+        Field::value(FrequencyCapInput {
+            max: whole_number(&self.cap_max),
+            per_hours: whole_number(&self.cap_hours),
+            unknown: UnknownFields::default(),
+        })
+    }
+
+    /// The auto-pause rule as the form gives it, always sent whole: what is left empty is the
+    /// deployment's.
+    fn auto_pause_rule(&self) -> AutoPauseInput {
+        AutoPauseInput {
+            enabled: match self.auto_pause.as_str() {
+                "on" => Field::value(true),
+                "off" => Field::value(false),
+                "" => Field::absent(),
+                _ => wrong("must be On, Off or the deployment's setting"),
+            },
+            attempts: whole_number(&self.auto_pause_attempts),
+            failure_share: match self.auto_pause_share.as_str() {
+                "" => Field::absent(),
+                raw => raw.parse::<f64>().map_or_else(
+                    |_| wrong("must be a number from 0 up to but not including 1, such as 0.8"),
+                    Field::value,
+                ),
+            },
+            unknown: UnknownFields::default(),
+        }
+    }
+}
+
+/// A number field as typed: empty is left out, and what is not a whole number is refused as
+/// the API refuses a value of the wrong type.
+fn whole_number<R>(raw: &str) -> Field<u32, R> {
+    if raw.is_empty() {
+        return Field::absent();
+    }
+    raw.parse().map_or_else(
+        |_| wrong("must be a whole number, such as 24"),
+        Field::value,
+    )
+}
+
+fn wrong<T, R>(message: &str) -> Field<T, R> {
+    Given::WrongType {
+        path: String::new(),
+        message: message.to_owned(),
+    }
+    .into()
 }
 
 /// A `datetime-local` value for a stored instant.
-fn input_time(instant: DateTime<Utc>, local_time: bool, clock: Clock) -> String {
+pub(super) fn input_time(instant: DateTime<Utc>, local_time: bool, clock: Clock) -> String {
     if local_time {
         instant.naive_utc().format("%Y-%m-%dT%H:%M").to_string()
     } else {
@@ -150,7 +243,11 @@ fn input_time(instant: DateTime<Utc>, local_time: bool, clock: Clock) -> String 
 
 /// Reads a `datetime-local` value: on the viewer's clock, or as a clock reading for each
 /// client's zone (stored with offset zero).
-fn read_time(raw: &str, local_time: bool, zone: Tz) -> Result<DateTime<FixedOffset>, String> {
+pub(super) fn read_time(
+    raw: &str,
+    local_time: bool,
+    zone: Tz,
+) -> Result<DateTime<FixedOffset>, String> {
     if raw.is_empty() {
         return Err("must be given".to_owned());
     }
@@ -169,4 +266,104 @@ fn read_time(raw: &str, local_time: bool, zone: Tz) -> Result<DateTime<FixedOffs
                 zone.name()
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operations::input::Given;
+    use mailing_domain::campaign::FailureShare;
+    use mailing_domain::{
+        AutoPauseOverride, ClientFilter, FrequencyCap, MailingId, MailingSchedule, MailingText,
+    };
+
+    fn stored(cap: Option<FrequencyCap>, auto_pause: AutoPauseOverride) -> Mailing {
+        let at = |h| Utc.with_ymd_and_hms(2030, 1, 1, h, 0, 0).unwrap();
+        Mailing {
+            id: MailingId(3),
+            text: MailingText::parse("hi").unwrap(),
+            schedule: MailingSchedule::new(at(9), at(18), false, None).unwrap(),
+            filter: ClientFilter::default(),
+            client_filter_id: None,
+            created_at: at(8),
+            updated_at: at(8),
+            cancelled_at: None,
+            paused: None,
+            paused_before: chrono::Duration::zero(),
+            auto_pauses: 0,
+            cap_deferrals: 0,
+            resend_of: None,
+            frequency_cap: cap,
+            auto_pause,
+        }
+    }
+
+    fn value<T: std::fmt::Debug, R>(field: Field<T, R>) -> T {
+        match field.into_given() {
+            Given::Value(value) => value,
+            other => panic!("not a value: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_form_sends_the_stored_cap_and_auto_pause_rule_back() {
+        let rule = AutoPauseOverride {
+            enabled: Some(true),
+            attempts: Some(3),
+            failure_share: Some(FailureShare::new(0.5).unwrap()),
+        };
+        let mailing = stored(Some(FrequencyCap::new(2, 24).unwrap()), rule);
+        let fields = Mailings::from_stored(&mailing, Clock(chrono_tz::UTC));
+        assert_eq!(
+            (fields.cap_max.as_str(), fields.cap_hours.as_str()),
+            ("2", "24")
+        );
+        assert_eq!(
+            (
+                fields.auto_pause.as_str(),
+                fields.auto_pause_attempts.as_str(),
+                fields.auto_pause_share.as_str()
+            ),
+            ("on", "3", "0.5")
+        );
+        let input = fields.to_input(chrono_tz::UTC, Some(&mailing)).unwrap();
+        let cap = value(input.frequency_cap);
+        assert_eq!((value(cap.max), value(cap.per_hours)), (2, 24));
+        let rule = value(input.auto_pause);
+        assert!(value(rule.enabled));
+        assert_eq!(value(rule.attempts), 3);
+        assert_eq!(value(rule.failure_share), 0.5);
+    }
+
+    #[test]
+    fn empty_rule_fields_leave_the_cap_out_and_the_deployment_rule_in_place() {
+        let mailing = stored(None, AutoPauseOverride::default());
+        let fields = Mailings::from_stored(&mailing, Clock(chrono_tz::UTC));
+        let input = fields.to_input(chrono_tz::UTC, Some(&mailing)).unwrap();
+        assert!(matches!(input.frequency_cap.given(), Given::Absent));
+        // Sent whole, each part left to the deployment.
+        let rule = value(input.auto_pause);
+        assert!(matches!(rule.enabled.given(), Given::Absent));
+        assert!(matches!(rule.attempts.given(), Given::Absent));
+        assert!(matches!(rule.failure_share.given(), Given::Absent));
+    }
+
+    #[test]
+    fn unreadable_numbers_are_refused_as_values_of_the_wrong_type() {
+        let mut fields = Mailings::new(Clock(chrono_tz::UTC), Utc::now());
+        fields.cap_max = "two".to_owned();
+        fields.auto_pause = "sometimes".to_owned();
+        fields.auto_pause_share = "80%".to_owned();
+        let input = fields.to_input(chrono_tz::UTC, None).unwrap();
+        let cap = value(input.frequency_cap);
+        assert!(matches!(cap.max.given(), Given::WrongType { .. }));
+        // The half left empty is missing, which the API says.
+        assert!(matches!(cap.per_hours.given(), Given::Absent));
+        let rule = value(input.auto_pause);
+        assert!(matches!(rule.enabled.given(), Given::WrongType { .. }));
+        assert!(matches!(
+            rule.failure_share.given(),
+            Given::WrongType { .. }
+        ));
+    }
 }

@@ -18,7 +18,7 @@ use actix_web::HttpResponse;
 use askama::Template;
 use chrono::Utc;
 use mailing_domain::store::Mailing;
-use mailing_domain::{ClientFilterId, MailingId, MailingText};
+use mailing_domain::{ClientFilterId, MailingId, MailingStatus, MailingText};
 
 #[derive(Template)]
 #[template(path = "admin/mailing_form.html")]
@@ -27,12 +27,18 @@ struct FormPage {
     form: FormParts,
     /// Whether the mailing runs, so that some fields are locked.
     running: bool,
+    /// Whether it is paused now, which the note on locked fields says.
+    paused: bool,
+    /// For a resend: the mailing whose clients it reaches, whatever its recipients say.
+    resend_of: Option<i64>,
     /// The fields a running mailing may no longer change, shown read-only.
     locked: Vec<&'static str>,
     fields: Mailings,
     operators: Vec<Choice>,
     tags: Vec<Choice>,
     filters: Vec<Choice>,
+    /// On or Off; the empty choice follows the deployment.
+    auto_pause_choices: Vec<Choice>,
     matching: String,
     start_hint: String,
     max_chars: usize,
@@ -67,6 +73,11 @@ impl RecordPages for Mailings {
         ("client_filter_id", "Saved client filter"),
         ("window_start", "Window from"),
         ("window_end", "Window until"),
+        ("cap_max", "Max messages"),
+        ("cap_hours", "Per hours"),
+        ("auto_pause", "Auto-pause"),
+        ("auto_pause_attempts", "Attempts judged"),
+        ("auto_pause_share", "Failure share"),
     ];
     const NOUN: &'static str = "mailing";
     const SECTION: &'static str = "mailings";
@@ -102,11 +113,17 @@ impl RecordPages for Mailings {
         }
     }
 
-    /// The send window and the filter are objects in the API and two fields each here.
+    /// The send window, the filter, the frequency cap and the auto-pause rule are objects in
+    /// the API and several fields each here.
     fn form_field(path: &str) -> Option<&'static str> {
         match path {
             "send_window" | "send_window.start" => Some("window_start"),
             "send_window.end" => Some("window_end"),
+            "frequency_cap.per_hours" => Some("cap_hours"),
+            _ if base_field(path) == "frequency_cap" => Some("cap_max"),
+            "auto_pause.attempts" => Some("auto_pause_attempts"),
+            "auto_pause.failure_share" => Some("auto_pause_share"),
+            _ if base_field(path) == "auto_pause" => Some("auto_pause"),
             _ if base_field(path) == "filter" && path.contains("tags") => Some("tags"),
             _ if base_field(path) == "filter" => Some("operator_codes"),
             _ => field_of(Self::FIELDS, path),
@@ -164,12 +181,26 @@ impl Mailings {
         }
         .describe_reach(frame.state)
         .await?;
+        let paused = frame
+            .stored
+            .is_some_and(|m| m.status(Utc::now()) == MailingStatus::Paused);
+        let resend_of = frame.stored.and_then(|m| m.resend_of).map(|id| id.0);
         frame.render(|layout, form| FormPage {
             running,
+            paused,
+            resend_of,
             locked,
             operators: catalog.operator_choices(&self.operator_codes),
             tags: catalog.tag_choices(&self.tags),
             filters: catalog.filter_choices(self.client_filter_id),
+            auto_pause_choices: [("on", "On"), ("off", "Off")]
+                .into_iter()
+                .map(|(value, label)| Choice {
+                    value: value.to_owned(),
+                    label: label.to_owned(),
+                    checked: self.auto_pause == value,
+                })
+                .collect(),
             matching,
             start_hint: format!("In {}, unless Local time is ticked.", layout.zone),
             max_chars: MailingText::MAX_CHARS,
@@ -193,6 +224,13 @@ mod tests {
         assert_eq!(field("filter.tags[1]"), Some("tags"));
         assert_eq!(field("filter.operator_codes[0]"), Some("operator_codes"));
         assert_eq!(field("start_at"), Some("start_at"));
+        assert_eq!(field("frequency_cap"), Some("cap_max"));
+        assert_eq!(field("frequency_cap.max"), Some("cap_max"));
+        assert_eq!(field("frequency_cap.per_hours"), Some("cap_hours"));
+        assert_eq!(field("frequency_cap.extra"), Some("cap_max"));
+        assert_eq!(field("auto_pause.enabled"), Some("auto_pause"));
+        assert_eq!(field("auto_pause.attempts"), Some("auto_pause_attempts"));
+        assert_eq!(field("auto_pause.failure_share"), Some("auto_pause_share"));
         assert_eq!(field("filters"), None);
     }
 }

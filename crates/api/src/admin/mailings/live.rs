@@ -8,7 +8,7 @@ use crate::admin::error::AdminError;
 use crate::admin::progress::{Chart, ProgressBar};
 use crate::state::AppState;
 use chrono::Utc;
-use mailing_domain::store::Mailing;
+use mailing_domain::store::{Mailing, StatusCounts};
 
 /// The mailing's progress.
 pub struct Live {
@@ -16,6 +16,7 @@ pub struct Live {
     pub bar: ProgressBar,
     pub chart: Chart,
     pub counts: Vec<(&'static str, u64)>,
+    pub by_status: StatusCounts,
     pub total: u64,
     pub rate: String,
     /// Milliseconds until the page looks again; `None` once nothing can change.
@@ -32,6 +33,7 @@ impl Live {
             bar: ProgressBar::of(&counts),
             chart: Chart::of(&counts),
             counts: counts.iter().map(|(s, n)| (s.as_str(), n)).collect(),
+            by_status: counts,
             total: counts.total(),
             rate: sending_rate(sent.get(&mailing.id).copied().unwrap_or(0)),
             refresh_ms: Pace::of(mailing, &counts, now).every_ms(),

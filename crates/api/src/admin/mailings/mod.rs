@@ -1,7 +1,8 @@
 //! Mailings in the admin UI: the list, the form to create or change one, one mailing's page
-//! with its live progress and messages, and cancelling. Saving and deleting follow the flow
-//! every record shares.
+//! with its live progress, pauses and messages, and cancelling, pausing, resuming and resending
+//! it. Saving and deleting follow the flow every record shares.
 
+mod campaign;
 mod cancel;
 mod detail;
 mod fields;
@@ -10,6 +11,8 @@ mod list;
 mod live;
 mod matching;
 mod pace;
+mod pause;
+mod resend;
 mod running;
 mod summary;
 
@@ -27,5 +30,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/mailings/live", web::get().to(list::fragment))
         .route("/mailings/{id}", web::get().to(detail::show))
         .route("/mailings/{id}/live", web::get().to(detail::fragment))
-        .route("/mailings/{id}/cancel", web::post().to(cancel::cancel));
+        .route("/mailings/{id}/cancel", web::post().to(cancel::cancel))
+        .route("/mailings/{id}/pause", web::post().to(pause::pause))
+        .route("/mailings/{id}/resume", web::post().to(pause::resume))
+        .route("/mailings/{id}/resend", web::post().to(resend::resend));
 }

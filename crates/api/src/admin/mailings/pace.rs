@@ -87,6 +87,11 @@ mod tests {
 
     /// A mailing from `start` to `end` seconds from now.
     fn mailing(start: i64, end: i64, cancelled: bool) -> Mailing {
+        paused_mailing(start, end, cancelled, false)
+    }
+
+    /// A mailing from `start` to `end` seconds from now, paused a minute ago if `paused`.
+    fn paused_mailing(start: i64, end: i64, cancelled: bool, paused: bool) -> Mailing {
         let at = |seconds| now() + Duration::seconds(seconds);
         Mailing {
             id: MailingId(1),
@@ -97,7 +102,10 @@ mod tests {
             created_at: at(-6000),
             updated_at: at(-6000),
             cancelled_at: cancelled.then(|| at(-60)),
-            paused: None,
+            paused: paused.then(|| mailing_domain::campaign::Paused {
+                since: at(-60),
+                reason: mailing_domain::PauseReason::Manual,
+            }),
             paused_before: Duration::zero(),
             auto_pauses: 0,
             cap_deferrals: 0,
@@ -154,6 +162,27 @@ mod tests {
         assert_eq!(
             Pace::of(&mailing(-1800, 5400, true), &waiting, now()),
             Pace::Slow
+        );
+    }
+
+    #[test]
+    fn a_paused_mailing_is_watched_slowly_until_its_end_is_near_then_stops() {
+        // Messages wait while it is paused; they are not sent, so nothing hurries.
+        let waiting = counts(&[(MessageStatus::Scheduled, 3), (MessageStatus::Sent, 2)]);
+        assert_eq!(
+            Pace::of(&paused_mailing(-1800, 5400, false, true), &waiting, now()),
+            Pace::Slow
+        );
+        // Its end overtakes what waits: watched closely.
+        assert_eq!(
+            Pace::of(&paused_mailing(-1800, 30, false, true), &waiting, now()),
+            Pace::Fast
+        );
+        // Ended paused: finished, and still once its messages are settled.
+        let settled = counts(&[(MessageStatus::Expired, 3), (MessageStatus::Sent, 2)]);
+        assert_eq!(
+            Pace::of(&paused_mailing(-5400, -1800, false, true), &settled, now()),
+            Pace::Still
         );
     }
 

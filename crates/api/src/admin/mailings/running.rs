@@ -22,7 +22,7 @@ pub struct Save {
 }
 
 /// The form's fields that show each part of a mailing.
-const FORM_FIELDS: [(MailingField, &[&str]); 6] = [
+const FORM_FIELDS: [(MailingField, &[&str]); 8] = [
     (MailingField::Text, &["text"]),
     (MailingField::StartAt, &["start_at"]),
     (MailingField::EndAt, &["end_at"]),
@@ -32,11 +32,17 @@ const FORM_FIELDS: [(MailingField, &[&str]); 6] = [
         MailingField::Filter,
         &["operator_codes", "tags", "client_filter_id"],
     ),
+    (MailingField::FrequencyCap, &["cap_max", "cap_hours"]),
+    (
+        MailingField::AutoPause,
+        &["auto_pause", "auto_pause_attempts", "auto_pause_share"],
+    ),
 ];
 
-/// Whether the mailing runs now, so that some of its fields are locked.
+/// Whether the mailing has started and not ended, so that some of its fields are locked: one
+/// paused since is locked alike.
 pub fn is_running(mailing: &Mailing) -> bool {
-    mailing.status(Utc::now()) == MailingStatus::Running
+    mailing.clock_status(Utc::now()) == MailingStatus::Running
 }
 
 /// Whether the form was shown with the locked fields read-only, which a browser does not
@@ -71,6 +77,19 @@ pub fn keep_locked(typed: &Mailings, stored: &Mailing, clock: Clock) -> Mailings
         operator_codes: pick(Filter, typed.operator_codes.clone(), kept.operator_codes),
         tags: pick(Filter, typed.tags.clone(), kept.tags),
         client_filter_id: pick(Filter, typed.client_filter_id, kept.client_filter_id),
+        cap_max: pick(FrequencyCap, typed.cap_max.clone(), kept.cap_max),
+        cap_hours: pick(FrequencyCap, typed.cap_hours.clone(), kept.cap_hours),
+        auto_pause: pick(AutoPause, typed.auto_pause.clone(), kept.auto_pause),
+        auto_pause_attempts: pick(
+            AutoPause,
+            typed.auto_pause_attempts.clone(),
+            kept.auto_pause_attempts,
+        ),
+        auto_pause_share: pick(
+            AutoPause,
+            typed.auto_pause_share.clone(),
+            kept.auto_pause_share,
+        ),
     }
 }
 
@@ -92,11 +111,16 @@ fn editable_part(input: MailingInput) -> MailingPatchInput {
             Field::absent()
         }
     }
-    // The whole form leaves the window out to mean "none"; a patch says so with `null`.
-    let send_window = match input.send_window.into_given() {
-        Given::Absent => Given::Null,
-        given => given,
-    };
+    // The whole form leaves the window and the cap out to mean "none"; a patch says so with
+    // `null`.
+    fn none_as_null<T>(given: Given<T>) -> Given<T> {
+        match given {
+            Given::Absent => Given::Null,
+            given => given,
+        }
+    }
+    let send_window = none_as_null(input.send_window.into_given());
+    let frequency_cap = none_as_null(input.frequency_cap.into_given());
     MailingPatchInput {
         text: only(MailingField::Text, input.text.into_given()),
         start_at: only(MailingField::StartAt, input.start_at.into_given()),
@@ -105,7 +129,7 @@ fn editable_part(input: MailingInput) -> MailingPatchInput {
         client_filter_id: only(MailingField::Filter, input.client_filter_id.into_given()),
         send_window: only(MailingField::SendWindow, send_window),
         local_time: only(MailingField::LocalTime, input.local_time.into_given()),
-        frequency_cap: only(MailingField::FrequencyCap, input.frequency_cap.into_given()),
+        frequency_cap: only(MailingField::FrequencyCap, frequency_cap),
         auto_pause: only(MailingField::AutoPause, input.auto_pause.into_given()),
         unknown: UnknownFields::default(),
     }
@@ -136,6 +160,22 @@ mod tests {
                 "{part:?} has no form fields"
             );
         }
+    }
+
+    #[test]
+    fn a_running_mailing_form_without_a_cap_removes_it_and_replaces_the_rule_whole() {
+        let mut fields = Mailings::new(Clock(chrono_tz::UTC), Utc::now());
+        fields.text = "hi".to_owned();
+        fields.auto_pause = "off".to_owned();
+        let patch = editable_part(fields.to_input(chrono_tz::UTC, None).unwrap());
+        assert!(matches!(patch.frequency_cap.given(), Given::Null));
+        let Given::Value(rule) = patch.auto_pause.into_given() else {
+            panic!("the rule is sent");
+        };
+        assert_eq!(rule.enabled.into_given(), Given::Value(false));
+        // What may not change while running is left out.
+        assert!(matches!(patch.start_at.given(), Given::Absent));
+        assert!(matches!(patch.filter.given(), Given::Absent));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A mailing as lists and the dashboard show it: its times in the viewer's zone, whom it
 //! reaches, how far it got and how fast it sends.
 
+use super::campaign::reason_in_words;
 use crate::admin::catalog::describe_filter;
 use crate::admin::error::AdminError;
 use crate::admin::progress::ProgressBar;
@@ -8,7 +9,7 @@ use crate::admin::view::Clock;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use mailing_domain::store::{Mailing, StatusCounts};
-use mailing_domain::{MailingId, MessageStatus};
+use mailing_domain::{MailingId, MailingStatus, MessageStatus};
 use std::collections::HashMap;
 
 /// The span over which the sending rate is measured.
@@ -19,6 +20,8 @@ pub struct Summary {
     pub id: i64,
     pub text: String,
     pub status: &'static str,
+    /// While paused: why and since when ("Paused by hand since 2026-12-07 10:15").
+    pub paused: Option<String>,
     pub start: String,
     pub end: String,
     pub reaches: String,
@@ -38,6 +41,7 @@ impl Summary {
     ) -> Self {
         let text = mailing.text.as_str();
         let short: String = text.chars().take(80).collect();
+        let status = mailing.status(now);
         Self {
             id: mailing.id.0,
             text: if short.len() < text.len() {
@@ -45,7 +49,18 @@ impl Summary {
             } else {
                 short
             },
-            status: mailing.status(now).as_str(),
+            status: status.as_str(),
+            paused: mailing
+                .paused
+                .as_ref()
+                .filter(|_| status == MailingStatus::Paused)
+                .map(|p| {
+                    format!(
+                        "{} since {}",
+                        reason_in_words(p.reason),
+                        clock.minute(p.since)
+                    )
+                }),
             start: show_time(
                 mailing.schedule.start_at(),
                 mailing.schedule.local_time(),
@@ -56,11 +71,23 @@ impl Summary {
                 mailing.schedule.local_time(),
                 clock,
             ),
-            reaches: describe_filter(&mailing.filter),
+            reaches: describe_reach(mailing),
             bar: ProgressBar::of(counts),
             failed: counts.get(MessageStatus::Failed),
             rate: sending_rate(sent_last_minute),
         }
+    }
+}
+
+/// Whom the mailing reaches: the clients its filter matches, or, for a resend, those picked
+/// from the original when it was made.
+pub fn describe_reach(mailing: &Mailing) -> String {
+    match mailing.resend_of {
+        Some(original) => format!(
+            "the clients picked from mailing #{} when this resend was made",
+            original.0
+        ),
+        None => describe_filter(&mailing.filter),
     }
 }
 
