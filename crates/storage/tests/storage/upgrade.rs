@@ -3,13 +3,14 @@
 
 use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use mailing_domain::store::{Entity, MessageQuery, Rejection, TagUse};
 use mailing_domain::{ClientId, MessageStatus};
 
-/// The migrations this test undoes and applies again.
-const LATER: usize = 2;
+/// The first migration this test undoes, with every later one, and applies again.
+const FIRST_UNDONE: &str = "tags_in_use";
 
 fn migrations(backend: Backend) -> FileBasedMigrations {
     let folder = match backend {
@@ -23,32 +24,52 @@ fn migrations(backend: Backend) -> FileBasedMigrations {
     .unwrap()
 }
 
-/// Undoes the last [`LATER`] migrations, or applies them again.
+/// Undoes the migrations from [`FIRST_UNDONE`] on, or applies them again.
 fn migrate(db: &TestDb, up: bool) {
     let source = migrations(db.backend());
     match db {
         TestDb::Postgres(pg) => {
             let mut conn = PgConnection::establish(pg.url()).unwrap();
-            if up {
-                assert_eq!(conn.run_pending_migrations(source).unwrap().len(), LATER);
-            } else {
-                for _ in 0..LATER {
-                    conn.revert_last_migration(source.clone()).unwrap();
-                }
-            }
+            step(&mut conn, source, up);
         }
         TestDb::Sqlite(lite) => {
             let mut conn = SqliteConnection::establish(lite.path().to_str().unwrap()).unwrap();
             diesel::sql_query("PRAGMA foreign_keys = ON")
                 .execute(&mut conn)
                 .unwrap();
-            if up {
-                assert_eq!(conn.run_pending_migrations(source).unwrap().len(), LATER);
-            } else {
-                for _ in 0..LATER {
-                    conn.revert_last_migration(source.clone()).unwrap();
-                }
-            }
+            step(&mut conn, source, up);
+        }
+    }
+}
+
+fn step<DB: diesel::backend::Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+    source: FileBasedMigrations,
+    up: bool,
+) where
+    FileBasedMigrations: MigrationSource<DB>,
+{
+    let first = MigrationSource::<DB>::migrations(&source)
+        .unwrap()
+        .iter()
+        .find(|migration| migration.name().to_string().ends_with(FIRST_UNDONE))
+        .expect("the migration to undo from")
+        .name()
+        .version()
+        .as_owned();
+    if up {
+        let applied = conn.run_pending_migrations(source).unwrap();
+        assert_eq!(applied.first(), Some(&first), "{applied:?}");
+        assert!(applied.len() >= 2, "{applied:?}");
+    } else {
+        while conn
+            .applied_migrations()
+            .unwrap()
+            .iter()
+            .max()
+            .is_some_and(|last| *last >= first)
+        {
+            conn.revert_last_migration(source.clone()).unwrap();
         }
     }
 }
