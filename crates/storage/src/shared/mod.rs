@@ -20,6 +20,7 @@ use super::{Backend, BackendStore, Conn, dialect, pipeline, schema};
 mod client_filters;
 mod clients;
 mod heartbeats;
+mod idempotency;
 mod mailings;
 mod messages;
 mod operators;
