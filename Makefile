@@ -151,8 +151,9 @@ $(VENV)/client-requirements.txt: crates/api/client-test/requirements.txt
 ## generated-client: generate a Python client from the OpenAPI document and drive the api with it
 ## With the pinned openapi-python-client, into target/generated-client/ (under CARGO_TARGET_DIR
 ## if set); then, on a fresh PostgreSQL database, as an integrator would: log in, create an
-## operator, a client and a mailing, read its statistics, read a 422's field details. Fails if
-## the generator warns. See crates/api/client-test/README.md.
+## operator, a client and a mailing, read its statistics, read a 422's field details, retry a
+## write with its Idempotency-Key. Fails if the generator warns. See
+## crates/api/client-test/README.md.
 generated-client: $(VENV)/client-requirements.txt
 	$(CARGO) build --bin mailing-api
 	$(VENV)/bin/python crates/api/client-test/run.py --api $(API) \

@@ -5,6 +5,7 @@ generates the package `mailing_api_client` and imports this module once it exist
 
 import datetime
 import traceback
+import uuid
 
 from mailing_api_client import AuthenticatedClient
 from mailing_api_client import Client as HttpClient
@@ -241,6 +242,27 @@ class Flow:
         assert isinstance(every, MailingStatsPage), every
         assert {type(item.mailing) for item in every.items} == {Mailing}
         assert isinstance(every.by_status, ByStatus)
+
+    def step_retry_a_write_with_its_key(self):
+        key = str(uuid.uuid4())
+        body = OperatorInput(code="beeline", name="Beeline")
+        first = create_operator.sync_detailed(client=self.client, body=body, idempotency_key=key)
+        assert first.status_code == 201, first
+        assert "idempotent-replayed" not in first.headers
+        again = create_operator.sync_detailed(client=self.client, body=body, idempotency_key=key)
+        assert again.status_code == 201, again
+        assert again.headers["idempotent-replayed"] == "true"
+        assert isinstance(again.parsed, Operator)
+        assert again.parsed.to_dict() == first.parsed.to_dict(), "the first answer, again"
+
+        other = create_operator.sync_detailed(
+            client=self.client,
+            body=OperatorInput(code="beeline", name="Beeline Russia"),
+            idempotency_key=key,
+        )
+        assert other.status_code == 422, other
+        assert isinstance(other.parsed, ApiError), other.parsed
+        assert other.parsed.code == "idempotency_key_reused", other.parsed
 
 
 def run(base: str, password: str, name: str) -> tuple[int, int]:

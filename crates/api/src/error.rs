@@ -78,6 +78,11 @@ pub enum ApiError {
     PayloadTooLarge {
         limit: usize,
     },
+    /// 422: a request that is well-formed but cannot be carried out, not because of its fields.
+    Unprocessable {
+        code: &'static str,
+        message: String,
+    },
     /// 429: this client failed to log in too often; it may try again after `retry_after`.
     TooManyAttempts {
         retry_after: Duration,
@@ -127,6 +132,7 @@ impl ApiError {
                 details,
             } => (*code, message.clone(), details.clone()),
             ApiError::Unauthorized { code, message } => (*code, (*message).to_owned(), vec![]),
+            ApiError::Unprocessable { code, message } => (*code, message.clone(), vec![]),
             ApiError::NotFound(entity) => ("not_found", format!("{entity} not found"), vec![]),
             ApiError::PayloadTooLarge { limit } => (
                 "payload_too_large",
@@ -179,6 +185,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

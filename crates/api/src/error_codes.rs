@@ -14,8 +14,8 @@
 //! - `code` documents a top-level `code`; `detail` documents a `details[].code` (the first
 //!   detail of the example), for the 422s and 400s that name fields.
 //! - The first argument says which operations can answer it (see [`Answered`]): every
-//!   operation, those that take the token, a body, a query or a path id, those under a path,
-//!   or operations by their operationId (the lists below, such as [`CLIENT_WRITES`], name
+//!   operation, those that take the token, a body, a query, a path id or an
+//!   `Idempotency-Key`, those under a path, or operations by their operationId (the lists below, such as [`CLIENT_WRITES`], name
 //!   each resource's writes).
 //! - The second says when it happens, in a few words for an integrator.
 //! - The third builds the error the way the API does (the same constructor, conversion or
@@ -31,6 +31,7 @@
 use crate::auth;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{body_unreadable, invalid_path, parse_json, parse_query};
+use crate::idempotency::{self, KeyProblem};
 use crate::operations::clients::ClientListQuery;
 use crate::operations::input::Field;
 use crate::operations::mailings::MailingListQuery;
@@ -74,6 +75,8 @@ pub enum Answered {
     WithQuery,
     /// Every operation with a path parameter.
     WithId,
+    /// Every operation that takes an `Idempotency-Key` (the `POST`s that take the token).
+    WithIdempotencyKey,
     /// Every operation whose path starts with this, e.g. `/api/v1/clients/{id}`.
     Under(&'static str),
     /// These operations, by operationId.
@@ -85,6 +88,8 @@ use Answered::*;
 #[derive(Debug, Clone, Copy)]
 pub struct Operation<'a> {
     pub id: &'a str,
+    /// Lowercase, as the document's keys are: `get`, `post`, …
+    pub method: &'a str,
     pub path: &'a str,
     pub token: bool,
     pub body: bool,
@@ -100,6 +105,7 @@ impl Answered {
             WithBody => op.body,
             WithQuery => op.query,
             WithId => op.path_id,
+            WithIdempotencyKey => op.method == "post" && op.token,
             Under(prefix) => op.path.starts_with(prefix),
             Only(ids) => ids.contains(&op.id),
         }
@@ -282,6 +288,31 @@ pub fn catalog() -> Vec<Documented> {
         detail(Only(vec!["listClients"]), "`tag` is too long", || {
             client_query(&format!("tag={}", "x".repeat(TagValue::MAX_LEN + 1)))
         }),
+        code(
+            WithIdempotencyKey,
+            "the `Idempotency-Key` header cannot be a key; `details` says why",
+            || idempotency::invalid_key(KeyProblem::InvalidCharacters),
+        ),
+        detail(
+            WithIdempotencyKey,
+            "the `Idempotency-Key` header is empty",
+            || idempotency::invalid_key(KeyProblem::Empty),
+        ),
+        detail(
+            WithIdempotencyKey,
+            "the `Idempotency-Key` header is longer than 255 characters",
+            || idempotency::invalid_key(KeyProblem::TooLong),
+        ),
+        detail(
+            WithIdempotencyKey,
+            "the `Idempotency-Key` header holds other than visible ASCII characters",
+            || idempotency::invalid_key(KeyProblem::InvalidCharacters),
+        ),
+        detail(
+            WithIdempotencyKey,
+            "the `Idempotency-Key` header is sent more than once",
+            || idempotency::invalid_key(KeyProblem::Repeated),
+        ),
         // 401: who is asking.
         code(WithToken, "no `Authorization` header", auth::missing_token),
         code(
@@ -377,6 +408,12 @@ pub fn catalog() -> Vec<Documented> {
             Only(vec!["cancelMailing"]),
             "the mailing is finished and cannot be cancelled",
             || Rejection::MailingFinished.into(),
+        ),
+        code(
+            WithIdempotencyKey,
+            "the first request with this `Idempotency-Key` is still being answered; retry in \
+             a moment to get its answer",
+            idempotency::key_in_flight,
         ),
         // 413, 415: bodies the API does not read.
         code(
@@ -576,6 +613,12 @@ pub fn catalog() -> Vec<Documented> {
                 }
                 .into()
             },
+        ),
+        code(
+            WithIdempotencyKey,
+            "this `Idempotency-Key` was sent within the last 24 hours with another request \
+             (method, path, query or body); use a new key for a new request",
+            idempotency::key_reused,
         ),
         // 429: login throttling.
         code(

@@ -18,6 +18,14 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
+impl BodyLimit {
+    /// The limit that applies to `req`: the configured one, or 64 KiB without one.
+    pub fn of(req: &HttpRequest) -> usize {
+        req.app_data::<BodyLimit>()
+            .map_or(64 * 1024, |limit| limit.0)
+    }
+}
+
 /// A JSON request body. Unknown fields, wrong types and missing fields are reported with the
 /// path of the field (422); broken JSON is a 400; a body over [`BodyLimit`] a 413.
 pub struct JsonBody<T>(pub T);
@@ -27,9 +35,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<BodyLimit>()
-            .map_or(64 * 1024, |limit| limit.0);
+        let limit = BodyLimit::of(req);
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)

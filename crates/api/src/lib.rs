@@ -15,6 +15,7 @@ pub mod error_codes;
 pub mod extract;
 pub mod fixtures;
 pub mod health;
+pub mod idempotency;
 pub mod observe;
 pub mod openapi;
 pub mod operations;

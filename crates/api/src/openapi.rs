@@ -9,6 +9,7 @@
 //! - adds examples, bearer auth, what `null` means, how PATCH merges, and the API's description.
 
 use crate::error_codes::{self, Documented, Level, Operation};
+use crate::idempotency::{KEY_HEADER, MAX_KEY_LEN, REPLAYED_HEADER};
 use crate::operations::mailings::MailingWarning;
 use crate::operations::paging::{MAX_PAGE, MAX_PAGE_SIZE};
 use crate::routes;
@@ -44,6 +45,14 @@ fields a body does not know are refused.
 **Reading.** Responses carry every field of their schema, `null` where there is no value. \
 Lists are paged with `page` (from 1) and `page_size` (1 to 500, default 50) and say how many \
 items there are in `total`.
+
+**Retrying writes.** Every `POST` but the login takes an optional `Idempotency-Key` header: \
+1 to 255 visible ASCII characters, a new random value (a UUID, say) per write. Sent again with \
+the same key within 24 hours, by the same account, with the same method, path, query and body, \
+the request gets the first answer again, with `Idempotent-Replayed: true`, and changes nothing. \
+The same key with another request is a 422 `idempotency_key_reused`; while the first request is \
+still being answered, a 409 `idempotency_key_in_flight`. 5xx and 429 answers are not kept, so a \
+retry after one runs again.
 
 **Tracing.** Every response carries `X-Request-Id`: the request's own if it sent a plain one \
 (up to 64 letters, digits, `-`, `_`, `.`), otherwise a new one. The api's log lines for the \
@@ -649,6 +658,12 @@ fn headers() -> Value {
             "required": true,
             "schema": { "type": "integer", "minimum": 0, "example": 42 },
         },
+        "IdempotentReplayed": {
+            "description": "`true` when the answer is the stored one of an earlier request with \
+                the same `Idempotency-Key`: the request was not run again. Absent otherwise.",
+            "required": false,
+            "schema": { "type": "string", "enum": ["true"], "example": "true" },
+        },
         "RetryAfterStarting": {
             "description": "Seconds to wait before trying again; sent while the service is \
                 starting and its database is not ready yet.",
@@ -700,7 +715,7 @@ fn status_summary(status: u16) -> &'static str {
         409 => "Conflicts with stored data.",
         413 => "The request body is too large.",
         415 => "The request body is not JSON.",
-        422 => "Fields break rules; `details` names each field and rule.",
+        422 => "The request breaks rules.",
         429 => "Too many failed attempts.",
         500 => "Internal error.",
         503 => "Unavailable; retry later.",
@@ -810,6 +825,7 @@ fn tidy_operation(
     let has = |place: &str| parameters.is_some_and(|ps| ps.iter().any(|p| p["in"] == place));
     let facts = Operation {
         id: &id,
+        method,
         path,
         token: !public,
         body: operation.contains_key("requestBody"),
@@ -817,6 +833,13 @@ fn tidy_operation(
         path_id: has("path"),
     };
     let errors = error_responses(&facts, catalog, example_names);
+    let idempotent = error_codes::Answered::WithIdempotencyKey.covers(&facts);
+    if idempotent {
+        let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
+        if let Some(parameters) = parameters.as_array_mut() {
+            parameters.push(idempotency_key_parameter());
+        }
+    }
 
     if method == "patch" {
         let description = match operation.get("description").and_then(Value::as_str) {
@@ -836,7 +859,45 @@ fn tidy_operation(
             response["headers"] = json!({ "X-Request-Id": header("RequestId") });
         }
         responses.extend(errors);
+        if idempotent {
+            for (status, response) in responses.iter_mut() {
+                if replayable(status) {
+                    response["headers"][REPLAYED_HEADER] = header("IdempotentReplayed");
+                }
+            }
+        }
     }
+}
+
+/// The `Idempotency-Key` header parameter of the operations that take one.
+fn idempotency_key_parameter() -> Value {
+    json!({
+        "name": KEY_HEADER,
+        "in": "header",
+        "required": false,
+        "description": format!(
+            "Makes the request safe to retry: sent again with the same key within 24 hours, by \
+             the same account, with the same method, path, query and body, it gets the first \
+             answer again (with `{REPLAYED_HEADER}: true`) and changes nothing. A new random \
+             value per write, such as a UUID. The key with another request is a 422 \
+             `idempotency_key_reused`; while the first request is still being answered, a 409 \
+             `idempotency_key_in_flight`. 5xx and 429 answers are not kept: a retry after one \
+             runs again."
+        ),
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_KEY_LEN,
+            "pattern": "^[!-~]+$",
+            "example": "4f6c3a1e-9b2d-4e7f-8a10-5c3b2d1e0f9a",
+        },
+    })
+}
+
+/// Whether an answer of this status can be a stored one sent again: not 5xx and 429, which are
+/// never kept, nor the 401 and 413 of requests the key is not looked at for.
+fn replayable(status: &str) -> bool {
+    !(status.starts_with('5') || ["401", "413", "429"].contains(&status))
 }
 
 /// The bounds and values [`crate::routes`] checks on query parameters, which paperclip cannot

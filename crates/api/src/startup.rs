@@ -1,5 +1,6 @@
 //! The api built from its settings and handles: the HTTP server (API, admin UI, docs, health),
-//! the outbox relay, and the database's preparation, until the stop signal.
+//! the outbox relay, the purge of expired idempotency keys, and the database's preparation,
+//! until the stop signal.
 
 use crate::admin;
 use crate::auth::{LoginThrottle, Tokens};
@@ -7,6 +8,7 @@ use crate::client_address::TrustedProxies;
 use crate::error::ErrorBody;
 use crate::extract::{BodyLimit, path_error};
 use crate::health::{self, SWAGGER_UI_FILES};
+use crate::idempotency;
 use crate::observe;
 use crate::openapi;
 use crate::outbox;
@@ -34,6 +36,8 @@ pub struct Application {
     port: u16,
     server: Server,
     relay: JoinHandle<()>,
+    /// Removes idempotency keys past their lifetime.
+    purge: JoinHandle<()>,
     prepared: Arc<Prepared>,
     /// Until it has been awaited.
     preparing: Option<JoinHandle<anyhow::Result<()>>>,
@@ -86,6 +90,11 @@ impl Application {
                 relay.await;
             }
         });
+        let purge = tokio::spawn(idempotency::purge_expired(
+            store.clone(),
+            prepared.clone(),
+            stop.clone(),
+        ));
         let api = &settings.api;
         let state = aweb::Data::new(AppState {
             store,
@@ -115,6 +124,8 @@ impl Application {
                 .app_data(trusted_proxies.clone())
                 .app_data(body_limit)
                 .app_data(aweb::PathConfig::default().error_handler(path_error))
+                // Innermost: it keeps and replays the handlers' own answers.
+                .wrap(from_fn(idempotency::idempotent))
                 .wrap(from_fn(health::until_prepared))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(from_fn(observe::observe))
@@ -163,6 +174,7 @@ impl Application {
             port,
             server,
             relay,
+            purge,
             prepared,
             preparing: Some(preparing),
             stop,
@@ -219,12 +231,14 @@ impl Application {
         let _ = serving.await;
         match failure {
             None => {
-                // The relay stops on the same signal.
+                // The relay and the purge stop on the same signal.
                 let _ = self.relay.await;
+                let _ = self.purge.await;
                 Ok(())
             }
             Some(error) => {
                 self.relay.abort();
+                self.purge.abort();
                 Err(error)
             }
         }

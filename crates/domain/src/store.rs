@@ -8,10 +8,12 @@
 //! [`Rejection`]s, so a caller learns why a write was refused without checking first.
 
 mod heartbeats;
+mod idempotency;
 mod pipeline;
 mod records;
 
 pub use heartbeats::*;
+pub use idempotency::*;
 pub use pipeline::*;
 pub use records::*;
 
@@ -454,6 +456,7 @@ pub trait ApiStore:
     + MessageStore
     + UserStore
     + SessionStore
+    + IdempotencyStore
     + OutboxStore
     + Ping
     + Migrate

@@ -329,6 +329,11 @@ fn responses_declare_the_headers_the_api_sends() {
                 "201" => assert!(headers.get("Location").is_none(), "{what}"),
                 _ => {}
             }
+            // Only answers that may be stored ones sent again say so, and not always.
+            if let Some(replayed) = headers.get("Idempotent-Replayed") {
+                assert_eq!(resolve(&doc, replayed)["required"], false, "{what}");
+                assert!(!status.starts_with('5') && status != "429", "{what}");
+            }
         }
     }
 }
@@ -366,10 +371,11 @@ fn error_responses_list_each_code_with_an_example() {
         }
         let id = operation["operationId"].as_str().unwrap();
         let has_body = operation.get("requestBody").is_some();
+        let takes_key = method == "post" && id != "login";
         for status in ["400", "500", "503"] {
             assert!(responses.contains_key(status), "{id}: {status}");
         }
-        assert_eq!(responses.contains_key("422"), has_body, "{id}");
+        assert_eq!(responses.contains_key("422"), has_body || takes_key, "{id}");
         assert_eq!(responses.contains_key("415"), has_body, "{id}");
         assert_eq!(responses.contains_key("404"), path.contains("{id}"), "{id}");
     }
@@ -498,4 +504,80 @@ fn every_patch_is_a_merge_patch() {
             .unwrap()
             .contains("RFC 7396")
     );
+}
+
+/// The example codes of one response of `operation`.
+fn codes(doc: &Value, operation: &Value, status: &str) -> BTreeSet<String> {
+    operation["responses"][status]["content"]["application/json"]["examples"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, example)| {
+            resolve(doc, example)["value"]["code"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn every_post_but_login_takes_an_idempotency_key_and_says_what_it_answers() {
+    let doc = document();
+    let mut posts = 0;
+    for (path, method, operation) in operations(&doc) {
+        let what = format!("{method} {path}");
+        let parameter = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == "Idempotency-Key");
+        let replayed = |status: &str| {
+            operation["responses"][status]["headers"]
+                .get("Idempotent-Replayed")
+                .is_some()
+        };
+        if method != "post" || path == "/api/v1/auth/token" {
+            assert!(parameter.is_none(), "{what}");
+            for (status, _) in operation["responses"].as_object().unwrap() {
+                assert!(!replayed(status), "{what} {status}");
+            }
+            for (status, code) in [
+                ("400", "invalid_idempotency_key"),
+                ("409", "idempotency_key_in_flight"),
+                ("422", "idempotency_key_reused"),
+            ] {
+                assert!(!codes(&doc, &operation, status).contains(code), "{what}");
+            }
+            continue;
+        }
+        posts += 1;
+        let parameter = parameter.unwrap_or_else(|| panic!("{what}: no Idempotency-Key"));
+        assert_eq!(parameter["in"], "header", "{what}");
+        assert_eq!(parameter["required"], false, "{what}");
+        assert_eq!(parameter["schema"]["maxLength"], 255, "{what}");
+        let success = operation["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|status| status.starts_with('2'))
+            .unwrap()
+            .clone();
+        assert!(replayed(&success), "{what} {success}");
+        assert!(replayed("422"), "{what}");
+        assert!(!replayed("503"), "{what}");
+        for (status, code) in [
+            ("400", "invalid_idempotency_key"),
+            ("409", "idempotency_key_in_flight"),
+            ("422", "idempotency_key_reused"),
+        ] {
+            assert!(
+                codes(&doc, &operation, status).contains(code),
+                "{what}: {status} {code}"
+            );
+        }
+    }
+    assert_eq!(posts, 6, "the creates and cancelMailing");
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(description.contains("Idempotency-Key"));
 }

@@ -14,6 +14,7 @@ mod client_filters;
 mod clients;
 mod docs_and_health;
 mod fuzz_findings;
+mod idempotency;
 mod mailings;
 mod malformed;
 mod messages;

@@ -475,15 +475,25 @@ async fn oversized_bodies_are_refused_with_json() {
     app.create_mailing(&fits).await;
 }
 
-/// Sends a chunked request (no Content-Length) over a plain socket and returns the status line
-/// and the body of the response.
-fn chunked_post(port: u16, path: &str, token: &str, payload: &[u8]) -> (u16, String) {
+/// Sends a chunked request (no Content-Length) with the `extra` headers over a plain socket and
+/// returns the status line and the body of the response.
+pub fn chunked_post(
+    port: u16,
+    path: &str,
+    token: &str,
+    extra: &[(&str, &str)],
+    payload: &[u8],
+) -> (u16, String) {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .unwrap();
+    let extra: String = extra
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n{extra}\
          Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     )
     .into_bytes();
@@ -517,10 +527,11 @@ async fn oversized_chunked_bodies_are_refused_while_reading() {
         .into_bytes();
     let (port, token) = (app.port, app.token.clone());
 
-    let (status, text) =
-        tokio::task::spawn_blocking(move || chunked_post(port, "/api/v1/tags", &token, &payload))
-            .await
-            .unwrap();
+    let (status, text) = tokio::task::spawn_blocking(move || {
+        chunked_post(port, "/api/v1/tags", &token, &[], &payload)
+    })
+    .await
+    .unwrap();
     assert_eq!(status, 413, "{text}");
     let refused: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON: {text:?}"));
     assert_error_shape(&refused);
@@ -529,10 +540,11 @@ async fn oversized_chunked_bodies_are_refused_while_reading() {
 
     let small = json!({ "value": "chunked" }).to_string().into_bytes();
     let (port, token) = (app.port, app.token.clone());
-    let (status, text) =
-        tokio::task::spawn_blocking(move || chunked_post(port, "/api/v1/tags", &token, &small))
-            .await
-            .unwrap();
+    let (status, text) = tokio::task::spawn_blocking(move || {
+        chunked_post(port, "/api/v1/tags", &token, &[], &small)
+    })
+    .await
+    .unwrap();
     assert_eq!(status, 201, "{text}");
 }
 

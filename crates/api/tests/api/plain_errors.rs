@@ -411,7 +411,9 @@ async fn mailings_are_listed_by_status() {
     }
     let response = app.get("/api/v1/mailings?status=active").await;
     let refused = invalid_query(response, &[("status", "unknown_status")]).await;
-    assert!(message(&refused, "status").contains("scheduled, running, paused, finished, cancelled"));
+    assert!(
+        message(&refused, "status").contains("scheduled, running, paused, finished, cancelled")
+    );
 }
 
 async fn statistics_carry_grand_totals() {

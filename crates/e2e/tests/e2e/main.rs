@@ -36,6 +36,7 @@ mod faults;
 mod future_start;
 mod graceful_shutdown;
 mod helpers;
+mod idempotency;
 mod immediate;
 mod local_time;
 mod mailing_changes;

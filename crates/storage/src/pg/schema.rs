@@ -152,6 +152,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The stored answers of POSTs sent with an `Idempotency-Key` (see the migration).
+    idempotency_keys (account, key) {
+        account -> Text,
+        key -> Text,
+        request_hash -> Text,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+        status_code -> Nullable<Int4>,
+        content_type -> Nullable<Text>,
+        location -> Nullable<Text>,
+        response_body -> Nullable<Bytea>,
+    }
+}
+
 diesel::joinable!(client_tags -> clients (client_id));
 diesel::joinable!(client_tags -> tags (tag_id));
 diesel::joinable!(mailings -> client_filters (client_filter_id));
@@ -299,6 +314,10 @@ mod tests {
             (
                 "sender_heartbeats",
                 declared(sender_heartbeats::table.select(sender_heartbeats::all_columns)),
+            ),
+            (
+                "idempotency_keys",
+                declared(idempotency_keys::table.select(idempotency_keys::all_columns)),
             ),
         ];
         let tables_len = tables.len();

@@ -21,6 +21,7 @@ mod campaign;
 mod client_filters;
 mod clients;
 mod heartbeats;
+mod idempotency;
 mod mailings;
 mod messages;
 mod operators;

@@ -153,6 +153,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The stored answers of POSTs sent with an `Idempotency-Key` (see the migration).
+    idempotency_keys (account, key) {
+        account -> Text,
+        key -> Text,
+        request_hash -> Text,
+        created_at -> TimestamptzSqlite,
+        completed_at -> Nullable<TimestamptzSqlite>,
+        status_code -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        location -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
+    }
+}
+
 diesel::joinable!(client_tags -> clients (client_id));
 diesel::joinable!(client_tags -> tags (tag_id));
 diesel::joinable!(mailings -> client_filters (client_filter_id));
@@ -274,7 +289,7 @@ mod tests {
         let lite = sqlite_shape(
             &mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap(),
         );
-        assert_eq!(postgres.len(), 14, "{postgres:?}");
+        assert_eq!(postgres.len(), 15, "{postgres:?}");
         assert_eq!(lite, postgres);
     }
 
@@ -371,6 +386,10 @@ mod tests {
             (
                 "sender_heartbeats",
                 declared(sender_heartbeats::table.select(sender_heartbeats::all_columns)),
+            ),
+            (
+                "idempotency_keys",
+                declared(idempotency_keys::table.select(idempotency_keys::all_columns)),
             ),
         ];
         assert_eq!(tables.len(), migrated.len(), "a table is missing here");

@@ -7,6 +7,7 @@ mod clients;
 mod connect;
 mod heartbeats;
 mod helpers;
+mod idempotency;
 mod mailings;
 mod message_counts;
 mod message_references;

@@ -1,16 +1,17 @@
-//! Upgrading a database that holds data: the migration `message_history` (and every later one)
-//! applied to rows written before it (undone by their own down migrations first).
+//! Upgrading a database that holds data: the migrations from `tags_in_use` on (`message_history`
+//! among them) applied to rows written before them (and undone by their own down migrations
+//! first).
 
 use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use mailing_domain::store::{Entity, MessageQuery, Rejection, TagUse};
 use mailing_domain::{ClientId, MessageStatus};
 
-/// The oldest migration this test undoes and applies again (`message_history`), with every
-/// later one.
-const FIRST_UNDONE: &str = "20261209000009";
+/// The first migration this test undoes, with every later one, and applies again.
+const FIRST_UNDONE: &str = "tags_in_use";
 
 fn migrations(backend: Backend) -> FileBasedMigrations {
     let folder = match backend {
@@ -24,45 +25,52 @@ fn migrations(backend: Backend) -> FileBasedMigrations {
     .unwrap()
 }
 
-/// Undoes the migrations from [`FIRST_UNDONE`] on, returning how many; or applies them again,
-/// checking they were `undone`.
-fn migrate(db: &TestDb, up: bool, undone: usize) -> usize {
-    fn run<C: MigrationHarness<B>, B: diesel::backend::Backend>(
-        conn: &mut C,
-        source: FileBasedMigrations,
-        up: bool,
-        undone: usize,
-    ) -> usize {
-        if up {
-            let applied = conn.run_pending_migrations(source).unwrap().len();
-            assert_eq!(applied, undone);
-            return applied;
-        }
-        let mut count = 0;
-        loop {
-            let version = conn.revert_last_migration(source.clone()).unwrap();
-            count += 1;
-            if version
-                .to_string()
-                .replace('-', "")
-                .starts_with(FIRST_UNDONE)
-            {
-                return count;
-            }
-        }
-    }
+/// Undoes the migrations from [`FIRST_UNDONE`] on, or applies them again.
+fn migrate(db: &TestDb, up: bool) {
     let source = migrations(db.backend());
     match db {
         TestDb::Postgres(pg) => {
             let mut conn = PgConnection::establish(pg.url()).unwrap();
-            run(&mut conn, source, up, undone)
+            step(&mut conn, source, up);
         }
         TestDb::Sqlite(lite) => {
             let mut conn = SqliteConnection::establish(lite.path().to_str().unwrap()).unwrap();
             diesel::sql_query("PRAGMA foreign_keys = ON")
                 .execute(&mut conn)
                 .unwrap();
-            run(&mut conn, source, up, undone)
+            step(&mut conn, source, up);
+        }
+    }
+}
+
+fn step<DB: diesel::backend::Backend>(
+    conn: &mut impl MigrationHarness<DB>,
+    source: FileBasedMigrations,
+    up: bool,
+) where
+    FileBasedMigrations: MigrationSource<DB>,
+{
+    let first = MigrationSource::<DB>::migrations(&source)
+        .unwrap()
+        .iter()
+        .find(|migration| migration.name().to_string().ends_with(FIRST_UNDONE))
+        .expect("the migration to undo from")
+        .name()
+        .version()
+        .as_owned();
+    if up {
+        let applied = conn.run_pending_migrations(source).unwrap();
+        assert_eq!(applied.first(), Some(&first), "{applied:?}");
+        assert!(applied.len() >= 2, "{applied:?}");
+    } else {
+        while conn
+            .applied_migrations()
+            .unwrap()
+            .iter()
+            .max()
+            .is_some_and(|last| *last >= first)
+        {
+            conn.revert_last_migration(source.clone()).unwrap();
         }
     }
 }
@@ -77,7 +85,7 @@ fn messages_written_before_the_upgrade_get_their_number_and_reason(backend: Back
     let leaving = client(&*store, "79000000002", "bln", &[]);
     let m = mailing(&*store);
     let other = mailing(&*store);
-    let undone = migrate(&db, false, 0);
+    migrate(&db, false);
     let insert = |client: ClientId, status: &str, sent_at: &str, error: &str| {
         db.execute(&format!(
             "INSERT INTO messages (mailing_id, client_id, status, sent_at, last_error)
@@ -103,7 +111,7 @@ fn messages_written_before_the_upgrade_get_their_number_and_reason(backend: Back
     store.delete_client(leaving.id).unwrap();
     let last_id = db.count("SELECT max(id) AS count FROM messages");
 
-    migrate(&db, true, undone);
+    migrate(&db, true);
     let messages = store
         .list_messages(&MessageQuery::default(), ALL)
         .unwrap()
