@@ -33,19 +33,20 @@ use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{body_unreadable, invalid_path, parse_json, parse_query};
 use crate::idempotency::{self, KeyProblem};
 use crate::operations::clients::ClientListQuery;
-use crate::operations::input::Field;
+use crate::operations::input::{Field, Required};
 use crate::operations::mailings::MailingListQuery;
 use crate::operations::messages::MessageListQuery;
 use crate::operations::paging::ListQuery;
 use crate::operations::problems::Problems;
 use crate::operations::references::{unknown_operator, unknown_tag};
 use crate::operations::tags::TagInput;
+use mailing_domain::campaign::FailureShare;
 use mailing_domain::mailing::{MailingField, UpdateRefused};
 use mailing_domain::store::{Entity, Rejection, TagUse};
 use mailing_domain::window::WindowInvalid;
 use mailing_domain::{
-    ClientFilter, Invalid, MailingStatus, MailingText, OperatorCode, PhoneNumber, SendWindow,
-    TagValue, TimeZone,
+    ClientFilter, FrequencyCap, Invalid, MailingStatus, MailingText, OperatorCode, PhoneNumber,
+    SendWindow, TagValue, TimeZone,
 };
 use std::time::Duration;
 
@@ -61,6 +62,15 @@ pub const CLIENT_FILTER_WRITES: &[&str] = &[
 pub const MAILING_WRITES: &[&str] = &["createMailing", "replaceMailing", "updateMailing"];
 /// Changes to an existing mailing.
 pub const MAILING_UPDATES: &[&str] = &["replaceMailing", "updateMailing"];
+/// The operations that read a mailing's `start_at` and `end_at`: its writes, and a resend.
+pub const MAILING_TIMES: &[&str] = &[
+    "createMailing",
+    "replaceMailing",
+    "updateMailing",
+    "resendMailing",
+];
+/// Pausing and resuming a mailing.
+pub const MAILING_PAUSES: &[&str] = &["pauseMailing", "resumeMailing"];
 
 /// Which operations can answer an error.
 #[derive(Debug, Clone)]
@@ -196,6 +206,19 @@ fn invalid(field: &str, rule: Result<impl Sized, Invalid>) -> ApiError {
     let mut problems = Problems::default();
     problems.check(field, rule);
     refusal(problems.finish(|| ()))
+}
+
+/// The detail of a resend naming, at `index` of `statuses`, a status it cannot pick clients by,
+/// as the API words it.
+fn unknown_resend_status(index: usize, name: &str) -> FieldError {
+    FieldError::new(
+        format!("statuses[{index}]"),
+        "unknown_status",
+        format!(
+            "must be one of failed, expired, cancelled, not {name:?}; e.g. [\"failed\", \
+             \"expired\"]"
+        ),
+    )
 }
 
 /// The 400 of a list without filters of its own given `query`.
@@ -394,8 +417,9 @@ pub fn catalog() -> Vec<Documented> {
         ),
         code(
             Only(MAILING_UPDATES.into()),
-            "the mailing is running: only `text`, `end_at` and `send_window` may change; \
-             `details` names the locked fields",
+            "the mailing is running (or paused after its start): only `text`, `end_at`, \
+             `send_window`, `frequency_cap` and `auto_pause` may change; `details` names the \
+             locked fields",
             || {
                 Rejection::MailingLocked(UpdateRefused::RunningFieldsLocked(vec![
                     MailingField::StartAt,
@@ -414,6 +438,11 @@ pub fn catalog() -> Vec<Documented> {
             "the first request with this `Idempotency-Key` is still being answered; retry in \
              a moment to get its answer",
             idempotency::key_in_flight,
+        ),
+        code(
+            Only(MAILING_PAUSES.into()),
+            "the mailing is finished or cancelled, so it can no longer be paused or resumed",
+            || Rejection::MailingOver(MailingStatus::Finished).into(),
         ),
         // 413, 415: bodies the API does not read.
         code(
@@ -435,6 +464,16 @@ pub fn catalog() -> Vec<Documented> {
                 let mut problems = Problems::default();
                 problems.check("phone_number", PhoneNumber::parse("89001234567"));
                 problems.check("time_zone", TimeZone::parse("Moscow"));
+                refusal(problems.finish(|| ()))
+            },
+        ),
+        code(
+            Only(vec!["resendMailing"]),
+            "fields break rules; `details` names each field and rule",
+            || {
+                let mut problems = Problems::default();
+                problems.push(unknown_resend_status(0, "sent"));
+                Required::<String>::absent().require("end_at", &mut problems);
                 refusal(problems.finish(|| ()))
             },
         ),
@@ -523,7 +562,7 @@ pub fn catalog() -> Vec<Documented> {
             },
         ),
         detail(
-            Only(MAILING_WRITES.into()),
+            Only(MAILING_TIMES.into()),
             "a date-time that is not RFC 3339",
             || {
                 // The API's own message shows tomorrow's date; this one a fixed day.
@@ -535,7 +574,7 @@ pub fn catalog() -> Vec<Documented> {
             },
         ),
         detail(
-            Only(MAILING_WRITES.into()),
+            Only(MAILING_TIMES.into()),
             "a date-time without an offset, while `local_time` is false",
             || {
                 ApiError::Validation(vec![FieldError::new(
@@ -586,7 +625,7 @@ pub fn catalog() -> Vec<Documented> {
             },
         ),
         detail(
-            Only(MAILING_WRITES.into()),
+            Only(MAILING_TIMES.into()),
             "`end_at` is not after `start_at`",
             || {
                 Rejection::Invalid {
@@ -596,15 +635,36 @@ pub fn catalog() -> Vec<Documented> {
                 .into()
             },
         ),
-        detail(Only(MAILING_WRITES.into()), "`end_at` has passed", || {
+        detail(Only(MAILING_TIMES.into()), "`end_at` has passed", || {
             Rejection::Invalid {
                 field: "end_at",
                 rule: Invalid::InPast,
             }
             .into()
         }),
+        // One row for a mailing's numbers and times, listed first for its writes; the next
+        // two give the other examples of the code (and a resend's only one).
         detail(
             Only(MAILING_WRITES.into()),
+            "a number or a time out of its range: `frequency_cap.max` 1 to 1000, \
+             `frequency_cap.per_hours` 1 to 8760, `auto_pause.attempts` 1 to 100000, \
+             `auto_pause.failure_share` 0 up to but not including 1; times between the years \
+             1970 and 9999",
+            || {
+                invalid(
+                    "frequency_cap.max",
+                    FrequencyCap::new(0, 24).map_err(|(_, rule)| rule),
+                )
+            },
+        ),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "`auto_pause.failure_share` is not below 1 (1 would never pause: set `enabled` to \
+             false instead)",
+            || invalid("auto_pause.failure_share", FailureShare::new(1.0)),
+        ),
+        detail(
+            Only(MAILING_TIMES.into()),
             "a time outside the years 1970 to 9999",
             || {
                 Rejection::Invalid {
@@ -619,6 +679,23 @@ pub fn catalog() -> Vec<Documented> {
             "this `Idempotency-Key` was sent within the last 24 hours with another request \
              (method, path, query or body); use a new key for a new request",
             idempotency::key_reused,
+        ),
+        detail(
+            Only(vec!["resendMailing"]),
+            "no message of the mailing ended in the statuses given, so the resend would reach \
+             nobody",
+            || Rejection::NoResendRecipients.into(),
+        ),
+        detail(
+            Only(vec!["resendMailing"]),
+            "a status a resend cannot pick its clients by: only `failed`, `expired` and \
+             `cancelled`",
+            || ApiError::Validation(vec![unknown_resend_status(0, "sent")]),
+        ),
+        detail(
+            Only(vec!["resendMailing"]),
+            "`statuses` is empty; name at least one",
+            || invalid("statuses", Err::<(), _>(Invalid::Empty)),
         ),
         // 429: login throttling.
         code(

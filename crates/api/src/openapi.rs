@@ -13,7 +13,7 @@ use crate::idempotency::{KEY_HEADER, MAX_KEY_LEN, REPLAYED_HEADER};
 use crate::operations::mailings::MailingWarning;
 use crate::operations::paging::{MAX_PAGE, MAX_PAGE_SIZE};
 use crate::routes;
-use mailing_domain::{MailingStatus, MailingText, MessageStatus};
+use mailing_domain::{MailingStatus, MailingText, MessageStatus, PauseReason};
 use paperclip::actix::{Mountable, OpenApiExt, web};
 use paperclip::v2::models::{DefaultApiRaw, DefaultSchemaRaw};
 use serde_json::{Map, Value, json};
@@ -72,7 +72,9 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
         (
             "MailingStatus",
             "Where a mailing stands, at the time of the response: `scheduled` before its \
-             start, `running` until its end, then `finished`; `cancelled` once cancelled.",
+             start, `running` until its end, then `finished`; `paused` from a pause (by hand, \
+             or by itself when the provider fails) until it is resumed or ends; `cancelled` \
+             once cancelled.",
             MailingStatus::ALL.iter().map(|s| s.as_str()).collect(),
         ),
         (
@@ -91,6 +93,12 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             MailingWarning::CODES.to_vec(),
         ),
         (
+            "PauseReason",
+            "Why a mailing is paused: `manual` (through the API or the admin UI) or \
+             `provider_failing` (most of its latest attempts failed, so it paused itself).",
+            PauseReason::ALL.iter().map(|r| r.as_str()).collect(),
+        ),
+        (
             "TokenType",
             "How to send the token: `Authorization: Bearer <access_token>`.",
             vec!["Bearer"],
@@ -101,6 +109,8 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
 /// Which schema properties hold one of [`enums`]: (schema, property, enum).
 const ENUM_PROPERTIES: &[(&str, &str, &str)] = &[
     ("Mailing", "status", "MailingStatus"),
+    ("Mailing", "paused_reason", "PauseReason"),
+    ("Pause", "reason", "PauseReason"),
     ("MailingWarning", "code", "MailingWarningCode"),
     ("Message", "status", "MessageStatus"),
     ("TokenResponse", "token_type", "TokenType"),
@@ -556,6 +566,11 @@ fn request_example(schema: &str) -> Option<Value> {
             "text": "Winter sale: 30% off everything until Sunday",
             "send_window": null,
         }),
+        "ResendInput" => json!({
+            "statuses": ["failed", "expired"],
+            "start_at": "2026-12-08T09:00:00Z",
+            "end_at": "2026-12-08T18:00:00Z",
+        }),
         _ => return None,
     })
 }
@@ -571,6 +586,23 @@ fn field_example(schema: &str, field: &str) -> Option<Value> {
             "no client matches the filter now, so the mailing would reach nobody; clients that \
              match when it starts still get it"
         ),
+        // A mailing as created: never paused, its own rules set.
+        ("Mailing", "paused_reason" | "paused_at" | "resend_of") => json!(null),
+        ("Mailing", "paused_seconds") => json!(0.0),
+        ("Mailing", "auto_pauses" | "cap_deferrals") => json!(0),
+        ("FrequencyCap", "max") => json!(2),
+        ("FrequencyCap", "per_hours") => json!(24),
+        ("AutoPause", "enabled") => json!(true),
+        ("AutoPause", "attempts") => json!(20),
+        ("AutoPause", "failure_share") => json!(0.5),
+        // Statistics after a pause the mailing made itself.
+        ("Pause", "reason") => json!("provider_failing"),
+        ("Pause", "detail") => json!("48 of the last 50 attempts failed at the provider"),
+        ("Pause", "paused_at") => json!("2026-12-07T09:40:00Z"),
+        ("Pause", "resumed_at") => json!("2026-12-07T10:05:00Z"),
+        ("Pause", "seconds") | (_, "paused_seconds") => json!(1500.0),
+        (_, "auto_pauses") => json!(1),
+        (_, "cap_deferrals") => json!(12),
         (_, "phone_number") => json!("79001234567"),
         (_, "operator_code") => json!("mts"),
         (_, "operator_codes") => json!(["mts"]),

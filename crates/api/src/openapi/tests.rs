@@ -3,7 +3,7 @@ use crate::auth::routes::TokenRequest;
 use crate::error_codes::Answered;
 use crate::operations::client_filters::{ClientFilterInput, ClientFilterPatchInput};
 use crate::operations::clients::{ClientInput, ClientPatchInput};
-use crate::operations::mailings::{MailingInput, MailingPatchInput};
+use crate::operations::mailings::{MailingInput, MailingPatchInput, ResendInput};
 use crate::operations::operators::{OperatorInput, OperatorPatchInput};
 use crate::operations::tags::{TagInput, TagPatchInput};
 use serde::de::DeserializeOwned;
@@ -190,6 +190,9 @@ fn one_mailing_schema_serves_every_mailing_operation() {
         ("replaceMailing", "200"),
         ("updateMailing", "200"),
         ("cancelMailing", "200"),
+        ("pauseMailing", "200"),
+        ("resumeMailing", "200"),
+        ("resendMailing", "201"),
     ] {
         assert_eq!(
             by_id[id]["responses"][status]["content"]["application/json"]["schema"],
@@ -432,6 +435,7 @@ fn every_request_body_has_an_example_its_type_reads() {
     reads_as::<ClientFilterPatchInput>("ClientFilterPatchInput");
     reads_as::<MailingInput>("MailingInput");
     reads_as::<MailingPatchInput>("MailingPatchInput");
+    reads_as::<ResendInput>("ResendInput");
     let doc = document();
     for (path, method, operation) in operations(&doc) {
         if let Some(content) = operation["requestBody"]["content"].as_object() {

@@ -105,15 +105,15 @@ impl FrequencyCapInput {
         self.unknown.report("frequency_cap.", problems);
         let mut cap = None;
         // Each half is checked on its own, so both can be reported.
-        if let Some(max) = max {
-            if let Err((_, rule)) = FrequencyCap::new(max, 1) {
-                problems.invalid("frequency_cap.max", &rule);
-            }
+        if let Some(max) = max
+            && let Err((_, rule)) = FrequencyCap::new(max, 1)
+        {
+            problems.invalid("frequency_cap.max", &rule);
         }
-        if let Some(hours) = per_hours {
-            if let Err((_, rule)) = FrequencyCap::new(1, hours) {
-                problems.invalid("frequency_cap.per_hours", &rule);
-            }
+        if let Some(hours) = per_hours
+            && let Err((_, rule)) = FrequencyCap::new(1, hours)
+        {
+            problems.invalid("frequency_cap.per_hours", &rule);
         }
         if let (Some(max), Some(hours)) = (max, per_hours) {
             cap = FrequencyCap::new(max, hours).ok();

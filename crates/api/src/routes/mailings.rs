@@ -209,9 +209,9 @@ pub async fn get(
 
 /// Replace a mailing
 ///
-/// Before the start anything may change; while running only `text`, `end_at` and
-/// `send_window` may differ from the stored values (409 otherwise); finished and cancelled
-/// mailings cannot change.
+/// Before the start anything may change; while running (or paused after the start) only
+/// `text`, `end_at`, `send_window`, `frequency_cap` and `auto_pause` may differ from the stored
+/// values (409 otherwise); finished and cancelled mailings cannot change.
 #[api_v2_operation(operation_id = "replaceMailing", tags(Mailings))]
 pub async fn replace(
     _: Authenticated,
@@ -227,8 +227,9 @@ pub async fn replace(
 
 /// Update some fields of a mailing
 ///
-/// Before the start anything may change; while running only `text`, `end_at` and
-/// `send_window` (409 otherwise); finished and cancelled mailings cannot change.
+/// Before the start anything may change; while running (or paused after the start) only
+/// `text`, `end_at`, `send_window`, `frequency_cap` and `auto_pause` (409 otherwise); finished
+/// and cancelled mailings cannot change.
 #[api_v2_operation(operation_id = "updateMailing", tags(Mailings))]
 pub async fn patch(
     _: Authenticated,

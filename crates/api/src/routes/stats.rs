@@ -1,4 +1,5 @@
-//! Delivery statistics, counted from the messages table.
+//! Delivery statistics, counted from the messages table, with what campaign control adds up
+//! on each mailing (its paused time, its auto-pauses and its frequency-cap deferrals).
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
@@ -8,8 +9,9 @@ use crate::operations::paging::ListQuery;
 use crate::routes::mailings::MailingBody;
 use crate::routes::messages::MessagePage;
 use crate::state::AppState;
-use chrono::Utc;
-use mailing_domain::store::StatusCounts;
+use chrono::{DateTime, Duration, Utc};
+use mailing_domain::campaign::Pause;
+use mailing_domain::store::{Mailing, StatusCounts};
 use mailing_domain::{MailingId, MessageStatus};
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::Serialize;
@@ -45,12 +47,58 @@ impl From<&StatusCounts> for ByStatus {
     }
 }
 
+/// Seconds in `duration`, to the millisecond.
+fn seconds(duration: Duration) -> f64 {
+    duration.num_milliseconds() as f64 / 1000.0
+}
+
+/// One pause of a mailing.
+#[derive(Serialize, Apiv2Schema)]
+pub struct PauseBody {
+    /// `manual` (paused through the API or the admin UI) or `provider_failing` (most of its
+    /// latest attempts failed, so it paused itself).
+    pub reason: String,
+    /// For a pause the service made, what it saw, e.g. "48 of the last 50 attempts failed at
+    /// the provider"; `null` for a manual one.
+    pub detail: Option<String>,
+    pub paused_at: DateTime<Utc>,
+    /// `null` while the pause lasts, and for a mailing that ended or was cancelled paused.
+    pub resumed_at: Option<DateTime<Utc>>,
+    /// How long it lasted, or has lasted so far; a pause that was never resumed counts until
+    /// the mailing's end or its cancellation.
+    pub seconds: f64,
+}
+
+impl PauseBody {
+    fn new(pause: &Pause, mailing: &Mailing, now: DateTime<Utc>) -> Self {
+        let until = pause.resumed_at.unwrap_or_else(|| {
+            let stopped = now.min(mailing.schedule.latest_end());
+            mailing
+                .cancelled_at
+                .map_or(stopped, |cancelled| stopped.min(cancelled))
+        });
+        Self {
+            reason: pause.reason.as_str().to_owned(),
+            detail: pause.detail.clone(),
+            paused_at: pause.paused_at,
+            resumed_at: pause.resumed_at,
+            seconds: seconds((until - pause.paused_at).max(Duration::zero())),
+        }
+    }
+}
+
 #[derive(Serialize, Apiv2Schema)]
 pub struct MailingStatsBody {
     pub mailing: MailingBody,
     /// All messages of the mailing.
     pub total: u64,
     pub by_status: ByStatus,
+    /// Time the mailing spent paused in all, in seconds, the current pause included.
+    pub paused_seconds: f64,
+    /// How often it paused itself because the provider failed.
+    pub auto_pauses: u32,
+    /// How often one of its messages waited because its client's frequency cap was full.
+    pub cap_deferrals: u64,
 }
 
 #[derive(Serialize, Apiv2Schema)]
@@ -72,6 +120,14 @@ pub struct MailingDetailStatsBody {
     pub mailing: MailingBody,
     pub total: u64,
     pub by_status: ByStatus,
+    /// Every pause of the mailing, oldest first.
+    pub pauses: Vec<PauseBody>,
+    /// Time the mailing spent paused in all, in seconds, the current pause included.
+    pub paused_seconds: f64,
+    /// How often it paused itself because the provider failed.
+    pub auto_pauses: u32,
+    /// How often one of its messages waited because its client's frequency cap was full.
+    pub cap_deferrals: u64,
     /// The mailing's messages, filtered by `status` if given.
     pub messages: MessagePage,
 }
@@ -79,7 +135,8 @@ pub struct MailingDetailStatsBody {
 /// Statistics of every mailing
 ///
 /// The messages of all mailings together by status (`by_status`, `messages_total`), and each
-/// mailing of the page with its own counts; deleted mailings and their messages are left out.
+/// mailing of the page with its own counts, its paused time, auto-pauses and frequency-cap
+/// deferrals; deleted mailings and their messages are left out.
 #[api_v2_operation(operation_id = "listMailingStats", tags(Statistics))]
 pub async fn all_mailings(
     _: Authenticated,
@@ -105,6 +162,9 @@ pub async fn all_mailings(
                 mailing: MailingBody::new(mailing, now),
                 total: counts.total(),
                 by_status: ByStatus::from(&counts),
+                paused_seconds: seconds(mailing.paused_time(now)),
+                auto_pauses: mailing.auto_pauses,
+                cap_deferrals: mailing.cap_deferrals,
             }
         })
         .collect();
@@ -120,7 +180,9 @@ pub async fn all_mailings(
 
 /// Statistics of one mailing
 ///
-/// Counts by status plus the mailing's messages, paginated and filterable by status.
+/// Counts by status, the mailing's pauses (when, why, for how long) with its paused time,
+/// auto-pauses and frequency-cap deferrals, plus its messages, paginated and filterable by
+/// status.
 #[api_v2_operation(operation_id = "getMailingStats", tags(Statistics))]
 pub async fn one_mailing(
     _: Authenticated,
@@ -130,18 +192,27 @@ pub async fn one_mailing(
 ) -> Result<web::Json<MailingDetailStatsBody>, ApiError> {
     let id = MailingId(id.into_inner());
     let (filter, paging) = query.0.parse(id)?;
-    let (mailing, counts, messages) = state
+    let (mailing, counts, pauses, messages) = state
         .run(move |s| {
             let mailing = s.get_mailing(id)?;
             let counts = s.count_messages(id)?;
+            let pauses = s.mailing_pauses(id)?;
             let messages = s.list_messages(&filter, paging.request())?;
-            Ok((mailing, counts, messages))
+            Ok((mailing, counts, pauses, messages))
         })
         .await?;
+    let now = Utc::now();
     Ok(web::Json(MailingDetailStatsBody {
-        mailing: MailingBody::new(&mailing, Utc::now()),
+        mailing: MailingBody::new(&mailing, now),
         total: counts.total(),
         by_status: ByStatus::from(&counts),
+        pauses: pauses
+            .iter()
+            .map(|pause| PauseBody::new(pause, &mailing, now))
+            .collect(),
+        paused_seconds: seconds(mailing.paused_time(now)),
+        auto_pauses: mailing.auto_pauses,
+        cap_deferrals: mailing.cap_deferrals,
         messages: MessagePage::new(messages, paging),
     }))
 }

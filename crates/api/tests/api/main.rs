@@ -9,6 +9,7 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod campaign;
 mod client_address;
 mod client_filters;
 mod clients;

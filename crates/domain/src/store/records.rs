@@ -157,10 +157,13 @@ impl Mailing {
     }
 
     /// How long the mailing has been paused in all, up to `now` for a pause that lasts (or up
-    /// to its end, once it has ended paused).
+    /// to its end or its cancellation, once it has ended or was cancelled paused).
     pub fn paused_time(&self, now: DateTime<Utc>) -> Duration {
         let current = self.paused.as_ref().map_or(Duration::zero(), |paused| {
             let until = now.min(self.schedule.latest_end());
+            let until = self
+                .cancelled_at
+                .map_or(until, |cancelled| until.min(cancelled));
             (until - paused.since).max(Duration::zero())
         });
         self.paused_before + current

@@ -145,9 +145,9 @@ pub(super) fn pause(
     Ok(true)
 }
 
-/// Ends mailing `id`'s pause at `now` (no later than `until`, the mailing's end, for a pause
-/// that outlasted it), adding its length to the mailing's paused time. The caller holds the
-/// mailing's row.
+/// Ends mailing `id`'s pause, begun at `paused_since`, at `now`, adding its length to the
+/// mailing's paused time. The caller holds the mailing's row and has checked that the mailing
+/// is not over (a pause that outlasted the end stays open; see `Mailing::paused_time`).
 pub(super) fn resume(
     conn: &mut Conn,
     id: i64,

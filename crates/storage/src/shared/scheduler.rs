@@ -320,6 +320,14 @@ impl SchedulerStore for BackendStore {
                         .is_null()
                         .or(messages::expires_at.gt(now)),
                 )
+                // A paused mailing's messages wait on purpose: the claim passes them over.
+                .filter(
+                    messages::mailing_id.ne_all(
+                        mailings::table
+                            .filter(mailings::paused_at.is_not_null())
+                            .select(mailings::id),
+                    ),
+                )
                 .count()
                 .get_result(conn)?;
             Ok(total(count))

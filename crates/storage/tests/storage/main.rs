@@ -2,6 +2,8 @@
 //! SQLite (see `backend`), each run in a database of its own.
 
 mod backend;
+mod campaign;
+mod campaign_cap;
 mod client_filters;
 mod clients;
 mod connect;
