@@ -635,6 +635,17 @@ pub fn catalog() -> Vec<Documented> {
                 .into()
             },
         ),
+        detail(
+            Only(MAILING_UPDATES.into()),
+            "the filter of a resend, whose recipients were fixed when it was made",
+            || {
+                Rejection::Invalid {
+                    field: "filter",
+                    rule: Invalid::FixedRecipients,
+                }
+                .into()
+            },
+        ),
         detail(Only(MAILING_TIMES.into()), "`end_at` has passed", || {
             Rejection::Invalid {
                 field: "end_at",

@@ -35,6 +35,11 @@ pub enum Invalid {
     Range { min: u64, max: u64 },
     #[error("must be a number from 0 up to but not including 1, such as 0.8")]
     ShareRange,
+    #[error(
+        "cannot change: a resend reaches the clients fixed when it was made; create a new \
+         mailing to reach others"
+    )]
+    FixedRecipients,
 }
 
 impl Invalid {
@@ -55,6 +60,7 @@ impl Invalid {
             Invalid::OutOfRange => "out_of_range",
             Invalid::Range { .. } => "out_of_range",
             Invalid::ShareRange => "out_of_range",
+            Invalid::FixedRecipients => "fixed_recipients",
         }
     }
 }

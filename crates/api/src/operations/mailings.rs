@@ -696,6 +696,11 @@ pub async fn warnings(
     if !matches!(status, MailingStatus::Scheduled | MailingStatus::Running) {
         return Ok(vec![]);
     }
+    if mailing.resend_of.is_some() {
+        // A resend reaches the recipients fixed when it was made (at least one), not the
+        // clients its copied filter matches, which is what the checks below count.
+        return Ok(vec![]);
+    }
     let filter = mailing.filter.clone();
     let zones = state
         .run(move |s| s.count_matching_by_zone(&filter))

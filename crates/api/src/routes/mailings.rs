@@ -11,8 +11,8 @@ use crate::routes::client_filters::FilterBody;
 use crate::routes::page::page_of;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use mailing_domain::MailingId;
 use mailing_domain::store::Mailing;
+use mailing_domain::{MailingId, MailingStatus};
 use paperclip::actix::{Apiv2Schema, CreatedJson, NoContent, api_v2_operation, web};
 use serde::Serialize;
 
@@ -98,6 +98,13 @@ pub struct MailingBody {
 
 impl MailingBody {
     pub fn new(mailing: &Mailing, now: DateTime<Utc>) -> Self {
+        let status = mailing.status(now);
+        // A pause that outlived the mailing (it ended, or was cancelled, while paused) is
+        // history: the statistics list it, the mailing no longer says it is paused.
+        let paused = mailing
+            .paused
+            .as_ref()
+            .filter(|_| status == MailingStatus::Paused);
         Self {
             id: mailing.id.0,
             text: mailing.text.as_str().to_owned(),
@@ -107,13 +114,10 @@ impl MailingBody {
             send_window: mailing.schedule.send_window().map(Into::into),
             filter: FilterBody::from(&mailing.filter),
             client_filter_id: mailing.client_filter_id.map(|id| id.0),
-            status: mailing.status(now).as_str().to_owned(),
+            status: status.as_str().to_owned(),
             cancelled_at: mailing.cancelled_at,
-            paused_reason: mailing
-                .paused
-                .as_ref()
-                .map(|p| p.reason.as_str().to_owned()),
-            paused_at: mailing.paused.as_ref().map(|p| p.since),
+            paused_reason: paused.map(|p| p.reason.as_str().to_owned()),
+            paused_at: paused.map(|p| p.since),
             paused_seconds: mailing.paused_time(now).num_milliseconds() as f64 / 1000.0,
             auto_pauses: mailing.auto_pauses,
             cap_deferrals: mailing.cap_deferrals,

@@ -547,6 +547,24 @@ async fn resend_creates_a_mailing_for_the_clients_missed() {
         body(response, StatusCode::CREATED).await["resend_of"],
         id(&all)
     );
+
+    // Its recipients are fixed: the filter it shows cannot change, the rest can.
+    let before = app.counts().await;
+    let response = app
+        .patch_json(
+            &format!("/api/v1/mailings/{resend_id}"),
+            &json!({"filter": {"tags": ["vip"]}}),
+        )
+        .await;
+    validation(response, &[("filter", "fixed_recipients")]).await;
+    assert_eq!(app.counts().await, before);
+    let response = app
+        .patch_json(
+            &format!("/api/v1/mailings/{resend_id}"),
+            &json!({"text": "Second try", "filter": original["filter"]}),
+        )
+        .await;
+    assert_eq!(body(response, StatusCode::OK).await["text"], "Second try");
 }
 
 async fn resend_keeps_the_originals_clock() {

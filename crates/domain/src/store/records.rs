@@ -206,6 +206,12 @@ impl Mailing {
         let text = patch.text.clone().unwrap_or_else(|| self.text.clone());
         let (filter, client_filter_id) =
             filter.unwrap_or_else(|| (self.filter.clone(), self.client_filter_id));
+        if self.resend_of.is_some() && filter != self.filter {
+            return Err(Rejection::Invalid {
+                field: "filter",
+                rule: Invalid::FixedRecipients,
+            });
+        }
         let frequency_cap = patch.frequency_cap.unwrap_or(self.frequency_cap);
         let auto_pause = patch.auto_pause.unwrap_or(self.auto_pause);
 
