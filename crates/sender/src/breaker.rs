@@ -70,6 +70,20 @@ impl Breaker {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
+    /// Whether attempts are held back at `now`, without taking the one trial an open breaker
+    /// lets through once its cool-down is over: that is for [`Breaker::permit`], right before
+    /// the request, since a trial that never reaches the provider never reports back.
+    pub fn holding(&self, now: Instant) -> Permit {
+        match *self.state() {
+            State::Open { until, .. } if now < until => Permit::Wait(until),
+            State::HalfOpen { .. } => Permit::Wait(now + self.cooldown),
+            State::Closed { .. } | State::Open { .. } => Permit::Go,
+        }
+    }
+
+    /// May a request go to the provider now? An open breaker past its cool-down lets one
+    /// through as its trial, whose answer must then be reported ([`Breaker::succeeded`],
+    /// [`Breaker::failed`], [`Breaker::token_rejected`]): until then every other attempt waits.
     pub fn permit(&self, now: Instant) -> Permit {
         let mut state = self.state();
         match *state {
@@ -187,6 +201,27 @@ mod tests {
         b.succeeded();
         assert_eq!(b.permit(later), Permit::Go);
         assert_eq!(b.open_reason(), None);
+    }
+
+    #[test]
+    fn looking_does_not_take_the_trial() {
+        let b = breaker();
+        let t0 = Instant::now();
+        assert_eq!(b.holding(t0), Permit::Go);
+        for _ in 0..3 {
+            b.failed(t0);
+        }
+        assert_eq!(b.holding(t0), Permit::Wait(t0 + Duration::from_secs(5)));
+        let later = t0 + Duration::from_secs(5);
+        // However many attempts look, the trial is still there for the one that calls.
+        assert_eq!(b.holding(later), Permit::Go);
+        assert_eq!(b.holding(later), Permit::Go);
+        assert_eq!(b.permit(later), Permit::Go);
+        assert_eq!(
+            b.holding(later),
+            Permit::Wait(later + Duration::from_secs(5)),
+            "the trial is out"
+        );
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl SenderService {
             },
             probe_timeout: settings.probe.timeout,
             claim_renew_every: sender.claim_renew,
-            failures: crate::failing::FailureWatch::default(),
+            failures: Default::default(),
             auto_pause: sender.auto_pause,
             frequency_cap: sender.frequency_cap,
         });

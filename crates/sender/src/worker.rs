@@ -40,7 +40,7 @@ pub(crate) struct Worker {
     /// its first attempt.
     pub(crate) claim_renew_every: Duration,
     /// Each mailing's latest attempts, for its auto-pause.
-    pub(crate) failures: FailureWatch,
+    pub(crate) failures: Arc<FailureWatch>,
     /// The deployment's auto-pause rule, for mailings that do not set their own.
     pub(crate) auto_pause: AutoPause,
     /// The deployment's frequency cap, for mailings without their own.
@@ -230,13 +230,11 @@ impl Worker {
 
     /// Runs one attempt; `permit` is held until its outcome is committed.
     async fn attempt(&self, mut claimed: Claimed, permit: OwnedSemaphorePermit) {
-        if let Permit::Wait(until) = self.breaker.permit(Instant::now()) {
-            // Spread the waiting messages over a second so they do not return all at once.
-            let wait = until.saturating_duration_since(Instant::now())
-                + Duration::from_millis(rand::random_range(0..1000));
-            let next_attempt_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            let kind = OutcomeKind::Deferred { next_attempt_at };
-            return self.settle(claimed, kind, Some(permit)).await;
+        // A look only: the breaker's trial is taken right before the request, since an attempt
+        // may still end without one (its mailing paused or cancelled, its cap full), and a
+        // trial that never reports back would hold every attempt back for good.
+        if let Permit::Wait(until) = self.breaker.holding(Instant::now()) {
+            return self.settle(claimed, held_back(until), Some(permit)).await;
         }
         let mailing_id = claimed.task.mailing_id;
         if let Some(limiter) = &self.limiter {
@@ -249,8 +247,16 @@ impl Worker {
         }
         // The job was loaded a while ago: take the mailing as it is now (cancelled, new end,
         // new window) and check once more.
-        match self.mailings.get(mailing_id).await {
+        let read = self.mailings.get(mailing_id).await;
+        // The attempt starts with this reading: its outcome counts towards the mailing's
+        // auto-pause only if the reading came after the mailing's last pause.
+        let started = Instant::now();
+        match read {
             Ok(Some(state)) => {
+                if state.paused {
+                    // Whatever was under way before the pause says nothing of what follows it.
+                    self.failures.restart(mailing_id, started);
+                }
                 claimed.task.schedule = state.schedule;
                 claimed.task.mailing_active = state.active;
                 claimed.task.mailing_paused = state.paused;
@@ -319,6 +325,10 @@ impl Worker {
         if !claimed.ticket.held() {
             return self.give_up(claimed).await;
         }
+        // Nothing returns between this and the answer, which the breaker is told.
+        if let Permit::Wait(until) = self.breaker.permit(Instant::now()) {
+            return self.settle(claimed, held_back(until), Some(permit)).await;
+        }
         tracing::debug!(
             mailing_id = mailing_id.0,
             message_id = message_id.0,
@@ -344,7 +354,7 @@ impl Worker {
             // A rejected token holds every message already; it says nothing of this mailing.
             let failed = matches!(attempt, Attempt::Retryable { .. } | Attempt::Permanent(_));
             let rule = task.auto_pause.resolve(self.auto_pause);
-            if let Some(tripped) = self.failures.record(mailing_id, failed, rule) {
+            if let Some(tripped) = self.failures.record(mailing_id, started, failed, rule) {
                 self.pause_failing(mailing_id, tripped);
             }
         }
@@ -371,15 +381,19 @@ impl Worker {
     }
 
     /// Pauses a mailing whose attempts mostly fail, in the background: the attempts under way
-    /// finish, and the next ones see the pause within the mailing cache's age.
+    /// finish, and the next ones see the pause within the mailing cache's age. Its look-back
+    /// then starts afresh with the attempts that can see the pause, so that the failures of
+    /// those under way do not count once it is resumed.
     fn pause_failing(&self, mailing_id: MailingId, tripped: Tripped) {
         let store = self.store.clone();
+        let failures = self.failures.clone();
         tokio::spawn(async move {
             let detail = tripped.detail();
             let paused = blocking::call(&store, move |store| {
                 store.auto_pause_mailing(mailing_id, &detail, Utc::now())
             })
             .await;
+            failures.restart(mailing_id, Instant::now() + crate::mailings::MAX_AGE);
             match paused {
                 Ok(true) => {
                     metrics::counter!("mailing_auto_pauses_total").increment(1);
@@ -397,4 +411,13 @@ impl Worker {
             }
         });
     }
+}
+
+/// A message the circuit breaker holds back until `until` waits that long, plus up to a second
+/// so that the waiting messages do not all return at once.
+fn held_back(until: Instant) -> OutcomeKind {
+    let wait = until.saturating_duration_since(Instant::now())
+        + Duration::from_millis(rand::random_range(0..1000));
+    let next_attempt_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+    OutcomeKind::Deferred { next_attempt_at }
 }
