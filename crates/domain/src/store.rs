@@ -402,8 +402,10 @@ pub trait SchedulerStore: Ping + MessageTotals + Send + Sync + 'static {
     fn reclaim_stale(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Expires waiting messages whose deadline passed.
     fn expire_overdue(&self, now: DateTime<Utc>) -> StoreResult<u64>;
-    /// Messages due now or earlier and not yet claimed, for metrics.
+    /// Messages due now or earlier and not yet claimed, of mailings not paused, for metrics.
     fn due_backlog(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Mailings paused at `now` (paused before their end, not cancelled), for metrics.
+    fn paused_mailings(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// What the sender reads and writes.

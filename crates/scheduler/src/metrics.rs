@@ -1,6 +1,6 @@
 //! The scheduler's metrics: what its ticks do to messages, how long expansions take, and gauges
-//! of the whole pipeline (messages by status, the due backlog, queue depths) read from the
-//! database and the broker when scraped.
+//! of the whole pipeline (messages by status, the due backlog, paused mailings, queue depths)
+//! read from the database and the broker when scraped.
 
 use chrono::Utc;
 use mailing_bus::{Bus, Topic};
@@ -61,6 +61,10 @@ pub fn register() {
         "Messages whose time has come and that no sender holds yet: the delivery backlog"
     );
     metrics::describe_gauge!(
+        "mailing_mailings_paused",
+        "Mailings paused now, by hand or by themselves, before their end"
+    );
+    metrics::describe_gauge!(
         "mailing_queue_messages",
         "Messages waiting in a broker queue, not yet handed to a consumer, by queue"
     );
@@ -96,16 +100,22 @@ impl Sampler for PipelineGauges {
     fn sample(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
             let counted = blocking::call(&self.store, |store| {
-                Ok::<_, StoreError>((store.message_totals()?, store.due_backlog(Utc::now())?))
+                let now = Utc::now();
+                Ok::<_, StoreError>((
+                    store.message_totals()?,
+                    store.due_backlog(now)?,
+                    store.paused_mailings(now)?,
+                ))
             })
             .await;
             match counted {
-                Ok((totals, due)) => {
+                Ok((totals, due, paused)) => {
                     for (status, count) in totals.iter() {
                         metrics::gauge!("mailing_messages", "status" => status.as_str())
                             .set(count as f64);
                     }
                     metrics::gauge!("mailing_messages_due").set(due as f64);
+                    metrics::gauge!("mailing_mailings_paused").set(paused as f64);
                     sample_succeeded(MESSAGES);
                 }
                 Err(error) => {

@@ -24,6 +24,9 @@ use mailing_domain::{
 /// How far ahead of a local-time mailing's wall-clock start the earliest zone (UTC+14) starts.
 const EARLIEST_ZONE_LEAD: TimeDelta = TimeDelta::hours(14);
 
+/// How far behind a local-time mailing's wall-clock end the latest zone (UTC-12) ends.
+const LATEST_ZONE_LAG: TimeDelta = TimeDelta::hours(12);
+
 /// The statuses of messages waiting for their send time, which a claim takes them from.
 fn waiting() -> [&'static str; 2] {
     [MessageStatus::Scheduled, MessageStatus::Retrying].map(MessageStatus::as_str)
@@ -328,6 +331,22 @@ impl SchedulerStore for BackendStore {
                             .select(mailings::id),
                     ),
                 )
+                .count()
+                .get_result(conn)?;
+            Ok(total(count))
+        })
+    }
+
+    fn paused_mailings(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let now = storage_instant(now);
+        self.read(|conn| {
+            // A local-time mailing ends last where the clock is furthest behind.
+            let count: i64 = mailings::table
+                .filter(mailings::paused_at.is_not_null())
+                .filter(mailings::cancelled_at.is_null())
+                .filter(mailings::deleted_at.is_null())
+                .filter(mailings::end_at.gt(now - LATEST_ZONE_LAG))
+                .filter(mailings::local_time.or(mailings::end_at.gt(now)))
                 .count()
                 .get_result(conn)?;
             Ok(total(count))
