@@ -177,6 +177,45 @@ impl ApiClient {
             .await
     }
 
+    /// `GET /api/v1/mailings/{id}`.
+    pub async fn mailing(&self, id: i64) -> Value {
+        self.get(&format!("/api/v1/mailings/{id}")).await
+    }
+
+    /// `POST /api/v1/mailings/{id}/pause`; returns the mailing.
+    pub async fn pause_mailing(&self, id: i64) -> Value {
+        self.post(&format!("/api/v1/mailings/{id}/pause"), &json!({}))
+            .await
+    }
+
+    /// `POST /api/v1/mailings/{id}/resume`; returns the mailing.
+    pub async fn resume_mailing(&self, id: i64) -> Value {
+        self.post(&format!("/api/v1/mailings/{id}/resume"), &json!({}))
+            .await
+    }
+
+    /// Every message `GET /api/v1/messages?{query}` lists, page after page (`query` without
+    /// `page` and `page_size`, e.g. `mailing_id=7&status=sent`).
+    pub async fn messages(&self, query: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let body = self
+                .get(&format!(
+                    "/api/v1/messages?{query}&page={page}&page_size=500"
+                ))
+                .await;
+            let items = body["items"]
+                .as_array()
+                .unwrap_or_else(|| panic!("a message page without items: {body}"));
+            all.extend(items.iter().cloned());
+            let total = body["total"].as_u64().unwrap_or(0);
+            if items.is_empty() || all.len() as u64 >= total {
+                break;
+            }
+        }
+        all
+    }
+
     pub async fn mailing_stats(&self, id: i64) -> MailingStats {
         let body = self
             .get(&format!("/api/v1/mailings/{id}/stats?page_size=1"))

@@ -20,6 +20,7 @@ pub struct SimStats {
     pub unique_ids: u64,
     /// Ids answered OK more than once.
     pub duplicates: u64,
+    /// Requests to the send endpoint, counted as they arrive: answered or in flight.
     pub requests_total: u64,
     pub in_flight: u64,
     pub max_in_flight: u64,
@@ -175,6 +176,20 @@ impl SimClient {
             &json!({ "seconds": seconds }),
         )
         .await
+    }
+
+    /// `DELETE /_sim/received`: forgets the deliveries and arrivals and zeroes the counters.
+    pub async fn forget(&self) {
+        let path = "/_sim/received";
+        let response = self
+            .send(self.http.delete(format!("{}{path}", self.base)), path)
+            .await;
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "probe-sim DELETE {path}: {status}: {}",
+            response.text().await.unwrap_or_default()
+        );
     }
 
     async fn post_or_put(&self, method: reqwest::Method, path: &str, body: &Value) -> Value {

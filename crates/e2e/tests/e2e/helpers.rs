@@ -87,3 +87,39 @@ pub async fn sent_in_database(cluster: &Cluster, mailing_id: i64) -> u64 {
     let messages = cluster.messages(mailing_id).await;
     messages.iter().filter(|m| m.status == "sent").count() as u64
 }
+
+/// Waits until no request has reached the probe for `quiet` and none is in flight, and returns
+/// how many reached it in all.
+pub async fn requests_settle(cluster: &Cluster, quiet: Duration) -> u64 {
+    let sim = cluster.sim();
+    // The count last seen and since when it has not changed.
+    let last = std::cell::Cell::new((u64::MAX, std::time::Instant::now()));
+    let last = &last;
+    cluster
+        .wait_until(
+            "requests to stop reaching the probe",
+            Duration::from_secs(60),
+            || async move {
+                let stats = sim.stats().await;
+                if stats.requests_total != last.get().0 || stats.in_flight > 0 {
+                    last.set((stats.requests_total, std::time::Instant::now()));
+                }
+                if last.get().1.elapsed() >= quiet {
+                    Ok(stats.requests_total)
+                } else {
+                    Err(format!(
+                        "{} requests, {} in flight",
+                        stats.requests_total, stats.in_flight
+                    ))
+                }
+            },
+        )
+        .await
+}
+
+/// The value of a series on a metrics page, as rendered (`name` or `name{labels}`).
+pub fn metric(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}

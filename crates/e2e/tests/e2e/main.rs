@@ -30,9 +30,11 @@ macro_rules! scenario {
     };
 }
 
+mod auto_pause;
 mod crashes;
 mod end_at;
 mod faults;
+mod frequency_cap;
 mod future_start;
 mod graceful_shutdown;
 mod helpers;
@@ -43,9 +45,11 @@ mod mailing_changes;
 mod metrics;
 mod observability;
 mod outbox;
+mod pause_resume;
 mod production;
 mod rate_limit;
 mod reclaim;
+mod resend;
 mod secrets;
 mod send_window;
 mod settings;

@@ -144,6 +144,8 @@ fn at_zero(service: Service) -> Vec<String> {
                     "mailing_send_jobs_published_total",
                     r#"mailing_sample_failures_total{sampler="messages"}"#,
                     r#"mailing_sample_failures_total{sampler="queues"}"#,
+                    // Sampled, and nothing is paused yet.
+                    "mailing_mailings_paused",
                 ]
                 .map(str::to_owned),
             );
@@ -175,6 +177,13 @@ fn at_zero(service: Service) -> Vec<String> {
                 ));
             }
             series.push(r#"mailing_sample_failures_total{sampler="sender"}"#.to_owned());
+            series.extend(
+                [
+                    "mailing_auto_pauses_total",
+                    "mailing_frequency_cap_deferrals_total",
+                ]
+                .map(str::to_owned),
+            );
             series.extend(transitions(&[
                 ("queued", "sent"),
                 ("queued", "retrying"),
