@@ -12,10 +12,27 @@ pub const VERSION: u16 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum MailingEvent {
-    MailingCreated { mailing_id: MailingId },
-    MailingUpdated { mailing_id: MailingId },
-    MailingCancelled { mailing_id: MailingId },
-    MailingDeleted { mailing_id: MailingId },
+    MailingCreated {
+        mailing_id: MailingId,
+    },
+    MailingUpdated {
+        mailing_id: MailingId,
+    },
+    MailingCancelled {
+        mailing_id: MailingId,
+    },
+    MailingDeleted {
+        mailing_id: MailingId,
+    },
+    /// Paused by hand or by itself: nothing to re-plan, since the claim passes its messages
+    /// over while it is paused.
+    MailingPaused {
+        mailing_id: MailingId,
+    },
+    /// Its due messages may be claimed at once.
+    MailingResumed {
+        mailing_id: MailingId,
+    },
 }
 
 impl MailingEvent {
@@ -24,7 +41,9 @@ impl MailingEvent {
             MailingEvent::MailingCreated { mailing_id }
             | MailingEvent::MailingUpdated { mailing_id }
             | MailingEvent::MailingCancelled { mailing_id }
-            | MailingEvent::MailingDeleted { mailing_id } => *mailing_id,
+            | MailingEvent::MailingDeleted { mailing_id }
+            | MailingEvent::MailingPaused { mailing_id }
+            | MailingEvent::MailingResumed { mailing_id } => *mailing_id,
         }
     }
 }

@@ -82,7 +82,7 @@ async fn pause_and_resume_answer_with_the_mailing() {
     // Each change that took place tells the other services; the no-ops do not.
     assert_eq!(
         app.published_events(3).await,
-        mailing_events(id, &["created", "updated", "updated"])
+        mailing_events(id, &["created", "paused", "resumed"])
     );
     app.assert_no_more_events(3).await;
 }

@@ -173,6 +173,8 @@ pub fn mailing_events(mailing: i64, kinds: &[&str]) -> Vec<MailingEvent> {
             "updated" => MailingEvent::MailingUpdated { mailing_id },
             "cancelled" => MailingEvent::MailingCancelled { mailing_id },
             "deleted" => MailingEvent::MailingDeleted { mailing_id },
+            "paused" => MailingEvent::MailingPaused { mailing_id },
+            "resumed" => MailingEvent::MailingResumed { mailing_id },
             other => panic!("no mailing event is called {other}"),
         })
         .collect()

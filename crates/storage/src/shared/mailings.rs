@@ -405,7 +405,7 @@ impl MailingStore for BackendStore {
             let current = lock(conn, id)?;
             refuse_if_over(&current, now)?;
             if campaign::pause(conn, id.0, PauseReason::Manual, None, now)? {
-                outbox::append(conn, &MailingEvent::MailingUpdated { mailing_id: id })?;
+                outbox::append(conn, &MailingEvent::MailingPaused { mailing_id: id })?;
             }
             reread(conn, id)
         })
@@ -418,7 +418,7 @@ impl MailingStore for BackendStore {
             refuse_if_over(&current, now)?;
             if let Some(paused) = &current.paused {
                 campaign::resume(conn, id.0, paused.since, now)?;
-                outbox::append(conn, &MailingEvent::MailingUpdated { mailing_id: id })?;
+                outbox::append(conn, &MailingEvent::MailingResumed { mailing_id: id })?;
             }
             reread(conn, id)
         })

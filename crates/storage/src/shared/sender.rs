@@ -209,7 +209,7 @@ impl SenderStore for BackendStore {
             let paused =
                 campaign::pause(conn, id.0, PauseReason::ProviderFailing, Some(detail), now)?;
             if paused {
-                outbox::append(conn, &MailingEvent::MailingUpdated { mailing_id: id })?;
+                outbox::append(conn, &MailingEvent::MailingPaused { mailing_id: id })?;
             }
             Ok(paused)
         })

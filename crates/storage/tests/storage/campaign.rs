@@ -109,15 +109,16 @@ fn pausing_and_resuming_keeps_the_time_and_the_history(backend: Backend) {
         ]
     );
     // One event per change that took place, so the scheduler and the senders hear of it.
-    let updated = MailingEvent::MailingUpdated { mailing_id: m.id };
+    let paused = MailingEvent::MailingPaused { mailing_id: m.id };
+    let resumed = MailingEvent::MailingResumed { mailing_id: m.id };
     assert_eq!(
         events_of(&f, m.id),
         vec![
             MailingEvent::MailingCreated { mailing_id: m.id },
-            updated,
-            updated,
-            updated,
-            updated,
+            paused,
+            resumed,
+            paused,
+            resumed,
         ]
     );
 }
