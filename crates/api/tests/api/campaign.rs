@@ -3,8 +3,7 @@
 
 use crate::helpers::*;
 use chrono::{Duration, Utc};
-use mailing_domain::store::{FilterSource, MailingDraft};
-use mailing_domain::{ClientFilter, MailingId, MailingSchedule, MailingText, MessageStatus};
+use mailing_domain::{MailingId, MessageStatus};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -105,32 +104,6 @@ async fn a_mailing_paused_before_its_start_is_listed_as_paused() {
     let resumed = body(app.post(&path(id, "resume")).await, StatusCode::OK).await;
     assert_eq!(resumed["status"], "scheduled");
     assert_eq!(listed(&app, "scheduled").await, vec![id]);
-}
-
-/// A mailing that ended yesterday, made through the store (the API refuses an end that
-/// passed).
-async fn finished_mailing(app: &TestApp) -> i64 {
-    let store = app.store();
-    let now = Utc::now();
-    let draft = MailingDraft {
-        text: MailingText::parse("Last week's news").unwrap(),
-        schedule: MailingSchedule::new(
-            now - Duration::days(2),
-            now - Duration::days(1),
-            false,
-            None,
-        )
-        .unwrap(),
-        filter: FilterSource::Inline(ClientFilter::default()),
-        frequency_cap: None,
-        auto_pause: Default::default(),
-    };
-    tokio::task::spawn_blocking(move || store.create_mailing(&draft))
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-        .0
 }
 
 async fn a_mailing_that_is_over_cannot_be_paused_or_resumed() {

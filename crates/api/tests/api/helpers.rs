@@ -6,8 +6,12 @@ use mailing_api::startup::Application;
 use mailing_bus::testing::TestBus;
 use mailing_bus::{Bus, Topic};
 use mailing_domain::events::{self, MailingEvent};
-use mailing_domain::store::{ApiStore, ClientQuery, MessageQuery, NewMessage, PageRequest, Store};
-use mailing_domain::{ClientId, MailingId, MessageStatus};
+use mailing_domain::store::{
+    ApiStore, ClientQuery, FilterSource, MailingDraft, MessageQuery, NewMessage, PageRequest, Store,
+};
+use mailing_domain::{
+    ClientFilter, ClientId, MailingId, MailingSchedule, MailingText, MessageStatus,
+};
 use mailing_runtime::{Handles, Program, Settings, Stopper, stop};
 use mailing_storage::testing::{AnyTestDatabase, TestDatabase, TestSqliteDatabase};
 use reqwest::header::CONTENT_TYPE;
@@ -675,4 +679,29 @@ pub async fn concurrently(
         .into_iter()
         .map(|(_, status, parsed)| (status, parsed))
         .collect()
+}
+
+/// Stores a mailing that ended yesterday; the API refuses to create one.
+pub async fn finished_mailing(app: &TestApp) -> i64 {
+    let store = app.store();
+    let now = Utc::now();
+    let draft = MailingDraft {
+        text: MailingText::parse("Last week's news").unwrap(),
+        schedule: MailingSchedule::new(
+            now - Duration::days(2),
+            now - Duration::days(1),
+            false,
+            None,
+        )
+        .unwrap(),
+        filter: FilterSource::Inline(ClientFilter::default()),
+        frequency_cap: None,
+        auto_pause: Default::default(),
+    };
+    tokio::task::spawn_blocking(move || store.create_mailing(&draft))
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .0
 }

@@ -1,7 +1,6 @@
 use crate::helpers::*;
 use chrono::{DateTime, Duration, Utc};
-use mailing_domain::store::{FilterSource, MailingDraft};
-use mailing_domain::{ClientFilter, MailingSchedule, MailingText, MessageStatus};
+use mailing_domain::MessageStatus;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -805,31 +804,6 @@ async fn cancelled_mailings_cannot_change() {
     );
 
     assert_eq!(app.delete(&path).await.status(), StatusCode::NO_CONTENT);
-}
-
-/// Stores a mailing that ended yesterday; the API refuses to create one.
-async fn finished_mailing(app: &TestApp) -> i64 {
-    let store = app.store();
-    let now = Utc::now();
-    let draft = MailingDraft {
-        text: MailingText::parse("Last week's news").unwrap(),
-        schedule: MailingSchedule::new(
-            now - Duration::days(2),
-            now - Duration::days(1),
-            false,
-            None,
-        )
-        .unwrap(),
-        filter: FilterSource::Inline(ClientFilter::default()),
-        frequency_cap: None,
-        auto_pause: Default::default(),
-    };
-    tokio::task::spawn_blocking(move || store.create_mailing(&draft))
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-        .0
 }
 
 async fn finished_mailings_cannot_be_cancelled_or_changed() {

@@ -2,8 +2,8 @@
 //! with its live progress, pauses and messages, and cancelling, pausing, resuming and resending
 //! it. Saving and deleting follow the flow every record shares.
 
+mod actions;
 mod campaign;
-mod cancel;
 mod detail;
 mod fields;
 mod form;
@@ -11,7 +11,6 @@ mod list;
 mod live;
 mod matching;
 mod pace;
-mod pause;
 mod resend;
 mod running;
 mod summary;
@@ -30,8 +29,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/mailings/live", web::get().to(list::fragment))
         .route("/mailings/{id}", web::get().to(detail::show))
         .route("/mailings/{id}/live", web::get().to(detail::fragment))
-        .route("/mailings/{id}/cancel", web::post().to(cancel::cancel))
-        .route("/mailings/{id}/pause", web::post().to(pause::pause))
-        .route("/mailings/{id}/resume", web::post().to(pause::resume))
+        .route("/mailings/{id}/cancel", web::post().to(actions::cancel))
+        .route("/mailings/{id}/pause", web::post().to(actions::pause))
+        .route("/mailings/{id}/resume", web::post().to(actions::resume))
         .route("/mailings/{id}/resend", web::post().to(resend::resend));
 }

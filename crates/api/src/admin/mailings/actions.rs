@@ -1,5 +1,6 @@
-//! Pausing and resuming a mailing from its page: while paused nothing new is sent, and resuming
-//! goes on where it stopped. A refusal (the mailing is over) is shown above the page.
+//! The actions on a mailing's page: cancelling it (its unsent messages are not sent), pausing it
+//! (nothing new is sent until it is resumed) and resuming it (it goes on where it stopped). A
+//! refusal (the mailing is over) is shown above the page.
 
 use super::detail::{self, Shown};
 use crate::admin::error::AdminError;
@@ -9,6 +10,20 @@ use crate::operations::mailings;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mailing_domain::MailingId;
+
+/// `POST /admin/mailings/{id}/cancel`.
+pub async fn cancel(
+    viewer: Viewer,
+    state: web::Data<AppState>,
+    id: web::Path<MailingId>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    viewer.verify_csrf_token(&body)?;
+    let id = id.into_inner();
+    let done = mailings::cancel(&state, id).await;
+    answer(&viewer, &state, id, &req, done, "cancelled").await
+}
 
 /// `POST /admin/mailings/{id}/pause`.
 pub async fn pause(
