@@ -15,6 +15,7 @@ Exits non-zero when schemathesis reports a failure or the api logged a panic.
 """
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -22,6 +23,9 @@ import time
 from pathlib import Path
 
 from instance import ROOT, ApiInstance
+
+# Gives generated Idempotency-Key values a unique suffix (see hooks.py).
+HOOKS = Path(__file__).resolve().parent / "hooks.py"
 
 # The checks every response must pass: no 5xx; status, content type, headers and body as
 # documented; requests the document rules out refused; a 405 with `Allow` for other methods;
@@ -101,6 +105,7 @@ def main() -> int:
             with subprocess.Popen(
                 command,
                 cwd=api.workdir,
+                env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
