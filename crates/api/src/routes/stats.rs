@@ -71,12 +71,9 @@ pub struct PauseBody {
 
 impl PauseBody {
     fn new(pause: &Pause, mailing: &Mailing, now: DateTime<Utc>) -> Self {
-        let until = pause.resumed_at.unwrap_or_else(|| {
-            let stopped = now.min(mailing.schedule.latest_end());
-            mailing
-                .cancelled_at
-                .map_or(stopped, |cancelled| stopped.min(cancelled))
-        });
+        let until = pause
+            .resumed_at
+            .unwrap_or_else(|| mailing.open_pause_until(now));
         Self {
             reason: pause.reason.as_str().to_owned(),
             detail: pause.detail.clone(),

@@ -160,13 +160,17 @@ impl Mailing {
     /// to its end or its cancellation, once it has ended or was cancelled paused).
     pub fn paused_time(&self, now: DateTime<Utc>) -> Duration {
         let current = self.paused.as_ref().map_or(Duration::zero(), |paused| {
-            let until = now.min(self.schedule.latest_end());
-            let until = self
-                .cancelled_at
-                .map_or(until, |cancelled| until.min(cancelled));
-            (until - paused.since).max(Duration::zero())
+            (self.open_pause_until(now) - paused.since).max(Duration::zero())
         });
         self.paused_before + current
+    }
+
+    /// Until when a pause still open at `now` counts: now, or the mailing's end or its
+    /// cancellation if that came first, since a pause ends with the mailing.
+    pub fn open_pause_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let until = now.min(self.schedule.latest_end());
+        self.cancelled_at
+            .map_or(until, |cancelled| until.min(cancelled))
     }
 
     /// The mailing with `patch` applied, if its status at `now` allows the change.

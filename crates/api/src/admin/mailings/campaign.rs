@@ -55,11 +55,8 @@ impl Pauses {
     pub fn new(mailing: &Mailing, history: &[Pause], clock: Clock, now: DateTime<Utc>) -> Self {
         let status = mailing.status(now);
         // A pause that outlasted the mailing ended with it: at its cancellation or its end.
-        let over_at = match status {
-            MailingStatus::Cancelled => mailing.cancelled_at.map(|at| at.min(now)),
-            MailingStatus::Finished => Some(mailing.schedule.latest_end()),
-            _ => None,
-        };
+        let over_at = matches!(status, MailingStatus::Cancelled | MailingStatus::Finished)
+            .then(|| mailing.open_pause_until(now));
         let notice = (status == MailingStatus::Paused)
             .then_some(mailing.paused.as_ref())
             .flatten()
