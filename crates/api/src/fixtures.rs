@@ -93,6 +93,7 @@ impl Fixtures {
                     .collect::<Result<_, _>>()
                     .context("client tags")?,
                 time_zone: TimeZone::parse(&client.time_zone).context("client time_zone")?,
+                attributes: mailing_domain::Attributes::default(),
             };
             loaded.clients += created(store.create_client(&new), Rejection::DuplicatePhone)?;
         }

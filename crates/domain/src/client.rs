@@ -20,6 +20,33 @@ impl PhoneNumber {
         }
     }
 
+    /// Reads a number as people write it: `+7 (900) 123-45-67`, `8 900 123 45 67`,
+    /// `9001234567` and `79001234567` are all `79001234567`. Spaces, dashes, dots and brackets
+    /// are dropped, as is one leading `+` before a 7; a leading 8 (the domestic trunk prefix)
+    /// becomes 7, and ten digits starting with 9 (a mobile number without its prefix) get a 7.
+    pub fn normalise(raw: &str) -> Result<Self, Invalid> {
+        let trimmed = raw.trim();
+        let (plus, rest) = match trimmed.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, trimmed),
+        };
+        let mut digits = String::with_capacity(11);
+        for c in rest.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+                _ => return Err(Invalid::PhoneUnrecognised),
+            }
+        }
+        let national = match (digits.len(), digits.as_bytes().first()) {
+            (11, Some(b'7')) => digits,
+            (11, Some(b'8')) if !plus => format!("7{}", &digits[1..]),
+            (10, Some(b'9')) if !plus => format!("7{digits}"),
+            _ => return Err(Invalid::PhoneUnrecognised),
+        };
+        Self::parse(&national).map_err(|_| Invalid::PhoneUnrecognised)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -95,6 +122,45 @@ mod tests {
             assert_eq!(
                 PhoneNumber::parse(bad),
                 Err(Invalid::PhoneFormat),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn written_numbers_normalise_to_eleven_digits() {
+        for written in [
+            "79001234567",
+            "+79001234567",
+            "+7 (900) 123-45-67",
+            "8 900 123 45 67",
+            "8(900)123-45-67",
+            "89001234567",
+            "9001234567",
+            "900 123.45.67",
+            " 7 900 123 45 67 ",
+        ] {
+            assert_eq!(
+                PhoneNumber::normalise(written).map(|p| p.to_string()),
+                Ok("79001234567".to_owned()),
+                "{written:?}"
+            );
+        }
+        for bad in [
+            "",
+            "+8 900 123 45 67",
+            "+9001234567",
+            "7900123456",
+            "790012345678",
+            "69001234567",
+            "8001234567",
+            "7900123456x",
+            "++79001234567",
+            "79001234567 ext 1",
+        ] {
+            assert_eq!(
+                PhoneNumber::normalise(bad),
+                Err(Invalid::PhoneUnrecognised),
                 "{bad:?}"
             );
         }

@@ -1,16 +1,18 @@
 //! Which clients a mailing reaches.
 
+use crate::attributes::Attributes;
 use crate::invalid::Invalid;
 use crate::operator::OperatorCode;
 use crate::tag::TagValue;
 use std::collections::BTreeSet;
 
-/// Selects clients by operator and tag. An empty list places no condition, so the empty filter
-/// matches every client.
+/// Selects clients by operator, tag and attribute values. An empty list places no condition, so
+/// the empty filter matches every client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientFilter {
     operator_codes: BTreeSet<OperatorCode>,
     tags: BTreeSet<TagValue>,
+    attributes: Attributes,
 }
 
 impl ClientFilter {
@@ -35,7 +37,17 @@ impl ClientFilter {
         Ok(Self {
             operator_codes,
             tags,
+            attributes: Attributes::default(),
         })
+    }
+
+    /// The filter, requiring also every attribute value in `attributes`.
+    pub fn with_attributes(self, attributes: Attributes) -> Self {
+        Self { attributes, ..self }
+    }
+
+    pub fn attributes(&self) -> &Attributes {
+        &self.attributes
     }
 
     pub fn operator_codes(&self) -> impl ExactSizeIterator<Item = &OperatorCode> {
@@ -47,17 +59,19 @@ impl ClientFilter {
     }
 
     /// A client matches when (no operator codes are given OR its code is listed) AND (no tags
-    /// are given OR it carries at least one listed tag).
+    /// are given OR it carries at least one listed tag) AND it has every attribute value the
+    /// filter names.
     pub fn matches<'a>(
         &self,
         operator_code: &OperatorCode,
         client_tags: impl IntoIterator<Item = &'a TagValue>,
+        client_attributes: &Attributes,
     ) -> bool {
         let operator_ok =
             self.operator_codes.is_empty() || self.operator_codes.contains(operator_code);
         let tags_ok =
             self.tags.is_empty() || client_tags.into_iter().any(|tag| self.tags.contains(tag));
-        operator_ok && tags_ok
+        operator_ok && tags_ok && client_attributes.contains_all(&self.attributes)
     }
 }
 
@@ -82,31 +96,48 @@ mod tests {
         TagValue::parse(raw).unwrap()
     }
 
+    fn none() -> Attributes {
+        Attributes::default()
+    }
+
     #[test]
     fn empty_filter_matches_everyone() {
         let filter = ClientFilter::default();
-        assert!(filter.matches(&code("bln"), []));
-        assert!(filter.matches(&code("mts"), &[tag("x")]));
+        assert!(filter.matches(&code("bln"), [], &none()));
+        assert!(filter.matches(&code("mts"), &[tag("x")], &none()));
     }
 
     #[test]
     fn operator_and_tag_conditions_combine_with_and_lists_with_or() {
         let filter = ClientFilter::new([code("bln"), code("mts")], [tag("A"), tag("B")]).unwrap();
-        assert!(filter.matches(&code("bln"), &[tag("B")]));
-        assert!(filter.matches(&code("mts"), &[tag("Z"), tag("A")]));
-        assert!(!filter.matches(&code("tele2"), &[tag("A")]));
-        assert!(!filter.matches(&code("bln"), &[tag("Z")]));
-        assert!(!filter.matches(&code("bln"), []));
+        assert!(filter.matches(&code("bln"), &[tag("B")], &none()));
+        assert!(filter.matches(&code("mts"), &[tag("Z"), tag("A")], &none()));
+        assert!(!filter.matches(&code("tele2"), &[tag("A")], &none()));
+        assert!(!filter.matches(&code("bln"), &[tag("Z")], &none()));
+        assert!(!filter.matches(&code("bln"), [], &none()));
     }
 
     #[test]
     fn only_tags_or_only_operators() {
         let by_tag = ClientFilter::new([], [tag("A")]).unwrap();
-        assert!(by_tag.matches(&code("any"), &[tag("A")]));
-        assert!(!by_tag.matches(&code("any"), []));
+        assert!(by_tag.matches(&code("any"), &[tag("A")], &none()));
+        assert!(!by_tag.matches(&code("any"), [], &none()));
         let by_operator = ClientFilter::new([code("bln")], []).unwrap();
-        assert!(by_operator.matches(&code("bln"), []));
-        assert!(!by_operator.matches(&code("mts"), &[tag("A")]));
+        assert!(by_operator.matches(&code("bln"), [], &none()));
+        assert!(!by_operator.matches(&code("mts"), &[tag("A")], &none()));
+    }
+
+    #[test]
+    fn attribute_values_must_all_match() {
+        let wanted = |value| Attributes::from_json(&value).unwrap();
+        let filter = ClientFilter::new([code("bln")], [])
+            .unwrap()
+            .with_attributes(wanted(serde_json::json!({"city": "Kazan", "vip": true})));
+        let kazan_vip = wanted(serde_json::json!({"city": "Kazan", "vip": true, "age": 3}));
+        assert!(filter.matches(&code("bln"), [], &kazan_vip));
+        assert!(!filter.matches(&code("mts"), [], &kazan_vip));
+        let kazan = wanted(serde_json::json!({"city": "Kazan"}));
+        assert!(!filter.matches(&code("bln"), [], &kazan));
     }
 
     #[test]

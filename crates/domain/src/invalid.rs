@@ -40,6 +40,19 @@ pub enum Invalid {
          mailing to reach others"
     )]
     FixedRecipients,
+    #[error("must be 1 to {max} characters: lowercase latin letters, digits or '_', e.g. city")]
+    AttributeKeyFormat { max: usize },
+    #[error("must be a string, a number or a boolean, e.g. \"Kazan\", 30 or true")]
+    AttributeValueType,
+    #[error("must be an object of attribute names and values, e.g. {{\"city\": \"Kazan\"}}")]
+    AttributesObject,
+    #[error("must take at most {max_bytes} bytes written as JSON")]
+    TooLarge { max_bytes: usize },
+    #[error(
+        "must be a Russian mobile number: 11 digits starting with 7 or 8, or 10 starting with 9, \
+         with any spaces, dashes, dots, brackets or a leading +, e.g. +7 (900) 123-45-67"
+    )]
+    PhoneUnrecognised,
 }
 
 impl Invalid {
@@ -61,6 +74,11 @@ impl Invalid {
             Invalid::Range { .. } => "out_of_range",
             Invalid::ShareRange => "out_of_range",
             Invalid::FixedRecipients => "fixed_recipients",
+            Invalid::AttributeKeyFormat { .. } => "attribute_key_format",
+            Invalid::AttributeValueType => "attribute_value_type",
+            Invalid::AttributesObject => "attributes_object",
+            Invalid::TooLarge { .. } => "too_large",
+            Invalid::PhoneUnrecognised => "phone_format",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! zones and a fixed instant. Storage backends implement the traits in [`store`]; the services
 //! depend on those traits and never on a database library.
 
+pub mod attributes;
 pub mod campaign;
 pub mod client;
 pub mod delivery;
@@ -21,6 +22,7 @@ pub mod store;
 pub mod tag;
 pub mod window;
 
+pub use attributes::{AttributeKey, AttributeValue, Attributes};
 pub use campaign::{AutoPause, AutoPauseOverride, FrequencyCap, PauseReason};
 pub use client::{PhoneNumber, TimeZone};
 pub use filter::ClientFilter;

@@ -26,10 +26,12 @@ pub enum MessageStatus {
     Expired,
     /// The mailing or the client was removed or cancelled.
     Cancelled,
+    /// Its phone number opted out, so it is never sent.
+    Suppressed,
 }
 
 impl MessageStatus {
-    pub const ALL: [MessageStatus; 7] = [
+    pub const ALL: [MessageStatus; 8] = [
         MessageStatus::Scheduled,
         MessageStatus::Queued,
         MessageStatus::Sent,
@@ -37,6 +39,7 @@ impl MessageStatus {
         MessageStatus::Failed,
         MessageStatus::Expired,
         MessageStatus::Cancelled,
+        MessageStatus::Suppressed,
     ];
 
     /// Statuses from which the message may still reach the probe.
@@ -55,6 +58,7 @@ impl MessageStatus {
             MessageStatus::Failed => "failed",
             MessageStatus::Expired => "expired",
             MessageStatus::Cancelled => "cancelled",
+            MessageStatus::Suppressed => "suppressed",
         }
     }
 
@@ -68,17 +72,18 @@ impl MessageStatus {
     /// records a failed attempt. A delivery the probe accepted is recorded whatever happened
     /// meanwhile (a cancel or an end that came while the request was in flight), since the
     /// statistics must match what the provider received; otherwise terminal statuses never
-    /// change.
+    /// change. A message whose number opted out is suppressed before its next attempt, from any
+    /// status that may still reach the probe.
     pub fn can_become(self, next: MessageStatus) -> bool {
         use MessageStatus::*;
         matches!(
             (self, next),
-            (Scheduled, Queued | Expired | Cancelled | Sent)
+            (Scheduled, Queued | Expired | Cancelled | Sent | Suppressed)
                 | (
                     Queued,
-                    Sent | Retrying | Failed | Scheduled | Expired | Cancelled
+                    Sent | Retrying | Failed | Scheduled | Expired | Cancelled | Suppressed
                 )
-                | (Retrying, Queued | Expired | Cancelled | Sent)
+                | (Retrying, Queued | Expired | Cancelled | Sent | Suppressed)
                 | (Expired | Cancelled, Sent)
         )
     }
@@ -92,7 +97,7 @@ impl fmt::Display for MessageStatus {
 
 /// The text is not a message status name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be one of scheduled, queued, sent, retrying, failed, expired, cancelled")]
+#[error("must be one of scheduled, queued, sent, retrying, failed, expired, cancelled, suppressed")]
 pub struct UnknownStatus;
 
 impl FromStr for MessageStatus {
@@ -188,7 +193,7 @@ mod tests {
 
     #[test]
     fn terminal_statuses_change_only_to_a_late_confirmed_delivery() {
-        for from in [Sent, Failed, Expired, Cancelled] {
+        for from in [Sent, Failed, Expired, Cancelled, Suppressed] {
             assert!(from.is_terminal());
             for to in MessageStatus::ALL {
                 let late_delivery = to == Sent && matches!(from, Expired | Cancelled);
@@ -208,6 +213,7 @@ mod tests {
         for unsent in MessageStatus::UNSENT {
             assert!(unsent.can_become(Expired));
             assert!(unsent.can_become(Cancelled));
+            assert!(unsent.can_become(Suppressed));
         }
         assert!(!Sent.can_become(Sent));
         assert!(!Failed.can_become(Sent));

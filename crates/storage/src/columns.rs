@@ -12,8 +12,8 @@ use mailing_domain::store::{
     OutboxEvent, Outcome, OutcomeKind, PageRequest, StatusCounts, StoreError, storage_instant,
 };
 use mailing_domain::{
-    ClientFilter, ExpiryReason, MailingSchedule, MessageStatus, OperatorCode, SendPlan, TagValue,
-    TimeZone, plan_send,
+    Attributes, ClientFilter, ExpiryReason, MailingSchedule, MessageStatus, OperatorCode, SendPlan,
+    TagValue, TimeZone, plan_send,
 };
 use std::fmt;
 
@@ -81,6 +81,23 @@ pub(crate) fn filter_from_lists(
         .map(|tag| TagValue::parse(tag).map_err(|e| corrupt(table, tags_column, id, e)))
         .collect::<Result<Vec<_>, _>>()?;
     ClientFilter::new(codes, tags).map_err(|e| corrupt(table, "filter", id, e))
+}
+
+/// Attributes from the JSON their column held.
+pub(crate) fn attributes_from_json(
+    table: &str,
+    column: &str,
+    id: i64,
+    json: Result<serde_json::Value, impl fmt::Display>,
+) -> Result<Attributes, Failure> {
+    let json = json.map_err(|e| corrupt(table, column, id, e))?;
+    Attributes::from_json(&json).map_err(|problems| {
+        let first = problems
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        corrupt(table, column, id, first)
+    })
 }
 
 pub(crate) fn message_status(raw: &str, id: i64) -> Result<MessageStatus, Failure> {

@@ -103,7 +103,7 @@ impl RecordPages for Clients {
         }
     }
 
-    fn input(&self, _: &Viewer, _: Option<&Client>) -> Result<ClientInput, ApiError> {
+    fn input(&self, _: &Viewer, stored: Option<&Client>) -> Result<ClientInput, ApiError> {
         Ok(ClientInput {
             phone_number: Field::value(self.phone_number.clone()),
             operator_code: Field::value(self.operator_code.clone()),
@@ -111,6 +111,7 @@ impl RecordPages for Clients {
             time_zone: Field::from_option(
                 (!self.time_zone.is_empty()).then(|| self.time_zone.clone()),
             ),
+            attributes: Field::from_option(stored.map(|client| client.attributes.to_json())),
             unknown: UnknownFields::default(),
         })
     }

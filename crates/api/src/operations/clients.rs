@@ -8,7 +8,9 @@ use crate::operations::problems::Problems;
 use crate::operations::references::References;
 use crate::state::AppState;
 use mailing_domain::store::{Client, ClientPatch, ClientQuery, NewClient};
-use mailing_domain::{ClientId, Invalid, OperatorCode, PhoneNumber, TagValue, TimeZone};
+use mailing_domain::{
+    Attributes, ClientId, Invalid, OperatorCode, PhoneNumber, TagValue, TimeZone,
+};
 use paperclip::actix::Apiv2Schema;
 use serde::Deserialize;
 
@@ -26,6 +28,10 @@ pub struct ClientInput {
     pub tags: Field<Vec<String>>,
     /// IANA time zone name, e.g. `Europe/Moscow`. Default: `UTC`.
     pub time_zone: Field<String>,
+    /// Facts to filter and personalise by, e.g. `{"city": "Kazan", "vip": true, "age": 30}`:
+    /// up to 50 keys of 1 to 64 characters `a-z`, `0-9` or `_`, whose values are strings,
+    /// numbers or booleans, at most 4096 bytes as JSON. Default: none.
+    pub attributes: Field<serde_json::Value>,
     #[serde(flatten)]
     pub unknown: UnknownFields,
 }
@@ -41,6 +47,8 @@ pub struct ClientPatchInput {
     pub tags: Field<Vec<String>>,
     /// `null` sets `UTC`.
     pub time_zone: Field<String>,
+    /// Replaces the whole object; `null` removes every attribute.
+    pub attributes: Field<serde_json::Value>,
     #[serde(flatten)]
     pub unknown: UnknownFields,
 }
@@ -77,6 +85,27 @@ pub fn parse_tags(
         .filter_map(|(i, value)| problems.check(format!("{field}[{i}]"), TagValue::parse(value)))
         .collect();
     unique.into_iter().collect()
+}
+
+/// Reads an attributes object, naming each bad entry as `{field}.{key}`.
+pub fn parse_attributes(
+    field: &str,
+    raw: &serde_json::Value,
+    problems: &mut Problems,
+) -> Option<Attributes> {
+    match Attributes::from_json(raw) {
+        Ok(attributes) => Some(attributes),
+        Err(found) => {
+            for problem in found {
+                let name = match &problem.key {
+                    Some(key) => format!("{field}.{key}"),
+                    None => field.to_owned(),
+                };
+                problems.push(FieldError::invalid(&name, &problem.problem));
+            }
+            None
+        }
+    }
 }
 
 /// A phone prefix to search by: 1 to 11 digits.
@@ -142,7 +171,16 @@ impl ClientPatchInput {
             .time_zone
             .change("time_zone", &mut problems)
             .map(|raw| problems.check("time_zone", TimeZone::parse(&raw)));
+        let attributes = self
+            .attributes
+            .change("attributes", &mut problems)
+            .map(|raw| parse_attributes("attributes", &raw, &mut problems));
         self.unknown.report("", &mut problems);
+        let attributes = match attributes {
+            Change::Keep | Change::Set(None) => None,
+            Change::Clear => Some(Attributes::default()),
+            Change::Set(Some(attributes)) => Some(attributes),
+        };
         let tags = match tags {
             Change::Keep => None,
             Change::Clear => Some(vec![]),
@@ -159,6 +197,7 @@ impl ClientPatchInput {
                 operator_code,
                 tags,
                 time_zone,
+                attributes,
             }),
             problems,
             references,
@@ -187,14 +226,21 @@ impl ClientInput {
             Some(raw) => problems.check("time_zone", TimeZone::parse(&raw)),
             None => Some(TimeZone::utc()),
         };
+        let attributes = match self.attributes.optional("attributes", &mut problems) {
+            Some(raw) => parse_attributes("attributes", &raw, &mut problems),
+            None => Some(Attributes::default()),
+        };
         self.unknown.report("", &mut problems);
-        let value = match (phone, operator_code, time_zone) {
-            (Some(phone), Some(operator_code), Some(time_zone)) => Some(NewClient {
-                phone,
-                operator_code,
-                tags,
-                time_zone,
-            }),
+        let value = match (phone, operator_code, time_zone, attributes) {
+            (Some(phone), Some(operator_code), Some(time_zone), Some(attributes)) => {
+                Some(NewClient {
+                    phone,
+                    operator_code,
+                    tags,
+                    time_zone,
+                    attributes,
+                })
+            }
             _ => None,
         };
         Read {
@@ -251,6 +297,7 @@ pub async fn replace(
         operator_code: Some(new.operator_code),
         tags: Some(new.tags),
         time_zone: Some(new.time_zone),
+        attributes: Some(new.attributes),
     };
     let client = state.run(move |s| s.update_client(id, &patch)).await?;
     tracing::info!(client_id = client.id.0, "client replaced");

@@ -1,5 +1,6 @@
 //! The records read from and written to storage.
 
+use crate::attributes::Attributes;
 use crate::campaign::{AutoPauseOverride, FrequencyCap, Paused};
 use crate::client::{PhoneNumber, TimeZone};
 use crate::filter::ClientFilter;
@@ -55,6 +56,7 @@ pub struct Client {
     /// Sorted by value.
     pub tags: Vec<TagValue>,
     pub time_zone: TimeZone,
+    pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -65,6 +67,7 @@ pub struct NewClient {
     pub operator_code: OperatorCode,
     pub tags: Vec<TagValue>,
     pub time_zone: TimeZone,
+    pub attributes: Attributes,
 }
 
 /// Fields to change; `None` keeps the stored value. `tags` replaces the whole set.
@@ -74,6 +77,8 @@ pub struct ClientPatch {
     pub operator_code: Option<OperatorCode>,
     pub tags: Option<Vec<TagValue>>,
     pub time_zone: Option<TimeZone>,
+    /// Replaces the whole object.
+    pub attributes: Option<Attributes>,
 }
 
 /// Conditions on a client list; all given ones must hold.

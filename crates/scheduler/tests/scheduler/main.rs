@@ -66,6 +66,7 @@ impl Fixture {
             operator_code: OperatorCode::parse(operator).unwrap(),
             tags: vec![],
             time_zone: TimeZone::utc(),
+            attributes: mailing_domain::Attributes::default(),
         };
         tokio::task::spawn_blocking(move || store.create_client(&new).unwrap().id)
             .await

@@ -110,6 +110,7 @@ impl Fixture {
                         operator_code: OperatorCode::parse("bln").unwrap(),
                         tags: vec![],
                         time_zone: TimeZone::utc(),
+                        attributes: mailing_domain::Attributes::default(),
                     })
                     .unwrap();
             }

@@ -2,7 +2,7 @@
 //! answers the same names for SQLite.
 
 use crate::columns::filter_lists;
-use mailing_domain::ClientFilter;
+use mailing_domain::{Attributes, ClientFilter};
 use std::convert::Infallible;
 
 /// The clock rows are stamped with: the transaction's start, as the column defaults take it.
@@ -12,6 +12,18 @@ pub(super) fn now() -> diesel::dsl::now {
 
 /// A list of strings as its column holds it: `text[]`.
 pub(super) type StoredList = Vec<String>;
+
+/// Attributes as their column holds them: `jsonb`.
+pub(super) type StoredAttributes = serde_json::Value;
+
+pub(super) fn store_attributes(attributes: &Attributes) -> StoredAttributes {
+    attributes.to_json()
+}
+
+/// The JSON an attributes column holds.
+pub(super) fn attributes_json(stored: StoredAttributes) -> Result<serde_json::Value, Infallible> {
+    Ok(stored)
+}
 
 /// A filter's operator codes and tag values as their list columns hold them.
 pub(super) fn store_filter(filter: &ClientFilter) -> (StoredList, StoredList) {

@@ -27,6 +27,7 @@ diesel::table! {
         time_zone -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        attributes -> Jsonb,
     }
 }
 
@@ -45,6 +46,7 @@ diesel::table! {
         tags -> Array<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        attributes -> Jsonb,
     }
 }
 
@@ -76,6 +78,7 @@ diesel::table! {
         auto_pause_enabled -> Nullable<Bool>,
         auto_pause_attempts -> Nullable<Int4>,
         auto_pause_failure_share -> Nullable<Float8>,
+        filter_attributes -> Jsonb,
     }
 }
 

@@ -1,7 +1,10 @@
-use super::dialect::{self, StoredList, now, read_list, store_filter};
+use super::dialect::{
+    self, StoredAttributes, StoredList, attributes_json, now, read_list, store_attributes,
+    store_filter,
+};
 use super::schema::{client_filters, mailings};
 use super::{Backend, BackendStore, Conn};
-use crate::columns::{bounds, corrupt, filter_from_lists, total};
+use crate::columns::{attributes_from_json, bounds, corrupt, filter_from_lists, total};
 use crate::errors::Failure;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -18,6 +21,7 @@ struct ClientFilterRow {
     name: Option<String>,
     operator_codes: StoredList,
     tags: StoredList,
+    attributes: StoredAttributes,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -38,7 +42,13 @@ impl ClientFilterRow {
                 ),
                 ("tags", list("tags", self.tags)?),
                 id,
-            )?,
+            )?
+            .with_attributes(attributes_from_json(
+                "client_filters",
+                "attributes",
+                id,
+                attributes_json(self.attributes),
+            )?),
             name: self.name,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -71,6 +81,7 @@ struct ClientFilterChanges<'a> {
     name: Option<Option<&'a str>>,
     operator_codes: Option<StoredList>,
     tags: Option<StoredList>,
+    attributes: Option<StoredAttributes>,
 }
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::ClientFilter);
@@ -84,6 +95,7 @@ impl ClientFilterStore for BackendStore {
                     client_filters::name.eq(new.name.as_deref()),
                     client_filters::operator_codes.eq(operator_codes),
                     client_filters::tags.eq(tags),
+                    client_filters::attributes.eq(store_attributes(new.filter.attributes())),
                     client_filters::created_at.eq(now()),
                     client_filters::updated_at.eq(now()),
                 ))
@@ -136,6 +148,10 @@ impl ClientFilterStore for BackendStore {
                 name: patch.name.as_ref().map(Option::as_deref),
                 operator_codes,
                 tags,
+                attributes: patch
+                    .filter
+                    .as_ref()
+                    .map(|filter| store_attributes(filter.attributes())),
             };
             diesel::update(client_filters::table.find(id.0))
                 .set((changes, client_filters::updated_at.eq(now())))

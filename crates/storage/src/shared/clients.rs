@@ -1,9 +1,9 @@
-use super::dialect::now;
+use super::dialect::{StoredAttributes, attributes_json, now, store_attributes};
 use super::pipeline;
 use super::schema::{client_tags, clients, operators, tags};
 use super::tags::ensure_tags;
 use super::{Backend, BackendStore, Conn};
-use crate::columns::{bounds, corrupt, starts_with, total};
+use crate::columns::{attributes_from_json, bounds, corrupt, starts_with, total};
 use crate::errors::{Failure, OPERATOR_REFERENCE, refusing};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -21,6 +21,7 @@ struct ClientRow {
     phone_number: String,
     operator_code: String,
     time_zone: String,
+    attributes: StoredAttributes,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -37,6 +38,12 @@ impl ClientRow {
             tags,
             time_zone: TimeZone::parse(&self.time_zone)
                 .map_err(|e| corrupt("clients", "time_zone", self.id, e))?,
+            attributes: attributes_from_json(
+                "clients",
+                "attributes",
+                self.id,
+                attributes_json(self.attributes),
+            )?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -49,6 +56,7 @@ struct ClientChanges<'a> {
     phone_number: Option<&'a str>,
     operator_code: Option<&'a str>,
     time_zone: Option<&'a str>,
+    attributes: Option<StoredAttributes>,
 }
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Client);
@@ -130,6 +138,7 @@ impl ClientStore for BackendStore {
                     clients::phone_number.eq(new.phone.as_str()),
                     clients::operator_code.eq(new.operator_code.as_str()),
                     clients::time_zone.eq(new.time_zone.name()),
+                    clients::attributes.eq(store_attributes(&new.attributes)),
                     clients::created_at.eq(now()),
                     clients::updated_at.eq(now()),
                 ))
@@ -189,6 +198,7 @@ impl ClientStore for BackendStore {
                 phone_number: patch.phone.as_ref().map(PhoneNumber::as_str),
                 operator_code: patch.operator_code.as_ref().map(OperatorCode::as_str),
                 time_zone: patch.time_zone.as_ref().map(TimeZone::name),
+                attributes: patch.attributes.as_ref().map(store_attributes),
             };
             // A new number reaches the client's messages still waiting for a sender; the
             // database moves them (see the migrations `message_history`).

@@ -1,11 +1,13 @@
 use super::campaign::{self, CampaignRow, RuleColumns};
 use super::client_filters::find_filter;
-use super::dialect::{self, StoredList, read_list, store_filter};
+use super::dialect::{
+    self, StoredAttributes, StoredList, attributes_json, read_list, store_attributes, store_filter,
+};
 use super::messages::cancel_unsent;
 use super::outbox;
 use super::schema::mailings;
 use super::{Backend, BackendStore, Conn};
-use crate::columns::{bounds, corrupt, filter_from_lists, total};
+use crate::columns::{attributes_from_json, bounds, corrupt, filter_from_lists, total};
 use crate::errors::{CLIENT_FILTER_REFERENCE, Failure, refusing};
 use chrono::{DateTime, NaiveTime, Utc};
 use diesel::prelude::*;
@@ -29,6 +31,7 @@ pub(super) struct MailingRow {
     schedule: ScheduleRow,
     filter_operator_codes: StoredList,
     filter_tags: StoredList,
+    filter_attributes: StoredAttributes,
     client_filter_id: Option<i64>,
     cancelled_at: Option<DateTime<Utc>>,
     #[diesel(embed)]
@@ -59,7 +62,13 @@ impl MailingRow {
                 ),
                 ("filter_tags", list("filter_tags", self.filter_tags)?),
                 id,
-            )?,
+            )?
+            .with_attributes(attributes_from_json(
+                "mailings",
+                "filter_attributes",
+                id,
+                attributes_json(self.filter_attributes),
+            )?),
             client_filter_id: self.client_filter_id.map(ClientFilterId),
             cancelled_at: self.cancelled_at,
             paused: campaign.paused,
@@ -128,6 +137,7 @@ struct MailingColumns<'a> {
     send_window_end: Option<NaiveTime>,
     filter_operator_codes: StoredList,
     filter_tags: StoredList,
+    filter_attributes: StoredAttributes,
     client_filter_id: Option<i64>,
     frequency_cap_max: Option<i32>,
     frequency_cap_hours: Option<i32>,
@@ -161,6 +171,7 @@ impl<'a> MailingColumns<'a> {
             send_window_end: window.map(|w| w.end()),
             filter_operator_codes,
             filter_tags,
+            filter_attributes: store_attributes(filter.attributes()),
             client_filter_id: client_filter_id.map(|id| id.0),
         }
     }

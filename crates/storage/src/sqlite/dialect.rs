@@ -3,8 +3,8 @@
 
 use crate::columns::filter_lists;
 use chrono::{DateTime, Utc};
-use mailing_domain::ClientFilter;
 use mailing_domain::store::storage_instant;
+use mailing_domain::{Attributes, ClientFilter};
 
 /// The clock rows are stamped with, read here: SQLite's own `CURRENT_TIMESTAMP` has another
 /// text format than the bound instants it would be compared with.
@@ -15,6 +15,21 @@ pub(super) fn now() -> DateTime<Utc> {
 /// A list of strings as its column holds it: SQLite has no arrays, so a JSON array in `TEXT`
 /// (the migrations check it is one).
 pub(super) type StoredList = String;
+
+/// Attributes as their column holds them: a JSON object in `TEXT` (the migrations check it is
+/// one).
+pub(super) type StoredAttributes = String;
+
+pub(super) fn store_attributes(attributes: &Attributes) -> StoredAttributes {
+    attributes.to_json().to_string()
+}
+
+/// The JSON an attributes column holds.
+pub(super) fn attributes_json(
+    stored: StoredAttributes,
+) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::from_str(&stored)
+}
 
 /// A filter's operator codes and tag values as their list columns hold them.
 pub(super) fn store_filter(filter: &ClientFilter) -> (StoredList, StoredList) {

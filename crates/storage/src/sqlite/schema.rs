@@ -28,6 +28,7 @@ diesel::table! {
         time_zone -> Text,
         created_at -> TimestamptzSqlite,
         updated_at -> TimestamptzSqlite,
+        attributes -> Text,
     }
 }
 
@@ -46,6 +47,7 @@ diesel::table! {
         tags -> Text,
         created_at -> TimestamptzSqlite,
         updated_at -> TimestamptzSqlite,
+        attributes -> Text,
     }
 }
 
@@ -77,6 +79,7 @@ diesel::table! {
         auto_pause_enabled -> Nullable<Bool>,
         auto_pause_attempts -> Nullable<Integer>,
         auto_pause_failure_share -> Nullable<Double>,
+        filter_attributes -> Text,
     }
 }
 

@@ -54,6 +54,7 @@ fn update_changes_given_fields_and_replaces_tags_only_when_given(backend: Backen
                 operator_code: Some(code("mts")),
                 tags: None,
                 time_zone: Some(TimeZone::parse("Asia/Vladivostok").unwrap()),
+                attributes: None,
             },
         )
         .unwrap();
@@ -104,6 +105,7 @@ fn phone_numbers_are_unique(backend: Backend) {
         operator_code: code("bln"),
         tags: vec![tag("new")],
         time_zone: TimeZone::utc(),
+        attributes: mailing_domain::Attributes::default(),
     });
     assert_eq!(rejection(duplicate), Rejection::DuplicatePhone);
     // Nothing of the refused write stays, not even its new tag.
@@ -129,6 +131,7 @@ fn clients_need_a_known_operator(backend: Backend) {
         operator_code: code("nope"),
         tags: Vec::new(),
         time_zone: TimeZone::utc(),
+        attributes: mailing_domain::Attributes::default(),
     });
     assert_eq!(rejection(unknown), Rejection::UnknownOperator);
 

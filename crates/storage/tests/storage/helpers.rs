@@ -71,6 +71,7 @@ pub fn client(store: &dyn Store, raw_phone: &str, raw_code: &str, tags: &[&str])
             operator_code: code(raw_code),
             tags: tags.iter().map(|t| tag(t)).collect(),
             time_zone: TimeZone::parse("Europe/Moscow").unwrap(),
+            attributes: mailing_domain::Attributes::default(),
         })
         .unwrap()
 }

@@ -54,6 +54,7 @@ impl Fixture {
                 operator_code: code(operator_code),
                 tags: tags.iter().map(|t| tag(t)).collect(),
                 time_zone: zone(time_zone),
+                attributes: mailing_domain::Attributes::default(),
             })
             .unwrap()
     }
