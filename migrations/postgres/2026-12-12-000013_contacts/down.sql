@@ -1,3 +1,6 @@
+DROP TABLE imports;
+DROP TABLE inbound_messages;
+DROP TABLE opt_outs;
 -- Suppressed messages were never sent; undone, they read as cancelled.
 UPDATE messages SET status = 'cancelled' WHERE status = 'suppressed';
 ALTER TABLE messages DROP CONSTRAINT messages_status_known;

@@ -1,3 +1,6 @@
+DROP TABLE imports;
+DROP TABLE inbound_messages;
+DROP TABLE opt_outs;
 -- Suppressed messages were never sent; undone, they read as cancelled, and are counted so.
 INSERT INTO message_counts (mailing_id, status, messages)
     SELECT mailing_id, 'cancelled', messages FROM message_counts WHERE status = 'suppressed'

@@ -103,3 +103,58 @@ BEGIN
                         updated_at = strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')
     WHERE client_id = NEW.id AND status IN ('scheduled', 'retrying');
 END;
+
+-- Numbers that must never be texted, whatever client or mailing names them. A number can opt
+-- out before it is anybody's client; taking it back in deletes its row.
+CREATE TABLE opt_outs (
+    phone_number  TEXT PRIMARY KEY
+                  CONSTRAINT opt_outs_phone_number_format CHECK (length(phone_number) = 11 AND phone_number GLOB '7[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
+    source        TEXT NOT NULL
+                  CONSTRAINT opt_outs_source_known CHECK (source IN ('api', 'import', 'inbound', 'ui')),
+    reason        TEXT NULL CONSTRAINT opt_outs_reason_length CHECK (length(reason) BETWEEN 1 AND 500),
+    created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))
+);
+-- The list shows the newest first.
+CREATE INDEX opt_outs_created_at_idx ON opt_outs (created_at DESC, phone_number);
+
+-- Replies the provider forwarded, kept whatever they said.
+CREATE TABLE inbound_messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    phone_number  TEXT NOT NULL
+                  CONSTRAINT inbound_messages_phone_number_format CHECK (length(phone_number) = 11 AND phone_number GLOB '7[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'),
+    text          TEXT NOT NULL CONSTRAINT inbound_messages_text_length CHECK (length(text) <= 1600),
+    -- What the reply did: opted the number out, back in, or nothing.
+    action        TEXT NOT NULL
+                  CONSTRAINT inbound_messages_action_known CHECK (action IN ('opt_out', 'opt_in', 'none')),
+    received_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))
+);
+CREATE INDEX inbound_messages_phone_number_idx ON inbound_messages (phone_number, id);
+
+-- CSV imports of clients or opt-outs: each one's options, progress and report. The report's
+-- first rejections are kept whole; the counts cover every row.
+CREATE TABLE imports (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind         TEXT NOT NULL CONSTRAINT imports_kind_known CHECK (kind IN ('clients', 'opt_outs')),
+    mode         TEXT NOT NULL CONSTRAINT imports_mode_known CHECK (mode IN ('upsert', 'insert')),
+    dry_run      BOOLEAN NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'running'
+                 CONSTRAINT imports_status_known CHECK (status IN ('running', 'done', 'failed')),
+    -- The file's size once known, and how much of it was read, for the progress.
+    bytes_total  INTEGER NULL CONSTRAINT imports_bytes_total_nonnegative CHECK (bytes_total >= 0),
+    bytes_read   INTEGER NOT NULL DEFAULT 0 CONSTRAINT imports_bytes_read_nonnegative CHECK (bytes_read >= 0),
+    rows         INTEGER NOT NULL DEFAULT 0,
+    created      INTEGER NOT NULL DEFAULT 0,
+    updated      INTEGER NOT NULL DEFAULT 0,
+    unchanged    INTEGER NOT NULL DEFAULT 0,
+    rejected     INTEGER NOT NULL DEFAULT 0,
+    rejections   TEXT NOT NULL DEFAULT '[]' CONSTRAINT imports_rejections_array CHECK (json_valid(rejections) AND json_type(rejections) = 'array'),
+    -- Why a failed import stopped.
+    error        TEXT NULL,
+    created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')),
+    updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')),
+    finished_at  TEXT NULL,
+    CONSTRAINT imports_counts_nonnegative CHECK (
+        rows >= 0 AND created >= 0 AND updated >= 0 AND unchanged >= 0 AND rejected >= 0),
+    CONSTRAINT imports_finished_when_over CHECK ((status = 'running') = (finished_at IS NULL)),
+    CONSTRAINT imports_error_when_failed CHECK ((status = 'failed') = (error IS NOT NULL))
+);

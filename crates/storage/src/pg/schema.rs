@@ -170,6 +170,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Numbers that must never be texted (see the migration `contacts`).
+    opt_outs (phone_number) {
+        phone_number -> Text,
+        source -> Text,
+        reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Replies the provider forwarded, and what each did.
+    inbound_messages (id) {
+        id -> Int8,
+        phone_number -> Text,
+        text -> Text,
+        action -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// CSV imports: options, progress and report.
+    imports (id) {
+        id -> Int8,
+        kind -> Text,
+        mode -> Text,
+        dry_run -> Bool,
+        status -> Text,
+        bytes_total -> Nullable<Int8>,
+        bytes_read -> Int8,
+        rows -> Int8,
+        created -> Int8,
+        updated -> Int8,
+        unchanged -> Int8,
+        rejected -> Int8,
+        rejections -> Jsonb,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(client_tags -> clients (client_id));
 diesel::joinable!(client_tags -> tags (tag_id));
 diesel::joinable!(mailings -> client_filters (client_filter_id));
@@ -321,6 +365,18 @@ mod tests {
             (
                 "idempotency_keys",
                 declared(idempotency_keys::table.select(idempotency_keys::all_columns)),
+            ),
+            (
+                "opt_outs",
+                declared(opt_outs::table.select(opt_outs::all_columns)),
+            ),
+            (
+                "inbound_messages",
+                declared(inbound_messages::table.select(inbound_messages::all_columns)),
+            ),
+            (
+                "imports",
+                declared(imports::table.select(imports::all_columns)),
             ),
         ];
         let tables_len = tables.len();

@@ -171,6 +171,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Numbers that must never be texted (see the migration `contacts`).
+    opt_outs (phone_number) {
+        phone_number -> Text,
+        source -> Text,
+        reason -> Nullable<Text>,
+        created_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    /// Replies the provider forwarded, and what each did.
+    inbound_messages (id) {
+        id -> BigInt,
+        phone_number -> Text,
+        text -> Text,
+        action -> Text,
+        received_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    /// CSV imports: options, progress and report.
+    imports (id) {
+        id -> BigInt,
+        kind -> Text,
+        mode -> Text,
+        dry_run -> Bool,
+        status -> Text,
+        bytes_total -> Nullable<BigInt>,
+        bytes_read -> BigInt,
+        rows -> BigInt,
+        created -> BigInt,
+        updated -> BigInt,
+        unchanged -> BigInt,
+        rejected -> BigInt,
+        rejections -> Text,
+        error -> Nullable<Text>,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+        finished_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
 diesel::joinable!(client_tags -> clients (client_id));
 diesel::joinable!(client_tags -> tags (tag_id));
 diesel::joinable!(mailings -> client_filters (client_filter_id));
@@ -292,7 +336,7 @@ mod tests {
         let lite = sqlite_shape(
             &mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap(),
         );
-        assert_eq!(postgres.len(), 15, "{postgres:?}");
+        assert_eq!(postgres.len(), 18, "{postgres:?}");
         assert_eq!(lite, postgres);
     }
 
@@ -393,6 +437,18 @@ mod tests {
             (
                 "idempotency_keys",
                 declared(idempotency_keys::table.select(idempotency_keys::all_columns)),
+            ),
+            (
+                "opt_outs",
+                declared(opt_outs::table.select(opt_outs::all_columns)),
+            ),
+            (
+                "inbound_messages",
+                declared(inbound_messages::table.select(inbound_messages::all_columns)),
+            ),
+            (
+                "imports",
+                declared(imports::table.select(imports::all_columns)),
             ),
         ];
         assert_eq!(tables.len(), migrated.len(), "a table is missing here");
