@@ -33,28 +33,51 @@ impl TagRow {
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Tag);
 
-/// The ids of `values`, creating the tags that do not exist yet.
+/// The ids of `values`, creating the tags that do not exist yet; held until the transaction
+/// ends, so that a tag cannot be deleted before the caller's links to it commit.
 ///
 /// `ON CONFLICT DO NOTHING` waits for a concurrent transaction inserting the same value and then
-/// skips it, so two clients naming a new tag at once share one row instead of failing.
+/// skips it, so two clients naming a new tag at once share one row instead of failing. The
+/// read then takes a shared lock on each tag, which other writers linking the same tag share
+/// but a delete waits for. A tag deleted between the insert and the read is missing from it and
+/// is created again by the next round.
 pub(super) fn ensure_tags(conn: &mut Conn, values: &[&str]) -> QueryResult<Vec<i64>> {
-    if values.is_empty() {
+    let wanted = values
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if wanted == 0 {
         return Ok(Vec::new());
     }
     let rows: Vec<_> = values
         .iter()
         .map(|&value| (tags::value.eq(value), tags::created_at.eq(now())))
         .collect();
-    diesel::insert_into(tags::table)
-        .values(&rows)
-        .on_conflict(tags::value)
-        .do_nothing()
-        .execute(conn)?;
-    tags::table
-        .filter(tags::value.eq_any(values))
-        .select(tags::id)
-        .load(conn)
+    let mut rounds = 0;
+    loop {
+        diesel::insert_into(tags::table)
+            .values(&rows)
+            .on_conflict(tags::value)
+            .do_nothing()
+            .execute(conn)?;
+        let ids: Vec<i64> = dialect::for_share!(
+            tags::table
+                .filter(tags::value.eq_any(values))
+                .select(tags::id)
+        )
+        .load(conn)?;
+        rounds += 1;
+        // A round comes up short only when a delete committed between its insert and its read;
+        // the next round's inserts are this transaction's own, which nobody else can see, let
+        // alone delete, so it finds them all.
+        if ids.len() == wanted || rounds == ENSURE_TAGS_ROUNDS {
+            return Ok(ids);
+        }
+    }
 }
+
+/// A bound on [`ensure_tags`]' rounds, which by its reasoning never needs more than two.
+const ENSURE_TAGS_ROUNDS: u32 = 5;
 
 /// Marks the clients carrying a tag as changed, since the tag shows in them.
 fn touch_clients_of(conn: &mut Conn, tag: i64) -> QueryResult<usize> {

@@ -1,7 +1,9 @@
 use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
 use chrono::Duration;
-use mailing_domain::store::{Entity, FilterSource, NewTag, Rejection, TagUse};
+use mailing_domain::store::{
+    Entity, FilterSource, NewClient, NewTag, Rejection, StoreError, TagUse,
+};
 use mailing_domain::{ClientFilterId, MailingId, TagId};
 
 fn new_tag(raw: &str) -> NewTag {
@@ -178,4 +180,53 @@ fn a_tag_filters_name_is_not_deleted_even_when_taken_off_clients(backend: Backen
         .unwrap();
     store.delete_tag(vip.id, true).unwrap();
     assert_not_found(store.get_tag(vip.id), Entity::Tag);
+}
+
+each_backend!(a_tag_deleted_while_clients_are_created_with_it_never_fails_them);
+/// One thread keeps creating a client with a tag and deleting it again, while another keeps
+/// deleting that tag whenever no client carries it. Every creation succeeds, carrying the tag
+/// (created again if it was gone), and every delete is either done or refused as in use.
+fn a_tag_deleted_while_clients_are_created_with_it_never_fails_them(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    operator(&*store, "bln");
+    let rounds = 150;
+    let creator = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for round in 0..rounds {
+                let created = store
+                    .create_client(&NewClient {
+                        phone: phone(&format!("7900{round:07}")),
+                        operator_code: code("bln"),
+                        tags: vec![tag("racy")],
+                        time_zone: mailing_domain::TimeZone::utc(),
+                        attributes: mailing_domain::Attributes::default(),
+                    })
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"));
+                assert_eq!(created.tags, vec![tag("racy")]);
+                store.delete_client(created.id).unwrap();
+            }
+        })
+    };
+    let mut deleted = 0;
+    while !creator.is_finished() {
+        let Some(racy) = store
+            .list_tags(ALL)
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|t| t.value == tag("racy"))
+        else {
+            continue;
+        };
+        match store.delete_tag(racy.id, false) {
+            Ok(()) => deleted += 1,
+            Err(StoreError::NotFound(Entity::Tag)) => {}
+            Err(StoreError::Rejected(Rejection::TagInUse(_))) => {}
+            Err(other) => panic!("deleting the tag: {other}"),
+        }
+    }
+    creator.join().unwrap();
+    assert!(deleted > 0, "the tag was never deleted between creations");
 }
