@@ -221,7 +221,8 @@ pub trait ClientStore {
     /// Tags the client names are created if they do not exist yet.
     fn create_client(&self, new: &NewClient) -> StoreResult<Client>;
     fn get_client(&self, id: ClientId) -> StoreResult<Client>;
-    fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<Page<Client>>;
+    /// The clients `query` selects, by id; `page.offset` skips clients after `query.after`.
+    fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<ClientPage>;
     fn update_client(&self, id: ClientId, patch: &ClientPatch) -> StoreResult<Client>;
     /// Cancels the client's unsent messages, then removes the client; its sent messages stay.
     fn delete_client(&self, id: ClientId) -> StoreResult<()>;
