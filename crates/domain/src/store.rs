@@ -230,6 +230,9 @@ pub trait ClientStore {
     /// filter would get if it were expanded now (the same selection as
     /// [`SchedulerStore::expand_mailing`]).
     fn count_matching(&self, filter: &ClientFilter) -> StoreResult<u64>;
+    /// Like [`ClientStore::count_matching`], but stops counting at `cap`: as cheap for a filter
+    /// matching millions as for one matching `cap`.
+    fn count_matching_up_to(&self, filter: &ClientFilter, cap: u64) -> StoreResult<u64>;
     /// How many clients `filter` matches right now in each time zone.
     fn count_matching_by_zone(&self, filter: &ClientFilter) -> StoreResult<Vec<(TimeZone, u64)>>;
     /// The codes among `codes` that no operator has.

@@ -155,6 +155,26 @@ pub(super) fn count_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryRes
     Ok(row.count)
 }
 
+/// How many clients `filter` matches, counting no further than `cap`.
+pub(super) fn count_matching_up_to(
+    conn: &mut Conn,
+    filter: &ClientFilter,
+    cap: i64,
+) -> QueryResult<i64> {
+    let (codes, tags) = store_filter(filter);
+    // `cap` is a number, not text: written into the statement, it cannot change its meaning.
+    let query = diesel::sql_query(format!(
+        "SELECT count(*) AS count FROM (
+             SELECT 1 FROM clients c WHERE {} LIMIT {cap}) capped",
+        matches_filter(filter, 3)
+    ))
+    .into_boxed()
+    .bind::<Array<Text>, _>(codes)
+    .bind::<Array<Text>, _>(tags);
+    let row: CountRow = bind_attributes(query, filter).get_result(conn)?;
+    Ok(row.count)
+}
+
 /// The saved filters, and the mailings yet to pick their clients (not expanded, cancelled or
 /// deleted), whose filter names the tag `value`; their ids in order.
 pub(super) fn filters_naming_tag(

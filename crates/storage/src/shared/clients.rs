@@ -301,6 +301,11 @@ impl ClientStore for BackendStore {
         self.read(|conn| Ok(total(pipeline::count_matching(conn, filter)?)))
     }
 
+    fn count_matching_up_to(&self, filter: &ClientFilter, cap: u64) -> StoreResult<u64> {
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        self.read(|conn| Ok(total(pipeline::count_matching_up_to(conn, filter, cap)?)))
+    }
+
     fn count_matching_by_zone(&self, filter: &ClientFilter) -> StoreResult<Vec<(TimeZone, u64)>> {
         self.read(|conn| {
             pipeline::count_matching_by_zone(conn, filter)?
