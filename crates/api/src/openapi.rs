@@ -604,6 +604,8 @@ fn field_example(schema: &str, field: &str) -> Option<Value> {
         (_, "auto_pauses") => json!(1),
         (_, "cap_deferrals") => json!(12),
         (_, "phone_number") => json!("79001234567"),
+        ("ClientPage", "next_cursor") => json!("c1.3e8"),
+        (_, "attributes") => json!({"city": "Kazan", "vip": true}),
         (_, "operator_code") => json!("mts"),
         (_, "operator_codes") => json!(["mts"]),
         (_, "tags") => json!(["vip"]),
@@ -959,6 +961,7 @@ fn describe_query(id: &str, operation: &mut Map<String, Value>) {
                 schema["maximum"] = json!(MAX_PAGE_SIZE);
             }
             "phone_prefix" => schema["pattern"] = json!("^[0-9]{1,11}$"),
+            "cursor" => schema["example"] = json!("c1.3e8"),
             _ => {}
         }
         if let Some((.., enumeration)) = ENUM_PARAMETERS

@@ -221,7 +221,8 @@ pub trait ClientStore {
     /// Tags the client names are created if they do not exist yet.
     fn create_client(&self, new: &NewClient) -> StoreResult<Client>;
     fn get_client(&self, id: ClientId) -> StoreResult<Client>;
-    fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<Page<Client>>;
+    /// The clients `query` selects, by id; `page.offset` skips clients after `query.after`.
+    fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<ClientPage>;
     fn update_client(&self, id: ClientId, patch: &ClientPatch) -> StoreResult<Client>;
     /// Cancels the client's unsent messages, then removes the client; its sent messages stay.
     fn delete_client(&self, id: ClientId) -> StoreResult<()>;
@@ -229,6 +230,9 @@ pub trait ClientStore {
     /// filter would get if it were expanded now (the same selection as
     /// [`SchedulerStore::expand_mailing`]).
     fn count_matching(&self, filter: &ClientFilter) -> StoreResult<u64>;
+    /// Like [`ClientStore::count_matching`], but stops counting at `cap`: as cheap for a filter
+    /// matching millions as for one matching `cap`.
+    fn count_matching_up_to(&self, filter: &ClientFilter, cap: u64) -> StoreResult<u64>;
     /// How many clients `filter` matches right now in each time zone.
     fn count_matching_by_zone(&self, filter: &ClientFilter) -> StoreResult<Vec<(TimeZone, u64)>>;
     /// The codes among `codes` that no operator has.

@@ -3,6 +3,7 @@
 //! shares.
 
 use super::catalog::{Catalog, Choice, describe_filter};
+use super::clients::{attribute_lines, typed_attributes};
 use super::error::AdminError;
 use super::field_errors::Labels;
 use super::form::Form;
@@ -16,14 +17,16 @@ use crate::operations::input::{Field, UnknownFields};
 use crate::state::AppState;
 use actix_web::HttpResponse;
 use askama::Template;
-use mailing_domain::ClientFilterId;
 use mailing_domain::store::{Page, PageRequest, SavedFilter};
+use mailing_domain::{ClientFilter, ClientFilterId};
 
 /// The client filter form's fields, as stored or as typed.
 pub struct ClientFilters {
     name: String,
     operator_codes: Vec<String>,
     tags: Vec<String>,
+    /// `key = value` lines, as typed.
+    attributes: String,
 }
 
 #[derive(Template)]
@@ -34,6 +37,20 @@ struct FormPage {
     name: String,
     operators: Vec<Choice>,
     tags: Vec<Choice>,
+    attributes: String,
+}
+
+/// The most clients the list counts for one filter; it says "over" beyond.
+const COUNTED_UP_TO: u64 = 10_000;
+
+/// What a filter selects, its required attribute values included.
+fn describe(filter: &ClientFilter) -> String {
+    let lists = describe_filter(filter);
+    if filter.attributes().is_empty() {
+        return lists;
+    }
+    let required = attribute_lines(filter.attributes()).replace('\n', ", ");
+    format!("{lists}; holding {required}")
 }
 
 impl RecordTable for ClientFilters {
@@ -48,7 +65,8 @@ impl RecordTable for ClientFilters {
         ],
     };
 
-    /// Each filter with how many clients it matches now.
+    /// Each filter with how many clients it matches now, counted up to [`COUNTED_UP_TO`] so
+    /// that a page of filters over millions of clients still answers at once.
     async fn rows(state: &AppState, page: PageRequest) -> Result<Page<Row>, AdminError> {
         let (filters, counts) = state
             .run(move |s| {
@@ -56,7 +74,7 @@ impl RecordTable for ClientFilters {
                 let counts = filters
                     .items
                     .iter()
-                    .map(|saved| s.count_matching(&saved.filter))
+                    .map(|saved| s.count_matching_up_to(&saved.filter, COUNTED_UP_TO + 1))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok((filters, counts))
             })
@@ -70,8 +88,12 @@ impl RecordTable for ClientFilters {
                 id: saved.id.0,
                 cells: vec![
                     Cell::Text(name.clone()),
-                    Cell::Text(describe_filter(&saved.filter)),
-                    Cell::Number(matching),
+                    Cell::Text(describe(&saved.filter)),
+                    if matching > COUNTED_UP_TO {
+                        Cell::Text(format!("over {COUNTED_UP_TO}"))
+                    } else {
+                        Cell::Number(matching)
+                    },
                 ],
                 name,
                 question: "Delete this client filter? Mailings keep their copy.".to_owned(),
@@ -88,7 +110,7 @@ impl RecordPages for ClientFilters {
     type Id = ClientFilterId;
     type Stored = SavedFilter;
     type Input = ClientFilterInput;
-    const FIELDS: &'static [&'static str] = &["name", "operator_codes", "tags"];
+    const FIELDS: &'static [&'static str] = &["name", "operator_codes", "tags", "attributes"];
     const LABELS: Labels = &[("operator_codes", "Operators")];
     const NOUN: &'static str = "client filter";
     const SECTION: &'static str = "client-filters";
@@ -98,6 +120,7 @@ impl RecordPages for ClientFilters {
             name: form.value("name").to_owned(),
             operator_codes: form.values("operator_codes"),
             tags: form.values("tags"),
+            attributes: form.value("attributes").to_owned(),
         }
     }
 
@@ -110,6 +133,7 @@ impl RecordPages for ClientFilters {
                 .map(|c| c.as_str().to_owned())
                 .collect(),
             tags: saved.filter.tags().map(|t| t.as_str().to_owned()).collect(),
+            attributes: attribute_lines(saved.filter.attributes()),
         }
     }
 
@@ -120,6 +144,7 @@ impl RecordPages for ClientFilters {
             name: Field::from_option((!name.is_empty()).then(|| name.to_owned())),
             operator_codes: Field::value(self.operator_codes.clone()),
             tags: Field::value(self.tags.clone()),
+            attributes: Field::value(typed_attributes(&self.attributes)?),
             unknown: UnknownFields::default(),
         })
     }
@@ -132,6 +157,7 @@ impl RecordPages for ClientFilters {
             operators: catalog.operator_choices(&self.operator_codes),
             tags: catalog.tag_choices(&self.tags),
             name: self.name,
+            attributes: self.attributes,
         })
     }
 

@@ -2,20 +2,20 @@
 //! about them, and saving, changing and deleting saved filters.
 
 use crate::error::ApiError;
-use crate::operations::clients::parse_tags;
+use crate::operations::clients::{parse_attributes, parse_tags};
 use crate::operations::input::{Change, Field, UnknownFields};
 use crate::operations::problems::Problems;
 use crate::operations::references::References;
 use crate::state::AppState;
 use mailing_domain::filter::FilterInvalid;
 use mailing_domain::store::{NewSavedFilter, SavedFilter, SavedFilterPatch, StoreError};
-use mailing_domain::{ClientFilter, ClientFilterId, Invalid, OperatorCode, TagValue};
+use mailing_domain::{Attributes, ClientFilter, ClientFilterId, Invalid, OperatorCode, TagValue};
 use paperclip::actix::Apiv2Schema;
 use serde::Deserialize;
 
 /// Which clients to reach. A client matches when (no operator codes are given OR its operator
-/// code is listed) AND (no tags are given OR it has at least one listed tag). Every operator
-/// and tag named must exist.
+/// code is listed) AND (no tags are given OR it has at least one listed tag) AND it holds every
+/// attribute value given. Every operator and tag named must exist.
 #[derive(Debug, Clone, Default, Deserialize, Apiv2Schema)]
 #[serde(default)]
 pub struct FilterInput {
@@ -23,6 +23,10 @@ pub struct FilterInput {
     pub operator_codes: Field<Vec<String>>,
     /// Tag values (up to 100); missing, `null` or empty: tags do not matter.
     pub tags: Field<Vec<String>>,
+    /// Attribute values a client must hold, all of them, e.g. `{"city": "Kazan", "vip": true}`:
+    /// the same keys, with values of the same type and equal (`30` matches `30.0`, never
+    /// `"30"`). Missing, `null` or `{}`: attributes do not matter.
+    pub attributes: Field<serde_json::Value>,
     #[serde(flatten)]
     pub unknown: UnknownFields,
 }
@@ -32,7 +36,16 @@ impl FilterInput {
         Self {
             operator_codes: Field::value(operator_codes),
             tags: Field::value(tags),
+            attributes: Field::absent(),
             unknown: UnknownFields::default(),
+        }
+    }
+
+    /// The filter, requiring also the attribute values in the JSON object `raw`.
+    pub fn with_attributes(self, raw: serde_json::Value) -> Self {
+        Self {
+            attributes: Field::value(raw),
+            ..self
         }
     }
 
@@ -53,6 +66,7 @@ impl FilterInput {
         };
         let codes_field = name("operator_codes");
         let tags_field = name("tags");
+        let attributes_field = name("attributes");
         let raw_codes = self
             .operator_codes
             .optional(&codes_field, problems)
@@ -69,9 +83,13 @@ impl FilterInput {
         self.unknown.report(&prefix, problems);
         let codes = parse_codes(&codes_field, &raw_codes, problems);
         let tags = parse_tags(&tags_field, &raw_tags, ClientFilter::MAX_ENTRIES, problems);
+        let attributes = match self.attributes.optional(&attributes_field, problems) {
+            Some(raw) => parse_attributes(&attributes_field, &raw, problems),
+            None => Some(Attributes::default()),
+        };
         name_references(&codes_field, &raw_codes, &tags_field, &raw_tags, references);
         match ClientFilter::new(codes, tags) {
-            Ok(filter) => Some(filter),
+            Ok(filter) => attributes.map(|attributes| filter.with_attributes(attributes)),
             Err(FilterInvalid::OperatorCodes(rule)) => {
                 problems.invalid(codes_field, &rule);
                 None
@@ -136,6 +154,10 @@ pub struct ClientFilterInput {
     pub operator_codes: Field<Vec<String>>,
     /// Tag values (up to 100); missing, `null` or empty: tags do not matter.
     pub tags: Field<Vec<String>>,
+    /// Attribute values a client must hold, all of them, e.g. `{"city": "Kazan", "vip": true}`:
+    /// the same keys, with values of the same type and equal (`30` matches `30.0`, never
+    /// `"30"`). Missing, `null` or `{}`: attributes do not matter.
+    pub attributes: Field<serde_json::Value>,
     #[serde(flatten)]
     pub unknown: UnknownFields,
 }
@@ -149,6 +171,8 @@ pub struct ClientFilterPatchInput {
     pub name: Field<String>,
     pub operator_codes: Field<Vec<String>>,
     pub tags: Field<Vec<String>>,
+    /// Replaces the whole object; `null` requires no attributes.
+    pub attributes: Field<serde_json::Value>,
     #[serde(flatten)]
     pub unknown: UnknownFields,
 }
@@ -184,6 +208,7 @@ impl ClientFilterInput {
         let filter = FilterInput {
             operator_codes: self.operator_codes,
             tags: self.tags,
+            attributes: self.attributes,
             unknown: self.unknown,
         }
         .read("", &mut problems, &mut references);
@@ -200,6 +225,7 @@ struct FilterChange {
     name: Option<Option<String>>,
     codes: Option<Vec<OperatorCode>>,
     tags: Option<Vec<TagValue>>,
+    attributes: Option<Attributes>,
 }
 
 impl ClientFilterPatchInput {
@@ -213,6 +239,11 @@ impl ClientFilterPatchInput {
         };
         let raw_codes = list_change(self.operator_codes.change("operator_codes", &mut problems));
         let raw_tags = list_change(self.tags.change("tags", &mut problems));
+        let attributes = match self.attributes.change("attributes", &mut problems) {
+            Change::Keep => None,
+            Change::Clear => Some(Attributes::default()),
+            Change::Set(raw) => parse_attributes("attributes", &raw, &mut problems),
+        };
         self.unknown.report("", &mut problems);
         let codes = raw_codes
             .as_ref()
@@ -228,7 +259,12 @@ impl ClientFilterPatchInput {
             &mut references,
         );
         references.check(state, &mut problems).await?;
-        problems.finish(|| FilterChange { name, codes, tags })
+        problems.finish(|| FilterChange {
+            name,
+            codes,
+            tags,
+            attributes,
+        })
     }
 }
 
@@ -267,16 +303,22 @@ pub async fn patch(
     id: ClientFilterId,
     input: ClientFilterPatchInput,
 ) -> Result<SavedFilter, ApiError> {
-    let FilterChange { name, codes, tags } = input.parse(state).await?;
+    let FilterChange {
+        name,
+        codes,
+        tags,
+        attributes,
+    } = input.parse(state).await?;
     state
         .run(move |s| {
-            let filter = if codes.is_some() || tags.is_some() {
+            let filter = if codes.is_some() || tags.is_some() || attributes.is_some() {
                 let current = s.get_client_filter(id)?.filter;
                 let codes = codes.unwrap_or_else(|| current.operator_codes().cloned().collect());
                 let tags = tags.unwrap_or_else(|| current.tags().cloned().collect());
+                let attributes = attributes.unwrap_or_else(|| current.attributes().clone());
                 let merged = ClientFilter::new(codes, tags)
                     .map_err(|_| StoreError::Internal("lists were bounded when parsed".into()))?;
-                Some(merged)
+                Some(merged.with_attributes(attributes))
             } else {
                 None
             };

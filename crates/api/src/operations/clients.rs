@@ -2,6 +2,7 @@
 //! creating, changing and deleting them.
 
 use crate::error::{ApiError, FieldError};
+use crate::operations::examples;
 use crate::operations::input::{Change, Field, QueryValue, Required, UnknownFields};
 use crate::operations::paging::Paging;
 use crate::operations::problems::Problems;
@@ -9,7 +10,8 @@ use crate::operations::references::References;
 use crate::state::AppState;
 use mailing_domain::store::{Client, ClientPatch, ClientQuery, NewClient};
 use mailing_domain::{
-    Attributes, ClientId, Invalid, OperatorCode, PhoneNumber, TagValue, TimeZone,
+    AttributeKey, AttributeValue, Attributes, ClientId, Invalid, OperatorCode, PhoneNumber,
+    TagValue, TimeZone,
 };
 use paperclip::actix::Apiv2Schema;
 use serde::Deserialize;
@@ -53,10 +55,11 @@ pub struct ClientPatchInput {
     pub unknown: UnknownFields,
 }
 
+/// The conditions of a client list, and where its page starts. Unknown parameters are refused
+/// by [`ClientListQuery::parse`], which reads the `attr.<key>` ones.
 #[derive(Deserialize, Apiv2Schema)]
-#[serde(deny_unknown_fields)]
 pub struct ClientListQuery {
-    /// Page number, from 1.
+    /// Page number, from 1; give this or `cursor`. Deep pages are cheaper through `cursor`.
     pub page: Option<QueryValue<u32>>,
     /// Items per page, 1 to 500 (default 50).
     pub page_size: Option<QueryValue<u32>>,
@@ -66,6 +69,108 @@ pub struct ClientListQuery {
     pub tag: Option<String>,
     /// Only clients whose phone number starts with these digits.
     pub phone_prefix: Option<String>,
+    /// The `next_cursor` of the page before: the page right after it, however deep, as fast
+    /// as the first. Clients added or removed meanwhile never make the walk skip or repeat
+    /// one.
+    pub cursor: Option<String>,
+    /// `attr.<key>=<value>`: only clients holding this attribute value, read as a CSV cell is:
+    /// `attr.vip=true` (a boolean), `attr.age=30` (a number), `attr.zip="007"` (a string, as
+    /// quotes keep it), `attr.city=Kazan` (other text).
+    #[serde(flatten)]
+    pub attributes: AttributeParams,
+}
+
+/// The query parameters a list does not name itself, in the order sent: `attr.<key>` ones, or
+/// unknown ones to refuse.
+#[derive(Debug, Clone, Default)]
+pub struct AttributeParams(pub Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for AttributeParams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Pairs;
+        impl<'de> serde::de::Visitor<'de> for Pairs {
+            type Value = AttributeParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("query parameters")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut pairs = vec![];
+                while let Some(pair) = map.next_entry::<String, String>()? {
+                    pairs.push(pair);
+                }
+                Ok(AttributeParams(pairs))
+            }
+        }
+        deserializer.deserialize_map(Pairs)
+    }
+}
+
+impl paperclip::v2::schema::Apiv2Schema for AttributeParams {
+    fn required() -> bool {
+        false
+    }
+}
+
+/// The prefix of a query parameter requiring an attribute value.
+const ATTRIBUTE_PARAM: &str = "attr.";
+
+/// Reads `attr.<key>=<value>` parameters into the attribute values a list requires, naming a
+/// problem after its parameter; any other parameter is unknown.
+fn parse_attribute_params(params: AttributeParams, problems: &mut Problems) -> Attributes {
+    let mut wanted = serde_json::Map::new();
+    for (name, raw) in params.0 {
+        let Some(key) = name.strip_prefix(ATTRIBUTE_PARAM) else {
+            problems.push(FieldError::new(
+                name,
+                "unknown_field",
+                "is not a parameter of this list; check the spelling against the API document",
+            ));
+            continue;
+        };
+        if let Err(rule) = AttributeKey::parse(key) {
+            problems.invalid(name, &rule);
+            continue;
+        }
+        match AttributeValue::from_cell(&raw) {
+            Some(value) => {
+                if wanted.insert(key.to_owned(), value.to_json()).is_some() {
+                    problems.push(FieldError::new(
+                        name,
+                        "duplicate",
+                        "is given twice; give each attribute once, e.g. attr.city=Kazan",
+                    ));
+                }
+            }
+            None => problems.push(FieldError::new(
+                name,
+                "empty",
+                "must not be empty; e.g. attr.city=Kazan, attr.vip=true or attr.zip=\"007\"",
+            )),
+        }
+    }
+    let wanted = serde_json::Value::Object(wanted);
+    parse_attributes(ATTRIBUTE_PARAM.trim_end_matches('.'), &wanted, problems).unwrap_or_default()
+}
+
+/// A cursor as [`cursor_after`] reads it: where the page before ended.
+pub fn cursor_of(last: ClientId) -> String {
+    format!("{CURSOR_PREFIX}{:x}", last.0)
+}
+
+/// The version mark of a cursor, so that another encoding later can tell old ones apart.
+const CURSOR_PREFIX: &str = "c1.";
+
+/// The client a cursor made by [`cursor_of`] points after.
+fn cursor_after(raw: &str) -> Option<ClientId> {
+    let hex = raw.strip_prefix(CURSOR_PREFIX)?;
+    if hex.is_empty() || hex.len() > 16 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let id = i64::from_str_radix(hex, 16).ok()?;
+    (id > 0).then_some(ClientId(id))
 }
 
 /// Parses a list of tag values, naming each bad entry by its index. Repeated values collapse.
@@ -97,11 +202,19 @@ pub fn parse_attributes(
         Ok(attributes) => Some(attributes),
         Err(found) => {
             for problem in found {
-                let name = match &problem.key {
-                    Some(key) => format!("{field}.{key}"),
-                    None => field.to_owned(),
+                let error = match &problem.key {
+                    Some(key) => FieldError::invalid(format!("{field}.{key}"), &problem.problem),
+                    // A rule on the whole object (how many keys, how large) shows one that
+                    // keeps it.
+                    None => {
+                        let mut error = FieldError::invalid(field, &problem.problem);
+                        if !error.message.contains("e.g.") {
+                            error.message.push_str(&examples::suffix(field));
+                        }
+                        error
+                    }
                 };
-                problems.push(FieldError::invalid(&name, &problem.problem));
+                problems.push(error);
             }
             None
         }
@@ -264,11 +377,33 @@ impl ClientListQuery {
             .tag
             .and_then(|raw| problems.check("tag", TagValue::parse(&raw)));
         let phone_prefix = parse_phone_prefix("phone_prefix", query.phone_prefix, &mut problems);
+        let after = query.cursor.and_then(|raw| {
+            let after = cursor_after(&raw);
+            if after.is_none() {
+                problems.push(FieldError::new(
+                    "cursor",
+                    "invalid_cursor",
+                    "must be the next_cursor of a page of this list, e.g. c1.3e8",
+                ));
+            }
+            after
+        });
+        if after.is_some() && query.page.is_some() {
+            problems.push(FieldError::new(
+                "page",
+                "exclusive",
+                "give either page or cursor, not both; a cursor says where to go on, e.g. \
+                 cursor=c1.3e8 alone",
+            ));
+        }
+        let attributes = parse_attribute_params(query.attributes, &mut problems);
         problems.finish_query(|| {
             let filter = ClientQuery {
                 operator_code,
                 tag,
                 phone_prefix,
+                attributes,
+                after,
             };
             (filter, paging.expect("checked"))
         })

@@ -38,6 +38,8 @@ pub fn example(path: &str) -> Option<String> {
         ("page_size", _) => "50".to_owned(),
         ("status", _) => "\"sent\"".to_owned(),
         ("phone_prefix", _) => "\"7900\"".to_owned(),
+        ("attributes", _) => "{\"city\": \"Kazan\", \"vip\": true}".to_owned(),
+        ("cursor", _) => "\"c1.3e8\"".to_owned(),
         ("username", _) => "\"admin\"".to_owned(),
         _ => return None,
     };

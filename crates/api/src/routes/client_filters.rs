@@ -29,11 +29,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Which clients a mailing reaches. A client matches when (no operator codes are given OR its
-/// operator code is listed) AND (no tags are given OR it has at least one listed tag).
+/// operator code is listed) AND (no tags are given OR it has at least one listed tag) AND it
+/// holds every attribute value given.
 #[derive(Debug, Clone, Serialize, Apiv2Schema)]
 pub struct FilterBody {
     pub operator_codes: Vec<String>,
     pub tags: Vec<String>,
+    /// Attribute values a client must hold, all of them; `{}` when attributes do not matter.
+    pub attributes: serde_json::Value,
 }
 
 impl From<&ClientFilter> for FilterBody {
@@ -44,6 +47,7 @@ impl From<&ClientFilter> for FilterBody {
                 .map(|c| c.as_str().to_owned())
                 .collect(),
             tags: filter.tags().map(|t| t.as_str().to_owned()).collect(),
+            attributes: filter.attributes().to_json(),
         }
     }
 }
@@ -54,6 +58,8 @@ pub struct ClientFilterBody {
     pub name: Option<String>,
     pub operator_codes: Vec<String>,
     pub tags: Vec<String>,
+    /// Attribute values a client must hold, all of them; `{}` when attributes do not matter.
+    pub attributes: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -63,12 +69,14 @@ impl From<SavedFilter> for ClientFilterBody {
         let FilterBody {
             operator_codes,
             tags,
+            attributes,
         } = FilterBody::from(&saved.filter);
         Self {
             id: saved.id.0,
             name: saved.name,
             operator_codes,
             tags,
+            attributes,
             created_at: saved.created_at,
             updated_at: saved.updated_at,
         }

@@ -4,7 +4,7 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::operations::clients::{self, ClientInput, ClientListQuery, ClientPatchInput};
-use crate::routes::page::page_of;
+use crate::operations::paging::Paging;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use mailing_domain::ClientId;
@@ -36,6 +36,8 @@ pub struct ClientBody {
     pub tags: Vec<String>,
     /// IANA time zone name.
     pub time_zone: String,
+    /// Facts to filter by, e.g. `{"city": "Kazan", "vip": true, "age": 30}`; `{}` when none.
+    pub attributes: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -48,17 +50,58 @@ impl From<Client> for ClientBody {
             operator_code: client.operator_code.as_str().to_owned(),
             tags: client.tags.iter().map(|t| t.as_str().to_owned()).collect(),
             time_zone: client.time_zone.name().to_owned(),
+            attributes: client.attributes.to_json(),
             created_at: client.created_at,
             updated_at: client.updated_at,
         }
     }
 }
 
-page_of!(ClientPage, ClientBody);
+/// One page of clients. Unlike other lists, it can be walked with a cursor, and its total of a
+/// long list is estimated.
+#[derive(Serialize, Apiv2Schema)]
+pub struct ClientPage {
+    pub items: Vec<ClientBody>,
+    /// The page returned, from 1; a page reached by `cursor` counts as 1.
+    pub page: u32,
+    pub page_size: u32,
+    /// Clients in the whole list, over all pages: exact up to 10,000; beyond, when
+    /// `total_estimated` is true, an estimate extrapolated from the first 10,001 matches
+    /// (close when matches are spread evenly over the clients' age).
+    pub total: u64,
+    pub total_estimated: bool,
+    /// Pass it as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl ClientPage {
+    pub fn new(page: mailing_domain::store::ClientPage, paging: Paging) -> Self {
+        let next_cursor = page
+            .more
+            .then(|| {
+                page.items
+                    .last()
+                    .map(|client| clients::cursor_of(client.id))
+            })
+            .flatten();
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            page: paging.page,
+            page_size: paging.page_size,
+            total: page.total,
+            total_estimated: page.total_estimated,
+            next_cursor,
+        }
+    }
+}
 
 /// List clients
 ///
-/// Filter by operator code, tag and phone prefix; all given conditions must hold.
+/// Filter by operator code, tag, phone prefix and attribute values (`attr.<key>=<value>`); all
+/// given conditions must hold. Walk long lists with `cursor`: each page answers a
+/// `next_cursor`, and a page reached by it costs the same however deep. `page` still works but
+/// gets slower the deeper it goes. `total` is exact up to 10,000 clients and estimated beyond,
+/// which `total_estimated` says.
 #[api_v2_operation(operation_id = "listClients", tags(Clients))]
 pub async fn list(
     _: Authenticated,

@@ -244,7 +244,7 @@ async fn mailings_keep_their_copy_of_a_saved_filter() {
     assert_eq!(mailing["client_filter_id"], id(&filter));
     assert_eq!(
         mailing["filter"],
-        json!({ "operator_codes": ["bln"], "tags": ["vip"] })
+        json!({ "operator_codes": ["bln"], "tags": ["vip"], "attributes": {} })
     );
     let mailing_path = format!("/api/v1/mailings/{}", id(&mailing));
 

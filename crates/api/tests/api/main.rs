@@ -8,6 +8,7 @@
 mod helpers;
 
 mod admin;
+mod attributes;
 mod auth;
 mod campaign;
 mod client_address;
@@ -16,6 +17,7 @@ mod clients;
 mod docs_and_health;
 mod fuzz_findings;
 mod idempotency;
+mod lists;
 mod mailings;
 mod malformed;
 mod messages;

@@ -255,6 +255,9 @@ fn api_rows(rows: &mut Vec<Row>, result: &SetupResult) {
         if phase.name == "stats_big_1" {
             row = row.target(targets::stats_millis(first.big_mailing_messages));
         }
+        if phase.name.starts_with("list_") && phase.name.ends_with("_1") {
+            row = row.target(targets::list_millis(first.big_mailing_messages));
+        }
         rows.push(row);
     }
 }

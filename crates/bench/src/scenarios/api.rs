@@ -1,6 +1,8 @@
 //! The api under load: requests per second and latency percentiles of reading a mailing's
-//! statistics (a million messages, and a hundred), listing clients and creating them, with
-//! the load client of this crate on the deployment the expansion scenario prepared.
+//! statistics (a million messages, and a hundred), listing clients (by page number, the first
+//! page, a deep page by cursor, and filtered by tag, operator, phone prefix and attribute) and
+//! creating them, with the load client of this crate on the deployment the expansion scenario
+//! prepared.
 
 use super::expansion::{Prepared, SMALL_MAILING};
 use super::{MemoryRecord, progress};
@@ -35,12 +37,61 @@ pub struct ApiRun {
     pub phases: Vec<Phase>,
 }
 
+/// Clients given an attribute for the attribute-filtered list: one in this many of the
+/// generated ones, spread over the whole table.
+const ATTRIBUTE_EVERY: i64 = 100;
+/// How many clients get the attribute, through the API, before the list phases.
+const ATTRIBUTE_HOLDERS: i64 = 2_000;
+
 /// What each phase requests.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Request {
-    Stats { mailing: i64, messages: i64 },
-    ListClients { page_size: u32 },
-    CreateClient { first_phone: u64 },
+    Stats {
+        mailing: i64,
+        messages: i64,
+    },
+    ListClients {
+        page_size: u32,
+    },
+    /// One page of the client list with this query, the same at every request.
+    ListQuery {
+        query: String,
+    },
+    CreateClient {
+        first_phone: u64,
+    },
+}
+
+/// Gives clients spread over the table the attribute `city=Kazan` and returns how many took
+/// it, then a cursor deep into the list: the page after the clients numbered `7900090…`, 90 %
+/// of the way through a million generated clients.
+async fn prepare_lists(http: &reqwest::Client, base: &str, token: &str) -> (i64, Option<String>) {
+    let mut held = 0;
+    for i in 0..ATTRIBUTE_HOLDERS {
+        let id = 1 + i * ATTRIBUTE_EVERY;
+        let response = http
+            .patch(format!("{base}/api/v1/clients/{id}"))
+            .bearer_auth(token)
+            .json(&json!({"attributes": {"city": "Kazan"}}))
+            .send()
+            .await;
+        if response.is_ok_and(|r| r.status().is_success()) {
+            held += 1;
+        }
+    }
+    let deep: Option<serde_json::Value> = match http
+        .get(format!(
+            "{base}/api/v1/clients?page_size=1&phone_prefix=7900090"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+    {
+        Ok(response) => response.json().await.ok(),
+        Err(_) => None,
+    };
+    let cursor = deep.and_then(|page| page["next_cursor"].as_str().map(str::to_owned));
+    (held, cursor)
 }
 
 /// Runs every phase once on the prepared deployment.
@@ -60,8 +111,47 @@ pub async fn run_once(options: &Options, setup: Setup, prepared: &Prepared, run:
         messages: big,
     };
     let created_from = 79_100_000_000 + u64::from(run - 1) * CREATED_PER_RUN_BLOCK;
+    progress(
+        setup,
+        "api",
+        run,
+        "giving clients an attribute, finding a deep cursor",
+    );
+    let (holders, deep_cursor) = prepare_lists(&http, &base, &token).await;
+    let list = |query: String| Request::ListQuery { query };
+    let mut list_phases = vec![
+        ("list_first_50", list("page_size=50".to_owned())),
+        ("list_tag_50", list("page_size=50&tag=Important".to_owned())),
+        (
+            "list_operator_50",
+            list("page_size=50&operator_code=mts".to_owned()),
+        ),
+        (
+            "list_prefix_50",
+            list("page_size=50&phone_prefix=790005".to_owned()),
+        ),
+        (
+            "list_attribute_50",
+            list("page_size=50&attr.city=Kazan".to_owned()),
+        ),
+    ];
+    if let Some(cursor) = deep_cursor {
+        list_phases.insert(
+            1,
+            (
+                "list_deep_50",
+                list(format!("page_size=50&cursor={cursor}")),
+            ),
+        );
+    }
+    let list_phases = list_phases.into_iter().flat_map(|(name, request)| {
+        [
+            (format!("{name}_1"), 1, request.clone()),
+            (format!("{name}_{connections}"), connections, request),
+        ]
+    });
     let phases = [
-        ("stats_big_1".to_owned(), 1, big_stats),
+        ("stats_big_1".to_owned(), 1, big_stats.clone()),
         (format!("stats_big_{connections}"), connections, big_stats),
         (
             format!("stats_small_{connections}"),
@@ -88,10 +178,12 @@ pub async fn run_once(options: &Options, setup: Setup, prepared: &Prepared, run:
                 first_phone: created_from,
             },
         ),
-    ];
+    ]
+    .into_iter()
+    .chain(list_phases);
     let mut results = Vec::new();
     for (name, connections, request) in phases {
-        let described = describe(request);
+        let described = describe(&request, holders);
         progress(
             setup,
             "api",
@@ -107,7 +199,7 @@ pub async fn run_once(options: &Options, setup: Setup, prepared: &Prepared, run:
         let base = base.clone();
         let token = token.clone();
         let result = load::run(&http, load, move |http, n| {
-            build(http, &base, &token, request, n)
+            build(http, &base, &token, &request, n)
         })
         .await;
         results.push(Phase {
@@ -131,15 +223,22 @@ pub fn memory(prepared: &Prepared) -> MemoryRecord {
     record
 }
 
-fn describe(request: Request) -> String {
+fn describe(request: &Request, attribute_holders: i64) -> String {
     match request {
         Request::Stats { messages, .. } => format!(
             "GET /api/v1/mailings/{{id}}/stats of {} messages",
-            crate::report::thousands(messages as f64)
+            crate::report::thousands(*messages as f64)
         ),
         Request::ListClients { page_size } => {
             format!("GET /api/v1/clients?page_size={page_size}, pages 1-10")
         }
+        Request::ListQuery { query } if query.contains("attr.") => format!(
+            "GET /api/v1/clients?{query} ({attribute_holders} holders, 1 in {ATTRIBUTE_EVERY})"
+        ),
+        Request::ListQuery { query } if query.contains("cursor=") => {
+            "GET /api/v1/clients?page_size=50&cursor=<90 % deep>".to_owned()
+        }
+        Request::ListQuery { query } => format!("GET /api/v1/clients?{query}"),
         Request::CreateClient { .. } => "POST /api/v1/clients".to_owned(),
     }
 }
@@ -148,10 +247,11 @@ fn build(
     http: &reqwest::Client,
     base: &str,
     token: &str,
-    request: Request,
+    request: &Request,
     n: u64,
 ) -> reqwest::RequestBuilder {
     match request {
+        Request::ListQuery { query } => http.get(format!("{base}/api/v1/clients?{query}")),
         Request::Stats { mailing, .. } => {
             http.get(format!("{base}/api/v1/mailings/{mailing}/stats"))
         }

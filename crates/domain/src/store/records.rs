@@ -88,6 +88,28 @@ pub struct ClientQuery {
     pub tag: Option<TagValue>,
     /// Digits the phone number starts with.
     pub phone_prefix: Option<String>,
+    /// Attribute values the client must hold, each equal in type and value.
+    pub attributes: Attributes,
+    /// Only clients after this one in the list's order (by id): where a cursor left off.
+    pub after: Option<ClientId>,
+}
+
+/// One page of clients: unlike other lists, its total may be estimated, and it says whether
+/// clients follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPage {
+    pub items: Vec<Client>,
+    /// How many clients the whole list holds: exact up to [`ClientPage::EXACT_TOTAL_UP_TO`],
+    /// beyond that an estimate when `total_estimated` says so.
+    pub total: u64,
+    pub total_estimated: bool,
+    /// Whether clients follow the last one of this page.
+    pub more: bool,
+}
+
+impl ClientPage {
+    /// The largest total a client list always counts exactly; larger ones may be estimated.
+    pub const EXACT_TOTAL_UP_TO: u64 = 10_000;
 }
 
 /// A client filter kept as a resource for mailings to reuse.

@@ -4,7 +4,8 @@
 //! the same calls for SQLite.
 
 use super::Conn;
-use super::dialect::store_filter;
+use super::dialect::{store_attributes, store_filter};
+use super::schema::clients;
 use crate::columns::{
     ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZoneCountRow, ZonePlan, ZoneRow,
     returned_ids,
@@ -13,8 +14,8 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{Array, BigInt, Int4, Nullable, Text, Timestamptz};
-use mailing_domain::{ClientFilter, ExpiryReason, MailingId};
+use diesel::sql_types::{Array, BigInt, Bool, Int4, Jsonb, Nullable, Text, Timestamptz};
+use mailing_domain::{Attributes, ClientFilter, ExpiryReason, MailingId};
 
 /// Leases up to `limit` unpublished outbox events until `until`, oldest first, skipping the
 /// ones another relay is claiming right now; returns `(id, payload)` pairs.
@@ -66,23 +67,70 @@ pub(super) fn claim_due(
     .map(returned_ids)
 }
 
-/// Clients matching a filter given as `$1` (operator codes) and `$2` (tag values), as `c`.
-const MATCHES_FILTER: &str = "(cardinality($1::text[]) = 0 OR c.operator_code = ANY($1))
+/// Clients matching a filter's lists given as `$1` (operator codes) and `$2` (tag values), as
+/// `c`; [`matches_filter`] adds its attributes.
+const MATCHES_LISTS: &str = "(cardinality($1::text[]) = 0 OR c.operator_code = ANY($1))
     AND (cardinality($2::text[]) = 0 OR EXISTS (
         SELECT 1 FROM client_tags ct JOIN tags t ON t.id = ct.tag_id
         WHERE ct.client_id = c.id AND t.value = ANY($2)))";
 
+/// Clients `filter` matches, as `c`, with its lists as `$1` and `$2` and, if it requires
+/// attributes, those as the jsonb `$attributes` (see [`bind_attributes`]). The condition on
+/// attributes is left out rather than bound to `{}`, which the planner would read as a
+/// selective use of the attributes index.
+fn matches_filter(filter: &ClientFilter, attributes: usize) -> String {
+    if filter.attributes().is_empty() {
+        MATCHES_LISTS.to_owned()
+    } else {
+        format!(
+            "{MATCHES_LISTS} AND {}",
+            holds_attributes("c.attributes", attributes)
+        )
+    }
+}
+
+/// `column` holds every attribute value of the jsonb parameter `$param`: same keys, values of
+/// the same type and equal (`1` = `1.0`, `"1"` ≠ `1` ≠ `true`). The clients' GIN index answers it.
+fn holds_attributes(column: &str, param: usize) -> String {
+    format!("{column} @> ${param}::jsonb")
+}
+
+/// Binds the attributes `filter` requires, the last parameter, if [`matches_filter`] named them.
+fn bind_attributes<'a>(
+    query: BoxedSqlQuery<'a, Pg, SqlQuery>,
+    filter: &ClientFilter,
+) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
+    if filter.attributes().is_empty() {
+        query
+    } else {
+        query.bind::<Jsonb, _>(store_attributes(filter.attributes()))
+    }
+}
+
+/// The condition, on the clients table of a list, that a client holds every value `required`
+/// names.
+pub(super) fn holding_attributes(
+    required: &Attributes,
+) -> Box<dyn BoxableExpression<clients::table, Pg, SqlType = Bool>> {
+    Box::new(
+        diesel::dsl::sql::<Bool>("clients.attributes @> ")
+            .bind::<Jsonb, _>(store_attributes(required)),
+    )
+}
+
 /// `SELECT {columns}` over the clients `filter` matches, as `c`. Expansion finds its zones
-/// with it and [`insert_planned_messages`] applies the same [`MATCHES_FILTER`], so
+/// with it and [`insert_planned_messages`] applies the same [`matches_filter`], so
 /// [`count_matching`] always agrees with what expanding a mailing with the filter creates.
 fn select_matching(columns: &str, filter: &ClientFilter) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     let (codes, tags) = store_filter(filter);
-    diesel::sql_query(format!(
-        "SELECT {columns} FROM clients c WHERE {MATCHES_FILTER}"
+    let query = diesel::sql_query(format!(
+        "SELECT {columns} FROM clients c WHERE {}",
+        matches_filter(filter, 3)
     ))
     .into_boxed()
     .bind::<Array<Text>, _>(codes)
-    .bind::<Array<Text>, _>(tags)
+    .bind::<Array<Text>, _>(tags);
+    bind_attributes(query, filter)
 }
 
 /// The time zones of the clients `filter` matches.
@@ -104,6 +152,26 @@ pub(super) fn count_matching_by_zone(
 /// How many clients `filter` matches.
 pub(super) fn count_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<i64> {
     let row: CountRow = select_matching("count(*) AS count", filter).get_result(conn)?;
+    Ok(row.count)
+}
+
+/// How many clients `filter` matches, counting no further than `cap`.
+pub(super) fn count_matching_up_to(
+    conn: &mut Conn,
+    filter: &ClientFilter,
+    cap: i64,
+) -> QueryResult<i64> {
+    let (codes, tags) = store_filter(filter);
+    // `cap` is a number, not text: written into the statement, it cannot change its meaning.
+    let query = diesel::sql_query(format!(
+        "SELECT count(*) AS count FROM (
+             SELECT 1 FROM clients c WHERE {} LIMIT {cap}) capped",
+        matches_filter(filter, 3)
+    ))
+    .into_boxed()
+    .bind::<Array<Text>, _>(codes)
+    .bind::<Array<Text>, _>(tags);
+    let row: CountRow = bind_attributes(query, filter).get_result(conn)?;
     Ok(row.count)
 }
 
@@ -141,9 +209,9 @@ pub(super) fn insert_planned_messages(
 ) -> QueryResult<usize> {
     // A resend reaches its fixed recipients, whatever the filter matches now.
     let audience = if recipients_only {
-        "c.id IN (SELECT client_id FROM mailing_recipients WHERE mailing_id = $3)"
+        "c.id IN (SELECT client_id FROM mailing_recipients WHERE mailing_id = $3)".to_owned()
     } else {
-        MATCHES_FILTER
+        matches_filter(filter, 9)
     };
     let (codes, tags) = store_filter(filter);
     let zones: Vec<&str> = plans.iter().map(|(zone, _)| *zone).collect();
@@ -157,7 +225,7 @@ pub(super) fn insert_planned_messages(
     } else {
         ""
     };
-    diesel::sql_query(format!(
+    let query = diesel::sql_query(format!(
         "INSERT INTO messages (mailing_id, client_id, phone_number, status, next_attempt_at,
                                expires_at, last_error)
          SELECT $3, c.id, c.phone_number, p.status, p.next_at, p.expires_at, p.reason
@@ -168,15 +236,20 @@ pub(super) fn insert_planned_messages(
          WHERE {audience}
          {on_conflict}"
     ))
-    .bind::<Array<Text>, _>(&codes)
-    .bind::<Array<Text>, _>(&tags)
+    .into_boxed()
+    .bind::<Array<Text>, _>(codes)
+    .bind::<Array<Text>, _>(tags)
     .bind::<BigInt, _>(mailing.0)
-    .bind::<Array<Text>, _>(&zones)
-    .bind::<Array<Text>, _>(&statuses)
-    .bind::<Array<Nullable<Timestamptz>>, _>(&next_at)
-    .bind::<Array<Timestamptz>, _>(&expires_at)
-    .bind::<Array<Nullable<Text>>, _>(&reasons)
-    .execute(conn)
+    .bind::<Array<Text>, _>(zones)
+    .bind::<Array<Text>, _>(statuses)
+    .bind::<Array<Nullable<Timestamptz>>, _>(next_at)
+    .bind::<Array<Timestamptz>, _>(expires_at)
+    .bind::<Array<Nullable<Text>>, _>(reasons);
+    if recipients_only {
+        query.execute(conn)
+    } else {
+        bind_attributes(query, filter).execute(conn)
+    }
 }
 
 /// Gives the mailing's waiting messages in `zone` the zone's new plan; a claimed one keeps its

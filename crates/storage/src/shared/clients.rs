@@ -8,8 +8,8 @@ use crate::errors::{Failure, OPERATOR_REFERENCE, refusing};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use mailing_domain::store::{
-    Client, ClientPatch, ClientQuery, ClientStore, Entity, NewClient, Page, PageRequest, Rejection,
-    StoreError, StoreResult,
+    Client, ClientPage, ClientPatch, ClientQuery, ClientStore, Entity, NewClient, PageRequest,
+    Rejection, StoreError, StoreResult,
 };
 use mailing_domain::{ClientFilter, ClientId, OperatorCode, PhoneNumber, TagValue, TimeZone};
 use std::collections::{BTreeSet, HashMap};
@@ -124,9 +124,62 @@ fn filtered(query: &ClientQuery) -> clients::BoxedQuery<'_, Backend> {
         selected = selected.filter(clients::id.eq_any(carriers));
     }
     if let Some(prefix) = &query.phone_prefix {
+        // The range lets the unique index on numbers find them; LIKE keeps the meaning exact.
+        selected = selected.filter(clients::phone_number.ge(prefix.as_str()));
+        if let Some(next) = next_prefix(prefix) {
+            selected = selected.filter(clients::phone_number.lt(next));
+        }
         selected = selected.filter(clients::phone_number.like(starts_with(prefix)).escape('\\'));
     }
+    if !query.attributes.is_empty() {
+        selected = selected.filter(pipeline::holding_attributes(&query.attributes));
+    }
     selected
+}
+
+/// The smallest digit string above every number starting with the digits `prefix`, if any
+/// (`79` → `8`, `7999` → `8`, `999` → none); `None` for a prefix that is not all digits.
+fn next_prefix(prefix: &str) -> Option<String> {
+    if !prefix.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let kept = prefix.trim_end_matches('9');
+    let last = kept.bytes().last()?;
+    let mut next = kept[..kept.len() - 1].to_owned();
+    next.push(char::from(last + 1));
+    Some(next)
+}
+
+/// How many clients `query` selects (ignoring where its cursor stands), and whether that is an
+/// estimate. Up to [`ClientPage::EXACT_TOTAL_UP_TO`] it is counted exactly. Beyond, counting
+/// would read every match on every page, so it is extrapolated from the id span the first
+/// matches cover: both databases answer that from an index, in the same few steps whatever the
+/// table holds.
+fn total_of(conn: &mut Conn, query: &ClientQuery) -> Result<(u64, bool), Failure> {
+    let exact_up_to = ClientPage::EXACT_TOTAL_UP_TO;
+    let beyond: Option<i64> = filtered(query)
+        .select(clients::id)
+        .order(clients::id.asc())
+        .offset(i64::try_from(exact_up_to).unwrap_or(i64::MAX))
+        .limit(1)
+        .first(conn)
+        .optional()?;
+    let Some(beyond) = beyond else {
+        let count: i64 = filtered(query).count().get_result(conn)?;
+        return Ok((total(count), false));
+    };
+    let first: i64 = filtered(query)
+        .select(clients::id)
+        .order(clients::id.asc())
+        .first(conn)?;
+    let last: Option<i64> = clients::table
+        .select(diesel::dsl::max(clients::id))
+        .first(conn)?;
+    let seen = exact_up_to + 1;
+    // The matches among the first ids, as a share of those ids, applied to the ids after them.
+    let density = seen as f64 / (beyond - first + 1).max(1) as f64;
+    let rest = (last.unwrap_or(beyond) - beyond).max(0) as f64;
+    Ok((seen + (density * rest).round() as u64, true))
 }
 
 impl ClientStore for BackendStore {
@@ -165,16 +218,23 @@ impl ClientStore for BackendStore {
         })
     }
 
-    fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<Page<Client>> {
+    fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<ClientPage> {
         let (offset, limit) = bounds(page);
         self.read(|conn| {
-            let count: i64 = filtered(query).count().get_result(conn)?;
-            let rows: Vec<ClientRow> = filtered(query)
+            let mut selected = filtered(query);
+            if let Some(after) = query.after {
+                selected = selected.filter(clients::id.gt(after.0));
+            }
+            // One more than the page holds tells whether clients follow it.
+            let mut rows: Vec<ClientRow> = selected
                 .select(ClientRow::as_select())
                 .order(clients::id.asc())
                 .offset(offset)
-                .limit(limit)
+                .limit(limit.saturating_add(1))
                 .load(conn)?;
+            let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            let (total, total_estimated) = total_of(conn, query)?;
             let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
             let mut tags = load_tags(conn, &ids)?;
             let items = rows
@@ -184,9 +244,11 @@ impl ClientStore for BackendStore {
                     row.into_record(own)
                 })
                 .collect::<Result<_, _>>()?;
-            Ok(Page {
+            Ok(ClientPage {
                 items,
-                total: total(count),
+                total,
+                total_estimated,
+                more,
             })
         })
     }
@@ -237,6 +299,11 @@ impl ClientStore for BackendStore {
 
     fn count_matching(&self, filter: &ClientFilter) -> StoreResult<u64> {
         self.read(|conn| Ok(total(pipeline::count_matching(conn, filter)?)))
+    }
+
+    fn count_matching_up_to(&self, filter: &ClientFilter, cap: u64) -> StoreResult<u64> {
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        self.read(|conn| Ok(total(pipeline::count_matching_up_to(conn, filter, cap)?)))
     }
 
     fn count_matching_by_zone(&self, filter: &ClientFilter) -> StoreResult<Vec<(TimeZone, u64)>> {

@@ -5,7 +5,8 @@
 //! `pg/pipeline.rs` answers the same calls for PostgreSQL.
 
 use super::Conn;
-use super::dialect::{now, store_filter};
+use super::dialect::{now, store_attributes, store_filter};
+use super::schema::clients;
 use crate::columns::{
     ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZoneCountRow, ZonePlan, ZoneRow,
     returned_ids,
@@ -13,9 +14,9 @@ use crate::columns::{
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, TimestamptzSqlite};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, TimestamptzSqlite};
 use diesel::sqlite::Sqlite;
-use mailing_domain::{ClientFilter, ExpiryReason, MailingId};
+use mailing_domain::{Attributes, ClientFilter, ExpiryReason, MailingId};
 
 /// Leases up to `limit` unpublished outbox events until `until`, oldest first; returns
 /// `(id, payload)` pairs.
@@ -66,28 +67,86 @@ pub(super) fn claim_due(
     .map(returned_ids)
 }
 
-/// Clients matching a filter given as `?1` (operator codes) and `?2` (tag values), both JSON
-/// arrays, as `c`.
-const MATCHES_FILTER: &str = "(json_array_length(?1) = 0
+/// Clients matching a filter's lists given as `?1` (operator codes) and `?2` (tag values),
+/// both JSON arrays, as `c`; [`matches_filter`] adds its attributes.
+const MATCHES_LISTS: &str = "(json_array_length(?1) = 0
         OR c.operator_code IN (SELECT value FROM json_each(?1)))
     AND (json_array_length(?2) = 0 OR EXISTS (
         SELECT 1 FROM client_tags ct JOIN tags t ON t.id = ct.tag_id
         WHERE ct.client_id = c.id AND t.value IN (SELECT value FROM json_each(?2))))";
 
+/// Clients `filter` matches, as `c`, with its lists as `?1` and `?2` and, if it requires
+/// attributes, those as the JSON object `?{attributes}` (see [`bind_attributes`]). SQLite
+/// refuses a bound parameter its statement does not number, so one left out is not bound.
+fn matches_filter(filter: &ClientFilter, attributes: usize) -> String {
+    if filter.attributes().is_empty() {
+        MATCHES_LISTS.to_owned()
+    } else {
+        format!(
+            "{MATCHES_LISTS} AND {HOLDS_ATTRIBUTES_BEFORE}?{attributes}{}",
+            holds_attributes_after("c.attributes")
+        )
+    }
+}
+
+/// The start of the condition that an attributes column holds every value of a JSON object
+/// bound right after it; [`holds_attributes_after`] ends it.
+const HOLDS_ATTRIBUTES_BEFORE: &str = "NOT EXISTS (SELECT 1 FROM json_each(";
+
+/// The end of the condition that `column` holds every required value: no required key whose
+/// value the client lacks, or holds with another type (integers and reals are both numbers,
+/// so `1` = `1.0`, while `"1"`, `1` and `true` differ) or another value. Keys are
+/// `[a-z0-9_]`, so the quoted JSON path built from one names exactly it.
+fn holds_attributes_after(column: &str) -> String {
+    format!(
+        ") required WHERE NOT coalesce(
+            json_extract({column}, '$.\"' || required.key || '\"') = required.value
+            AND replace(json_type({column}, '$.\"' || required.key || '\"'), 'real', 'integer')
+                = replace(required.type, 'real', 'integer'),
+            0))"
+    )
+}
+
+/// Binds the attributes `filter` requires, the last parameter, if [`matches_filter`] named them.
+fn bind_attributes<'a>(
+    query: BoxedSqlQuery<'a, Sqlite, SqlQuery>,
+    filter: &ClientFilter,
+) -> BoxedSqlQuery<'a, Sqlite, SqlQuery> {
+    if filter.attributes().is_empty() {
+        query
+    } else {
+        query.bind::<Text, _>(store_attributes(filter.attributes()))
+    }
+}
+
+/// The condition, on the clients table of a list, that a client holds every value `required`
+/// names.
+pub(super) fn holding_attributes(
+    required: &Attributes,
+) -> Box<dyn BoxableExpression<clients::table, Sqlite, SqlType = Bool>> {
+    Box::new(
+        diesel::dsl::sql::<Bool>(HOLDS_ATTRIBUTES_BEFORE)
+            .bind::<Text, _>(store_attributes(required))
+            .sql(&holds_attributes_after("clients.attributes")),
+    )
+}
+
 /// `SELECT {columns}` over the clients `filter` matches, as `c`. Expansion finds its zones
-/// with it and [`insert_planned_messages`] applies the same [`MATCHES_FILTER`], so
+/// with it and [`insert_planned_messages`] applies the same [`matches_filter`], so
 /// [`count_matching`] always agrees with what expanding a mailing with the filter creates.
 fn select_matching(
     columns: &str,
     filter: &ClientFilter,
 ) -> BoxedSqlQuery<'static, Sqlite, SqlQuery> {
     let (codes, tags) = store_filter(filter);
-    diesel::sql_query(format!(
-        "SELECT {columns} FROM clients c WHERE {MATCHES_FILTER}"
+    let query = diesel::sql_query(format!(
+        "SELECT {columns} FROM clients c WHERE {}",
+        matches_filter(filter, 3)
     ))
     .into_boxed()
     .bind::<Text, _>(codes)
-    .bind::<Text, _>(tags)
+    .bind::<Text, _>(tags);
+    bind_attributes(query, filter)
 }
 
 /// The time zones of the clients `filter` matches.
@@ -109,6 +168,26 @@ pub(super) fn count_matching_by_zone(
 /// How many clients `filter` matches.
 pub(super) fn count_matching(conn: &mut Conn, filter: &ClientFilter) -> QueryResult<i64> {
     let row: CountRow = select_matching("count(*) AS count", filter).get_result(conn)?;
+    Ok(row.count)
+}
+
+/// How many clients `filter` matches, counting no further than `cap`.
+pub(super) fn count_matching_up_to(
+    conn: &mut Conn,
+    filter: &ClientFilter,
+    cap: i64,
+) -> QueryResult<i64> {
+    let (codes, tags) = store_filter(filter);
+    // `cap` is a number, not text: written into the statement, it cannot change its meaning.
+    let query = diesel::sql_query(format!(
+        "SELECT count(*) AS count FROM (
+             SELECT 1 FROM clients c WHERE {} LIMIT {cap}) capped",
+        matches_filter(filter, 3)
+    ))
+    .into_boxed()
+    .bind::<Text, _>(codes)
+    .bind::<Text, _>(tags);
+    let row: CountRow = bind_attributes(query, filter).get_result(conn)?;
     Ok(row.count)
 }
 
@@ -148,10 +227,11 @@ pub(super) fn insert_planned_messages(
     recipients_only: bool,
 ) -> QueryResult<usize> {
     // A resend reaches its fixed recipients, whatever the filter matches now.
+    // The attributes, if the filter requires any, follow the plans' parameters.
     let audience = if recipients_only {
-        "c.id IN (SELECT client_id FROM mailing_recipients WHERE mailing_id = ?3)"
+        "c.id IN (SELECT client_id FROM mailing_recipients WHERE mailing_id = ?3)".to_owned()
     } else {
-        MATCHES_FILTER
+        matches_filter(filter, 5 + 5 * plans.len())
     };
     let (codes, tags) = store_filter(filter);
     // The plans as a table of bound rows, numbered after the four fixed parameters. CROSS JOIN
@@ -191,7 +271,11 @@ pub(super) fn insert_planned_messages(
             .bind::<TimestamptzSqlite, _>(plan.expires_at)
             .bind::<Nullable<Text>, _>(plan.reason.as_deref());
     }
-    query.execute(conn)
+    if recipients_only {
+        query.execute(conn)
+    } else {
+        bind_attributes(query, filter).execute(conn)
+    }
 }
 
 /// Gives the mailing's waiting messages in `zone` the zone's new plan; a claimed one keeps its

@@ -185,6 +185,7 @@ fn list_filters_by_operator_tag_and_phone_prefix(backend: Backend) {
         operator_code: Some(code("mts")),
         tag: Some(tag("new")),
         phone_prefix: Some("798".to_owned()),
+        ..ClientQuery::default()
     };
     assert_eq!(ids(all_three), (vec![b.id, d.id], 2));
     let wildcard = ClientQuery {

@@ -5,6 +5,7 @@ mod backend;
 mod campaign;
 mod campaign_cap;
 mod client_filters;
+mod client_lists;
 mod clients;
 mod connect;
 mod heartbeats;
