@@ -16,6 +16,7 @@ mod clients;
 mod docs_and_health;
 mod fuzz_findings;
 mod idempotency;
+mod imports;
 mod mailings;
 mod malformed;
 mod messages;
