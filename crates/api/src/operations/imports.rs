@@ -173,7 +173,7 @@ where
 
 /// How a file's rows are read.
 #[derive(Clone)]
-enum Header {
+pub(crate) enum Header {
     Clients(ClientHeader),
     OptOuts(OptOutHeader),
 }
@@ -240,12 +240,20 @@ fn read_header(path: &PathBuf, kind: ImportKind) -> Result<Header, ApiError> {
         )])
     })?;
     let cells: Vec<&str> = record.iter().collect();
-    if !found || cells.iter().all(|cell| cell.trim().is_empty()) {
+    if !found {
+        return Err(empty_file());
+    }
+    parse_header(kind, &cells)
+}
+
+/// Reads a header row's cells; every problem is named.
+pub(crate) fn parse_header(kind: ImportKind, cells: &[&str]) -> Result<Header, ApiError> {
+    if cells.iter().all(|cell| cell.trim().is_empty()) {
         return Err(empty_file());
     }
     match kind {
-        ImportKind::Clients => ClientHeader::parse(&cells).map(Header::Clients),
-        ImportKind::OptOuts => OptOutHeader::parse(&cells).map(Header::OptOuts),
+        ImportKind::Clients => ClientHeader::parse(cells).map(Header::Clients),
+        ImportKind::OptOuts => OptOutHeader::parse(cells).map(Header::OptOuts),
     }
     .map_err(header_errors)
 }
