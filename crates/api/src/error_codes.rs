@@ -490,11 +490,9 @@ pub fn catalog() -> Vec<Documented> {
             "a header column that is not one of the file's columns",
             || csv_header(ImportKind::Clients, &["phone_number", "phone"]),
         ),
-        detail(
-            Only(IMPORTS.into()),
-            "a header column named twice",
-            || csv_header(ImportKind::Clients, &["phone_number", "tags", "tags"]),
-        ),
+        detail(Only(IMPORTS.into()), "a header column named twice", || {
+            csv_header(ImportKind::Clients, &["phone_number", "tags", "tags"])
+        }),
         detail(
             Only(vec!["importClients"]),
             "an `attr.<key>` column whose key is not 1 to 64 of `a-z`, `0-9`, `_`",
@@ -505,11 +503,9 @@ pub fn catalog() -> Vec<Documented> {
             "the header has no `phone_number` column",
             || csv_header(ImportKind::OptOuts, &["reason"]),
         ),
-        detail(
-            Only(IMPORTS.into()),
-            "the file is empty",
-            || csv_header(ImportKind::Clients, &[""]),
-        ),
+        detail(Only(IMPORTS.into()), "the file is empty", || {
+            csv_header(ImportKind::Clients, &[""])
+        }),
         code(
             Only(CLIENT_WRITES.into()),
             "fields break rules; `details` names each field and rule",
