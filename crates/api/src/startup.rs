@@ -96,6 +96,10 @@ impl Application {
             prepared.clone(),
             stop.clone(),
         ));
+        tokio::spawn(crate::operations::imports::fail_stale_at_start(
+            store.clone(),
+            prepared.clone(),
+        ));
         let api = &settings.api;
         let state = aweb::Data::new(AppState {
             store,

@@ -529,7 +529,7 @@ impl ClientImportRow {
                 Ok(ClientChange::Create(ClientFields {
                     operator_code,
                     tags: self.tags.clone().unwrap_or_default(),
-                    time_zone: self.time_zone.clone().unwrap_or_else(TimeZone::utc),
+                    time_zone: self.time_zone.unwrap_or_else(TimeZone::utc),
                     attributes,
                 }))
             }
@@ -540,10 +540,7 @@ impl ClientImportRow {
                         .clone()
                         .unwrap_or_else(|| stored.operator_code.clone()),
                     tags: self.tags.clone().unwrap_or_else(|| stored.tags.clone()),
-                    time_zone: self
-                        .time_zone
-                        .clone()
-                        .unwrap_or_else(|| stored.time_zone.clone()),
+                    time_zone: self.time_zone.unwrap_or(stored.time_zone),
                     attributes,
                 };
                 if &merged == stored {

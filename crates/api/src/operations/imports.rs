@@ -463,10 +463,14 @@ fn write_batch(
 
 /// Fails the jobs whose process stopped before they finished.
 pub async fn fail_stale(state: &AppState) -> Result<(), ApiError> {
+    fail_stale_in(state.store.clone()).await
+}
+
+async fn fail_stale_in(store: Arc<dyn ApiStore>) -> Result<(), ApiError> {
     let cutoff = Utc::now() - STALE_AFTER;
-    let failed = state
-        .run(move |s| s.fail_stale_imports(cutoff, STALE_ERROR))
-        .await?;
+    let failed =
+        mailing_runtime::blocking::call(&store, move |s| s.fail_stale_imports(cutoff, STALE_ERROR))
+            .await?;
     if failed > 0 {
         tracing::warn!(
             failed,
@@ -476,10 +480,21 @@ pub async fn fail_stale(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// At start, once the database is ready: fails the jobs a stopped process left running.
+pub async fn fail_stale_at_start(
+    store: Arc<dyn ApiStore>,
+    prepared: Arc<crate::prepare::Prepared>,
+) {
+    prepared.wait().await;
+    if let Err(error) = fail_stale_in(store).await {
+        tracing::warn!(%error, "looking for imports left running");
+    }
+}
+
 /// Fails the stale jobs, then reads one.
 pub async fn get(state: &AppState, id: ImportId) -> Result<ImportJob, ApiError> {
     fail_stale(state).await?;
-    Ok(state.run(move |s| s.get_import(id)).await?)
+    state.run(move |s| s.get_import(id)).await
 }
 
 /// Clients read per export query.

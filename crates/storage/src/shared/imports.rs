@@ -392,7 +392,7 @@ impl ImportStore for BackendStore {
                 let fields = client.map(|client: &Client| ClientFields {
                     operator_code: client.operator_code.clone(),
                     tags: client.tags.clone(),
-                    time_zone: client.time_zone.clone(),
+                    time_zone: client.time_zone,
                     attributes: client.attributes.clone(),
                 });
                 let change =
