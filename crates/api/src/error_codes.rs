@@ -33,6 +33,7 @@ use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{body_unreadable, invalid_path, parse_json, parse_query};
 use crate::idempotency::{self, KeyProblem};
 use crate::operations::clients::ClientListQuery;
+use crate::operations::imports;
 use crate::operations::input::{Field, Required};
 use crate::operations::mailings::MailingListQuery;
 use crate::operations::messages::MessageListQuery;
@@ -41,6 +42,7 @@ use crate::operations::problems::Problems;
 use crate::operations::references::{unknown_operator, unknown_tag};
 use crate::operations::tags::TagInput;
 use mailing_domain::campaign::FailureShare;
+use mailing_domain::import::ImportKind;
 use mailing_domain::mailing::{MailingField, UpdateRefused};
 use mailing_domain::store::{Entity, Rejection, TagUse};
 use mailing_domain::window::WindowInvalid;
@@ -243,6 +245,17 @@ fn tag_body(body: &[u8]) -> ApiError {
     refusal(problems.finish(|| ()))
 }
 
+/// The CSV imports, by operationId.
+pub const IMPORTS: &[&str] = &["importClients", "importOptOuts"];
+
+/// The 422 of an import whose header row holds `cells`, as the API reads it.
+fn csv_header(kind: ImportKind, cells: &[&str]) -> ApiError {
+    match imports::parse_header(kind, cells) {
+        Err(error) => error,
+        Ok(_) => panic!("the example header was accepted"),
+    }
+}
+
 /// Every error code the API answers, in status order.
 pub fn catalog() -> Vec<Documented> {
     let writes = || {
@@ -376,6 +389,11 @@ pub fn catalog() -> Vec<Documented> {
         code(Under("/api/v1/messages/{id}"), "no such message", || {
             ApiError::NotFound(Entity::Message)
         }),
+        code(
+            Only(vec!["getClientImport", "getOptOutImport"]),
+            "no import of this kind has this id",
+            || ApiError::NotFound(Entity::Import),
+        ),
         // 409: stored data stands in the way.
         code(
             Only(OPERATOR_WRITES.into()),
@@ -446,6 +464,11 @@ pub fn catalog() -> Vec<Documented> {
         ),
         // 413, 415: bodies the API does not read.
         code(
+            Only(IMPORTS.into()),
+            "the file is larger than the limit (MAILING_IMPORT_MAX_BYTES, 512 MiB by default)",
+            || ApiError::PayloadTooLarge { limit: 536_870_912 },
+        ),
+        code(
             WithBody,
             "the body is larger than the limit (MAILING_MAX_BODY_BYTES, 65536 by default)",
             || ApiError::PayloadTooLarge { limit: 65536 },
@@ -457,6 +480,32 @@ pub fn catalog() -> Vec<Documented> {
         ),
         // 422: fields that break rules. The first row that covers an operation gives its
         // example: a client's two bad fields, or an unknown field anywhere else.
+        code(
+            Only(IMPORTS.into()),
+            "the file's header row cannot be read; `details` names each column at fault",
+            || csv_header(ImportKind::Clients, &["phone", "tags"]),
+        ),
+        detail(
+            Only(IMPORTS.into()),
+            "a header column that is not one of the file's columns",
+            || csv_header(ImportKind::Clients, &["phone_number", "phone"]),
+        ),
+        detail(Only(IMPORTS.into()), "a header column named twice", || {
+            csv_header(ImportKind::Clients, &["phone_number", "tags", "tags"])
+        }),
+        detail(
+            Only(vec!["importClients"]),
+            "an `attr.<key>` column whose key is not 1 to 64 of `a-z`, `0-9`, `_`",
+            || csv_header(ImportKind::Clients, &["phone_number", "attr.City"]),
+        ),
+        detail(
+            Only(IMPORTS.into()),
+            "the header has no `phone_number` column",
+            || csv_header(ImportKind::OptOuts, &["reason"]),
+        ),
+        detail(Only(IMPORTS.into()), "the file is empty", || {
+            csv_header(ImportKind::Clients, &[""])
+        }),
         code(
             Only(CLIENT_WRITES.into()),
             "fields break rules; `details` names each field and rule",

@@ -11,6 +11,7 @@ use crate::health::{self, SWAGGER_UI_FILES};
 use crate::idempotency;
 use crate::observe;
 use crate::openapi;
+use crate::operations::imports::ImportLimit;
 use crate::outbox;
 use crate::prepare::{self, Preparation, Prepared};
 use crate::routes;
@@ -95,6 +96,10 @@ impl Application {
             prepared.clone(),
             stop.clone(),
         ));
+        tokio::spawn(crate::operations::imports::fail_stale_at_start(
+            store.clone(),
+            prepared.clone(),
+        ));
         let api = &settings.api;
         let state = aweb::Data::new(AppState {
             store,
@@ -113,6 +118,7 @@ impl Application {
         let trusted_proxies =
             aweb::Data::new(TrustedProxies::new(settings.http.trusted_proxies.clone()));
         let body_limit = BodyLimit(settings.http.max_body_bytes);
+        let import_limit = ImportLimit(settings.api.import_max_bytes);
         let addr = settings.http.addr;
         let listener = TcpListener::bind(addr)
             .with_context(|| format!("binding {addr} (MAILING_HTTP_ADDR)"))?;
@@ -123,6 +129,7 @@ impl Application {
                 .app_data(doc.clone())
                 .app_data(trusted_proxies.clone())
                 .app_data(body_limit)
+                .app_data(import_limit)
                 .app_data(aweb::PathConfig::default().error_handler(path_error))
                 // Innermost: it keeps and replays the handlers' own answers.
                 .wrap(from_fn(idempotency::idempotent))

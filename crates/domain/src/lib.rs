@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod events;
 pub mod filter;
 pub mod ids;
+pub mod import;
 pub mod invalid;
 pub mod mailing;
 pub mod message;

@@ -9,11 +9,13 @@
 
 mod heartbeats;
 mod idempotency;
+mod imports;
 mod pipeline;
 mod records;
 
 pub use heartbeats::*;
 pub use idempotency::*;
+pub use imports::*;
 pub use pipeline::*;
 pub use records::*;
 
@@ -54,6 +56,7 @@ pub enum Entity {
     ClientFilter,
     Mailing,
     Message,
+    Import,
 }
 
 impl Entity {
@@ -65,6 +68,7 @@ impl Entity {
             Entity::ClientFilter => "client filter",
             Entity::Mailing => "mailing",
             Entity::Message => "message",
+            Entity::Import => "import",
         }
     }
 }
@@ -463,6 +467,7 @@ pub trait ApiStore:
     + UserStore
     + SessionStore
     + IdempotencyStore
+    + ImportStore
     + OutboxStore
     + Ping
     + Migrate

@@ -10,6 +10,7 @@
 pub mod client_filters;
 pub mod clients;
 pub mod examples;
+pub mod imports;
 pub mod input;
 pub mod mailings;
 pub mod messages;

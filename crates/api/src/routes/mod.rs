@@ -3,6 +3,7 @@
 
 pub mod client_filters;
 pub mod clients;
+pub mod imports;
 pub mod mailings;
 pub mod messages;
 pub mod operators;
@@ -20,6 +21,8 @@ pub fn api_v1(scope: web::Scope) -> web::Scope {
         .service(web::resource("/auth/token").route(web::post().to(auth::routes::issue_token)))
         .configure(operators::routes)
         .configure(tags::routes)
+        // Before `/clients/{id}`, which would otherwise take "export" for an id.
+        .configure(imports::routes)
         .configure(clients::routes)
         .configure(client_filters::routes)
         // `/mailings/stats` before `/mailings/{id}`, which would otherwise take "stats" for an id.

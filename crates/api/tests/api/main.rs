@@ -17,6 +17,7 @@ mod clients;
 mod docs_and_health;
 mod fuzz_findings;
 mod idempotency;
+mod imports;
 mod lists;
 mod mailings;
 mod malformed;

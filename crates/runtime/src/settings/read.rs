@@ -187,6 +187,7 @@ fn api(reader: &Reader<'_>, profile: Profile) -> Result<ApiSettings, SettingsErr
         login_max_failures: reader.whole("api.login_max_failures", 1..=1000)?,
         login_failure_window: reader.seconds("api.login_failure_window_seconds", 1..=86_400)?,
         outbox_poll: reader.millis("api.outbox_poll_ms", 10..=3_600_000)?,
+        import_max_bytes: reader.whole("api.import_max_bytes", 1024..=16 * 1024 * 1024 * 1024)?,
     })
 }
 

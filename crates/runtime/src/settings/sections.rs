@@ -94,6 +94,8 @@ pub struct ApiSettings {
     pub login_max_failures: u32,
     pub login_failure_window: Duration,
     pub outbox_poll: Duration,
+    /// The largest CSV file one import takes, in bytes.
+    pub import_max_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

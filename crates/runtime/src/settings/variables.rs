@@ -103,6 +103,11 @@ pub const VARIABLES: &[Variable] = &[
     ),
     plain("MAILING_OUTBOX_POLL_MS", "api.outbox_poll_ms", "1000"),
     plain(
+        "MAILING_IMPORT_MAX_BYTES",
+        "api.import_max_bytes",
+        "536870912",
+    ),
+    plain(
         "MAILING_SCHEDULER_HEALTH_ADDR",
         "scheduler.health_addr",
         "0.0.0.0:8081",

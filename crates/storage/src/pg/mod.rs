@@ -9,6 +9,7 @@
 
 pub(crate) mod admin;
 mod dialect;
+mod imports;
 mod pipeline;
 pub(crate) mod schema;
 

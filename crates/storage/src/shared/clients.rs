@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = clients, check_for_backend(Backend))]
-struct ClientRow {
+pub(super) struct ClientRow {
     id: i64,
     phone_number: String,
     operator_code: String,
@@ -28,7 +28,7 @@ struct ClientRow {
 
 impl ClientRow {
     /// `tags` must already be sorted.
-    fn into_record(self, tags: Vec<TagValue>) -> Result<Client, Failure> {
+    pub(super) fn into_record(self, tags: Vec<TagValue>) -> Result<Client, Failure> {
         Ok(Client {
             id: ClientId(self.id),
             phone: PhoneNumber::parse(&self.phone_number)
@@ -65,7 +65,10 @@ const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Client);
 ///
 /// Sorted here rather than by `ORDER BY`, which would follow the database's collation instead of
 /// the byte order the domain's `TagValue` compares by.
-fn load_tags(conn: &mut Conn, client_ids: &[i64]) -> Result<HashMap<i64, Vec<TagValue>>, Failure> {
+pub(super) fn load_tags(
+    conn: &mut Conn,
+    client_ids: &[i64],
+) -> Result<HashMap<i64, Vec<TagValue>>, Failure> {
     let rows: Vec<(i64, i64, String)> = client_tags::table
         .inner_join(tags::table)
         .filter(client_tags::client_id.eq_any(client_ids))
@@ -111,7 +114,7 @@ fn replace_tags(
 }
 
 /// `query`'s conditions on the clients table, for both the page and its total.
-fn filtered(query: &ClientQuery) -> clients::BoxedQuery<'_, Backend> {
+pub(super) fn filtered(query: &ClientQuery) -> clients::BoxedQuery<'_, Backend> {
     let mut selected = clients::table.into_boxed();
     if let Some(code) = &query.operator_code {
         selected = selected.filter(clients::operator_code.eq(code.as_str()));

@@ -16,12 +16,15 @@
 //!   writes in its own SQL.
 
 use super::{Backend, BackendStore, Conn, dialect, pipeline, schema};
+// How each backend stores an import's JSON report.
+use super::imports as imports_dialect;
 
 mod campaign;
 mod client_filters;
 mod clients;
 mod heartbeats;
 mod idempotency;
+mod imports;
 mod mailings;
 mod messages;
 mod operators;

@@ -14,6 +14,7 @@
 //! documentation. [`crate::connect`] routes `sqlite://` URLs here.
 
 mod dialect;
+mod imports;
 mod pipeline;
 pub(crate) mod schema;
 

@@ -11,6 +11,7 @@ mod connect;
 mod heartbeats;
 mod helpers;
 mod idempotency;
+mod imports;
 mod mailings;
 mod message_counts;
 mod message_references;
