@@ -9,11 +9,13 @@
 
 mod heartbeats;
 mod idempotency;
+mod opt_outs;
 mod pipeline;
 mod records;
 
 pub use heartbeats::*;
 pub use idempotency::*;
+pub use opt_outs::*;
 pub use pipeline::*;
 pub use records::*;
 
@@ -54,6 +56,7 @@ pub enum Entity {
     ClientFilter,
     Mailing,
     Message,
+    OptOut,
 }
 
 impl Entity {
@@ -65,6 +68,7 @@ impl Entity {
             Entity::ClientFilter => "client filter",
             Entity::Mailing => "mailing",
             Entity::Message => "message",
+            Entity::OptOut => "opt-out",
         }
     }
 }
@@ -456,6 +460,7 @@ pub trait ApiStore:
     + ClientFilterStore
     + MailingStore
     + MessageStore
+    + OptOutStore
     + UserStore
     + SessionStore
     + IdempotencyStore

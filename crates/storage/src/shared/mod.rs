@@ -25,6 +25,7 @@ mod idempotency;
 mod mailings;
 mod messages;
 mod operators;
+mod opt_outs;
 mod outbox;
 mod scheduler;
 mod sender;
