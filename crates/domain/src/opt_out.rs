@@ -301,7 +301,15 @@ mod tests {
     #[test]
     fn replies_match_keywords_whatever_their_case_space_and_final_punctuation() {
         let keywords = Keywords::default();
-        for text in ["STOP", "stop", " Stop!\n", "стоп", "СТОП.", "Отписка", "unsubscribe!!"] {
+        for text in [
+            "STOP",
+            "stop",
+            " Stop!\n",
+            "стоп",
+            "СТОП.",
+            "Отписка",
+            "unsubscribe!!",
+        ] {
             assert_eq!(keywords.action(text), InboundAction::OptOut, "{text:?}");
         }
         for text in ["START", "start", "Старт!", " старт "] {
@@ -324,15 +332,24 @@ mod tests {
 
     #[test]
     fn reasons_are_trimmed_and_bounded() {
-        assert_eq!(OptOutReason::parse("  asked by phone ").unwrap().as_str(), "asked by phone");
+        assert_eq!(
+            OptOutReason::parse("  asked by phone ").unwrap().as_str(),
+            "asked by phone"
+        );
         assert_eq!(OptOutReason::parse(" "), Err(Invalid::Empty));
         assert_eq!(
             OptOutReason::parse(&"ы".repeat(501)),
             Err(Invalid::TooLong { max: 500 })
         );
         assert!(OptOutReason::parse(&"ы".repeat(500)).is_ok());
-        assert_eq!(OptOutReason::parse("a\u{7}"), Err(Invalid::ControlCharacters));
-        assert_eq!(InboundText::parse(&"x".repeat(1601)), Err(Invalid::TooLong { max: 1600 }));
+        assert_eq!(
+            OptOutReason::parse("a\u{7}"),
+            Err(Invalid::ControlCharacters)
+        );
+        assert_eq!(
+            InboundText::parse(&"x".repeat(1601)),
+            Err(Invalid::TooLong { max: 1600 })
+        );
     }
 
     #[test]

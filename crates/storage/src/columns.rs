@@ -7,8 +7,8 @@ use crate::errors::Failure;
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
-use mailing_domain::opt_out::SUPPRESSED_REASON;
 use mailing_domain::events::{self, MailingEvent};
+use mailing_domain::opt_out::SUPPRESSED_REASON;
 use mailing_domain::store::{
     OutboxEvent, Outcome, OutcomeKind, PageRequest, StatusCounts, StoreError, storage_instant,
 };

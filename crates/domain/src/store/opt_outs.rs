@@ -3,8 +3,7 @@
 use super::{Page, PageRequest, StoreResult};
 use crate::client::PhoneNumber;
 use crate::opt_out::{
-    InboundMessage, InboundRecorded, NewInboundMessage, NewOptOut, OptOut, OptOutAdded,
-    OptOutQuery,
+    InboundMessage, InboundRecorded, NewInboundMessage, NewOptOut, OptOut, OptOutAdded, OptOutQuery,
 };
 
 pub trait OptOutStore {

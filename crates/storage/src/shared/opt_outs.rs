@@ -55,9 +55,8 @@ struct InboundRow {
 impl InboundRow {
     fn into_record(self) -> Result<InboundMessage, Failure> {
         let id = self.id;
-        let bad = |column: &str, e: &dyn std::fmt::Display| {
-            corrupt("inbound_messages", column, id, e)
-        };
+        let bad =
+            |column: &str, e: &dyn std::fmt::Display| corrupt("inbound_messages", column, id, e);
         Ok(InboundMessage {
             id,
             phone: PhoneNumber::parse(&self.phone_number).map_err(|e| bad("phone_number", &e))?,
@@ -146,8 +145,11 @@ impl OptOutStore for BackendStore {
                 selected = selected.filter(opt_outs::phone_number.eq(phone.as_str()));
             }
             if let Some(prefix) = &query.phone_prefix {
-                selected =
-                    selected.filter(opt_outs::phone_number.like(starts_with(prefix)).escape('\\'));
+                selected = selected.filter(
+                    opt_outs::phone_number
+                        .like(starts_with(prefix))
+                        .escape('\\'),
+                );
             }
             selected
         };
