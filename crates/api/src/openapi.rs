@@ -82,7 +82,8 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             "Where one message stands: `scheduled` waits for its time or its client's window, \
              `queued` is handed to a sender, `sent` was accepted by the provider, `retrying` \
              waits for another attempt, `failed` was refused for good, `expired` met the \
-             mailing's end first, `cancelled` lost its mailing or client.",
+             mailing's end first, `cancelled` lost its mailing or client, `suppressed` was \
+             never sent because its number opted out.",
             MessageStatus::ALL.iter().map(|s| s.as_str()).collect(),
         ),
         (
