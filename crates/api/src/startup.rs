@@ -11,6 +11,7 @@ use crate::health::{self, SWAGGER_UI_FILES};
 use crate::idempotency;
 use crate::observe;
 use crate::openapi;
+use crate::operations::inbound::InboundConfig;
 use crate::outbox;
 use crate::prepare::{self, Preparation, Prepared};
 use crate::routes;
@@ -104,6 +105,7 @@ impl Application {
             outbox_wake,
             prepared: prepared.clone(),
             bus,
+            inbound: InboundConfig::new(&settings.inbound),
         });
         let doc = aweb::Data::new(health::OpenApiJson(
             serde_json::to_vec(&openapi::document())

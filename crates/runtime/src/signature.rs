@@ -47,7 +47,11 @@ mod tests {
             "sha256=c06c46b75466f63582b0b4c1697f519cde8c2ad1e0b2c5d80c8a0d509a2cef65"
         );
         assert!(verify(b"secret", body, &signed));
-        assert!(verify(b"secret", body, &signed.to_uppercase().replace("SHA256=", "sha256=")));
+        assert!(verify(
+            b"secret",
+            body,
+            &signed.to_uppercase().replace("SHA256=", "sha256=")
+        ));
         assert!(!verify(b"other", body, &signed));
         assert!(!verify(b"secret", b"{}", &signed));
         assert!(!verify(b"secret", body, &signed[7..]));

@@ -10,10 +10,12 @@
 pub mod client_filters;
 pub mod clients;
 pub mod examples;
+pub mod inbound;
 pub mod input;
 pub mod mailings;
 pub mod messages;
 pub mod operators;
+pub mod opt_outs;
 pub mod paging;
 pub mod problems;
 pub mod references;

@@ -3,9 +3,11 @@
 
 pub mod client_filters;
 pub mod clients;
+pub mod inbound;
 pub mod mailings;
 pub mod messages;
 pub mod operators;
+pub mod opt_outs;
 pub mod stats;
 pub mod tags;
 
@@ -26,4 +28,6 @@ pub fn api_v1(scope: web::Scope) -> web::Scope {
         .configure(stats::routes)
         .configure(mailings::routes)
         .configure(messages::routes)
+        .configure(opt_outs::routes)
+        .configure(inbound::routes)
 }
