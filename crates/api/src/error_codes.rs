@@ -34,9 +34,11 @@ use crate::extract::{body_unreadable, invalid_path, parse_json, parse_query};
 use crate::idempotency::{self, KeyProblem};
 use crate::operations::clients::ClientListQuery;
 use crate::operations::imports;
+use crate::operations::inbound::{self, InboundListQuery};
 use crate::operations::input::{Field, Required};
 use crate::operations::mailings::MailingListQuery;
 use crate::operations::messages::MessageListQuery;
+use crate::operations::opt_outs;
 use crate::operations::paging::ListQuery;
 use crate::operations::problems::Problems;
 use crate::operations::references::{unknown_operator, unknown_tag};
@@ -44,6 +46,7 @@ use crate::operations::tags::TagInput;
 use mailing_domain::campaign::FailureShare;
 use mailing_domain::import::ImportKind;
 use mailing_domain::mailing::{MailingField, UpdateRefused};
+use mailing_domain::opt_out::{InboundText, OptOutReason};
 use mailing_domain::store::{Entity, Rejection, TagUse};
 use mailing_domain::window::WindowInvalid;
 use mailing_domain::{
@@ -312,7 +315,7 @@ pub fn catalog() -> Vec<Documented> {
             || refusal(parse_query::<MailingListQuery>("status=sleeping").and_then(|q| q.parse())),
         ),
         detail(
-            Only(vec!["listClients"]),
+            Only(vec!["listClients", "listOptOuts"]),
             "`phone_prefix` is not 1 to 11 digits",
             || client_query("phone_prefix=%2B7900"),
         ),
@@ -324,6 +327,25 @@ pub fn catalog() -> Vec<Documented> {
         detail(Only(vec!["listClients"]), "`tag` is too long", || {
             client_query(&format!("tag={}", "x".repeat(TagValue::MAX_LEN + 1)))
         }),
+        detail(
+            Only(vec!["listOptOuts", "listInbound"]),
+            "`phone_number` is not a phone number",
+            || {
+                refusal(
+                    parse_query::<InboundListQuery>("phone_number=12345").and_then(|q| q.parse()),
+                )
+            },
+        ),
+        code(
+            Only(vec!["getOptOut", "deleteOptOut"]),
+            "the path names a number that is not a phone number; `details` says why",
+            || refusal(opt_outs::path_phone("12345")),
+        ),
+        detail(
+            Only(vec!["getOptOut", "deleteOptOut"]),
+            "the path names a number that is not a phone number",
+            || refusal(opt_outs::path_phone("12345")),
+        ),
         code(
             WithIdempotencyKey,
             "the `Idempotency-Key` header cannot be a key; `details` says why",
@@ -366,6 +388,21 @@ pub fn catalog() -> Vec<Documented> {
             "wrong username or password",
             auth::credentials::invalid_credentials,
         ),
+        code(
+            Only(vec!["receiveInbound"]),
+            "no `X-Signature` header",
+            inbound::missing_signature,
+        ),
+        code(
+            Only(vec!["receiveInbound"]),
+            "the `X-Signature` header does not sign this body with the shared secret",
+            inbound::invalid_signature,
+        ),
+        code(
+            Only(vec!["receiveInbound"]),
+            "no `MAILING_INBOUND_SECRET` is configured, so no reply is accepted",
+            inbound::no_secret,
+        ),
         // 404: the path names nothing.
         code(Under("/api/v1/operators/{id}"), "no such operator", || {
             ApiError::NotFound(Entity::Operator)
@@ -393,6 +430,11 @@ pub fn catalog() -> Vec<Documented> {
             Only(vec!["getClientImport", "getOptOutImport"]),
             "no import of this kind has this id",
             || ApiError::NotFound(Entity::Import),
+        ),
+        code(
+            Under("/api/v1/opt-outs/{phone_number}"),
+            "the number has not opted out",
+            || ApiError::NotFound(Entity::OptOut),
         ),
         // 409: stored data stands in the way.
         code(
@@ -756,6 +798,27 @@ pub fn catalog() -> Vec<Documented> {
             Only(vec!["resendMailing"]),
             "`statuses` is empty; name at least one",
             || invalid("statuses", Err::<(), _>(Invalid::Empty)),
+        ),
+        detail(
+            Only(vec!["createOptOut"]),
+            "not a phone number: 11 digits starting with 7, or a number written as people \
+             write one (`+7 (900) 123-45-67`, `8 900 123 45 67`)",
+            || invalid("phone_number", PhoneNumber::normalise("12345")),
+        ),
+        detail(
+            Only(vec!["createOptOut"]),
+            "`reason` is blank or longer than 500 characters",
+            || invalid("reason", OptOutReason::parse(&"x".repeat(501))),
+        ),
+        detail(
+            Only(vec!["receiveInbound"]),
+            "`from` is not a phone number",
+            || invalid("from", PhoneNumber::normalise("12345")),
+        ),
+        detail(
+            Only(vec!["receiveInbound"]),
+            "`text` is longer than 1,600 characters",
+            || invalid("text", InboundText::parse(&"x".repeat(1601))),
         ),
         // 429: login throttling.
         code(

@@ -445,6 +445,10 @@ mod tests {
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             prepared: Arc::new(Prepared::default()),
             bus: bus.connect("api").await,
+            inbound: crate::operations::inbound::InboundConfig {
+                secret: None,
+                keywords: Default::default(),
+            },
         });
         let token = state.tokens.issue("admin", Utc::now().timestamp()).unwrap();
         let calls = Data::new(AtomicUsize::new(0));

@@ -28,7 +28,8 @@ time, and delivery statistics.
 
 **Authentication.** Get a token from `POST /api/v1/auth/token` (`login`), then send \
 `Authorization: Bearer <access_token>` with every other call. A 401 carries \
-`WWW-Authenticate: Bearer`.
+`WWW-Authenticate: Bearer`. The one exception is `POST /api/v1/inbound`, which a provider calls \
+with replies: it is signed instead, with `X-Signature: sha256=<hex HMAC-SHA256 of the body>`.
 
 **Errors.** Every error is a JSON object `{code, message, details}`: `code` is stable and \
 machine-readable, `message` is for people, and `details` lists `{field, code, message}` for \
@@ -82,7 +83,8 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             "Where one message stands: `scheduled` waits for its time or its client's window, \
              `queued` is handed to a sender, `sent` was accepted by the provider, `retrying` \
              waits for another attempt, `failed` was refused for good, `expired` met the \
-             mailing's end first, `cancelled` lost its mailing or client.",
+             mailing's end first, `cancelled` lost its mailing or client, `suppressed` was \
+             never sent because its number opted out.",
             MessageStatus::ALL.iter().map(|s| s.as_str()).collect(),
         ),
         (
@@ -177,10 +179,38 @@ fn collect() -> DefaultApiRaw {
         ..DefaultApiRaw::default()
     };
     scope.update_operations(&mut api.paths);
+    // A path parameter's pattern (`{phone_number:[^/a-zA-Z]+}`) only routes requests; the
+    // document names the parameter alone.
+    api.paths = std::mem::take(&mut api.paths)
+        .into_iter()
+        .map(|(path, item)| (without_patterns(&path), item))
+        .collect();
     for schema in api.definitions.values_mut() {
         title_nested(schema);
     }
     api
+}
+
+/// `path` with each `{name:pattern}` written `{name}`.
+fn without_patterns(path: &str) -> String {
+    let mut plain = String::with_capacity(path.len());
+    let mut in_pattern = false;
+    let mut in_parameter = false;
+    for c in path.chars() {
+        match c {
+            '{' => in_parameter = true,
+            '}' => {
+                in_parameter = false;
+                in_pattern = false;
+            }
+            ':' if in_parameter => in_pattern = true,
+            _ => {}
+        }
+        if !in_pattern || c == '}' {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 fn title_nested(schema: &mut DefaultSchemaRaw) {
@@ -212,6 +242,13 @@ fn finish(mut spec: Value, clashes: &mut Vec<String>) -> Value {
             "scheme": "bearer",
             "bearerFormat": "JWT",
             "description": "Access token from POST /api/v1/auth/token",
+        },
+        "inboundSignature": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Signature",
+            "description": "sha256=<hex>: the HMAC-SHA256 of the raw request body keyed with \
+                            MAILING_INBOUND_SECRET",
         }
     });
 
@@ -571,6 +608,11 @@ fn request_example(schema: &str) -> Option<Value> {
             "start_at": "2026-12-08T09:00:00Z",
             "end_at": "2026-12-08T18:00:00Z",
         }),
+        "OptOutInput" => json!({
+            "phone_number": "+7 (900) 123-45-67",
+            "reason": "asked not to be texted by phone",
+        }),
+        "InboundInput" => json!({ "from": "79001234567", "text": "СТОП" }),
         _ => return None,
     })
 }
@@ -841,10 +883,14 @@ fn tidy_operation(
     example_names: &[String],
 ) {
     let public = path == "/api/v1/auth/token";
+    // A provider's replies are signed instead of carrying a token.
+    let signed = path == "/api/v1/inbound" && method == "post";
     operation.insert(
         "security".into(),
         if public {
             json!([])
+        } else if signed {
+            json!([{ "inboundSignature": [] }])
         } else {
             json!([{ "bearerAuth": [] }])
         },
@@ -857,14 +903,16 @@ fn tidy_operation(
     describe_query(&id, operation);
     let parameters = operation.get("parameters").and_then(Value::as_array);
     let has = |place: &str| parameters.is_some_and(|ps| ps.iter().any(|p| p["in"] == place));
+    let has_id =
+        parameters.is_some_and(|ps| ps.iter().any(|p| p["in"] == "path" && p["name"] == "id"));
     let facts = Operation {
         id: &id,
         method,
         path,
-        token: !public,
+        token: !public && !signed,
         body: operation.contains_key("requestBody"),
         query: has("query"),
-        path_id: has("path"),
+        path_id: has_id,
     };
     let errors = error_responses(&facts, catalog, example_names);
     let idempotent = error_codes::Answered::WithIdempotencyKey.covers(&facts);

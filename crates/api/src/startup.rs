@@ -12,6 +12,7 @@ use crate::idempotency;
 use crate::observe;
 use crate::openapi;
 use crate::operations::imports::ImportLimit;
+use crate::operations::inbound::InboundConfig;
 use crate::outbox;
 use crate::prepare::{self, Preparation, Prepared};
 use crate::routes;
@@ -109,6 +110,7 @@ impl Application {
             outbox_wake,
             prepared: prepared.clone(),
             bus,
+            inbound: InboundConfig::new(&settings.inbound),
         });
         let doc = aweb::Data::new(health::OpenApiJson(
             serde_json::to_vec(&openapi::document())

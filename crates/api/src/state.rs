@@ -20,6 +20,8 @@ pub struct AppState {
     pub prepared: Arc<Prepared>,
     /// The connection the outbox relay publishes on, for `/readyz`.
     pub bus: Arc<dyn mailing_bus::Bus>,
+    /// How forwarded replies are checked and read.
+    pub inbound: crate::operations::inbound::InboundConfig,
 }
 
 impl AppState {

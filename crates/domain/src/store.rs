@@ -10,12 +10,14 @@
 mod heartbeats;
 mod idempotency;
 mod imports;
+mod opt_outs;
 mod pipeline;
 mod records;
 
 pub use heartbeats::*;
 pub use idempotency::*;
 pub use imports::*;
+pub use opt_outs::*;
 pub use pipeline::*;
 pub use records::*;
 
@@ -57,6 +59,7 @@ pub enum Entity {
     Mailing,
     Message,
     Import,
+    OptOut,
 }
 
 impl Entity {
@@ -69,6 +72,7 @@ impl Entity {
             Entity::Mailing => "mailing",
             Entity::Message => "message",
             Entity::Import => "import",
+            Entity::OptOut => "opt-out",
         }
     }
 }
@@ -464,6 +468,7 @@ pub trait ApiStore:
     + ClientFilterStore
     + MailingStore
     + MessageStore
+    + OptOutStore
     + UserStore
     + SessionStore
     + IdempotencyStore

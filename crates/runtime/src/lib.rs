@@ -12,6 +12,7 @@ pub mod memory;
 pub mod metrics;
 pub mod process;
 pub mod settings;
+pub mod signature;
 pub mod stop;
 pub mod telemetry;
 

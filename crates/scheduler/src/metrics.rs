@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub const TRANSITIONS: &[(&str, &str)] = &[
     ("new", "scheduled"),
     ("new", "expired"),
+    ("new", "suppressed"),
     ("waiting", "queued"),
     ("waiting", "expired"),
     ("queued", "scheduled"),

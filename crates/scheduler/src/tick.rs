@@ -119,12 +119,15 @@ impl Scheduler {
                 metrics::counter!("mailing_expansions_total").increment(1);
                 message_transitions("new", "scheduled", expansion.scheduled);
                 message_transitions("new", "expired", expansion.expired);
+                message_transitions("new", "suppressed", expansion.suppressed);
                 report.mailings_expanded += 1;
-                report.messages_created += expansion.scheduled + expansion.expired;
+                report.messages_created +=
+                    expansion.scheduled + expansion.expired + expansion.suppressed;
                 tracing::info!(
                     mailing_id = mailing_id.0,
                     scheduled = expansion.scheduled,
                     expired = expansion.expired,
+                    suppressed = expansion.suppressed,
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "mailing expanded into messages"
                 );

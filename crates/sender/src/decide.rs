@@ -24,10 +24,14 @@ pub enum Before {
 }
 
 /// Checks a message right before an attempt: still claimed by this job (`claimed_at`),
-/// mailing active, client there, window open, end not come.
+/// number not opted out, mailing active, client there, window open, end not come.
 pub fn before_attempt(task: &SendTask, claimed_at: DateTime<Utc>, now: DateTime<Utc>) -> Before {
     if task.status != MessageStatus::Queued || task.queued_at != Some(claimed_at) {
         return Before::Skip;
+    }
+    if task.opted_out {
+        // Whatever else holds: a number that opted out is never sent to.
+        return Before::Settle(OutcomeKind::Suppressed);
     }
     let (Some(_), Some(zone)) = (&task.phone, task.time_zone) else {
         return Before::Settle(OutcomeKind::Cancelled);
@@ -191,6 +195,7 @@ mod tests {
             attempts: 0,
             last_error: None,
             phone: Some(PhoneNumber::parse("79001234567").unwrap()),
+            opted_out: false,
             time_zone: Some(TimeZone::utc()),
             text: MailingText::parse("hi").unwrap(),
             schedule: MailingSchedule::new(utc(0, 0), utc(18, 0), false, window).unwrap(),
@@ -215,6 +220,25 @@ mod tests {
                 deadline: utc(18, 0)
             }
         );
+    }
+
+    #[test]
+    fn a_number_that_opted_out_is_suppressed_whatever_else_holds() {
+        let mut opted_out = task(None);
+        opted_out.opted_out = true;
+        assert_eq!(
+            check(&opted_out, utc(10, 0)),
+            Before::Settle(OutcomeKind::Suppressed)
+        );
+        // Even in a paused mailing or after its end: waiting would only delay the same answer.
+        opted_out.mailing_paused = true;
+        assert_eq!(
+            check(&opted_out, utc(19, 0)),
+            Before::Settle(OutcomeKind::Suppressed)
+        );
+        // A message settled elsewhere is left alone.
+        opted_out.status = MessageStatus::Sent;
+        assert_eq!(check(&opted_out, utc(10, 0)), Before::Skip);
     }
 
     #[test]

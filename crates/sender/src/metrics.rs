@@ -19,6 +19,7 @@ pub const TRANSITIONS: &[(&str, &str)] = &[
     ("queued", "scheduled"),
     ("queued", "expired"),
     ("queued", "cancelled"),
+    ("queued", "suppressed"),
 ];
 
 /// The outcomes of a probe request, as `mailing_probe_requests_total` labels them.

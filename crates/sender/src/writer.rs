@@ -44,6 +44,7 @@ struct Tally {
     expired: u64,
     deferred: u64,
     cancelled: u64,
+    suppressed: u64,
     skipped: u64,
     /// The first [`Tally::LISTED`] messages that failed, will be retried or expired.
     failures: Vec<MessageId>,
@@ -62,6 +63,7 @@ impl Tally {
             Settled::Written(OutcomeKind::Expired { .. }) => (&mut self.expired, true),
             Settled::Written(OutcomeKind::Deferred { .. }) => (&mut self.deferred, false),
             Settled::Written(OutcomeKind::Cancelled) => (&mut self.cancelled, false),
+            Settled::Written(OutcomeKind::Suppressed) => (&mut self.suppressed, false),
         };
         *count += 1;
         if failure && self.failures.len() < Self::LISTED {
@@ -76,6 +78,7 @@ impl Tally {
             + self.expired
             + self.deferred
             + self.cancelled
+            + self.suppressed
             + self.skipped
     }
 
@@ -165,6 +168,7 @@ impl JobTicket {
                 expired = tally.expired,
                 deferred = tally.deferred,
                 cancelled = tally.cancelled,
+                suppressed = tally.suppressed,
                 skipped = tally.skipped,
                 failures = tally.failure_ids(),
                 "send job done"

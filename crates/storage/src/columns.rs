@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use mailing_domain::events::{self, MailingEvent};
+use mailing_domain::opt_out::SUPPRESSED_REASON;
 use mailing_domain::store::{
     OutboxEvent, Outcome, OutcomeKind, PageRequest, StatusCounts, StoreError, storage_instant,
 };
@@ -292,6 +293,7 @@ impl OutcomeColumns {
             OutcomeKind::Deferred { next_attempt_at } => (None, Some(*next_attempt_at), None),
             OutcomeKind::Expired { reason } => (Some(reason.to_string()), None, None),
             OutcomeKind::Cancelled => (None, None, None),
+            OutcomeKind::Suppressed => (Some(SUPPRESSED_REASON.to_owned()), None, None),
         };
         Self {
             id: outcome.message_id.0,

@@ -1,6 +1,7 @@
 DROP TABLE imports;
 DROP TABLE inbound_messages;
 DROP TABLE opt_outs;
+DROP INDEX messages_waiting_phone_idx;
 -- Suppressed messages were never sent; undone, they read as cancelled.
 UPDATE messages SET status = 'cancelled' WHERE status = 'suppressed';
 ALTER TABLE messages DROP CONSTRAINT messages_status_known;

@@ -34,6 +34,9 @@ CREATE TABLE opt_outs (
 );
 -- The list shows the newest first.
 CREATE INDEX opt_outs_created_at_idx ON opt_outs (created_at DESC, phone_number);
+-- Opting a number out suppresses its waiting messages, which this finds without reading the
+-- rest.
+CREATE INDEX messages_waiting_phone_idx ON messages (phone_number) WHERE status IN ('scheduled', 'retrying');
 
 -- Replies the provider forwarded, kept whatever they said.
 CREATE TABLE inbound_messages (

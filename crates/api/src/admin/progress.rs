@@ -6,11 +6,12 @@ use mailing_domain::MessageStatus;
 use mailing_domain::store::StatusCounts;
 
 /// The order of a bar's segments: finished outcomes first, then what is still waiting.
-const BAR_ORDER: [MessageStatus; 7] = [
+const BAR_ORDER: [MessageStatus; 8] = [
     MessageStatus::Sent,
     MessageStatus::Failed,
     MessageStatus::Expired,
     MessageStatus::Cancelled,
+    MessageStatus::Suppressed,
     MessageStatus::Retrying,
     MessageStatus::Queued,
     MessageStatus::Scheduled,
@@ -66,7 +67,11 @@ impl ProgressBar {
                 counts.get(MessageStatus::Failed)
             );
             // Messages that will never go out say so by name; their reasons are in the list.
-            for status in [MessageStatus::Expired, MessageStatus::Cancelled] {
+            for status in [
+                MessageStatus::Expired,
+                MessageStatus::Cancelled,
+                MessageStatus::Suppressed,
+            ] {
                 let count = counts.get(status);
                 if count > 0 {
                     summary.push_str(&format!(", {count} {status}"));
@@ -168,6 +173,15 @@ mod tests {
             (MessageStatus::Expired, 1),
         ]));
         assert_eq!(done.percent, 100);
+
+        let suppressed = ProgressBar::of(&counts(&[
+            (MessageStatus::Sent, 3),
+            (MessageStatus::Suppressed, 1),
+        ]));
+        assert_eq!(suppressed.percent, 100);
+        assert_eq!(suppressed.summary, "3 of 4 sent, 0 failed, 1 suppressed");
+        let statuses: Vec<_> = suppressed.segments.iter().map(|s| s.status).collect();
+        assert_eq!(statuses, ["sent", "suppressed"]);
     }
 
     #[test]

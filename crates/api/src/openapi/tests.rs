@@ -3,8 +3,10 @@ use crate::auth::routes::TokenRequest;
 use crate::error_codes::Answered;
 use crate::operations::client_filters::{ClientFilterInput, ClientFilterPatchInput};
 use crate::operations::clients::{ClientInput, ClientPatchInput};
+use crate::operations::inbound::InboundInput;
 use crate::operations::mailings::{MailingInput, MailingPatchInput, ResendInput};
 use crate::operations::operators::{OperatorInput, OperatorPatchInput};
+use crate::operations::opt_outs::OptOutInput;
 use crate::operations::tags::{TagInput, TagPatchInput};
 use serde::de::DeserializeOwned;
 
@@ -59,6 +61,14 @@ fn every_operation_but_login_requires_the_bearer_token() {
         let security = &operation["security"];
         if path == "/api/v1/auth/token" {
             assert_eq!(security, &json!([]));
+        } else if path == "/api/v1/inbound" && method == "post" {
+            // A provider's replies are signed instead.
+            assert_eq!(
+                security,
+                &json!([{ "inboundSignature": [] }]),
+                "{method} {path}"
+            );
+            assert!(operation["responses"]["401"].is_object(), "{method} {path}");
         } else {
             assert_eq!(security, &json!([{ "bearerAuth": [] }]), "{method} {path}");
             assert!(operation["responses"]["401"].is_object(), "{method} {path}");
@@ -374,13 +384,14 @@ fn error_responses_list_each_code_with_an_example() {
         }
         let id = operation["operationId"].as_str().unwrap();
         let has_body = operation.get("requestBody").is_some();
-        let takes_key = method == "post" && id != "login";
+        let takes_key = method == "post" && id != "login" && id != "receiveInbound";
         for status in ["400", "500", "503"] {
             assert!(responses.contains_key(status), "{id}: {status}");
         }
         assert_eq!(responses.contains_key("422"), has_body || takes_key, "{id}");
         assert_eq!(responses.contains_key("415"), has_body, "{id}");
-        assert_eq!(responses.contains_key("404"), path.contains("{id}"), "{id}");
+        let names_one = path.contains("{id}") || path.contains("{phone_number}");
+        assert_eq!(responses.contains_key("404"), names_one, "{id}");
     }
     let login = &all
         .iter()
@@ -436,6 +447,8 @@ fn every_request_body_has_an_example_its_type_reads() {
     reads_as::<MailingInput>("MailingInput");
     reads_as::<MailingPatchInput>("MailingPatchInput");
     reads_as::<ResendInput>("ResendInput");
+    reads_as::<OptOutInput>("OptOutInput");
+    reads_as::<InboundInput>("InboundInput");
     let doc = document();
     for (path, method, operation) in operations(&doc) {
         if let Some(content) = operation["requestBody"]["content"].as_object() {
@@ -541,7 +554,8 @@ fn every_post_but_login_takes_an_idempotency_key_and_says_what_it_answers() {
                 .get("Idempotent-Replayed")
                 .is_some()
         };
-        if method != "post" || path == "/api/v1/auth/token" {
+        // The login and a provider's signed replies carry no token, which keys are kept under.
+        if method != "post" || path == "/api/v1/auth/token" || path == "/api/v1/inbound" {
             assert!(parameter.is_none(), "{what}");
             for (status, _) in operation["responses"].as_object().unwrap() {
                 assert!(!replayed(status), "{what} {status}");
@@ -582,7 +596,7 @@ fn every_post_but_login_takes_an_idempotency_key_and_says_what_it_answers() {
         }
     }
     assert_eq!(
-        posts, 11,
+        posts, 12,
         "the creates, cancelMailing, pauseMailing, resumeMailing, resendMailing, importClients \
          and importOptOuts"
     );

@@ -18,7 +18,8 @@ pub fn example(path: &str) -> Option<String> {
         None => (leaf, false),
     };
     let value = match (name, entry) {
-        ("phone_number", _) => "\"79001234567\"".to_owned(),
+        ("phone_number" | "from", _) => "\"79001234567\"".to_owned(),
+        ("reason", _) => "\"asked not to be texted\"".to_owned(),
         ("operator_code" | "code", _) | ("operator_codes", true) => "\"mts\"".to_owned(),
         ("operator_codes", false) => "[\"mts\", \"beeline\"]".to_owned(),
         ("tags", true) | ("tag" | "value", _) => "\"vip\"".to_owned(),

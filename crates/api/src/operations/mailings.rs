@@ -574,7 +574,8 @@ pub async fn resume(state: &AppState, id: MailingId) -> Result<Mailing, ApiError
 #[serde(default)]
 pub struct ResendInput {
     /// The statuses whose messages' clients are reached again, among `failed`, `expired` and
-    /// `cancelled`; at least one.
+    /// `cancelled`; at least one. Messages `suppressed` are not among them: their numbers opted
+    /// out, and a resend suppresses any number that opted out since.
     pub statuses: Required<Vec<String>>,
     /// RFC 3339 date-time; read as the original mailing reads its times (`local_time`).
     pub start_at: Required<String>,

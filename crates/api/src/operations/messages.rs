@@ -21,7 +21,8 @@ pub struct MessageListQuery {
     pub mailing_id: Option<QueryValue<i64>>,
     /// Only messages to this client.
     pub client_id: Option<QueryValue<i64>>,
-    /// One of `scheduled`, `queued`, `sent`, `retrying`, `failed`, `expired`, `cancelled`.
+    /// One of `scheduled`, `queued`, `sent`, `retrying`, `failed`, `expired`, `cancelled`,
+    /// `suppressed`.
     pub status: Option<String>,
 }
 

@@ -29,7 +29,8 @@ pub struct MessageBody {
     /// yet handed to a sender follows its client to a new number. `null` only for messages
     /// whose client was deleted before messages kept their number.
     pub phone_number: Option<String>,
-    /// `scheduled`, `queued`, `sent`, `retrying`, `failed`, `expired` or `cancelled`.
+    /// `scheduled`, `queued`, `sent`, `retrying`, `failed`, `expired`, `cancelled` or
+    /// `suppressed` (never sent: the number opted out).
     pub status: String,
     pub attempts: u32,
     /// Why the last attempt failed; for an `expired` message, always why it expired, e.g.

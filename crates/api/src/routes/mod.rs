@@ -4,9 +4,11 @@
 pub mod client_filters;
 pub mod clients;
 pub mod imports;
+pub mod inbound;
 pub mod mailings;
 pub mod messages;
 pub mod operators;
+pub mod opt_outs;
 pub mod stats;
 pub mod tags;
 
@@ -29,4 +31,6 @@ pub fn api_v1(scope: web::Scope) -> web::Scope {
         .configure(stats::routes)
         .configure(mailings::routes)
         .configure(messages::routes)
+        .configure(opt_outs::routes)
+        .configure(inbound::routes)
 }

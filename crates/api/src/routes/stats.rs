@@ -31,6 +31,8 @@ pub struct ByStatus {
     pub failed: u64,
     pub expired: u64,
     pub cancelled: u64,
+    /// Never sent because the number opted out.
+    pub suppressed: u64,
 }
 
 impl From<&StatusCounts> for ByStatus {
@@ -43,6 +45,7 @@ impl From<&StatusCounts> for ByStatus {
             failed: counts.get(MessageStatus::Failed),
             expired: counts.get(MessageStatus::Expired),
             cancelled: counts.get(MessageStatus::Cancelled),
+            suppressed: counts.get(MessageStatus::Suppressed),
         }
     }
 }

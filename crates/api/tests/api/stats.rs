@@ -12,7 +12,7 @@ both_setups!(
     stats_refuse_bad_queries_and_missing_mailings,
 );
 
-const STATUSES: [&str; 7] = [
+const STATUSES: [&str; 8] = [
     "scheduled",
     "queued",
     "sent",
@@ -20,6 +20,7 @@ const STATUSES: [&str; 7] = [
     "failed",
     "expired",
     "cancelled",
+    "suppressed",
 ];
 
 /// `by_status` with the given counts and zero for every other status.

@@ -62,6 +62,8 @@ pub struct Expansion {
     pub scheduled: u64,
     /// Messages created already expired: their client's window never opens before the end.
     pub expired: u64,
+    /// Messages created suppressed: their number opted out.
+    pub suppressed: u64,
 }
 
 /// Everything a sender needs to attempt one message, read in one go.
@@ -78,6 +80,8 @@ pub struct SendTask {
     pub last_error: Option<String>,
     /// The number the message is addressed to.
     pub phone: Option<PhoneNumber>,
+    /// Whether that number opted out, as the message was loaded.
+    pub opted_out: bool,
     /// The client's zone; `None` once the client was deleted.
     pub time_zone: Option<TimeZone>,
     pub text: MailingText,
@@ -118,6 +122,8 @@ pub enum OutcomeKind {
     Expired { reason: ExpiryReason },
     /// Not attempted: the mailing or the client is gone.
     Cancelled,
+    /// Not attempted: its number opted out.
+    Suppressed,
 }
 
 impl OutcomeKind {
@@ -130,6 +136,7 @@ impl OutcomeKind {
             OutcomeKind::Deferred { .. } => MessageStatus::Scheduled,
             OutcomeKind::Expired { .. } => MessageStatus::Expired,
             OutcomeKind::Cancelled => MessageStatus::Cancelled,
+            OutcomeKind::Suppressed => MessageStatus::Suppressed,
         }
     }
 
@@ -142,7 +149,9 @@ impl OutcomeKind {
             // Only this reason follows an attempt made just now; the others settle a message
             // without one.
             OutcomeKind::Expired { reason } => matches!(reason, ExpiryReason::NoRetryFits { .. }),
-            OutcomeKind::Deferred { .. } | OutcomeKind::Cancelled => false,
+            OutcomeKind::Deferred { .. } | OutcomeKind::Cancelled | OutcomeKind::Suppressed => {
+                false
+            }
         }
     }
 }

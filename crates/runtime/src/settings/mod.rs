@@ -85,6 +85,7 @@ pub struct Settings {
     pub sender: SenderSettings,
     pub probe: ProbeSettings,
     pub log: LogSettings,
+    pub inbound: InboundSettings,
     pub all_in_one: AllInOneSettings,
     pub probe_sim: ProbeSimSettings,
     /// `MAILING_*` and `PROBE_SIM_*` variables that set nothing, each with the setting it

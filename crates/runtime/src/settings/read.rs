@@ -57,6 +57,11 @@ pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, Se
         log: LogSettings {
             format: log_format("log.format", profile_format)?,
         },
+        inbound: InboundSettings {
+            secret: reader.secret("inbound.secret")?,
+            opt_out_keywords: keywords(reader, "inbound.opt_out_keywords")?,
+            opt_in_keywords: keywords(reader, "inbound.opt_in_keywords")?,
+        },
         all_in_one: AllInOneSettings {
             components: components(reader)?,
         },
@@ -307,6 +312,28 @@ fn components(reader: &Reader<'_>) -> Result<Vec<Component>, SettingsError> {
         .into_iter()
         .filter(|component| chosen.contains(component))
         .collect())
+}
+
+/// A comma-separated list of keywords, each at most 100 characters; empty entries are skipped.
+/// An empty list is allowed: it turns that kind of reply off.
+fn keywords(reader: &Reader<'_>, key: &str) -> Result<Vec<String>, SettingsError> {
+    let Some(text) = reader.optional(key)? else {
+        return Ok(Vec::new());
+    };
+    let words: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(long) = words.iter().find(|word| word.chars().count() > 100) {
+        return Err(reader.invalid(
+            key,
+            Some(&text),
+            &format!("names \"{long}\", longer than 100 characters"),
+        ));
+    }
+    Ok(words)
 }
 
 /// A library's error text as part of a sentence.

@@ -160,6 +160,17 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
+/// How the api reads the replies a provider forwards.
+#[derive(Debug, Clone)]
+pub struct InboundSettings {
+    /// The secret replies are signed with; `None` refuses every reply.
+    pub secret: Option<SecretString>,
+    /// Words that opt a number out, as configured.
+    pub opt_out_keywords: Vec<String>,
+    /// Words that opt a number back in.
+    pub opt_in_keywords: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct AllInOneSettings {
     /// What `mailing` runs, each once, in [`Component::ALL`] order.

@@ -205,6 +205,21 @@ pub const VARIABLES: &[Variable] = &[
     ),
     plain("MAILING_PROBE_TIMEOUT_MS", "probe.timeout_ms", "10000"),
     plain("MAILING_LOG_FORMAT", "log.format", "json"),
+    secret(
+        "MAILING_INBOUND_SECRET",
+        "inbound.secret",
+        "the output of `openssl rand -hex 32`",
+    ),
+    plain(
+        "MAILING_INBOUND_OPT_OUT_KEYWORDS",
+        "inbound.opt_out_keywords",
+        "STOP,СТОП",
+    ),
+    plain(
+        "MAILING_INBOUND_OPT_IN_KEYWORDS",
+        "inbound.opt_in_keywords",
+        "START,СТАРТ",
+    ),
     plain(
         "MAILING_COMPONENTS",
         "all_in_one.components",

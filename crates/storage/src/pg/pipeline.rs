@@ -15,6 +15,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Jsonb, Nullable, Text, Timestamptz};
+use mailing_domain::opt_out::SUPPRESSED_REASON;
 use mailing_domain::{Attributes, ClientFilter, ExpiryReason, MailingId};
 
 /// Leases up to `limit` unpublished outbox events until `until`, oldest first, skipping the
@@ -197,7 +198,7 @@ pub(super) fn filters_naming_tag(
 }
 
 /// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its
-/// zone, in one statement; returns how many it created. With `skip_existing`, clients that have
+/// zone (or suppressed, if its number opted out), in one statement; returns how many it created. With `skip_existing`, clients that have
 /// a message of this mailing already are passed over; without it, there must be none.
 pub(super) fn insert_planned_messages(
     conn: &mut Conn,
@@ -211,7 +212,7 @@ pub(super) fn insert_planned_messages(
     let audience = if recipients_only {
         "c.id IN (SELECT client_id FROM mailing_recipients WHERE mailing_id = $3)".to_owned()
     } else {
-        matches_filter(filter, 9)
+        matches_filter(filter, 10)
     };
     let (codes, tags) = store_filter(filter);
     let zones: Vec<&str> = plans.iter().map(|(zone, _)| *zone).collect();
@@ -228,8 +229,14 @@ pub(super) fn insert_planned_messages(
     let query = diesel::sql_query(format!(
         "INSERT INTO messages (mailing_id, client_id, phone_number, status, next_attempt_at,
                                expires_at, last_error)
-         SELECT $3, c.id, c.phone_number, p.status, p.next_at, p.expires_at, p.reason
+         SELECT $3, c.id, c.phone_number,
+                CASE WHEN o.phone_number IS NULL THEN p.status ELSE 'suppressed' END,
+                CASE WHEN o.phone_number IS NULL THEN p.next_at END,
+                p.expires_at,
+                CASE WHEN o.phone_number IS NULL THEN p.reason ELSE $9 END
          FROM clients c
+         -- A number that opted out gets its message suppressed, never sent.
+         LEFT JOIN opt_outs o ON o.phone_number = c.phone_number
          JOIN unnest($4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[])
               AS p (time_zone, status, next_at, expires_at, reason)
            ON p.time_zone = c.time_zone
@@ -244,7 +251,8 @@ pub(super) fn insert_planned_messages(
     .bind::<Array<Text>, _>(statuses)
     .bind::<Array<Nullable<Timestamptz>>, _>(next_at)
     .bind::<Array<Timestamptz>, _>(expires_at)
-    .bind::<Array<Nullable<Text>>, _>(reasons);
+    .bind::<Array<Nullable<Text>>, _>(reasons)
+    .bind::<Text, _>(SUPPRESSED_REASON);
     if recipients_only {
         query.execute(conn)
     } else {

@@ -256,6 +256,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     users,
     admin_sessions,
+    opt_outs,
 );
 
 /// Guards against drift: a migration that adds, drops or renames a column must come with the

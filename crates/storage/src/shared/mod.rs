@@ -28,6 +28,7 @@ mod imports;
 mod mailings;
 mod messages;
 mod operators;
+mod opt_outs;
 mod outbox;
 mod scheduler;
 mod sender;

@@ -178,6 +178,7 @@ impl SchedulerStore for BackendStore {
             // One statement for the zones planned to wait, one for those already expired, so
             // each count comes back on its own.
             let mut expansion = Expansion::default();
+            let mut suppressed = suppressed_count(conn, id)?;
             for expired in [false, true] {
                 let group: Vec<(&str, &ZonePlan)> = plans
                     .iter()
@@ -195,10 +196,16 @@ impl SchedulerStore for BackendStore {
                     skip_existing,
                     mailing.resend_of.is_some(),
                 )? as u64;
+                // Numbers that opted out got their messages suppressed whatever their zone's
+                // plan; the count of the mailing's suppressed messages tells how many.
+                let now_suppressed = suppressed_count(conn, id)?;
+                let planned = inserted - (now_suppressed - suppressed);
+                expansion.suppressed += now_suppressed - suppressed;
+                suppressed = now_suppressed;
                 if expired {
-                    expansion.expired += inserted;
+                    expansion.expired += planned;
                 } else {
-                    expansion.scheduled += inserted;
+                    expansion.scheduled += planned;
                 }
             }
             diesel::update(mailings::table.find(id.0))
@@ -352,4 +359,14 @@ impl SchedulerStore for BackendStore {
             Ok(total(count))
         })
     }
+}
+
+/// How many messages of the mailing are suppressed.
+fn suppressed_count(conn: &mut Conn, mailing: MailingId) -> QueryResult<u64> {
+    let count: i64 = messages::table
+        .filter(messages::mailing_id.eq(mailing.0))
+        .filter(messages::status.eq(MessageStatus::Suppressed.as_str()))
+        .count()
+        .get_result(conn)?;
+    Ok(total(count))
 }

@@ -7,7 +7,7 @@ use super::mailings::ScheduleRow;
 use super::messages::ID_SLICE;
 use super::outbox;
 use super::pipeline;
-use super::schema::{clients, mailings, messages};
+use super::schema::{clients, mailings, messages, opt_outs};
 use super::{Backend, BackendStore};
 use crate::columns::{OutcomeColumns, corrupt, message_status};
 use crate::errors::Failure;
@@ -22,6 +22,14 @@ use mailing_domain::store::{
 use mailing_domain::{ClientId, MailingId, MailingText, MessageId, PhoneNumber, TimeZone};
 use std::collections::HashMap;
 
+/// Whether a message's number is among the opt-outs.
+type OptedOut = dsl::exists<
+    dsl::Filter<
+        opt_outs::table,
+        dsl::Eq<dsl::Nullable<opt_outs::phone_number>, messages::phone_number>,
+    >,
+>;
+
 /// A message, with the number it is addressed to, and what a sender needs of its client (its
 /// zone; absent once deleted) and its mailing.
 #[derive(Queryable, Selectable)]
@@ -31,6 +39,13 @@ struct TaskRow {
     mailing_id: i64,
     client_id: Option<i64>,
     phone_number: Option<String>,
+    /// Read with the message, so a number that opted out after the message was planned is
+    /// suppressed before its attempt without a query of its own.
+    #[diesel(select_expression = dsl::exists(
+        opt_outs::table.filter(opt_outs::phone_number.nullable().eq(messages::phone_number))
+    ))]
+    #[diesel(select_expression_type = OptedOut)]
+    opted_out: bool,
     status: String,
     queued_at: Option<DateTime<Utc>>,
     attempts: i32,
@@ -79,6 +94,7 @@ impl TaskRow {
             attempts: u32::try_from(self.attempts).map_err(|e| bad("attempts", &e))?,
             last_error: self.last_error,
             phone,
+            opted_out: self.opted_out,
             time_zone,
             text: MailingText::parse(&self.mailing.text).map_err(|e| bad("text", &e))?,
             schedule: mailing.schedule,

@@ -16,6 +16,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, TimestamptzSqlite};
 use diesel::sqlite::Sqlite;
+use mailing_domain::opt_out::SUPPRESSED_REASON;
 use mailing_domain::{Attributes, ClientFilter, ExpiryReason, MailingId};
 
 /// Leases up to `limit` unpublished outbox events until `until`, oldest first; returns
@@ -216,7 +217,7 @@ pub(super) fn filters_naming_tag(
 }
 
 /// Creates a message for each client `filter` matches in a zone `plans` holds, planned as its
-/// zone, in one statement; returns how many it created. With `skip_existing`, clients that have
+/// zone (or suppressed, if its number opted out), in one statement; returns how many it created. With `skip_existing`, clients that have
 /// a message of this mailing already are passed over; without it, there must be none.
 pub(super) fn insert_planned_messages(
     conn: &mut Conn,
@@ -231,14 +232,14 @@ pub(super) fn insert_planned_messages(
     let audience = if recipients_only {
         "c.id IN (SELECT client_id FROM mailing_recipients WHERE mailing_id = ?3)".to_owned()
     } else {
-        matches_filter(filter, 5 + 5 * plans.len())
+        matches_filter(filter, 6 + 5 * plans.len())
     };
     let (codes, tags) = store_filter(filter);
-    // The plans as a table of bound rows, numbered after the four fixed parameters. CROSS JOIN
+    // The plans as a table of bound rows, numbered after the five fixed parameters. CROSS JOIN
     // keeps the clients in the outer loop: SQLite would otherwise read them once per zone.
     let rows: Vec<String> = (0..plans.len())
         .map(|i| {
-            let first = 5 + 5 * i;
+            let first = 6 + 5 * i;
             let [a, b, c, d] = [1, 2, 3, 4].map(|offset| first + offset);
             format!("(?{first}, ?{a}, ?{b}, ?{c}, ?{d})")
         })
@@ -252,8 +253,15 @@ pub(super) fn insert_planned_messages(
         "WITH p (time_zone, status, next_at, expires_at, reason) AS (VALUES {})
          INSERT INTO messages (mailing_id, client_id, phone_number, status, next_attempt_at,
                                expires_at, last_error, created_at, updated_at)
-         SELECT ?3, c.id, c.phone_number, p.status, p.next_at, p.expires_at, p.reason, ?4, ?4
+         SELECT ?3, c.id, c.phone_number,
+                CASE WHEN o.phone_number IS NULL THEN p.status ELSE 'suppressed' END,
+                CASE WHEN o.phone_number IS NULL THEN p.next_at END,
+                p.expires_at,
+                CASE WHEN o.phone_number IS NULL THEN p.reason ELSE ?5 END,
+                ?4, ?4
          FROM clients c CROSS JOIN p ON p.time_zone = c.time_zone
+         -- A number that opted out gets its message suppressed, never sent.
+         LEFT JOIN opt_outs o ON o.phone_number = c.phone_number
          WHERE {audience}
          {on_conflict}",
         rows.join(", ")
@@ -262,7 +270,8 @@ pub(super) fn insert_planned_messages(
     .bind::<Text, _>(codes)
     .bind::<Text, _>(tags)
     .bind::<BigInt, _>(mailing.0)
-    .bind::<TimestamptzSqlite, _>(now());
+    .bind::<TimestamptzSqlite, _>(now())
+    .bind::<Text, _>(SUPPRESSED_REASON);
     for (zone, plan) in plans {
         query = query
             .bind::<Text, _>(*zone)

@@ -257,6 +257,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     users,
     admin_sessions,
+    opt_outs,
 );
 
 /// Guards against drift between the two backends and between this file and the SQLite

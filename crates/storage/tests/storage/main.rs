@@ -17,6 +17,7 @@ mod message_counts;
 mod message_references;
 mod messages;
 mod operators;
+mod opt_outs;
 mod pipeline;
 mod pipeline_claims;
 mod pipeline_expand;

@@ -76,6 +76,7 @@ fn one_message_per_matching_client_and_nobody_else(backend: Backend) {
             Some(Expansion {
                 scheduled: expected.len() as u64,
                 expired: 0,
+                suppressed: 0,
             }),
             "{filter:?}"
         );
@@ -94,7 +95,8 @@ fn expanding_twice_creates_nothing_new(backend: Backend) {
         store.expand_mailing(m.id, now).unwrap(),
         Some(Expansion {
             scheduled: 2,
-            expired: 0
+            expired: 0,
+            suppressed: 0,
         })
     );
 
@@ -127,7 +129,8 @@ fn messages_that_exist_before_the_expansion_stay_as_they_are(backend: Backend) {
         store.expand_mailing(m.id, utc(2030, 5, 1, 1, 0)).unwrap(),
         Some(Expansion {
             scheduled: 2,
-            expired: 0
+            expired: 0,
+            suppressed: 0,
         })
     );
     f.row_for(m.id, &early).assert_status(MessageStatus::Sent);
@@ -182,7 +185,8 @@ fn concurrent_expansions_of_one_mailing_create_each_message_once(backend: Backen
         done,
         vec![Expansion {
             scheduled: 2_000,
-            expired: 0
+            expired: 0,
+            suppressed: 0,
         }]
     );
     assert_eq!(store.count_messages(m.id).unwrap().total(), 2_000);
@@ -205,7 +209,8 @@ fn each_zone_is_planned_on_its_own_clock_within_the_window(backend: Backend) {
         store.expand_mailing(m.id, now).unwrap(),
         Some(Expansion {
             scheduled: 3,
-            expired: 0
+            expired: 0,
+            suppressed: 0,
         })
     );
     f.row_for(m.id, &moscow)
@@ -247,7 +252,8 @@ fn zones_whose_window_never_opens_before_the_end_get_expired_messages(backend: B
         store.expand_mailing(m.id, now).unwrap(),
         Some(Expansion {
             scheduled: 1,
-            expired: 3
+            expired: 3,
+            suppressed: 0,
         })
     );
     f.row_for(m.id, &vladivostok).assert_planned(now, end);
@@ -302,7 +308,8 @@ fn count_matching_is_what_an_expansion_now_creates(backend: Backend) {
         store.expand_mailing(m.id, now).unwrap(),
         Some(Expansion {
             scheduled: 2,
-            expired: 2
+            expired: 2,
+            suppressed: 0,
         })
     );
 
@@ -345,7 +352,8 @@ fn local_time_mailings_start_and_end_on_each_clients_clock(backend: Backend) {
         store.expand_mailing(early.id, due).unwrap(),
         Some(Expansion {
             scheduled: 3,
-            expired: 0
+            expired: 0,
+            suppressed: 0,
         })
     );
     f.row_for(early.id, &vladivostok)
@@ -362,7 +370,8 @@ fn local_time_mailings_start_and_end_on_each_clients_clock(backend: Backend) {
         store.expand_mailing(late.id, now).unwrap(),
         Some(Expansion {
             scheduled: 2,
-            expired: 1
+            expired: 1,
+            suppressed: 0,
         })
     );
     let gone = f.row_for(late.id, &vladivostok);

@@ -55,6 +55,7 @@ fn load_for_send_returns_everything_a_sender_needs(backend: Backend) {
             attempts: 0,
             last_error: None,
             phone: Some(client.phone.clone()),
+            opted_out: false,
             time_zone: Some(client.time_zone),
             text: MailingText::parse("Hello from the pipeline").unwrap(),
             schedule: mailing.schedule(),
