@@ -358,7 +358,7 @@ mod tests {
         );
         assert_eq!(
             attributes_in_brief(&attributes),
-            "age=30, city=Kazan, vip=true, zip=\"007\""
+            "age=30, city=Kazan, vip=true, zip=007"
         );
     }
 

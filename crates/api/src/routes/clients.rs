@@ -65,8 +65,8 @@ pub struct ClientPage {
     /// The page returned, from 1; a page reached by `cursor` counts as 1.
     pub page: u32,
     pub page_size: u32,
-    /// Clients in the whole list, over all pages: exact up to 10,000; beyond, when
-    /// `total_estimated` is true, an estimate extrapolated from the first 10,001 matches
+    /// Clients in the whole list, over all pages: exact up to 1,000; beyond, when
+    /// `total_estimated` is true, an estimate extrapolated from the first 1,001 matches
     /// (close when matches are spread evenly over the clients' age).
     pub total: u64,
     pub total_estimated: bool,
@@ -100,7 +100,7 @@ impl ClientPage {
 /// Filter by operator code, tag, phone prefix and attribute values (`attr.<key>=<value>`); all
 /// given conditions must hold. Walk long lists with `cursor`: each page answers a
 /// `next_cursor`, and a page reached by it costs the same however deep. `page` still works but
-/// gets slower the deeper it goes. `total` is exact up to 10,000 clients and estimated beyond,
+/// gets slower the deeper it goes. `total` is exact up to 1,000 clients and estimated beyond,
 /// which `total_estimated` says.
 #[api_v2_operation(operation_id = "listClients", tags(Clients))]
 pub async fn list(

@@ -109,7 +109,7 @@ pub struct ClientPage {
 
 impl ClientPage {
     /// The largest total a client list always counts exactly; larger ones may be estimated.
-    pub const EXACT_TOTAL_UP_TO: u64 = 10_000;
+    pub const EXACT_TOTAL_UP_TO: u64 = 1_000;
 }
 
 /// A client filter kept as a resource for mailings to reuse.

@@ -113,17 +113,29 @@ fn replace_tags(
     Ok(values.into_iter().cloned().collect())
 }
 
-/// `query`'s conditions on the clients table, for both the page and its total.
-pub(super) fn filtered(query: &ClientQuery) -> clients::BoxedQuery<'_, Backend> {
+/// `query`'s conditions on the clients table, for both the page and its total; with `after`,
+/// only the clients after that id.
+pub(super) fn filtered(
+    query: &ClientQuery,
+    after: Option<ClientId>,
+) -> clients::BoxedQuery<'_, Backend> {
     let mut selected = clients::table.into_boxed();
+    if let Some(after) = after {
+        selected = selected.filter(clients::id.gt(after.0));
+    }
     if let Some(code) = &query.operator_code {
         selected = selected.filter(clients::operator_code.eq(code.as_str()));
     }
     if let Some(tag) = &query.tag {
-        let carriers = client_tags::table
+        let mut carriers = client_tags::table
             .inner_join(tags::table)
             .filter(tags::value.eq(tag.as_str()))
-            .select(client_tags::client_id);
+            .select(client_tags::client_id)
+            .into_boxed();
+        // Said again inside, so the carriers are read from the cursor on, not from the first.
+        if let Some(after) = after {
+            carriers = carriers.filter(client_tags::client_id.gt(after.0));
+        }
         selected = selected.filter(clients::id.eq_any(carriers));
     }
     if let Some(prefix) = &query.phone_prefix {
@@ -160,7 +172,7 @@ fn next_prefix(prefix: &str) -> Option<String> {
 /// table holds.
 fn total_of(conn: &mut Conn, query: &ClientQuery) -> Result<(u64, bool), Failure> {
     let exact_up_to = ClientPage::EXACT_TOTAL_UP_TO;
-    let beyond: Option<i64> = filtered(query)
+    let beyond: Option<i64> = filtered(query, None)
         .select(clients::id)
         .order(clients::id.asc())
         .offset(i64::try_from(exact_up_to).unwrap_or(i64::MAX))
@@ -168,10 +180,10 @@ fn total_of(conn: &mut Conn, query: &ClientQuery) -> Result<(u64, bool), Failure
         .first(conn)
         .optional()?;
     let Some(beyond) = beyond else {
-        let count: i64 = filtered(query).count().get_result(conn)?;
+        let count: i64 = filtered(query, None).count().get_result(conn)?;
         return Ok((total(count), false));
     };
-    let first: i64 = filtered(query)
+    let first: i64 = filtered(query, None)
         .select(clients::id)
         .order(clients::id.asc())
         .first(conn)?;
@@ -224,10 +236,7 @@ impl ClientStore for BackendStore {
     fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<ClientPage> {
         let (offset, limit) = bounds(page);
         self.read(|conn| {
-            let mut selected = filtered(query);
-            if let Some(after) = query.after {
-                selected = selected.filter(clients::id.gt(after.0));
-            }
+            let selected = filtered(query, query.after);
             // One more than the page holds tells whether clients follow it.
             let mut rows: Vec<ClientRow> = selected
                 .select(ClientRow::as_select())

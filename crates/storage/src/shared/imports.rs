@@ -501,7 +501,7 @@ impl ImportStore for BackendStore {
         limit: u32,
     ) -> StoreResult<Vec<Client>> {
         self.read(|conn| {
-            let rows: Vec<ClientRow> = filtered(query)
+            let rows: Vec<ClientRow> = filtered(query, None)
                 .filter(clients::id.gt(after.map_or(0, |id| id.0)))
                 .select(ClientRow::as_select())
                 .order(clients::id.asc())
@@ -518,7 +518,7 @@ impl ImportStore for BackendStore {
             let mut keys = BTreeSet::new();
             let mut after = 0;
             loop {
-                let rows: Vec<(i64, StoredAttributes)> = filtered(query)
+                let rows: Vec<(i64, StoredAttributes)> = filtered(query, None)
                     .filter(clients::id.gt(after))
                     .select((clients::id, clients::attributes))
                     .order(clients::id.asc())

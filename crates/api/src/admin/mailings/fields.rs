@@ -153,13 +153,16 @@ impl Mailings {
             .then(|| SendWindowInput::new(self.window_start.clone(), self.window_end.clone()));
         let (filter, client_filter_id) = match self.client_filter_id {
             Some(id) => (None, Some(id)),
-            None => (
-                Some(FilterInput::new(
-                    self.operator_codes.clone(),
-                    self.tags.clone(),
-                )),
-                None,
-            ),
+            None => {
+                let lists = FilterInput::new(self.operator_codes.clone(), self.tags.clone());
+                // The form has no place for required attribute values: a saved mailing keeps
+                // the ones its filter has.
+                let filter = match stored {
+                    Some(mailing) => lists.with_attributes(mailing.filter.attributes().to_json()),
+                    None => lists,
+                };
+                (Some(filter), None)
+            }
         };
         problems.finish(|| MailingInput {
             text: Field::value(self.text.clone()),
