@@ -40,6 +40,7 @@ mod graceful_shutdown;
 mod helpers;
 mod idempotency;
 mod immediate;
+mod import;
 mod local_time;
 mod mailing_changes;
 mod metrics;
