@@ -24,8 +24,8 @@ async fn a_stop_reply_suppresses_the_next_mailing_to_that_number(setup: Setup) {
         api.create_client(PHONE, "bln", &[], "UTC").await;
 
         // The provider forwards the reply as it wrote the number, signed with the secret.
-        let raw = serde_json::to_vec(&json!({"from": "+7 (900) 111-22-33", "text": "СТОП"}))
-            .unwrap();
+        let raw =
+            serde_json::to_vec(&json!({"from": "+7 (900) 111-22-33", "text": "СТОП"})).unwrap();
         let response = reqwest::Client::new()
             .post(format!("{}/api/v1/inbound", api.base_url()))
             .header("Content-Type", "application/json")
@@ -80,7 +80,10 @@ async fn a_stop_reply_suppresses_the_next_mailing_to_that_number(setup: Setup) {
             .map(|m| m.id)
             .filter(|id| *id != suppressed[0])
             .collect();
-        assert_eq!(received, sent, "the probe gets the others and never the suppressed one");
+        assert_eq!(
+            received, sent,
+            "the probe gets the others and never the suppressed one"
+        );
     })
     .await;
 }
