@@ -54,4 +54,5 @@ mod resend;
 mod secrets;
 mod send_window;
 mod settings;
+mod stop_reply;
 mod token;

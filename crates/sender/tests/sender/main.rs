@@ -6,6 +6,7 @@ use chrono::{Duration, Utc};
 use mailing_bus::testing::TestBus;
 use mailing_bus::{Bus, Topic};
 use mailing_domain::events::{self, SendJob};
+use mailing_domain::opt_out::{NewOptOut, SUPPRESSED_REASON};
 use mailing_domain::store::SenderStore;
 use mailing_domain::store::{
     FilterSource, MailingDraft, Message, MessageQuery, NewClient, NewOperator, PageRequest, Store,
@@ -13,7 +14,7 @@ use mailing_domain::store::{
 };
 use mailing_domain::{
     ClientFilter, MailingId, MailingSchedule, MailingText, MessageStatus, OperatorCode,
-    OperatorName, PhoneNumber, SendWindow, TimeZone,
+    OperatorName, OptOutSource, PhoneNumber, SendWindow, TimeZone,
 };
 use mailing_runtime::{Handles, Program, Settings, Stopper, stop};
 use mailing_sender::SenderService;
@@ -384,6 +385,48 @@ async fn messages_of_a_cancelled_mailing_are_never_attempted() {
         assert_eq!(message.status, MessageStatus::Cancelled);
     }
     assert_eq!(f.sim.stats().requests_total, 0);
+    assert!(f.job_acknowledged().await);
+    f.test_bus.finish().await;
+}
+
+#[tokio::test]
+async fn a_number_that_opted_out_after_the_claim_is_suppressed_not_sent() {
+    let f = fixture().await;
+    let (mailing, job) = f.claimed_messages(3, None).await;
+    // The first client's number opts out while its message waits in the job.
+    let store = f.store.clone();
+    tokio::task::spawn_blocking(move || {
+        store
+            .add_opt_out(&NewOptOut {
+                phone: PhoneNumber::parse("79000000000").unwrap(),
+                source: OptOutSource::Inbound,
+                reason: None,
+            })
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    f.run_job(job, token(SECRET)).await;
+
+    let messages = f.messages(mailing).await;
+    let suppressed: Vec<&Message> = messages
+        .iter()
+        .filter(|m| m.status == MessageStatus::Suppressed)
+        .collect();
+    assert_eq!(suppressed.len(), 1, "{messages:?}");
+    assert_eq!(
+        suppressed[0].phone.as_ref().map(PhoneNumber::as_str),
+        Some("79000000000")
+    );
+    assert_eq!(suppressed[0].last_error.as_deref(), Some(SUPPRESSED_REASON));
+    assert_eq!(suppressed[0].attempts, 0);
+    let sent = messages
+        .iter()
+        .filter(|m| m.status == MessageStatus::Sent)
+        .count();
+    assert_eq!(sent, 2, "{messages:?}");
+    // The probe heard only of the other two.
+    assert_eq!(f.sim.stats().requests_total, 2);
     assert!(f.job_acknowledged().await);
     f.test_bus.finish().await;
 }

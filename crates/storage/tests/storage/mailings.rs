@@ -247,7 +247,10 @@ fn mailing_with_every_status(store: &dyn mailing_domain::store::Store) -> Mailin
             new_message(created.id, client.id, status)
         })
         .collect();
-    assert_eq!(store.insert_messages(&batch).unwrap(), 7);
+    assert_eq!(
+        store.insert_messages(&batch).unwrap(),
+        MessageStatus::ALL.len() as u64
+    );
     created.id
 }
 
@@ -266,7 +269,8 @@ fn statuses(store: &dyn mailing_domain::store::Store, mailing: MailingId) -> Vec
 }
 
 /// What cancelling or deleting leaves of [`mailing_with_every_status`]'s messages.
-const AFTER_CANCEL: [MessageStatus; 7] = [
+/// A suppressed message, never to be sent, stays suppressed.
+const AFTER_CANCEL: [MessageStatus; 8] = [
     MessageStatus::Cancelled,
     MessageStatus::Cancelled,
     MessageStatus::Sent,
@@ -274,6 +278,7 @@ const AFTER_CANCEL: [MessageStatus; 7] = [
     MessageStatus::Failed,
     MessageStatus::Expired,
     MessageStatus::Cancelled,
+    MessageStatus::Suppressed,
 ];
 
 each_backend!(cancel_stops_unsent_messages_once);
@@ -343,7 +348,7 @@ fn delete_hides_the_mailing_and_cancels_unsent_messages(backend: Backend) {
             id.0
         ))
     };
-    assert_eq!(kept(""), 7);
+    assert_eq!(kept(""), MessageStatus::ALL.len() as i64);
     assert_eq!(
         kept(" AND status IN ('scheduled', 'queued', 'retrying')"),
         0
