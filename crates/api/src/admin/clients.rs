@@ -101,6 +101,8 @@ struct SearchPage {
     operators: Vec<Choice>,
     tags: Vec<Choice>,
     errors: FieldErrors,
+    /// The CSV export of the clients the search selects.
+    export_url: String,
 }
 
 #[derive(Template)]
@@ -228,28 +230,7 @@ impl ListPage for Clients {
             query.value("tag").to_owned(),
             query.value("attributes").trim().to_owned(),
         );
-        // `city = Kazan, vip = true` becomes the API's `attr.city=Kazan&attr.vip=true`.
-        let attribute_params = match attributes_json(&attributes, ',') {
-            serde_json::Value::Object(entries) => entries
-                .into_iter()
-                .map(|(key, value)| {
-                    let cell = AttributeValue::from_json(&value)
-                        .map_or_else(|_| String::new(), |value| value.to_cell());
-                    (format!("attr.{key}"), cell)
-                })
-                .collect(),
-            _ => vec![],
-        };
-        let parsed = ClientListQuery {
-            page: Some(QueryValue::of(frame.page())),
-            page_size: Some(QueryValue::of(Pager::PAGE_SIZE)),
-            operator_code: (!operator.is_empty()).then(|| operator.clone()),
-            tag: (!tag.is_empty()).then(|| tag.clone()),
-            phone_prefix: (!phone.is_empty()).then(|| phone.clone()),
-            cursor: None,
-            attributes: AttributeParams(attribute_params),
-        }
-        .parse();
+        let parsed = search_query(query, Some(frame.page())).parse();
         let (clients, errors) = match parsed {
             Ok((filter, paging)) => (
                 state
@@ -292,6 +273,7 @@ impl ListPage for Clients {
             },
             &SearchPage {
                 pager: Pager::new(frame.page(), clients.total, &search),
+                export_url: super::imports::export_url(&search),
                 layout: frame.layout,
                 table: Table::new::<Self>(LISTING, clients.items.iter().map(row).collect()),
                 operators: catalog.operator_choices(std::slice::from_ref(&operator)),
@@ -301,6 +283,37 @@ impl ListPage for Clients {
                 errors,
             },
         )
+    }
+}
+
+/// The API's list query for the search form's fields (`phone`, `operator`, `tag`,
+/// `attributes`), so the list and its CSV export select the same clients; `page` is `None`
+/// for the export, which takes them all.
+pub(super) fn search_query(query: &Form, page: Option<u32>) -> ClientListQuery {
+    let filled = |name: &str| {
+        let value = query.value(name).trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    };
+    // `city = Kazan, vip = true` becomes the API's `attr.city=Kazan&attr.vip=true`.
+    let attribute_params = match attributes_json(query.value("attributes").trim(), ',') {
+        serde_json::Value::Object(entries) => entries
+            .into_iter()
+            .map(|(key, value)| {
+                let cell = AttributeValue::from_json(&value)
+                    .map_or_else(|_| String::new(), |value| value.to_cell());
+                (format!("attr.{key}"), cell)
+            })
+            .collect(),
+        _ => vec![],
+    };
+    ClientListQuery {
+        page: page.map(QueryValue::of),
+        page_size: page.map(|_| QueryValue::of(Pager::PAGE_SIZE)),
+        operator_code: filled("operator"),
+        tag: filled("tag"),
+        phone_prefix: filled("phone"),
+        cursor: None,
+        attributes: AttributeParams(attribute_params),
     }
 }
 

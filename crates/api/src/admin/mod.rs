@@ -1,6 +1,6 @@
 //! The admin web UI under `/admin`, for operators and campaign managers who work in a browser:
 //! a dashboard of running and upcoming mailings, and pages to manage mailings, clients,
-//! operators, tags and client filters.
+//! operators, tags and client filters, and CSV imports.
 //!
 //! Pages are rendered on the server from askama templates; one small script of our own,
 //! embedded with the stylesheet, refreshes live parts and counts characters. Forms are read into
@@ -17,6 +17,7 @@ mod dashboard;
 mod error;
 mod field_errors;
 mod form;
+mod imports;
 mod login;
 mod mailings;
 mod operators;
@@ -50,6 +51,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/logout", web::post().to(login::logout))
             .route("/assets/{name}", web::get().to(assets::serve))
             .configure(mailings::routes)
+            // Before the clients' pages, whose `/clients/{id}` would take `/clients/export`.
+            .configure(imports::routes)
             .configure(record::routes::<clients::Clients>)
             .configure(record::routes::<operators::Operators>)
             .configure(tags::routes)

@@ -24,6 +24,9 @@ both_setups!(
     the_time_zone_field_suggests_names_from_a_list_browsers_keep,
     a_mailings_page_shows_the_apis_warnings_about_it,
     a_tag_in_use_is_deleted_only_once_taking_it_off_is_agreed,
+    an_uploaded_dry_run_reports_each_rejection_and_stores_nothing,
+    an_uploaded_file_with_a_bad_header_is_explained_on_the_form,
+    the_clients_search_downloads_as_csv,
 );
 
 /// A logged-in browser: its session cookie and the CSRF token its pages carry.
@@ -659,4 +662,210 @@ async fn a_tag_in_use_is_deleted_only_once_taking_it_off_is_agreed() {
     let client_path = format!("/api/v1/clients/{}", crate::helpers::id(&client));
     let untagged = crate::helpers::body(app.get(&client_path).await, StatusCode::OK).await;
     assert_eq!(untagged["tags"], serde_json::json!([]));
+}
+
+/// A multipart form as a browser sends it: its text fields, then the file.
+fn multipart(fields: &[(&str, &str)], file: &str) -> (String, String) {
+    let boundary = "----mailing-test-boundary-7d1f";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"list.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Browser<'_> {
+    async fn upload(&self, fields: &[(&str, &str)], file: &str) -> reqwest::Response {
+        let mut all = vec![("csrf_token", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let (content_type, body) = multipart(&all, file);
+        self.app
+            .request_without_token(reqwest::Method::POST, "/admin/imports/new")
+            .header(COOKIE, &self.cookie)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The job page once its import is over.
+    async fn finished_job(&self, location: &str) -> String {
+        for _ in 0..200 {
+            let (status, html) = self.get(location).await;
+            assert_eq!(status, StatusCode::OK);
+            if !html.contains("data-live=") {
+                return html;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the import at {location} did not finish");
+    }
+}
+
+const UPLOAD: &str = "phone_number,operator_code,tags\n\
+                      +7 (900) 123-45-67,bln,vip\n\
+                      8 900 123 45 68,bln,\n\
+                      12345,bln,\n\
+                      79001234569,bln,new\n";
+
+fn client_count(app: &TestApp) -> u64 {
+    app.store()
+        .list_clients(
+            &ClientQuery::default(),
+            PageRequest {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .unwrap()
+        .total
+}
+
+async fn an_uploaded_dry_run_reports_each_rejection_and_stores_nothing() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    let browser = Browser::login(&app).await;
+    let (status, form) = browser.get("/admin/imports/new?kind=clients").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("enctype=\"multipart/form-data\"") && form.contains("name=\"mode\""));
+
+    let refused = {
+        let (content_type, body) = multipart(&[("csrf_token", &"0".repeat(64))], UPLOAD);
+        app.request_without_token(reqwest::Method::POST, "/admin/imports/new")
+            .header(COOKIE, &browser.cookie)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let response = browser
+        .upload(
+            &[("kind", "clients"), ("mode", "upsert"), ("dry_run", "on")],
+            UPLOAD,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/admin/imports/"), "{location}");
+    let html = browser.finished_job(&location).await;
+    for (count, value) in [
+        ("rows", 4),
+        ("created", 3),
+        ("updated", 0),
+        ("unchanged", 0),
+        ("rejected", 1),
+    ] {
+        assert!(
+            html.contains(&format!("<dd data-count=\"{count}\">{value}</dd>")),
+            "{count} {value}: {html}"
+        );
+    }
+    assert!(html.contains("<td class=\"number\">4</td><td><code>phone_number</code></td>"));
+    assert!(html.contains("<td>12345</td>"), "{html}");
+    assert!(html.contains("id=\"dry-run-note\""));
+    assert!(html.contains("<progress id=\"import-progress\" max=\"1000\" value=\"1000\">"));
+    assert_eq!(client_count(&app), 0, "a dry run stores nothing");
+
+    let real = browser
+        .upload(&[("kind", "clients"), ("mode", "upsert")], UPLOAD)
+        .await;
+    assert_eq!(real.status(), StatusCode::SEE_OTHER);
+    let location = real.headers()[LOCATION].to_str().unwrap().to_owned();
+    let html = browser.finished_job(&location).await;
+    assert!(html.contains("<dd data-count=\"created\">3</dd>"));
+    assert!(!html.contains("id=\"dry-run-note\""));
+    assert_eq!(client_count(&app), 3);
+    let (_, list) = browser.get("/admin/imports").await;
+    assert!(list.contains("(dry run)") && list.contains(&format!("href=\"{location}\"")));
+}
+
+async fn an_uploaded_file_with_a_bad_header_is_explained_on_the_form() {
+    let app = spawn_app().await;
+    let browser = Browser::login(&app).await;
+    let response = browser
+        .upload(
+            &[("kind", "clients"), ("mode", "insert")],
+            "phone_number,colour,attr.Bad\n79001234567,red,x\n",
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"file-error\""), "{html}");
+    assert!(
+        html.contains("Column 2 (&#34;colour&#34;)")
+            || html.contains("Column 2 (&quot;colour&quot;)"),
+        "{html}"
+    );
+    assert!(html.contains("Column 3"), "{html}");
+    assert!(
+        html.contains("<option value=\"insert\" selected>"),
+        "the mode stays as chosen"
+    );
+
+    let empty = browser.upload(&[("kind", "opt_outs")], "").await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = empty.text().await.unwrap();
+    assert!(html.contains("The file is empty"), "{html}");
+    assert!(
+        !html.contains("name=\"mode\""),
+        "opt-out imports have no mode"
+    );
+    let jobs = app
+        .store()
+        .list_imports(
+            mailing_domain::import::ImportKind::Clients,
+            PageRequest {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .unwrap();
+    assert_eq!(jobs.total, 0, "a refused file starts nothing");
+}
+
+async fn the_clients_search_downloads_as_csv() {
+    let app = spawn_app().await;
+    app.create_operator("bln").await;
+    let browser = Browser::login(&app).await;
+    let response = browser
+        .upload(
+            &[("kind", "clients")],
+            "phone_number,operator_code,tags,attr.city\n\
+             79001234567,bln,vip,Kazan\n\
+             79001234568,bln,,Omsk\n",
+        )
+        .await;
+    let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    browser.finished_job(&location).await;
+    let (_, list) = browser
+        .get("/admin/clients?attributes=city+%3D+Kazan")
+        .await;
+    assert!(
+        list.contains("href=\"/admin/clients/export?attributes=city+%3D+Kazan\""),
+        "{list}"
+    );
+    let (status, csv) = browser
+        .get("/admin/clients/export?attributes=city+%3D+Kazan")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        csv,
+        "phone_number,operator_code,tags,time_zone,attr.city\n79001234567,bln,vip,UTC,Kazan\n"
+    );
+    let outsider = app.get_without_token("/admin/clients/export").await;
+    assert_eq!(
+        outsider.status(),
+        StatusCode::SEE_OTHER,
+        "a session is needed"
+    );
 }
