@@ -166,7 +166,7 @@ fn next_prefix(prefix: &str) -> Option<String> {
 }
 
 /// The planner's estimate of a list above which [`total_of`] takes it as the list's total.
-const PLANNED_TOTAL_ABOVE: u64 = 10 * ClientPage::EXACT_TOTAL_UP_TO;
+const PLANNED_TOTAL_ABOVE: u64 = 5 * ClientPage::EXACT_TOTAL_UP_TO;
 
 /// How many clients `query` selects (ignoring where its cursor stands), and whether that is an
 /// estimate. Up to [`ClientPage::EXACT_TOTAL_UP_TO`] it is counted exactly. Beyond, counting
