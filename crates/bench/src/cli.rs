@@ -50,6 +50,10 @@ pub struct Options {
     #[arg(long, default_value_t = 1_000_000, value_parser = population)]
     pub expansion_clients: u64,
 
+    /// Rows of the file the contacts scenario imports, then exports.
+    #[arg(long, default_value_t = 1_000_000, value_parser = population)]
+    pub contacts_rows: u64,
+
     /// Simulated probe latency in the latency scenario, in milliseconds: `200` or a uniform
     /// range `150..250` (PROBE_SIM_LATENCY_MS).
     #[arg(long, default_value = "200", value_name = "MS")]
@@ -121,6 +125,8 @@ pub enum Scenario {
     Expansion,
     /// Requests per second and latency of a few endpoints.
     Api,
+    /// A million-row CSV import of clients, then their export.
+    Contacts,
     /// Resident memory of each process, idle and at its peak.
     Memory,
 }
@@ -132,6 +138,7 @@ impl fmt::Display for Scenario {
             Scenario::Latency => "latency",
             Scenario::Expansion => "expansion",
             Scenario::Api => "api",
+            Scenario::Contacts => "contacts",
             Scenario::Memory => "memory",
         })
     }

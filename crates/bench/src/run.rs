@@ -6,7 +6,7 @@ use crate::machine::{self, Machine};
 use crate::procfs;
 use crate::report::{self, Report, SetupResult};
 use crate::scenarios::drain::{self, Variant};
-use crate::scenarios::{self, Failure, api, expansion, guarded};
+use crate::scenarios::{self, Failure, api, contacts, expansion, guarded};
 use anyhow::{Context as _, bail};
 use chrono::Utc;
 use mailing_e2e::{ClusterOptions, Setup};
@@ -282,6 +282,20 @@ async fn run_setup(options: &Options, setup: Setup) -> SetupResult {
                 message: "no expanded mailing to read: the expansion scenario did not finish"
                     .to_owned(),
             }),
+        }
+    }
+
+    if options.selected(Scenario::Contacts) {
+        for run in 1..=options.runs {
+            let work = contacts::run_once(options.clone(), setup, run);
+            match guarded("contacts", run, work).await {
+                Ok(outcome) => {
+                    result.database.get_or_insert(outcome.database.clone());
+                    memory.push(outcome.memory.clone());
+                    result.contacts.push(outcome);
+                }
+                Err(failure) => result.failures.push(failure),
+            }
         }
     }
 

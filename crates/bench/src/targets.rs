@@ -100,6 +100,24 @@ pub fn list_millis(clients: i64) -> Target {
     target
 }
 
+/// "1,000,000 CSV rows imported in 10 s or less on PostgreSQL", ten times listmonk's rate; on
+/// SQLite shown for reference.
+pub fn import_seconds(setup: Setup, rows: u64) -> Target {
+    let bound = 10.0 * rows as f64 / 1_000_000.0;
+    let mut target = Target::at_most(bound, scaled("≤ 10 s", bound, "s", rows, 1_000_000));
+    if setup != Setup::Distributed {
+        target.applies = false;
+        target.text = format!("(PostgreSQL: {})", target.text);
+    }
+    target
+}
+
+/// "1,000,000 clients exported in 5 s or less".
+pub fn export_seconds(rows: u64) -> Target {
+    let bound = 5.0 * rows as f64 / 1_000_000.0;
+    Target::at_most(bound, scaled("≤ 5 s", bound, "s", rows, 1_000_000))
+}
+
 /// "each service under 30 MiB of resident memory when idle"; a process running several
 /// services (the embedded `mailing`) gets 30 MiB for each.
 pub fn idle_memory_mib(services: usize) -> Target {

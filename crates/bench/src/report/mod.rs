@@ -14,6 +14,7 @@ use crate::cli::Options;
 use crate::machine::Machine;
 use crate::procfs::CpuShare;
 use crate::scenarios::api::ApiRun;
+use crate::scenarios::contacts::ContactsRun;
 use crate::scenarios::drain::DrainRun;
 use crate::scenarios::expansion::ExpansionRun;
 use crate::scenarios::{Failure, MemoryRecord};
@@ -51,6 +52,7 @@ pub struct SetupResult {
     pub latency: Vec<DrainRun>,
     pub expansion: Vec<ExpansionRun>,
     pub api: Vec<ApiRun>,
+    pub contacts: Vec<ContactsRun>,
     pub memory: Vec<MemoryRecord>,
     pub failures: Vec<Failure>,
     /// The table as printed.
@@ -80,6 +82,7 @@ impl SetupResult {
             latency: Vec::new(),
             expansion: Vec::new(),
             api: Vec::new(),
+            contacts: Vec::new(),
             memory: Vec::new(),
             failures: Vec::new(),
             rows: Vec::new(),

@@ -19,6 +19,7 @@ pub fn tabulate(result: &mut SetupResult, options: &Options) {
     latency_rows(&mut rows, result, options);
     expansion_rows(&mut rows, result);
     api_rows(&mut rows, result);
+    contacts_rows(&mut rows, result);
     if options.selected(Scenario::Memory) {
         memory_rows(&mut rows, &result.memory);
     }
@@ -260,6 +261,68 @@ fn api_rows(rows: &mut Vec<Row>, result: &SetupResult) {
         }
         rows.push(row);
     }
+}
+
+fn contacts_rows(rows: &mut Vec<Row>, result: &SetupResult) {
+    let runs = &result.contacts;
+    let Some(first) = runs.first() else { return };
+    let n = first.rows;
+    let import: Vec<f64> = runs.iter().filter_map(|r| r.import_seconds).collect();
+    let mut row = Row::new(
+        "contacts",
+        format!(
+            "{} CSV rows, mixed phone formats: POST /api/v1/clients/import?wait=true",
+            thousands(n as f64)
+        ),
+        "s",
+        &import,
+    )
+    .target(targets::import_seconds(result.setup, n));
+    for run in runs {
+        if let Some(error) = &run.import_error {
+            row = row.annotate(&format!("run {} failed: {error}", run.run));
+        } else if run.created != Some(run.rows) {
+            row = row.annotate(&format!(
+                "run {} created {} clients, not {}",
+                run.run,
+                run.created.map_or("?".to_owned(), |c| c.to_string()),
+                run.rows
+            ));
+        }
+    }
+    rows.push(row);
+    rows.push(Row::new(
+        "contacts",
+        "import rate".to_owned(),
+        "rows/s",
+        &runs
+            .iter()
+            .filter_map(|r| Some(r.rows as f64 / r.import_seconds?))
+            .collect::<Vec<_>>(),
+    ));
+    let export: Vec<f64> = runs.iter().filter_map(|r| r.export_seconds).collect();
+    let mut row = Row::new(
+        "contacts",
+        format!(
+            "{} clients: GET /api/v1/clients/export to the last byte",
+            thousands(n as f64)
+        ),
+        "s",
+        &export,
+    )
+    .target(targets::export_seconds(n));
+    for run in runs {
+        if let Some(error) = &run.export_error {
+            row = row.annotate(&format!("run {} failed: {error}", run.run));
+        } else if run.exported.is_some_and(|e| e < run.rows) {
+            row = row.annotate(&format!(
+                "run {} exported {} clients",
+                run.run,
+                run.exported.unwrap_or_default()
+            ));
+        }
+    }
+    rows.push(row);
 }
 
 fn memory_rows(rows: &mut Vec<Row>, records: &[MemoryRecord]) {

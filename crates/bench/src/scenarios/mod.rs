@@ -3,6 +3,7 @@
 //! that a failure is reported rather than ending the benchmark.
 
 pub mod api;
+pub mod contacts;
 pub mod drain;
 pub mod expansion;
 

@@ -389,3 +389,70 @@ pub(super) fn record_outcomes(
     .load(conn)
     .map(returned_ids)
 }
+
+/// `EXPLAIN (FORMAT JSON)` of a query: its plan, without running it.
+struct Explained<Q>(Q);
+
+impl<Q: diesel::query_builder::QueryFragment<Pg>> diesel::query_builder::QueryFragment<Pg>
+    for Explained<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("EXPLAIN (FORMAT JSON) ");
+        self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Explained<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q> diesel::query_builder::Query for Explained<Q> {
+    type SqlType = Text;
+}
+
+impl<Q> RunQueryDsl<Conn> for Explained<Q> {}
+
+/// How many rows the planner expects `query` to return, from its statistics: one planning round
+/// trip, whatever the table holds, and nothing read from the rows themselves. `None` when the
+/// plan does not say.
+pub(super) fn planned_rows<Q>(conn: &mut Conn, query: Q) -> QueryResult<Option<u64>>
+where
+    Q: diesel::query_builder::QueryFragment<Pg>,
+{
+    let plan: String = Explained(query).get_result(conn)?;
+    let plan: serde_json::Value = match serde_json::from_str(&plan) {
+        Ok(plan) => plan,
+        Err(_) => return Ok(None),
+    };
+    Ok(plan[0]["Plan"]["Plan Rows"]
+        .as_f64()
+        .filter(|rows| rows.is_finite() && *rows >= 0.0)
+        .map(|rows| rows.round() as u64))
+}
+
+/// Writes the fields an import sets on the stored clients `ids` (the i-th entry of each list
+/// belongs to the i-th id), in one statement from `unnest`ed arrays.
+pub(super) fn update_imported_clients(
+    conn: &mut Conn,
+    ids: &[i64],
+    operator_codes: &[&str],
+    time_zones: &[&str],
+    attributes: &[serde_json::Value],
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE clients SET operator_code = u.operator_code, time_zone = u.time_zone,
+             attributes = u.attributes, updated_at = now()
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[])
+             AS u(id, operator_code, time_zone, attributes)
+         WHERE clients.id = u.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<Text>, _>(operator_codes)
+    .bind::<Array<Text>, _>(time_zones)
+    .bind::<Array<Jsonb>, _>(attributes)
+    .execute(conn)
+}

@@ -165,13 +165,25 @@ fn next_prefix(prefix: &str) -> Option<String> {
     Some(next)
 }
 
+/// The planner's estimate of a list above which [`total_of`] takes it as the list's total.
+const PLANNED_TOTAL_ABOVE: u64 = 5 * ClientPage::EXACT_TOTAL_UP_TO;
+
 /// How many clients `query` selects (ignoring where its cursor stands), and whether that is an
 /// estimate. Up to [`ClientPage::EXACT_TOTAL_UP_TO`] it is counted exactly. Beyond, counting
 /// would read every match on every page, so it is extrapolated from the id span the first
 /// matches cover: both databases answer that from an index, in the same few steps whatever the
 /// table holds.
+///
+/// Where the database's planner estimates row counts (PostgreSQL), a list it expects to hold
+/// far more than that is not read at all: its total is the planner's estimate, from the same
+/// conditions, which costs one planning round trip however rare the matches are among the
+/// first ids. Nearer the exact limit the planner's error could matter, so those are read.
 fn total_of(conn: &mut Conn, query: &ClientQuery) -> Result<(u64, bool), Failure> {
     let exact_up_to = ClientPage::EXACT_TOTAL_UP_TO;
+    let planned = pipeline::planned_rows(conn, filtered(query, None).select(clients::id))?;
+    if let Some(planned) = planned.filter(|&rows| rows > PLANNED_TOTAL_ABOVE) {
+        return Ok((planned, true));
+    }
     let beyond: Option<i64> = filtered(query, None)
         .select(clients::id)
         .order(clients::id.asc())

@@ -5,7 +5,7 @@ use super::dialect::{
 use super::imports_dialect::{StoredJson, json_of, store_json};
 use super::schema::{client_tags, clients, imports, messages, operators, opt_outs, tags};
 use super::tags::ensure_tags;
-use super::{Backend, BackendStore, Conn};
+use super::{Backend, BackendStore, Conn, pipeline};
 use crate::columns::{attributes_from_json, bounds, corrupt, total};
 use crate::errors::Failure;
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use mailing_domain::import::{
     RowRejection,
 };
 use mailing_domain::store::{
-    Client, ClientQuery, Entity, ImportStore, Page, PageRequest, StoreError, StoreResult,
+    Client, ClientQuery, Entity, ImportStore, Page, PageRequest, Rejection, StoreError, StoreResult,
 };
 use mailing_domain::{AttributeKey, ClientId, MessageStatus};
 use std::collections::{BTreeSet, HashMap};
@@ -209,19 +209,31 @@ fn write_clients(conn: &mut Conn, writes: &[Write<'_>]) -> Result<(), Failure> {
                 .map(|write| (by_phone[write.phone], &write.fields)),
         );
     }
-    for write in writes {
-        let Some(id) = write.stored else { continue };
-        diesel::update(clients::table.find(id))
-            .set((
-                clients::operator_code.eq(write.fields.operator_code.as_str()),
-                clients::time_zone.eq(write.fields.time_zone.name()),
-                clients::attributes.eq(store_attributes(&write.fields.attributes)),
-                clients::updated_at.eq(now()),
-            ))
-            .execute(conn)?;
-        if write.tags_changed {
-            tagged.push((id, &write.fields));
-        }
+    let updated: Vec<(i64, &Write<'_>)> = writes
+        .iter()
+        .filter_map(|write| write.stored.map(|id| (id, write)))
+        .collect();
+    if !updated.is_empty() {
+        let ids: Vec<i64> = updated.iter().map(|(id, _)| *id).collect();
+        let codes: Vec<&str> = updated
+            .iter()
+            .map(|(_, write)| write.fields.operator_code.as_str())
+            .collect();
+        let zones: Vec<&str> = updated
+            .iter()
+            .map(|(_, write)| write.fields.time_zone.name())
+            .collect();
+        let attributes: Vec<StoredAttributes> = updated
+            .iter()
+            .map(|(_, write)| store_attributes(&write.fields.attributes))
+            .collect();
+        pipeline::update_imported_clients(conn, &ids, &codes, &zones, &attributes)?;
+        tagged.extend(
+            updated
+                .iter()
+                .filter(|(_, write)| write.tags_changed)
+                .map(|(id, write)| (*id, &write.fields)),
+        );
     }
     link_tags(conn, &tagged)
 }
@@ -374,70 +386,14 @@ impl ImportStore for BackendStore {
         mode: ImportMode,
         dry_run: bool,
     ) -> StoreResult<Vec<RowOutcome>> {
-        self.write(|conn| {
-            let phones: Vec<&str> = rows.iter().map(|row| row.phone.as_str()).collect();
-            let mut stored = HashMap::new();
-            for chunk in phones.chunks(MAX_BIND_PARAMETERS) {
-                stored.extend(stored_clients(conn, chunk)?);
-            }
-            let codes: BTreeSet<&str> = rows
-                .iter()
-                .filter_map(|row| row.operator_code.as_ref().map(|code| code.as_str()))
-                .collect();
-            let operators = known_operators(conn, &codes)?;
-            let mut outcomes = Vec::with_capacity(rows.len());
-            let mut writes = Vec::new();
-            for row in rows {
-                let client = stored.get(row.phone.as_str());
-                let fields = client.map(|client: &Client| ClientFields {
-                    operator_code: client.operator_code.clone(),
-                    tags: client.tags.clone(),
-                    time_zone: client.time_zone,
-                    attributes: client.attributes.clone(),
-                });
-                let change =
-                    row.change(fields.as_ref(), mode)
-                        .and_then(|change| match &row.operator_code {
-                            Some(code) if !operators.contains(code.as_str()) => {
-                                Err(RowRejection::new(
-                                    row.line,
-                                    "operator_code",
-                                    "no operator has this code",
-                                )
-                                .with_value(code.as_str()))
-                            }
-                            _ => Ok(change),
-                        });
-                let outcome = match change {
-                    Err(rejection) => RowOutcome::Rejected(rejection),
-                    Ok(ClientChange::Unchanged) => RowOutcome::Unchanged,
-                    Ok(ClientChange::Create(new)) => {
-                        writes.push(Write {
-                            stored: None,
-                            phone: row.phone.as_str(),
-                            fields: new,
-                            tags_changed: true,
-                        });
-                        RowOutcome::Created
-                    }
-                    Ok(ClientChange::Update(merged)) => {
-                        let before = fields.as_ref().expect("an update has a stored client");
-                        writes.push(Write {
-                            stored: client.map(|client| client.id.0),
-                            phone: row.phone.as_str(),
-                            tags_changed: merged.tags != before.tags,
-                            fields: merged,
-                        });
-                        RowOutcome::Updated
-                    }
-                };
-                outcomes.push(outcome);
-            }
-            if !dry_run {
-                write_clients(conn, &writes)?;
-            }
-            Ok(outcomes)
-        })
+        let attempt = || self.write(|conn| import_batch(conn, rows, mode, dry_run));
+        match attempt() {
+            // A client with one of these numbers was created (by the API, or another import)
+            // after the batch read the stored ones. Read again, that row is now an update or
+            // unchanged; whatever was created meanwhile is seen this time.
+            Err(StoreError::Rejected(Rejection::DuplicatePhone)) => attempt(),
+            outcome => outcome,
+        }
     }
 
     #[tracing::instrument(skip_all, fields(rows = rows.len(), dry_run))]
@@ -536,6 +492,75 @@ impl ImportStore for BackendStore {
             }
         })
     }
+}
+
+/// Classifies and (unless `dry_run`) writes one batch of imported clients, in one transaction.
+fn import_batch(
+    conn: &mut Conn,
+    rows: &[ClientImportRow],
+    mode: ImportMode,
+    dry_run: bool,
+) -> Result<Vec<RowOutcome>, Failure> {
+    let phones: Vec<&str> = rows.iter().map(|row| row.phone.as_str()).collect();
+    let mut stored = HashMap::new();
+    for chunk in phones.chunks(MAX_BIND_PARAMETERS) {
+        stored.extend(stored_clients(conn, chunk)?);
+    }
+    let codes: BTreeSet<&str> = rows
+        .iter()
+        .filter_map(|row| row.operator_code.as_ref().map(|code| code.as_str()))
+        .collect();
+    let operators = known_operators(conn, &codes)?;
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut writes = Vec::new();
+    for row in rows {
+        let client = stored.get(row.phone.as_str());
+        let fields = client.map(|client: &Client| ClientFields {
+            operator_code: client.operator_code.clone(),
+            tags: client.tags.clone(),
+            time_zone: client.time_zone,
+            attributes: client.attributes.clone(),
+        });
+        let change =
+            row.change(fields.as_ref(), mode)
+                .and_then(|change| match &row.operator_code {
+                    Some(code) if !operators.contains(code.as_str()) => Err(RowRejection::new(
+                        row.line,
+                        "operator_code",
+                        "no operator has this code",
+                    )
+                    .with_value(code.as_str())),
+                    _ => Ok(change),
+                });
+        let outcome = match change {
+            Err(rejection) => RowOutcome::Rejected(rejection),
+            Ok(ClientChange::Unchanged) => RowOutcome::Unchanged,
+            Ok(ClientChange::Create(new)) => {
+                writes.push(Write {
+                    stored: None,
+                    phone: row.phone.as_str(),
+                    fields: new,
+                    tags_changed: true,
+                });
+                RowOutcome::Created
+            }
+            Ok(ClientChange::Update(merged)) => {
+                let before = fields.as_ref().expect("an update has a stored client");
+                writes.push(Write {
+                    stored: client.map(|client| client.id.0),
+                    phone: row.phone.as_str(),
+                    tags_changed: merged.tags != before.tags,
+                    fields: merged,
+                });
+                RowOutcome::Updated
+            }
+        };
+        outcomes.push(outcome);
+    }
+    if !dry_run {
+        write_clients(conn, &writes)?;
+    }
+    Ok(outcomes)
 }
 
 /// Suppresses the messages still waiting to be sent to `numbers`: they opted out.

@@ -412,3 +412,41 @@ pub(super) fn record_outcomes(
     }
     Ok(written)
 }
+
+/// How many rows the planner expects `query` to return: SQLite's planner does not estimate row
+/// counts in a form it reports, so never known here.
+pub(super) fn planned_rows<Q>(_conn: &mut Conn, _query: Q) -> QueryResult<Option<u64>>
+where
+    Q: diesel::query_builder::QueryFragment<Sqlite>,
+{
+    Ok(None)
+}
+
+/// Writes the fields an import sets on the stored clients `ids` (the i-th entry of each list
+/// belongs to the i-th id), one statement a client: SQLite runs them in-process, inside the
+/// batch's transaction, so there is no round trip to save.
+pub(super) fn update_imported_clients(
+    conn: &mut Conn,
+    ids: &[i64],
+    operator_codes: &[&str],
+    time_zones: &[&str],
+    attributes: &[String],
+) -> QueryResult<usize> {
+    let mut updated = 0;
+    for (((id, code), zone), stored) in ids
+        .iter()
+        .zip(operator_codes)
+        .zip(time_zones)
+        .zip(attributes)
+    {
+        updated += diesel::update(clients::table.find(id))
+            .set((
+                clients::operator_code.eq(code),
+                clients::time_zone.eq(zone),
+                clients::attributes.eq(stored),
+                clients::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(updated)
+}
