@@ -84,9 +84,9 @@ export function tail(file, lines = 60) {
  * SQLite database in a temporary folder and two free ports, and waits until its /readyz
  * answers 200. MAILING_* and PROBE_SIM_* variables of the caller's environment (such as a
  * developer's .env, which make exports) are not passed on, so the instance is always the dev
- * profile's: admin / 12345, no fixtures.
+ * profile's: admin / 12345, no fixtures; `env` adds or replaces variables a test needs.
  */
-export async function startInstance({ logFile = path.join(artifactsDir, 'mailing.log') } = {}) {
+export async function startInstance({ logFile = path.join(artifactsDir, 'mailing.log'), env: extraEnv = {} } = {}) {
   if (!fs.existsSync(mailingBin)) {
     throw new Error(`no mailing binary at ${mailingBin}: build it with \`cargo build --bin mailing\` (or set MAILING_BIN)`);
   }
@@ -105,7 +105,7 @@ export async function startInstance({ logFile = path.join(artifactsDir, 'mailing
     MAILING_LOAD_FIXTURES: 'false',
     MAILING_SCHEDULER_HEALTH_ADDR: '127.0.0.1:0',
     MAILING_SENDER_HEALTH_ADDR: '127.0.0.1:0',
-  });
+  }, extraEnv);
 
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const log = fs.openSync(logFile, 'w');

@@ -1,6 +1,6 @@
 //! The admin web UI under `/admin`, for operators and campaign managers who work in a browser:
 //! a dashboard of running and upcoming mailings, and pages to manage mailings, clients,
-//! operators, tags and client filters, and CSV imports.
+//! operators, tags, client filters, CSV imports, opt-outs and the replies people send.
 //!
 //! Pages are rendered on the server from askama templates; one small script of our own,
 //! embedded with the stylesheet, refreshes live parts and counts characters. Forms are read into
@@ -21,6 +21,7 @@ mod imports;
 mod login;
 mod mailings;
 mod operators;
+mod opt_outs;
 mod progress;
 mod record;
 mod session;
@@ -57,6 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(record::routes::<operators::Operators>)
             .configure(tags::routes)
             .configure(record::routes::<client_filters::ClientFilters>)
+            .configure(opt_outs::routes)
             .default_service(web::to(error::not_found)),
     );
 }

@@ -81,6 +81,7 @@ fn notice(noun: &str, word: &str) -> Option<String> {
         "paused" => "paused",
         "resumed" => "resumed",
         "created" => "created",
+        "removed" => "removed",
         _ => return None,
     };
     Some(format!("{noun} {done}."))

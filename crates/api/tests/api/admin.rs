@@ -3,7 +3,8 @@
 //! (The headless-browser suite in `crates/api/browser` clicks through it end to end.)
 
 use crate::helpers::{
-    TestApp, at, body, id, running_mailing_body, scheduled_mailing_body, spawn_app, with,
+    TestApp, at, body, id, running_mailing_body, scheduled_mailing_body, spawn_app, spawn_app_with,
+    with,
 };
 use chrono::{Duration, Utc};
 use mailing_domain::TimeZone;
@@ -27,6 +28,8 @@ both_setups!(
     an_uploaded_dry_run_reports_each_rejection_and_stores_nothing,
     an_uploaded_file_with_a_bad_header_is_explained_on_the_form,
     the_clients_search_downloads_as_csv,
+    numbers_are_opted_out_searched_and_removed_in_the_admin_ui,
+    replies_are_listed_with_what_they_did,
 );
 
 /// A logged-in browser: its session cookie and the CSRF token its pages carry.
@@ -868,4 +871,106 @@ async fn the_clients_search_downloads_as_csv() {
         StatusCode::SEE_OTHER,
         "a session is needed"
     );
+}
+
+async fn numbers_are_opted_out_searched_and_removed_in_the_admin_ui() {
+    let app = spawn_app().await;
+    let browser = Browser::login(&app).await;
+
+    let refused = browser
+        .post_with_csrf(
+            "/admin/opt-outs",
+            &[("phone_number", "12-34"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("id=\"phone_number-error\""), "{page}");
+    assert!(page.contains("value=\"12-34\""), "{page}");
+    let listed = body(app.get("/api/v1/opt-outs").await, StatusCode::OK).await;
+    assert_eq!(listed["total"], 0);
+
+    let added = browser
+        .post_with_csrf(
+            "/admin/opt-outs",
+            &[
+                ("phone_number", "+7 (900) 123-45-67"),
+                ("reason", "asked by phone"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::OK);
+    let page = added.text().await.unwrap();
+    assert!(
+        page.contains("79001234567 opted out; no waiting messages suppressed."),
+        "{page}"
+    );
+    let stored = body(
+        app.get("/api/v1/opt-outs/79001234567").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(stored["source"], "ui");
+    assert_eq!(stored["reason"], "asked by phone");
+    let again = browser
+        .post_with_csrf("/admin/opt-outs", &[("phone_number", "89001234567")])
+        .await;
+    let page = again.text().await.unwrap();
+    assert!(page.contains("79001234567 had opted out already"), "{page}");
+
+    let (status, found) = browser.get("/admin/opt-outs?phone=8+900+123+45+67").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(found.contains("<td>79001234567</td>"), "{found}");
+    assert!(found.contains("<td>ui</td>"), "{found}");
+    let (_, by_prefix) = browser.get("/admin/opt-outs?phone=7901").await;
+    assert!(!by_prefix.contains("<td>79001234567</td>"), "{by_prefix}");
+    let (status, bad) = browser.get("/admin/opt-outs?phone=abc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("id=\"phone-error\""), "{bad}");
+
+    let removed = browser
+        .post_with_csrf("/admin/opt-outs/79001234567/delete", &[])
+        .await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        removed.headers()[LOCATION],
+        "/admin/opt-outs?notice=removed"
+    );
+    let listed = body(app.get("/api/v1/opt-outs").await, StatusCode::OK).await;
+    assert_eq!(listed["total"], 0);
+    let gone = browser
+        .post_with_csrf("/admin/opt-outs/79001234567/delete", &[])
+        .await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+async fn replies_are_listed_with_what_they_did() {
+    const SECRET: &str = "the provider's secret";
+    let app = spawn_app_with(&[("MAILING_INBOUND_SECRET", SECRET)]).await;
+    for (from, text) in [("8 900 123 45 67", " стоп "), ("79007654321", "hello")] {
+        let raw = serde_json::to_vec(&serde_json::json!({ "from": from, "text": text })).unwrap();
+        let signed = mailing_runtime::signature::sign(SECRET.as_bytes(), &raw);
+        let response = app
+            .request_without_token(reqwest::Method::POST, "/api/v1/inbound")
+            .header("Content-Type", "application/json")
+            .header("X-Signature", signed)
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+    let browser = Browser::login(&app).await;
+
+    let (status, page) = browser.get("/admin/inbound").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<td>79001234567</td>"), "{page}");
+    assert!(page.contains("<td>Opted out</td>"), "{page}");
+    assert!(page.contains("<td>79007654321</td>"), "{page}");
+    assert!(page.contains("<td>hello</td>"), "{page}");
+
+    let (status, one) = browser.get("/admin/inbound?phone=%2B7+900+765-43-21").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(one.contains("<td>79007654321</td>"), "{one}");
+    assert!(!one.contains("<td>79001234567</td>"), "{one}");
 }
