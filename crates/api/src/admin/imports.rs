@@ -318,20 +318,7 @@ pub(super) fn export_url(search: &[(&str, &str)]) -> String {
 async fn export(_: Viewer, state: web::Data<AppState>, request: HttpRequest) -> AdminResult {
     let search = Form::parse(request.query_string().as_bytes());
     let (filter, _) = super::clients::search_query(&search, None).parse()?;
-    // A failure midway can only cut the file short: the status is sent already. It is logged.
-    let stream = imports::export(state, filter).await?.map(|chunk| {
-        chunk.map_err(|error| {
-            tracing::error!(%error, "a client export stopped");
-            std::io::Error::other(error.to_string())
-        })
-    });
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"clients.csv\"",
-        ))
-        .streaming(stream))
+    Ok(crate::routes::imports::export_download(state, filter).await?)
 }
 
 #[cfg(test)]

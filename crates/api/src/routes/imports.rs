@@ -331,6 +331,15 @@ pub async fn export_clients(
     query: QueryParams<ClientListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (filter, _) = query.0.parse()?;
+    export_download(state, filter).await
+}
+
+/// The CSV file of the clients `filter` selects, as a download; the API and the admin UI both
+/// answer with it.
+pub(crate) async fn export_download(
+    state: web::Data<AppState>,
+    filter: mailing_domain::store::ClientQuery,
+) -> Result<HttpResponse, ApiError> {
     // A failure midway can only cut the file short: the status is sent already. It is logged.
     let stream = imports::export(state, filter).await?.map(|chunk| {
         chunk.map_err(|error| {
