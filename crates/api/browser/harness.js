@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -273,4 +274,36 @@ export async function eventually(probe, check = () => true, { timeout = 10_000, 
     }
     await sleep(interval);
   }
+}
+
+/**
+ * The `step` of one scenario whose steps run in order and share what earlier steps made: after
+ * a failed step the rest are skipped, and the failure leaves a full-page screenshot named
+ * `<prefix>failed-<step>.png`, the page's address and the tail of the instance's log.
+ * `current` gives the page and the instance as they are when a step fails.
+ */
+export function scenarioSteps(prefix, current) {
+  let failed = false;
+  return function step(name, body) {
+    it(name, async (t) => {
+      if (failed) {
+        t.skip('an earlier step failed');
+        return;
+      }
+      try {
+        await body(t);
+      } catch (error) {
+        failed = true;
+        const { page, instance } = current();
+        const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+        const shot = path.join(artifactsDir, `${prefix}failed-${slug}.png`);
+        await page?.screenshot({ path: shot, fullPage: true }).catch(() => {});
+        const where = page ? `page: ${page.url()}\n` : '';
+        const logTail = instance ? `--- the last lines of ${instance.logFile} ---\n${instance.tail(60)}` : '(no instance)';
+        process.stderr.write(`\nstep "${name}" failed; ${where}screenshot: ${shot}\n${logTail}\n`);
+        t.diagnostic(`screenshot: ${shot}; instance log: ${instance?.logFile}`);
+        throw error;
+      }
+    });
+  };
 }

@@ -15,6 +15,7 @@ import {
   freshArtifactsDir,
   launchBrowser,
   screenshotter,
+  scenarioSteps,
   startInstance,
 } from '../harness.js';
 
@@ -36,33 +37,11 @@ let browser;
 let page;
 let shoot;
 let base;
-let failed = false;
 const pageErrors = [];
 const badResponses = [];
 const shared = {};
 
-/** A step of the scenario: skipped after a failure; on failure, a screenshot and the log tail. */
-function step(name, body) {
-  it(name, async (t) => {
-    if (failed) {
-      t.skip('an earlier step failed');
-      return;
-    }
-    try {
-      await body(t);
-    } catch (error) {
-      failed = true;
-      const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
-      const shot = path.join(artifactsDir, `failed-${slug}.png`);
-      await page?.screenshot({ path: shot, fullPage: true }).catch(() => {});
-      const where = page ? `page: ${page.url()}\n` : '';
-      const logTail = instance ? `--- the last lines of ${instance.logFile} ---\n${instance.tail(60)}` : '(no instance)';
-      process.stderr.write(`\nstep "${name}" failed; ${where}screenshot: ${shot}\n${logTail}\n`);
-      t.diagnostic(`screenshot: ${shot}; instance log: ${instance?.logFile}`);
-      throw error;
-    }
-  });
-}
+const step = scenarioSteps('', () => ({ page, instance }));
 
 const url = (suffix = '') => `${base}${suffix}`;
 const pathname = () => new URL(page.url()).pathname;

@@ -7,34 +7,15 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { artifactsDir, eventually, launchBrowser, screenshotter, startInstance } from '../harness.js';
+import { artifactsDir, eventually, launchBrowser, screenshotter, startInstance, scenarioSteps } from '../harness.js';
 
 let instance;
 let browser;
 let page;
 let shoot;
 let base;
-let failed = false;
 
-function step(name, body) {
-  it(name, async (t) => {
-    if (failed) {
-      t.skip('an earlier step failed');
-      return;
-    }
-    try {
-      await body(t);
-    } catch (error) {
-      failed = true;
-      const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
-      const shot = path.join(artifactsDir, `imports-failed-${slug}.png`);
-      await page?.screenshot({ path: shot, fullPage: true }).catch(() => {});
-      const logTail = instance ? instance.tail(60) : '(no instance)';
-      process.stderr.write(`\nstep "${name}" failed; screenshot: ${shot}\n${logTail}\n`);
-      throw error;
-    }
-  });
-}
+const step = scenarioSteps('imports-', () => ({ page, instance }));
 
 const url = (suffix = '') => `${base}${suffix}`;
 const field = (label) => page.getByLabel(label, { exact: true });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { artifactsDir, launchBrowser, screenshotter, startInstance } from '../harness.js';
+import { artifactsDir, launchBrowser, screenshotter, startInstance, scenarioSteps } from '../harness.js';
 
 const SECRET = 'a secret shared with the provider';
 
@@ -18,27 +18,8 @@ let browser;
 let page;
 let shoot;
 let base;
-let failed = false;
 
-function step(name, body) {
-  it(name, async (t) => {
-    if (failed) {
-      t.skip('an earlier step failed');
-      return;
-    }
-    try {
-      await body(t);
-    } catch (error) {
-      failed = true;
-      const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
-      const shot = path.join(artifactsDir, `opt-outs-failed-${slug}.png`);
-      await page?.screenshot({ path: shot, fullPage: true }).catch(() => {});
-      const logTail = instance ? instance.tail(60) : '(no instance)';
-      process.stderr.write(`\nstep "${name}" failed; screenshot: ${shot}\n${logTail}\n`);
-      throw error;
-    }
-  });
-}
+const step = scenarioSteps('opt-outs-', () => ({ page, instance }));
 
 const url = (suffix = '') => `${base}${suffix}`;
 const field = (label) => page.getByLabel(label, { exact: true });
