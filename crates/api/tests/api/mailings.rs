@@ -55,7 +55,7 @@ async fn create_and_get_a_mailing() {
     assert_eq!(created["end_at"], end);
     assert_eq!(
         created["filter"],
-        json!({ "operator_codes": ["bln", "mts"], "tags": ["vip"] })
+        json!({ "operator_codes": ["bln", "mts"], "tags": ["vip"], "attributes": {} })
     );
     assert_eq!(
         created["send_window"],
@@ -213,7 +213,7 @@ async fn put_replaces_a_scheduled_mailing() {
     assert_eq!(replaced["end_at"], end);
     assert_eq!(
         replaced["filter"],
-        json!({ "operator_codes": [], "tags": ["new"] })
+        json!({ "operator_codes": [], "tags": ["new"], "attributes": {} })
     );
     assert_eq!(
         replaced["send_window"],
@@ -266,7 +266,7 @@ async fn patch_changes_only_given_fields() {
     assert_eq!(moved["start_at"], start);
     assert_eq!(
         moved["filter"],
-        json!({ "operator_codes": ["mts"], "tags": [] })
+        json!({ "operator_codes": ["mts"], "tags": [], "attributes": {} })
     );
     assert_eq!(moved["send_window"], mailing["send_window"]);
 
@@ -292,7 +292,7 @@ async fn patch_changes_only_given_fields() {
     assert_eq!(linked["client_filter_id"], id(&saved));
     assert_eq!(
         linked["filter"],
-        json!({ "operator_codes": [], "tags": ["vip"] })
+        json!({ "operator_codes": [], "tags": ["vip"], "attributes": {} })
     );
     let inline = body(
         app.patch_json(&path, &json!({ "filter": {} })).await,
@@ -306,7 +306,7 @@ async fn patch_changes_only_given_fields() {
     );
     assert_eq!(
         inline["filter"],
-        json!({ "operator_codes": [], "tags": [] })
+        json!({ "operator_codes": [], "tags": [], "attributes": {} })
     );
     assert_eq!(body(app.get(&path).await, StatusCode::OK).await, inline);
     let five_changes = [
