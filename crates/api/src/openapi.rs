@@ -260,6 +260,14 @@ fn finish(mut spec: Value, clashes: &mut Vec<String>) -> Value {
             json!({ "type": "string", "enum": values, "description": description }),
         );
     }
+    schemas.insert(
+        "ClientsCsv".to_owned(),
+        json!({
+            "type": "string",
+            "description": "A CSV file of clients: phone_number, operator_code, tags, \
+                            time_zone, then attr.<key> columns.",
+        }),
+    );
     let (requests, responses) = uses(&spec, &schemas);
     for (name, schema) in schemas.iter_mut() {
         // Responses always carry every field, `null` where there is no value; requests accept
@@ -937,6 +945,18 @@ fn tidy_operation(
     {
         // paperclip's own error entries give way to the catalog's.
         responses.retain(|status, _| status.starts_with('2'));
+        if id == "exportClients" {
+            // The file is streamed, which paperclip cannot see: its answer is described here.
+            responses.insert(
+                "200".into(),
+                json!({
+                    "description": "The clients as a CSV file, in the columns an import reads.",
+                    "content": {
+                        "text/csv": { "schema": { "$ref": "#/components/schemas/ClientsCsv" } }
+                    },
+                }),
+            );
+        }
         for response in responses.values_mut() {
             response["headers"] = json!({ "X-Request-Id": header("RequestId") });
         }
