@@ -3,7 +3,8 @@ use super::dialect::{
     MAX_BIND_PARAMETERS, StoredAttributes, attributes_json, now, store_attributes,
 };
 use super::imports_dialect::{StoredJson, json_of, store_json};
-use super::schema::{client_tags, clients, imports, messages, operators, opt_outs, tags};
+use super::opt_outs::suppress_waiting;
+use super::schema::{client_tags, clients, imports, operators, opt_outs, tags};
 use super::tags::ensure_tags;
 use super::{Backend, BackendStore, Conn, pipeline};
 use crate::columns::{attributes_from_json, bounds, corrupt, total};
@@ -18,13 +19,8 @@ use mailing_domain::import::{
 use mailing_domain::store::{
     Client, ClientQuery, Entity, ImportStore, Page, PageRequest, Rejection, StoreError, StoreResult,
 };
-use mailing_domain::{AttributeKey, ClientId, MessageStatus};
+use mailing_domain::{AttributeKey, ClientId, OptOutSource};
 use std::collections::{BTreeSet, HashMap};
-
-/// The source an imported opt-out is stored with.
-const IMPORT_SOURCE: &str = "import";
-/// What a message suppressed because its number opted out says in `last_error`.
-const OPTED_OUT: &str = "the number opted out";
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = imports, check_for_backend(Backend))]
@@ -425,7 +421,7 @@ impl ImportStore for BackendStore {
                         .map(|row| {
                             (
                                 opt_outs::phone_number.eq(row.phone.as_str()),
-                                opt_outs::source.eq(IMPORT_SOURCE),
+                                opt_outs::source.eq(OptOutSource::Import.as_str()),
                                 opt_outs::reason.eq(row.reason.as_deref()),
                                 opt_outs::created_at.eq(now()),
                             )
@@ -561,24 +557,4 @@ fn import_batch(
         write_clients(conn, &writes)?;
     }
     Ok(outcomes)
-}
-
-/// Suppresses the messages still waiting to be sent to `numbers`: they opted out.
-fn suppress_waiting(conn: &mut Conn, numbers: &[&str]) -> Result<usize, Failure> {
-    let waiting = [
-        MessageStatus::Scheduled.as_str(),
-        MessageStatus::Retrying.as_str(),
-    ];
-    Ok(diesel::update(
-        messages::table
-            .filter(messages::phone_number.eq_any(numbers))
-            .filter(messages::status.eq_any(waiting)),
-    )
-    .set((
-        messages::status.eq(MessageStatus::Suppressed.as_str()),
-        messages::next_attempt_at.eq(None::<DateTime<Utc>>),
-        messages::last_error.eq(OPTED_OUT),
-        messages::updated_at.eq(now()),
-    ))
-    .execute(conn)?)
 }

@@ -86,7 +86,7 @@ fn add(conn: &mut Conn, new: &NewOptOut) -> Result<OptOutAdded, Failure> {
         .find(phone)
         .select(OptOutRow::as_select())
         .first(conn)?;
-    let suppressed = suppress_waiting(conn, phone)?;
+    let suppressed = suppress_waiting(conn, &[phone])?;
     Ok(OptOutAdded {
         opt_out: row.into_record()?,
         created: inserted > 0,
@@ -94,13 +94,13 @@ fn add(conn: &mut Conn, new: &NewOptOut) -> Result<OptOutAdded, Failure> {
     })
 }
 
-/// Suppresses the messages to `phone` waiting for an attempt. Those a sender holds are left to
-/// it: it reads the opt-out with them right before their attempt.
-fn suppress_waiting(conn: &mut Conn, phone: &str) -> QueryResult<u64> {
+/// Suppresses the messages to `phones` waiting for an attempt. Those a sender holds are left
+/// to it: it reads the opt-out with them right before their attempt.
+pub(super) fn suppress_waiting(conn: &mut Conn, phones: &[&str]) -> QueryResult<u64> {
     let waiting = [MessageStatus::Scheduled, MessageStatus::Retrying].map(MessageStatus::as_str);
     let changed = diesel::update(
         messages::table
-            .filter(messages::phone_number.eq(phone))
+            .filter(messages::phone_number.eq_any(phones))
             .filter(messages::status.eq_any(waiting)),
     )
     .set((
