@@ -266,22 +266,29 @@ pub(super) fn hold_for_cap(
         return Ok(CapHold::Gone);
     }
     let since = storage_instant(now - cap.span());
-    let sent: Vec<DateTime<Utc>> = messages::table
+    // The client's recent deliveries and its other messages in flight, read by one statement:
+    // with two, an outcome committed between them (in flight in the first, sent in the second)
+    // would be missed by both, and the cap let one message too many go.
+    let counted: Vec<(String, Option<DateTime<Utc>>)> = messages::table
         .filter(messages::client_id.eq(client))
-        .filter(messages::status.eq(MessageStatus::Sent.as_str()))
-        .filter(messages::sent_at.gt(since))
-        .order(messages::sent_at.desc())
-        .limit(i64::from(cap.max()))
-        .select(messages::sent_at.assume_not_null())
-        .load(conn)?;
-    let in_flight: i64 = messages::table
-        .filter(messages::client_id.eq(client))
-        .filter(messages::status.eq(MessageStatus::Queued.as_str()))
-        .filter(messages::cap_held_at.is_not_null())
         .filter(messages::id.ne(message))
-        .count()
-        .get_result(conn)?;
-    match cap.verdict(&sent, u64::try_from(in_flight).unwrap_or(0), now) {
+        .filter(
+            messages::status
+                .eq(MessageStatus::Sent.as_str())
+                .and(messages::sent_at.gt(since))
+                .or(messages::status
+                    .eq(MessageStatus::Queued.as_str())
+                    .and(messages::cap_held_at.is_not_null())),
+        )
+        .select((messages::status, messages::sent_at))
+        .load(conn)?;
+    let sent: Vec<DateTime<Utc>> = counted
+        .iter()
+        .filter(|(status, _)| status == MessageStatus::Sent.as_str())
+        .filter_map(|(_, sent_at)| *sent_at)
+        .collect();
+    let in_flight = counted.len() - sent.len();
+    match cap.verdict(&sent, in_flight as u64, now) {
         CapVerdict::Allowed => {
             diesel::update(messages::table.find(message))
                 .set(messages::cap_held_at.eq(storage_instant(now)))

@@ -302,3 +302,47 @@ fn two_senders_checking_one_clients_cap_at_once_let_one_message_through(backend:
         );
     }
 }
+
+each_backend!(a_delivery_written_during_anothers_check_is_counted_either_as_in_flight_or_as_sent);
+fn a_delivery_written_during_anothers_check_is_counted_either_as_in_flight_or_as_sent(
+    backend: Backend,
+) {
+    let f = Fixture::new(backend);
+    let store = &*f.store;
+    let one_a_day = cap(1, 24);
+    // The outcome's commit has to land inside the other check to catch a check that reads the
+    // deliveries and the messages in flight apart; many rounds make that likely.
+    for round in 0..200 {
+        let client = f.client(UTC, "bln", &[]);
+        let first = queued(&f, host(&f), &client, now());
+        let second = queued(&f, host(&f), &client, now());
+        assert_eq!(
+            store.hold_for_cap(first, now(), one_a_day, now()).unwrap(),
+            CapHold::Held
+        );
+        let go = Barrier::new(2);
+        let verdict = std::thread::scope(|s| {
+            let go = &go;
+            s.spawn(move || {
+                go.wait();
+                store
+                    .record_outcomes(&[Outcome {
+                        message_id: first,
+                        claimed_at: Some(now()),
+                        kind: OutcomeKind::Sent { at: now() },
+                    }])
+                    .unwrap();
+            });
+            let check = s.spawn(move || {
+                go.wait();
+                store.hold_for_cap(second, now(), one_a_day, now()).unwrap()
+            });
+            check.join().unwrap()
+        });
+        assert_ne!(
+            verdict,
+            CapHold::Held,
+            "round {round}: the first message was in flight or delivered, never neither"
+        );
+    }
+}
