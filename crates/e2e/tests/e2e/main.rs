@@ -30,6 +30,7 @@ macro_rules! scenario {
     };
 }
 
+mod attributes;
 mod auto_pause;
 mod crashes;
 mod end_at;
