@@ -80,6 +80,24 @@ pub struct ClientListQuery {
     pub attributes: AttributeParams,
 }
 
+/// The conditions of a client export: the list's, without paging, since an export holds every
+/// client they select. Unknown parameters (`page` among them) are refused by
+/// [`ClientExportQuery::parse`].
+#[derive(Deserialize, Apiv2Schema)]
+pub struct ClientExportQuery {
+    /// Only clients of this operator.
+    pub operator_code: Option<String>,
+    /// Only clients carrying this tag.
+    pub tag: Option<String>,
+    /// Only clients whose phone number starts with these digits.
+    pub phone_prefix: Option<String>,
+    /// `attr.<key>=<value>`: only clients holding this attribute value, read as a CSV cell is:
+    /// `attr.vip=true` (a boolean), `attr.age=30` (a number), `attr.zip="007"` (a string, as
+    /// quotes keep it), `attr.city=Kazan` (other text).
+    #[serde(flatten)]
+    pub attributes: AttributeParams,
+}
+
 /// The query parameters a list does not name itself, in the order sent: `attr.<key>` ones, or
 /// unknown ones to refuse.
 #[derive(Debug, Clone, Default)]
@@ -370,13 +388,6 @@ impl ClientListQuery {
         let query = self;
         let mut problems = Problems::default();
         let paging = Paging::read(query.page.as_ref(), query.page_size.as_ref(), &mut problems);
-        let operator_code = query
-            .operator_code
-            .and_then(|raw| problems.check("operator_code", OperatorCode::parse(&raw)));
-        let tag = query
-            .tag
-            .and_then(|raw| problems.check("tag", TagValue::parse(&raw)));
-        let phone_prefix = parse_phone_prefix("phone_prefix", query.phone_prefix, &mut problems);
         let after = query.cursor.and_then(|raw| {
             let after = cursor_after(&raw);
             if after.is_none() {
@@ -396,17 +407,45 @@ impl ClientListQuery {
                  cursor=c1.3e8 alone",
             ));
         }
-        let attributes = parse_attribute_params(query.attributes, &mut problems);
+        let conditions = ClientExportQuery {
+            operator_code: query.operator_code,
+            tag: query.tag,
+            phone_prefix: query.phone_prefix,
+            attributes: query.attributes,
+        };
+        let filter = conditions.read(&mut problems);
         problems.finish_query(|| {
-            let filter = ClientQuery {
-                operator_code,
-                tag,
-                phone_prefix,
-                attributes,
-                after,
-            };
+            let filter = ClientQuery { after, ..filter };
             (filter, paging.expect("checked"))
         })
+    }
+}
+
+impl ClientExportQuery {
+    /// The conditions asked for; problems make a 400.
+    pub fn parse(self) -> Result<ClientQuery, ApiError> {
+        let mut problems = Problems::default();
+        let filter = self.read(&mut problems);
+        problems.finish_query(|| filter)
+    }
+
+    /// The conditions, with each problem added to `problems`; those with one are left out.
+    fn read(self, problems: &mut Problems) -> ClientQuery {
+        let operator_code = self
+            .operator_code
+            .and_then(|raw| problems.check("operator_code", OperatorCode::parse(&raw)));
+        let tag = self
+            .tag
+            .and_then(|raw| problems.check("tag", TagValue::parse(&raw)));
+        let phone_prefix = parse_phone_prefix("phone_prefix", self.phone_prefix, problems);
+        let attributes = parse_attribute_params(self.attributes, problems);
+        ClientQuery {
+            operator_code,
+            tag,
+            phone_prefix,
+            attributes,
+            after: None,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::operations::clients::ClientListQuery;
+use crate::operations::clients::ClientExportQuery;
 use crate::operations::imports::{self, ImportLimit, ImportQuery};
 use crate::operations::paging::ListQuery;
 use crate::routes::page::page_of;
@@ -320,7 +320,7 @@ pub async fn get_opt_out_import(
 
 /// Export clients as CSV
 ///
-/// Streams the clients the list's filters select (paging aside) as a CSV file in the columns
+/// Streams every client the list's filters select as a CSV file in the columns
 /// an import reads: `phone_number`, `operator_code`, `tags`, `time_zone`, then
 /// `attr.<key>` for every attribute key the exported clients have, sorted. Importing the file
 /// back changes nothing.
@@ -328,9 +328,9 @@ pub async fn get_opt_out_import(
 pub async fn export_clients(
     _: Authenticated,
     state: web::Data<AppState>,
-    query: QueryParams<ClientListQuery>,
+    query: QueryParams<ClientExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (filter, _) = query.0.parse()?;
+    let filter = query.0.parse()?;
     export_download(state, filter).await
 }
 

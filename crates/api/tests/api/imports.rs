@@ -464,6 +464,12 @@ async fn an_export_takes_the_list_filters() {
         &[("operator_code", "operator_code_format")],
     )
     .await;
+    // An export holds every client its filters select: it has no pages.
+    invalid_query(
+        app.get("/api/v1/clients/export?page=2&cursor=c1.3e8").await,
+        &[("page", "unknown_field"), ("cursor", "unknown_field")],
+    )
+    .await;
 }
 
 async fn an_opt_out_import_suppresses_waiting_messages() {
