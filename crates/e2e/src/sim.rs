@@ -25,6 +25,10 @@ pub struct SimStats {
     pub in_flight: u64,
     pub max_in_flight: u64,
     pub by_outcome: BTreeMap<String, u64>,
+    /// Replies the simulator posted that their target answered 2xx.
+    pub replies_sent: u64,
+    /// Replies refused or not answered.
+    pub replies_failed: u64,
 }
 
 impl SimStats {

@@ -9,6 +9,7 @@
 pub mod arrivals;
 pub mod faults;
 pub mod record;
+pub mod replies;
 pub mod routes;
 pub mod settings;
 pub mod startup;

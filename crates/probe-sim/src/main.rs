@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the simulator (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print an HS256 JWT the simulator accepts (e.g. for MAILING_PROBE_TOKEN).
     Token {
         /// Signing secret [default: PROBE_SIM_JWT_SECRET, else the development secret]
@@ -93,6 +93,20 @@ struct ServeArgs {
     /// HTTP worker threads [env: PROBE_SIM_WORKERS] [default: one per core]
     #[arg(long)]
     workers: Option<usize>,
+    /// Where to post made-up replies, e.g. the api's /api/v1/inbound [env: PROBE_SIM_REPLY_URL]
+    /// [default: none, no replies]
+    #[arg(long)]
+    reply_url: Option<reqwest::Url>,
+    /// Secret the replies are signed with [env: PROBE_SIM_REPLY_SECRET]
+    #[arg(long, value_parser = parse_secret)]
+    reply_secret: Option<SecretString>,
+    /// What a reply says [env: PROBE_SIM_REPLY_TEXT] [default: STOP]
+    #[arg(long)]
+    reply_text: Option<String>,
+    /// Reply to every N-th send answered OK; 0: only through POST /_sim/replies
+    /// [env: PROBE_SIM_REPLY_EVERY] [default: 0]
+    #[arg(long)]
+    reply_every: Option<u64>,
     /// Log format [env: PROBE_SIM_LOG_FORMAT] [default: json in the production profile, else text]
     #[arg(long, value_enum)]
     log_format: Option<LogFormatArg>,
@@ -137,6 +151,10 @@ impl ServeArgs {
             settings.addr => self.addr,
             settings.seed => self.seed.map(Some),
             settings.workers => self.workers.map(Some),
+            settings.replies.url => self.reply_url.map(Some),
+            settings.replies.secret => self.reply_secret.map(Some),
+            settings.replies.text => self.reply_text,
+            settings.replies.every => self.reply_every,
             faults.latency_ms => self.latency_ms,
             faults.error_500_share => self.error_500_share,
             faults.error_429_share => self.error_429_share,
@@ -172,6 +190,10 @@ impl ServeArgs {
             .faults
             .validate()
             .context("checking the fault flags")?;
+        settings
+            .replies
+            .validate()
+            .context("checking the reply flags")?;
         Ok(settings)
     }
 }
@@ -208,7 +230,7 @@ async fn run(cli: Cli, section: &ProbeSimSettings) -> anyhow::Result<()> {
             .context("signing the token")?;
             println!("{token}");
         }
-        Some(Command::Serve(args)) => serve(args.apply(settings)?).await?,
+        Some(Command::Serve(args)) => serve((*args).apply(settings)?).await?,
         None => serve(cli.serve.apply(settings)?).await?,
     }
     Ok(())

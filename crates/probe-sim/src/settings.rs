@@ -3,6 +3,7 @@
 //! fault shares together).
 
 use crate::faults::{Faults, FaultsError, Latency, OutageMode, RetryAfterFormat};
+use crate::replies::ReplySettings;
 use mailing_runtime::settings::{LogFormat, ProbeSimSettings, SettingsError};
 use secrecy::SecretString;
 use std::net::SocketAddr;
@@ -24,6 +25,8 @@ pub struct SimSettings {
     pub outage: Duration,
     /// HTTP worker threads; `None` leaves actix's default (one per core).
     pub workers: Option<usize>,
+    /// The replies it makes up (off unless a URL is set).
+    pub replies: ReplySettings,
     pub log_format: LogFormat,
 }
 
@@ -38,6 +41,7 @@ impl SimSettings {
             faults: Faults::default(),
             outage: Duration::ZERO,
             workers: Some(2),
+            replies: ReplySettings::default(),
             log_format: LogFormat::Text,
         }
     }
@@ -71,6 +75,16 @@ impl SimSettings {
             let FaultsError::Invalid { field, problem } = error;
             SettingsError::invalid(&format!("probe_sim.{field}"), problem)
         })?;
+        let replies = ReplySettings {
+            url: section.reply_url.clone(),
+            secret: section.reply_secret.clone(),
+            text: section.reply_text.clone(),
+            every: section.reply_every,
+        };
+        replies.validate().map_err(|error| {
+            let FaultsError::Invalid { field, problem } = error;
+            SettingsError::invalid(&format!("probe_sim.{field}"), problem)
+        })?;
         Ok(Self {
             addr: section.addr,
             jwt_secret: section
@@ -81,6 +95,7 @@ impl SimSettings {
             faults,
             outage: section.outage,
             workers: section.workers,
+            replies,
             log_format: section.log_format,
         })
     }
@@ -128,6 +143,13 @@ mod tests {
             ("PROBE_SIM_OUTAGE_SECONDS", "30"),
             ("PROBE_SIM_OUTAGE_MODE", "drop"),
             ("PROBE_SIM_WORKERS", "3"),
+            (
+                "PROBE_SIM_REPLY_URL",
+                "http://127.0.0.1:8000/api/v1/inbound",
+            ),
+            ("PROBE_SIM_REPLY_SECRET", "shared"),
+            ("PROBE_SIM_REPLY_TEXT", "СТОП"),
+            ("PROBE_SIM_REPLY_EVERY", "10"),
             ("PROBE_SIM_LOG_FORMAT", "json"),
         ])
         .unwrap();
@@ -147,6 +169,16 @@ mod tests {
         assert_eq!(settings.outage, Duration::from_secs(30));
         assert_eq!(settings.workers, Some(3));
         assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(
+            settings.replies.url.as_ref().map(|url| url.as_str()),
+            Some("http://127.0.0.1:8000/api/v1/inbound")
+        );
+        assert_eq!(
+            settings.replies.secret.as_ref().map(|s| s.expose_secret()),
+            Some("shared")
+        );
+        assert_eq!(settings.replies.text, "СТОП");
+        assert_eq!(settings.replies.every, 10);
     }
 
     #[test]
@@ -158,6 +190,8 @@ mod tests {
             ("PROBE_SIM_OUTAGE_MODE", "sometimes"),
             ("PROBE_SIM_RETRY_AFTER_FORMAT", "minutes"),
             ("PROBE_SIM_WORKERS", "0"),
+            ("PROBE_SIM_REPLY_URL", "mailto:ops@example.com"),
+            ("PROBE_SIM_REPLY_EVERY", "2"),
         ] {
             let err = load(&[(name, value)]).unwrap_err();
             assert_eq!(err.setting, name, "{err}");
@@ -172,7 +206,15 @@ mod tests {
 
     #[test]
     fn the_secret_does_not_print() {
-        let settings = load(&[("PROBE_SIM_JWT_SECRET", "hunter2-secret")]).unwrap();
+        let settings = load(&[
+            ("PROBE_SIM_JWT_SECRET", "hunter2-secret"),
+            (
+                "PROBE_SIM_REPLY_URL",
+                "http://127.0.0.1:8000/api/v1/inbound",
+            ),
+            ("PROBE_SIM_REPLY_SECRET", "hunter2-secret"),
+        ])
+        .unwrap();
         assert!(!format!("{settings:?}").contains("hunter2-secret"));
     }
 }

@@ -27,10 +27,11 @@ impl Simulator {
     /// [`Simulator::run_until_stopped`] is awaited (or spawned). Call it inside a Tokio runtime.
     pub fn build(settings: SimSettings) -> anyhow::Result<Self> {
         let seed = settings.seed.unwrap_or_else(rand::random);
-        let state = web::Data::new(SimState::new(
+        let state = web::Data::new(SimState::with_replies(
             settings.faults.clone(),
             seed,
             &settings.jwt_secret,
+            settings.replies.clone(),
         ));
         if !settings.outage.is_zero() {
             state.set_outage(Some(OutageWindow::new(Utc::now(), settings.outage)));
@@ -51,6 +52,7 @@ impl Simulator {
                         .route("/config", web::get().to(admin::get_config))
                         .route("/config", web::put().to(admin::put_config))
                         .route("/outage", web::post().to(admin::post_outage))
+                        .route("/replies", web::post().to(admin::post_reply))
                         .route("/stats", web::get().to(admin::get_stats))
                         .route("/arrivals", web::get().to(admin::get_arrivals))
                         .route("/received", web::get().to(admin::list_received))

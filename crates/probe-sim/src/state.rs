@@ -5,8 +5,10 @@
 use crate::arrivals::Arrivals;
 use crate::faults::{Faults, FaultsError, FaultsPatch, OutageWindow};
 use crate::record::{Recorder, Totals};
+use crate::replies::{Replier, ReplySettings};
 use crate::token::Verifier;
 use chrono::{DateTime, Utc};
+use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +64,7 @@ pub struct Runtime {
     pub seed: u64,
     pub outage: Option<OutageWindow>,
     pub verifier: Verifier,
+    pub replies: ReplySettings,
 }
 
 /// A partial update of the settings in force, as `PUT /_sim/config` takes it.
@@ -71,39 +74,82 @@ pub struct ConfigPatch {
     /// Restarts the sequence of decisions, so the outcomes that follow repeat a run with it.
     pub seed: Option<u64>,
     pub jwt_secret: Option<SecretString>,
+    /// `Some(None)` (JSON null) turns replies off.
+    pub reply_url: Option<Option<Url>>,
+    pub reply_secret: Option<SecretString>,
+    pub reply_text: Option<String>,
+    pub reply_every: Option<u64>,
 }
 
 impl ConfigPatch {
-    /// Reads a JSON object of fault fields plus `seed` and `jwt_secret`; an unknown field is an
-    /// error, so a misspelt setting does not pass for applied.
+    /// Reads a JSON object of fault fields plus `seed`, `jwt_secret` and the reply settings; an
+    /// unknown field is an error, so a misspelt setting does not pass for applied.
     pub fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
         use serde::de::Error as _;
+        /// Removes the field `name`, read as a `T`; its error names it.
+        fn take<T: serde::de::DeserializeOwned>(
+            fields: &mut serde_json::Map<String, serde_json::Value>,
+            name: &str,
+        ) -> Result<Option<T>, serde_json::Error> {
+            fields
+                .remove(name)
+                .map(serde_json::from_value::<T>)
+                .transpose()
+                .map_err(|error| serde_json::Error::custom(format!("{name}: {error}")))
+        }
         let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)?;
-        let seed = fields
-            .remove("seed")
-            .map(serde_json::from_value::<u64>)
+        let seed = take::<u64>(&mut fields, "seed")?;
+        let jwt_secret = take::<SecretString>(&mut fields, "jwt_secret")?;
+        let reply_url = take::<Option<String>>(&mut fields, "reply_url")?
+            .map(|url| url.as_deref().map(Url::parse).transpose())
             .transpose()
-            .map_err(|error| serde_json::Error::custom(format!("seed: {error}")))?;
-        let jwt_secret = fields
-            .remove("jwt_secret")
-            .map(serde_json::from_value::<SecretString>)
-            .transpose()
-            .map_err(|error| serde_json::Error::custom(format!("jwt_secret: {error}")))?;
+            .map_err(|error| serde_json::Error::custom(format!("reply_url: {error}")))?;
+        let reply_secret = take::<SecretString>(&mut fields, "reply_secret")?;
+        let reply_text = take::<String>(&mut fields, "reply_text")?;
+        let reply_every = take::<u64>(&mut fields, "reply_every")?;
         Ok(Self {
             faults: serde_json::from_value(serde_json::Value::Object(fields))?,
             seed,
             jwt_secret,
+            reply_url,
+            reply_secret,
+            reply_text,
+            reply_every,
         })
+    }
+
+    /// The reply settings `current` becomes with this patch (unchecked).
+    fn patched_replies(&self, current: &ReplySettings) -> ReplySettings {
+        ReplySettings {
+            url: self
+                .reply_url
+                .clone()
+                .unwrap_or_else(|| current.url.clone()),
+            secret: self.reply_secret.clone().or_else(|| current.secret.clone()),
+            text: self
+                .reply_text
+                .clone()
+                .unwrap_or_else(|| current.text.clone()),
+            every: self.reply_every.unwrap_or(current.every),
+        }
     }
 }
 
-/// The settings in force, as `GET /_sim/config` shows them (without the secret).
+/// How a secret shows where the settings are displayed: that it is set, never what it is.
+pub const REDACTED: &str = "[redacted]";
+
+/// The settings in force, as `GET /_sim/config` shows them (without the secrets).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigView {
     #[serde(flatten)]
     pub faults: Faults,
     pub seed: u64,
     pub outage: Option<OutageView>,
+    pub reply_url: Option<String>,
+    /// [`REDACTED`] when set, null when not.
+    pub reply_secret: Option<&'static str>,
+    pub reply_text: String,
+    pub reply_every: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,6 +168,10 @@ pub struct Stats {
     pub in_flight: u64,
     pub max_in_flight: u64,
     pub by_outcome: std::collections::BTreeMap<&'static str, u64>,
+    /// Replies the target answered 2xx.
+    pub replies_sent: u64,
+    /// Replies the target refused or did not answer.
+    pub replies_failed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -139,21 +189,35 @@ pub struct SimState {
     counters: Counters,
     recorder: Recorder,
     arrivals: Arrivals,
+    replier: Replier,
 }
 
 impl SimState {
+    /// The state with replies off; see [`SimState::with_replies`].
     pub fn new(faults: Faults, seed: u64, secret: &SecretString) -> Self {
+        Self::with_replies(faults, seed, secret, ReplySettings::default())
+    }
+
+    /// `replies` must have passed [`ReplySettings::validate`].
+    pub fn with_replies(
+        faults: Faults,
+        seed: u64,
+        secret: &SecretString,
+        replies: ReplySettings,
+    ) -> Self {
         Self {
             runtime: RwLock::new(Arc::new(Runtime {
                 faults,
                 seed,
                 outage: None,
                 verifier: Verifier::new(secret.expose_secret().as_bytes()),
+                replies,
             })),
             sequence: AtomicU64::new(0),
             counters: Counters::default(),
             recorder: Recorder::default(),
             arrivals: Arrivals::default(),
+            replier: Replier::new(),
         }
     }
 
@@ -192,11 +256,14 @@ impl SimState {
                 Some(secret) => Verifier::new(secret.expose_secret().as_bytes()),
                 None => current.verifier.clone(),
             };
+            let replies = patch.patched_replies(&current.replies);
+            replies.validate()?;
             Ok(Runtime {
                 faults,
                 seed: patch.seed.unwrap_or(current.seed),
                 outage: current.outage,
                 verifier,
+                replies,
             })
         })?;
         if patch.seed.is_some() {
@@ -214,6 +281,7 @@ impl SimState {
                 seed: current.seed,
                 outage,
                 verifier: current.verifier.clone(),
+                replies: current.replies.clone(),
             })
         });
     }
@@ -228,6 +296,10 @@ impl SimState {
                 end: window.end,
                 active: window.contains(now),
             }),
+            reply_url: runtime.replies.url.as_ref().map(Url::to_string),
+            reply_secret: runtime.replies.secret.as_ref().map(|_| REDACTED),
+            reply_text: runtime.replies.text.clone(),
+            reply_every: runtime.replies.every,
         }
     }
 
@@ -256,6 +328,11 @@ impl SimState {
         &self.recorder
     }
 
+    /// Posts the replies and counts them.
+    pub fn replier(&self) -> &Replier {
+        &self.replier
+    }
+
     /// When each request arrived, whatever its answer.
     pub fn arrivals(&self) -> &Arrivals {
         &self.arrivals
@@ -268,6 +345,7 @@ impl SimState {
             duplicates,
         } = self.recorder.totals();
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let (replies_sent, replies_failed) = self.replier.counts();
         Stats {
             received_ok_total: ok_total,
             unique_ids,
@@ -284,13 +362,17 @@ impl SimState {
                     )
                 })
                 .collect(),
+            replies_sent,
+            replies_failed,
         }
     }
 
-    /// Forgets the deliveries and zeroes the counters, for a fresh measurement. Requests in
-    /// flight stay counted as in flight. The settings and the decision sequence are kept.
+    /// Forgets the deliveries and zeroes the counters (the replies' too), for a fresh
+    /// measurement. Requests in flight stay counted as in flight. The settings and the decision
+    /// sequence are kept.
     pub fn reset(&self) {
         self.recorder.clear();
+        self.replier.reset();
         self.arrivals.clear();
         self.counters.requests_total.store(0, Ordering::Relaxed);
         self.counters.max_in_flight.store(
@@ -332,6 +414,35 @@ mod tests {
         assert!(error.to_string().starts_with("seed"), "{error}");
         assert!(ConfigPatch::from_json(br#"{"hang": 1}"#).is_err());
         assert!(ConfigPatch::from_json(b"[]").is_err());
+    }
+
+    #[test]
+    fn a_patch_reads_the_reply_settings_and_null_turns_replies_off() {
+        let patch = ConfigPatch::from_json(
+            r#"{"reply_url": "http://127.0.0.1:8000/api/v1/inbound", "reply_secret": "s",
+                "reply_text": "СТОП", "reply_every": 4}"#
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            patch.reply_url.clone().flatten().map(String::from),
+            Some("http://127.0.0.1:8000/api/v1/inbound".to_owned())
+        );
+        assert_eq!(
+            (patch.reply_text.as_deref(), patch.reply_every),
+            (Some("СТОП"), Some(4))
+        );
+        let state = state();
+        state.update(&patch).unwrap();
+        let shown = state.config(Utc::now());
+        assert_eq!(shown.reply_secret, Some(REDACTED));
+        assert_eq!(shown.reply_every, 4);
+        let off = ConfigPatch::from_json(br#"{"reply_url": null, "reply_every": 0}"#).unwrap();
+        assert!(matches!(off.reply_url, Some(None)));
+        state.update(&off).unwrap();
+        assert_eq!(state.config(Utc::now()).reply_url, None);
+        let error = ConfigPatch::from_json(br#"{"reply_url": "not a url"}"#).unwrap_err();
+        assert!(error.to_string().starts_with("reply_url"), "{error}");
     }
 
     #[test]

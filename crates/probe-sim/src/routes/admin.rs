@@ -2,6 +2,7 @@
 //! development only, and the simulator must never be reachable from outside their network.
 
 use crate::faults::{FaultsError, OutageWindow};
+use crate::replies::ReplyError;
 use crate::state::{ConfigPatch, SimState};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -34,6 +35,7 @@ pub async fn put_config(state: Data<SimState>, body: Bytes) -> HttpResponse {
             tracing::info!(
                 config = %serde_json::to_string(&config).unwrap_or_default(),
                 secret_changed = patch.jwt_secret.is_some(),
+                reply_secret_changed = patch.reply_secret.is_some(),
                 "settings changed"
             );
             HttpResponse::Ok().json(config)
@@ -71,6 +73,49 @@ pub async fn post_outage(state: Data<SimState>, body: Bytes) -> HttpResponse {
         None => tracing::info!("outage ended"),
     }
     HttpResponse::Ok().json(state.config(Utc::now()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyRequest {
+    from: String,
+    /// Unset: the configured reply text.
+    text: Option<String>,
+}
+
+/// `{"from": "79001234567", "text": "СТОП"}` posts that reply, signed, to the reply URL now and
+/// answers with the target's status and body; 409 when replies are not configured, 502 when
+/// the target cannot be reached.
+pub async fn post_reply(state: Data<SimState>, body: Bytes) -> HttpResponse {
+    let request: ReplyRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return bad_request(error),
+    };
+    if request.from.trim().is_empty() {
+        return bad_request("from: must not be empty");
+    }
+    let runtime = state.runtime();
+    let text = request.text.unwrap_or_else(|| runtime.replies.text.clone());
+    match state
+        .replier()
+        .post(&runtime.replies, &request.from, &text)
+        .await
+    {
+        Ok(answer) => {
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut response = HttpResponse::build(status);
+            if let Some(content_type) = answer.content_type {
+                response.insert_header((actix_web::http::header::CONTENT_TYPE, content_type));
+            }
+            response.body(answer.body)
+        }
+        Err(error @ ReplyError::NotConfigured) => {
+            HttpResponse::Conflict().json(json!({ "code": 409, "message": error.to_string() }))
+        }
+        Err(error @ ReplyError::Unreachable(_)) => {
+            HttpResponse::BadGateway().json(json!({ "code": 502, "message": error.to_string() }))
+        }
+    }
 }
 
 pub async fn get_stats(state: Data<SimState>) -> HttpResponse {

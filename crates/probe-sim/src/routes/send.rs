@@ -2,7 +2,7 @@
 //! (token, then request); only a request that passes both meets the configured faults.
 
 use crate::faults::{Fault, OutageMode, RetryAfter, request_rng};
-use crate::state::{Outcome, SimState};
+use crate::state::{Outcome, Runtime, SimState};
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 const OK_BODY: &str = r#"{"code":0,"message":"OK"}"#;
@@ -87,6 +88,9 @@ pub async fn send(
             state
                 .recorder()
                 .record(msg.id, msg.phone, &msg.text, arrived_at);
+            if state.replier().count_accepted(&runtime.replies) {
+                reply_in_background(&state, &runtime, msg.phone);
+            }
             (
                 Outcome::Ok,
                 HttpResponse::Ok().content_type(mime_json()).body(OK_BODY),
@@ -121,6 +125,21 @@ pub async fn send(
         Fault::Hang(_) => unreachable!("answered above"),
     };
     finish(&state, &msg_id, outcome, response)
+}
+
+/// Posts a reply from `phone` on its own task, so the send's answer neither waits for it nor
+/// depends on it; the replier logs and counts a failure.
+fn reply_in_background(state: &Data<SimState>, runtime: &Arc<Runtime>, phone: u64) {
+    let state = state.clone();
+    let runtime = runtime.clone();
+    tokio::spawn(async move {
+        let replies = &runtime.replies;
+        // Logged and counted by the replier; nobody waits for the outcome.
+        let _ = state
+            .replier()
+            .post(replies, &phone.to_string(), &replies.text)
+            .await;
+    });
 }
 
 fn finish(

@@ -10,3 +10,4 @@ mod faults;
 mod helpers;
 mod outage;
 mod record;
+mod replies;

@@ -85,6 +85,10 @@ pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, Se
                 .choice("probe_sim.outage_mode", &["unavailable", "drop"])?
                 .to_owned(),
             workers: reader.optional_whole("probe_sim.workers", 1..=256)?,
+            reply_url: reply_url(reader)?,
+            reply_secret: reply_secret(reader)?,
+            reply_text: reader.required("probe_sim.reply_text")?,
+            reply_every: reply_every(reader)?,
             // The simulator logs like the services: JSON in the production profile.
             log_format: log_format("probe_sim.log_format", profile_format)?,
         },
@@ -154,6 +158,53 @@ fn probe_url(reader: &Reader<'_>, program: Program) -> Result<Option<SecretStrin
         Ok(_) => Err(reader.invalid(KEY, None, "must be an http:// or https:// URL with a host")),
         Err(error) => Err(reader.invalid(KEY, None, &format!("is not a URL ({error})"))),
     }
+}
+
+/// Where the simulator posts its replies: an http(s) URL with a host, like the provider's.
+fn reply_url(reader: &Reader<'_>) -> Result<Option<url::Url>, SettingsError> {
+    const KEY: &str = "probe_sim.reply_url";
+    let Some(url) = reader.optional(KEY)? else {
+        return Ok(None);
+    };
+    match url::Url::parse(url.trim()) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Ok(Some(parsed))
+        }
+        Ok(_) => Err(reader.invalid(
+            KEY,
+            Some(&url),
+            "must be an http:// or https:// URL with a host",
+        )),
+        Err(error) => Err(reader.invalid(KEY, Some(&url), &format!("is not a URL ({error})"))),
+    }
+}
+
+/// The api refuses unsigned replies, so a reply URL without a secret could only fail.
+fn reply_secret(reader: &Reader<'_>) -> Result<Option<SecretString>, SettingsError> {
+    const KEY: &str = "probe_sim.reply_secret";
+    let secret = reader.secret(KEY)?;
+    if secret.is_none() && reader.optional("probe_sim.reply_url")?.is_some() {
+        return Err(reader.invalid(
+            KEY,
+            None,
+            "must be set when PROBE_SIM_REPLY_URL is: the replies are signed with it",
+        ));
+    }
+    Ok(secret)
+}
+
+/// Replying to every N-th send needs somewhere to post the replies.
+fn reply_every(reader: &Reader<'_>) -> Result<u64, SettingsError> {
+    const KEY: &str = "probe_sim.reply_every";
+    let every = reader.whole(KEY, 0..=1_000_000_000)?;
+    if every > 0 && reader.optional("probe_sim.reply_url")?.is_none() {
+        return Err(reader.invalid(
+            KEY,
+            Some(&every.to_string()),
+            "needs PROBE_SIM_REPLY_URL: without it there is nowhere to post the replies",
+        ));
+    }
+    Ok(every)
 }
 
 fn api(reader: &Reader<'_>, profile: Profile) -> Result<ApiSettings, SettingsError> {

@@ -197,5 +197,12 @@ pub struct ProbeSimSettings {
     pub outage: Duration,
     pub outage_mode: String,
     pub workers: Option<usize>,
+    /// Where the simulator posts the replies it makes up; unset: it makes none.
+    pub reply_url: Option<url::Url>,
+    /// What the replies are signed with; always set when `reply_url` is.
+    pub reply_secret: Option<SecretString>,
+    pub reply_text: String,
+    /// Reply to every this many sends answered OK; 0: only on demand.
+    pub reply_every: u64,
     pub log_format: LogFormat,
 }

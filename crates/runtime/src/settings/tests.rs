@@ -201,6 +201,14 @@ fn every_malformed_value_names_its_variable_and_a_valid_example() {
         ("PROBE_SIM_HANG_SHARE", "1.5", "share from 0.0 to 1.0"),
         ("PROBE_SIM_OUTAGE_MODE", "sometimes", "unavailable, drop"),
         ("PROBE_SIM_WORKERS", "0", "out of range"),
+        (
+            "PROBE_SIM_REPLY_URL",
+            "ftp://example.com/inbound",
+            "http://",
+        ),
+        ("PROBE_SIM_REPLY_URL", "example.com/inbound", "is not a URL"),
+        ("PROBE_SIM_REPLY_EVERY", "-1", "is not a whole number"),
+        ("PROBE_SIM_REPLY_EVERY", "3", "needs PROBE_SIM_REPLY_URL"),
     ];
     for (name, value, problem) in cases {
         let refused = error(Program::AllInOne, &[(name, value)]);
@@ -224,6 +232,16 @@ fn every_malformed_value_names_its_variable_and_a_valid_example() {
             if *name == "MAILING_PROFILE" {
                 vars.extend(PRODUCTION_API);
                 vars.push(("MAILING_PROBE_TOKEN", "a.token.value"));
+            }
+            if name.starts_with("PROBE_SIM_REPLY_") {
+                // A reply URL needs its secret, and replying to every N-th send needs both.
+                vars.extend([
+                    (
+                        "PROBE_SIM_REPLY_URL",
+                        "http://127.0.0.1:8000/api/v1/inbound",
+                    ),
+                    ("PROBE_SIM_REPLY_SECRET", "shared"),
+                ]);
             }
             let loaded = load(Program::AllInOne, &vars);
             assert!(
@@ -335,6 +353,11 @@ fn secrets_never_print() {
                 "postgres://mailing:hunter2-secret@db/mailing",
             ),
             ("MAILING_PROBE_TOKEN", "hunter2-secret"),
+            (
+                "PROBE_SIM_REPLY_URL",
+                "http://127.0.0.1:8000/api/v1/inbound",
+            ),
+            ("PROBE_SIM_REPLY_SECRET", "hunter2-secret"),
         ],
     )
     .unwrap();
@@ -349,6 +372,47 @@ fn secrets_never_print() {
     assert!(!refused.to_string().contains("hunter2"), "{refused}");
     let refused = error(Program::Api, &[("MAILING_JWT_SECRET", "hunter2")]);
     assert!(!refused.to_string().contains("hunter2"), "{refused}");
+}
+
+#[test]
+fn the_simulator_replies_only_with_a_url_and_a_secret() {
+    let settings = load(
+        Program::ProbeSim,
+        &[
+            (
+                "PROBE_SIM_REPLY_URL",
+                "http://127.0.0.1:8000/api/v1/inbound",
+            ),
+            ("PROBE_SIM_REPLY_SECRET", "shared"),
+            ("PROBE_SIM_REPLY_TEXT", "СТОП"),
+            ("PROBE_SIM_REPLY_EVERY", "5"),
+        ],
+    )
+    .unwrap();
+    let section = &settings.probe_sim;
+    assert_eq!(
+        section.reply_url.as_ref().map(url::Url::as_str),
+        Some("http://127.0.0.1:8000/api/v1/inbound")
+    );
+    assert_eq!(
+        section.reply_secret.as_ref().map(|s| s.expose_secret()),
+        Some("shared")
+    );
+    assert_eq!(
+        (section.reply_text.as_str(), section.reply_every),
+        ("СТОП", 5)
+    );
+    let unset = load(Program::ProbeSim, &[]).unwrap().probe_sim;
+    assert!(unset.reply_url.is_none() && unset.reply_secret.is_none());
+    assert_eq!((unset.reply_text.as_str(), unset.reply_every), ("STOP", 0));
+    let refused = error(
+        Program::ProbeSim,
+        &[(
+            "PROBE_SIM_REPLY_URL",
+            "http://127.0.0.1:8000/api/v1/inbound",
+        )],
+    );
+    assert_eq!(refused.setting, "PROBE_SIM_REPLY_SECRET", "{refused}");
 }
 
 #[test]

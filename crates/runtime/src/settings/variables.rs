@@ -268,6 +268,18 @@ pub const VARIABLES: &[Variable] = &[
     plain("PROBE_SIM_OUTAGE_SECONDS", "probe_sim.outage_seconds", "30"),
     plain("PROBE_SIM_OUTAGE_MODE", "probe_sim.outage_mode", "drop"),
     plain("PROBE_SIM_WORKERS", "probe_sim.workers", "2"),
+    plain(
+        "PROBE_SIM_REPLY_URL",
+        "probe_sim.reply_url",
+        "http://127.0.0.1:8000/api/v1/inbound",
+    ),
+    secret(
+        "PROBE_SIM_REPLY_SECRET",
+        "probe_sim.reply_secret",
+        "the secret shared with the api",
+    ),
+    plain("PROBE_SIM_REPLY_TEXT", "probe_sim.reply_text", "STOP"),
+    plain("PROBE_SIM_REPLY_EVERY", "probe_sim.reply_every", "10"),
     plain("PROBE_SIM_LOG_FORMAT", "probe_sim.log_format", "json"),
 ];
 
