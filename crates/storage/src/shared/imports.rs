@@ -2,7 +2,7 @@ use super::clients::{ClientRow, filtered, load_tags};
 use super::dialect::{
     MAX_BIND_PARAMETERS, StoredAttributes, attributes_json, now, store_attributes,
 };
-use super::imports_dialect::{StoredJson, json_of, store_json};
+use super::imports_dialect::{StoredJson, json_of, refresh_statistics, store_json};
 use super::opt_outs::suppress_waiting;
 use super::schema::{client_tags, clients, imports, operators, opt_outs, tags};
 use super::tags::ensure_tags;
@@ -337,6 +337,10 @@ impl ImportStore for BackendStore {
             None => ImportStatus::Done,
             Some(_) => ImportStatus::Failed,
         };
+        if status == ImportStatus::Done {
+            // Before the job says done: whoever waits for it queries the new rows next.
+            self.refresh_statistics_after(id);
+        }
         self.write(|conn| {
             let finished = diesel::update(
                 imports::table
@@ -487,6 +491,34 @@ impl ImportStore for BackendStore {
                 }
             }
         })
+    }
+}
+
+impl BackendStore {
+    /// Refreshes the planner's statistics of the tables import `id` wrote to, as far as it
+    /// wrote. Best effort: stale statistics only slow queries down, so a failure is logged and
+    /// the import still finishes.
+    fn refresh_statistics_after(&self, id: ImportId) {
+        let refreshed = self.write(|conn| {
+            let job: ImportRow = imports::table
+                .find(id.0)
+                .select(ImportRow::as_select())
+                .first(conn)?;
+            if job.dry_run {
+                return Ok(());
+            }
+            let written = u64::try_from(job.created + job.updated).unwrap_or(0);
+            let tables: &[&str] = match ImportKind::parse(&job.kind) {
+                Some(ImportKind::Clients) => &["clients", "client_tags", "tags"],
+                Some(ImportKind::OptOuts) => &["opt_outs"],
+                None => return Ok(()),
+            };
+            refresh_statistics(conn, tables, written)?;
+            Ok(())
+        });
+        if let Err(error) = refreshed {
+            tracing::warn!(import_id = id.0, %error, "cannot refresh the statistics after an import");
+        }
     }
 }
 

@@ -281,3 +281,39 @@ fn totals_are_exact_for_short_lists_and_estimated_beyond(backend: Backend) {
     assert!(!by_prefix.total_estimated);
     assert_eq!(by_prefix.items.len(), 99);
 }
+
+each_backend!(a_long_lists_total_is_the_planners_estimate_where_the_database_gives_one);
+fn a_long_lists_total_is_the_planners_estimate_where_the_database_gives_one(backend: Backend) {
+    let f = Fixture::new(backend);
+    let ids = f.db.bulk_clients(12_000, "UTC");
+    // The first 2,000 ids all remain and every other one after them goes: the first matches
+    // are dense, so extrapolating from them would count about 12,000 for the 7,000 there are.
+    f.db.execute(&format!(
+        "DELETE FROM clients WHERE id % 2 = 0 AND id > {}",
+        ids[1_999].0
+    ))
+    .unwrap();
+    f.db.execute("ANALYZE clients").unwrap();
+    let remaining = f.db.count("SELECT count(*) AS count FROM clients") as u64;
+    assert_eq!(remaining, 7_000);
+    let one = PageRequest {
+        offset: 0,
+        limit: 1,
+    };
+    let all = f.store.list_clients(&ClientQuery::default(), one).unwrap();
+    assert!(all.total_estimated);
+    match backend {
+        // The planner's statistics, fresh from ANALYZE, know how many rows there are.
+        Backend::Postgres => assert!(
+            all.total.abs_diff(remaining) <= remaining / 20,
+            "the planner's {} for {remaining}",
+            all.total
+        ),
+        // SQLite reports no row estimate: its total is extrapolated from the first matches.
+        Backend::Sqlite => assert!(
+            all.total.abs_diff(12_000) <= 12_000 / 20,
+            "extrapolated {} from dense first ids",
+            all.total
+        ),
+    }
+}

@@ -247,3 +247,64 @@ fn stale_running_jobs_are_failed_with_the_reason(backend: Backend) {
     assert_eq!(failed.error.as_deref(), Some("stopped"));
     assert_eq!(store.fail_stale_imports(future, "stopped").unwrap(), 0);
 }
+
+/// What the planner knows of the clients table: PostgreSQL's row estimate (-1 before the first
+/// `ANALYZE`), or whether SQLite holds statistics of it.
+fn planner_knows(db: &TestDb) -> i64 {
+    match db.backend() {
+        Backend::Postgres => db.count(
+            "SELECT reltuples::bigint AS count FROM pg_class WHERE oid = 'clients'::regclass",
+        ),
+        Backend::Sqlite => {
+            db.count("SELECT count(*) AS count FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        }
+    }
+}
+
+each_backend!(a_finished_import_brings_the_planners_statistics_up_to_date);
+fn a_finished_import_brings_the_planners_statistics_up_to_date(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    operator(&*store, "bln");
+    let before = planner_knows(&db);
+    let mut csv: Vec<Vec<String>> = vec![HEADER.iter().map(|h| h.to_string()).collect()];
+    for n in 0..2_000 {
+        csv.push(
+            [&format!("7900{n:07}"), "bln", "vip", "UTC", "Kazan"]
+                .map(str::to_owned)
+                .to_vec(),
+        );
+    }
+    let csv: Vec<Vec<&str>> = csv
+        .iter()
+        .map(|row| row.iter().map(String::as_str).collect())
+        .collect();
+    let csv: Vec<&[&str]> = csv.iter().map(Vec::as_slice).collect();
+    let batch = rows(&csv);
+    let mut runs = vec![];
+    for dry_run in [true, false] {
+        let job = store
+            .create_import(&NewImport {
+                kind: ImportKind::Clients,
+                mode: ImportMode::Upsert,
+                dry_run,
+                bytes_total: 1,
+            })
+            .unwrap();
+        let mut tally = ImportTally::default();
+        for outcome in store
+            .import_clients(&batch, ImportMode::Upsert, dry_run)
+            .unwrap()
+        {
+            tally.add(outcome);
+        }
+        store.record_import_progress(job.id, &tally, 1).unwrap();
+        store.finish_import(job.id, None).unwrap();
+        runs.push(planner_knows(&db));
+    }
+    match backend {
+        // Never analyzed before; the dry run wrote nothing, the import 2,000 clients.
+        Backend::Postgres => assert_eq!((before, runs[0], runs[1]), (-1, -1, 2_000)),
+        Backend::Sqlite => assert_eq!((before, runs[0], runs[1]), (0, 0, 1)),
+    }
+}
