@@ -456,3 +456,53 @@ pub(super) fn update_imported_clients(
     .bind::<Array<Jsonb>, _>(attributes)
     .execute(conn)
 }
+
+/// Creates the clients of an import (the i-th entry of each list belongs to the i-th client) in
+/// one statement from `unnest`ed arrays: four array parameters however many rows, where a
+/// multi-row `VALUES` would bind and plan four parameters a row. Returns each new client's id
+/// with its number.
+pub(super) fn insert_imported_clients(
+    conn: &mut Conn,
+    phones: &[&str],
+    operator_codes: &[&str],
+    time_zones: &[&str],
+    attributes: &[serde_json::Value],
+) -> QueryResult<Vec<(i64, String)>> {
+    #[derive(QueryableByName)]
+    struct Created {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = Text)]
+        phone_number: String,
+    }
+    let created: Vec<Created> = diesel::sql_query(
+        "INSERT INTO clients (phone_number, operator_code, time_zone, attributes)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
+         RETURNING id, phone_number",
+    )
+    .bind::<Array<Text>, _>(phones)
+    .bind::<Array<Text>, _>(operator_codes)
+    .bind::<Array<Text>, _>(time_zones)
+    .bind::<Array<Jsonb>, _>(attributes)
+    .load(conn)?;
+    Ok(created
+        .into_iter()
+        .map(|row| (row.id, row.phone_number))
+        .collect())
+}
+
+/// Links each client of `client_ids` to the tag at the same place of `tag_ids`, in one
+/// statement.
+pub(super) fn insert_client_tags(
+    conn: &mut Conn,
+    client_ids: &[i64],
+    tag_ids: &[i64],
+) -> QueryResult<usize> {
+    diesel::sql_query(
+        "INSERT INTO client_tags (client_id, tag_id)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[])",
+    )
+    .bind::<Array<BigInt>, _>(client_ids)
+    .bind::<Array<BigInt>, _>(tag_ids)
+    .execute(conn)
+}

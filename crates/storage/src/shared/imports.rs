@@ -127,16 +127,20 @@ struct Write<'a> {
     tags_changed: bool,
 }
 
-/// Gives every client in `writes` its tags, creating missing ones; the clients' old links are
-/// deleted for the updated ones whose tags changed.
-fn link_tags(conn: &mut Conn, writes: &[(i64, &ClientFields)]) -> Result<(), Failure> {
-    if writes.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = writes.iter().map(|(id, _)| *id).collect();
-    for chunk in ids.chunks(MAX_BIND_PARAMETERS / 2) {
+/// Gives every client in `writes` its tags, creating missing ones. The clients whose links
+/// `replaced` lists (updated ones whose tags changed) lose their old links first; new clients
+/// have none.
+fn link_tags(
+    conn: &mut Conn,
+    writes: &[(i64, &ClientFields)],
+    replaced: &[i64],
+) -> Result<(), Failure> {
+    for chunk in replaced.chunks(MAX_BIND_PARAMETERS / 2) {
         diesel::delete(client_tags::table.filter(client_tags::client_id.eq_any(chunk)))
             .execute(conn)?;
+    }
+    if writes.is_empty() {
+        return Ok(());
     }
     // Sorted, so concurrent writers creating the same new tags take their locks in one order.
     let values: BTreeSet<&str> = writes
@@ -153,23 +157,17 @@ fn link_tags(conn: &mut Conn, writes: &[(i64, &ClientFields)]) -> Result<(), Fai
             .load(conn)?;
         tag_ids.extend(found);
     }
-    let links: Vec<_> = writes
+    let (clients, tags): (Vec<i64>, Vec<i64>) = writes
         .iter()
         .flat_map(|(client, fields)| {
             let tag_ids = &tag_ids;
-            fields.tags.iter().map(move |tag| {
-                (
-                    client_tags::client_id.eq(*client),
-                    client_tags::tag_id.eq(tag_ids[tag.as_str()]),
-                )
-            })
+            fields
+                .tags
+                .iter()
+                .map(move |tag| (*client, tag_ids[tag.as_str()]))
         })
-        .collect();
-    for chunk in links.chunks(MAX_BIND_PARAMETERS / 2) {
-        diesel::insert_into(client_tags::table)
-            .values(chunk)
-            .execute(conn)?;
-    }
+        .unzip();
+    pipeline::insert_client_tags(conn, &clients, &tags)?;
     Ok(())
 }
 
@@ -177,29 +175,25 @@ fn link_tags(conn: &mut Conn, writes: &[(i64, &ClientFields)]) -> Result<(), Fai
 fn write_clients(conn: &mut Conn, writes: &[Write<'_>]) -> Result<(), Failure> {
     let mut tagged: Vec<(i64, &ClientFields)> = Vec::new();
     let created: Vec<&Write<'_>> = writes.iter().filter(|w| w.stored.is_none()).collect();
-    // Seven bind parameters a row.
-    for chunk in created.chunks(MAX_BIND_PARAMETERS / 8) {
-        let rows: Vec<_> = chunk
+    if !created.is_empty() {
+        let phones: Vec<&str> = created.iter().map(|write| write.phone).collect();
+        let codes: Vec<&str> = created
             .iter()
-            .map(|write| {
-                (
-                    clients::phone_number.eq(write.phone),
-                    clients::operator_code.eq(write.fields.operator_code.as_str()),
-                    clients::time_zone.eq(write.fields.time_zone.name()),
-                    clients::attributes.eq(store_attributes(&write.fields.attributes)),
-                    clients::created_at.eq(now()),
-                    clients::updated_at.eq(now()),
-                )
-            })
+            .map(|write| write.fields.operator_code.as_str())
             .collect();
-        let ids: Vec<(i64, String)> = diesel::insert_into(clients::table)
-            .values(&rows)
-            .returning((clients::id, clients::phone_number))
-            .get_results(conn)?;
+        let zones: Vec<&str> = created
+            .iter()
+            .map(|write| write.fields.time_zone.name())
+            .collect();
+        let attributes: Vec<StoredAttributes> = created
+            .iter()
+            .map(|write| store_attributes(&write.fields.attributes))
+            .collect();
+        let ids = pipeline::insert_imported_clients(conn, &phones, &codes, &zones, &attributes)?;
         let by_phone: HashMap<String, i64> =
             ids.into_iter().map(|(id, phone)| (phone, id)).collect();
         tagged.extend(
-            chunk
+            created
                 .iter()
                 .filter(|write| !write.fields.tags.is_empty())
                 .map(|write| (by_phone[write.phone], &write.fields)),
@@ -209,6 +203,7 @@ fn write_clients(conn: &mut Conn, writes: &[Write<'_>]) -> Result<(), Failure> {
         .iter()
         .filter_map(|write| write.stored.map(|id| (id, write)))
         .collect();
+    let mut replaced = Vec::new();
     if !updated.is_empty() {
         let ids: Vec<i64> = updated.iter().map(|(id, _)| *id).collect();
         let codes: Vec<&str> = updated
@@ -224,14 +219,12 @@ fn write_clients(conn: &mut Conn, writes: &[Write<'_>]) -> Result<(), Failure> {
             .map(|(_, write)| store_attributes(&write.fields.attributes))
             .collect();
         pipeline::update_imported_clients(conn, &ids, &codes, &zones, &attributes)?;
-        tagged.extend(
-            updated
-                .iter()
-                .filter(|(_, write)| write.tags_changed)
-                .map(|(id, write)| (*id, &write.fields)),
-        );
+        for (id, write) in updated.iter().filter(|(_, write)| write.tags_changed) {
+            replaced.push(*id);
+            tagged.push((*id, &write.fields));
+        }
     }
-    link_tags(conn, &tagged)
+    link_tags(conn, &tagged, &replaced)
 }
 
 impl ImportStore for BackendStore {

@@ -5,8 +5,9 @@
 //! `pg/pipeline.rs` answers the same calls for PostgreSQL.
 
 use super::Conn;
+use super::dialect::MAX_BIND_PARAMETERS;
 use super::dialect::{now, store_attributes, store_filter};
-use super::schema::clients;
+use super::schema::{client_tags, clients};
 use crate::columns::{
     ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZoneCountRow, ZonePlan, ZoneRow,
     returned_ids,
@@ -449,4 +450,67 @@ pub(super) fn update_imported_clients(
             .execute(conn)?;
     }
     Ok(updated)
+}
+
+/// Creates the clients of an import (the i-th entry of each list belongs to the i-th client),
+/// as many to a statement as SQLite binds; returns each new client's id with its number.
+pub(super) fn insert_imported_clients(
+    conn: &mut Conn,
+    phones: &[&str],
+    operator_codes: &[&str],
+    time_zones: &[&str],
+    attributes: &[String],
+) -> QueryResult<Vec<(i64, String)>> {
+    let rows: Vec<_> = phones
+        .iter()
+        .zip(operator_codes)
+        .zip(time_zones)
+        .zip(attributes)
+        .map(|(((phone, code), zone), stored)| {
+            (
+                clients::phone_number.eq(*phone),
+                clients::operator_code.eq(*code),
+                clients::time_zone.eq(*zone),
+                clients::attributes.eq(stored),
+                clients::created_at.eq(now()),
+                clients::updated_at.eq(now()),
+            )
+        })
+        .collect();
+    let mut created = Vec::with_capacity(rows.len());
+    // Six bind parameters a row.
+    for chunk in rows.chunks(MAX_BIND_PARAMETERS / 6) {
+        created.extend(
+            diesel::insert_into(clients::table)
+                .values(chunk)
+                .returning((clients::id, clients::phone_number))
+                .get_results::<(i64, String)>(conn)?,
+        );
+    }
+    Ok(created)
+}
+
+/// Links each client of `client_ids` to the tag at the same place of `tag_ids`.
+pub(super) fn insert_client_tags(
+    conn: &mut Conn,
+    client_ids: &[i64],
+    tag_ids: &[i64],
+) -> QueryResult<usize> {
+    let links: Vec<_> = client_ids
+        .iter()
+        .zip(tag_ids)
+        .map(|(client, tag)| {
+            (
+                client_tags::client_id.eq(*client),
+                client_tags::tag_id.eq(*tag),
+            )
+        })
+        .collect();
+    let mut inserted = 0;
+    for chunk in links.chunks(MAX_BIND_PARAMETERS / 2) {
+        inserted += diesel::insert_into(client_tags::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
+    Ok(inserted)
 }
