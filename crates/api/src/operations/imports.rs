@@ -22,8 +22,8 @@ use mailing_domain::store::{ApiStore, Client, ClientQuery, StoreError};
 use mailing_domain::{AttributeKey, AttributeValue};
 use paperclip::actix::Apiv2Schema;
 use serde::Deserialize;
-use std::collections::BTreeSet;
 use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, Write};
 use std::path::PathBuf;
@@ -35,8 +35,13 @@ pub struct ImportLimit(pub u64);
 
 /// Rows written in one transaction.
 pub const BATCH_ROWS: usize = 5000;
-/// Batches read ahead of the one being written.
+/// Batches read ahead of those being written.
 const BATCHES_AHEAD: usize = 2;
+/// Batches written at once, each in its own transaction: while one batch's statements travel
+/// or its rows are classified, the database works on another's. Batches of one file never
+/// share a phone number (repeats are rejected as they are read), so they never wait on each
+/// other's rows.
+const WRITERS: usize = 2;
 /// A running job whose progress has not moved for this long is taken for one whose process
 /// stopped.
 const STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -315,7 +320,7 @@ struct Batch {
 fn read_rows(
     spool_path: PathBuf,
     header: Header,
-    batches: std::sync::mpsc::SyncSender<Batch>,
+    batches: std::sync::mpsc::SyncSender<(u64, Batch)>,
 ) -> Result<(), String> {
     let file = File::open(&spool_path).map_err(|e| format!("reading the file: {e}"))?;
     let mut reader = csv_reader(file);
@@ -323,6 +328,7 @@ fn read_rows(
     let mut seen: HashMap<u64, u64> = HashMap::new();
     let mut first = true;
     let mut rows = Vec::with_capacity(BATCH_ROWS);
+    let mut sequence = 0;
     loop {
         let more = match reader.read_byte_record(&mut record) {
             Ok(more) => more,
@@ -345,10 +351,11 @@ fn read_rows(
                 rows: std::mem::replace(&mut rows, Vec::with_capacity(BATCH_ROWS)),
                 bytes_read: reader.position().byte(),
             };
-            if batches.send(batch).is_err() {
-                // The writer stopped; it says why.
+            if batches.send((sequence, batch)).is_err() {
+                // The writers stopped; they say why.
                 return Ok(());
             }
+            sequence += 1;
         }
         if !more {
             return Ok(());
@@ -387,7 +394,10 @@ fn read_row(
     Ok(row)
 }
 
-/// Runs an import to its end; `Err` says why it stopped.
+/// Runs an import to its end; `Err` says why it stopped. A reader thread parses the file
+/// into numbered batches, [`WRITERS`] threads store them, and this thread records each
+/// batch's counts in file order, so the kept rejections are the file's first ones whatever
+/// batch finished first.
 fn run(
     store: &Arc<dyn ApiStore>,
     id: ImportId,
@@ -401,26 +411,84 @@ fn run(
         .name(format!("import-{id}"))
         .spawn(move || read_rows(path, header, batches))
         .map_err(|e| format!("starting the reader: {e}"))?;
+    let received = Arc::new(std::sync::Mutex::new(received));
+    let (stored_tx, stored) = std::sync::mpsc::channel::<(u64, Result<Stored, String>)>();
+    let mut writers = Vec::with_capacity(WRITERS);
+    for n in 0..WRITERS {
+        let (store, batches, stored_tx) = (store.clone(), received.clone(), stored_tx.clone());
+        let writer = std::thread::Builder::new()
+            .name(format!("import-{id}-writer-{n}"))
+            .spawn(move || {
+                loop {
+                    // The lock is held only to take the next batch.
+                    let next = batches.lock().map(|batches| batches.recv());
+                    let Ok(Ok((sequence, batch))) = next else {
+                        return;
+                    };
+                    let result = store_batch(&store, batch, options);
+                    let failed = result.is_err();
+                    if stored_tx.send((sequence, result)).is_err() || failed {
+                        return;
+                    }
+                }
+            })
+            // Writers started already stop once nothing takes what they stored.
+            .map_err(|e| format!("starting a writer: {e}"))?;
+        writers.push(writer);
+    }
+    drop(stored_tx);
     let mut written = Ok(());
-    for batch in received.iter() {
-        if let Err(error) = write_batch(store, id, batch, options) {
-            written = Err(error);
+    let mut waiting: BTreeMap<u64, Stored> = BTreeMap::new();
+    let mut next = 0;
+    for (sequence, result) in stored.iter() {
+        let stored = match result {
+            Ok(stored) => stored,
+            Err(error) => {
+                written = Err(error);
+                break;
+            }
+        };
+        waiting.insert(sequence, stored);
+        while let Some(stored) = waiting.remove(&next) {
+            if let Err(error) = record_progress(store, id, stored) {
+                written = Err(error);
+                break;
+            }
+            next += 1;
+        }
+        if written.is_err() {
             break;
         }
     }
+    // On a failure, the reader and the writers find their channels closed and stop.
+    drop(stored);
     drop(received);
+    for writer in writers {
+        if writer.join().is_err() && written.is_ok() {
+            written = Err("a writer stopped unexpectedly".to_owned());
+        }
+    }
+    if written.is_ok() && !waiting.is_empty() {
+        written = Err("a batch was stored but an earlier one was not".to_owned());
+    }
     let read = reader
         .join()
         .unwrap_or_else(|_| Err("the reader stopped unexpectedly".to_owned()));
     written.and(read)
 }
 
-fn write_batch(
+/// A stored batch: its rows' outcomes, and how far into the file it reaches.
+struct Stored {
+    tally: ImportTally,
+    bytes_read: u64,
+}
+
+/// Stores (or, in a dry run, classifies) one batch; its rejected rows are counted as such.
+fn store_batch(
     store: &Arc<dyn ApiStore>,
-    id: ImportId,
     batch: Batch,
     options: ImportOptions,
-) -> Result<(), String> {
+) -> Result<Stored, String> {
     let mut clients = Vec::new();
     let mut opt_outs = Vec::new();
     for row in &batch.rows {
@@ -430,16 +498,14 @@ fn write_batch(
             Err(_) => {}
         }
     }
-    let stored =
-        |error: StoreError| format!("storage failed: {error}; importing the file again is safe");
     let mut outcomes = if !clients.is_empty() {
         store
             .import_clients(&clients, options.mode, options.dry_run)
-            .map_err(stored)?
+            .map_err(storage_failed)?
     } else if !opt_outs.is_empty() {
         store
             .import_opt_outs(&opt_outs, options.dry_run)
-            .map_err(stored)?
+            .map_err(storage_failed)?
     } else {
         Vec::new()
     }
@@ -454,10 +520,22 @@ fn write_batch(
         };
         tally.add(outcome);
     }
-    match store.record_import_progress(id, &tally, batch.bytes_read) {
+    Ok(Stored {
+        tally,
+        bytes_read: batch.bytes_read,
+    })
+}
+
+fn storage_failed(error: StoreError) -> String {
+    format!("storage failed: {error}; importing the file again is safe")
+}
+
+/// Adds a stored batch's counts to the job.
+fn record_progress(store: &Arc<dyn ApiStore>, id: ImportId, stored: Stored) -> Result<(), String> {
+    match store.record_import_progress(id, &stored.tally, stored.bytes_read) {
         Ok(()) => Ok(()),
         Err(StoreError::NotFound(_)) => Err("the job was failed as stale meanwhile".to_owned()),
-        Err(error) => Err(stored(error)),
+        Err(error) => Err(storage_failed(error)),
     }
 }
 
