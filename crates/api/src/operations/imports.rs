@@ -577,6 +577,8 @@ pub async fn get(state: &AppState, id: ImportId) -> Result<ImportJob, ApiError> 
 
 /// Clients read per export query.
 const EXPORT_BATCH: u32 = 5000;
+/// Batches of an export read ahead of the response.
+const EXPORT_AHEAD: usize = 2;
 
 /// The export's columns: the import's, then `attr.<key>` for every key in `keys`.
 fn export_header(keys: &BTreeSet<AttributeKey>) -> Vec<String> {
@@ -643,24 +645,41 @@ pub async fn export(
     };
     let header = export_header(&keys);
     let first = export_rows(&[], &keys, Some(&header))?;
-    let batches = futures_util::stream::try_unfold(Some(None), move |after| {
-        let state = state.clone();
-        let query = query.clone();
-        let keys = keys.clone();
-        async move {
-            let Some(after) = after else {
-                return Ok(None);
+    // Batches are read and written out ahead of the response, up to EXPORT_AHEAD of them, so
+    // the database reads the next batch while the last one travels to the client.
+    let (ready, batches) = tokio::sync::mpsc::channel::<Result<Bytes, ApiError>>(EXPORT_AHEAD);
+    actix_web::rt::spawn(async move {
+        let mut after = None;
+        loop {
+            let batch = {
+                let query = query.clone();
+                state
+                    .run(move |s| s.clients_after(&query, after, EXPORT_BATCH))
+                    .await
             };
-            let clients = state
-                .run(move |s| s.clients_after(&query, after, EXPORT_BATCH))
-                .await?;
-            let next = match clients.last() {
-                Some(last) if clients.len() == EXPORT_BATCH as usize => Some(Some(last.id)),
-                _ => None,
+            let (rows, next) = match batch {
+                Ok(clients) => {
+                    let next = match clients.last() {
+                        Some(last) if clients.len() == EXPORT_BATCH as usize => Some(last.id),
+                        _ => None,
+                    };
+                    (export_rows(&clients, &keys, None), next)
+                }
+                Err(error) => (Err(error), None),
             };
-            let rows = export_rows(&clients, &keys, None)?;
-            Ok(Some((rows, next)))
+            let failed = rows.is_err();
+            // The client went away: nobody reads further.
+            if ready.send(rows).await.is_err() || failed {
+                return;
+            }
+            match next {
+                Some(last) => after = Some(last),
+                None => return,
+            }
         }
+    });
+    let batches = futures_util::stream::unfold(batches, |mut batches| async move {
+        batches.recv().await.map(|batch| (batch, batches))
     });
     Ok(futures_util::stream::once(async move { Ok(first) }).chain(batches))
 }
