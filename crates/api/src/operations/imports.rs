@@ -489,13 +489,17 @@ fn store_batch(
     batch: Batch,
     options: ImportOptions,
 ) -> Result<Stored, String> {
+    let bytes_read = batch.bytes_read;
+    let rows = batch.rows.len();
     let mut clients = Vec::new();
     let mut opt_outs = Vec::new();
-    for row in &batch.rows {
+    // The rows are moved to the store, not copied; their rejections wait with their places.
+    let mut rejected = Vec::new();
+    for (place, row) in batch.rows.into_iter().enumerate() {
         match row {
-            Ok(Row::Client(row)) => clients.push(row.clone()),
-            Ok(Row::OptOut(row)) => opt_outs.push(row.clone()),
-            Err(_) => {}
+            Ok(Row::Client(row)) => clients.push(row),
+            Ok(Row::OptOut(row)) => opt_outs.push(row),
+            Err(rejection) => rejected.push((place, rejection)),
         }
     }
     let mut outcomes = if !clients.is_empty() {
@@ -510,20 +514,18 @@ fn store_batch(
         Vec::new()
     }
     .into_iter();
+    let mut rejected = rejected.into_iter().peekable();
     let mut tally = ImportTally::default();
-    for row in batch.rows {
-        let outcome = match row {
-            Err(rejection) => RowOutcome::Rejected(rejection),
-            Ok(_) => outcomes
+    for place in 0..rows {
+        let outcome = match rejected.next_if(|(at, _)| *at == place) {
+            Some((_, rejection)) => RowOutcome::Rejected(rejection),
+            None => outcomes
                 .next()
                 .ok_or("storage answered fewer outcomes than rows")?,
         };
         tally.add(outcome);
     }
-    Ok(Stored {
-        tally,
-        bytes_read: batch.bytes_read,
-    })
+    Ok(Stored { tally, bytes_read })
 }
 
 fn storage_failed(error: StoreError) -> String {
