@@ -68,23 +68,38 @@ pub(super) fn claim_due(
     .map(returned_ids)
 }
 
-/// Clients matching a filter's lists given as `$1` (operator codes) and `$2` (tag values), as
-/// `c`; [`matches_filter`] adds its attributes.
-const MATCHES_LISTS: &str = "(cardinality($1::text[]) = 0 OR c.operator_code = ANY($1))
-    AND (cardinality($2::text[]) = 0 OR EXISTS (
-        SELECT 1 FROM client_tags ct JOIN tags t ON t.id = ct.tag_id
-        WHERE ct.client_id = c.id AND t.value = ANY($2)))";
+/// Clients matching `filter`'s lists given as `$1` (operator codes) and `$2` (tag values), as
+/// `c`; [`matches_filter`] adds its attributes. An empty list matches everyone and its
+/// condition only names its parameter. A required tag is an `EXISTS` of its own in the
+/// conditions, which the planner turns into a semi-join that can start from the tag's clients
+/// when they are few; inside an `OR` with the empty case it would be checked client by client
+/// over the whole table (1.5 s over 1,000,000 clients for a tag nobody holds).
+fn matches_lists(filter: &ClientFilter) -> String {
+    let codes = if filter.operator_codes().len() == 0 {
+        "cardinality($1::text[]) = 0"
+    } else {
+        "c.operator_code = ANY($1)"
+    };
+    let tags = if filter.tags().len() == 0 {
+        "cardinality($2::text[]) = 0"
+    } else {
+        "EXISTS (SELECT 1 FROM client_tags ct JOIN tags t ON t.id = ct.tag_id
+                 WHERE ct.client_id = c.id AND t.value = ANY($2))"
+    };
+    format!("{codes} AND {tags}")
+}
 
 /// Clients `filter` matches, as `c`, with its lists as `$1` and `$2` and, if it requires
 /// attributes, those as the jsonb `$attributes` (see [`bind_attributes`]). The condition on
 /// attributes is left out rather than bound to `{}`, which the planner would read as a
 /// selective use of the attributes index.
 fn matches_filter(filter: &ClientFilter, attributes: usize) -> String {
+    let lists = matches_lists(filter);
     if filter.attributes().is_empty() {
-        MATCHES_LISTS.to_owned()
+        lists
     } else {
         format!(
-            "{MATCHES_LISTS} AND {}",
+            "{lists} AND {}",
             holds_attributes("c.attributes", attributes)
         )
     }
