@@ -37,11 +37,6 @@ pub struct ImportLimit(pub u64);
 pub const BATCH_ROWS: usize = 5000;
 /// Batches read ahead of those being written.
 const BATCHES_AHEAD: usize = 2;
-/// Batches written at once, each in its own transaction: while one batch's statements travel
-/// or its rows are classified, the database works on another's. Batches of one file never
-/// share a phone number (repeats are rejected as they are read), so they never wait on each
-/// other's rows.
-const WRITERS: usize = 2;
 /// A running job whose progress has not moved for this long is taken for one whose process
 /// stopped.
 const STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
@@ -395,7 +390,9 @@ fn read_row(
 }
 
 /// Runs an import to its end; `Err` says why it stopped. A reader thread parses the file
-/// into numbered batches, [`WRITERS`] threads store them, and this thread records each
+/// into numbered batches, as many threads as the store writes batches at once store them
+/// (batches of one file never share a phone number, as repeats are rejected when read, so
+/// they never wait on each other's rows), and this thread records each
 /// batch's counts in file order, so the kept rejections are the file's first ones whatever
 /// batch finished first.
 fn run(
@@ -413,8 +410,9 @@ fn run(
         .map_err(|e| format!("starting the reader: {e}"))?;
     let received = Arc::new(std::sync::Mutex::new(received));
     let (stored_tx, stored) = std::sync::mpsc::channel::<(u64, Result<Stored, String>)>();
-    let mut writers = Vec::with_capacity(WRITERS);
-    for n in 0..WRITERS {
+    let concurrent = store.concurrent_import_batches().max(1);
+    let mut writers = Vec::with_capacity(concurrent);
+    for n in 0..concurrent {
         let (store, batches, stored_tx) = (store.clone(), received.clone(), stored_tx.clone());
         let writer = std::thread::Builder::new()
             .name(format!("import-{id}-writer-{n}"))

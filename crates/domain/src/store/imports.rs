@@ -12,6 +12,9 @@ use std::collections::BTreeSet;
 
 /// Import jobs, the batches they write and the export's reads.
 pub trait ImportStore {
+    /// How many batches of one import may be written at once, each in its own transaction:
+    /// more than one only where the database takes concurrent writers.
+    fn concurrent_import_batches(&self) -> usize;
     fn create_import(&self, new: &NewImport) -> StoreResult<ImportJob>;
     fn get_import(&self, id: ImportId) -> StoreResult<ImportJob>;
     /// The jobs of one kind, newest first.

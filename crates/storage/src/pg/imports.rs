@@ -7,6 +7,10 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 use std::convert::Infallible;
 
+/// Batches of one import written at once: while one batch's statements travel or its rows are
+/// classified, the database works on another's. On two cores a third gained nothing.
+pub(super) const CONCURRENT_IMPORT_BATCHES: usize = 2;
+
 /// A JSON column's value as diesel reads and writes it.
 pub(super) type StoredJson = serde_json::Value;
 

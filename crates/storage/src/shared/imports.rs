@@ -2,7 +2,9 @@ use super::clients::{ClientRow, filtered, load_tags};
 use super::dialect::{
     MAX_BIND_PARAMETERS, StoredAttributes, attributes_json, now, store_attributes,
 };
-use super::imports_dialect::{StoredJson, json_of, refresh_statistics, store_json};
+use super::imports_dialect::{
+    CONCURRENT_IMPORT_BATCHES, StoredJson, json_of, refresh_statistics, store_json,
+};
 use super::opt_outs::suppress_waiting;
 use super::schema::{client_tags, clients, imports, operators, opt_outs, tags};
 use super::tags::ensure_tags;
@@ -228,6 +230,10 @@ fn write_clients(conn: &mut Conn, writes: &[Write<'_>]) -> Result<(), Failure> {
 }
 
 impl ImportStore for BackendStore {
+    fn concurrent_import_batches(&self) -> usize {
+        CONCURRENT_IMPORT_BATCHES
+    }
+
     #[tracing::instrument(skip_all, fields(import_id = tracing::field::Empty))]
     fn create_import(&self, new: &NewImport) -> StoreResult<ImportJob> {
         self.write(|conn| {

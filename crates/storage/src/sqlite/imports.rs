@@ -4,6 +4,10 @@
 use super::Conn;
 use diesel::prelude::*;
 
+/// Batches of one import written at once: SQLite takes one writer at a time, and a second
+/// would only wait for the lock (or, upgrading a read, be refused it).
+pub(super) const CONCURRENT_IMPORT_BATCHES: usize = 1;
+
 /// A JSON column's value as diesel reads and writes it.
 pub(super) type StoredJson = String;
 

@@ -308,3 +308,14 @@ fn a_finished_import_brings_the_planners_statistics_up_to_date(backend: Backend)
         Backend::Sqlite => assert_eq!((before, runs[0], runs[1]), (0, 0, 1)),
     }
 }
+
+each_backend!(only_postgresql_takes_an_imports_batches_two_at_once);
+fn only_postgresql_takes_an_imports_batches_two_at_once(backend: Backend) {
+    let db = TestDb::create(backend);
+    let expected = match backend {
+        Backend::Postgres => 2,
+        // One writer at a time: a second batch upgrading its read to a write would be refused.
+        Backend::Sqlite => 1,
+    };
+    assert_eq!(db.store().concurrent_import_batches(), expected);
+}
