@@ -113,10 +113,48 @@ fn replace_tags(
     Ok(values.into_iter().cloned().collect())
 }
 
-/// `query`'s conditions on the clients table, for both the page and its total; with `after`,
-/// only the clients after that id.
+/// How a list filtered by a tag finds the tag's clients. The tag is looked up by its value
+/// first, so the database plans with the statistics of that one tag instead of an average
+/// over all of them (a tag nobody holds would otherwise be planned like a common one).
+#[derive(Clone, Copy)]
+pub(super) enum TagFilter {
+    /// No tag has the value: nobody matches.
+    Unknown,
+    /// Read the tag's clients from its index, then the clients by id.
+    HoldersFirst(i64),
+    /// Go through the clients in id order and check each holds the tag: for a tag held by
+    /// many, whose first holders come early, where reading every holder first would not.
+    CheckEach(i64),
+}
+
+/// The tag filter of `query`, if it names a tag.
+pub(super) fn tag_filter(
+    conn: &mut Conn,
+    query: &ClientQuery,
+) -> Result<Option<TagFilter>, Failure> {
+    let Some(tag) = &query.tag else {
+        return Ok(None);
+    };
+    let id: Option<i64> = tags::table
+        .filter(tags::value.eq(tag.as_str()))
+        .select(tags::id)
+        .first(conn)
+        .optional()?;
+    let Some(id) = id else {
+        return Ok(Some(TagFilter::Unknown));
+    };
+    Ok(Some(if pipeline::reads_tag_holders_first(conn, id)? {
+        TagFilter::HoldersFirst(id)
+    } else {
+        TagFilter::CheckEach(id)
+    }))
+}
+
+/// `query`'s conditions on the clients table, for both the page and its total, with its tag
+/// resolved by [`tag_filter`]; with `after`, only the clients after that id.
 pub(super) fn filtered(
     query: &ClientQuery,
+    tag: Option<TagFilter>,
     after: Option<ClientId>,
 ) -> clients::BoxedQuery<'_, Backend> {
     let mut selected = clients::table.into_boxed();
@@ -126,25 +164,47 @@ pub(super) fn filtered(
     if let Some(code) = &query.operator_code {
         selected = selected.filter(clients::operator_code.eq(code.as_str()));
     }
-    if let Some(tag) = &query.tag {
-        let mut carriers = client_tags::table
-            .inner_join(tags::table)
-            .filter(tags::value.eq(tag.as_str()))
-            .select(client_tags::client_id)
-            .into_boxed();
-        // Said again inside, so the carriers are read from the cursor on, not from the first.
-        if let Some(after) = after {
-            carriers = carriers.filter(client_tags::client_id.gt(after.0));
+    match tag {
+        None => {}
+        Some(TagFilter::Unknown) => {
+            selected = selected.filter(clients::id.eq_any(Vec::<i64>::new()))
         }
-        selected = selected.filter(clients::id.eq_any(carriers));
+        Some(TagFilter::HoldersFirst(tag_id)) => {
+            let mut holders = client_tags::table
+                .filter(client_tags::tag_id.eq(tag_id))
+                .select(client_tags::client_id)
+                .into_boxed();
+            // Said again inside, so the holders are read from the cursor on, not from the first.
+            if let Some(after) = after {
+                holders = holders.filter(client_tags::client_id.gt(after.0));
+            }
+            selected = selected.filter(clients::id.eq_any(holders));
+        }
+        Some(TagFilter::CheckEach(tag_id)) => {
+            // The LIMIT keeps SQLite from turning the check into a join, which it would then
+            // plan as reading every holder of the tag first.
+            selected = selected.filter(diesel::dsl::exists(
+                client_tags::table
+                    .filter(client_tags::client_id.eq(clients::id))
+                    .filter(client_tags::tag_id.eq(tag_id))
+                    .select(client_tags::client_id)
+                    .limit(1),
+            ));
+        }
     }
     if let Some(prefix) = &query.phone_prefix {
-        // The range lets the unique index on numbers find them; LIKE keeps the meaning exact.
+        // The range lets the unique index on numbers find them. Numbers are digits, so for a
+        // prefix of digits the range is exact; LIKE is added only for any other prefix (which
+        // matches nobody), as the planner takes it for a further condition and would expect a
+        // tenth of the matches there are.
         selected = selected.filter(clients::phone_number.ge(prefix.as_str()));
-        if let Some(next) = next_prefix(prefix) {
-            selected = selected.filter(clients::phone_number.lt(next));
+        match next_prefix(prefix) {
+            Some(next) => selected = selected.filter(clients::phone_number.lt(next)),
+            None => {
+                selected =
+                    selected.filter(clients::phone_number.like(starts_with(prefix)).escape('\\'))
+            }
         }
-        selected = selected.filter(clients::phone_number.like(starts_with(prefix)).escape('\\'));
     }
     if !query.attributes.is_empty() {
         selected = selected.filter(pipeline::holding_attributes(&query.attributes));
@@ -169,33 +229,48 @@ fn next_prefix(prefix: &str) -> Option<String> {
 const PLANNED_TOTAL_ABOVE: u64 = 5 * ClientPage::EXACT_TOTAL_UP_TO;
 
 /// How many clients `query` selects (ignoring where its cursor stands), and whether that is an
-/// estimate. Up to [`ClientPage::EXACT_TOTAL_UP_TO`] it is counted exactly. Beyond, counting
-/// would read every match on every page, so it is extrapolated from the id span the first
-/// matches cover: both databases answer that from an index, in the same few steps whatever the
-/// table holds.
+/// estimate. Up to [`ClientPage::EXACT_TOTAL_UP_TO`] it is counted exactly, reading at most
+/// one match more. Beyond, counting would read every match on every page, so it is estimated.
 ///
 /// Where the database's planner estimates row counts (PostgreSQL), a list it expects to hold
-/// far more than that is not read at all: its total is the planner's estimate, from the same
-/// conditions, which costs one planning round trip however rare the matches are among the
-/// first ids. Nearer the exact limit the planner's error could matter, so those are read.
-fn total_of(conn: &mut Conn, query: &ClientQuery) -> Result<(u64, bool), Failure> {
+/// far more than the exact limit is not read at all: its total is the planner's estimate, from
+/// the same conditions, which costs one planning round trip however rare the matches are among
+/// the first ids. Otherwise the total is extrapolated from the id span the first matches
+/// cover. Nearer the exact limit the planner's error could matter, so those are read.
+fn total_of(
+    conn: &mut Conn,
+    query: &ClientQuery,
+    tag: Option<TagFilter>,
+) -> Result<(u64, bool), Failure> {
     let exact_up_to = ClientPage::EXACT_TOTAL_UP_TO;
-    let planned = pipeline::planned_rows(conn, filtered(query, None).select(clients::id))?;
+    let planned = pipeline::planned_rows(conn, filtered(query, tag, None).select(clients::id))?;
     if let Some(planned) = planned.filter(|&rows| rows > PLANNED_TOTAL_ABOVE) {
         return Ok((planned, true));
     }
-    let beyond: Option<i64> = filtered(query, None)
+    if planned.is_some() {
+        // A short list is counted from the matches in whatever order the database finds them
+        // fastest: from an index on the attributes, say, rather than walking every id.
+        let limit = i64::try_from(exact_up_to + 1).unwrap_or(i64::MAX);
+        let found: Vec<i64> = filtered(query, tag, None)
+            .select(clients::id)
+            .limit(limit)
+            .load(conn)?;
+        if found.len() as u64 <= exact_up_to {
+            return Ok((found.len() as u64, false));
+        }
+    }
+    // Without an estimate, the matches are read in id order at once, as extrapolating needs.
+    let beyond: Option<i64> = filtered(query, tag, None)
         .select(clients::id)
         .order(clients::id.asc())
         .offset(i64::try_from(exact_up_to).unwrap_or(i64::MAX))
-        .limit(1)
         .first(conn)
         .optional()?;
     let Some(beyond) = beyond else {
-        let count: i64 = filtered(query, None).count().get_result(conn)?;
+        let count: i64 = filtered(query, tag, None).count().get_result(conn)?;
         return Ok((total(count), false));
     };
-    let first: i64 = filtered(query, None)
+    let first: i64 = filtered(query, tag, None)
         .select(clients::id)
         .order(clients::id.asc())
         .first(conn)?;
@@ -248,17 +323,28 @@ impl ClientStore for BackendStore {
     fn list_clients(&self, query: &ClientQuery, page: PageRequest) -> StoreResult<ClientPage> {
         let (offset, limit) = bounds(page);
         self.read(|conn| {
-            let selected = filtered(query, query.after);
+            let tag = tag_filter(conn, query)?;
+            let mut selected = filtered(query, tag, query.after);
+            selected = if query.phone_prefix.is_some()
+                && pipeline::reads_every_match_first(
+                    conn,
+                    filtered(query, tag, query.after).select(clients::id),
+                )? {
+                // The same order in a form no index gives, so the matches are found through
+                // the conditions' indexes, then sorted.
+                selected.order((clients::id + 0_i64).asc())
+            } else {
+                selected.order(clients::id.asc())
+            };
             // One more than the page holds tells whether clients follow it.
             let mut rows: Vec<ClientRow> = selected
                 .select(ClientRow::as_select())
-                .order(clients::id.asc())
                 .offset(offset)
                 .limit(limit.saturating_add(1))
                 .load(conn)?;
             let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
             rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            let (total, total_estimated) = total_of(conn, query)?;
+            let (total, total_estimated) = total_of(conn, query, tag)?;
             let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
             let mut tags = load_tags(conn, &ids)?;
             let items = rows

@@ -1,4 +1,4 @@
-use super::clients::{ClientRow, filtered, load_tags};
+use super::clients::{ClientRow, filtered, load_tags, tag_filter};
 use super::dialect::{
     MAX_BIND_PARAMETERS, StoredAttributes, attributes_json, now, store_attributes,
 };
@@ -456,7 +456,8 @@ impl ImportStore for BackendStore {
         limit: u32,
     ) -> StoreResult<Vec<Client>> {
         self.read(|conn| {
-            let rows: Vec<ClientRow> = filtered(query, None)
+            let tag = tag_filter(conn, query)?;
+            let rows: Vec<ClientRow> = filtered(query, tag, None)
                 .filter(clients::id.gt(after.map_or(0, |id| id.0)))
                 .select(ClientRow::as_select())
                 .order(clients::id.asc())
@@ -472,8 +473,9 @@ impl ImportStore for BackendStore {
         self.read(|conn| {
             let mut keys = BTreeSet::new();
             let mut after = 0;
+            let tag = tag_filter(conn, query)?;
             loop {
-                let rows: Vec<(i64, StoredAttributes)> = filtered(query, None)
+                let rows: Vec<(i64, StoredAttributes)> = filtered(query, tag, None)
                     .filter(clients::id.gt(after))
                     .select((clients::id, clients::attributes))
                     .order(clients::id.asc())

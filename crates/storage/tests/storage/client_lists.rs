@@ -317,3 +317,101 @@ fn a_long_lists_total_is_the_planners_estimate_where_the_database_gives_one(back
         ),
     }
 }
+
+each_backend!(a_tag_lists_its_holders_whether_many_few_or_none_hold_it);
+fn a_tag_lists_its_holders_whether_many_few_or_none_hold_it(backend: Backend) {
+    let f = Fixture::new(backend);
+    // More holders than SQLite reads before the clients, so both ways of finding them run.
+    let ids = f.db.bulk_clients(21_000, "UTC");
+    let even: Vec<ClientId> = ids.iter().copied().filter(|id| id.0 % 2 == 0).collect();
+    f.db.execute("INSERT INTO tags (value) VALUES ('common'), ('rare'), ('unheld')")
+        .unwrap();
+    f.db.execute(
+        "INSERT INTO client_tags (client_id, tag_id)
+         SELECT c.id, t.id FROM clients c, tags t WHERE t.value = 'common' AND c.id % 2 = 0",
+    )
+    .unwrap();
+    let rare = [ids[5], ids[7_000], ids[20_999]];
+    f.db.execute(&format!(
+        "INSERT INTO client_tags (client_id, tag_id)
+         SELECT c.id, t.id FROM clients c, tags t
+         WHERE t.value = 'rare' AND c.id IN ({}, {}, {})",
+        rare[0].0, rare[1].0, rare[2].0
+    ))
+    .unwrap();
+    let by_tag = |value: &str, after: Option<ClientId>| ClientQuery {
+        tag: Some(tag(value)),
+        after,
+        ..ClientQuery::default()
+    };
+    let listed = |query: &ClientQuery| {
+        let page = f.store.list_clients(query, page(0, 4)).unwrap();
+        let ids: Vec<ClientId> = page.items.iter().map(|c| c.id).collect();
+        (ids, page.total, page.total_estimated)
+    };
+
+    let (first, total, estimated) = listed(&by_tag("common", None));
+    assert_eq!(first, even[..4].to_vec());
+    assert!(
+        estimated && total.abs_diff(10_500) <= 10_500 / 20,
+        "{total}"
+    );
+    let (deep, _, _) = listed(&by_tag("common", Some(even[9_999])));
+    assert_eq!(deep, even[10_000..10_004].to_vec());
+
+    assert_eq!(listed(&by_tag("rare", None)), (rare.to_vec(), 3, false));
+    assert_eq!(
+        listed(&by_tag("rare", Some(rare[0]))),
+        (rare[1..].to_vec(), 3, false)
+    );
+    // A tag nobody holds and a tag that does not exist both list nobody, exactly.
+    assert_eq!(listed(&by_tag("unheld", None)), (vec![], 0, false));
+    assert_eq!(listed(&by_tag("nowhere", None)), (vec![], 0, false));
+}
+
+each_backend!(a_phone_prefix_lists_its_clients_in_id_order_wherever_they_stand);
+fn a_phone_prefix_lists_its_clients_in_id_order_wherever_they_stand(backend: Backend) {
+    let f = Fixture::new(backend);
+    let ids = f.db.bulk_clients(20_000, "UTC");
+    // A thousand clients in the middle of the ids get numbers `78…`, in the opposite order to
+    // their ids, so the numbers' index gives them back in reverse.
+    let (first, last) = (ids[10_000], ids[10_999]);
+    let renumber = match backend {
+        Backend::Postgres => "'78' || lpad((100000 - id)::text, 9, '0')",
+        Backend::Sqlite => "'78' || printf('%09d', 100000 - id)",
+    };
+    f.db.execute(&format!(
+        "UPDATE clients SET phone_number = {renumber} WHERE id BETWEEN {} AND {}",
+        first.0, last.0
+    ))
+    .unwrap();
+    // With fresh statistics PostgreSQL expects the few matches they are, and reads them first.
+    f.db.execute("ANALYZE").unwrap();
+    let prefixed = ids[10_000..11_000].to_vec();
+    let by_prefix = |after: Option<ClientId>| ClientQuery {
+        phone_prefix: Some("78".to_owned()),
+        after,
+        ..ClientQuery::default()
+    };
+    let listed = |query: &ClientQuery, request: PageRequest| {
+        let page = f.store.list_clients(query, request).unwrap();
+        let ids: Vec<ClientId> = page.items.iter().map(|c| c.id).collect();
+        (ids, page.total, page.total_estimated, page.more)
+    };
+    assert_eq!(
+        listed(&by_prefix(None), page(0, 4)),
+        (prefixed[..4].to_vec(), 1_000, false, true)
+    );
+    assert_eq!(
+        listed(&by_prefix(None), page(8, 4)).0,
+        prefixed[8..12].to_vec()
+    );
+    assert_eq!(
+        listed(&by_prefix(Some(prefixed[500])), page(0, 4)).0,
+        prefixed[501..505].to_vec()
+    );
+    assert_eq!(
+        listed(&by_prefix(Some(prefixed[997])), page(0, 4)),
+        (prefixed[998..].to_vec(), 1_000, false, false)
+    );
+}
