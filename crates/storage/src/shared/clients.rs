@@ -69,6 +69,12 @@ pub(super) fn load_tags(
     conn: &mut Conn,
     client_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<TagValue>>, Failure> {
+    // Not asked at all for nobody: an import of new clients asks for every batch, and
+    // PostgreSQL may run the prepared statement with a plan made while the table was small,
+    // which reads every link (35 ms a batch, a third of a million-row import's time).
+    if client_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows: Vec<(i64, i64, String)> = client_tags::table
         .inner_join(tags::table)
         .filter(client_tags::client_id.eq_any(client_ids))
