@@ -52,7 +52,8 @@ use std::time::Duration;
 pub struct ConnectOptions {
     /// The most connections the pool opens.
     pub max_connections: u32,
-    /// How long a call waits for a free connection before it fails as unavailable.
+    /// How long a call waits for a free connection before it fails as unavailable; on SQLite
+    /// also how long a write waits for its turn to write.
     pub acquire_timeout: Duration,
 }
 

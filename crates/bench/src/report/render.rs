@@ -107,7 +107,8 @@ fn targets_line(rows: &[Row]) -> String {
         .map(|r| {
             let what = match r.scenario.as_str() {
                 "memory" => r.measure.split(':').next().unwrap_or("memory"),
-                "api" => "api stats",
+                // The request, without its connection count: stats or which client list.
+                "api" => r.measure.split(", ").next().unwrap_or("api"),
                 other => other,
             };
             format!("{what} {}", r.target.as_ref().map_or("", |t| &t.text))
@@ -234,4 +235,43 @@ fn notes(result: &SetupResult, options: &Options) -> Vec<String> {
         result.setup
     ));
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::{Bound, Target};
+
+    fn missed(scenario: &str, measure: &str, target: &str) -> Row {
+        Row {
+            scenario: scenario.to_owned(),
+            measure: measure.to_owned(),
+            unit: "ms",
+            value: None,
+            shown: String::new(),
+            target: Some(Target {
+                text: target.to_owned(),
+                bound: Bound::AtMost(10.0),
+                applies: true,
+            }),
+            met: Some(false),
+        }
+    }
+
+    #[test]
+    fn a_missed_api_target_names_its_request() {
+        let rows = [
+            missed(
+                "api",
+                "GET /api/v1/clients?page_size=50&phone_prefix=790005, 1 conn",
+                "p50 ≤ 10 ms",
+            ),
+            missed("contacts", "1,000,000 CSV rows", "≤ 10 s"),
+        ];
+        assert_eq!(
+            targets_line(&rows),
+            "\n Targets: 0 met, 2 missed (GET /api/v1/clients?page_size=50&phone_prefix=790005 \
+             p50 ≤ 10 ms; contacts ≤ 10 s)\n"
+        );
+    }
 }

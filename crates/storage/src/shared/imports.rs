@@ -501,15 +501,21 @@ impl BackendStore {
     /// the import still finishes.
     fn refresh_statistics_after(&self, id: ImportId) {
         let refreshed = self.write(|conn| {
-            let job: ImportRow = imports::table
+            // Not the whole job: its rejections can be a thousand entries long.
+            let (kind, dry_run, created, updated): (String, bool, i64, i64) = imports::table
                 .find(id.0)
-                .select(ImportRow::as_select())
+                .select((
+                    imports::kind,
+                    imports::dry_run,
+                    imports::created,
+                    imports::updated,
+                ))
                 .first(conn)?;
-            if job.dry_run {
+            if dry_run {
                 return Ok(());
             }
-            let written = u64::try_from(job.created + job.updated).unwrap_or(0);
-            let tables: &[&str] = match ImportKind::parse(&job.kind) {
+            let written = u64::try_from(created + updated).unwrap_or(0);
+            let tables: &[&str] = match ImportKind::parse(&kind) {
                 Some(ImportKind::Clients) => &["clients", "client_tags", "tags"],
                 Some(ImportKind::OptOuts) => &["opt_outs"],
                 None => return Ok(()),

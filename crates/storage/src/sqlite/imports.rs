@@ -4,8 +4,8 @@
 use super::Conn;
 use diesel::prelude::*;
 
-/// Batches of one import written at once: SQLite takes one writer at a time, and a second
-/// would only wait for the lock (or, upgrading a read, be refused it).
+/// Batches of one import written at once: SQLite takes one writer at a time, so a second
+/// would only wait for its turn.
 pub(super) const CONCURRENT_IMPORT_BATCHES: usize = 1;
 
 /// A JSON column's value as diesel reads and writes it.

@@ -34,7 +34,9 @@ use diesel::r2d2::{self as diesel_r2d2, ConnectionManager, CustomizeConnection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use mailing_domain::store::{ApiStore, Migrate, Ping, Store, StoreError, StoreResult};
+use parking_lot::FairMutex;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -91,6 +93,15 @@ pub(crate) fn create_database_if_missing(url: &str) -> StoreResult<bool> {
 pub struct SqliteStore {
     pool: Pool,
     schema: crate::schema_status::SchemaCurrent,
+    /// This process's turn to write, first come first served. SQLite's own wait for its write
+    /// lock polls with growing sleeps and no order, so while one writer commits back to back
+    /// (an import's batches) another could find the lock taken at every poll until its busy
+    /// timeout ran out (a million-row import in the all-in-one failed that way with "database
+    /// is locked", once in three runs). Other processes on the file still wait through the busy
+    /// timeout.
+    writer: Arc<FairMutex<()>>,
+    /// How long a write waits for its turn, as long as SQLite's busy timeout.
+    write_wait: Duration,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -160,6 +171,8 @@ impl SqliteStore {
         Ok(Self {
             pool,
             schema: crate::schema_status::SchemaCurrent::default(),
+            writer: Arc::new(FairMutex::new(())),
+            write_wait: options.acquire_timeout,
         })
     }
 
@@ -171,6 +184,12 @@ impl SqliteStore {
 
     /// Runs `body` as one write transaction, holding SQLite's write lock from the start.
     fn write<T>(&self, body: impl FnOnce(&mut Conn) -> Result<T, Failure>) -> StoreResult<T> {
+        let _turn = self.writer.try_lock_for(self.write_wait).ok_or_else(|| {
+            StoreError::Unavailable(format!(
+                "the database stayed busy with other writes for {} ms",
+                self.write_wait.as_millis()
+            ))
+        })?;
         let mut pooled = self.conn()?;
         let conn: &mut Conn = &mut pooled;
         conn.immediate_transaction(body).map_err(StoreError::from)

@@ -84,3 +84,60 @@ fn connect_routes_sqlite_urls_and_create_database_makes_the_directory() {
         other => panic!("expected an internal error, got {:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn a_write_gets_its_turn_while_another_thread_writes_back_to_back() {
+    use mailing_domain::import::{ClientImportRow, ImportMode};
+    use mailing_domain::store::{ClientStore, ImportStore, NewClient};
+    use mailing_domain::{Attributes, OperatorCode, PhoneNumber, TimeZone};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let db = TestSqliteDatabase::create();
+    let options = ConnectOptions {
+        max_connections: 4,
+        acquire_timeout: Duration::from_millis(500),
+    };
+    let store = SqliteStore::connect(db.url(), &options).unwrap();
+    let mut conn = SqliteConnection::establish(db.path().to_str().unwrap()).unwrap();
+    diesel::sql_query("INSERT INTO operators (code, name) VALUES ('mts', 'MTS')")
+        .execute(&mut conn)
+        .unwrap();
+    let mts = OperatorCode::parse("mts").unwrap();
+    let utc = TimeZone::parse("UTC").unwrap();
+    // Each import of these holds the write lock for a while, and the next follows at once.
+    let rows: Vec<ClientImportRow> = (0..3_000u64)
+        .map(|n| ClientImportRow {
+            line: n + 2,
+            phone: PhoneNumber::parse(&format!("7900{n:07}")).unwrap(),
+            operator_code: Some(mts.clone()),
+            tags: None,
+            time_zone: Some(utc),
+            attributes: vec![],
+        })
+        .collect();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                store
+                    .import_clients(&rows, ImportMode::Upsert, false)
+                    .unwrap();
+            }
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        for n in 0..5 {
+            let created = store.create_client(&NewClient {
+                phone: PhoneNumber::parse(&format!("7911000000{n}")).unwrap(),
+                operator_code: mts.clone(),
+                tags: vec![],
+                time_zone: utc,
+                attributes: Attributes::default(),
+            });
+            if let Err(error) = created {
+                done.store(true, Ordering::Relaxed);
+                panic!("write {n} found no turn within the busy timeout: {error}");
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+}
