@@ -231,6 +231,12 @@ fn percent_decode(raw: &str) -> String {
     String::from_utf8_lossy(&decoded).into_owned()
 }
 
+/// Whether `error` is PostgreSQL's answer to a deadlock it broke by rolling this transaction
+/// back: running the transaction again is safe, and the other side has gone on by then.
+pub(crate) fn is_deadlock(error: &StoreError) -> bool {
+    matches!(error, StoreError::Internal(message) if message.ends_with(": deadlock detected"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +266,16 @@ mod tests {
         let redactor = Redactor::for_url("postgres://postgres@127.0.0.1:5432/postgres");
         assert_eq!(redactor.redact("postgres@127.0.0.1"), "postgres@127.0.0.1");
         assert_eq!(Redactor::for_url("not a url").redact("x:y"), "x:y");
+    }
+
+    #[test]
+    fn only_a_deadlock_counts_as_one() {
+        let deadlock = StoreError::Internal("database error (Unknown): deadlock detected".into());
+        assert!(is_deadlock(&deadlock));
+        let other = StoreError::Internal("database error (Unknown): division by zero".into());
+        assert!(!is_deadlock(&other));
+        assert!(!is_deadlock(&StoreError::Unavailable(
+            "deadlock detected".into()
+        )));
     }
 }

@@ -373,40 +373,44 @@ impl MailingStore for BackendStore {
 
     #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
     fn cancel_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<Mailing> {
-        self.write(|conn| {
-            let current = lock(conn, id)?;
-            if current.cancelled_at.is_some() {
-                return Ok(current);
-            }
-            if current.status(now) == MailingStatus::Finished {
-                return Err(Rejection::MailingFinished.into());
-            }
-            let row: MailingRow = diesel::update(mailings::table.find(id.0))
-                .set((
-                    mailings::cancelled_at.eq(storage_instant(now)),
-                    mailings::updated_at.eq(dialect::now()),
-                ))
-                .returning(MailingRow::as_returning())
-                .get_result(conn)?;
-            cancel_unsent(conn, id.0)?;
-            outbox::append(conn, &MailingEvent::MailingCancelled { mailing_id: id })?;
-            row.into_record()
+        again_after_deadlock(|| {
+            self.write(|conn| {
+                let current = lock(conn, id)?;
+                if current.cancelled_at.is_some() {
+                    return Ok(current);
+                }
+                if current.status(now) == MailingStatus::Finished {
+                    return Err(Rejection::MailingFinished.into());
+                }
+                let row: MailingRow = diesel::update(mailings::table.find(id.0))
+                    .set((
+                        mailings::cancelled_at.eq(storage_instant(now)),
+                        mailings::updated_at.eq(dialect::now()),
+                    ))
+                    .returning(MailingRow::as_returning())
+                    .get_result(conn)?;
+                cancel_unsent(conn, id.0)?;
+                outbox::append(conn, &MailingEvent::MailingCancelled { mailing_id: id })?;
+                row.into_record()
+            })
         })
     }
 
     #[tracing::instrument(skip_all, fields(mailing_id = id.0))]
     fn delete_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<()> {
-        self.write(|conn| {
-            lock(conn, id)?;
-            diesel::update(mailings::table.find(id.0))
-                .set((
-                    mailings::deleted_at.eq(storage_instant(now)),
-                    mailings::updated_at.eq(dialect::now()),
-                ))
-                .execute(conn)?;
-            cancel_unsent(conn, id.0)?;
-            outbox::append(conn, &MailingEvent::MailingDeleted { mailing_id: id })?;
-            Ok(())
+        again_after_deadlock(|| {
+            self.write(|conn| {
+                lock(conn, id)?;
+                diesel::update(mailings::table.find(id.0))
+                    .set((
+                        mailings::deleted_at.eq(storage_instant(now)),
+                        mailings::updated_at.eq(dialect::now()),
+                    ))
+                    .execute(conn)?;
+                cancel_unsent(conn, id.0)?;
+                outbox::append(conn, &MailingEvent::MailingDeleted { mailing_id: id })?;
+                Ok(())
+            })
         })
     }
 
@@ -520,4 +524,21 @@ fn reread(conn: &mut Conn, id: MailingId) -> Result<Mailing, Failure> {
         .select(MailingRow::as_select())
         .first(conn)?
         .into_record()
+}
+
+/// Runs `attempt` again, twice at most, while PostgreSQL picks it as the victim of a deadlock.
+/// Cancelling or deleting a mailing updates its unsent messages in one statement while a
+/// sender may be settling some of them in another order; the database then rolls one of the
+/// two back whole, so the request runs again instead of failing.
+fn again_after_deadlock<T>(attempt: impl Fn() -> StoreResult<T>) -> StoreResult<T> {
+    let mut retries = 0;
+    loop {
+        match attempt() {
+            Err(error) if retries < 2 && crate::errors::is_deadlock(&error) => {
+                tracing::info!(%error, "running the transaction again after a deadlock");
+                retries += 1;
+            }
+            outcome => return outcome,
+        }
+    }
 }
