@@ -1,6 +1,6 @@
 // The admin UI's only script. Pages work without it; with it, live parts refresh in place,
-// the mailing form counts characters and matching clients, time zone fields suggest names,
-// and deletions ask first.
+// the mailing form counts characters, SMS parts and matching clients and previews the
+// mailing, time zone fields suggest names, and deletions ask first.
 (function () {
   "use strict";
 
@@ -15,19 +15,57 @@
     });
   }
 
+  // The mailing text's counter (characters, encoding, SMS parts) comes from the server, which
+  // counts as the provider bills, asked a moment after typing stops.
   function countCharacters(root) {
     root.querySelectorAll("textarea[data-counter]").forEach(function (area) {
       var output = document.getElementById(area.dataset.counter);
-      var max = Number(area.dataset.max);
-      var update = function () {
-        // Characters as the server counts them (code points), with line breaks as one.
-        var count = Array.from(area.value.replace(/\r\n/g, "\n")).length;
-        output.textContent = count + " / " + max + " characters" +
-          (count > max ? " (" + (count - max) + " too many)" : "");
-        output.classList.toggle("over", count > max);
+      var timer = null;
+      var asked = 0;
+      var ask = function () {
+        var mine = ++asked;
+        var query = new URLSearchParams({ text: area.value });
+        fetch(area.dataset.count + "?" + query.toString(), { credentials: "same-origin" })
+          .then(function (response) { return response.ok ? response.text() : null; })
+          .then(function (text) {
+            // Only the answer to the latest text counts.
+            if (text !== null && mine === asked) {
+              output.textContent = text;
+              output.classList.toggle("over", text.indexOf("too many") !== -1);
+            }
+          })
+          .catch(function () { output.textContent = "Could not count the text"; });
       };
-      area.addEventListener("input", update);
-      update();
+      area.addEventListener("input", function () {
+        window.clearTimeout(timer);
+        timer = window.setTimeout(ask, 150);
+      });
+    });
+  }
+
+  // The mailing form's Preview button sends the form as it is and shows what the mailing
+  // would send, without saving it.
+  function previewMailing(root) {
+    root.querySelectorAll("button[data-preview]").forEach(function (button) {
+      var form = button.form;
+      var output = document.getElementById("preview");
+      button.addEventListener("click", function () {
+        button.disabled = true;
+        output.textContent = "Working it out…";
+        fetch(button.dataset.preview, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams(new FormData(form)).toString()
+        })
+          .then(function (response) {
+            if (!response.ok) throw new Error(String(response.status));
+            return response.text();
+          })
+          .then(function (html) { output.innerHTML = html; })
+          .catch(function () { output.textContent = "Could not preview the mailing"; })
+          .then(function () { button.disabled = false; });
+      });
     });
   }
 
@@ -216,5 +254,6 @@
     confirmFirst(document);
     refreshLive(document);
     countMatching(document);
+    previewMailing(document);
   });
 })();

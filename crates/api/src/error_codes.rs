@@ -51,7 +51,7 @@ use mailing_domain::store::{Entity, Rejection, TagUse};
 use mailing_domain::window::WindowInvalid;
 use mailing_domain::{
     ClientFilter, FrequencyCap, Invalid, MailingStatus, MailingText, OperatorCode, PhoneNumber,
-    SendWindow, TagValue, TimeZone,
+    Price, SendWindow, TagValue, TimeZone,
 };
 use std::time::Duration;
 
@@ -64,7 +64,13 @@ pub const CLIENT_FILTER_WRITES: &[&str] = &[
     "replaceClientFilter",
     "updateClientFilter",
 ];
-pub const MAILING_WRITES: &[&str] = &["createMailing", "replaceMailing", "updateMailing"];
+/// The operations that read a mailing body: its writes, and a preview of one.
+pub const MAILING_WRITES: &[&str] = &[
+    "createMailing",
+    "replaceMailing",
+    "updateMailing",
+    "previewMailing",
+];
 /// Changes to an existing mailing.
 pub const MAILING_UPDATES: &[&str] = &["replaceMailing", "updateMailing"];
 /// The operations that read a mailing's `start_at` and `end_at`: its writes, and a resend.
@@ -72,6 +78,7 @@ pub const MAILING_TIMES: &[&str] = &[
     "createMailing",
     "replaceMailing",
     "updateMailing",
+    "previewMailing",
     "resendMailing",
 ];
 /// Pausing and resuming a mailing.
@@ -191,6 +198,13 @@ fn detail(answered: Answered, meaning: &'static str, example: fn() -> ApiError) 
         meaning,
         example,
     }
+}
+
+/// The 422 a mailing's text with a template problem gets.
+fn template_problem(text: &str) -> ApiError {
+    let mut problems = Problems::default();
+    crate::operations::mailings::read_text(text, &mut problems);
+    refusal(problems.finish(|| ()))
 }
 
 /// Operations by id from several lists.
@@ -597,6 +611,21 @@ pub fn catalog() -> Vec<Documented> {
         detail(writes(), "a text that must not be blank is blank", || {
             invalid("text", MailingText::parse("  "))
         }),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "the text names a variable that does not exist; `message` gives its position",
+            || template_problem("Hi {{ first_name }}!"),
+        ),
+        detail(
+            Only(MAILING_WRITES.into()),
+            "the text's `{{ … }}` cannot be read (not closed, empty, or an unknown filter)",
+            || template_problem("Hi {{ attributes.name"),
+        ),
+        detail(
+            Only(OPERATOR_WRITES.into()),
+            "a price that is not a decimal string such as \"0.45\"",
+            || invalid("price_per_segment", Price::parse("0,45")),
+        ),
         detail(writes(), "a text is longer than its limit", || {
             invalid(
                 "tags[0]",

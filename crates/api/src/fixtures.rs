@@ -6,7 +6,7 @@ use anyhow::{Context as _, bail};
 use mailing_domain::store::{
     ApiStore, NewClient, NewOperator, NewSavedFilter, NewTag, PageRequest, Rejection, StoreError,
 };
-use mailing_domain::{OperatorCode, OperatorName, PhoneNumber, TagValue, TimeZone};
+use mailing_domain::{OperatorCode, OperatorName, PhoneNumber, Price, TagValue, TimeZone};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -27,6 +27,9 @@ pub struct Fixtures {
 struct OperatorFixture {
     code: String,
     name: String,
+    /// A decimal string such as "0.45".
+    #[serde(default)]
+    price_per_segment: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +40,8 @@ struct ClientFixture {
     #[serde(default)]
     tags: Vec<String>,
     time_zone: String,
+    #[serde(default)]
+    attributes: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +74,12 @@ impl Fixtures {
             let new = NewOperator {
                 code: OperatorCode::parse(&op.code).context("operator code")?,
                 name: OperatorName::parse(&op.name).context("operator name")?,
+                price_per_segment: op
+                    .price_per_segment
+                    .as_deref()
+                    .map(Price::parse)
+                    .transpose()
+                    .context("operator price_per_segment")?,
             };
             loaded.operators += created(
                 store.create_operator(&new),
@@ -93,7 +104,14 @@ impl Fixtures {
                     .collect::<Result<_, _>>()
                     .context("client tags")?,
                 time_zone: TimeZone::parse(&client.time_zone).context("client time_zone")?,
-                attributes: mailing_domain::Attributes::default(),
+                attributes: match &client.attributes {
+                    Some(json) => {
+                        mailing_domain::Attributes::from_json(json).map_err(|problems| {
+                            anyhow::anyhow!("client attributes: {}", problems[0])
+                        })?
+                    }
+                    None => mailing_domain::Attributes::default(),
+                },
             };
             loaded.clients += created(store.create_client(&new), Rejection::DuplicatePhone)?;
         }

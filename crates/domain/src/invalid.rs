@@ -53,6 +53,11 @@ pub enum Invalid {
          with any spaces, dashes, dots, brackets or a leading +, e.g. +7 (900) 123-45-67"
     )]
     PhoneUnrecognised,
+    #[error(
+        "must be a decimal number from 0 to 1000000 with at most 6 digits after the point, \
+         written as a string, e.g. \"0.45\""
+    )]
+    PriceFormat,
 }
 
 impl Invalid {
@@ -79,6 +84,7 @@ impl Invalid {
             Invalid::AttributesObject => "attributes_object",
             Invalid::TooLarge { .. } => "too_large",
             Invalid::PhoneUnrecognised => "phone_format",
+            Invalid::PriceFormat => "price_format",
         }
     }
 }

@@ -3,6 +3,7 @@
 use crate::campaign::FrequencyCap;
 use crate::client::TimeZone;
 use crate::planning::TooLate;
+use crate::segments::{Encoding, Segments};
 use crate::window::SendWindow;
 use serde::Serialize;
 use std::fmt;
@@ -92,6 +93,27 @@ impl MessageStatus {
 impl fmt::Display for MessageStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The text a message was sent with, rendered for its client, and what it cost in SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageText {
+    pub text: String,
+    pub encoding: Encoding,
+    /// The paid parts it took.
+    pub segments: u32,
+}
+
+impl MessageText {
+    /// Counts `text`'s parts.
+    pub fn counted(text: String) -> Self {
+        let counted = Segments::of(&text);
+        Self {
+            text,
+            encoding: counted.encoding,
+            segments: u32::try_from(counted.parts).unwrap_or(u32::MAX),
+        }
     }
 }
 

@@ -21,6 +21,7 @@ pub use opt_outs::*;
 pub use pipeline::*;
 pub use records::*;
 
+use crate::attributes::AttributeKey;
 use crate::campaign::{FrequencyCap, Pause};
 use crate::client::TimeZone;
 use crate::filter::ClientFilter;
@@ -243,6 +244,17 @@ pub trait ClientStore {
     fn count_matching_up_to(&self, filter: &ClientFilter, cap: u64) -> StoreResult<u64>;
     /// How many clients `filter` matches right now in each time zone.
     fn count_matching_by_zone(&self, filter: &ClientFilter) -> StoreResult<Vec<(TimeZone, u64)>>;
+    /// For each of `keys`, how many of the clients `filter` matches right now have no value
+    /// for that attribute (or an empty text), in the order given.
+    fn count_lacking(&self, filter: &ClientFilter, keys: &[AttributeKey]) -> StoreResult<Vec<u64>>;
+    /// Up to `limit` of the clients `filter` matches right now, in id order after `after`:
+    /// what a mailing's text shows of them, and whether their number opted out.
+    fn matching_clients_after(
+        &self,
+        filter: &ClientFilter,
+        after: Option<ClientId>,
+        limit: u32,
+    ) -> StoreResult<Vec<MatchingClient>>;
     /// The codes among `codes` that no operator has.
     fn missing_operators(&self, codes: &[OperatorCode]) -> StoreResult<Vec<OperatorCode>>;
     /// The values among `values` that no tag has.

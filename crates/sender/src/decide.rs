@@ -168,8 +168,8 @@ mod tests {
     use chrono::TimeZone as _;
     use mailing_domain::delivery::RetryAfter;
     use mailing_domain::{
-        ClientId, MailingId, MailingSchedule, MailingText, MessageId, PhoneNumber, SendWindow,
-        TimeZone,
+        ClientId, MailingId, MailingSchedule, MailingText, MessageId, OperatorCode, PhoneNumber,
+        SendWindow, TimeZone,
     };
 
     fn utc(h: u32, m: u32) -> DateTime<Utc> {
@@ -197,7 +197,10 @@ mod tests {
             phone: Some(PhoneNumber::parse("79001234567").unwrap()),
             opted_out: false,
             time_zone: Some(TimeZone::utc()),
+            operator_code: Some(OperatorCode::parse("mts").unwrap()),
+            attributes: Default::default(),
             text: MailingText::parse("hi").unwrap(),
+            sent_text: None,
             schedule: MailingSchedule::new(utc(0, 0), utc(18, 0), false, window).unwrap(),
             mailing_active: true,
             mailing_paused: false,

@@ -17,7 +17,7 @@ use mailing_bus::Delivery;
 use mailing_domain::delivery::Attempt;
 use mailing_domain::events::{self, SendJob};
 use mailing_domain::store::{CapHold, Outcome, OutcomeKind, SendTask, SenderStore};
-use mailing_domain::{AutoPause, FrequencyCap, MailingId, MessageId};
+use mailing_domain::{AutoPause, FrequencyCap, MailingId, MessageId, MessageText};
 use mailing_runtime::blocking;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -60,6 +60,8 @@ struct Claimed {
     task: SendTask,
     claimed_at: DateTime<Utc>,
     ticket: Arc<JobTicket>,
+    /// The text sent to the probe, once an attempt was made.
+    sent_text: Option<MessageText>,
 }
 
 impl Worker {
@@ -108,6 +110,7 @@ impl Worker {
                 task,
                 claimed_at: job.claimed_at,
                 ticket: ticket.clone(),
+                sent_text: None,
             };
             match before_attempt(&claimed.task, claimed.claimed_at, Utc::now()) {
                 Before::Skip => Self::skip(&claimed).await,
@@ -216,6 +219,7 @@ impl Worker {
                 message_id,
                 claimed_at: Some(claimed.claimed_at),
                 kind,
+                text: claimed.sent_text,
             },
             ticket: claimed.ticket,
             permit,
@@ -315,7 +319,8 @@ impl Worker {
         let timeout = left.to_std().unwrap_or_default().min(self.probe_timeout);
         let task = &claimed.task;
         let (message_id, client_id) = (task.message_id, task.client_id.map(|id| id.0));
-        let Some(phone) = task.phone.as_ref() else {
+        // Rendered for the client now, unless an earlier attempt sent it already.
+        let (Some(phone), Some(text)) = (task.phone.as_ref(), task.text_to_send()) else {
             return self
                 .settle(claimed, OutcomeKind::Cancelled, Some(permit))
                 .await;
@@ -338,7 +343,7 @@ impl Worker {
         let started = Instant::now();
         let attempt = self
             .probe
-            .send(message_id, phone.as_u64(), task.text.as_str(), timeout)
+            .send(message_id, phone.as_u64(), &text.text, timeout)
             .await;
         let took = started.elapsed();
         crate::metrics::probe_request(&attempt, took);
@@ -359,6 +364,7 @@ impl Worker {
             }
         }
         let kind = after_attempt(task, attempt, Utc::now(), &self.retry, rand::random());
+        claimed.sent_text = Some(text);
         // Per message, so at debug: the job's summary says at info what became of them all.
         match &kind {
             OutcomeKind::Retry {

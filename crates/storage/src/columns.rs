@@ -10,11 +10,12 @@ use diesel::sql_types::{BigInt, Text};
 use mailing_domain::events::{self, MailingEvent};
 use mailing_domain::opt_out::SUPPRESSED_REASON;
 use mailing_domain::store::{
-    OutboxEvent, Outcome, OutcomeKind, PageRequest, StatusCounts, StoreError, storage_instant,
+    MatchingClient, OutboxEvent, Outcome, OutcomeKind, PageRequest, StatusCounts, StoreError,
+    storage_instant,
 };
 use mailing_domain::{
-    Attributes, ClientFilter, ExpiryReason, MailingSchedule, MessageStatus, OperatorCode, SendPlan,
-    TagValue, TimeZone, plan_send,
+    Attributes, ClientFilter, ClientId, ExpiryReason, MailingSchedule, MessageStatus, OperatorCode,
+    PhoneNumber, SendPlan, TagValue, TimeZone, plan_send,
 };
 use std::fmt;
 
@@ -121,6 +122,21 @@ pub(crate) fn add_count(
     Ok(())
 }
 
+/// Adds `segments` parts to `status`'s in `counts`.
+pub(crate) fn add_segments(
+    counts: &mut StatusCounts,
+    status: &str,
+    segments: i64,
+) -> Result<(), Failure> {
+    let status: MessageStatus = status.parse().map_err(|e| {
+        Failure::Store(StoreError::Internal(format!(
+            "stored message_counts.status is invalid: {e}"
+        )))
+    })?;
+    counts.set_segments(status, counts.segments(status) + total(segments));
+    Ok(())
+}
+
 /// An event as the outbox's `payload` column holds it.
 pub(crate) fn outbox_payload(event: &MailingEvent) -> String {
     String::from_utf8(events::encode(event)).expect("JSON is UTF-8")
@@ -178,6 +194,47 @@ pub(crate) struct ZoneCountRow {
     pub(crate) time_zone: String,
     #[diesel(sql_type = BigInt)]
     pub(crate) count: i64,
+}
+
+#[derive(QueryableByName)]
+pub(crate) struct TextRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) text: String,
+}
+
+/// A client a filter matches, as a mailing's text sees it; its attributes as JSON text.
+#[derive(QueryableByName)]
+pub(crate) struct MatchingRow {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) id: i64,
+    #[diesel(sql_type = Text)]
+    pub(crate) phone_number: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) operator_code: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) attributes: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub(crate) opted_out: bool,
+}
+
+impl MatchingRow {
+    pub(crate) fn into_record(self) -> Result<MatchingClient, Failure> {
+        let id = self.id;
+        Ok(MatchingClient {
+            id: ClientId(id),
+            phone: PhoneNumber::parse(&self.phone_number)
+                .map_err(|e| corrupt("clients", "phone_number", id, e))?,
+            operator_code: OperatorCode::parse(&self.operator_code)
+                .map_err(|e| corrupt("clients", "operator_code", id, e))?,
+            attributes: attributes_from_json(
+                "clients",
+                "attributes",
+                id,
+                serde_json::from_str::<serde_json::Value>(&self.attributes),
+            )?,
+            opted_out: self.opted_out,
+        })
+    }
 }
 
 #[derive(QueryableByName)]
@@ -278,6 +335,10 @@ pub(crate) struct OutcomeColumns {
     pub(crate) sent_at: Option<DateTime<Utc>>,
     /// The claim the outcome must still find, if any.
     pub(crate) claimed_at: Option<DateTime<Utc>>,
+    /// The text an attempt sent, its encoding and parts; `None` leaves the message's.
+    pub(crate) text: Option<String>,
+    pub(crate) encoding: Option<&'static str>,
+    pub(crate) segments: Option<i32>,
 }
 
 impl OutcomeColumns {
@@ -303,6 +364,12 @@ impl OutcomeColumns {
             next_attempt_at: next_attempt_at.map(storage_instant),
             sent_at: sent_at.map(storage_instant),
             claimed_at: outcome.claimed_at.map(storage_instant),
+            text: outcome.text.as_ref().map(|sent| sent.text.clone()),
+            encoding: outcome.text.as_ref().map(|sent| sent.encoding.as_str()),
+            segments: outcome
+                .text
+                .as_ref()
+                .map(|sent| i32::try_from(sent.segments).unwrap_or(i32::MAX)),
         }
     }
 }

@@ -35,6 +35,14 @@ impl FieldErrors {
         self.by_field.is_empty() && self.general.is_empty()
     }
 
+    /// Every problem, those above the form first.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        self.general
+            .iter()
+            .chain(self.by_field.values())
+            .map(String::as_str)
+    }
+
     /// A form shown again with problems answers 422, as the API does.
     pub fn status(&self) -> StatusCode {
         if self.is_empty() {

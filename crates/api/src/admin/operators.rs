@@ -20,6 +20,7 @@ use mailing_domain::store::{Operator, Page, PageRequest};
 pub struct Operators {
     code: String,
     name: String,
+    price_per_segment: String,
 }
 
 #[derive(Template)]
@@ -35,7 +36,11 @@ impl RecordTable for Operators {
         hint: "Mobile operators; every client belongs to one, and mailings can pick clients by \
                operator.",
         empty: "No operators yet.",
-        columns: &[Column::text("Code"), Column::text("Name")],
+        columns: &[
+            Column::text("Code"),
+            Column::text("Name"),
+            Column::number("Price per SMS part"),
+        ],
     };
 
     async fn rows(state: &AppState, page: PageRequest) -> Result<Page<Row>, AdminError> {
@@ -46,6 +51,12 @@ impl RecordTable for Operators {
             cells: vec![
                 Cell::Code(operator.code.as_str().to_owned()),
                 Cell::Text(operator.name.as_str().to_owned()),
+                Cell::Text(
+                    operator
+                        .price_per_segment
+                        .map(|price| price.to_string())
+                        .unwrap_or_else(|| "—".to_owned()),
+                ),
             ],
             question: format!("Delete operator {}?", operator.name.as_str()),
         }))
@@ -56,7 +67,7 @@ impl RecordPages for Operators {
     type Id = OperatorId;
     type Stored = Operator;
     type Input = OperatorInput;
-    const FIELDS: &'static [&'static str] = &["code", "name"];
+    const FIELDS: &'static [&'static str] = &["code", "name", "price_per_segment"];
     const NOUN: &'static str = "operator";
     const SECTION: &'static str = "operators";
 
@@ -64,6 +75,7 @@ impl RecordPages for Operators {
         Self {
             code: form.value("code").to_owned(),
             name: form.value("name").to_owned(),
+            price_per_segment: form.value("price_per_segment").trim().to_owned(),
         }
     }
 
@@ -71,14 +83,24 @@ impl RecordPages for Operators {
         Self {
             code: operator.code.as_str().to_owned(),
             name: operator.name.as_str().to_owned(),
+            price_per_segment: operator
+                .price_per_segment
+                .map(|price| price.to_string())
+                .unwrap_or_default(),
         }
     }
 
-    /// The form shows both fields, so saving an existing operator replaces both.
+    /// The form shows every field, so saving an existing operator replaces them all; an
+    /// empty price removes it.
     fn input(&self, _: &Viewer, _: Option<&Operator>) -> Result<OperatorInput, ApiError> {
         Ok(OperatorInput {
             code: Field::value(self.code.clone()),
             name: Field::value(self.name.clone()),
+            price_per_segment: if self.price_per_segment.is_empty() {
+                Field::default()
+            } else {
+                Field::value(self.price_per_segment.clone())
+            },
             unknown: UnknownFields::default(),
         })
     }

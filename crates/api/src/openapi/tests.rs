@@ -596,9 +596,9 @@ fn every_post_but_login_takes_an_idempotency_key_and_says_what_it_answers() {
         }
     }
     assert_eq!(
-        posts, 12,
-        "the creates, cancelMailing, pauseMailing, resumeMailing, resendMailing, importClients \
-         and importOptOuts"
+        posts, 13,
+        "the creates, cancelMailing, pauseMailing, resumeMailing, resendMailing, previewMailing, \
+         importClients and importOptOuts"
     );
     let description = doc["info"]["description"].as_str().unwrap();
     assert!(description.contains("Idempotency-Key"));

@@ -17,8 +17,9 @@ use mailing_domain::planning::{SendPlan, plan_send};
 use mailing_domain::store::{FilterSource, Mailing, MailingDraft, MailingPatch, ResendDraft};
 use mailing_domain::window::WindowInvalid;
 use mailing_domain::{
-    AutoPause, AutoPauseOverride, ClientFilterId, FrequencyCap, Invalid, MailingId,
-    MailingSchedule, MailingStatus, MailingText, MessageStatus, SendWindow, TimeZone,
+    AttributeKey, AutoPause, AutoPauseOverride, ClientFilter, ClientFilterId, FrequencyCap,
+    Invalid, MailingId, MailingSchedule, MailingStatus, MailingText, MessageStatus, SendWindow,
+    Template, TimeZone,
 };
 use paperclip::actix::Apiv2Schema;
 use serde::{Deserialize, Serialize};
@@ -319,6 +320,21 @@ fn filter_source(
     }
 }
 
+/// A mailing's text: bounded, and a template whose variables exist; each problem with the
+/// template is recorded with its position.
+pub fn read_text(raw: &str, problems: &mut Problems) -> Option<MailingText> {
+    let text = problems.check("text", MailingText::parse(raw))?;
+    match Template::parse(text.as_str()) {
+        Ok(_) => Some(text),
+        Err(errors) => {
+            for error in errors {
+                problems.push(FieldError::new("text", error.code(), error.to_string()));
+            }
+            None
+        }
+    }
+}
+
 /// Every field of a whole mailing, read into domain values as far as each goes; what went
 /// wrong is recorded, not returned, so the callers' own checks are listed beside it.
 struct WholeMailing {
@@ -337,7 +353,7 @@ impl MailingInput {
         let text = self
             .text
             .require("text", problems)
-            .and_then(|raw| problems.check("text", MailingText::parse(&raw)));
+            .and_then(|raw| read_text(&raw, problems));
         let send_window = self
             .send_window
             .optional("send_window", problems)
@@ -384,7 +400,11 @@ impl MailingInput {
         }
     }
 
-    async fn parse(self, state: &AppState, now: DateTime<Utc>) -> Result<MailingDraft, ApiError> {
+    pub(crate) async fn parse(
+        self,
+        state: &AppState,
+        now: DateTime<Utc>,
+    ) -> Result<MailingDraft, ApiError> {
         let mut problems = Problems::default();
         let mut references = References::default();
         let whole = self.read(&mut problems, &mut references);
@@ -441,7 +461,7 @@ impl MailingPatchInput {
         let text = self
             .text
             .set_only("text", &mut problems)
-            .and_then(|raw| problems.check("text", MailingText::parse(&raw)));
+            .and_then(|raw| read_text(&raw, &mut problems));
         let send_window = match self.send_window.change("send_window", &mut problems) {
             Change::Keep => None,
             Change::Clear => Some(None),
@@ -668,13 +688,17 @@ pub async fn delete(state: &AppState, id: MailingId) -> Result<(), ApiError> {
 /// Something about a saved mailing that does not stop it but that its author should know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Apiv2Schema)]
 pub struct MailingWarning {
-    /// `no_matching_clients` or `send_window_never_opens`.
+    /// `no_matching_clients`, `send_window_never_opens` or `missing_variable`.
     pub code: String,
     pub message: String,
 }
 
 impl MailingWarning {
-    pub const CODES: [&'static str; 2] = ["no_matching_clients", "send_window_never_opens"];
+    pub const CODES: [&'static str; 3] = [
+        "no_matching_clients",
+        "send_window_never_opens",
+        "missing_variable",
+    ];
 
     fn new(code: &'static str, message: String) -> Self {
         Self {
@@ -685,27 +709,49 @@ impl MailingWarning {
 }
 
 /// What the author of a mailing that has not ended should know: that no client matches its
-/// filter now, or that for some matching clients no moment between now and the end is allowed
+/// filter now, that for some matching clients no moment between now and the end is allowed
 /// (their send window does not open before the end, or the end has passed on their clock), so
-/// their messages would expire unsent.
+/// their messages would expire unsent, or that some matching clients lack an attribute its
+/// text shows without a fallback.
 pub async fn warnings(
     state: &AppState,
     mailing: &Mailing,
 ) -> Result<Vec<MailingWarning>, ApiError> {
-    let now = Utc::now();
-    let status = mailing.status(now);
-    if !matches!(status, MailingStatus::Scheduled | MailingStatus::Running) {
-        return Ok(vec![]);
-    }
     if mailing.resend_of.is_some() {
         // A resend reaches the recipients fixed when it was made (at least one), not the
         // clients its copied filter matches, which is what the checks below count.
         return Ok(vec![]);
     }
-    let filter = mailing.filter.clone();
-    let zones = state
-        .run(move |s| s.count_matching_by_zone(&filter))
-        .await?;
+    let status = mailing.status(Utc::now());
+    warnings_for(
+        state,
+        status,
+        &mailing.schedule,
+        &mailing.filter,
+        &mailing.text,
+    )
+    .await
+}
+
+/// The warnings of [`warnings`] for a mailing in `status` with this schedule, filter and
+/// text, stored or not.
+pub async fn warnings_for(
+    state: &AppState,
+    status: MailingStatus,
+    schedule: &MailingSchedule,
+    filter: &ClientFilter,
+    text: &MailingText,
+) -> Result<Vec<MailingWarning>, ApiError> {
+    let now = Utc::now();
+    if !matches!(status, MailingStatus::Scheduled | MailingStatus::Running) {
+        return Ok(vec![]);
+    }
+    let zones = {
+        let filter = filter.clone();
+        state
+            .run(move |s| s.count_matching_by_zone(&filter))
+            .await?
+    };
     let matching: u64 = zones.iter().map(|(_, count)| count).sum();
     if matching == 0 {
         let message = if status == MailingStatus::Scheduled {
@@ -719,24 +765,33 @@ pub async fn warnings(
             message.to_owned(),
         )]);
     }
+    let mut found: Vec<MailingWarning> = window_warning(schedule, zones, matching, now)
+        .into_iter()
+        .collect();
+    found.extend(variable_warnings(state, text.as_str(), filter, matching).await?);
+    Ok(found)
+}
+
+/// The warning for the matching clients whose send window never opens before the end.
+fn window_warning(
+    schedule: &MailingSchedule,
+    zones: Vec<(TimeZone, u64)>,
+    matching: u64,
+    now: DateTime<Utc>,
+) -> Option<MailingWarning> {
     let closed: Vec<(TimeZone, u64)> = zones
         .into_iter()
-        .filter(|(zone, _)| {
-            matches!(
-                plan_send(&mailing.schedule, zone.tz(), now),
-                SendPlan::Expired(_)
-            )
-        })
+        .filter(|(zone, _)| matches!(plan_send(schedule, zone.tz(), now), SendPlan::Expired(_)))
         .collect();
     if closed.is_empty() {
-        return Ok(vec![]);
+        return None;
     }
     let stranded: u64 = closed.iter().map(|(_, count)| count).sum();
     let mut names: Vec<&str> = closed.iter().map(|(zone, _)| zone.name()).collect();
     names.sort_unstable();
     let shown = names.iter().take(5).copied().collect::<Vec<_>>().join(", ");
     let more = if names.len() > 5 { ", …" } else { "" };
-    let why = match mailing.schedule.send_window() {
+    let why = match schedule.send_window() {
         Some(window) => format!(
             "the send window {}–{} does not open before the end",
             window.start_hhmm(),
@@ -744,13 +799,50 @@ pub async fn warnings(
         ),
         None => "the mailing has already ended on their clock".to_owned(),
     };
-    Ok(vec![MailingWarning::new(
+    Some(MailingWarning::new(
         "send_window_never_opens",
         format!(
             "for {stranded} of {matching} matching clients (time zones {shown}{more}) {why}, \
              so their messages would expire unsent; move end_at later or widen send_window"
         ),
-    )])
+    ))
+}
+
+/// A warning for each attribute the text shows without a fallback that some of the `matching`
+/// clients `filter` selects have no value for.
+async fn variable_warnings(
+    state: &AppState,
+    text: &str,
+    filter: &ClientFilter,
+    matching: u64,
+) -> Result<Vec<MailingWarning>, ApiError> {
+    let Ok(template) = Template::parse(text) else {
+        return Ok(vec![]);
+    };
+    let keys = template.attributes_without_fallback();
+    if keys.is_empty() {
+        return Ok(vec![]);
+    }
+    let (filter, asked) = (filter.clone(), keys.clone());
+    let lacking = state.run(move |s| s.count_lacking(&filter, &asked)).await?;
+    Ok(keys
+        .iter()
+        .zip(lacking)
+        .filter(|(_, lacking)| *lacking > 0)
+        .map(|(key, lacking)| missing_variable(key, lacking, matching))
+        .collect())
+}
+
+/// The warning that `lacking` of `matching` clients have no value for `key`.
+fn missing_variable(key: &AttributeKey, lacking: u64, matching: u64) -> MailingWarning {
+    MailingWarning::new(
+        "missing_variable",
+        format!(
+            "{lacking} of {matching} matching clients have no {key} attribute, so \
+             {{{{ attributes.{key} }}}} is empty in their text; give a fallback, e.g. \
+             {{{{ attributes.{key} | default: \"friend\" }}}}"
+        ),
+    )
 }
 
 pub async fn get(state: &AppState, id: MailingId) -> Result<Mailing, ApiError> {

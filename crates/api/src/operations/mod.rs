@@ -18,6 +18,7 @@ pub mod messages;
 pub mod operators;
 pub mod opt_outs;
 pub mod paging;
+pub mod preview;
 pub mod problems;
 pub mod references;
 pub mod tags;

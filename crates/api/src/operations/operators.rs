@@ -1,11 +1,11 @@
 //! Mobile operators: what a body may say about one, and creating, changing and deleting them.
 
 use crate::error::ApiError;
-use crate::operations::input::{Field, Required, UnknownFields};
+use crate::operations::input::{Change, Field, Required, UnknownFields};
 use crate::operations::problems::Problems;
 use crate::state::AppState;
 use mailing_domain::store::{NewOperator, Operator, OperatorPatch};
-use mailing_domain::{OperatorCode, OperatorId, OperatorName};
+use mailing_domain::{OperatorCode, OperatorId, OperatorName, Price};
 use paperclip::actix::Apiv2Schema;
 use serde::Deserialize;
 
@@ -16,6 +16,9 @@ pub struct OperatorInput {
     pub code: Required<String>,
     /// 1 to 100 characters.
     pub name: Required<String>,
+    /// What one SMS part costs at this operator, as a decimal string with at most 6 digits
+    /// after the point, e.g. `"0.45"`; previews estimate a mailing's cost from it.
+    pub price_per_segment: Field<String>,
     #[serde(flatten)]
     pub unknown: UnknownFields,
 }
@@ -26,6 +29,8 @@ pub struct OperatorInput {
 pub struct OperatorPatchInput {
     pub code: Field<String>,
     pub name: Field<String>,
+    /// `null` removes the price.
+    pub price_per_segment: Field<String>,
     #[serde(flatten)]
     pub unknown: UnknownFields,
 }
@@ -41,8 +46,22 @@ impl OperatorPatchInput {
             .name
             .set_only("name", &mut problems)
             .and_then(|raw| problems.check("name", OperatorName::parse(&raw)));
+        let price_per_segment = match self
+            .price_per_segment
+            .change("price_per_segment", &mut problems)
+        {
+            Change::Keep => None,
+            Change::Clear => Some(None),
+            Change::Set(raw) => problems
+                .check("price_per_segment", Price::parse(&raw))
+                .map(Some),
+        };
         self.unknown.report("", &mut problems);
-        problems.finish(|| OperatorPatch { code, name })
+        problems.finish(|| OperatorPatch {
+            code,
+            name,
+            price_per_segment,
+        })
     }
 }
 
@@ -57,10 +76,15 @@ impl OperatorInput {
             .name
             .require("name", &mut problems)
             .and_then(|raw| problems.check("name", OperatorName::parse(&raw)));
+        let price_per_segment = self
+            .price_per_segment
+            .optional("price_per_segment", &mut problems)
+            .and_then(|raw| problems.check("price_per_segment", Price::parse(&raw)));
         self.unknown.report("", &mut problems);
         problems.finish(|| NewOperator {
             code: code.expect("checked"),
             name: name.expect("checked"),
+            price_per_segment,
         })
     }
 }
@@ -70,7 +94,7 @@ pub async fn create(state: &AppState, input: OperatorInput) -> Result<Operator, 
     state.run(move |s| s.create_operator(&new)).await
 }
 
-/// Sets both fields. Changing the code of an operator that clients use is refused.
+/// Sets every field (a price left out is removed). Changing the code of an operator that clients use is refused.
 pub async fn replace(
     state: &AppState,
     id: OperatorId,
@@ -80,6 +104,7 @@ pub async fn replace(
     let patch = OperatorPatch {
         code: Some(new.code),
         name: Some(new.name),
+        price_per_segment: Some(new.price_per_segment),
     };
     state.run(move |s| s.update_operator(id, &patch)).await
 }

@@ -22,6 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list))
             .route(web::post().to(create)),
     )
+    // Before `/mailings/{id}`, which would take the path and refuse its method.
+    .service(web::resource("/mailings/preview").route(web::post().to(super::preview::preview)))
     .service(
         web::resource("/mailings/{id}")
             .route(web::get().to(get))

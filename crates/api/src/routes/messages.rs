@@ -7,8 +7,8 @@ use crate::operations::messages::MessageListQuery;
 use crate::routes::page::page_of;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use mailing_domain::MessageId;
 use mailing_domain::store::Message;
+use mailing_domain::{Encoding, MessageId};
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::Serialize;
 
@@ -39,8 +39,33 @@ pub struct MessageBody {
     /// When the next attempt may happen, while the message is unsent.
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The text sent to the provider, the mailing's text rendered for this client. Set by
+    /// the first attempt and kept by later ones; `null` until then.
+    pub text: Option<String>,
+    /// `gsm7` or `ucs2`: how `text` travels; `null` until the first attempt.
+    pub encoding: Option<MessageEncoding>,
+    /// The SMS parts `text` takes (160 GSM or 70 UCS-2 characters in one, 153 or 67 per part
+    /// of a longer one); `null` until the first attempt.
+    pub segments: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// How a text travels as SMS: the GSM 03.38 alphabet, or UCS-2 when a character is not in it.
+#[derive(Serialize, Apiv2Schema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageEncoding {
+    Gsm7,
+    Ucs2,
+}
+
+impl From<Encoding> for MessageEncoding {
+    fn from(encoding: Encoding) -> Self {
+        match encoding {
+            Encoding::Gsm7 => Self::Gsm7,
+            Encoding::Ucs2 => Self::Ucs2,
+        }
+    }
 }
 
 impl From<Message> for MessageBody {
@@ -55,6 +80,9 @@ impl From<Message> for MessageBody {
             last_error: message.last_error,
             next_attempt_at: message.next_attempt_at,
             sent_at: message.sent_at,
+            encoding: message.text.as_ref().map(|sent| sent.encoding.into()),
+            segments: message.text.as_ref().map(|sent| sent.segments),
+            text: message.text.map(|sent| sent.text),
             created_at: message.created_at,
             updated_at: message.updated_at,
         }

@@ -9,6 +9,7 @@ pub mod mailings;
 pub mod messages;
 pub mod operators;
 pub mod opt_outs;
+pub mod preview;
 pub mod stats;
 pub mod tags;
 

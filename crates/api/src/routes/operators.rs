@@ -35,6 +35,9 @@ pub struct OperatorBody {
     pub code: String,
     /// Display name, e.g. `Beeline`.
     pub name: String,
+    /// What one SMS part costs here, as a decimal string such as `"0.45"`; `null` when not
+    /// set.
+    pub price_per_segment: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -45,6 +48,7 @@ impl From<Operator> for OperatorBody {
             id: operator.id.0,
             code: operator.code.as_str().to_owned(),
             name: operator.name.as_str().to_owned(),
+            price_per_segment: operator.price_per_segment.map(|price| price.to_string()),
             created_at: operator.created_at,
             updated_at: operator.updated_at,
         }

@@ -93,6 +93,8 @@ pub struct MailingStatsBody {
     /// All messages of the mailing.
     pub total: u64,
     pub by_status: ByStatus,
+    /// SMS parts of the messages the provider accepted (a long or UCS-2 text takes several).
+    pub segments_sent: u64,
     /// Time the mailing spent paused in all, in seconds, the current pause included.
     pub paused_seconds: f64,
     /// How often it paused itself because the provider failed.
@@ -107,6 +109,8 @@ pub struct MailingStatsPage {
     pub by_status: ByStatus,
     /// The messages of every mailing together.
     pub messages_total: u64,
+    /// SMS parts of every mailing's messages the provider accepted.
+    pub segments_sent: u64,
     /// Each mailing of the page with its own counts.
     pub items: Vec<MailingStatsBody>,
     pub page: u32,
@@ -120,6 +124,8 @@ pub struct MailingDetailStatsBody {
     pub mailing: MailingBody,
     pub total: u64,
     pub by_status: ByStatus,
+    /// SMS parts of the messages the provider accepted (a long or UCS-2 text takes several).
+    pub segments_sent: u64,
     /// Every pause of the mailing, oldest first.
     pub pauses: Vec<PauseBody>,
     /// Time the mailing spent paused in all, in seconds, the current pause included.
@@ -134,8 +140,8 @@ pub struct MailingDetailStatsBody {
 
 /// Statistics of every mailing
 ///
-/// The messages of all mailings together by status (`by_status`, `messages_total`), and each
-/// mailing of the page with its own counts, its paused time, auto-pauses and frequency-cap
+/// The messages of all mailings together by status (`by_status`, `messages_total`) with the
+/// SMS parts sent (`segments_sent`), and each mailing of the page with its own counts and parts, its paused time, auto-pauses and frequency-cap
 /// deferrals; deleted mailings and their messages are left out.
 #[api_v2_operation(operation_id = "listMailingStats", tags(Statistics))]
 pub async fn all_mailings(
@@ -162,6 +168,7 @@ pub async fn all_mailings(
                 mailing: MailingBody::new(mailing, now),
                 total: counts.total(),
                 by_status: ByStatus::from(&counts),
+                segments_sent: counts.segments_sent(),
                 paused_seconds: seconds(mailing.paused_time(now)),
                 auto_pauses: mailing.auto_pauses,
                 cap_deferrals: mailing.cap_deferrals,
@@ -171,6 +178,7 @@ pub async fn all_mailings(
     Ok(web::Json(MailingStatsPage {
         by_status: ByStatus::from(&totals),
         messages_total: totals.total(),
+        segments_sent: totals.segments_sent(),
         items,
         page: paging.page,
         page_size: paging.page_size,
@@ -206,6 +214,7 @@ pub async fn one_mailing(
         mailing: MailingBody::new(&mailing, now),
         total: counts.total(),
         by_status: ByStatus::from(&counts),
+        segments_sent: counts.segments_sent(),
         pauses: pauses
             .iter()
             .map(|pause| PauseBody::new(pause, &mailing, now))

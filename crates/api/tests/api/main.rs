@@ -29,3 +29,4 @@ mod opt_outs;
 mod plain_errors;
 mod stats;
 mod tags;
+mod text;

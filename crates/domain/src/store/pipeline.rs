@@ -1,12 +1,15 @@
 //! Records the delivery pipeline reads and writes: the outbox, expansions, claimed messages and
 //! delivery outcomes.
 
+use crate::attributes::Attributes;
 use crate::campaign::{AutoPauseOverride, FrequencyCap};
 use crate::client::{PhoneNumber, TimeZone};
 use crate::events::MailingEvent;
 use crate::ids::{ClientId, MailingId, MessageId};
 use crate::mailing::{MailingSchedule, MailingText};
-use crate::message::{ExpiryReason, MessageStatus};
+use crate::message::{ExpiryReason, MessageStatus, MessageText};
+use crate::operator::OperatorCode;
+use crate::template::{Recipient, Template};
 use chrono::{DateTime, Utc};
 
 /// An event written beside a mailing change, waiting to be published.
@@ -84,7 +87,14 @@ pub struct SendTask {
     pub opted_out: bool,
     /// The client's zone; `None` once the client was deleted.
     pub time_zone: Option<TimeZone>,
+    /// The client's operator and attributes, which the mailing's text may show; `None` and
+    /// empty once the client was deleted.
+    pub operator_code: Option<OperatorCode>,
+    pub attributes: Attributes,
+    /// The mailing's text, a template.
     pub text: MailingText,
+    /// What an earlier attempt sent, which later ones send again.
+    pub sent_text: Option<MessageText>,
     pub schedule: MailingSchedule,
     /// False once the mailing was cancelled or deleted.
     pub mailing_active: bool,
@@ -92,6 +102,34 @@ pub struct SendTask {
     /// The mailing's own frequency cap; `None` leaves the deployment's.
     pub frequency_cap: Option<FrequencyCap>,
     pub auto_pause: AutoPauseOverride,
+}
+
+impl SendTask {
+    /// The text to send: what an earlier attempt sent, or the mailing's text rendered for the
+    /// client. A text saved before templates were read, which does not read as one, is sent
+    /// as it is. `None` without a number to send to.
+    pub fn text_to_send(&self) -> Option<MessageText> {
+        if let Some(sent) = &self.sent_text {
+            return Some(sent.clone());
+        }
+        let phone = self.phone.as_ref()?;
+        let template = Template::parse(self.text.as_str())
+            .unwrap_or_else(|_| Template::literal(self.text.as_str()));
+        let rendered = match &self.operator_code {
+            Some(operator_code) => {
+                template
+                    .render(Recipient {
+                        phone,
+                        operator_code,
+                        attributes: &self.attributes,
+                    })
+                    .text
+            }
+            // The client is gone, and the message is cancelled before an attempt.
+            None => return None,
+        };
+        Some(MessageText::counted(rendered))
+    }
 }
 
 /// The result of handling one claimed (`queued`) message, written by the sender.
@@ -103,6 +141,9 @@ pub struct Outcome {
     /// tests, lands on whatever claim the message holds.
     pub claimed_at: Option<DateTime<Utc>>,
     pub kind: OutcomeKind,
+    /// The text the attempt sent, if one was made; kept by the message from its first
+    /// attempt on.
+    pub text: Option<MessageText>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,5 +194,70 @@ impl OutcomeKind {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::TimeZone;
+    use crate::mailing::MailingSchedule;
+    use chrono::TimeZone as _;
+    use serde_json::json;
+
+    fn task(text: &str, attributes: serde_json::Value) -> SendTask {
+        let at = |h| Utc.with_ymd_and_hms(2030, 1, 1, h, 0, 0).unwrap();
+        SendTask {
+            message_id: MessageId(7),
+            mailing_id: MailingId(1),
+            client_id: Some(crate::ids::ClientId(3)),
+            status: MessageStatus::Queued,
+            queued_at: Some(at(1)),
+            attempts: 0,
+            last_error: None,
+            phone: Some(PhoneNumber::parse("79001234567").unwrap()),
+            opted_out: false,
+            time_zone: Some(TimeZone::utc()),
+            operator_code: Some(OperatorCode::parse("mts").unwrap()),
+            attributes: Attributes::from_json(&attributes).unwrap(),
+            text: MailingText::parse(text).unwrap(),
+            sent_text: None,
+            schedule: MailingSchedule::new(at(0), at(2), false, None).unwrap(),
+            mailing_active: true,
+            mailing_paused: false,
+            frequency_cap: None,
+            auto_pause: AutoPauseOverride::default(),
+        }
+    }
+
+    #[test]
+    fn the_text_to_send_is_rendered_for_the_client_once() {
+        let greeting =
+            "Здравствуйте, {{ attributes.name | default: \"клиент\" }}! {{ phone_number }}";
+        let named = task(greeting, json!({"name": "Анна"}))
+            .text_to_send()
+            .unwrap();
+        assert_eq!(named.text, "Здравствуйте, Анна! 79001234567");
+        assert_eq!((named.encoding.as_str(), named.segments), ("ucs2", 1));
+        assert_eq!(
+            task(greeting, json!({})).text_to_send().unwrap().text,
+            "Здравствуйте, клиент! 79001234567"
+        );
+        // A later attempt sends what the first did, even if the client changed since.
+        let mut again = task(greeting, json!({"name": "Мария"}));
+        again.sent_text = Some(named.clone());
+        assert_eq!(again.text_to_send(), Some(named));
+        // A text saved before templates were read goes as it is.
+        assert_eq!(
+            task("Sale {{ today", json!({}))
+                .text_to_send()
+                .unwrap()
+                .text,
+            "Sale {{ today"
+        );
+        // Without a client there is nothing to render for.
+        let mut orphan = task(greeting, json!({}));
+        orphan.operator_code = None;
+        assert_eq!(orphan.text_to_send(), None);
     }
 }

@@ -7,8 +7,8 @@ use crate::filter::ClientFilter;
 use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId, UserId};
 use crate::invalid::Invalid;
 use crate::mailing::{MailingField, MailingSchedule, MailingStatus, MailingText, check_update};
-use crate::message::MessageStatus;
-use crate::operator::{OperatorCode, OperatorName};
+use crate::message::{MessageStatus, MessageText};
+use crate::operator::{OperatorCode, OperatorName, Price};
 use crate::store::Rejection;
 use crate::tag::TagValue;
 use crate::window::SendWindow;
@@ -19,6 +19,8 @@ pub struct Operator {
     pub id: OperatorId,
     pub code: OperatorCode,
     pub name: OperatorName,
+    /// What one SMS part costs there, for cost estimates; `None` when not given.
+    pub price_per_segment: Option<Price>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -27,6 +29,7 @@ pub struct Operator {
 pub struct NewOperator {
     pub code: OperatorCode,
     pub name: OperatorName,
+    pub price_per_segment: Option<Price>,
 }
 
 /// Fields to change; `None` keeps the stored value.
@@ -34,6 +37,8 @@ pub struct NewOperator {
 pub struct OperatorPatch {
     pub code: Option<OperatorCode>,
     pub name: Option<OperatorName>,
+    /// `Some(None)` removes the price.
+    pub price_per_segment: Option<Option<Price>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +64,17 @@ pub struct Client {
     pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A client a filter matches, as a mailing's text sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchingClient {
+    pub id: ClientId,
+    pub phone: PhoneNumber,
+    pub operator_code: OperatorCode,
+    pub attributes: Attributes,
+    /// Its number opted out: a mailing suppresses its message.
+    pub opted_out: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,6 +355,8 @@ pub struct Message {
     pub last_error: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The text its first attempt sent, rendered for its client; `None` until then.
+    pub text: Option<MessageText>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -366,21 +384,38 @@ pub struct MessageQuery {
     pub phone_prefix: Option<String>,
 }
 
-/// How many messages are in each status.
+/// How many messages are in each status, and the SMS parts they took.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StatusCounts([u64; MessageStatus::ALL.len()]);
+pub struct StatusCounts {
+    messages: [u64; MessageStatus::ALL.len()],
+    segments: [u64; MessageStatus::ALL.len()],
+}
 
 impl StatusCounts {
     pub fn get(&self, status: MessageStatus) -> u64 {
-        self.0[Self::slot(status)]
+        self.messages[Self::slot(status)]
     }
 
     pub fn set(&mut self, status: MessageStatus, count: u64) {
-        self.0[Self::slot(status)] = count;
+        self.messages[Self::slot(status)] = count;
     }
 
     pub fn total(&self) -> u64 {
-        self.0.iter().sum()
+        self.messages.iter().sum()
+    }
+
+    /// The parts the messages in `status` took: those attempted at least once.
+    pub fn segments(&self, status: MessageStatus) -> u64 {
+        self.segments[Self::slot(status)]
+    }
+
+    pub fn set_segments(&mut self, status: MessageStatus, segments: u64) {
+        self.segments[Self::slot(status)] = segments;
+    }
+
+    /// The parts of the messages the provider accepted.
+    pub fn segments_sent(&self) -> u64 {
+        self.segments(MessageStatus::Sent)
     }
 
     /// Every status with its count, zeros included, in [`MessageStatus::ALL`] order.

@@ -48,6 +48,7 @@ mod metrics;
 mod observability;
 mod outbox;
 mod pause_resume;
+mod personalised;
 mod production;
 mod rate_limit;
 mod reclaim;

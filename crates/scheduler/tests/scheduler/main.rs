@@ -43,6 +43,7 @@ async fn fixture() -> Fixture {
                 .create_operator(&NewOperator {
                     code: OperatorCode::parse(code).unwrap(),
                     name: OperatorName::parse(code).unwrap(),
+                    price_per_segment: None,
                 })
                 .unwrap();
         }

@@ -54,6 +54,7 @@ async fn fixture() -> Fixture {
             .create_operator(&NewOperator {
                 code: OperatorCode::parse("bln").unwrap(),
                 name: OperatorName::parse("Beeline").unwrap(),
+                price_per_segment: None,
             })
             .unwrap();
     })

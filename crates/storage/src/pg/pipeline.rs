@@ -7,8 +7,8 @@ use super::Conn;
 use super::dialect::{store_attributes, store_filter};
 use super::schema::clients;
 use crate::columns::{
-    ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZoneCountRow, ZonePlan, ZoneRow,
-    returned_ids,
+    ClaimedEvent, CountRow, IdRow, MatchingRow, OutcomeColumns, RetryPlan, TextRow, ZoneCountRow,
+    ZonePlan, ZoneRow, returned_ids,
 };
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Bool, Int4, Jsonb, Nullable, Text, Timestamptz};
 use mailing_domain::opt_out::SUPPRESSED_REASON;
-use mailing_domain::{Attributes, ClientFilter, ExpiryReason, MailingId};
+use mailing_domain::{AttributeKey, Attributes, ClientFilter, ExpiryReason, MailingId};
 
 /// Leases up to `limit` unpublished outbox events until `until`, oldest first, skipping the
 /// ones another relay is claiming right now; returns `(id, payload)` pairs.
@@ -163,6 +163,44 @@ pub(super) fn count_matching_by_zone(
     select_matching("c.time_zone AS time_zone, count(*) AS count", filter)
         .sql(" GROUP BY c.time_zone")
         .load(conn)
+}
+
+/// Up to `limit` of the clients `filter` matches, in id order after `after`, with whether
+/// their number opted out. The two numbers are written into the statement: they cannot change
+/// its meaning.
+pub(super) fn matching_after(
+    conn: &mut Conn,
+    filter: &ClientFilter,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<MatchingRow>> {
+    select_matching(
+        "c.id, c.phone_number, c.operator_code, c.attributes::text AS attributes,
+         EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_number = c.phone_number) AS opted_out",
+        filter,
+    )
+    .sql(format!(" AND c.id > {after} ORDER BY c.id LIMIT {limit}"))
+    .load(conn)
+}
+
+/// For each of `keys`, how many clients `filter` matches lack the attribute or hold an empty
+/// text there, as a JSON array in the order given. Keys are `[a-z0-9_]`, so each can be
+/// written into the statement.
+pub(super) fn count_lacking(
+    conn: &mut Conn,
+    filter: &ClientFilter,
+    keys: &[AttributeKey],
+) -> QueryResult<String> {
+    let counts: Vec<String> = keys
+        .iter()
+        .map(|key| format!("count(*) FILTER (WHERE coalesce(c.attributes->>'{key}', '') = '')"))
+        .collect();
+    let row: TextRow = select_matching(
+        &format!("json_build_array({})::text AS text", counts.join(", ")),
+        filter,
+    )
+    .get_result(conn)?;
+    Ok(row.text)
 }
 
 /// How many clients `filter` matches.
@@ -370,6 +408,9 @@ pub(super) fn record_outcomes(
     let next_at: Vec<Option<DateTime<Utc>>> = outcomes.iter().map(|o| o.next_attempt_at).collect();
     let sent_at: Vec<Option<DateTime<Utc>>> = outcomes.iter().map(|o| o.sent_at).collect();
     let claims: Vec<Option<DateTime<Utc>>> = outcomes.iter().map(|o| o.claimed_at).collect();
+    let texts: Vec<Option<&str>> = outcomes.iter().map(|o| o.text.as_deref()).collect();
+    let encodings: Vec<Option<&str>> = outcomes.iter().map(|o| o.encoding).collect();
+    let segments: Vec<Option<i32>> = outcomes.iter().map(|o| o.segments).collect();
     diesel::sql_query(
         "UPDATE messages AS m SET
              status = o.status,
@@ -380,10 +421,15 @@ pub(super) fn record_outcomes(
              sent_at = o.sent_at,
              queued_at = NULL,
              claim_renewed_at = NULL,
-             updated_at = now()
+             updated_at = now(),
+             text = COALESCE(o.text, m.text),
+             encoding = COALESCE(o.encoding, m.encoding),
+             segments = COALESCE(o.segments, m.segments)
          FROM unnest($1::bigint[], $2::text[], $3::int4[], $4::text[],
-                     $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
-              AS o(id, status, attempted, error, next_at, sent_at, claimed_at)
+                     $5::timestamptz[], $6::timestamptz[], $7::timestamptz[],
+                     $8::text[], $9::text[], $10::int4[])
+              AS o(id, status, attempted, error, next_at, sent_at, claimed_at,
+                   text, encoding, segments)
          WHERE m.id = o.id
            AND CASE
                -- What the probe accepted is recorded whatever happened meanwhile.
@@ -401,6 +447,9 @@ pub(super) fn record_outcomes(
     .bind::<Array<Nullable<Timestamptz>>, _>(&next_at)
     .bind::<Array<Nullable<Timestamptz>>, _>(&sent_at)
     .bind::<Array<Nullable<Timestamptz>>, _>(&claims)
+    .bind::<Array<Nullable<Text>>, _>(&texts)
+    .bind::<Array<Nullable<Text>>, _>(&encodings)
+    .bind::<Array<Nullable<Int4>>, _>(&segments)
     .load(conn)
     .map(returned_ids)
 }

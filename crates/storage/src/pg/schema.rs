@@ -8,6 +8,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        price_per_segment_micros -> Nullable<Int8>,
     }
 }
 
@@ -99,6 +100,9 @@ diesel::table! {
         claim_renewed_at -> Nullable<Timestamptz>,
         phone_number -> Nullable<Text>,
         cap_held_at -> Nullable<Timestamptz>,
+        text -> Nullable<Text>,
+        encoding -> Nullable<Text>,
+        segments -> Nullable<Int4>,
     }
 }
 
@@ -109,6 +113,7 @@ diesel::table! {
         mailing_id -> Int8,
         status -> Text,
         messages -> Int8,
+        segments -> Int8,
     }
 }
 

@@ -3,15 +3,17 @@ use super::pipeline;
 use super::schema::{client_tags, clients, operators, tags};
 use super::tags::ensure_tags;
 use super::{Backend, BackendStore, Conn};
-use crate::columns::{attributes_from_json, bounds, corrupt, starts_with, total};
+use crate::columns::{MatchingRow, attributes_from_json, bounds, corrupt, starts_with, total};
 use crate::errors::{Failure, OPERATOR_REFERENCE, refusing};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use mailing_domain::store::{
-    Client, ClientPage, ClientPatch, ClientQuery, ClientStore, Entity, NewClient, PageRequest,
-    Rejection, StoreError, StoreResult,
+    Client, ClientPage, ClientPatch, ClientQuery, ClientStore, Entity, MatchingClient, NewClient,
+    PageRequest, Rejection, StoreError, StoreResult,
 };
-use mailing_domain::{ClientFilter, ClientId, OperatorCode, PhoneNumber, TagValue, TimeZone};
+use mailing_domain::{
+    AttributeKey, ClientFilter, ClientId, OperatorCode, PhoneNumber, TagValue, TimeZone,
+};
 use std::collections::{BTreeSet, HashMap};
 
 #[derive(Queryable, Selectable)]
@@ -431,6 +433,32 @@ impl ClientStore for BackendStore {
                         .map_err(|e| corrupt("clients", "time_zone", 0, e))?;
                     Ok((zone, total(row.count)))
                 })
+                .collect()
+        })
+    }
+
+    fn count_lacking(&self, filter: &ClientFilter, keys: &[AttributeKey]) -> StoreResult<Vec<u64>> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        self.read(|conn| {
+            let counts = pipeline::count_lacking(conn, filter, keys)?;
+            serde_json::from_str::<Vec<u64>>(&counts)
+                .map_err(|e| corrupt("clients", "attributes", 0, e))
+        })
+    }
+
+    fn matching_clients_after(
+        &self,
+        filter: &ClientFilter,
+        after: Option<ClientId>,
+        limit: u32,
+    ) -> StoreResult<Vec<MatchingClient>> {
+        let after = after.map_or(0, |id| id.0);
+        self.read(|conn| {
+            pipeline::matching_after(conn, filter, after, i64::from(limit))?
+                .into_iter()
+                .map(MatchingRow::into_record)
                 .collect()
         })
     }

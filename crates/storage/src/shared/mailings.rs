@@ -3,7 +3,7 @@ use super::client_filters::find_filter;
 use super::dialect::{
     self, StoredAttributes, StoredList, attributes_json, read_list, store_attributes, store_filter,
 };
-use super::messages::cancel_unsent;
+use super::messages::{cancel_unsent, forget_sent_texts};
 use super::outbox;
 use super::schema::mailings;
 use super::{Backend, BackendStore, Conn};
@@ -349,6 +349,9 @@ impl MailingStore for BackendStore {
                 .map(|source| resolve(conn, source))
                 .transpose()?;
             let next = current.patched(patch, filter, now)?;
+            if next.text != current.text {
+                forget_sent_texts(conn, id.0)?;
+            }
             outbox::append(conn, &MailingEvent::MailingUpdated { mailing_id: id })?;
             diesel::update(mailings::table.find(id.0))
                 .set((

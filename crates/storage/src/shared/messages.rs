@@ -1,7 +1,9 @@
 use super::dialect::{self, MAX_BIND_PARAMETERS, now};
 use super::schema::{clients, mailings, message_counts, messages};
 use super::{Backend, BackendStore, Conn};
-use crate::columns::{add_count, bounds, corrupt, message_status, starts_with, total};
+use crate::columns::{
+    add_count, add_segments, bounds, corrupt, message_status, starts_with, total,
+};
 use crate::errors::Failure;
 use chrono::{DateTime, Utc};
 use diesel::dsl::{self, sql};
@@ -11,7 +13,9 @@ use mailing_domain::store::{
     Entity, Message, MessageQuery, MessageStore, MessageTotals, NewMessage, Page, PageRequest,
     StatusCounts, StoreError, StoreResult, storage_instant,
 };
-use mailing_domain::{ClientId, MailingId, MessageId, MessageStatus, PhoneNumber};
+use mailing_domain::{
+    ClientId, Encoding, MailingId, MessageId, MessageStatus, MessageText, PhoneNumber,
+};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Queryable, Selectable)]
@@ -28,6 +32,38 @@ struct MessageRow {
     sent_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    #[diesel(embed)]
+    text: SentTextRow,
+}
+
+/// The text a message's first attempt sent, with its encoding and parts: all or none.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = messages, check_for_backend(Backend))]
+pub(super) struct SentTextRow {
+    text: Option<String>,
+    encoding: Option<String>,
+    segments: Option<i32>,
+}
+
+impl SentTextRow {
+    pub(super) fn into_text(self, id: i64) -> Result<Option<MessageText>, Failure> {
+        match (self.text, self.encoding, self.segments) {
+            (Some(text), Some(encoding), Some(segments)) => Ok(Some(MessageText {
+                text,
+                encoding: Encoding::parse(&encoding)
+                    .ok_or_else(|| corrupt("messages", "encoding", id, "not gsm7 or ucs2"))?,
+                segments: u32::try_from(segments)
+                    .map_err(|e| corrupt("messages", "segments", id, e))?,
+            })),
+            (None, None, None) => Ok(None),
+            _ => Err(corrupt(
+                "messages",
+                "text",
+                id,
+                "text, encoding and segments are not set together",
+            )),
+        }
+    }
 }
 
 impl MessageRow {
@@ -47,6 +83,7 @@ impl MessageRow {
             last_error: self.last_error,
             next_attempt_at: self.next_attempt_at,
             sent_at: self.sent_at,
+            text: self.text.into_text(self.id)?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -89,6 +126,28 @@ pub(super) fn cancel_unsent(conn: &mut Conn, mailing: i64) -> QueryResult<usize>
         messages::queued_at.eq(None::<DateTime<Utc>>),
         messages::claim_renewed_at.eq(None::<DateTime<Utc>>),
         messages::updated_at.eq(now()),
+    ))
+    .execute(conn)
+}
+
+/// Lets the mailing's messages that are still waiting to be sent again (a retry, or a message
+/// deferred after its attempt) send its new text: they forget the text their earlier attempt
+/// sent. A message in a sender's hands keeps its text, as does each one sent or failed.
+pub(super) fn forget_sent_texts(conn: &mut Conn, mailing: i64) -> QueryResult<usize> {
+    diesel::update(
+        messages::table
+            .filter(messages::mailing_id.eq(mailing))
+            .filter(messages::status.eq_any([
+                MessageStatus::Scheduled.as_str(),
+                MessageStatus::Retrying.as_str(),
+            ]))
+            .filter(messages::text.is_not_null()),
+    )
+    .set((
+        messages::text.eq(None::<String>),
+        messages::encoding.eq(None::<String>),
+        messages::segments.eq(None::<i32>),
+        messages::updated_at.eq(dialect::now()),
     ))
     .execute(conn)
 }
@@ -171,11 +230,17 @@ fn summed() -> diesel::expression::SqlLiteral<BigInt> {
     sql::<BigInt>("CAST(SUM(message_counts.messages) AS BIGINT)")
 }
 
-/// Status counts from `(status, count)` rows.
-fn by_status(rows: Vec<(String, i64)>) -> Result<StatusCounts, Failure> {
+/// A group's parts: the sum of its `message_counts` rows' segments.
+fn summed_segments() -> diesel::expression::SqlLiteral<BigInt> {
+    sql::<BigInt>("CAST(SUM(message_counts.segments) AS BIGINT)")
+}
+
+/// Status counts from `(status, count, segments)` rows.
+fn by_status(rows: Vec<(String, i64, i64)>) -> Result<StatusCounts, Failure> {
     let mut counts = StatusCounts::default();
-    for (status, count) in rows {
+    for (status, count, segments) in rows {
         add_count(&mut counts, &status, count)?;
+        add_segments(&mut counts, &status, segments)?;
     }
     Ok(counts)
 }
@@ -257,7 +322,7 @@ impl MessageStore for BackendStore {
                 .filter(message_counts::mailing_id.eq(mailing.0))
                 .filter(counts_of_visible_mailings())
                 .group_by(message_counts::status)
-                .select((message_counts::status, summed()))
+                .select((message_counts::status, summed(), summed_segments()))
                 .load(conn)?;
             by_status(rows)
         })
@@ -272,21 +337,24 @@ impl MessageStore for BackendStore {
         }
         let ids: Vec<i64> = mailings.iter().map(|id| id.0).collect();
         self.read(|conn| {
-            let rows: Vec<(i64, String, i64)> = message_counts::table
+            let rows: Vec<(i64, String, i64, i64)> = message_counts::table
                 .filter(message_counts::mailing_id.eq_any(&ids))
                 .filter(counts_of_visible_mailings())
                 .group_by((message_counts::mailing_id, message_counts::status))
-                .select((message_counts::mailing_id, message_counts::status, summed()))
+                .select((
+                    message_counts::mailing_id,
+                    message_counts::status,
+                    summed(),
+                    summed_segments(),
+                ))
                 .load(conn)?;
             let mut by_mailing: HashMap<MailingId, StatusCounts> = HashMap::new();
             // A count that went back to zero leaves its row; a mailing with no messages stays
             // absent.
-            for (mailing, status, count) in rows.into_iter().filter(|row| row.2 != 0) {
-                add_count(
-                    by_mailing.entry(MailingId(mailing)).or_default(),
-                    &status,
-                    count,
-                )?;
+            for (mailing, status, count, segments) in rows.into_iter().filter(|row| row.2 != 0) {
+                let counts = by_mailing.entry(MailingId(mailing)).or_default();
+                add_count(counts, &status, count)?;
+                add_segments(counts, &status, segments)?;
             }
             Ok(by_mailing)
         })
@@ -405,7 +473,7 @@ impl MessageTotals for BackendStore {
             let rows = message_counts::table
                 .filter(counts_of_visible_mailings())
                 .group_by(message_counts::status)
-                .select((message_counts::status, summed()))
+                .select((message_counts::status, summed(), summed_segments()))
                 .load(conn)?;
             by_status(rows)
         })

@@ -9,7 +9,7 @@ use mailing_domain::store::{
     Entity, NewOperator, Operator, OperatorPatch, OperatorStore, Page, PageRequest, Rejection,
     StoreError, StoreResult,
 };
-use mailing_domain::{OperatorCode, OperatorId, OperatorName};
+use mailing_domain::{OperatorCode, OperatorId, OperatorName, Price};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = operators, check_for_backend(Backend))]
@@ -19,6 +19,7 @@ struct OperatorRow {
     name: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    price_per_segment_micros: Option<i64>,
 }
 
 impl OperatorRow {
@@ -29,10 +30,23 @@ impl OperatorRow {
                 .map_err(|e| corrupt("operators", "code", self.id, e))?,
             name: OperatorName::parse(&self.name)
                 .map_err(|e| corrupt("operators", "name", self.id, e))?,
+            price_per_segment: self
+                .price_per_segment_micros
+                .map(|micros| {
+                    u64::try_from(micros)
+                        .map(Price::from_micros)
+                        .map_err(|e| corrupt("operators", "price_per_segment_micros", self.id, e))
+                })
+                .transpose()?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
     }
+}
+
+/// A price as the column holds it: millionths, which fit (prices are at most a million).
+fn stored_price(price: Option<Price>) -> Option<i64> {
+    price.map(|price| i64::try_from(price.micros()).unwrap_or(i64::MAX))
 }
 
 #[derive(AsChangeset)]
@@ -40,6 +54,8 @@ impl OperatorRow {
 struct OperatorChanges<'a> {
     code: Option<&'a str>,
     name: Option<&'a str>,
+    /// `Some(None)` clears it.
+    price_per_segment_micros: Option<Option<i64>>,
 }
 
 const NOT_FOUND: StoreError = StoreError::NotFound(Entity::Operator);
@@ -51,6 +67,7 @@ impl OperatorStore for BackendStore {
                 .values((
                     operators::code.eq(new.code.as_str()),
                     operators::name.eq(new.name.as_str()),
+                    operators::price_per_segment_micros.eq(stored_price(new.price_per_segment)),
                     operators::created_at.eq(now()),
                     operators::updated_at.eq(now()),
                 ))
@@ -98,6 +115,7 @@ impl OperatorStore for BackendStore {
             let changes = OperatorChanges {
                 code: patch.code.as_ref().map(OperatorCode::as_str),
                 name: patch.name.as_ref().map(OperatorName::as_str),
+                price_per_segment_micros: patch.price_per_segment.map(stored_price),
             };
             diesel::update(operators::table.find(id.0))
                 .set((changes, operators::updated_at.eq(now())))

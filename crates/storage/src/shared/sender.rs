@@ -3,13 +3,14 @@
 
 use super::campaign::{self, CampaignRow};
 use super::dialect;
+use super::dialect::{StoredAttributes, attributes_json};
 use super::mailings::ScheduleRow;
-use super::messages::ID_SLICE;
+use super::messages::{ID_SLICE, SentTextRow};
 use super::outbox;
 use super::pipeline;
 use super::schema::{clients, mailings, messages, opt_outs};
 use super::{Backend, BackendStore};
-use crate::columns::{OutcomeColumns, corrupt, message_status};
+use crate::columns::{OutcomeColumns, attributes_from_json, corrupt, message_status};
 use crate::errors::Failure;
 use chrono::{DateTime, Utc};
 use diesel::dsl;
@@ -19,7 +20,9 @@ use mailing_domain::events::MailingEvent;
 use mailing_domain::store::{
     CapHold, MailingState, Outcome, SendTask, SenderStore, StoreResult, storage_instant,
 };
-use mailing_domain::{ClientId, MailingId, MailingText, MessageId, PhoneNumber, TimeZone};
+use mailing_domain::{
+    Attributes, ClientId, MailingId, MailingText, MessageId, OperatorCode, PhoneNumber, TimeZone,
+};
 use std::collections::HashMap;
 
 /// Whether a message's number is among the opt-outs.
@@ -51,6 +54,8 @@ struct TaskRow {
     attempts: i32,
     last_error: Option<String>,
     #[diesel(embed)]
+    sent_text: SentTextRow,
+    #[diesel(embed)]
     client: Option<TaskClient>,
     #[diesel(embed)]
     mailing: TaskMailing,
@@ -60,6 +65,8 @@ struct TaskRow {
 #[diesel(table_name = clients, check_for_backend(Backend))]
 struct TaskClient {
     time_zone: String,
+    operator_code: String,
+    attributes: StoredAttributes,
 }
 
 #[derive(Queryable, Selectable)]
@@ -79,11 +86,22 @@ impl TaskRow {
             .map(|raw| PhoneNumber::parse(&raw))
             .transpose()
             .map_err(|e| bad("phone_number", &e))?;
-        let time_zone = self
-            .client
-            .map(|client| TimeZone::parse(&client.time_zone))
-            .transpose()
-            .map_err(|e| bad("time_zone", &e))?;
+        let (time_zone, operator_code, attributes) = match self.client {
+            Some(client) => (
+                Some(TimeZone::parse(&client.time_zone).map_err(|e| bad("time_zone", &e))?),
+                Some(
+                    OperatorCode::parse(&client.operator_code)
+                        .map_err(|e| bad("operator_code", &e))?,
+                ),
+                attributes_from_json(
+                    "clients",
+                    "attributes",
+                    self.client_id.unwrap_or_default(),
+                    attributes_json(client.attributes),
+                )?,
+            ),
+            None => (None, None, Attributes::default()),
+        };
         let mailing = self.mailing.state.into_state()?;
         Ok(SendTask {
             message_id: MessageId(id),
@@ -96,7 +114,10 @@ impl TaskRow {
             phone,
             opted_out: self.opted_out,
             time_zone,
+            operator_code,
+            attributes,
             text: MailingText::parse(&self.mailing.text).map_err(|e| bad("text", &e))?,
+            sent_text: self.sent_text.into_text(id)?,
             schedule: mailing.schedule,
             mailing_active: mailing.active,
             mailing_paused: mailing.paused,

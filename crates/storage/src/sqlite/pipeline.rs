@@ -9,8 +9,8 @@ use super::dialect::MAX_BIND_PARAMETERS;
 use super::dialect::{now, store_attributes, store_filter};
 use super::schema::{client_tags, clients};
 use crate::columns::{
-    ClaimedEvent, CountRow, IdRow, OutcomeColumns, RetryPlan, ZoneCountRow, ZonePlan, ZoneRow,
-    returned_ids,
+    ClaimedEvent, CountRow, IdRow, MatchingRow, OutcomeColumns, RetryPlan, TextRow, ZoneCountRow,
+    ZonePlan, ZoneRow, returned_ids,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -212,6 +212,48 @@ pub(super) fn count_matching_by_zone(
     select_matching("c.time_zone AS time_zone, count(*) AS count", filter)
         .sql(" GROUP BY c.time_zone")
         .load(conn)
+}
+
+/// Up to `limit` of the clients `filter` matches, in id order after `after`, with whether
+/// their number opted out. The two numbers are written into the statement: they cannot change
+/// its meaning.
+pub(super) fn matching_after(
+    conn: &mut Conn,
+    filter: &ClientFilter,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<MatchingRow>> {
+    select_matching(
+        "c.id, c.phone_number, c.operator_code, c.attributes AS attributes,
+         EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_number = c.phone_number) AS opted_out",
+        filter,
+    )
+    .sql(format!(" AND c.id > {after} ORDER BY c.id LIMIT {limit}"))
+    .load(conn)
+}
+
+/// For each of `keys`, how many clients `filter` matches lack the attribute or hold an empty
+/// text there, as a JSON array in the order given. Keys are `[a-z0-9_]`, so each can be
+/// written into the statement.
+pub(super) fn count_lacking(
+    conn: &mut Conn,
+    filter: &ClientFilter,
+    keys: &[AttributeKey],
+) -> QueryResult<String> {
+    let counts: Vec<String> = keys
+        .iter()
+        .map(|key| {
+            format!(
+                r#"coalesce(sum(coalesce(json_extract(c.attributes, '$."{key}"'), '') = ''), 0)"#
+            )
+        })
+        .collect();
+    let row: TextRow = select_matching(
+        &format!("json_array({}) AS text", counts.join(", ")),
+        filter,
+    )
+    .get_result(conn)?;
+    Ok(row.text)
 }
 
 /// How many clients `filter` matches.
@@ -437,7 +479,10 @@ pub(super) fn record_outcomes(
                  sent_at = ?5,
                  queued_at = NULL,
                  claim_renewed_at = NULL,
-                 updated_at = ?8
+                 updated_at = ?8,
+                 text = COALESCE(?9, text),
+                 encoding = COALESCE(?10, encoding),
+                 segments = COALESCE(?11, segments)
              WHERE id = ?6
                AND CASE
                    -- What the probe accepted is recorded whatever happened meanwhile.
@@ -455,6 +500,9 @@ pub(super) fn record_outcomes(
         .bind::<BigInt, _>(o.id)
         .bind::<Nullable<TimestamptzSqlite>, _>(o.claimed_at)
         .bind::<TimestamptzSqlite, _>(stamp)
+        .bind::<Nullable<Text>, _>(o.text.as_deref())
+        .bind::<Nullable<Text>, _>(o.encoding)
+        .bind::<Nullable<Integer>, _>(o.segments)
         .load(conn)?;
         written.extend(returned_ids(rows));
     }

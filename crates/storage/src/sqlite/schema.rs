@@ -9,6 +9,7 @@ diesel::table! {
         name -> Text,
         created_at -> TimestamptzSqlite,
         updated_at -> TimestamptzSqlite,
+        price_per_segment_micros -> Nullable<BigInt>,
     }
 }
 
@@ -100,6 +101,9 @@ diesel::table! {
         claim_renewed_at -> Nullable<TimestamptzSqlite>,
         phone_number -> Nullable<Text>,
         cap_held_at -> Nullable<TimestamptzSqlite>,
+        text -> Nullable<Text>,
+        encoding -> Nullable<Text>,
+        segments -> Nullable<Integer>,
     }
 }
 
@@ -110,6 +114,7 @@ diesel::table! {
         mailing_id -> BigInt,
         status -> Text,
         messages -> BigInt,
+        segments -> BigInt,
     }
 }
 

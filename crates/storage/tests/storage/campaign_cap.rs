@@ -168,6 +168,7 @@ fn a_held_message_counts_until_its_outcome_is_written(backend: Backend) {
                 error: "probe answered 503".to_owned(),
                 next_attempt_at: retry_at,
             },
+            text: None,
         }])
         .unwrap();
     assert_eq!(
@@ -181,6 +182,7 @@ fn a_held_message_counts_until_its_outcome_is_written(backend: Backend) {
             message_id: second,
             claimed_at: Some(now()),
             kind: OutcomeKind::Sent { at: sent_at },
+            text: None,
         }])
         .unwrap();
     assert_eq!(store.claim_due(retry_at, 10).unwrap(), vec![first]);
@@ -330,6 +332,7 @@ fn a_delivery_written_during_anothers_check_is_counted_either_as_in_flight_or_as
                         message_id: first,
                         claimed_at: Some(now()),
                         kind: OutcomeKind::Sent { at: now() },
+                        text: None,
                     }])
                     .unwrap();
             });

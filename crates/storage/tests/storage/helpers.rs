@@ -60,6 +60,7 @@ pub fn operator(store: &dyn Store, raw_code: &str) -> Operator {
         .create_operator(&NewOperator {
             code: code(raw_code),
             name: OperatorName::parse(&format!("Operator {raw_code}")).unwrap(),
+            price_per_segment: None,
         })
         .unwrap()
 }

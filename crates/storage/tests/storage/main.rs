@@ -15,6 +15,7 @@ mod imports;
 mod mailings;
 mod message_counts;
 mod message_references;
+mod message_text;
 mod messages;
 mod operators;
 mod opt_outs;

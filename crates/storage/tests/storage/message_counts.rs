@@ -81,6 +81,7 @@ fn outcome(id: MessageId, kind: OutcomeKind) -> Outcome {
         message_id: id,
         claimed_at: None,
         kind,
+        text: None,
     }
 }
 

@@ -1,8 +1,8 @@
 use crate::backend::{Backend, TestDb, each_backend};
 use crate::helpers::*;
-use mailing_domain::OperatorName;
 use mailing_domain::store::{Entity, OperatorPatch, Rejection};
 use mailing_domain::{OperatorId, store::NewOperator};
+use mailing_domain::{OperatorName, Price};
 
 each_backend!(create_get_list_update_delete);
 fn create_get_list_update_delete(backend: Backend) {
@@ -19,6 +19,7 @@ fn create_get_list_update_delete(backend: Backend) {
             &OperatorPatch {
                 code: None,
                 name: Some(OperatorName::parse("Beeline").unwrap()),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -33,6 +34,7 @@ fn create_get_list_update_delete(backend: Backend) {
             &OperatorPatch {
                 code: Some(code("beeline")),
                 name: None,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -50,6 +52,54 @@ fn create_get_list_update_delete(backend: Backend) {
     assert_not_found(store.get_operator(OperatorId(999_999)), Entity::Operator);
 }
 
+each_backend!(a_price_per_segment_is_kept_exactly_changed_and_removed);
+fn a_price_per_segment_is_kept_exactly_changed_and_removed(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = db.store();
+    let priced = store
+        .create_operator(&NewOperator {
+            code: code("mts"),
+            name: OperatorName::parse("MTS").unwrap(),
+            price_per_segment: Some(Price::parse("0.000125").unwrap()),
+        })
+        .unwrap();
+    assert_eq!(priced.price_per_segment.unwrap().to_string(), "0.000125");
+    assert_eq!(store.get_operator(priced.id).unwrap(), priced);
+    let changed = store
+        .update_operator(
+            priced.id,
+            &OperatorPatch {
+                price_per_segment: Some(Some(Price::parse("1000000").unwrap())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        changed.price_per_segment.unwrap().micros(),
+        1_000_000_000_000
+    );
+    assert_eq!(changed.name.as_str(), "MTS");
+    let kept = store
+        .update_operator(priced.id, &OperatorPatch::default())
+        .unwrap();
+    assert_eq!(kept.price_per_segment, changed.price_per_segment);
+    let removed = store
+        .update_operator(
+            priced.id,
+            &OperatorPatch {
+                price_per_segment: Some(None),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(removed.price_per_segment, None);
+    // The database refuses a negative price whatever writes it.
+    assert!(
+        db.execute("UPDATE operators SET price_per_segment_micros = -1")
+            .is_err()
+    );
+}
+
 each_backend!(codes_are_unique);
 fn codes_are_unique(backend: Backend) {
     let db = TestDb::create(backend);
@@ -59,6 +109,7 @@ fn codes_are_unique(backend: Backend) {
     let again = store.create_operator(&NewOperator {
         code: code("bln"),
         name: OperatorName::parse("Other").unwrap(),
+        price_per_segment: None,
     });
     assert_eq!(rejection(again), Rejection::DuplicateOperatorCode);
     let recode = store.update_operator(
@@ -66,6 +117,7 @@ fn codes_are_unique(backend: Backend) {
         &OperatorPatch {
             code: Some(code("bln")),
             name: None,
+            ..Default::default()
         },
     );
     assert_eq!(rejection(recode), Rejection::DuplicateOperatorCode);
@@ -88,6 +140,7 @@ fn an_operator_in_use_can_be_renamed_but_not_recoded_or_deleted(backend: Backend
         &OperatorPatch {
             code: Some(code("beeline")),
             name: None,
+            ..Default::default()
         },
     );
     assert_eq!(rejection(recode), Rejection::OperatorInUse);
@@ -99,6 +152,7 @@ fn an_operator_in_use_can_be_renamed_but_not_recoded_or_deleted(backend: Backend
             &OperatorPatch {
                 code: Some(code("bln")),
                 name: Some(OperatorName::parse("Beeline").unwrap()),
+                ..Default::default()
             },
         )
         .unwrap();

@@ -257,6 +257,7 @@ fn a_sender_reads_a_later_opt_out_and_suppresses_the_message(backend: Backend) {
             message_id: id,
             claimed_at,
             kind: OutcomeKind::Suppressed,
+            text: None,
         }])
         .unwrap();
     assert_eq!(written, vec![id]);

@@ -36,6 +36,7 @@ fn fail_once(f: &Fixture, at: DateTime<Utc>, failing: &[(MessageId, DateTime<Utc
                     error: "probe timed out".to_owned(),
                     next_attempt_at: retry_at,
                 },
+                text: None,
             }
         })
         .collect();
@@ -111,6 +112,7 @@ fn an_earlier_end_expires_what_can_no_longer_be_sent(backend: Backend) {
             message_id: sent,
             claimed_at: None,
             kind: OutcomeKind::Sent { at: start },
+            text: None,
         }])
         .unwrap();
     let sent_before = f.row(sent);

@@ -24,6 +24,7 @@ fn outcome(id: MessageId, kind: OutcomeKind) -> Outcome {
         message_id: id,
         claimed_at: None,
         kind,
+        text: None,
     }
 }
 
@@ -57,7 +58,10 @@ fn load_for_send_returns_everything_a_sender_needs(backend: Backend) {
             phone: Some(client.phone.clone()),
             opted_out: false,
             time_zone: Some(client.time_zone),
+            operator_code: Some(client.operator_code.clone()),
+            attributes: client.attributes.clone(),
             text: MailingText::parse("Hello from the pipeline").unwrap(),
+            sent_text: None,
             schedule: mailing.schedule(),
             mailing_active: true,
             mailing_paused: false,
@@ -388,6 +392,7 @@ fn outcomes_land_only_on_their_claim_but_deliveries_always_do(backend: Backend) 
                 error: "500".to_owned(),
                 next_attempt_at: old_claim + Duration::minutes(1),
             },
+            text: None,
         }])
         .unwrap();
     assert!(stale.is_empty());

@@ -32,6 +32,9 @@ struct MessageRow {
     attempts: u32,
     last_error: String,
     sent_at: String,
+    /// The text sent, with its encoding and parts, once attempted; empty until then.
+    text: String,
+    parts: String,
 }
 
 #[derive(Template)]
@@ -135,6 +138,12 @@ async fn parts(
             attempts: m.attempts,
             last_error: m.last_error.clone().unwrap_or_default(),
             sent_at: m.sent_at.map(|t| clock.second(t)).unwrap_or_default(),
+            text: m.text.as_ref().map(|t| t.text.clone()).unwrap_or_default(),
+            parts: m
+                .text
+                .as_ref()
+                .map(|t| format!("{} · {}", t.segments, t.encoding))
+                .unwrap_or_default(),
         })
         .collect();
     let searched = [("status", &*search.status_raw), ("phone", &*search.phone)];

@@ -18,7 +18,7 @@ use actix_web::HttpResponse;
 use askama::Template;
 use chrono::Utc;
 use mailing_domain::store::Mailing;
-use mailing_domain::{ClientFilterId, MailingId, MailingStatus, MailingText};
+use mailing_domain::{ClientFilterId, MailingId, MailingStatus};
 
 #[derive(Template)]
 #[template(path = "admin/mailing_form.html")]
@@ -41,8 +41,8 @@ struct FormPage {
     auto_pause_choices: Vec<Choice>,
     matching: String,
     start_hint: String,
-    max_chars: usize,
-    text_chars: usize,
+    /// The text's counter: characters, encoding and SMS parts.
+    counted: String,
 }
 
 impl FormPage {
@@ -203,8 +203,7 @@ impl Mailings {
                 .collect(),
             matching,
             start_hint: format!("In {}, unless Local time is ticked.", layout.zone),
-            max_chars: MailingText::MAX_CHARS,
-            text_chars: self.text.chars().count(),
+            counted: super::text::describe(&self.text),
             fields: self,
             layout,
             form,

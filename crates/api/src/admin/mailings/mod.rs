@@ -14,6 +14,7 @@ mod pace;
 mod resend;
 mod running;
 mod summary;
+mod text;
 
 pub use pace::Pace;
 pub use summary::{Summary, progress_of, sending_rate};
@@ -23,9 +24,12 @@ use actix_web::web;
 use fields::Mailings;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // Before the shared routes, whose `POST /mailings/{id}` would take it.
+    cfg.route("/mailings/preview", web::post().to(text::preview));
     record::routes::<Mailings>(cfg);
     // After the shared routes, so `/mailings/new` is not taken for a mailing's id.
     cfg.route("/mailings/matching", web::get().to(matching::counter))
+        .route("/mailings/counter", web::get().to(text::counter))
         .route("/mailings/live", web::get().to(list::fragment))
         .route("/mailings/{id}", web::get().to(detail::show))
         .route("/mailings/{id}/live", web::get().to(detail::fragment))
