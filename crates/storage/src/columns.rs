@@ -113,11 +113,7 @@ pub(crate) fn add_count(
     status: &str,
     count: i64,
 ) -> Result<(), Failure> {
-    let status: MessageStatus = status.parse().map_err(|e| {
-        Failure::Store(StoreError::Internal(format!(
-            "stored messages.status is invalid: {e}"
-        )))
-    })?;
+    let status = counted_status(status)?;
     counts.set(status, counts.get(status) + total(count));
     Ok(())
 }
@@ -128,13 +124,18 @@ pub(crate) fn add_segments(
     status: &str,
     segments: i64,
 ) -> Result<(), Failure> {
-    let status: MessageStatus = status.parse().map_err(|e| {
-        Failure::Store(StoreError::Internal(format!(
-            "stored message_counts.status is invalid: {e}"
-        )))
-    })?;
+    let status = counted_status(status)?;
     counts.set_segments(status, counts.segments(status) + total(segments));
     Ok(())
+}
+
+/// The status a row of counts is for.
+fn counted_status(status: &str) -> Result<MessageStatus, Failure> {
+    status.parse().map_err(|e| {
+        Failure::Store(StoreError::Internal(format!(
+            "stored messages.status is invalid: {e}"
+        )))
+    })
 }
 
 /// An event as the outbox's `payload` column holds it.
