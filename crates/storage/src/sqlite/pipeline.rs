@@ -14,8 +14,8 @@ use crate::columns::{
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, TimestamptzSqlite};
+use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, TimestamptzSqlite, Untyped};
 use diesel::sqlite::Sqlite;
 use mailing_domain::opt_out::SUPPRESSED_REASON;
 use mailing_domain::{
@@ -468,46 +468,73 @@ pub(super) fn record_outcomes(
 ) -> QueryResult<Vec<i64>> {
     let stamp = now();
     let mut written = Vec::with_capacity(outcomes.len());
-    for o in outcomes {
-        let rows: Vec<IdRow> = diesel::sql_query(
-            "UPDATE messages SET
-                 status = ?1,
-                 attempts = attempts + ?2,
-                 last_error = CASE WHEN ?1 = 'sent' THEN NULL
-                                   ELSE COALESCE(?3, last_error) END,
-                 next_attempt_at = ?4,
-                 sent_at = ?5,
-                 queued_at = NULL,
-                 claim_renewed_at = NULL,
-                 updated_at = ?8,
-                 text = COALESCE(?9, text),
-                 encoding = COALESCE(?10, encoding),
-                 segments = COALESCE(?11, segments)
-             WHERE id = ?6
-               AND CASE
-                   -- What the probe accepted is recorded whatever happened meanwhile.
-                   WHEN ?1 = 'sent' THEN status NOT IN ('sent', 'failed')
-                   -- Anything else only while the message still holds this job's claim.
-                   ELSE status = 'queued' AND (?7 IS NULL OR queued_at = ?7)
-               END
-             RETURNING id",
-        )
-        .bind::<Text, _>(o.status)
-        .bind::<Integer, _>(o.attempted)
-        .bind::<Nullable<Text>, _>(o.error.as_deref())
-        .bind::<Nullable<TimestamptzSqlite>, _>(o.next_attempt_at)
-        .bind::<Nullable<TimestamptzSqlite>, _>(o.sent_at)
-        .bind::<BigInt, _>(o.id)
-        .bind::<Nullable<TimestamptzSqlite>, _>(o.claimed_at)
-        .bind::<TimestamptzSqlite, _>(stamp)
-        .bind::<Nullable<Text>, _>(o.text.as_deref())
-        .bind::<Nullable<Text>, _>(o.encoding)
-        .bind::<Nullable<Integer>, _>(o.segments)
-        .load(conn)?;
+    for outcome in outcomes {
+        let rows: Vec<IdRow> = WriteOutcome { outcome, stamp }.load(conn)?;
         written.extend(returned_ids(rows));
     }
     Ok(written)
 }
+
+/// The statement [`record_outcomes`] runs for each outcome. Written out as a query of its own
+/// rather than a `sql_query`, which diesel prepares afresh on every run: SQLite would compile
+/// the statement, and the counting triggers it fires, once per message sent.
+struct WriteOutcome<'a> {
+    outcome: &'a OutcomeColumns,
+    stamp: DateTime<Utc>,
+}
+
+impl QueryFragment<Sqlite> for WriteOutcome<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        let o = self.outcome;
+        // Each bound value writes its own `?`, in the order they come.
+        out.push_sql("UPDATE messages SET status = ");
+        out.push_bind_param::<Text, _>(&o.status)?;
+        out.push_sql(", attempts = attempts + ");
+        out.push_bind_param::<Integer, _>(&o.attempted)?;
+        out.push_sql(", last_error = CASE WHEN ");
+        out.push_bind_param::<Text, _>(&o.status)?;
+        out.push_sql(" = 'sent' THEN NULL ELSE COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&o.error)?;
+        out.push_sql(", last_error) END, next_attempt_at = ");
+        out.push_bind_param::<Nullable<TimestamptzSqlite>, _>(&o.next_attempt_at)?;
+        out.push_sql(", sent_at = ");
+        out.push_bind_param::<Nullable<TimestamptzSqlite>, _>(&o.sent_at)?;
+        out.push_sql(", queued_at = NULL, claim_renewed_at = NULL, updated_at = ");
+        out.push_bind_param::<TimestamptzSqlite, _>(&self.stamp)?;
+        out.push_sql(", text = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&o.text)?;
+        out.push_sql(", text), encoding = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&o.encoding)?;
+        out.push_sql(", encoding), segments = COALESCE(");
+        out.push_bind_param::<Nullable<Integer>, _>(&o.segments)?;
+        out.push_sql(", segments) WHERE id = ");
+        out.push_bind_param::<BigInt, _>(&o.id)?;
+        // What the probe accepted is recorded whatever happened meanwhile; anything else only
+        // while the message still holds this job's claim.
+        out.push_sql(" AND CASE WHEN ");
+        out.push_bind_param::<Text, _>(&o.status)?;
+        out.push_sql(
+            " = 'sent' THEN status NOT IN ('sent', 'failed') ELSE status = 'queued' AND (",
+        );
+        out.push_bind_param::<Nullable<TimestamptzSqlite>, _>(&o.claimed_at)?;
+        out.push_sql(" IS NULL OR queued_at = ");
+        out.push_bind_param::<Nullable<TimestamptzSqlite>, _>(&o.claimed_at)?;
+        out.push_sql(") END RETURNING id");
+        Ok(())
+    }
+}
+
+/// One statement text whatever the values, so the prepared statement is kept and reused.
+impl QueryId for WriteOutcome<'_> {
+    type QueryId = WriteOutcome<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for WriteOutcome<'_> {
+    type SqlType = Untyped;
+}
+
+impl RunQueryDsl<Conn> for WriteOutcome<'_> {}
 
 /// A tag held by fewer clients than this has its clients read before the clients in a list
 /// filtered by it; one held by more is checked client by client in id order. SQLite reads all of
