@@ -160,9 +160,9 @@ async fn every_protected_operation_refuses_requests_without_a_valid_token() {
     let app = spawn_app().await;
     let operations = protected_operations(&app).await;
     // Five CRUD resources, messages, stats, the mailing actions (cancel, pause, resume,
-    // resend), imports and the export, opt-outs and the list of replies: a walk over nothing
-    // would prove nothing.
-    assert_eq!(operations.len(), 50, "{operations:?}");
+    // resend) and preview, imports and the export, opt-outs and the list of replies: a walk
+    // over nothing would prove nothing.
+    assert_eq!(operations.len(), 51, "{operations:?}");
 
     let now = now_secs();
     let other_secret = sign_token(
