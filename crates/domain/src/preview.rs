@@ -3,6 +3,7 @@
 //! and the cost at each operator's price.
 
 use crate::attributes::AttributeKey;
+use crate::client::TimeZone;
 use crate::message::MessageText;
 use crate::operator::{OperatorCode, Price};
 use crate::segments::{Encoding, Segments};
@@ -39,7 +40,10 @@ pub struct Tally {
     pub by_parts: BTreeMap<u32, u64>,
     pub segments_total: u64,
     pub by_operator: BTreeMap<OperatorCode, OperatorTally>,
-    /// Clients lacking each attribute the text shows without a fallback.
+    /// Clients the filter matches in each time zone.
+    pub by_zone: HashMap<TimeZone, u64>,
+    /// Clients the filter matches (opted out or not) that lack each attribute the text shows
+    /// without a fallback, as saving the mailing counts them.
     pub missing: BTreeMap<AttributeKey, u64>,
     pub samples: Vec<Sample>,
 }
@@ -51,10 +55,7 @@ impl Tally {
     /// Adds one client the filter matches.
     pub fn add(&mut self, template: &Template, client: MatchingClient) {
         self.recipients += 1;
-        if client.opted_out {
-            self.suppressed += 1;
-            return;
-        }
+        *self.by_zone.entry(client.time_zone).or_default() += 1;
         let rendered = template.render(Recipient {
             phone: &client.phone,
             operator_code: &client.operator_code,
@@ -64,6 +65,10 @@ impl Tally {
             if let Variable::Attribute(key) = variable {
                 *self.missing.entry(key.clone()).or_default() += 1;
             }
+        }
+        if client.opted_out {
+            self.suppressed += 1;
+            return;
         }
         let sent = MessageText::counted(rendered.text);
         *self.by_encoding.entry(sent.encoding).or_default() += 1;
@@ -132,6 +137,7 @@ mod tests {
             phone: PhoneNumber::parse(&format!("7900000{id:04}")).unwrap(),
             operator_code: OperatorCode::parse(operator).unwrap(),
             attributes: Attributes::from_json(&attributes).unwrap(),
+            time_zone: TimeZone::utc(),
             opted_out,
         }
     }
@@ -158,10 +164,12 @@ mod tests {
         // "Hello ! " + 200 characters = 208 GSM characters: two parts.
         assert_eq!(tally.by_parts, BTreeMap::from([(1, 2), (2, 1)]));
         assert_eq!(tally.segments_total, 4);
+        // Counted over every matching client, as a save counts them: client 3 has no name.
         assert_eq!(
             tally.missing,
             BTreeMap::from([(AttributeKey::parse("name").unwrap(), 1)])
         );
+        assert_eq!(tally.by_zone, HashMap::from([(TimeZone::utc(), 4)]));
         assert_eq!(tally.samples.len(), 3);
         assert_eq!(tally.samples[1].text, "Hello Анна! ");
         let prices = HashMap::from([(

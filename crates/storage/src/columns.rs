@@ -214,6 +214,8 @@ pub(crate) struct MatchingRow {
     pub(crate) operator_code: String,
     #[diesel(sql_type = Text)]
     pub(crate) attributes: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) time_zone: String,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     pub(crate) opted_out: bool,
 }
@@ -233,6 +235,8 @@ impl MatchingRow {
                 id,
                 serde_json::from_str::<serde_json::Value>(&self.attributes),
             )?,
+            time_zone: TimeZone::parse(&self.time_zone)
+                .map_err(|e| corrupt("clients", "time_zone", id, e))?,
             opted_out: self.opted_out,
         })
     }

@@ -742,17 +742,45 @@ pub async fn warnings_for(
     filter: &ClientFilter,
     text: &MailingText,
 ) -> Result<Vec<MailingWarning>, ApiError> {
-    let now = Utc::now();
     if !matches!(status, MailingStatus::Scheduled | MailingStatus::Running) {
         return Ok(vec![]);
     }
-    let zones = {
-        let filter = filter.clone();
-        state
-            .run(move |s| s.count_matching_by_zone(&filter))
-            .await?
-    };
-    let matching: u64 = zones.iter().map(|(_, count)| count).sum();
+    let keys = Template::parse(text.as_str())
+        .map(|template| template.attributes_without_fallback())
+        .unwrap_or_default();
+    let filter = filter.clone();
+    let reach = state
+        .run(move |s| {
+            let zones = s.count_matching_by_zone(&filter)?;
+            // Nobody to lack anything when nobody matches.
+            let lacking = if zones.is_empty() || keys.is_empty() {
+                vec![]
+            } else {
+                let counts = s.count_lacking(&filter, &keys)?;
+                keys.into_iter().zip(counts).collect()
+            };
+            Ok(Reach { zones, lacking })
+        })
+        .await?;
+    Ok(warnings_of(status, schedule, reach, Utc::now()))
+}
+
+/// What a mailing's warnings are worked out from: how many clients its filter matches in each
+/// time zone, and how many of them lack each attribute its text shows without a fallback (in
+/// the text's order).
+pub struct Reach {
+    pub zones: Vec<(TimeZone, u64)>,
+    pub lacking: Vec<(AttributeKey, u64)>,
+}
+
+/// The warnings of a scheduled or running mailing whose matching clients are `reach`.
+pub fn warnings_of(
+    status: MailingStatus,
+    schedule: &MailingSchedule,
+    reach: Reach,
+    now: DateTime<Utc>,
+) -> Vec<MailingWarning> {
+    let matching: u64 = reach.zones.iter().map(|(_, count)| count).sum();
     if matching == 0 {
         let message = if status == MailingStatus::Scheduled {
             "no client matches the filter now, so the mailing would reach nobody; clients that \
@@ -760,16 +788,22 @@ pub async fn warnings_for(
         } else {
             "no client matches the filter, so the mailing reaches nobody"
         };
-        return Ok(vec![MailingWarning::new(
+        return vec![MailingWarning::new(
             "no_matching_clients",
             message.to_owned(),
-        )]);
+        )];
     }
-    let mut found: Vec<MailingWarning> = window_warning(schedule, zones, matching, now)
+    let mut found: Vec<MailingWarning> = window_warning(schedule, reach.zones, matching, now)
         .into_iter()
         .collect();
-    found.extend(variable_warnings(state, text.as_str(), filter, matching).await?);
-    Ok(found)
+    found.extend(
+        reach
+            .lacking
+            .iter()
+            .filter(|(_, lacking)| *lacking > 0)
+            .map(|(key, lacking)| missing_variable(key, *lacking, matching)),
+    );
+    found
 }
 
 /// The warning for the matching clients whose send window never opens before the end.
@@ -806,31 +840,6 @@ fn window_warning(
              so their messages would expire unsent; move end_at later or widen send_window"
         ),
     ))
-}
-
-/// A warning for each attribute the text shows without a fallback that some of the `matching`
-/// clients `filter` selects have no value for.
-async fn variable_warnings(
-    state: &AppState,
-    text: &str,
-    filter: &ClientFilter,
-    matching: u64,
-) -> Result<Vec<MailingWarning>, ApiError> {
-    let Ok(template) = Template::parse(text) else {
-        return Ok(vec![]);
-    };
-    let keys = template.attributes_without_fallback();
-    if keys.is_empty() {
-        return Ok(vec![]);
-    }
-    let (filter, asked) = (filter.clone(), keys.clone());
-    let lacking = state.run(move |s| s.count_lacking(&filter, &asked)).await?;
-    Ok(keys
-        .iter()
-        .zip(lacking)
-        .filter(|(_, lacking)| *lacking > 0)
-        .map(|(key, lacking)| missing_variable(key, lacking, matching))
-        .collect())
 }
 
 /// The warning that `lacking` of `matching` clients have no value for `key`.

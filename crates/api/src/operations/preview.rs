@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::operations::client_filters;
-use crate::operations::mailings::{self, MailingInput, MailingWarning};
+use crate::operations::mailings::{self, MailingInput, MailingWarning, Reach};
 use crate::state::AppState;
 use chrono::Utc;
 use mailing_domain::preview::{Cost, Tally};
@@ -38,15 +38,26 @@ pub async fn preview(state: &AppState, input: MailingInput) -> Result<MailingPre
     let template = Template::parse(draft.text.as_str())
         .unwrap_or_else(|_| Template::literal(draft.text.as_str()));
     let (tally, prices) = {
-        let (filter, template) = (filter.clone(), template.clone());
+        let template = template.clone();
         state
             .run(move |store| Ok((tally(store, &filter, &template)?, prices(store)?)))
             .await?
     };
+    // The walk over the clients gives what saving would count for its warnings as well.
     let now = Utc::now();
+    let reach = Reach {
+        zones: tally.by_zone.iter().map(|(zone, n)| (*zone, *n)).collect(),
+        lacking: template
+            .attributes_without_fallback()
+            .into_iter()
+            .map(|key| {
+                let lacking = tally.missing.get(&key).copied().unwrap_or(0);
+                (key, lacking)
+            })
+            .collect(),
+    };
     let status = draft.schedule.status(now, false, false);
-    let warnings =
-        mailings::warnings_for(state, status, &draft.schedule, &filter, &draft.text).await?;
+    let warnings = mailings::warnings_of(status, &draft.schedule, reach, now);
     Ok(MailingPreview {
         cost: tally.cost(&prices),
         text: Segments::of(&template.with_fallbacks()),

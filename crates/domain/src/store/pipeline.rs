@@ -107,28 +107,22 @@ pub struct SendTask {
 impl SendTask {
     /// The text to send: what an earlier attempt sent, or the mailing's text rendered for the
     /// client. A text saved before templates were read, which does not read as one, is sent
-    /// as it is. `None` without a number to send to.
+    /// as it is. `None` without a number or a client to send to.
     pub fn text_to_send(&self) -> Option<MessageText> {
         if let Some(sent) = &self.sent_text {
             return Some(sent.clone());
         }
         let phone = self.phone.as_ref()?;
+        // Without its client (deleted) the message is cancelled before an attempt.
+        let operator_code = self.operator_code.as_ref()?;
         let template = Template::parse(self.text.as_str())
             .unwrap_or_else(|_| Template::literal(self.text.as_str()));
-        let rendered = match &self.operator_code {
-            Some(operator_code) => {
-                template
-                    .render(Recipient {
-                        phone,
-                        operator_code,
-                        attributes: &self.attributes,
-                    })
-                    .text
-            }
-            // The client is gone, and the message is cancelled before an attempt.
-            None => return None,
-        };
-        Some(MessageText::counted(rendered))
+        let rendered = template.render(Recipient {
+            phone,
+            operator_code,
+            attributes: &self.attributes,
+        });
+        Some(MessageText::counted(rendered.text))
     }
 }
 

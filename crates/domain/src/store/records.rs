@@ -73,6 +73,7 @@ pub struct MatchingClient {
     pub phone: PhoneNumber,
     pub operator_code: OperatorCode,
     pub attributes: Attributes,
+    pub time_zone: TimeZone,
     /// Its number opted out: a mailing suppresses its message.
     pub opted_out: bool,
 }

@@ -224,7 +224,7 @@ pub(super) fn matching_after(
     limit: i64,
 ) -> QueryResult<Vec<MatchingRow>> {
     select_matching(
-        "c.id, c.phone_number, c.operator_code, c.attributes AS attributes,
+        "c.id, c.phone_number, c.operator_code, c.attributes AS attributes, c.time_zone,
          EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone_number = c.phone_number) AS opted_out",
         filter,
     )
