@@ -166,7 +166,16 @@ async fn every_nth_accepted_send_gets_a_signed_reply_from_its_number() {
     let received = receiver.wait_for(2).await;
     assert!(received[1].signed_with(REPLY_SECRET));
 
-    let stats = sim.stats().await;
+    // The simulator counts a reply once the receiver's answer is back, which can be a moment
+    // after the receiver has recorded it.
+    let mut stats = sim.stats().await;
+    for _ in 0..100 {
+        if stats["replies_sent"].as_u64() >= Some(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stats = sim.stats().await;
+    }
     assert_eq!(
         (
             stats["replies_sent"].as_u64(),
