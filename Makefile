@@ -79,7 +79,7 @@ fixtures: build
 ## the OpenAPI document driving the api, then fuzzing the api against its document. Installs
 ## what the tests need first (promtool, Chromium and npm packages for the browser tests, Python
 ## packages in .venv), each only when missing. CI (.ci/run) runs nothing else.
-test: check-services promtool-deps browser-deps
+test: check-services promtool-deps browser-deps $(VENV)/oidc-requirements.txt
 	$(MAKE) lint
 	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
@@ -158,6 +158,11 @@ generated-client: $(VENV)/client-requirements.txt
 	$(CARGO) build --bin mailing-api
 	$(VENV)/bin/python crates/api/client-test/run.py --api $(API) \
 	  --out $(or $(CARGO_TARGET_DIR),target)/generated-client
+
+$(VENV)/oidc-requirements.txt: crates/api/oidc-provider/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r crates/api/oidc-provider/requirements.txt
+	cp crates/api/oidc-provider/requirements.txt $@
 
 $(VENV)/fuzz-requirements.txt: crates/api/fuzz/requirements.txt
 	python3 -m venv $(VENV)

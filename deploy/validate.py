@@ -109,6 +109,7 @@ SECRET_VARS = {
     "MAILING_ADMIN_PASSWORD",
     "MAILING_JWT_SECRET",
     "MAILING_PROBE_TOKEN",
+    "MAILING_OIDC_CLIENT_SECRET",
 }
 # How long the api drains in-flight requests after SIGTERM (crates/api/src/startup.rs).
 API_SHUTDOWN_SECONDS = 30

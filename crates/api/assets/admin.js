@@ -4,14 +4,20 @@
 (function () {
   "use strict";
 
-  // The login form reports the browser's time zone, in which pages then show times.
+  // The login form, and the single sign-on link, report the browser's time zone, in which
+  // pages then show times.
   function reportTimeZone(root) {
+    var zone = "UTC";
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    } catch (_) {
+      // An old browser: UTC.
+    }
     root.querySelectorAll("[data-time-zone]").forEach(function (input) {
-      try {
-        input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-      } catch (_) {
-        input.value = "UTC";
-      }
+      input.value = zone;
+    });
+    root.querySelectorAll("a[data-time-zone-link]").forEach(function (link) {
+      link.href = link.getAttribute("href").split("?")[0] + "?time_zone=" + encodeURIComponent(zone);
     });
   }
 

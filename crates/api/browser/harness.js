@@ -87,12 +87,12 @@ export function tail(file, lines = 60) {
  * developer's .env, which make exports) are not passed on, so the instance is always the dev
  * profile's: admin / 12345, no fixtures; `env` adds or replaces variables a test needs.
  */
-export async function startInstance({ logFile = path.join(artifactsDir, 'mailing.log'), env: extraEnv = {} } = {}) {
+export async function startInstance({ logFile = path.join(artifactsDir, 'mailing.log'), env: extraEnv = {}, httpPort: chosenPort } = {}) {
   if (!fs.existsSync(mailingBin)) {
     throw new Error(`no mailing binary at ${mailingBin}: build it with \`cargo build --bin mailing\` (or set MAILING_BIN)`);
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailing-browser-'));
-  const httpPort = await freePort();
+  const httpPort = chosenPort ?? (await freePort());
   let simPort = await freePort();
   while (simPort === httpPort) simPort = await freePort();
 
@@ -197,6 +197,64 @@ export async function startInstance({ logFile = path.join(artifactsDir, 'mailing
   }
   instance.startupMs = Date.now() - started;
   return instance;
+}
+
+/**
+ * A real OpenID provider for single sign-on: `oidc-provider-mock` from the project's .venv
+ * (`make test` installs it), on a free port, requiring a nonce. `setUser(sub, claims)` gives a
+ * person claims such as `preferred_username` and `groups`; its sign-in page asks for the
+ * subject (`sub`) and has an Authorize button. Stops with `stop()`, and with this process.
+ */
+export async function startOidcProvider({ logFile = path.join(artifactsDir, 'oidc-provider.log') } = {}) {
+  const program = path.join(repoRoot, '.venv', 'bin', 'oidc-provider-mock');
+  if (!fs.existsSync(program)) {
+    throw new Error(`no OpenID provider at ${program}: run \`make test\` (it installs oidc-provider-mock into .venv)`);
+  }
+  const port = await freePort();
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = fs.openSync(logFile, 'w');
+  const child = spawn(program, ['--host', '127.0.0.1', '--port', String(port), '--require-nonce', 'true'], {
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  const kill = () => child.kill('SIGKILL');
+  process.on('exit', kill);
+  const issuer = `http://127.0.0.1:${port}`;
+  const started = Date.now();
+  while (true) {
+    if (child.exitCode !== null) throw new Error(`oidc-provider-mock exited; its log ends:\n${tail(logFile)}`);
+    if (Date.now() - started > READY_TIMEOUT_MS) {
+      kill();
+      throw new Error(`oidc-provider-mock was not ready within ${READY_TIMEOUT_MS / 1000} s`);
+    }
+    try {
+      const response = await fetch(`${issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(100);
+  }
+  return {
+    issuer,
+    async setUser(sub, claims) {
+      const response = await fetch(`${issuer}/users/${encodeURIComponent(sub)}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(claims),
+      });
+      if (!response.ok) throw new Error(`setting ${sub}'s claims: ${response.status}`);
+    },
+    async stop() {
+      process.off('exit', kill);
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await Promise.race([exited, sleep(5_000)]);
+        kill();
+      }
+    },
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import uuid
 
 from mailing_api_client import AuthenticatedClient
 from mailing_api_client import Client as HttpClient
+from mailing_api_client.api.access import create_api_key, delete_api_key, list_audit_log
 from mailing_api_client.api.auth import login
 from mailing_api_client.api.clients import create_client, list_clients
 from mailing_api_client.api.mailings import (
@@ -19,8 +20,16 @@ from mailing_api_client.api.mailings import (
 )
 from mailing_api_client.api.operators import create_operator, list_operators
 from mailing_api_client.api.statistics import get_mailing_stats, list_mailing_stats
+from mailing_api_client.api.tags import create_tag
 from mailing_api_client.models import (
     ApiError,
+    ApiKeyInput,
+    AuditLogPage,
+    CreatedApiKey,
+    Role,
+    SignInMethod,
+    Tag,
+    TagInput,
     ByStatus,
     Client,
     ClientInput,
@@ -263,6 +272,36 @@ class Flow:
         assert other.status_code == 422, other
         assert isinstance(other.parsed, ApiError), other.parsed
         assert other.parsed.code == "idempotency_key_reused", other.parsed
+
+    def step_an_api_key_works_until_it_is_revoked(self):
+        response = create_api_key.sync_detailed(
+            client=self.client, body=ApiKeyInput(name="crm-sync", role=Role.MANAGER)
+        )
+        assert response.status_code == 201, response
+        created = response.parsed
+        assert isinstance(created, CreatedApiKey), created
+        assert created.key.startswith(created.prefix) and created.role == Role.MANAGER
+        integration = AuthenticatedClient(
+            base_url=self.base, token=created.key, raise_on_unexpected_status=True
+        )
+        tag = create_tag.sync_detailed(client=integration, body=TagInput(value="from-crm"))
+        assert tag.status_code == 201 and isinstance(tag.parsed, Tag), tag
+
+        log = list_audit_log.sync(client=self.client, actor="crm-sync")
+        assert isinstance(log, AuditLogPage), log
+        entry = log.items[0]
+        assert (entry.action, entry.resource, entry.resource_id) == (
+            "create",
+            "tags",
+            str(tag.parsed.id),
+        ), entry
+        assert entry.actor.signed_in_with == SignInMethod.API_KEY, entry.actor
+
+        revoked = delete_api_key.sync_detailed(client=self.client, id=created.id)
+        assert revoked.status_code == 204, revoked
+        refused = create_tag.sync_detailed(client=integration, body=TagInput(value="late"))
+        assert refused.status_code == 401, refused
+        assert refused.parsed.code == "invalid_api_key", refused.parsed
 
 
 def run(base: str, password: str, name: str) -> tuple[int, int]:

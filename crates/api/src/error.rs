@@ -3,9 +3,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use mailing_domain::Invalid;
 use mailing_domain::mailing::UpdateRefused;
 use mailing_domain::store::{Entity, Rejection, StoreError};
+use mailing_domain::{Invalid, Role};
 use paperclip::actix::Apiv2Schema;
 use paperclip::v2::models::DefaultSchemaRaw;
 use paperclip::v2::schema::Apiv2Errors;
@@ -69,6 +69,12 @@ pub enum ApiError {
         code: &'static str,
         message: &'static str,
     },
+    /// 403: the caller may not do this: their role does not allow it (`forbidden`), or the
+    /// configuration turned it off.
+    Forbidden {
+        code: &'static str,
+        message: String,
+    },
     NotFound(Entity),
     Conflict {
         code: &'static str,
@@ -108,6 +114,15 @@ impl ApiError {
         }
     }
 
+    /// 403: `needed` is the least role that may do this; `who` says who the caller is and
+    /// what role they have, e.g. "the account ann is a viewer".
+    pub fn role_required(needed: Role, who: &str) -> Self {
+        ApiError::Forbidden {
+            code: "forbidden",
+            message: format!("this needs the {needed} role; {who}"),
+        }
+    }
+
     /// Whole seconds to wait, rounded up so a client that waits them is let in.
     pub fn retry_after_seconds(retry_after: Duration) -> u64 {
         retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)
@@ -133,6 +148,7 @@ impl ApiError {
             } => (*code, message.clone(), details.clone()),
             ApiError::Unauthorized { code, message } => (*code, (*message).to_owned(), vec![]),
             ApiError::Unprocessable { code, message } => (*code, message.clone(), vec![]),
+            ApiError::Forbidden { code, message } => (*code, message.clone(), vec![]),
             ApiError::NotFound(entity) => ("not_found", format!("{entity} not found"), vec![]),
             ApiError::PayloadTooLarge { limit } => (
                 "payload_too_large",
@@ -182,6 +198,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -259,6 +276,12 @@ impl From<Rejection> for ApiError {
             }
             Rejection::DuplicateOperatorCode => {
                 conflict("duplicate_operator_code", &message, field("code", "unique"))
+            }
+            Rejection::DuplicateUsername => {
+                conflict("duplicate_username", &message, field("username", "unique"))
+            }
+            Rejection::DuplicateApiKeyName => {
+                conflict("duplicate_api_key_name", &message, field("name", "unique"))
             }
             Rejection::OperatorInUse => conflict("operator_in_use", &message, vec![]),
             Rejection::TagInUse(usage) => {

@@ -32,6 +32,8 @@ use crate::auth;
 use crate::error::{ApiError, ErrorBody, FieldError};
 use crate::extract::{body_unreadable, invalid_path, parse_json, parse_query};
 use crate::idempotency::{self, KeyProblem};
+use crate::operations::api_keys;
+use crate::operations::audit_log::AuditLogQuery;
 use crate::operations::clients::ClientListQuery;
 use crate::operations::imports;
 use crate::operations::inbound::{self, InboundListQuery};
@@ -43,6 +45,8 @@ use crate::operations::paging::ListQuery;
 use crate::operations::problems::Problems;
 use crate::operations::references::{unknown_operator, unknown_tag};
 use crate::operations::tags::TagInput;
+use crate::operations::users;
+use mailing_domain::access::{check_password, parse_username};
 use mailing_domain::campaign::FailureShare;
 use mailing_domain::import::ImportKind;
 use mailing_domain::mailing::{MailingField, UpdateRefused};
@@ -81,6 +85,10 @@ pub const MAILING_TIMES: &[&str] = &[
     "previewMailing",
     "resendMailing",
 ];
+/// Writes of people's accounts.
+pub const USER_WRITES: &[&str] = &["createUser", "updateUser"];
+/// Operations on one's own sign-in that an API key cannot do.
+pub const OWN_ACCOUNT: &[&str] = &["logout", "changePassword"];
 /// Pausing and resuming a mailing.
 pub const MAILING_PAUSES: &[&str] = &["pauseMailing", "resumeMailing"];
 
@@ -101,6 +109,9 @@ pub enum Answered {
     WithIdempotencyKey,
     /// Every operation whose path starts with this, e.g. `/api/v1/clients/{id}`.
     Under(&'static str),
+    /// Every operation that takes the token and needs more than the viewer role (see
+    /// [`crate::auth::policy`]).
+    NeedingRole,
     /// These operations, by operationId.
     Only(Vec<&'static str>),
 }
@@ -129,6 +140,13 @@ impl Answered {
             WithId => op.path_id,
             WithIdempotencyKey => op.method == "post" && op.token,
             Under(prefix) => op.path.starts_with(prefix),
+            NeedingRole => {
+                let method = op.method.to_ascii_uppercase();
+                let method = actix_web::http::Method::from_bytes(method.as_bytes())
+                    .unwrap_or(actix_web::http::Method::GET);
+                op.token
+                    && auth::policy::required_role(&method, op.path) > mailing_domain::Role::Viewer
+            }
             Only(ids) => ids.contains(&op.id),
         }
     }
@@ -398,6 +416,16 @@ pub fn catalog() -> Vec<Documented> {
             auth::token_expired,
         ),
         code(
+            WithToken,
+            "the token was revoked (logged out), or its account was disabled or deleted",
+            auth::token_revoked,
+        ),
+        code(
+            WithToken,
+            "the API key was revoked, has expired, or is mistyped",
+            auth::invalid_api_key,
+        ),
+        code(
             Only(vec!["login"]),
             "wrong username or password",
             auth::credentials::invalid_credentials,
@@ -416,6 +444,22 @@ pub fn catalog() -> Vec<Documented> {
             Only(vec!["receiveInbound"]),
             "no `MAILING_INBOUND_SECRET` is configured, so no reply is accepted",
             inbound::no_secret,
+        ),
+        // 403: what the caller may do.
+        code(
+            NeedingRole,
+            "the caller's role does not allow this; the message names the role it needs",
+            || {
+                ApiError::role_required(
+                    mailing_domain::Role::Manager,
+                    "the account ann is a viewer",
+                )
+            },
+        ),
+        code(
+            Only(vec!["login"]),
+            "signing in with a password is turned off (`MAILING_PASSWORD_LOGIN=false`)",
+            auth::routes::password_login_off,
         ),
         // 404: the path names nothing.
         code(Under("/api/v1/operators/{id}"), "no such operator", || {
@@ -440,6 +484,14 @@ pub fn catalog() -> Vec<Documented> {
         code(Under("/api/v1/messages/{id}"), "no such message", || {
             ApiError::NotFound(Entity::Message)
         }),
+        code(Under("/api/v1/users/{id}"), "no such account", || {
+            ApiError::NotFound(Entity::User)
+        }),
+        code(
+            Under("/api/v1/api-keys/{id}"),
+            "no such API key, or it was already revoked",
+            || ApiError::NotFound(Entity::ApiKey),
+        ),
         code(
             Only(vec!["getClientImport", "getOptOutImport"]),
             "no import of this kind has this id",
@@ -517,6 +569,27 @@ pub fn catalog() -> Vec<Documented> {
             Only(MAILING_PAUSES.into()),
             "the mailing is finished or cancelled, so it can no longer be paused or resumed",
             || Rejection::MailingOver(MailingStatus::Finished).into(),
+        ),
+        code(
+            Only(vec!["createUser"]),
+            "another account has this username",
+            || Rejection::DuplicateUsername.into(),
+        ),
+        code(
+            Only(vec!["createApiKey"]),
+            "another API key has this name",
+            || Rejection::DuplicateApiKeyName.into(),
+        ),
+        code(
+            Only(vec!["updateUser", "deleteUser", "changePassword"]),
+            "the account is the one `MAILING_ADMIN_USERNAME` configures; only the \
+             configuration changes it",
+            users::configured_account_example,
+        ),
+        code(
+            Only(vec!["updateUser", "deleteUser"]),
+            "an admin cannot demote, disable or delete their own account",
+            users::own_account,
         ),
         // 413, 415: bodies the API does not read.
         code(
@@ -849,6 +922,55 @@ pub fn catalog() -> Vec<Documented> {
             "`text` is longer than 1,600 characters",
             || invalid("text", InboundText::parse(&"x".repeat(1601))),
         ),
+        code(
+            Only(OWN_ACCOUNT.into()),
+            "an API key has no session nor password of its own",
+            users::not_an_account_example,
+        ),
+        detail(
+            Only(vec!["createUser"]),
+            "`username` is not 1 to 100 of latin letters, digits, `.`, `_`, `@`, `-`",
+            || invalid("username", parse_username("ann smith")),
+        ),
+        detail(
+            Only(vec!["createUser", "updateUser", "createApiKey"]),
+            "`role` is not `admin`, `manager` or `viewer`",
+            || invalid("role", mailing_domain::Role::read("root")),
+        ),
+        detail(
+            Only(USER_WRITES.into()),
+            "the password is shorter than 10 or longer than 1,000 characters",
+            || invalid("password", check_password("short")),
+        ),
+        detail(
+            Only(vec!["changePassword"]),
+            "`current_password` is not the account's password",
+            users::wrong_password,
+        ),
+        detail(
+            Only(vec!["createApiKey"]),
+            "`expires_at` is not a date-time with an offset",
+            || {
+                let mut problems = Problems::default();
+                api_keys::future_instant(
+                    "expires_at",
+                    "tomorrow",
+                    chrono::Utc::now(),
+                    &mut problems,
+                );
+                refusal(problems.finish(|| ()))
+            },
+        ),
+        detail(
+            Only(vec!["createApiKey"]),
+            "`expires_at` is not in the future",
+            || invalid("expires_at", Err::<(), _>(Invalid::InPast)),
+        ),
+        detail(
+            Only(vec!["listAuditLog"]),
+            "`since` or `until` is not a date-time with an offset",
+            || refusal(parse_query::<AuditLogQuery>("since=yesterday").and_then(|q| q.parse())),
+        ),
         // 429: login throttling.
         code(
             Only(vec!["login"]),
@@ -913,6 +1035,8 @@ mod tests {
             Rejection::DuplicatePhone,
             Rejection::DuplicateTag,
             Rejection::DuplicateOperatorCode,
+            Rejection::DuplicateUsername,
+            Rejection::DuplicateApiKeyName,
             Rejection::UnknownOperator,
             Rejection::OperatorInUse,
             Rejection::TagInUse(TagUse {
@@ -940,6 +1064,8 @@ mod tests {
                 Rejection::DuplicatePhone
                 | Rejection::DuplicateTag
                 | Rejection::DuplicateOperatorCode
+                | Rejection::DuplicateUsername
+                | Rejection::DuplicateApiKeyName
                 | Rejection::UnknownOperator
                 | Rejection::OperatorInUse
                 | Rejection::TagInUse(_)

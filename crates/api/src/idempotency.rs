@@ -191,7 +191,7 @@ pub async fn idempotent<B: MessageBody + 'static>(
         return passed(request, next).await;
     };
     // Without a valid token the handler answers 401, before it reads anything.
-    let Ok(caller) = authenticate(request.request()) else {
+    let Ok(caller) = authenticate(request.request()).await else {
         return passed(request, next).await;
     };
     let key = match parse_key(request.headers()) {
@@ -210,7 +210,7 @@ pub async fn idempotent<B: MessageBody + 'static>(
         .path_and_query()
         .map_or_else(|| request.path().to_owned(), |pq| pq.as_str().to_owned());
     let asked = IdempotentRequest {
-        account: caller.username,
+        account: caller.account(),
         key,
         request_hash: request_hash(request.method().as_str(), &path, &body),
     };
@@ -255,7 +255,7 @@ pub async fn idempotent<B: MessageBody + 'static>(
 
 /// The whole body, or `None` when it is larger than [`BodyLimit`]; then the request's payload
 /// is what it was, so its handler answers 413 as without a key.
-async fn read_body(request: &mut ServiceRequest) -> Result<Option<Bytes>, ApiError> {
+pub(crate) async fn read_body(request: &mut ServiceRequest) -> Result<Option<Bytes>, ApiError> {
     let limit = BodyLimit::of(request.request());
     let declared = request
         .headers()
@@ -449,8 +449,21 @@ mod tests {
                 secret: None,
                 keywords: Default::default(),
             },
+            admin_username: "admin".to_owned(),
+            password_login: true,
+            single_sign_on: None,
         });
-        let token = state.tokens.issue("admin", Utc::now().timestamp()).unwrap();
+        let (token, claims) = state.tokens.issue("admin", Utc::now().timestamp()).unwrap();
+        state.store.save_user("admin", "not a hash").unwrap();
+        state
+            .store
+            .create_access_token(&mailing_domain::store::NewAccessToken {
+                token_id: claims.jti,
+                username: "admin".to_owned(),
+                created_at: Utc::now(),
+                expires_at: Utc::now() + chrono::Duration::minutes(10),
+            })
+            .unwrap();
         let calls = Data::new(AtomicUsize::new(0));
         let app = actix_test::init_service(
             App::new()

@@ -1,6 +1,6 @@
 //! The integrator-facing HTTP API of the mailing service: operators, tags, clients, client
-//! filters, mailings, messages and statistics under `/api/v1`, with bearer-token auth, an
-//! OpenAPI document and Swagger UI; the admin web UI under `/admin` for people who work in a
+//! filters, mailings, messages and statistics under `/api/v1`, with roles, access tokens, API
+//! keys and an audit log of every change, an OpenAPI document and Swagger UI; the admin web UI under `/admin` for people who work in a
 //! browser; and `/healthz`, `/readyz` and `/metrics` for operators.
 //!
 //! The JSON handlers and the admin pages both hand what they were sent to [`operations`], which
@@ -8,6 +8,7 @@
 //! nothing here sees the database library.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod client_address;
 pub mod error;

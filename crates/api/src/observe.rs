@@ -4,6 +4,7 @@
 //! about, and the request metrics.
 
 use crate::client_address::ClientAddress;
+use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -24,6 +25,10 @@ const QUIET_ROUTES: &[&str] = &[
     "/admin/mailings/{id}/live",
     "/admin/assets/{name}",
 ];
+
+/// The request's id, for what records the request (the audit log).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
 
 /// Registers the descriptions of the request metrics.
 pub fn describe_metrics() {
@@ -63,6 +68,9 @@ pub async fn observe(
         client_id = Empty,
         message_id = Empty,
     );
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let result = next.call(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
 

@@ -13,7 +13,7 @@ use crate::idempotency::{KEY_HEADER, MAX_KEY_LEN, REPLAYED_HEADER};
 use crate::operations::mailings::MailingWarning;
 use crate::operations::paging::{MAX_PAGE, MAX_PAGE_SIZE};
 use crate::routes;
-use mailing_domain::{MailingStatus, MailingText, MessageStatus, PauseReason};
+use mailing_domain::{MailingStatus, MailingText, MessageStatus, PauseReason, Role, SignInMethod};
 use paperclip::actix::{Mountable, OpenApiExt, web};
 use paperclip::v2::models::{DefaultApiRaw, DefaultSchemaRaw};
 use serde_json::{Map, Value, json};
@@ -101,6 +101,19 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             PauseReason::ALL.iter().map(|r| r.as_str()).collect(),
         ),
         (
+            "Role",
+            "What an account or API key may do: `viewer` reads, `manager` also changes clients, \
+             tags, filters, mailings, imports and opt-outs, `admin` does everything, accounts, \
+             API keys, operators and the audit log included.",
+            Role::ALL.iter().rev().map(|r| r.as_str()).collect(),
+        ),
+        (
+            "SignInMethod",
+            "How the caller signed in: `password`, `oidc` (the admin UI's single sign-on) or \
+             `api_key`.",
+            SignInMethod::ALL.iter().map(|m| m.as_str()).collect(),
+        ),
+        (
             "TokenType",
             "How to send the token: `Authorization: Bearer <access_token>`.",
             vec!["Bearer"],
@@ -116,6 +129,13 @@ const ENUM_PROPERTIES: &[(&str, &str, &str)] = &[
     ("MailingWarning", "code", "MailingWarningCode"),
     ("Message", "status", "MessageStatus"),
     ("TokenResponse", "token_type", "TokenType"),
+    ("User", "role", "Role"),
+    ("UserInput", "role", "Role"),
+    ("UserPatchInput", "role", "Role"),
+    ("ApiKey", "role", "Role"),
+    ("CreatedApiKey", "role", "Role"),
+    ("ApiKeyInput", "role", "Role"),
+    ("AuditActor", "signed_in_with", "SignInMethod"),
 ];
 
 /// Which query parameters take one of [`enums`]: (operationId, parameter, enum). A parameter an
@@ -585,6 +605,21 @@ fn request_example(schema: &str) -> Option<Value> {
         "OperatorInput" => json!({ "code": "mts", "name": "MTS", "price_per_segment": "0.45" }),
         "OperatorPatchInput" => json!({ "name": "MTS Russia" }),
         "TagInput" => json!({ "value": "vip" }),
+        "UserInput" => json!({
+            "username": "ann.smith",
+            "role": "manager",
+            "password": "a long passphrase",
+        }),
+        "UserPatchInput" => json!({ "role": "viewer" }),
+        "PasswordChangeInput" => json!({
+            "current_password": "a long passphrase",
+            "new_password": "an even longer passphrase",
+        }),
+        "ApiKeyInput" => json!({
+            "name": "crm-sync",
+            "role": "manager",
+            "expires_at": "2027-12-31T23:59:59Z",
+        }),
         "TagPatchInput" => json!({ "value": "loyal" }),
         "ClientInput" => json!({
             "phone_number": "79001234567",

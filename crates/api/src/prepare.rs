@@ -156,15 +156,20 @@ fn unreachable(error: &anyhow::Error) -> bool {
 }
 
 /// Creates the admin account from configuration, or updates its password when the
-/// configuration changed it.
+/// configuration changed it; it is always an enabled admin.
 fn save_admin(store: &dyn ApiStore, username: &str, password: &SecretString) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let existing = store
         .find_user(username)
         .context("reading the admin account")?;
-    let up_to_date = existing
-        .as_ref()
-        .is_some_and(|user| verify_password(password.expose_secret(), &user.password_hash));
+    let up_to_date = existing.as_ref().is_some_and(|user| {
+        user.role == mailing_domain::Role::Admin
+            && !user.disabled
+            && user
+                .password_hash
+                .as_deref()
+                .is_some_and(|hash| verify_password(password.expose_secret(), hash))
+    });
     if up_to_date {
         return Ok(());
     }

@@ -3,6 +3,7 @@
 //! until the stop signal.
 
 use crate::admin;
+use crate::audit;
 use crate::auth::{LoginThrottle, Tokens};
 use crate::client_address::TrustedProxies;
 use crate::error::ErrorBody;
@@ -66,6 +67,7 @@ impl Application {
 
         metrics::install();
         observe::describe_metrics();
+        audit::describe_metrics();
         outbox::describe_metrics();
         let outbox_gauges = metrics::register_sampler(Arc::new(outbox::BacklogGauges {
             store: store.clone(),
@@ -111,6 +113,14 @@ impl Application {
             prepared: prepared.clone(),
             bus,
             inbound: InboundConfig::new(&settings.inbound),
+            admin_username: api.admin_username.clone(),
+            password_login: api.password_login,
+            single_sign_on: settings
+                .oidc
+                .as_ref()
+                .map(crate::auth::SingleSignOn::from_settings)
+                .transpose()
+                .context("single sign-on (MAILING_OIDC_*)")?,
         });
         let doc = aweb::Data::new(health::OpenApiJson(
             serde_json::to_vec(&openapi::document())
@@ -133,7 +143,9 @@ impl Application {
                 .app_data(body_limit)
                 .app_data(import_limit)
                 .app_data(aweb::PathConfig::default().error_handler(path_error))
-                // Innermost: it keeps and replays the handlers' own answers.
+                // Innermost: a replayed answer is no new change to record.
+                .wrap(from_fn(audit::record))
+                // It keeps and replays the handlers' own answers.
                 .wrap(from_fn(idempotency::idempotent))
                 .wrap(from_fn(health::until_prepared))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))

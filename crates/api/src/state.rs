@@ -22,6 +22,12 @@ pub struct AppState {
     pub bus: Arc<dyn mailing_bus::Bus>,
     /// How forwarded replies are checked and read.
     pub inbound: crate::operations::inbound::InboundConfig,
+    /// The account `MAILING_ADMIN_USERNAME` configures, which only the configuration changes.
+    pub admin_username: String,
+    /// Whether people may sign in with a password (`MAILING_PASSWORD_LOGIN`).
+    pub password_login: bool,
+    /// Single sign-on to the admin UI, when configured.
+    pub single_sign_on: Option<crate::auth::SingleSignOn>,
 }
 
 impl AppState {

@@ -37,6 +37,8 @@ id_type!(
     MailingId,
     /// A message's id; also the `msgId` the probe receives.
     MessageId,
-    /// An API account's id.
+    /// An account's id.
     UserId,
+    /// An integrator's API key's id.
+    ApiKeyId,
 );

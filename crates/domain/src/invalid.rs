@@ -58,6 +58,14 @@ pub enum Invalid {
          written as a string, e.g. \"0.45\""
     )]
     PriceFormat,
+    #[error(
+        "must be 1 to {max} characters: latin letters, digits, '.', '_', '@' or '-', e.g. ann.smith"
+    )]
+    UsernameFormat { max: usize },
+    #[error("must be one of admin, manager or viewer")]
+    UnknownRole,
+    #[error("must be {min} to {max} characters long")]
+    PasswordLength { min: usize, max: usize },
 }
 
 impl Invalid {
@@ -85,6 +93,9 @@ impl Invalid {
             Invalid::TooLarge { .. } => "too_large",
             Invalid::PhoneUnrecognised => "phone_format",
             Invalid::PriceFormat => "price_format",
+            Invalid::UsernameFormat { .. } => "username_format",
+            Invalid::UnknownRole => "unknown_role",
+            Invalid::PasswordLength { .. } => "password_length",
         }
     }
 }

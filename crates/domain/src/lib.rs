@@ -6,6 +6,7 @@
 //! zones and a fixed instant. Storage backends implement the traits in [`store`]; the services
 //! depend on those traits and never on a database library.
 
+pub mod access;
 pub mod attributes;
 pub mod campaign;
 pub mod client;
@@ -27,11 +28,14 @@ pub mod tag;
 pub mod template;
 pub mod window;
 
+pub use access::{Role, RoleMap, SignInMethod};
 pub use attributes::{AttributeKey, AttributeValue, Attributes};
 pub use campaign::{AutoPause, AutoPauseOverride, FrequencyCap, PauseReason};
 pub use client::{PhoneNumber, TimeZone};
 pub use filter::ClientFilter;
-pub use ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId, UserId};
+pub use ids::{
+    ApiKeyId, ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId, UserId,
+};
 pub use invalid::Invalid;
 pub use mailing::{MailingSchedule, MailingStatus, MailingText};
 pub use message::{ExpiryReason, MessageStatus, MessageText};

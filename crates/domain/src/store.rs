@@ -7,6 +7,7 @@
 //! blocking pool. Rules the database enforces (uniqueness, references) come back as
 //! [`Rejection`]s, so a caller learns why a write was refused without checking first.
 
+mod access;
 mod heartbeats;
 mod idempotency;
 mod imports;
@@ -14,6 +15,7 @@ mod opt_outs;
 mod pipeline;
 mod records;
 
+pub use access::*;
 pub use heartbeats::*;
 pub use idempotency::*;
 pub use imports::*;
@@ -61,6 +63,8 @@ pub enum Entity {
     Message,
     Import,
     OptOut,
+    User,
+    ApiKey,
 }
 
 impl Entity {
@@ -74,6 +78,8 @@ impl Entity {
             Entity::Message => "message",
             Entity::Import => "import",
             Entity::OptOut => "opt-out",
+            Entity::User => "user",
+            Entity::ApiKey => "API key",
         }
     }
 }
@@ -92,6 +98,10 @@ pub enum Rejection {
     DuplicatePhone,
     #[error("a tag with this value already exists")]
     DuplicateTag,
+    #[error("an account with this username already exists")]
+    DuplicateUsername,
+    #[error("an API key with this name already exists")]
+    DuplicateApiKeyName,
     #[error("an operator with this code already exists")]
     DuplicateOperatorCode,
     #[error("no operator has this code")]
@@ -364,28 +374,6 @@ pub trait MessageStore: MessageTotals {
     ) -> StoreResult<HashMap<MailingId, u64>>;
 }
 
-pub trait UserStore {
-    fn find_user(&self, username: &str) -> StoreResult<Option<User>>;
-    /// Creates the account, or replaces its password hash.
-    fn save_user(&self, username: &str, password_hash: &str) -> StoreResult<User>;
-}
-
-/// The admin UI's browser sessions. Expiry is decided by the caller's `now`; expired sessions
-/// are never returned, and are removed by [`SessionStore::purge_expired_sessions`].
-pub trait SessionStore {
-    fn create_session(&self, new: &NewAdminSession) -> StoreResult<AdminSession>;
-    /// The session with this token hash, unless it has expired at `now`.
-    fn find_session(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<AdminSession>>;
-    /// Ends the session; ending one that does not exist is a no-op.
-    fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
-    /// Removes sessions expired at `now`; returns how many.
-    fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
-}
-
 /// The transactional outbox: mailing writes add an event in the same transaction; a relay
 /// publishes them and marks them published only after the broker confirmed.
 pub trait OutboxStore {
@@ -483,6 +471,10 @@ pub trait ApiStore:
     + OptOutStore
     + UserStore
     + SessionStore
+    + AccessTokenStore
+    + ApiKeyStore
+    + SignInAttemptStore
+    + AuditStore
     + IdempotencyStore
     + ImportStore
     + OutboxStore

@@ -105,6 +105,7 @@ fn constraint_of<'a>(
                 "tags.value" => "tags_value_key",
                 "operators.code" => "operators_code_key",
                 "users.username" => "users_username_key",
+                "api_keys.name" => "api_keys_name_key",
                 "messages.mailing_id, messages.client_id" => "messages_mailing_client_key",
                 _ => return None,
             })
@@ -127,6 +128,8 @@ fn unique_rejection(constraint: &str) -> Option<Rejection> {
         "clients_phone_number_key" => Some(Rejection::DuplicatePhone),
         "tags_value_key" => Some(Rejection::DuplicateTag),
         "operators_code_key" => Some(Rejection::DuplicateOperatorCode),
+        "users_username_key" => Some(Rejection::DuplicateUsername),
+        "api_keys_name_key" => Some(Rejection::DuplicateApiKeyName),
         _ => None,
     }
 }

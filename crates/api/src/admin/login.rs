@@ -1,6 +1,7 @@
 //! Logging in and out of the admin UI. The login form checks the same accounts, with the same
 //! throttle, as `POST /api/v1/auth/token`; before a session exists its CSRF token travels in a
-//! cookie of its own (double submit).
+//! cookie of its own (double submit). Single sign-on ([`super::sso`]) ends in the same
+//! [`start_session`].
 
 use super::error::AdminError;
 use super::session::{
@@ -9,14 +10,16 @@ use super::session::{
 };
 use super::view;
 use crate::auth::credentials::{check_credentials, client_address};
+use crate::auth::{Actor, Caller, Interface};
 use crate::error::ApiError;
 use crate::state::AppState;
+use actix_web::cookie::Cookie;
 use actix_web::http::{StatusCode, header};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
-use mailing_domain::TimeZone;
-use mailing_domain::store::NewAdminSession;
+use mailing_domain::store::{NewAdminSession, User};
+use mailing_domain::{SignInMethod, TimeZone};
 use std::time::Duration;
 
 /// How long a login form stays usable.
@@ -28,6 +31,9 @@ struct LoginPage {
     csrf_token: String,
     username: String,
     problem: Option<String>,
+    password_login: bool,
+    /// "Log in with …": the provider's name, when single sign-on is configured.
+    single_sign_on: Option<String>,
 }
 
 pub async fn form(req: HttpRequest) -> Result<HttpResponse, AdminError> {
@@ -38,12 +44,16 @@ pub async fn form(req: HttpRequest) -> Result<HttpResponse, AdminError> {
     login_page(&req, StatusCode::OK, String::new(), None)
 }
 
-fn login_page(
+/// The login page, with `problem` shown above the form and answered with `status`.
+pub(super) fn login_page(
     req: &HttpRequest,
     status: StatusCode,
     username: String,
     problem: Option<String>,
 ) -> Result<HttpResponse, AdminError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| AdminError::Internal("application state missing".into()))?;
     let csrf_token = new_token();
     let mut response = view::render(
         status,
@@ -51,6 +61,11 @@ fn login_page(
             csrf_token: csrf_token.clone(),
             username,
             problem,
+            password_login: state.password_login,
+            single_sign_on: state
+                .single_sign_on
+                .as_ref()
+                .map(|sso| sso.provider_name.clone()),
         },
     )?;
     response
@@ -66,10 +81,14 @@ pub async fn submit(
 ) -> Result<HttpResponse, AdminError> {
     let form = verify_login_csrf_token(&req, &body)?;
     let username = form.value("username").trim().to_owned();
+    if !state.password_login {
+        let problem = "Logging in with a password is turned off here.".to_owned();
+        return login_page(&req, StatusCode::FORBIDDEN, username, Some(problem));
+    }
     let password = form.value("password").to_owned();
     let client = client_address(&req);
-    match check_credentials(&state, &client, &username, password).await {
-        Ok(()) => {}
+    let user = match check_credentials(&state, &client, &username, password).await {
+        Ok(user) => user,
         Err(ApiError::TooManyAttempts { retry_after }) => {
             let problem = format!(
                 "Too many failed logins. Try again in {} s.",
@@ -82,16 +101,35 @@ pub async fn submit(
             return login_page(&req, StatusCode::UNAUTHORIZED, username, Some(problem));
         }
         Err(error) => return Err(error.into()),
-    }
-
+    };
     // Times are shown in the zone the browser reported; without a script, in UTC.
     let time_zone = TimeZone::parse(form.value("time_zone")).unwrap_or_else(|_| TimeZone::utc());
+    let cookie = start_session(&req, &state, &user, SignInMethod::Password, time_zone).await?;
+    let mut response = to_dashboard();
+    for cookie in [cookie, expired_cookie(LOGIN_COOKIE)] {
+        response
+            .add_cookie(&cookie)
+            .map_err(|error| AdminError::Internal(format!("setting a cookie: {error}")))?;
+    }
+    Ok(response)
+}
+
+/// Stores a new session for `user` and returns its cookie. The request then carries the user
+/// as its caller, so the audit log records the sign-in.
+pub(super) async fn start_session(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    method: SignInMethod,
+    time_zone: TimeZone,
+) -> Result<Cookie<'static>, AdminError> {
     let token = new_token();
     let now = Utc::now();
     let ttl = state.admin_session_ttl;
     let new = NewAdminSession {
         token_hash: hash_token(&token),
-        username: username.clone(),
+        username: user.username.clone(),
+        signed_in_with: method,
         csrf_token: new_token(),
         time_zone,
         created_at: now,
@@ -99,25 +137,26 @@ pub async fn submit(
             + chrono::Duration::from_std(ttl)
                 .map_err(|error| AdminError::Internal(format!("session lifetime: {error}")))?,
     };
+    let id = user.id;
     state
         .run(move |s| {
             // Logins are rare, so they also clear away sessions that ran out.
             s.purge_expired_sessions(now)?;
-            s.create_session(&new)
+            s.create_session(&new)?;
+            s.record_sign_in(id, now)
         })
         .await?;
-    tracing::info!(username = %username, %client, "admin session started");
-    let mut response = to_dashboard();
-    let cookies = [
-        admin_cookie(&req, SESSION_COOKIE, token, ttl),
-        expired_cookie(LOGIN_COOKIE),
-    ];
-    for cookie in &cookies {
-        response
-            .add_cookie(cookie)
-            .map_err(|error| AdminError::Internal(format!("setting a cookie: {error}")))?;
-    }
-    Ok(response)
+    tracing::info!(username = %user.username, client = %client_address(req), method = method.as_str(), "admin session started");
+    req.extensions_mut().insert(Caller {
+        actor: Actor::User {
+            id: user.id,
+            username: user.username.clone(),
+        },
+        role: user.role,
+        signed_in_with: method,
+        interface: Interface::AdminUi,
+    });
+    Ok(admin_cookie(req, SESSION_COOKIE, token, ttl))
 }
 
 pub async fn logout(

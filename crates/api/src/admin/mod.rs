@@ -1,6 +1,8 @@
 //! The admin web UI under `/admin`, for operators and campaign managers who work in a browser:
 //! a dashboard of running and upcoming mailings, and pages to manage mailings, clients,
-//! operators, tags, client filters, CSV imports, opt-outs and the replies people send.
+//! operators, tags, client filters, CSV imports, opt-outs and the replies people send, and,
+//! for admins, users, API keys and the audit log. Each page shows only what the viewer's role
+//! may do, and the server refuses the rest by the API's rule (`crate::auth::policy`).
 //!
 //! Pages are rendered on the server from askama templates; one small script of our own,
 //! embedded with the stylesheet, refreshes live parts and counts characters. Forms are read into
@@ -9,6 +11,7 @@
 //! share one flow (`record`). Sessions live in the database, so any api replica serves any
 //! page.
 
+mod access;
 mod assets;
 mod catalog;
 mod client_filters;
@@ -25,6 +28,7 @@ mod opt_outs;
 mod progress;
 mod record;
 mod session;
+mod sso;
 mod tags;
 mod view;
 
@@ -50,6 +54,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/login", web::get().to(login::form))
             .route("/login", web::post().to(login::submit))
             .route("/logout", web::post().to(login::logout))
+            .route("/oidc/start", web::get().to(sso::start))
+            .route("/oidc/callback", web::get().to(sso::callback))
             .route("/assets/{name}", web::get().to(assets::serve))
             .configure(mailings::routes)
             // Before the clients' pages, whose `/clients/{id}` would take `/clients/export`.
@@ -59,6 +65,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(tags::routes)
             .configure(record::routes::<client_filters::ClientFilters>)
             .configure(opt_outs::routes)
+            .configure(access::routes)
             .default_service(web::to(error::not_found)),
     );
 }

@@ -5,13 +5,17 @@
 
 use super::error::AdminError;
 use super::form::Form;
+use crate::auth::{Actor, Caller, Interface, policy};
+use crate::error::ApiError;
 use crate::state::AppState;
+use actix_web::HttpMessage as _;
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
 use chrono_tz::Tz;
 use futures_util::future::LocalBoxFuture;
+use mailing_domain::Role;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -21,9 +25,11 @@ pub const LOGIN_COOKIE: &str = "mailing_admin_login";
 const COOKIE_PATH: &str = "/admin";
 
 /// The logged-in person behind a request. A handler that takes one answers a visitor without
-/// a session with a redirect to the login form.
+/// a session with a redirect to the login form, and one whose role does not allow the page or
+/// the action (see [`policy`]) with a page that says which role it needs.
 pub struct Viewer {
     pub username: String,
+    pub role: Role,
     pub zone: Tz,
     csrf_token: String,
     token_hash: String,
@@ -36,6 +42,11 @@ impl Viewer {
 
     pub fn token_hash(&self) -> &str {
         &self.token_hash
+    }
+
+    /// Whether the viewer may change clients, tags, filters, mailings, imports and opt-outs.
+    pub fn can_manage(&self) -> bool {
+        self.role.allows(Role::Manager)
     }
 
     /// Reads a posted form, refusing it unless it carries this session's CSRF token.
@@ -74,6 +85,7 @@ impl FromRequest for Viewer {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let req = req.clone();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AdminError::Internal("application state missing".into()))?;
@@ -84,8 +96,24 @@ impl FromRequest for Viewer {
                 .run(move |s| s.find_session(&lookup, now))
                 .await?
                 .ok_or(AdminError::LoginRequired)?;
+            let caller = Caller {
+                actor: Actor::User {
+                    id: session.user.user_id,
+                    username: session.user.username.clone(),
+                },
+                role: session.user.role,
+                signed_in_with: session.signed_in_with,
+                interface: Interface::AdminUi,
+            };
+            let needed = policy::required_role(req.method(), req.path());
+            if !caller.role.allows(needed) {
+                tracing::warn!(username = %caller.name(), role = %caller.role, %needed, "admin page refused: role");
+                return Err(ApiError::role_required(needed, &caller.describe()).into());
+            }
+            req.extensions_mut().insert(caller);
             Ok(Viewer {
-                username: session.username,
+                username: session.user.username,
+                role: session.user.role,
                 zone: session.time_zone.tz(),
                 csrf_token: session.csrf_token,
                 token_hash,
@@ -109,7 +137,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Compares two secrets in time that does not depend on where they differ.
-fn secrets_match(given: &str, expected: &str) -> bool {
+pub(super) fn secrets_match(given: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 

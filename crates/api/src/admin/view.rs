@@ -15,6 +15,7 @@ pub struct Layout {
     /// The navigation entry to mark as the current page.
     pub section: &'static str,
     pub username: String,
+    pub role: mailing_domain::Role,
     pub csrf_token: String,
     pub zone: String,
     /// A confirmation after a redirect, e.g. "Operator saved."
@@ -33,6 +34,7 @@ impl Layout {
             title: title.into(),
             section,
             username: viewer.username.clone(),
+            role: viewer.role,
             csrf_token: viewer.csrf_token().to_owned(),
             zone: viewer.zone.name().to_owned(),
             notice: None,
@@ -61,6 +63,27 @@ impl Layout {
         self
     }
 
+    /// Whether the page shows the controls that change clients, tags, filters, mailings,
+    /// imports and opt-outs.
+    pub fn can_manage(&self) -> bool {
+        self.role.allows(mailing_domain::Role::Manager)
+    }
+
+    /// Whether the page shows the controls of operators, users, API keys and the audit log.
+    pub fn can_administer(&self) -> bool {
+        self.role.allows(mailing_domain::Role::Admin)
+    }
+
+    /// Whether the viewer may change what this page's section lists (operators: admins;
+    /// the rest: managers), by the rule the server enforces.
+    pub fn may_change(&self) -> bool {
+        let path = format!("/admin/{}", self.section);
+        self.role.allows(crate::auth::policy::required_role(
+            &actix_web::http::Method::POST,
+            &path,
+        ))
+    }
+
     /// `aria-current` for a navigation entry.
     pub fn current(&self, section: &str) -> &'static str {
         if self.section == section {
@@ -82,6 +105,7 @@ fn notice(noun: &str, word: &str) -> Option<String> {
         "resumed" => "resumed",
         "created" => "created",
         "removed" => "removed",
+        "revoked" => "revoked",
         _ => return None,
     };
     Some(format!("{noun} {done}."))

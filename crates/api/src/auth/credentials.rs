@@ -7,6 +7,7 @@ use crate::client_address::ClientAddress;
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{HttpRequest, web};
+use mailing_domain::store::User;
 use std::time::Instant;
 
 /// Who is logging in, for the throttle and the logs: see [`ClientAddress`] for how a client
@@ -22,7 +23,7 @@ pub async fn check_credentials(
     client: &str,
     username: &str,
     password: String,
-) -> Result<(), ApiError> {
+) -> Result<User, ApiError> {
     // No stored name is this long or holds control characters (the database could not even
     // compare a NUL), so such a name is simply wrong.
     let plausible = username.chars().count() <= 100 && !username.chars().any(char::is_control);
@@ -38,28 +39,32 @@ pub async fn check_credentials(
     }
     let store = state.store.clone();
     let lookup_name = username.to_owned();
-    let verified = web::block(move || -> Result<bool, ApiError> {
+    let verified = web::block(move || -> Result<Option<User>, ApiError> {
         let user = store.find_user(&lookup_name)?;
-        // Verify against some hash even for unknown users, so timing does not reveal names.
-        Ok(match &user {
-            Some(user) => verify_password(&password, &user.password_hash),
-            None => {
-                verify_password(&password, dummy_hash());
-                false
-            }
-        })
+        // Verify against some hash even for unknown, disabled and password-less accounts, so
+        // timing reveals nothing about them.
+        let stored = match &user {
+            Some(User {
+                password_hash: Some(hash),
+                disabled: false,
+                ..
+            }) => hash.as_str(),
+            _ => dummy_hash(),
+        };
+        let matches = verify_password(&password, stored);
+        Ok(user.filter(|user| matches && !user.disabled && user.password_hash.is_some()))
     })
     .await
     .map_err(|error| ApiError::Internal(error.to_string()))??;
-    if !verified {
+    let Some(user) = verified else {
         state
             .login_throttle
             .failed(client, username, Instant::now());
         tracing::warn!(username = %username, %client, "login refused");
         return Err(invalid_credentials());
-    }
+    };
     state.login_throttle.succeeded(client, username);
-    Ok(())
+    Ok(user)
 }
 
 pub(crate) fn invalid_credentials() -> ApiError {

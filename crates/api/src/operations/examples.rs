@@ -41,7 +41,14 @@ pub fn example(path: &str) -> Option<String> {
         ("phone_prefix", _) => "\"7900\"".to_owned(),
         ("attributes", _) => "{\"city\": \"Kazan\", \"vip\": true}".to_owned(),
         ("cursor", _) => "\"c1.3e8\"".to_owned(),
-        ("username", _) => "\"admin\"".to_owned(),
+        ("username", _) => "\"ann.smith\"".to_owned(),
+        ("role", _) => "\"manager\"".to_owned(),
+        ("password" | "new_password", _) => "\"a long passphrase\"".to_owned(),
+        ("disabled", _) => "true".to_owned(),
+        ("expires_at" | "since" | "until", _) => format!("\"{}\"", tomorrow_at(9)),
+        ("actor", _) => "\"ann.smith\"".to_owned(),
+        ("resource", _) => "\"mailings\"".to_owned(),
+        ("resource_id", _) => "\"42\"".to_owned(),
         _ => return None,
     };
     Some(value)

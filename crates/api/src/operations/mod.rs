@@ -7,6 +7,8 @@
 //! Reading one record by its id is here too, since both faces show one; lists are a single
 //! storage call shaped by each face's own query, which each face makes itself.
 
+pub mod api_keys;
+pub mod audit_log;
 pub mod client_filters;
 pub mod clients;
 pub mod examples;
@@ -22,3 +24,4 @@ pub mod preview;
 pub mod problems;
 pub mod references;
 pub mod tags;
+pub mod users;

@@ -293,6 +293,7 @@ async fn logging_out_ends_the_session_and_an_expired_one_is_refused() {
         .create_session(&NewAdminSession {
             token_hash: sha256_hex(&token),
             username: "admin".into(),
+            signed_in_with: mailing_domain::SignInMethod::Password,
             csrf_token: "c".repeat(64),
             time_zone: TimeZone::utc(),
             created_at: now - Duration::hours(9),

@@ -11,7 +11,7 @@ both_setups!(
     odd_usernames_are_wrong_credentials_not_server_errors,
     configured_admin_account_replaces_the_default,
     every_protected_operation_refuses_requests_without_a_valid_token,
-    tokens_signed_with_the_dev_secret_are_accepted,
+    issued_tokens_are_accepted_with_either_spelling_of_the_scheme,
     tokens_with_wrong_claims_or_algorithm_are_refused,
     health_readiness_and_documentation_need_no_token,
     token_request_is_validated_like_any_body,
@@ -102,7 +102,7 @@ async fn configured_admin_account_replaces_the_default() {
 
 /// Every operation of the OpenAPI document but the login and the signed replies (see
 /// `inbound.rs`), with ids set to 1 and numbers to `79001234567`.
-async fn protected_operations(app: &TestApp) -> Vec<(Method, String)> {
+pub(crate) async fn protected_operations(app: &TestApp) -> Vec<(Method, String)> {
     let doc = body(
         app.get_without_token("/api/v1/openapi.json").await,
         StatusCode::OK,
@@ -162,7 +162,8 @@ async fn every_protected_operation_refuses_requests_without_a_valid_token() {
     // Five CRUD resources, messages, stats, the mailing actions (cancel, pause, resume,
     // resend) and preview, imports and the export, opt-outs and the list of replies: a walk
     // over nothing would prove nothing.
-    assert_eq!(operations.len(), 51, "{operations:?}");
+    // Then users, API keys, the audit log, logging out and changing one's password.
+    assert_eq!(operations.len(), 62, "{operations:?}");
 
     let now = now_secs();
     let other_secret = sign_token(
@@ -172,13 +173,20 @@ async fn every_protected_operation_refuses_requests_without_a_valid_token() {
         now + 600,
     );
     let expired = sign_token(DEV_JWT_SECRET, ADMIN_USERNAME, now - 7200, now - 3600);
-    let cases: [(Option<String>, &str); 6] = [
+    // Well signed, but never issued: the database knows no such token.
+    let never_issued = sign_token(DEV_JWT_SECRET, ADMIN_USERNAME, now, now + 600);
+    let cases: [(Option<String>, &str); 8] = [
         (None, "missing_token"),
         (Some("Bearer not-a-jwt".to_owned()), "invalid_token"),
         (Some("Bearer ".to_owned()), "invalid_token"),
         (Some(format!("Basic {}", app.token)), "invalid_token"),
         (Some(format!("Bearer {other_secret}")), "invalid_token"),
         (Some(format!("Bearer {expired}")), "token_expired"),
+        (Some(format!("Bearer {never_issued}")), "token_revoked"),
+        (
+            Some("Bearer mlk_0123456789abcdefghijklmnopqrstuvwxyzABCD".to_owned()),
+            "invalid_api_key",
+        ),
     ];
     let counts = app.counts().await;
     for (method, path) in &operations {
@@ -199,11 +207,10 @@ async fn every_protected_operation_refuses_requests_without_a_valid_token() {
     );
 }
 
-async fn tokens_signed_with_the_dev_secret_are_accepted() {
-    // The refusals above are only meaningful if a token built the same way is otherwise good.
+async fn issued_tokens_are_accepted_with_either_spelling_of_the_scheme() {
+    // The refusals above are only meaningful if an issued token is otherwise good.
     let app = spawn_app().await;
-    let now = now_secs();
-    let token = sign_token(DEV_JWT_SECRET, ADMIN_USERNAME, now, now + 600);
+    let token = app.token.clone();
 
     for scheme in ["Bearer", "bearer"] {
         let response = call(

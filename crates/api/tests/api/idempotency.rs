@@ -272,9 +272,8 @@ async fn keys_belong_to_the_account_that_sent_them() {
     let first = answer(post_with_key(&app, "/api/v1/clients", "client-1", &body)).await;
     assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
 
-    // Another account's token (the API has one account; a token names any subject).
-    let now = now_secs();
-    let other = sign_token(DEV_JWT_SECRET, "integrator", now, now + 600);
+    // Another caller: an integrator's API key.
+    let (_, other) = app.api_key("integrator", "manager").await;
     let theirs = answer(
         app.request_without_token(Method::POST, "/api/v1/clients")
             .bearer_auth(&other)

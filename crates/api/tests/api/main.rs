@@ -7,8 +7,10 @@
 #[macro_use]
 mod helpers;
 
+mod access;
 mod admin;
 mod attributes;
+mod audit_log;
 mod auth;
 mod campaign;
 mod client_address;
@@ -24,9 +26,12 @@ mod mailings;
 mod malformed;
 mod messages;
 mod observability;
+mod oidc;
+mod oidc_provider;
 mod operators;
 mod opt_outs;
 mod plain_errors;
+mod sign_in;
 mod stats;
 mod tags;
 mod text;

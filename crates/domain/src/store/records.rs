@@ -4,7 +4,7 @@ use crate::attributes::Attributes;
 use crate::campaign::{AutoPauseOverride, FrequencyCap, Paused};
 use crate::client::{PhoneNumber, TimeZone};
 use crate::filter::ClientFilter;
-use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId, UserId};
+use crate::ids::{ClientFilterId, ClientId, MailingId, MessageId, OperatorId, TagId};
 use crate::invalid::Invalid;
 use crate::mailing::{MailingField, MailingSchedule, MailingStatus, MailingText, check_update};
 use crate::message::{MessageStatus, MessageText};
@@ -443,35 +443,4 @@ impl FromIterator<(MessageStatus, u64)> for StatusCounts {
         }
         counts
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: UserId,
-    pub username: String,
-    pub password_hash: String,
-}
-
-/// A browser session of the admin UI. The cookie carries a random token; only its hash is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdminSession {
-    pub id: i64,
-    pub token_hash: String,
-    pub username: String,
-    /// Every form of the session must echo it back.
-    pub csrf_token: String,
-    /// The viewer's zone, in which the UI shows and reads times.
-    pub time_zone: TimeZone,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAdminSession {
-    pub token_hash: String,
-    pub username: String,
-    pub csrf_token: String,
-    pub time_zone: TimeZone,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
 }

@@ -86,6 +86,8 @@ pub struct Settings {
     pub probe: ProbeSettings,
     pub log: LogSettings,
     pub inbound: InboundSettings,
+    /// Single sign-on; `None` when it is not configured.
+    pub oidc: Option<OidcSettings>,
     pub all_in_one: AllInOneSettings,
     pub probe_sim: ProbeSimSettings,
     /// `MAILING_*` and `PROBE_SIM_*` variables that set nothing, each with the setting it

@@ -62,6 +62,7 @@ pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, Se
             opt_out_keywords: keywords(reader, "inbound.opt_out_keywords")?,
             opt_in_keywords: keywords(reader, "inbound.opt_in_keywords")?,
         },
+        oidc: oidc(reader)?,
         all_in_one: AllInOneSettings {
             components: components(reader)?,
         },
@@ -160,6 +161,72 @@ fn probe_url(reader: &Reader<'_>, program: Program) -> Result<Option<SecretStrin
     }
 }
 
+/// Single sign-on, when its issuer is set; then the client, its secret and the redirect URL
+/// must be too, and the role map must name at least one group.
+fn oidc(reader: &Reader<'_>) -> Result<Option<OidcSettings>, SettingsError> {
+    let Some(issuer) = reader.optional("oidc.issuer")? else {
+        return Ok(None);
+    };
+    let web_url = |key: &str, raw: &str| -> Result<url::Url, SettingsError> {
+        match url::Url::parse(raw.trim()) {
+            Ok(parsed)
+                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() =>
+            {
+                Ok(parsed)
+            }
+            _ => Err(reader.invalid(
+                key,
+                Some(raw),
+                "must be an http:// or https:// URL with a host",
+            )),
+        }
+    };
+    let needed = |key: &str| -> Result<String, SettingsError> {
+        reader
+            .optional(key)?
+            .ok_or_else(|| reader.invalid(key, None, "must be set when MAILING_OIDC_ISSUER is"))
+    };
+    let issuer = web_url("oidc.issuer", &issuer)?;
+    let client_id = needed("oidc.client_id")?.trim().to_owned();
+    let client_secret = reader.secret("oidc.client_secret")?.ok_or_else(|| {
+        reader.invalid(
+            "oidc.client_secret",
+            None,
+            "must be set when MAILING_OIDC_ISSUER is",
+        )
+    })?;
+    let raw_redirect = needed("oidc.redirect_url")?;
+    let redirect_url = web_url("oidc.redirect_url", &raw_redirect)?;
+    if redirect_url.path() != "/admin/oidc/callback" {
+        return Err(reader.invalid(
+            "oidc.redirect_url",
+            Some(&raw_redirect),
+            "must end with the path /admin/oidc/callback",
+        ));
+    }
+    let raw_map = reader.required("oidc.role_map")?;
+    let role_map = mailing_domain::RoleMap::parse(&raw_map)
+        .map_err(|problem| reader.invalid("oidc.role_map", Some(&raw_map), &problem))?;
+    if role_map.is_empty() {
+        return Err(reader.invalid(
+            "oidc.role_map",
+            Some(&raw_map),
+            "must map at least one group, or nobody could sign in",
+        ));
+    }
+    Ok(Some(OidcSettings {
+        issuer,
+        client_id,
+        client_secret,
+        redirect_url,
+        role_claim: reader.required("oidc.role_claim")?.trim().to_owned(),
+        role_map,
+        provider_name: reader
+            .optional("oidc.provider_name")?
+            .map(|name| name.trim().to_owned()),
+    }))
+}
+
 /// Where the simulator posts its replies: an http(s) URL with a host, like the provider's.
 fn reply_url(reader: &Reader<'_>) -> Result<Option<url::Url>, SettingsError> {
     const KEY: &str = "probe_sim.reply_url";
@@ -244,6 +311,7 @@ fn api(reader: &Reader<'_>, profile: Profile) -> Result<ApiSettings, SettingsErr
         login_failure_window: reader.seconds("api.login_failure_window_seconds", 1..=86_400)?,
         outbox_poll: reader.millis("api.outbox_poll_ms", 10..=3_600_000)?,
         import_max_bytes: reader.whole("api.import_max_bytes", 1024..=16 * 1024 * 1024 * 1024)?,
+        password_login: reader.flag("api.password_login")?,
     })
 }
 

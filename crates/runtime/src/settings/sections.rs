@@ -96,6 +96,8 @@ pub struct ApiSettings {
     pub outbox_poll: Duration,
     /// The largest CSV file one import takes, in bytes.
     pub import_max_bytes: u64,
+    /// Whether people may sign in with a password.
+    pub password_login: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +171,20 @@ pub struct InboundSettings {
     pub opt_out_keywords: Vec<String>,
     /// Words that opt a number back in.
     pub opt_in_keywords: Vec<String>,
+}
+
+/// Single sign-on to the admin UI through an OpenID Connect provider.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    pub issuer: url::Url,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub redirect_url: url::Url,
+    /// The ID token claim that lists the person's groups.
+    pub role_claim: String,
+    pub role_map: mailing_domain::RoleMap,
+    /// The login button's name; `None`: the issuer's host.
+    pub provider_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -107,6 +107,7 @@ pub const VARIABLES: &[Variable] = &[
         "api.import_max_bytes",
         "536870912",
     ),
+    plain("MAILING_PASSWORD_LOGIN", "api.password_login", "false"),
     plain(
         "MAILING_SCHEDULER_HEALTH_ADDR",
         "scheduler.health_addr",
@@ -219,6 +220,33 @@ pub const VARIABLES: &[Variable] = &[
         "MAILING_INBOUND_OPT_IN_KEYWORDS",
         "inbound.opt_in_keywords",
         "START,СТАРТ",
+    ),
+    plain(
+        "MAILING_OIDC_ISSUER",
+        "oidc.issuer",
+        "https://login.example.com/realms/staff",
+    ),
+    plain("MAILING_OIDC_CLIENT_ID", "oidc.client_id", "mailing"),
+    secret(
+        "MAILING_OIDC_CLIENT_SECRET",
+        "oidc.client_secret",
+        "the secret the provider issued",
+    ),
+    plain(
+        "MAILING_OIDC_REDIRECT_URL",
+        "oidc.redirect_url",
+        "https://mailing.example.com/admin/oidc/callback",
+    ),
+    plain("MAILING_OIDC_ROLE_CLAIM", "oidc.role_claim", "groups"),
+    plain(
+        "MAILING_OIDC_ROLE_MAP",
+        "oidc.role_map",
+        "mailing-admins=admin,mailing-viewers=viewer",
+    ),
+    plain(
+        "MAILING_OIDC_PROVIDER_NAME",
+        "oidc.provider_name",
+        "Company SSO",
     ),
     plain(
         "MAILING_COMPONENTS",

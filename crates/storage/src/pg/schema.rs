@@ -124,6 +124,11 @@ diesel::table! {
         password_hash -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        role -> Text,
+        disabled_at -> Nullable<Timestamptz>,
+        oidc_issuer -> Nullable<Text>,
+        oidc_subject -> Nullable<Text>,
+        last_sign_in_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -136,6 +141,7 @@ diesel::table! {
         time_zone -> Text,
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
+        signed_in_with -> Text,
     }
 }
 
@@ -247,6 +253,60 @@ diesel::joinable!(mailing_pauses -> mailings (mailing_id));
 diesel::joinable!(messages -> clients (client_id));
 diesel::joinable!(mailing_recipients -> clients (client_id));
 
+diesel::table! {
+    /// Access tokens that may still be used (see the migration).
+    access_tokens (id) {
+        id -> Int8,
+        token_id -> Text,
+        username -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Int8,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        role -> Text,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sign_in_attempts (state_hash) {
+        state_hash -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Append-only: the database refuses updates and deletes.
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor_kind -> Text,
+        actor -> Text,
+        actor_id -> Int8,
+        signed_in_with -> Text,
+        interface -> Text,
+        action -> Text,
+        resource -> Text,
+        resource_id -> Nullable<Text>,
+        changes -> Jsonb,
+        request_id -> Text,
+        client_address -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     operators,
     tags,
@@ -262,6 +322,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     admin_sessions,
     opt_outs,
+    access_tokens,
+    api_keys,
+    audit_log,
 );
 
 /// Guards against drift: a migration that adds, drops or renames a column must come with the
@@ -383,6 +446,22 @@ mod tests {
             (
                 "imports",
                 declared(imports::table.select(imports::all_columns)),
+            ),
+            (
+                "access_tokens",
+                declared(access_tokens::table.select(access_tokens::all_columns)),
+            ),
+            (
+                "api_keys",
+                declared(api_keys::table.select(api_keys::all_columns)),
+            ),
+            (
+                "sign_in_attempts",
+                declared(sign_in_attempts::table.select(sign_in_attempts::all_columns)),
+            ),
+            (
+                "audit_log",
+                declared(audit_log::table.select(audit_log::all_columns)),
             ),
         ];
         let tables_len = tables.len();

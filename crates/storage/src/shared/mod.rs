@@ -19,6 +19,9 @@ use super::{Backend, BackendStore, Conn, dialect, pipeline, schema};
 // How each backend stores an import's JSON report.
 use super::imports as imports_dialect;
 
+mod access_tokens;
+mod api_keys;
+mod audit;
 mod campaign;
 mod client_filters;
 mod clients;
@@ -33,5 +36,6 @@ mod outbox;
 mod scheduler;
 mod sender;
 mod sessions;
+mod sign_in_attempts;
 mod tags;
 mod users;

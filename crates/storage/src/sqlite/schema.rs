@@ -125,6 +125,11 @@ diesel::table! {
         password_hash -> Text,
         created_at -> TimestamptzSqlite,
         updated_at -> TimestamptzSqlite,
+        role -> Text,
+        disabled_at -> Nullable<TimestamptzSqlite>,
+        oidc_issuer -> Nullable<Text>,
+        oidc_subject -> Nullable<Text>,
+        last_sign_in_at -> Nullable<TimestamptzSqlite>,
     }
 }
 
@@ -137,6 +142,7 @@ diesel::table! {
         time_zone -> Text,
         created_at -> TimestamptzSqlite,
         expires_at -> TimestamptzSqlite,
+        signed_in_with -> Text,
     }
 }
 
@@ -248,6 +254,60 @@ diesel::joinable!(mailing_pauses -> mailings (mailing_id));
 diesel::joinable!(messages -> clients (client_id));
 diesel::joinable!(mailing_recipients -> clients (client_id));
 
+diesel::table! {
+    /// Access tokens that may still be used (see the migration).
+    access_tokens (id) {
+        id -> BigInt,
+        token_id -> Text,
+        username -> Text,
+        created_at -> TimestamptzSqlite,
+        expires_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        role -> Text,
+        created_by -> Text,
+        created_at -> TimestamptzSqlite,
+        expires_at -> Nullable<TimestamptzSqlite>,
+        last_used_at -> Nullable<TimestamptzSqlite>,
+    }
+}
+
+diesel::table! {
+    sign_in_attempts (state_hash) {
+        state_hash -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        created_at -> TimestamptzSqlite,
+        expires_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    /// Append-only: the database refuses updates and deletes.
+    audit_log (id) {
+        id -> BigInt,
+        at -> TimestamptzSqlite,
+        actor_kind -> Text,
+        actor -> Text,
+        actor_id -> BigInt,
+        signed_in_with -> Text,
+        interface -> Text,
+        action -> Text,
+        resource -> Text,
+        resource_id -> Nullable<Text>,
+        changes -> Text,
+        request_id -> Text,
+        client_address -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     operators,
     tags,
@@ -263,6 +323,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     admin_sessions,
     opt_outs,
+    access_tokens,
+    api_keys,
+    audit_log,
 );
 
 /// Guards against drift between the two backends and between this file and the SQLite
@@ -342,7 +405,7 @@ mod tests {
         let lite = sqlite_shape(
             &mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap(),
         );
-        assert_eq!(postgres.len(), 18, "{postgres:?}");
+        assert_eq!(postgres.len(), 22, "{postgres:?}");
         assert_eq!(lite, postgres);
     }
 
@@ -455,6 +518,22 @@ mod tests {
             (
                 "imports",
                 declared(imports::table.select(imports::all_columns)),
+            ),
+            (
+                "access_tokens",
+                declared(access_tokens::table.select(access_tokens::all_columns)),
+            ),
+            (
+                "api_keys",
+                declared(api_keys::table.select(api_keys::all_columns)),
+            ),
+            (
+                "sign_in_attempts",
+                declared(sign_in_attempts::table.select(sign_in_attempts::all_columns)),
+            ),
+            (
+                "audit_log",
+                declared(audit_log::table.select(audit_log::all_columns)),
             ),
         ];
         assert_eq!(tables.len(), migrated.len(), "a table is missing here");

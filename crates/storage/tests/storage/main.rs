@@ -1,6 +1,7 @@
 //! The stores against real databases: every behavioural test runs on PostgreSQL and on
 //! SQLite (see `backend`), each run in a database of its own.
 
+mod access;
 mod backend;
 mod campaign;
 mod campaign_cap;

@@ -11,6 +11,7 @@ fn new_session(token_hash: &str, expires_at: DateTime<Utc>) -> NewAdminSession {
     NewAdminSession {
         token_hash: token_hash.to_owned(),
         username: "admin".to_owned(),
+        signed_in_with: mailing_domain::SignInMethod::Password,
         csrf_token: format!("csrf-{token_hash}"),
         time_zone: TimeZone::parse("Asia/Vladivostok").unwrap(),
         created_at: expires_at - Duration::hours(12),
@@ -35,7 +36,12 @@ fn a_session_is_found_by_its_token_hash_until_it_expires(backend: Backend) {
 
     let created = store.create_session(&new).unwrap();
     assert_eq!(created.token_hash, "token-hash-1");
-    assert_eq!(created.username, "admin");
+    assert_eq!(created.user.username, "admin");
+    assert_eq!(created.user.role, mailing_domain::Role::Admin);
+    assert_eq!(
+        created.signed_in_with,
+        mailing_domain::SignInMethod::Password
+    );
     assert_eq!(created.csrf_token, "csrf-token-hash-1");
     assert_eq!(created.time_zone.name(), "Asia/Vladivostok");
     assert_eq!(created.created_at, storage_instant(new.created_at));

@@ -64,6 +64,8 @@ struct MailingPage {
 struct Parts {
     id: i64,
     csrf_token: String,
+    /// Whether the viewer may act on the mailing.
+    can_manage: bool,
     /// Scheduled, running or paused: it can still be edited and cancelled.
     open: bool,
     /// Scheduled or running: it can be paused.
@@ -157,6 +159,7 @@ async fn parts(
     Ok(Parts {
         id: id.0,
         csrf_token: viewer.csrf_token().to_owned(),
+        can_manage: viewer.can_manage(),
         open: matches!(
             status,
             MailingStatus::Scheduled | MailingStatus::Running | MailingStatus::Paused

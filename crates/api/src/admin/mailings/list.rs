@@ -23,6 +23,8 @@ struct Cards {
     refresh_ms: Option<u32>,
     /// Where the page fetches a fresh copy of this page of the list.
     live_url: String,
+    /// Whether the viewer may create mailings.
+    can_manage: bool,
 }
 
 #[derive(Template)]
@@ -90,6 +92,7 @@ async fn cards(viewer: &Viewer, state: &AppState, page: u32) -> Result<Cards, Ad
         .collect();
     let pace = Pace::of_all(mailings.items.iter().map(|m| (m, counts_of(m))), now);
     Ok(Cards {
+        can_manage: viewer.can_manage(),
         mailings: summaries,
         pager: Pager::new(page, mailings.total, &[]),
         refresh_ms: pace.every_ms(),

@@ -11,6 +11,7 @@ use crate::admin::session::Viewer;
 use crate::admin::view::{self, Clock, Layout};
 use crate::error::ApiError;
 use crate::state::AppState;
+use actix_web::HttpMessage as _;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 /// Registers a record's list, its form (new and edit), saving and deleting.
@@ -112,22 +113,31 @@ async fn edit<R: RecordPages>(
 async fn create<R: RecordPages>(
     viewer: Viewer,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let form = viewer.verify_csrf_token(&body)?;
-    save::<R>(&viewer, &state, None, R::submitted(&form)).await
+    save::<R>(&viewer, &state, &req, None, R::submitted(&form)).await
 }
 
 async fn update<R: RecordPages>(
     viewer: Viewer,
     state: web::Data<AppState>,
+    req: HttpRequest,
     id: web::Path<R::Id>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let form = viewer.verify_csrf_token(&body)?;
     let id = id.into_inner();
     let stored = R::operations().get(&state, id).await?;
-    save::<R>(&viewer, &state, Some((id, &stored)), R::submitted(&form)).await
+    save::<R>(
+        &viewer,
+        &state,
+        &req,
+        Some((id, &stored)),
+        R::submitted(&form),
+    )
+    .await
 }
 
 /// Saves the form through the operations. A saved record goes where it is shown, with a
@@ -135,6 +145,7 @@ async fn update<R: RecordPages>(
 async fn save<R: RecordPages>(
     viewer: &Viewer,
     state: &AppState,
+    req: &HttpRequest,
     editing: Option<(R::Id, &R::Stored)>,
     fields: R,
 ) -> Result<HttpResponse, AdminError> {
@@ -144,6 +155,9 @@ async fn save<R: RecordPages>(
             let done = if editing.is_some() {
                 "updated"
             } else {
+                // The redirect goes to the list, so the audit log learns the id here.
+                req.extensions_mut()
+                    .insert(crate::audit::Created(id.to_string()));
                 "created"
             };
             tracing::info!(%id, username = %viewer.username, "{} {done} in the admin UI", R::NOUN);

@@ -1,0 +1,14 @@
+DROP TABLE audit_log;
+DROP FUNCTION audit_log_append_only();
+DROP TABLE sign_in_attempts;
+DROP TABLE api_keys;
+DROP TABLE access_tokens;
+DROP INDEX admin_sessions_username_idx;
+ALTER TABLE admin_sessions DROP COLUMN signed_in_with;
+ALTER TABLE users DROP CONSTRAINT users_oidc_key;
+ALTER TABLE users DROP CONSTRAINT users_oidc_whole;
+ALTER TABLE users DROP COLUMN last_sign_in_at;
+ALTER TABLE users DROP COLUMN oidc_subject;
+ALTER TABLE users DROP COLUMN oidc_issuer;
+ALTER TABLE users DROP COLUMN disabled_at;
+ALTER TABLE users DROP COLUMN role;

@@ -1,0 +1,12 @@
+DROP TABLE audit_log;
+DROP TABLE sign_in_attempts;
+DROP TABLE api_keys;
+DROP TABLE access_tokens;
+DROP INDEX admin_sessions_username_idx;
+ALTER TABLE admin_sessions DROP COLUMN signed_in_with;
+DROP INDEX users_oidc_key;
+ALTER TABLE users DROP COLUMN last_sign_in_at;
+ALTER TABLE users DROP COLUMN oidc_subject;
+ALTER TABLE users DROP COLUMN oidc_issuer;
+ALTER TABLE users DROP COLUMN disabled_at;
+ALTER TABLE users DROP COLUMN role;
