@@ -87,7 +87,7 @@ VARIABLES_RS = ROOT / "crates" / "runtime" / "src" / "settings" / "variables.rs"
 SHARED_SECTIONS = {"profile", "database", "bus", "log"}
 BINARIES = {
     # load_fixtures: `mailing-api load-fixtures` reads it.
-    "mailing-api": SHARED_SECTIONS | {"http", "api", "load_fixtures"},
+    "mailing-api": SHARED_SECTIONS | {"http", "api", "inbound", "oidc", "load_fixtures"},
     "mailing-scheduler": SHARED_SECTIONS | {"scheduler"},
     "mailing-sender": SHARED_SECTIONS | {"sender", "probe"},
     "probe-sim": {"probe_sim"},

@@ -171,6 +171,18 @@ pub async fn callback(
             ),
         );
     };
+    // The name is shown on every page and written to logs: one line, of a sensible length.
+    let usable = (1..=100).contains(&identity.username.chars().count())
+        && !identity.username.chars().any(char::is_control);
+    if !usable {
+        return refused(
+            &req,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The sign-in provider gave a username that is empty, longer than 100 characters or \
+             holds control characters. Ask an administrator to fix it at the provider."
+                .to_owned(),
+        );
+    }
     let subject = OidcSubject {
         issuer: identity.issuer.clone(),
         subject: identity.subject.clone(),

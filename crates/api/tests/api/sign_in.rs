@@ -40,6 +40,7 @@ async fn provider_with_people() -> OidcProvider {
         ("u-max", "max", json!(["mailing-managers"])),
         ("u-olga", "olga", json!(["staff"])),
         ("u-mallory", "admin", json!(["mailing-admins"])),
+        ("u-long", &"x".repeat(101), json!(["mailing-viewers"])),
     ] {
         provider
             .set_user(sub, json!({ "preferred_username": name, "groups": groups }))
@@ -344,6 +345,17 @@ async fn someone_whose_groups_map_to_no_role_is_refused_and_nothing_is_stored() 
     assert_eq!(
         user(&app, ADMIN_USERNAME).await.unwrap()["single_sign_on"],
         false
+    );
+
+    // A name no page nor log line can carry is refused, not stored.
+    let begun = begin(&app, &provider, "u-long").await;
+    let long = callback(&app, &begun, &begun.cookies).await;
+    assert_eq!(long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        long.text()
+            .await
+            .unwrap()
+            .contains("longer than 100 characters")
     );
 }
 

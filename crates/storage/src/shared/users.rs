@@ -213,11 +213,11 @@ impl UserStore for BackendStore {
                 // lost here.
                 Some(id) => {
                     diesel::update(users::table.find(id))
-                        .set((
-                            users::role.eq(role.as_str()),
-                            users::last_sign_in_at.eq(now),
-                            users::updated_at.eq(now),
-                        ))
+                        .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
+                        .execute(conn)?;
+                    // A disabled account's attempt is refused: it is no sign-in.
+                    diesel::update(users::table.find(id).filter(users::disabled_at.is_null()))
+                        .set(users::last_sign_in_at.eq(now))
                         .execute(conn)?;
                     id
                 }

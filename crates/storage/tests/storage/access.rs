@@ -215,11 +215,13 @@ fn single_sign_on_finds_its_account_by_subject_and_sets_its_role(backend: Backen
             },
         )
         .unwrap();
-    assert!(
-        store
-            .sign_in_oidc_user(&subject, "carol", Role::Admin, now)
-            .unwrap()
-            .disabled
+    let refused = store
+        .sign_in_oidc_user(&subject, "carol", Role::Admin, now + Duration::hours(1))
+        .unwrap();
+    assert!(refused.disabled);
+    assert_eq!(
+        refused.last_sign_in_at, again.last_sign_in_at,
+        "a refused attempt is no sign-in"
     );
 }
 
