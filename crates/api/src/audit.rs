@@ -64,10 +64,12 @@ pub async fn record<B: MessageBody + 'static>(
         return Ok(next.call(request).await?.map_into_boxed_body());
     }
     // A sign-in's query is the provider's one-time code and state: credentials, not changes.
-    let fields = match read_fields(&mut request).await {
-        Some(fields) if !SIGN_IN_GETS.contains(&path.as_str()) => fields,
-        _ => Value::Object(Map::new()),
-    };
+    let fields = if SIGN_IN_GETS.contains(&path.as_str()) {
+        None
+    } else {
+        read_fields(&mut request).await
+    }
+    .unwrap_or_else(|| Value::Object(Map::new()));
     let response = next.call(request).await?;
     let status = response.status();
     if !(status.is_success() || status.is_redirection()) {

@@ -5,7 +5,7 @@
 
 use super::error::AdminError;
 use super::form::Form;
-use crate::auth::{Actor, Caller, Interface, policy};
+use crate::auth::{Actor, Caller, Interface, policy, secrets};
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::HttpMessage as _;
@@ -16,7 +16,6 @@ use chrono::Utc;
 use chrono_tz::Tz;
 use futures_util::future::LocalBoxFuture;
 use mailing_domain::Role;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "mailing_admin_session";
@@ -124,16 +123,12 @@ impl FromRequest for Viewer {
 
 /// A fresh unguessable token: 256 random bits in hex.
 pub fn new_token() -> String {
-    hex(&rand::random::<[u8; 32]>())
+    secrets::random_hex::<32>()
 }
 
 /// What the database keeps of a session token.
 pub fn hash_token(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    secrets::sha256_hex(token)
 }
 
 /// Compares two secrets in time that does not depend on where they differ.

@@ -4,7 +4,6 @@
 //! hash is as safe as a slow one and keeps every request cheap.
 
 use rand::Rng as _;
-use sha2::{Digest, Sha256};
 
 pub const KEY_PREFIX: &str = "mlk_";
 const RANDOM_CHARACTERS: usize = 40;
@@ -45,10 +44,7 @@ pub fn is_api_key(credential: &str) -> bool {
 
 /// What the database keeps of a key.
 pub fn hash_key(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    super::secrets::sha256_hex(secret)
 }
 
 #[cfg(test)]

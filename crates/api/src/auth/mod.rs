@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod oidc;
 pub mod policy;
 pub mod routes;
+pub mod secrets;
 pub mod single_sign_on;
 pub(crate) mod throttle;
 pub(crate) mod tokens;

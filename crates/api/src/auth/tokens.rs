@@ -66,10 +66,7 @@ impl Tokens {
             iss: ISSUER.to_owned(),
             iat: now,
             exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2),
-            jti: rand::random::<[u8; 16]>()
-                .iter()
-                .map(|byte| format!("{byte:02x}"))
-                .collect(),
+            jti: super::secrets::random_hex::<16>(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, claims))

@@ -7,6 +7,7 @@ use crate::admin::field_errors::FieldErrors;
 use crate::admin::form::Form;
 use crate::admin::session::Viewer;
 use crate::admin::view::{self, Clock, Layout};
+use crate::error::{ApiError, FieldError};
 use crate::operations::api_keys::{self, ApiKeyInput};
 use crate::operations::input::{Field, Required, UnknownFields};
 use crate::state::AppState;
@@ -132,48 +133,22 @@ pub(super) async fn create(
         days: form.value("days").trim().to_owned(),
         errors: FieldErrors::default(),
     };
-    let expires_at = match submitted.days.as_str() {
-        "" => Field::absent(),
-        days => match days.parse::<u32>() {
-            Ok(days @ 1..=3650) => {
-                Field::value((Utc::now() + chrono::Duration::days(i64::from(days))).to_rfc3339())
-            }
-            _ => {
-                let errors = FieldErrors::from_api(
-                    crate::error::ApiError::Validation(vec![crate::error::FieldError::new(
-                        "expires_at",
-                        "out_of_range",
-                        "must be a whole number of days from 1 to 3650, or empty for never",
-                    )]),
-                    key_field,
-                    KEY_LABELS,
-                )?;
-                let layout = Layout::new(&viewer, "api-keys", "API keys");
-                return show_keys(
-                    &viewer,
-                    &state,
-                    layout,
-                    None,
-                    KeyForm {
-                        errors,
-                        ..submitted
-                    },
-                )
-                .await;
-            }
-        },
+    let made = match expiry(&submitted.days) {
+        Ok(expires_at) => {
+            let input = ApiKeyInput {
+                name: Required::value(submitted.name.clone()),
+                role: Required::value(submitted.role.clone()),
+                expires_at,
+                unknown: UnknownFields::default(),
+            };
+            api_keys::create(&state, &caller(&req)?, input).await
+        }
+        Err(refused) => Err(refused),
     };
-    let input = ApiKeyInput {
-        name: Required::value(submitted.name.clone()),
-        role: Required::value(submitted.role.clone()),
-        expires_at,
-        unknown: UnknownFields::default(),
-    };
-    let caller = caller(&req)?;
-    match api_keys::create(&state, &caller, input).await {
+    let mut layout = Layout::new(&viewer, "api-keys", "API keys");
+    match made {
         Ok(made) => {
             created(&req, made.key.id.0);
-            let mut layout = Layout::new(&viewer, "api-keys", "API keys");
             layout.notice = Some(format!(
                 "API key {} created. Copy it now: it is not shown again.",
                 made.key.name
@@ -189,19 +164,29 @@ pub(super) async fn create(
         }
         Err(error) => {
             let errors = FieldErrors::from_api(error, key_field, KEY_LABELS)?;
-            let layout = Layout::new(&viewer, "api-keys", "API keys");
-            show_keys(
-                &viewer,
-                &state,
-                layout,
-                None,
-                KeyForm {
-                    errors,
-                    ..submitted
-                },
-            )
-            .await
+            let submitted = KeyForm {
+                errors,
+                ..submitted
+            };
+            show_keys(&viewer, &state, layout, None, submitted).await
         }
+    }
+}
+
+/// The form's "expires after (days)" as the API's `expires_at`: empty for never.
+fn expiry(days: &str) -> Result<Field<String>, ApiError> {
+    match days {
+        "" => Ok(Field::absent()),
+        days => match days.parse::<u32>() {
+            Ok(days @ 1..=3650) => Ok(Field::value(
+                (Utc::now() + chrono::Duration::days(i64::from(days))).to_rfc3339(),
+            )),
+            _ => Err(ApiError::Validation(vec![FieldError::new(
+                "expires_at",
+                "out_of_range",
+                "must be a whole number of days from 1 to 3650, or empty for never",
+            )])),
+        },
     }
 }
 
