@@ -19,7 +19,7 @@ API := $(BIN)/mailing-api
 BROWSER_DIR := crates/api/browser
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help run run-distributed build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy generated-client fuzz-api browser-deps test-browser promtool-deps check-alerts check-metrics up down fmt lint clean-venv
+.PHONY: help run run-distributed mail-sink build migrate fixtures test bench faults check-services openapi validate-openapi validate-deploy generated-client fuzz-api browser-deps test-browser promtool-deps check-alerts check-metrics up down fmt lint clean-venv
 
 ## help: list the targets with what each does (the default goal)
 help:
@@ -59,6 +59,12 @@ run-distributed: build migrate fixtures check-services
 	$(API) serve & \
 	wait
 
+## mail-sink: a local SMTP server on 127.0.0.1:2525 that prints every e-mail it gets
+## For trying the daily report e-mail: aiosmtpd from .venv (installed on first use). Point the
+## product at it with MAILING_SMTP_URL='smtp://127.0.0.1:2525?tls=none'. Ctrl-C stops it.
+mail-sink: $(VENV)/smtp-requirements.txt
+	$(VENV)/bin/python -m aiosmtpd -n -l 127.0.0.1:2525
+
 ## build: build every binary (debug) into target/debug
 build:
 	$(CARGO) build --bins
@@ -79,7 +85,7 @@ fixtures: build
 ## the OpenAPI document driving the api, then fuzzing the api against its document. Installs
 ## what the tests need first (promtool, Chromium and npm packages for the browser tests, Python
 ## packages in .venv), each only when missing. CI (.ci/run) runs nothing else.
-test: check-services promtool-deps browser-deps $(VENV)/oidc-requirements.txt
+test: check-services promtool-deps browser-deps $(VENV)/oidc-requirements.txt $(VENV)/smtp-requirements.txt
 	$(MAKE) lint
 	$(CARGO) build --bins
 	$(CARGO) test --workspace --all-targets
@@ -163,6 +169,11 @@ $(VENV)/oidc-requirements.txt: crates/api/oidc-provider/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r crates/api/oidc-provider/requirements.txt
 	cp crates/api/oidc-provider/requirements.txt $@
+
+$(VENV)/smtp-requirements.txt: crates/reports/smtp-sink/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r crates/reports/smtp-sink/requirements.txt
+	cp crates/reports/smtp-sink/requirements.txt $@
 
 $(VENV)/fuzz-requirements.txt: crates/api/fuzz/requirements.txt
 	python3 -m venv $(VENV)

@@ -87,8 +87,10 @@ VARIABLES_RS = ROOT / "crates" / "runtime" / "src" / "settings" / "variables.rs"
 SHARED_SECTIONS = {"profile", "database", "bus", "log"}
 BINARIES = {
     # load_fixtures: `mailing-api load-fixtures` reads it.
-    "mailing-api": SHARED_SECTIONS | {"http", "api", "inbound", "oidc", "load_fixtures"},
-    "mailing-scheduler": SHARED_SECTIONS | {"scheduler"},
+    "mailing-api": SHARED_SECTIONS
+    | {"http", "api", "inbound", "oidc", "report", "smtp", "load_fixtures"},
+    # http: the daily report's link to the admin UI defaults to the api's port.
+    "mailing-scheduler": SHARED_SECTIONS | {"scheduler", "report", "smtp", "http"},
     "mailing-sender": SHARED_SECTIONS | {"sender", "probe"},
     "probe-sim": {"probe_sim"},
 }
@@ -110,10 +112,13 @@ SECRET_VARS = {
     "MAILING_JWT_SECRET",
     "MAILING_PROBE_TOKEN",
     "MAILING_OIDC_CLIENT_SECRET",
+    "MAILING_SMTP_URL",
 }
 # How long the api drains in-flight requests after SIGTERM (crates/api/src/startup.rs).
 API_SHUTDOWN_SECONDS = 30
 DEFAULT_PROBE_TIMEOUT_MS = 10_000
+# The port the SMTP egress policy allows: submission with STARTTLS.
+SMTP_PORT = 587
 
 NAMESPACED = {
     "ConfigMap", "Secret", "Service", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
@@ -1143,15 +1148,19 @@ def policy_types(policy: dict) -> set[str]:
 def check_network_policies(where: str, resources: list[dict], complete: bool, settings: dict) -> None:
     """Every pod is isolated both ways, and the policies allow exactly the flows each needs:
     the api from the ingress controller, health and metrics from the monitoring namespace,
-    DNS, the database, the broker, and (the senders) the provider."""
+    DNS, the database, the broker, (the senders) the provider, and (the api and the
+    schedulers) the report e-mail's SMTP server."""
     policies = [r for r in resources if r["kind"] == "NetworkPolicy"]
     database = url_port(settings.get("MAILING_DATABASE_URL", ""), 5432) or 5432
     broker = url_port(settings.get("MAILING_AMQP_URL", ""), 5672) or 5672
     provider = url_port(settings.get("MAILING_PROBE_URL", ""), 443) or 443
     dns = {("UDP", 53), ("TCP", 53)}
+    # The report e-mail's SMTP server (MAILING_SMTP_URL is a secret, so its port is the
+    # submission port the policy names).
+    smtp = ("TCP", SMTP_PORT)
     expected_egress = {
-        "api": dns | {("TCP", database), ("TCP", broker)},
-        "scheduler": dns | {("TCP", database), ("TCP", broker)},
+        "api": dns | {("TCP", database), ("TCP", broker), smtp},
+        "scheduler": dns | {("TCP", database), ("TCP", broker), smtp},
         "sender": dns | {("TCP", database), ("TCP", broker), ("TCP", provider)},
         "migration": dns | {("TCP", database)},
     }

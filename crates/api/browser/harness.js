@@ -258,6 +258,53 @@ export async function startOidcProvider({ logFile = path.join(artifactsDir, 'oid
 }
 
 /**
+ * A real SMTP server for the report e-mail: aiosmtpd from the project's .venv (`make test`
+ * installs it), run by crates/reports/smtp-sink/sink.py on a free port. `url` is the
+ * MAILING_SMTP_URL that reaches it; `received()` lists the messages it took, as Python's e-mail
+ * parser read them (subject, rcpt_tos, text, html, ...). Stops with `stop()`, and with this
+ * process.
+ */
+export async function startSmtpSink({ logFile = path.join(artifactsDir, 'smtp-sink.log') } = {}) {
+  const python = path.join(repoRoot, '.venv', 'bin', 'python');
+  if (!fs.existsSync(path.join(repoRoot, '.venv', 'smtp-requirements.txt'))) {
+    throw new Error('no aiosmtpd in .venv: run `make test` (it installs it)');
+  }
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smtp-sink-'));
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const log = fs.openSync(logFile, 'w');
+  const child = spawn(python, [path.join(repoRoot, 'crates', 'reports', 'smtp-sink', 'sink.py'), '--port', String(port), '--dir', dir], {
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  const kill = () => child.kill('SIGKILL');
+  process.on('exit', kill);
+  const started = Date.now();
+  while (!fs.readFileSync(logFile, 'utf8').includes('ready')) {
+    if (child.exitCode !== null) throw new Error(`the SMTP sink exited; its log ends:\n${tail(logFile)}`);
+    if (Date.now() - started > READY_TIMEOUT_MS) {
+      kill();
+      throw new Error(`the SMTP sink was not ready within ${READY_TIMEOUT_MS / 1000} s`);
+    }
+    await sleep(100);
+  }
+  return {
+    url: `smtp://127.0.0.1:${port}?tls=none`,
+    received() {
+      return fs.readdirSync(dir)
+        .filter((name) => name.endsWith('.eml'))
+        .sort()
+        .map((name) => JSON.parse(fs.readFileSync(path.join(dir, name.replace(/\.eml$/, '.json')), 'utf8')));
+    },
+    async stop() {
+      process.off('exit', kill);
+      kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
  * Debian's Chromium, headless, on a new empty profile in a temporary folder; the context has
  * the viewer's time zone and locale the UI contract names. Returns the context, its first page
  * and a `close()` that also removes the profile.

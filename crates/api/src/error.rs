@@ -94,6 +94,11 @@ pub enum ApiError {
         retry_after: Duration,
     },
     UnsupportedMediaType,
+    /// 502: a server the request needed (the SMTP server) refused or failed it.
+    Upstream {
+        code: &'static str,
+        message: String,
+    },
     /// 503: storage could not serve the request now.
     Unavailable,
     /// 500: a bug or an unexpected failure; the cause is logged, not sent.
@@ -148,7 +153,9 @@ impl ApiError {
             } => (*code, message.clone(), details.clone()),
             ApiError::Unauthorized { code, message } => (*code, (*message).to_owned(), vec![]),
             ApiError::Unprocessable { code, message } => (*code, message.clone(), vec![]),
-            ApiError::Forbidden { code, message } => (*code, message.clone(), vec![]),
+            ApiError::Forbidden { code, message } | ApiError::Upstream { code, message } => {
+                (*code, message.clone(), vec![])
+            }
             ApiError::NotFound(entity) => ("not_found", format!("{entity} not found"), vec![]),
             ApiError::PayloadTooLarge { limit } => (
                 "payload_too_large",
@@ -205,6 +212,7 @@ impl ResponseError for ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

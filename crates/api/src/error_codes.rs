@@ -44,6 +44,7 @@ use crate::operations::opt_outs;
 use crate::operations::paging::ListQuery;
 use crate::operations::problems::Problems;
 use crate::operations::references::{unknown_operator, unknown_tag};
+use crate::operations::reports;
 use crate::operations::tags::TagInput;
 use crate::operations::users;
 use mailing_domain::access::{check_password, parse_username};
@@ -591,6 +592,12 @@ pub fn catalog() -> Vec<Documented> {
             "an admin cannot demote, disable or delete their own account",
             users::own_account,
         ),
+        code(
+            Only(vec!["sendDailyReport"]),
+            "no SMTP server or no recipients are configured (`MAILING_SMTP_URL`, \
+             `MAILING_REPORT_RECIPIENTS`)",
+            reports::email_off,
+        ),
         // 413, 415: bodies the API does not read.
         code(
             Only(IMPORTS.into()),
@@ -971,6 +978,52 @@ pub fn catalog() -> Vec<Documented> {
             "`since` or `until` is not a date-time with an offset",
             || refusal(parse_query::<AuditLogQuery>("since=yesterday").and_then(|q| q.parse())),
         ),
+        detail(
+            Only(vec!["getDailyReport"]),
+            "`date` is not a date written as YYYY-MM-DD",
+            || {
+                refusal(
+                    parse_query::<reports::DailyReportQuery>("date=06.12.2026")
+                        .and_then(|q| reports::queried_date(&q, &reports::example_calendar())),
+                )
+            },
+        ),
+        detail(
+            Only(vec!["getDailyReport"]),
+            "`date` is after today in the report's time zone",
+            || {
+                refusal(
+                    parse_query::<reports::DailyReportQuery>("date=9999-12-31")
+                        .and_then(|q| reports::queried_date(&q, &reports::example_calendar())),
+                )
+            },
+        ),
+        detail(
+            Only(vec!["sendDailyReport"]),
+            "`date` is not a date written as YYYY-MM-DD",
+            || {
+                let input = reports::SendReportInput {
+                    date: Some("06.12.2026".to_owned()),
+                };
+                refusal(reports::requested_date(
+                    &input,
+                    &reports::example_calendar(),
+                ))
+            },
+        ),
+        detail(
+            Only(vec!["sendDailyReport"]),
+            "`date` is after today in the report's time zone",
+            || {
+                let input = reports::SendReportInput {
+                    date: Some("9999-12-31".to_owned()),
+                };
+                refusal(reports::requested_date(
+                    &input,
+                    &reports::example_calendar(),
+                ))
+            },
+        ),
         // 429: login throttling.
         code(
             Only(vec!["login"]),
@@ -980,6 +1033,17 @@ pub fn catalog() -> Vec<Documented> {
             },
         ),
         // 5xx.
+        code(
+            Only(vec!["sendDailyReport"]),
+            "the SMTP server refused the report or could not be reached; `message` has its \
+             answer",
+            || {
+                reports::smtp_failed(
+                    &"the SMTP server did not take the report: transient error (451): 4.3.0 \
+                      Mailbox busy, try again later",
+                )
+            },
+        ),
         code(
             ByEvery,
             "a bug or an unexpected failure; the log line with the same `X-Request-Id` says \

@@ -452,6 +452,14 @@ mod tests {
             admin_username: "admin".to_owned(),
             password_login: true,
             single_sign_on: None,
+            reports: crate::operations::reports::ReportConfig {
+                calendar: mailing_domain::report::ReportCalendar {
+                    time: chrono::NaiveTime::MIN,
+                    zone: chrono_tz::UTC,
+                    day: mailing_domain::report::ReportDay::Previous,
+                },
+                mailer: None,
+            },
         });
         let (token, claims) = state.tokens.issue("admin", Utc::now().timestamp()).unwrap();
         state.store.save_user("admin", "not a hash").unwrap();

@@ -108,6 +108,13 @@ fn enums() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
             Role::ALL.iter().rev().map(|r| r.as_str()).collect(),
         ),
         (
+            "ReportEmailState",
+            "Where a day's report e-mail stands: `pending` (not tried yet), `sending` (a \
+             scheduler holds it now), `retrying` (the last attempt failed; `next_attempt_at` \
+             says when the next one is) or `sent`.",
+            mailing_reports::EmailState::STATES.to_vec(),
+        ),
+        (
             "SignInMethod",
             "How the caller signed in: `password`, `oidc` (the admin UI's single sign-on) or \
              `api_key`.",
@@ -136,6 +143,9 @@ const ENUM_PROPERTIES: &[(&str, &str, &str)] = &[
     ("CreatedApiKey", "role", "Role"),
     ("ApiKeyInput", "role", "Role"),
     ("AuditActor", "signed_in_with", "SignInMethod"),
+    ("MailingReport", "status", "MailingStatus"),
+    ("ReportPause", "reason", "PauseReason"),
+    ("EmailState", "state", "ReportEmailState"),
 ];
 
 /// Which query parameters take one of [`enums`]: (operationId, parameter, enum). A parameter an
@@ -621,6 +631,7 @@ fn request_example(schema: &str) -> Option<Value> {
             "expires_at": "2027-12-31T23:59:59Z",
         }),
         "TagPatchInput" => json!({ "value": "loyal" }),
+        "SendReportInput" => json!({ "date": "2026-12-06" }),
         "ClientInput" => json!({
             "phone_number": "79001234567",
             "operator_code": "mts",

@@ -121,6 +121,14 @@ impl Application {
                 .map(crate::auth::SingleSignOn::from_settings)
                 .transpose()
                 .context("single sign-on (MAILING_OIDC_*)")?,
+            reports: crate::operations::reports::ReportConfig {
+                calendar: settings.report.calendar,
+                mailer: mailing_reports::Mailer::from_settings(
+                    settings.smtp.as_ref(),
+                    &settings.report,
+                )
+                .context("the daily report e-mail (MAILING_SMTP_URL, MAILING_REPORT_*)")?,
+            },
         });
         let doc = aweb::Data::new(health::OpenApiJson(
             serde_json::to_vec(&openapi::document())

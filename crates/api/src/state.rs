@@ -28,6 +28,8 @@ pub struct AppState {
     pub password_login: bool,
     /// Single sign-on to the admin UI, when configured.
     pub single_sign_on: Option<crate::auth::SingleSignOn>,
+    /// The daily report's calendar, and its mailer when the e-mail is on.
+    pub reports: crate::operations::reports::ReportConfig,
 }
 
 impl AppState {

@@ -22,6 +22,7 @@ pub mod operator;
 pub mod opt_out;
 pub mod planning;
 pub mod preview;
+pub mod report;
 pub mod segments;
 pub mod store;
 pub mod tag;

@@ -14,6 +14,7 @@ mod imports;
 mod opt_outs;
 mod pipeline;
 mod records;
+mod reports;
 
 pub use access::*;
 pub use heartbeats::*;
@@ -22,6 +23,7 @@ pub use imports::*;
 pub use opt_outs::*;
 pub use pipeline::*;
 pub use records::*;
+pub use reports::*;
 
 use crate::attributes::AttributeKey;
 use crate::campaign::{FrequencyCap, Pause};
@@ -393,7 +395,7 @@ pub trait OutboxStore {
 
 /// What the scheduler does, each call one set-based transaction that several scheduler
 /// replicas may run at once without handing out a message twice.
-pub trait SchedulerStore: Ping + MessageTotals + Send + Sync + 'static {
+pub trait SchedulerStore: Ping + MessageTotals + ReportStore + Send + Sync + 'static {
     /// Mailings that should be expanded at `now` (started somewhere, not expanded, not
     /// cancelled or deleted), oldest first.
     fn mailings_to_expand(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<MailingId>>;
@@ -421,7 +423,7 @@ pub trait SchedulerStore: Ping + MessageTotals + Send + Sync + 'static {
 }
 
 /// What the sender reads and writes.
-pub trait SenderStore: Ping + SenderHeartbeats + Send + Sync + 'static {
+pub trait SenderStore: Ping + SenderHeartbeats + BreakerTripLog + Send + Sync + 'static {
     /// The messages with their client and mailing; ids that do not exist are absent.
     fn load_for_send(&self, ids: &[MessageId]) -> StoreResult<Vec<SendTask>>;
     /// The current schedule and state of mailings; deleted or missing ones are absent.
@@ -475,6 +477,7 @@ pub trait ApiStore:
     + ApiKeyStore
     + SignInAttemptStore
     + AuditStore
+    + ReportStore
     + IdempotencyStore
     + ImportStore
     + OutboxStore

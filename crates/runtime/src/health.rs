@@ -100,18 +100,25 @@ pub fn serve(addr: SocketAddr, report: Arc<dyn HealthReport>) -> std::io::Result
     Ok(HealthServer { handle, port })
 }
 
-async fn healthz(report: web::Data<dyn HealthReport>) -> HttpResponse {
-    let mut body = serde_json::json!({ "status": "ok" });
+/// `{"status": status}` with what the worker says of itself beside it.
+fn with_details(status: &str, report: &dyn HealthReport) -> serde_json::Value {
+    let mut body = serde_json::json!({ "status": status });
     if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), report.status())
     {
         body.extend(extra);
     }
-    HttpResponse::Ok().json(body)
+    body
 }
 
+async fn healthz(report: web::Data<dyn HealthReport>) -> HttpResponse {
+    HttpResponse::Ok().json(with_details("ok", &**report))
+}
+
+/// Ready or not, with the worker's details when ready: what it reports there (the daily
+/// report's e-mail, say) is worth knowing but never makes it unready.
 async fn readyz(report: web::Data<dyn HealthReport>) -> HttpResponse {
     match report.ready().await {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
+        Ok(()) => HttpResponse::Ok().json(with_details("ready", &**report)),
         Err(not_ready) => HttpResponse::ServiceUnavailable().json(not_ready.body()),
     }
 }

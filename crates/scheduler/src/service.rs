@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use mailing_bus::Bus;
 use mailing_domain::store::SchedulerStore;
+use mailing_reports::{Mailer, ReportLoop};
 use mailing_runtime::health::{self, HealthServer, WorkerHealth};
 use mailing_runtime::metrics::{self, SamplerRegistration};
 use mailing_runtime::{Handles, Settings, Stop};
@@ -22,6 +23,8 @@ pub struct SchedulerService {
     stop: Stop,
     tick: Duration,
     health: HealthServer,
+    /// Sends the daily report e-mail; `None` without an SMTP server or recipients.
+    reports: Option<ReportLoop>,
     _gauges: SamplerRegistration,
     _dependencies: SamplerRegistration,
 }
@@ -33,13 +36,32 @@ impl SchedulerService {
         handles: Handles<dyn SchedulerStore>,
     ) -> anyhow::Result<Self> {
         let Handles { store, bus, stop } = handles;
+        let mailer = Mailer::from_settings(settings.smtp.as_ref(), &settings.report)
+            .context("setting up the daily report e-mail")?;
+        let reports = mailer.map(|mailer| {
+            ReportLoop::new(
+                store.clone(),
+                settings.report.calendar,
+                mailer,
+                settings
+                    .smtp
+                    .as_ref()
+                    .map_or(Duration::from_secs(30), |smtp| smtp.timeout),
+            )
+        });
+        let report_status = reports.as_ref().map(ReportLoop::status);
         let health = health::serve(
             settings.scheduler.health_addr,
             Arc::new(WorkerHealth {
                 store: store.clone(),
                 bus: bus.clone(),
                 stop: stop.clone(),
-                status: Box::new(|| serde_json::json!({})),
+                status: Box::new(move || match &report_status {
+                    Some(status) => serde_json::json!({
+                        "daily_report": *status.lock().unwrap_or_else(|poison| poison.into_inner())
+                    }),
+                    None => serde_json::json!({ "daily_report": { "state": "off" } }),
+                }),
             }),
         )
         .context("binding the health endpoint (MAILING_SCHEDULER_HEALTH_ADDR)")?;
@@ -63,6 +85,7 @@ impl SchedulerService {
             stop,
             tick: settings.scheduler.tick,
             health,
+            reports,
             _gauges: gauges,
             _dependencies: dependencies,
         })
@@ -78,6 +101,9 @@ impl SchedulerService {
             wake.clone(),
             self.stop.clone(),
         ));
+        let reports = self
+            .reports
+            .map(|reports| tokio::spawn(reports.run(self.stop.clone())));
         let mut stop = self.stop.clone();
         let mut schema = SchemaGate::default();
         let mut interval = tokio::time::interval(self.tick);
@@ -106,6 +132,9 @@ impl SchedulerService {
         }
         tracing::info!("scheduler stopping");
         let _ = consumer.await;
+        if let Some(reports) = reports {
+            let _ = reports.await;
+        }
         self.health.stop().await;
         self.bus.close().await;
         Ok(())

@@ -1,6 +1,8 @@
 //! The circuit breaker: when the probe keeps failing (or rejects our token), stop calling it for
 //! a while instead of turning an outage into a retry storm, then let one attempt test it.
 
+use chrono::{DateTime, Utc};
+use mailing_domain::store::TripReason;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,15 @@ pub enum OpenReason {
     ProviderFailing,
     /// The probe refused our credentials.
     TokenRejected,
+}
+
+impl From<OpenReason> for TripReason {
+    fn from(reason: OpenReason) -> Self {
+        match reason {
+            OpenReason::ProviderFailing => TripReason::ProviderFailing,
+            OpenReason::TokenRejected => TripReason::TokenRejected,
+        }
+    }
 }
 
 impl OpenReason {
@@ -52,7 +63,12 @@ pub struct Breaker {
     threshold: u32,
     cooldown: Duration,
     token_pause: Duration,
+    /// Trips not yet recorded in the database, for the daily report (see `trips.rs`).
+    unrecorded: Mutex<Vec<(DateTime<Utc>, TripReason)>>,
 }
+
+/// Trips kept for recording at most: a database down for long loses the oldest beyond this.
+const UNRECORDED_KEPT: usize = 10_000;
 
 impl Breaker {
     pub fn new(threshold: u32, cooldown: Duration, token_pause: Duration) -> Self {
@@ -61,7 +77,41 @@ impl Breaker {
             threshold: threshold.max(1),
             cooldown,
             token_pause,
+            unrecorded: Mutex::default(),
         }
+    }
+
+    /// Counts a trip, and keeps it for the database.
+    fn tripped(&self, reason: OpenReason) {
+        crate::metrics::breaker_tripped(reason);
+        let mut unrecorded = self
+            .unrecorded
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if unrecorded.len() < UNRECORDED_KEPT {
+            unrecorded.push((Utc::now(), reason.into()));
+        }
+    }
+
+    /// The trips since the last call, oldest first.
+    pub fn take_trips(&self) -> Vec<(DateTime<Utc>, TripReason)> {
+        std::mem::take(
+            &mut *self
+                .unrecorded
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        )
+    }
+
+    /// Puts back trips that could not be recorded, ahead of any newer ones.
+    pub fn return_trips(&self, mut trips: Vec<(DateTime<Utc>, TripReason)>) {
+        let mut unrecorded = self
+            .unrecorded
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        trips.append(&mut unrecorded);
+        trips.truncate(UNRECORDED_KEPT);
+        *unrecorded = trips;
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -123,7 +173,7 @@ impl Breaker {
                     cooldown_ms = self.cooldown.as_millis() as u64,
                     "probe keeps failing; pausing attempts"
                 );
-                crate::metrics::breaker_tripped(OpenReason::ProviderFailing);
+                self.tripped(OpenReason::ProviderFailing);
                 true
             }
             State::Closed { failures } => {
@@ -141,7 +191,7 @@ impl Breaker {
                     until: now + pause,
                     reason,
                 };
-                crate::metrics::breaker_tripped(reason);
+                self.tripped(reason);
                 true
             }
             State::Open { .. } => false,
@@ -162,7 +212,7 @@ impl Breaker {
                 pause_ms = self.token_pause.as_millis() as u64,
                 "the probe rejected MAILING_PROBE_TOKEN; sending is paused and every message stays pending"
             );
-            crate::metrics::breaker_tripped(OpenReason::TokenRejected);
+            self.tripped(OpenReason::TokenRejected);
         }
         *state = State::Open {
             until: now + self.token_pause,
@@ -249,6 +299,25 @@ mod tests {
         b.succeeded();
         assert!(!b.failed(t0));
         assert_eq!(b.permit(t0), Permit::Go);
+    }
+
+    #[test]
+    fn trips_are_kept_for_the_database_until_taken() {
+        let b = breaker();
+        let now = Instant::now();
+        for _ in 0..3 {
+            b.failed(now);
+        }
+        b.token_rejected(now);
+        let trips = b.take_trips();
+        let reasons: Vec<_> = trips.iter().map(|(_, reason)| *reason).collect();
+        assert_eq!(
+            reasons,
+            [TripReason::ProviderFailing, TripReason::TokenRejected]
+        );
+        assert!(b.take_trips().is_empty());
+        b.return_trips(trips);
+        assert_eq!(b.take_trips().len(), 2);
     }
 
     #[test]

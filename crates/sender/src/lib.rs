@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod probe;
 pub mod service;
 pub mod share;
+mod trips;
 mod worker;
 pub mod writer;
 

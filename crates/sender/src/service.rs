@@ -25,6 +25,9 @@ pub struct SenderService {
     worker: Arc<Worker>,
     writer: WriterHandle,
     renewal: JoinHandle<()>,
+    /// Records the circuit breaker's trips for the daily report.
+    trips: JoinHandle<()>,
+    store: Arc<dyn SenderStore>,
     /// `None` without a rate limit: nothing to share.
     heartbeat: Option<Heartbeat>,
     bus: Arc<dyn Bus>,
@@ -103,12 +106,17 @@ impl SenderService {
             auto_pause: sender.auto_pause,
             frequency_cap: sender.frequency_cap,
         });
+        let trips = tokio::spawn(crate::trips::record(
+            store.clone(),
+            worker.clone(),
+            stop.clone(),
+        ));
         let dependencies = metrics::watch_dependencies(store.clone(), bus.clone());
         let reported = worker.clone();
         let health = health::serve(
             sender.health_addr,
             Arc::new(WorkerHealth {
-                store,
+                store: store.clone(),
                 bus: bus.clone(),
                 stop: stop.clone(),
                 status: Box::new(move || probe_status(reported.breaker.open_reason())),
@@ -124,6 +132,8 @@ impl SenderService {
             worker,
             writer,
             renewal,
+            trips,
+            store,
             heartbeat,
             bus,
             stop,
@@ -180,6 +190,8 @@ impl SenderService {
         // The writer acknowledges each job after its outcomes are committed.
         self.writer.finish().await;
         let _ = self.renewal.await;
+        let _ = self.trips.await;
+        crate::trips::flush(&self.store, &self.worker.breaker).await;
         self.health.stop().await;
         self.bus.close().await;
         tracing::info!("sender stopped");

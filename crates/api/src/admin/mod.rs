@@ -27,6 +27,7 @@ mod operators;
 mod opt_outs;
 mod progress;
 mod record;
+mod reports;
 mod session;
 mod sso;
 mod tags;
@@ -66,6 +67,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(record::routes::<client_filters::ClientFilters>)
             .configure(opt_outs::routes)
             .configure(access::routes)
+            .route("/reports/daily", web::get().to(reports::page))
+            .route("/reports/daily/send", web::post().to(reports::send))
             .default_service(web::to(error::not_found)),
     );
 }

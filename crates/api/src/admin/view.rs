@@ -106,6 +106,7 @@ fn notice(noun: &str, word: &str) -> Option<String> {
         "created" => "created",
         "removed" => "removed",
         "revoked" => "revoked",
+        "sent" => "sent",
         _ => return None,
     };
     Some(format!("{noun} {done}."))

@@ -3,6 +3,7 @@
 //!
 //! - users, API keys and the audit log: admins only, reading included;
 //! - operators: anyone reads, admins change;
+//! - the daily report: managers read, admins send;
 //! - one's own sign-in (logging out, changing one's password): anyone signed in;
 //! - everything else (clients, tags, filters, mailings and their actions, imports, opt-outs,
 //!   replies, statistics): anyone reads, managers change.
@@ -13,7 +14,9 @@ use mailing_domain::Role;
 /// The resources only admins see.
 const ADMIN_ONLY: &[&str] = &["users", "api-keys", "audit-log"];
 /// The resources anyone reads and only admins change.
-const ADMIN_WRITES: &[&str] = &["operators"];
+const ADMIN_WRITES: &[&str] = &["operators", "reports"];
+/// The resources viewers do not read.
+const MANAGER_READS: &[&str] = &["reports"];
 /// What any signed-in caller may do to their own sign-in.
 const OWN_SIGN_IN: &[&str] = &["auth", "account", "logout"];
 
@@ -35,6 +38,7 @@ pub fn required_role(method: &Method, path: &str) -> Role {
     let form_page = matches!(path.rsplit('/').next(), Some("new" | "edit"));
     let changes = !matches!(*method, Method::GET | Method::HEAD) || form_page;
     match (changes, ADMIN_WRITES.contains(&resource)) {
+        (false, _) if MANAGER_READS.contains(&resource) => Role::Manager,
         (false, _) => Role::Viewer,
         (true, true) => Role::Admin,
         (true, false) => Role::Manager,
@@ -94,6 +98,16 @@ mod tests {
             "/admin/users",
         ] {
             assert_eq!(required_role(&Method::GET, path), Role::Admin, "{path}");
+        }
+    }
+
+    #[test]
+    fn managers_read_the_daily_report_and_admins_send_it() {
+        for path in ["/api/v1/reports/daily", "/admin/reports/daily"] {
+            assert_eq!(required_role(&Method::GET, path), Role::Manager, "{path}");
+        }
+        for path in ["/api/v1/reports/daily/send", "/admin/reports/daily/send"] {
+            assert_eq!(required_role(&Method::POST, path), Role::Admin, "{path}");
         }
     }
 

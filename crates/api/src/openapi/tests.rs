@@ -596,10 +596,10 @@ fn every_post_but_login_takes_an_idempotency_key_and_says_what_it_answers() {
         }
     }
     assert_eq!(
-        posts, 17,
+        posts, 18,
         "the creates (createUser and createApiKey among them), cancelMailing, pauseMailing, \
-         resumeMailing, resendMailing, previewMailing, importClients, importOptOuts, logout and \
-         changePassword"
+         resumeMailing, resendMailing, previewMailing, importClients, importOptOuts, logout, \
+         changePassword and sendDailyReport"
     );
     let description = doc["info"]["description"].as_str().unwrap();
     assert!(description.contains("Idempotency-Key"));

@@ -49,6 +49,10 @@ pub fn example(path: &str) -> Option<String> {
         ("actor", _) => "\"ann.smith\"".to_owned(),
         ("resource", _) => "\"mailings\"".to_owned(),
         ("resource_id", _) => "\"42\"".to_owned(),
+        ("date", _) => format!(
+            "\"{}\"",
+            (Utc::now() - Duration::days(1)).format("%Y-%m-%d")
+        ),
         _ => return None,
     };
     Some(value)

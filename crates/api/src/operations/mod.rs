@@ -23,5 +23,6 @@ pub mod paging;
 pub mod preview;
 pub mod problems;
 pub mod references;
+pub mod reports;
 pub mod tags;
 pub mod users;

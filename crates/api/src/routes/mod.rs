@@ -12,6 +12,7 @@ pub mod messages;
 pub mod operators;
 pub mod opt_outs;
 pub mod preview;
+pub mod reports;
 pub mod stats;
 pub mod tags;
 pub mod users;
@@ -40,6 +41,7 @@ pub fn api_v1(scope: web::Scope) -> web::Scope {
         .configure(client_filters::routes)
         // `/mailings/stats` before `/mailings/{id}`, which would otherwise take "stats" for an id.
         .configure(stats::routes)
+        .configure(reports::routes)
         .configure(mailings::routes)
         .configure(messages::routes)
         .configure(opt_outs::routes)

@@ -10,44 +10,16 @@ use crate::routes::mailings::MailingBody;
 use crate::routes::messages::MessagePage;
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
+use mailing_domain::MailingId;
 use mailing_domain::campaign::Pause;
-use mailing_domain::store::{Mailing, StatusCounts};
-use mailing_domain::{MailingId, MessageStatus};
+use mailing_domain::store::Mailing;
+pub use mailing_reports::ByStatus;
 use paperclip::actix::{Apiv2Schema, api_v2_operation, web};
 use serde::Serialize;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/mailings/stats").route(web::get().to(all_mailings)))
         .service(web::resource("/mailings/{id}/stats").route(web::get().to(one_mailing)));
-}
-
-/// Message counts by status; every status is present.
-#[derive(Serialize, Apiv2Schema)]
-pub struct ByStatus {
-    pub scheduled: u64,
-    pub queued: u64,
-    pub sent: u64,
-    pub retrying: u64,
-    pub failed: u64,
-    pub expired: u64,
-    pub cancelled: u64,
-    /// Never sent because the number opted out.
-    pub suppressed: u64,
-}
-
-impl From<&StatusCounts> for ByStatus {
-    fn from(counts: &StatusCounts) -> Self {
-        Self {
-            scheduled: counts.get(MessageStatus::Scheduled),
-            queued: counts.get(MessageStatus::Queued),
-            sent: counts.get(MessageStatus::Sent),
-            retrying: counts.get(MessageStatus::Retrying),
-            failed: counts.get(MessageStatus::Failed),
-            expired: counts.get(MessageStatus::Expired),
-            cancelled: counts.get(MessageStatus::Cancelled),
-            suppressed: counts.get(MessageStatus::Suppressed),
-        }
-    }
 }
 
 /// Seconds in `duration`, to the millisecond.

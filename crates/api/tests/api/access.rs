@@ -36,9 +36,11 @@ fn needed(method: &Method, path: &str) -> &'static str {
         .unwrap();
     if ["users", "api-keys", "audit-log"].contains(&resource) {
         "admin"
+    } else if resource == "reports" && *method == Method::GET {
+        "manager"
     } else if resource == "auth" || *method == Method::GET {
         "viewer"
-    } else if resource == "operators" {
+    } else if ["operators", "reports"].contains(&resource) {
         "admin"
     } else {
         "manager"
@@ -71,7 +73,7 @@ async fn each_role_may_do_exactly_what_it_is_for_on_every_operation() {
             .position(|r| *r == role)
     };
     let operations = crate::auth::protected_operations(&app).await;
-    assert_eq!(operations.len(), 62);
+    assert_eq!(operations.len(), 64);
     let counts = app.counts().await;
     let (mut refused, mut allowed) = (0, 0);
     for (method, path) in &operations {

@@ -31,6 +31,7 @@ mod oidc_provider;
 mod operators;
 mod opt_outs;
 mod plain_errors;
+mod reports;
 mod sign_in;
 mod stats;
 mod tags;

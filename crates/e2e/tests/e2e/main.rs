@@ -33,6 +33,7 @@ macro_rules! scenario {
 mod attributes;
 mod auto_pause;
 mod crashes;
+mod daily_report;
 mod end_at;
 mod faults;
 mod frequency_cap;

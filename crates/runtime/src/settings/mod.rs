@@ -88,6 +88,9 @@ pub struct Settings {
     pub inbound: InboundSettings,
     /// Single sign-on; `None` when it is not configured.
     pub oidc: Option<OidcSettings>,
+    pub report: ReportSettings,
+    /// `None`: no e-mail is sent.
+    pub smtp: Option<SmtpSettings>,
     pub all_in_one: AllInOneSettings,
     pub probe_sim: ProbeSimSettings,
     /// `MAILING_*` and `PROBE_SIM_*` variables that set nothing, each with the setting it

@@ -63,6 +63,8 @@ pub(super) fn read(reader: &Reader<'_>, program: Program) -> Result<Settings, Se
             opt_in_keywords: keywords(reader, "inbound.opt_in_keywords")?,
         },
         oidc: oidc(reader)?,
+        report: report(reader)?,
+        smtp: smtp(reader)?,
         all_in_one: AllInOneSettings {
             components: components(reader)?,
         },
@@ -224,6 +226,163 @@ fn oidc(reader: &Reader<'_>) -> Result<Option<OidcSettings>, SettingsError> {
         provider_name: reader
             .optional("oidc.provider_name")?
             .map(|name| name.trim().to_owned()),
+    }))
+}
+
+/// The daily report: its calendar, its recipients (which need an SMTP server) and its link.
+fn report(reader: &Reader<'_>) -> Result<ReportSettings, SettingsError> {
+    let raw_time = reader.required("report.time")?;
+    let time = chrono::NaiveTime::parse_from_str(raw_time.trim(), "%H:%M")
+        .or_else(|_| chrono::NaiveTime::parse_from_str(raw_time.trim(), "%H:%M:%S"))
+        .map_err(|_| {
+            reader.invalid(
+                "report.time",
+                Some(&raw_time),
+                "must be a time of day as HH:MM or HH:MM:SS",
+            )
+        })?;
+    let raw_zone = reader.required("report.time_zone")?;
+    let zone = mailing_domain::TimeZone::parse(raw_zone.trim())
+        .map_err(|_| {
+            reader.invalid(
+                "report.time_zone",
+                Some(&raw_zone),
+                "must be an IANA time zone name",
+            )
+        })?
+        .tz();
+    let day = match reader.choice("report.day", &["previous", "current"])? {
+        "current" => mailing_domain::report::ReportDay::Current,
+        _ => mailing_domain::report::ReportDay::Previous,
+    };
+    let recipients = match reader.optional("report.recipients")? {
+        None => Vec::new(),
+        Some(raw) => {
+            let addresses: Vec<String> = raw
+                .split(',')
+                .map(str::trim)
+                .filter(|address| !address.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if let Some(bad) = addresses
+                .iter()
+                .find(|address| !looks_like_address(address))
+            {
+                return Err(reader.invalid(
+                    "report.recipients",
+                    Some(&raw),
+                    &format!("names \"{bad}\", which is not an e-mail address"),
+                ));
+            }
+            if reader.optional("smtp.url")?.is_none() && !addresses.is_empty() {
+                return Err(reader.invalid(
+                    "smtp.url",
+                    None,
+                    "must be set when MAILING_REPORT_RECIPIENTS is: the report goes out through it",
+                ));
+            }
+            addresses
+        }
+    };
+    let from = reader.required("report.from")?.trim().to_owned();
+    let bare_from = from
+        .rsplit_once('<')
+        .map(|(_, rest)| rest.trim_end_matches('>'))
+        .unwrap_or(&from);
+    if !looks_like_address(bare_from) {
+        return Err(reader.invalid(
+            "report.from",
+            Some(&from),
+            "must be an e-mail address, optionally with a name before it in <>",
+        ));
+    }
+    let admin_url = match reader.optional("report.admin_url")? {
+        Some(raw) => match url::Url::parse(raw.trim()) {
+            Ok(parsed)
+                if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() =>
+            {
+                parsed
+            }
+            _ => {
+                return Err(reader.invalid(
+                    "report.admin_url",
+                    Some(&raw),
+                    "must be an http:// or https:// URL with a host",
+                ));
+            }
+        },
+        None => {
+            let port = reader.listen_address("http.addr")?.port();
+            url::Url::parse(&format!("http://localhost:{port}/admin"))
+                .expect("a URL from a port is well formed")
+        }
+    };
+    Ok(ReportSettings {
+        calendar: mailing_domain::report::ReportCalendar { time, zone, day },
+        recipients,
+        from,
+        admin_url,
+    })
+}
+
+/// `local@domain`, with no spaces or angle brackets: what an SMTP server takes as an address.
+fn looks_like_address(address: &str) -> bool {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !address
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ','))
+        }
+        None => false,
+    }
+}
+
+/// The SMTP server, when its URL is set: smtp:// or smtps:// with a host, and a known `tls`.
+fn smtp(reader: &Reader<'_>) -> Result<Option<SmtpSettings>, SettingsError> {
+    const KEY: &str = "smtp.url";
+    let timeout = reader.millis("smtp.timeout_ms", 1..=600_000)?;
+    let Some(raw) = reader.secret(KEY)? else {
+        return Ok(None);
+    };
+    // Never quote the value: it may carry a password.
+    let parsed = url::Url::parse(raw.expose_secret().trim()).map_err(|error| {
+        reader.invalid(
+            KEY,
+            None,
+            &format!("is not a URL ({})", plain(&error.to_string())),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host().is_none() {
+        return Err(reader.invalid(KEY, None, "must be an smtp:// or smtps:// URL with a host"));
+    }
+    for (name, value) in parsed.query_pairs() {
+        match (name.as_ref(), value.as_ref()) {
+            ("tls", "starttls" | "tls" | "none") => {}
+            ("tls", _) => {
+                return Err(reader.invalid(
+                    KEY,
+                    None,
+                    "has a tls that is not starttls, tls or none",
+                ));
+            }
+            (other, _) => {
+                return Err(reader.invalid(
+                    KEY,
+                    None,
+                    &format!("has a parameter \"{other}\"; only tls is known"),
+                ));
+            }
+        }
+    }
+    if parsed.password().is_some() && parsed.username().is_empty() {
+        return Err(reader.invalid(KEY, None, "has a password but no user"));
+    }
+    Ok(Some(SmtpSettings {
+        url: SecretString::from(raw.expose_secret().trim()),
+        timeout,
     }))
 }
 

@@ -187,6 +187,25 @@ pub struct OidcSettings {
     pub provider_name: Option<String>,
 }
 
+/// The daily statistics report: when it is sent, what it covers, and whom it goes to.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub calendar: mailing_domain::report::ReportCalendar,
+    /// Who gets the e-mail; empty: nobody.
+    pub recipients: Vec<String>,
+    pub from: String,
+    /// The admin UI, for the e-mail's link.
+    pub admin_url: url::Url,
+}
+
+/// The SMTP server the report goes through.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// smtp:// or smtps://, which may carry a password.
+    pub url: SecretString,
+    pub timeout: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct AllInOneSettings {
     /// What `mailing` runs, each once, in [`Component::ALL`] order.

@@ -209,6 +209,27 @@ fn every_malformed_value_names_its_variable_and_a_valid_example() {
         ("PROBE_SIM_REPLY_URL", "example.com/inbound", "is not a URL"),
         ("PROBE_SIM_REPLY_EVERY", "-1", "is not a whole number"),
         ("PROBE_SIM_REPLY_EVERY", "3", "needs PROBE_SIM_REPLY_URL"),
+        ("MAILING_REPORT_TIME", "8am", "HH:MM"),
+        ("MAILING_REPORT_TIME", "24:00", "HH:MM"),
+        ("MAILING_REPORT_TIME_ZONE", "Mars/Olympus", "IANA"),
+        ("MAILING_REPORT_DAY", "yesterday", "previous, current"),
+        ("MAILING_REPORT_FROM", "nobody", "e-mail address"),
+        (
+            "MAILING_REPORT_ADMIN_URL",
+            "mailing.example.com/admin",
+            "http:// or https://",
+        ),
+        (
+            "MAILING_SMTP_URL",
+            "http://smtp.example.com",
+            "smtp:// or smtps://",
+        ),
+        (
+            "MAILING_SMTP_URL",
+            "smtp://smtp.example.com?tls=maybe",
+            "starttls, tls or none",
+        ),
+        ("MAILING_SMTP_TIMEOUT_MS", "0", "out of range"),
     ];
     for (name, value, problem) in cases {
         let refused = error(Program::AllInOne, &[(name, value)]);
@@ -371,6 +392,64 @@ fn secrets_never_print() {
     );
     assert!(!refused.to_string().contains("hunter2"), "{refused}");
     let refused = error(Program::Api, &[("MAILING_JWT_SECRET", "hunter2")]);
+    assert!(!refused.to_string().contains("hunter2"), "{refused}");
+}
+
+#[test]
+fn the_report_email_needs_addresses_and_a_server_and_keeps_its_password() {
+    let refused = error(
+        Program::Scheduler,
+        &[("MAILING_REPORT_RECIPIENTS", "ops@example.com")],
+    );
+    assert_eq!(refused.setting, "MAILING_SMTP_URL", "{refused}");
+    assert!(
+        refused.problem.contains("MAILING_REPORT_RECIPIENTS"),
+        "{refused}"
+    );
+    let refused = error(
+        Program::Scheduler,
+        &[
+            ("MAILING_REPORT_RECIPIENTS", "ops@example.com, lead"),
+            ("MAILING_SMTP_URL", "smtp://127.0.0.1:2525?tls=none"),
+        ],
+    );
+    assert_eq!(refused.setting, "MAILING_REPORT_RECIPIENTS", "{refused}");
+    assert!(refused.problem.contains("\"lead\""), "{refused}");
+
+    let url = "smtp://reports%40example.com:hunter2-secret@smtp.example.com:587?tls=starttls";
+    let settings = load(
+        Program::Scheduler,
+        &[
+            (
+                "MAILING_REPORT_RECIPIENTS",
+                " ops@example.com,lead@example.com ",
+            ),
+            ("MAILING_SMTP_URL", url),
+            ("MAILING_REPORT_TIME", "07:30"),
+            ("MAILING_REPORT_TIME_ZONE", "Europe/Moscow"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        settings.report.recipients,
+        ["ops@example.com", "lead@example.com"]
+    );
+    assert_eq!(settings.report.calendar.time.to_string(), "07:30:00");
+    assert_eq!(settings.report.calendar.zone.name(), "Europe/Moscow");
+    assert_eq!(
+        settings.report.admin_url.as_str(),
+        "http://localhost:8000/admin",
+        "the api's port when unset"
+    );
+    assert_eq!(settings.smtp.as_ref().unwrap().url.expose_secret(), url);
+    assert!(!format!("{settings:?}").contains("hunter2"));
+    let refused = error(
+        Program::Scheduler,
+        &[(
+            "MAILING_SMTP_URL",
+            "smtp://reports:hunter2-secret@smtp.example.com?tls=maybe",
+        )],
+    );
     assert!(!refused.to_string().contains("hunter2"), "{refused}");
 }
 

@@ -248,6 +248,34 @@ pub const VARIABLES: &[Variable] = &[
         "oidc.provider_name",
         "Company SSO",
     ),
+    plain("MAILING_REPORT_TIME", "report.time", "08:00"),
+    plain(
+        "MAILING_REPORT_TIME_ZONE",
+        "report.time_zone",
+        "Europe/Moscow",
+    ),
+    plain("MAILING_REPORT_DAY", "report.day", "previous"),
+    plain(
+        "MAILING_REPORT_RECIPIENTS",
+        "report.recipients",
+        "ops@example.com, lead@example.com",
+    ),
+    plain(
+        "MAILING_REPORT_FROM",
+        "report.from",
+        "Mailing reports <reports@example.com>",
+    ),
+    plain(
+        "MAILING_REPORT_ADMIN_URL",
+        "report.admin_url",
+        "https://mailing.example.com/admin",
+    ),
+    secret(
+        "MAILING_SMTP_URL",
+        "smtp.url",
+        "smtp://reports%40example.com:secret@smtp.example.com:587?tls=starttls",
+    ),
+    plain("MAILING_SMTP_TIMEOUT_MS", "smtp.timeout_ms", "30000"),
     plain(
         "MAILING_COMPONENTS",
         "all_in_one.components",

@@ -307,6 +307,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One row per day reported on: the daily report's e-mail is sent once (see the migration).
+    daily_reports (report_date) {
+        report_date -> Text,
+        time_zone -> Text,
+        attempts -> Integer,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamptz>,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        recipients -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Each time a sender's circuit breaker stopped attempts.
+    breaker_trips (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        reason -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     operators,
     tags,
@@ -325,6 +352,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
     api_keys,
     audit_log,
+    daily_reports,
+    breaker_trips,
 );
 
 /// Guards against drift: a migration that adds, drops or renames a column must come with the
@@ -462,6 +491,14 @@ mod tests {
             (
                 "audit_log",
                 declared(audit_log::table.select(audit_log::all_columns)),
+            ),
+            (
+                "daily_reports",
+                declared(daily_reports::table.select(daily_reports::all_columns)),
+            ),
+            (
+                "breaker_trips",
+                declared(breaker_trips::table.select(breaker_trips::all_columns)),
             ),
         ];
         let tables_len = tables.len();

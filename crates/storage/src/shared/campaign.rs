@@ -14,7 +14,8 @@ use mailing_domain::MessageStatus;
 use mailing_domain::campaign::{
     AutoPauseOverride, CapVerdict, FailureShare, FrequencyCap, Pause, PauseReason, Paused,
 };
-use mailing_domain::store::{CapHold, Rejection, storage_instant};
+use mailing_domain::store::{CapHold, Rejection, Span, storage_instant};
+use std::collections::HashMap;
 
 /// The campaign rules and the pause a mailing carries, wherever a mailing is read.
 #[derive(Queryable, Selectable)]
@@ -191,17 +192,46 @@ pub(super) fn pauses(conn: &mut Conn, id: i64) -> Result<Vec<Pause>, Failure> {
         .order((mailing_pauses::paused_at.asc(), mailing_pauses::id.asc()))
         .select(PauseRow::as_select())
         .load(conn)?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(Pause {
-                reason: PauseReason::parse(&row.reason)
-                    .ok_or_else(|| corrupt("mailing_pauses", "reason", row.id, &row.reason))?,
-                detail: row.detail,
-                paused_at: row.paused_at,
-                resumed_at: row.resumed_at,
-            })
+    rows.into_iter().map(PauseRow::into_pause).collect()
+}
+
+impl PauseRow {
+    fn into_pause(self) -> Result<Pause, Failure> {
+        Ok(Pause {
+            reason: PauseReason::parse(&self.reason)
+                .ok_or_else(|| corrupt("mailing_pauses", "reason", self.id, &self.reason))?,
+            detail: self.detail,
+            paused_at: self.paused_at,
+            resumed_at: self.resumed_at,
         })
-        .collect()
+    }
+}
+
+/// The pauses of the mailings `ids` that lasted into `span`, by mailing, oldest first.
+pub(super) fn pauses_during(
+    conn: &mut Conn,
+    ids: &[i64],
+    span: Span,
+) -> Result<HashMap<i64, Vec<Pause>>, Failure> {
+    let rows: Vec<(i64, PauseRow)> = mailing_pauses::table
+        .filter(mailing_pauses::mailing_id.eq_any(ids))
+        .filter(mailing_pauses::paused_at.lt(span.to))
+        .filter(
+            mailing_pauses::resumed_at
+                .is_null()
+                .or(mailing_pauses::resumed_at.gt(span.from)),
+        )
+        .order((mailing_pauses::paused_at.asc(), mailing_pauses::id.asc()))
+        .select((mailing_pauses::mailing_id, PauseRow::as_select()))
+        .load(conn)?;
+    let mut by_mailing: HashMap<i64, Vec<Pause>> = HashMap::new();
+    for (mailing, row) in rows {
+        by_mailing
+            .entry(mailing)
+            .or_default()
+            .push(row.into_pause()?);
+    }
+    Ok(by_mailing)
 }
 
 /// Fixes the recipients of resend `resend`: the clients of `original`'s messages that ended in

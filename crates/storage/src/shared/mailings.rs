@@ -45,6 +45,10 @@ pub(super) struct MailingRow {
 }
 
 impl MailingRow {
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+
     pub(super) fn into_record(self) -> Result<Mailing, Failure> {
         let id = self.id;
         let list =

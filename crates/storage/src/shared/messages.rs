@@ -235,6 +235,33 @@ fn summed_segments() -> diesel::expression::SqlLiteral<BigInt> {
     sql::<BigInt>("CAST(SUM(message_counts.segments) AS BIGINT)")
 }
 
+/// The messages of each of the mailings `ids` (not deleted) by status; a mailing with none is
+/// absent.
+pub(super) fn counts_by_mailing(
+    conn: &mut Conn,
+    ids: &[i64],
+) -> Result<HashMap<MailingId, StatusCounts>, Failure> {
+    let rows: Vec<(i64, String, i64, i64)> = message_counts::table
+        .filter(message_counts::mailing_id.eq_any(ids))
+        .filter(counts_of_visible_mailings())
+        .group_by((message_counts::mailing_id, message_counts::status))
+        .select((
+            message_counts::mailing_id,
+            message_counts::status,
+            summed(),
+            summed_segments(),
+        ))
+        .load(conn)?;
+    let mut by_mailing: HashMap<MailingId, StatusCounts> = HashMap::new();
+    // A count that went back to zero leaves its row; a mailing with no messages stays absent.
+    for (mailing, status, count, segments) in rows.into_iter().filter(|row| row.2 != 0) {
+        let counts = by_mailing.entry(MailingId(mailing)).or_default();
+        add_count(counts, &status, count)?;
+        add_segments(counts, &status, segments)?;
+    }
+    Ok(by_mailing)
+}
+
 /// Status counts from `(status, count, segments)` rows.
 fn by_status(rows: Vec<(String, i64, i64)>) -> Result<StatusCounts, Failure> {
     let mut counts = StatusCounts::default();
@@ -336,28 +363,7 @@ impl MessageStore for BackendStore {
             return Ok(HashMap::new());
         }
         let ids: Vec<i64> = mailings.iter().map(|id| id.0).collect();
-        self.read(|conn| {
-            let rows: Vec<(i64, String, i64, i64)> = message_counts::table
-                .filter(message_counts::mailing_id.eq_any(&ids))
-                .filter(counts_of_visible_mailings())
-                .group_by((message_counts::mailing_id, message_counts::status))
-                .select((
-                    message_counts::mailing_id,
-                    message_counts::status,
-                    summed(),
-                    summed_segments(),
-                ))
-                .load(conn)?;
-            let mut by_mailing: HashMap<MailingId, StatusCounts> = HashMap::new();
-            // A count that went back to zero leaves its row; a mailing with no messages stays
-            // absent.
-            for (mailing, status, count, segments) in rows.into_iter().filter(|row| row.2 != 0) {
-                let counts = by_mailing.entry(MailingId(mailing)).or_default();
-                add_count(counts, &status, count)?;
-                add_segments(counts, &status, segments)?;
-            }
-            Ok(by_mailing)
-        })
+        self.read(|conn| counts_by_mailing(conn, &ids))
     }
 
     /// Messages of mailings that are cancelled, deleted or missing are skipped as well, and

@@ -33,6 +33,7 @@ mod messages;
 mod operators;
 mod opt_outs;
 mod outbox;
+mod reports;
 mod scheduler;
 mod sender;
 mod sessions;

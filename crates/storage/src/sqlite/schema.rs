@@ -308,6 +308,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One row per day reported on: the daily report's e-mail is sent once (see the migration).
+    daily_reports (report_date) {
+        report_date -> Text,
+        time_zone -> Text,
+        attempts -> Integer,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<TimestamptzSqlite>,
+        next_attempt_at -> TimestamptzSqlite,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<TimestamptzSqlite>,
+        recipients -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        created_at -> TimestamptzSqlite,
+        updated_at -> TimestamptzSqlite,
+    }
+}
+
+diesel::table! {
+    /// Each time a sender's circuit breaker stopped attempts.
+    breaker_trips (id) {
+        id -> BigInt,
+        at -> TimestamptzSqlite,
+        reason -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     operators,
     tags,
@@ -326,6 +353,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
     api_keys,
     audit_log,
+    daily_reports,
+    breaker_trips,
 );
 
 /// Guards against drift between the two backends and between this file and the SQLite
@@ -405,7 +434,7 @@ mod tests {
         let lite = sqlite_shape(
             &mut SqliteConnection::establish(sqlite.path().to_str().unwrap()).unwrap(),
         );
-        assert_eq!(postgres.len(), 22, "{postgres:?}");
+        assert_eq!(postgres.len(), 24, "{postgres:?}");
         assert_eq!(lite, postgres);
     }
 
@@ -534,6 +563,14 @@ mod tests {
             (
                 "audit_log",
                 declared(audit_log::table.select(audit_log::all_columns)),
+            ),
+            (
+                "daily_reports",
+                declared(daily_reports::table.select(daily_reports::all_columns)),
+            ),
+            (
+                "breaker_trips",
+                declared(breaker_trips::table.select(breaker_trips::all_columns)),
             ),
         ];
         assert_eq!(tables.len(), migrated.len(), "a table is missing here");

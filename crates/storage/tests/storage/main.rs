@@ -26,6 +26,7 @@ mod pipeline_expand;
 mod pipeline_outbox;
 mod pipeline_replan;
 mod pipeline_sender;
+mod reports;
 mod schema_status;
 mod sessions;
 mod sqlite;
