@@ -999,6 +999,29 @@ pub fn catalog() -> Vec<Documented> {
             },
         ),
         detail(
+            Only(vec!["getDailyReport"]),
+            "`date` is before 1970-01-01",
+            || {
+                refusal(
+                    parse_query::<reports::DailyReportQuery>("date=1969-12-31")
+                        .and_then(|q| reports::queried_date(&q, &reports::example_calendar())),
+                )
+            },
+        ),
+        detail(
+            Only(vec!["sendDailyReport"]),
+            "`date` is before 1970-01-01",
+            || {
+                let input = reports::SendReportInput {
+                    date: Some("1969-12-31".to_owned()),
+                };
+                refusal(reports::requested_date(
+                    &input,
+                    &reports::example_calendar(),
+                ))
+            },
+        ),
+        detail(
             Only(vec!["sendDailyReport"]),
             "`date` is not a date written as YYYY-MM-DD",
             || {

@@ -102,8 +102,8 @@ pub fn local_instant(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc
             // Gaps last at most a few hours; step forward a minute at a time to the far side.
             (1..=24 * 60)
                 .find_map(|minutes| {
-                    zone.from_local_datetime(&(local + chrono::Duration::minutes(minutes)))
-                        .earliest()
+                    let later = local.checked_add_signed(chrono::Duration::minutes(minutes))?;
+                    zone.from_local_datetime(&later).earliest()
                 })
                 .map(|at| at.with_timezone(&Utc))
                 .unwrap_or_else(|| local.and_utc())

@@ -82,7 +82,6 @@ impl ReportLoop {
 
     /// Looks every [`CHECK_EVERY`] until the stop signal.
     pub async fn run(self, mut stop: Stop) {
-        crate::metrics::register();
         let mut interval = tokio::time::interval(CHECK_EVERY);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -90,8 +89,13 @@ impl ReportLoop {
                 () = stop.requested() => break,
                 _ = interval.tick() => {}
             }
-            if let Err(error) = self.check(Utc::now()).await {
-                tracing::warn!(%error, "cannot look at the daily report; trying again shortly");
+            // A stop does not wait for a slow SMTP server: a sending cut short leaves its claim
+            // to run out, and another scheduler (or this one, started again) sends.
+            tokio::select! {
+                () = stop.requested() => break,
+                looked = self.check(Utc::now()) => if let Err(error) = looked {
+                    tracing::warn!(%error, "cannot look at the daily report; trying again shortly");
+                },
             }
         }
     }

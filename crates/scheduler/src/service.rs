@@ -66,6 +66,8 @@ impl SchedulerService {
         )
         .context("binding the health endpoint (MAILING_SCHEDULER_HEALTH_ADDR)")?;
         crate::metrics::register();
+        // At 0 when the e-mail is off, so its alert and dashboards find the series anyway.
+        mailing_reports::metrics::register();
         let gauges = metrics::register_sampler(Arc::new(crate::metrics::PipelineGauges {
             store: store.clone(),
             bus: bus.clone(),

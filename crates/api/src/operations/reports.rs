@@ -34,6 +34,9 @@ pub struct SendReportInput {
     pub date: Option<String>,
 }
 
+/// The first day a report may be asked for: nothing is stored from before it.
+const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+
 /// The day `raw` names, or the default day when it is absent or blank; a day that has not
 /// begun in the report's zone is refused, as it has nothing to report.
 pub fn report_date(
@@ -56,6 +59,14 @@ pub fn report_date(
                     calendar.today(now),
                     calendar.zone.name()
                 ),
+            ));
+            None
+        }
+        Ok(date) if date < FIRST_DAY => {
+            problems.push(FieldError::new(
+                "date",
+                "date_out_of_range",
+                format!("is before {FIRST_DAY}, before anything was sent; for example {example}"),
             ));
             None
         }

@@ -128,6 +128,11 @@ async fn report_dates_are_checked_and_explained() {
         &[("date", "date_in_future")],
     )
     .await;
+    invalid_query(
+        app.get("/api/v1/reports/daily?date=-0001-01-01").await,
+        &[("date", "date_out_of_range")],
+    )
+    .await;
     error(
         app.get("/api/v1/reports/daily?day=2026-12-01").await,
         StatusCode::BAD_REQUEST,
@@ -204,6 +209,13 @@ async fn sending_the_report_now_delivers_both_parts_and_records_the_day() {
     .await;
     assert_eq!(report["email"]["state"], "sent", "{report}");
     assert_eq!(report["email"]["message_id"], sent["message_id"]);
+    let audit = body(
+        app.get("/api/v1/audit-log?resource=reports").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(audit["items"][0]["action"], "send", "{audit}");
+    assert_eq!(audit["items"][0]["changes"], json!({ "date": today() }));
 
     // Asked again, it goes again, as a new message that mail services will not drop.
     let again = body(

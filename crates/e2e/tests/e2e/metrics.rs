@@ -146,6 +146,10 @@ fn at_zero(service: Service) -> Vec<String> {
                     r#"mailing_sample_failures_total{sampler="queues"}"#,
                     // Sampled, and nothing is paused yet.
                     "mailing_mailings_paused",
+                    // The report e-mail is off here; its series exist all the same.
+                    r#"mailing_report_emails_total{outcome="sent"}"#,
+                    r#"mailing_report_emails_total{outcome="failed"}"#,
+                    "mailing_report_overdue_seconds",
                 ]
                 .map(str::to_owned),
             );
