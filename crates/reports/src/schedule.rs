@@ -218,10 +218,7 @@ impl ReportLoop {
         &self,
         body: impl FnOnce(&dyn ReportStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || body(store.as_ref()))
-            .await
-            .map_err(|error| StoreError::Internal(format!("report task panicked: {error}")))?
+        mailing_runtime::blocking::call(&self.store, |store| body(store)).await
     }
 }
 
