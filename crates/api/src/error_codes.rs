@@ -35,6 +35,7 @@ use crate::idempotency::{self, KeyProblem};
 use crate::operations::api_keys;
 use crate::operations::audit_log::AuditLogQuery;
 use crate::operations::clients::ClientListQuery;
+use crate::operations::examples;
 use crate::operations::imports;
 use crate::operations::inbound::{self, InboundListQuery};
 use crate::operations::input::{Field, Required};
@@ -983,8 +984,9 @@ pub fn catalog() -> Vec<Documented> {
             "`date` is not a date written as YYYY-MM-DD",
             || {
                 refusal(
-                    parse_query::<reports::DailyReportQuery>("date=06.12.2026")
-                        .and_then(|q| reports::queried_date(&q, &reports::example_calendar())),
+                    parse_query::<reports::DailyReportQuery>("date=06.12.2026").and_then(|q| {
+                        reports::queried_date(&q, &reports::example_calendar(), examples::now())
+                    }),
                 )
             },
         ),
@@ -993,8 +995,9 @@ pub fn catalog() -> Vec<Documented> {
             "`date` is after today in the report's time zone",
             || {
                 refusal(
-                    parse_query::<reports::DailyReportQuery>("date=9999-12-31")
-                        .and_then(|q| reports::queried_date(&q, &reports::example_calendar())),
+                    parse_query::<reports::DailyReportQuery>("date=9999-12-31").and_then(|q| {
+                        reports::queried_date(&q, &reports::example_calendar(), examples::now())
+                    }),
                 )
             },
         ),
@@ -1003,8 +1006,9 @@ pub fn catalog() -> Vec<Documented> {
             "`date` is before 1970-01-01",
             || {
                 refusal(
-                    parse_query::<reports::DailyReportQuery>("date=1969-12-31")
-                        .and_then(|q| reports::queried_date(&q, &reports::example_calendar())),
+                    parse_query::<reports::DailyReportQuery>("date=1969-12-31").and_then(|q| {
+                        reports::queried_date(&q, &reports::example_calendar(), examples::now())
+                    }),
                 )
             },
         ),
@@ -1018,6 +1022,7 @@ pub fn catalog() -> Vec<Documented> {
                 refusal(reports::requested_date(
                     &input,
                     &reports::example_calendar(),
+                    examples::now(),
                 ))
             },
         ),
@@ -1031,6 +1036,7 @@ pub fn catalog() -> Vec<Documented> {
                 refusal(reports::requested_date(
                     &input,
                     &reports::example_calendar(),
+                    examples::now(),
                 ))
             },
         ),
@@ -1044,6 +1050,7 @@ pub fn catalog() -> Vec<Documented> {
                 refusal(reports::requested_date(
                     &input,
                     &reports::example_calendar(),
+                    examples::now(),
                 ))
             },
         ),

@@ -186,6 +186,13 @@ struct Document {
 
 impl Document {
     fn build() -> Self {
+        // The error examples quote dates ("for example tomorrow at 9"): written as of one fixed
+        // instant, the committed document stays current whatever day it is checked.
+        let at = "2026-12-01T08:30:00Z".parse().expect("a valid instant");
+        crate::operations::examples::written_at(at, Self::build_now)
+    }
+
+    fn build_now() -> Self {
         let mut spec = Value::Null;
         let _app = actix_web::App::new()
             .wrap_api_with_spec(collect())

@@ -1,7 +1,28 @@
 //! A valid example for each field a request may carry, shown in error messages so that a
 //! refused value is always answered with one that would be accepted.
 
-use chrono::{Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
+use std::cell::Cell;
+
+thread_local! {
+    /// The instant examples are written as of while the OpenAPI document is built.
+    static WRITTEN_AT: Cell<Option<DateTime<Utc>>> = const { Cell::new(None) };
+}
+
+/// The instant examples are written as of: now, so that an example in an error message is
+/// valid when it is read, or a fixed instant while [`written_at`] builds something.
+pub fn now() -> DateTime<Utc> {
+    WRITTEN_AT.with(Cell::get).unwrap_or_else(Utc::now)
+}
+
+/// Runs `build` with examples written as of `at`: the OpenAPI document, whose error examples
+/// quote them, is then the same whatever day it is built.
+pub fn written_at<T>(at: DateTime<Utc>, build: impl FnOnce() -> T) -> T {
+    let before = WRITTEN_AT.with(|cell| cell.replace(Some(at)));
+    let built = build();
+    WRITTEN_AT.with(|cell| cell.set(before));
+    built
+}
 
 /// `; for example <value>` for the field at `path` (`filter.tags[2]`, `start_at`), or nothing
 /// when the field has no example.
@@ -49,10 +70,7 @@ pub fn example(path: &str) -> Option<String> {
         ("actor", _) => "\"ann.smith\"".to_owned(),
         ("resource", _) => "\"mailings\"".to_owned(),
         ("resource_id", _) => "\"42\"".to_owned(),
-        ("date", _) => format!(
-            "\"{}\"",
-            (Utc::now() - Duration::days(1)).format("%Y-%m-%d")
-        ),
+        ("date", _) => format!("\"{}\"", (now() - Duration::days(1)).format("%Y-%m-%d")),
         _ => return None,
     };
     Some(value)
@@ -60,7 +78,7 @@ pub fn example(path: &str) -> Option<String> {
 
 /// An RFC 3339 time tomorrow at `hour`:00 UTC: always in the future, readable.
 pub fn tomorrow_at(hour: u32) -> String {
-    let tomorrow = Utc::now() + Duration::days(1);
+    let tomorrow = now() + Duration::days(1);
     let at = tomorrow
         .with_hour(hour)
         .and_then(|t| t.with_minute(0))
@@ -73,6 +91,18 @@ pub fn tomorrow_at(hour: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn examples_written_at_a_fixed_instant_are_the_same_every_day() {
+        let at = "2026-12-01T08:30:00Z".parse().unwrap();
+        let start = written_at(at, || example("start_at"));
+        assert_eq!(start.as_deref(), Some("\"2026-12-02T09:00:00Z\""));
+        assert_eq!(
+            written_at(at, || example("date")).as_deref(),
+            Some("\"2026-11-30\"")
+        );
+        assert_ne!(example("start_at"), start, "and from now again afterwards");
+    }
 
     #[test]
     fn entries_of_lists_get_an_entry() {

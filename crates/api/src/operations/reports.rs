@@ -82,23 +82,25 @@ pub fn report_date(
     }
 }
 
-/// The day a query names; problems make a 400, as for every query.
+/// The day a query names at `now`; problems make a 400, as for every query.
 pub fn queried_date(
     query: &DailyReportQuery,
     calendar: &ReportCalendar,
+    now: DateTime<Utc>,
 ) -> Result<NaiveDate, ApiError> {
     let mut problems = Problems::default();
-    let date = report_date(query.date.as_deref(), calendar, Utc::now(), &mut problems);
+    let date = report_date(query.date.as_deref(), calendar, now, &mut problems);
     problems.finish_query(|| date.expect("checked"))
 }
 
-/// The day a body names; problems make a 422.
+/// The day a body names at `now`; problems make a 422.
 pub fn requested_date(
     input: &SendReportInput,
     calendar: &ReportCalendar,
+    now: DateTime<Utc>,
 ) -> Result<NaiveDate, ApiError> {
     let mut problems = Problems::default();
-    let date = report_date(input.date.as_deref(), calendar, Utc::now(), &mut problems);
+    let date = report_date(input.date.as_deref(), calendar, now, &mut problems);
     problems.finish(|| date.expect("checked"))
 }
 

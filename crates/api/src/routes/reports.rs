@@ -33,7 +33,7 @@ pub async fn get_daily(
     state: web::Data<AppState>,
     query: QueryParams<DailyReportQuery>,
 ) -> Result<web::Json<DailyReport>, ApiError> {
-    let date = queried_date(&query.0, &state.reports.calendar)?;
+    let date = queried_date(&query.0, &state.reports.calendar, Utc::now())?;
     Ok(web::Json(daily_report(&state, date).await?))
 }
 
@@ -61,7 +61,7 @@ pub async fn send_daily(
     state: web::Data<AppState>,
     body: JsonBody<SendReportInput>,
 ) -> Result<web::Json<ReportSentBody>, ApiError> {
-    let date = requested_date(&body.0, &state.reports.calendar)?;
+    let date = requested_date(&body.0, &state.reports.calendar, Utc::now())?;
     let sent = send_daily_report(&state, date).await?;
     Ok(web::Json(ReportSentBody {
         date: date.format("%Y-%m-%d").to_string(),
