@@ -220,6 +220,27 @@ fn detail(answered: Answered, meaning: &'static str, example: fn() -> ApiError) 
     }
 }
 
+/// The 400 the daily report's query gets for the day `raw`.
+fn report_date_in_query(raw: &str) -> ApiError {
+    refusal(
+        parse_query::<reports::DailyReportQuery>(&format!("date={raw}")).and_then(|query| {
+            reports::queried_date(&query, &reports::example_calendar(), examples::now())
+        }),
+    )
+}
+
+/// The 422 sending the daily report gets for the day `raw`.
+fn report_date_in_body(raw: &str) -> ApiError {
+    let input = reports::SendReportInput {
+        date: Some(raw.to_owned()),
+    };
+    refusal(reports::requested_date(
+        &input,
+        &reports::example_calendar(),
+        examples::now(),
+    ))
+}
+
 /// The 422 a mailing's text with a template problem gets.
 fn template_problem(text: &str) -> ApiError {
     let mut problems = Problems::default();
@@ -982,77 +1003,32 @@ pub fn catalog() -> Vec<Documented> {
         detail(
             Only(vec!["getDailyReport"]),
             "`date` is not a date written as YYYY-MM-DD",
-            || {
-                refusal(
-                    parse_query::<reports::DailyReportQuery>("date=06.12.2026").and_then(|q| {
-                        reports::queried_date(&q, &reports::example_calendar(), examples::now())
-                    }),
-                )
-            },
+            || report_date_in_query("06.12.2026"),
         ),
         detail(
             Only(vec!["getDailyReport"]),
             "`date` is after today in the report's time zone",
-            || {
-                refusal(
-                    parse_query::<reports::DailyReportQuery>("date=9999-12-31").and_then(|q| {
-                        reports::queried_date(&q, &reports::example_calendar(), examples::now())
-                    }),
-                )
-            },
+            || report_date_in_query("9999-12-31"),
         ),
         detail(
             Only(vec!["getDailyReport"]),
             "`date` is before 1970-01-01",
-            || {
-                refusal(
-                    parse_query::<reports::DailyReportQuery>("date=1969-12-31").and_then(|q| {
-                        reports::queried_date(&q, &reports::example_calendar(), examples::now())
-                    }),
-                )
-            },
+            || report_date_in_query("1969-12-31"),
         ),
         detail(
             Only(vec!["sendDailyReport"]),
             "`date` is before 1970-01-01",
-            || {
-                let input = reports::SendReportInput {
-                    date: Some("1969-12-31".to_owned()),
-                };
-                refusal(reports::requested_date(
-                    &input,
-                    &reports::example_calendar(),
-                    examples::now(),
-                ))
-            },
+            || report_date_in_body("1969-12-31"),
         ),
         detail(
             Only(vec!["sendDailyReport"]),
             "`date` is not a date written as YYYY-MM-DD",
-            || {
-                let input = reports::SendReportInput {
-                    date: Some("06.12.2026".to_owned()),
-                };
-                refusal(reports::requested_date(
-                    &input,
-                    &reports::example_calendar(),
-                    examples::now(),
-                ))
-            },
+            || report_date_in_body("06.12.2026"),
         ),
         detail(
             Only(vec!["sendDailyReport"]),
             "`date` is after today in the report's time zone",
-            || {
-                let input = reports::SendReportInput {
-                    date: Some("9999-12-31".to_owned()),
-                };
-                refusal(reports::requested_date(
-                    &input,
-                    &reports::example_calendar(),
-                    examples::now(),
-                ))
-            },
+            || report_date_in_body("9999-12-31"),
         ),
         // 429: login throttling.
         code(

@@ -237,7 +237,7 @@ pub fn compose(
         .filter(|pause| pause.reason == PauseReason::ProviderFailing && began_in(pause, span))
         .count() as u64;
     Ok(DailyReport {
-        date: date.format("%Y-%m-%d").to_string(),
+        date: date.to_string(),
         time_zone: zone.name().to_owned(),
         from,
         to,

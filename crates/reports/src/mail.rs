@@ -11,6 +11,7 @@ use mailing_domain::store::ReportSent;
 use mailing_runtime::settings::{ReportSettings, SmtpSettings};
 use percent_encoding::percent_decode_str;
 use secrecy::ExposeSecret as _;
+use std::time::Duration;
 
 /// Why the mailer could not be built from the settings.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,8 @@ pub struct Mailer {
     report_page: url::Url,
     /// The Message-ID's domain.
     domain: String,
+    /// The longest one conversation with the server may take.
+    timeout: Duration,
 }
 
 impl Mailer {
@@ -136,10 +139,16 @@ impl Mailer {
         Ok(Self {
             transport: builder.build(),
             domain: from.email.domain().to_owned(),
+            timeout: smtp.timeout,
             from,
             to,
             report_page,
         })
+    }
+
+    /// The longest one conversation with the server may take (MAILING_SMTP_TIMEOUT_MS).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The recipients, comma-separated, as recorded.

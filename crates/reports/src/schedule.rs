@@ -54,23 +54,18 @@ pub struct ReportLoop {
 }
 
 impl ReportLoop {
-    pub fn new(
-        store: SharedReportStore,
-        calendar: ReportCalendar,
-        mailer: Mailer,
-        smtp_timeout: Duration,
-    ) -> Self {
+    pub fn new(store: SharedReportStore, calendar: ReportCalendar, mailer: Mailer) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "scheduler".to_owned());
         Self {
             store,
             calendar,
+            lease: mailer.timeout() * 2 + Duration::from_secs(60),
             mailer,
             claimer: format!(
                 "{host}:{}:{:08x}",
                 std::process::id(),
                 rand::random::<u32>()
             ),
-            lease: smtp_timeout * 2 + Duration::from_secs(60),
             status: Arc::default(),
         }
     }
@@ -103,7 +98,7 @@ impl ReportLoop {
     /// One look: sends today's report if it is due, unsent, and this scheduler claims it.
     pub async fn check(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
         let due = self.calendar.todays_report(now);
-        let date = due.date.format("%Y-%m-%d").to_string();
+        let date = due.date.to_string();
         if now < due.due_at {
             crate::metrics::overdue(Duration::ZERO);
             self.set_status(ReportStatus {
@@ -114,20 +109,30 @@ impl ReportLoop {
             });
             return Ok(());
         }
-        let zone = self.calendar.zone.name();
-        let claimer = self.claimer.clone();
-        let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
-        let claimed = self
-            .blocking(move |store| {
-                store.claim_daily_report(due.date, zone, &claimer, lease_until, now)
-            })
-            .await?;
-        if let Some(attempt) = claimed {
-            self.send(due.date, attempt, now).await?;
-        }
-        let record = self
+        let mut record = self
             .blocking(move |store| store.daily_report(due.date))
             .await?;
+        // A claim is a write: a look at a report sent already, or waiting out its backoff,
+        // reads the row and no more.
+        if record
+            .as_ref()
+            .is_none_or(|record| record.sent.is_none() && record.next_attempt_at <= now)
+        {
+            let zone = self.calendar.zone.name();
+            let claimer = self.claimer.clone();
+            let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+            let claimed = self
+                .blocking(move |store| {
+                    store.claim_daily_report(due.date, zone, &claimer, lease_until, now)
+                })
+                .await?;
+            if let Some(attempt) = claimed {
+                self.send(due.date, attempt, now).await?;
+                record = self
+                    .blocking(move |store| store.daily_report(due.date))
+                    .await?;
+            }
+        }
         let status = match &record {
             Some(record) => {
                 let email = EmailState::from(record);

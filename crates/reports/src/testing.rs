@@ -163,17 +163,3 @@ fn free_port() -> u16 {
         .expect("a free port")
         .port()
 }
-
-/// Waits for `predicate` to hold, for up to `timeout`.
-pub fn eventually(timeout: Duration, mut predicate: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if predicate() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}

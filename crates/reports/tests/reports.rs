@@ -214,12 +214,7 @@ async fn the_server_is_signed_in_to_with_the_urls_user_and_password() {
 }
 
 fn report_loop(store: &Arc<dyn Store>, mailer: Mailer) -> ReportLoop {
-    ReportLoop::new(
-        store.clone(),
-        calendar(ReportDay::Current),
-        mailer,
-        StdDuration::from_secs(10),
-    )
+    ReportLoop::new(store.clone(), calendar(ReportDay::Current), mailer)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -295,12 +290,7 @@ async fn nothing_is_sent_before_the_configured_time() {
     if later.todays_report(now).due_at <= now {
         return;
     }
-    let scheduler = ReportLoop::new(
-        store.clone(),
-        later,
-        mailer(sink.url()),
-        StdDuration::from_secs(10),
-    );
+    let scheduler = ReportLoop::new(store.clone(), later, mailer(sink.url()));
     scheduler.check(now).await.unwrap();
     assert_eq!(scheduler.status().lock().unwrap().state, "waiting");
     assert_eq!(store.daily_report(now.date_naive()).unwrap(), None);

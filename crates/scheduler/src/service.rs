@@ -38,17 +38,8 @@ impl SchedulerService {
         let Handles { store, bus, stop } = handles;
         let mailer = Mailer::from_settings(settings.smtp.as_ref(), &settings.report)
             .context("setting up the daily report e-mail")?;
-        let reports = mailer.map(|mailer| {
-            ReportLoop::new(
-                store.clone(),
-                settings.report.calendar,
-                mailer,
-                settings
-                    .smtp
-                    .as_ref()
-                    .map_or(Duration::from_secs(30), |smtp| smtp.timeout),
-            )
-        });
+        let reports =
+            mailer.map(|mailer| ReportLoop::new(store.clone(), settings.report.calendar, mailer));
         let report_status = reports.as_ref().map(ReportLoop::status);
         let health = health::serve(
             settings.scheduler.health_addr,

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, Utc};
 use mailing_reports::DailyReport;
 use mailing_reports::render::{MailingLine, TotalRow, percent, provider_troubled, total_rows};
 
@@ -32,10 +32,6 @@ struct ReportPage<'a> {
     /// Whether the e-mail is on, so the page offers to send it.
     can_send: bool,
     span: String,
-}
-
-fn day(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
 }
 
 pub(super) async fn page(
@@ -67,7 +63,7 @@ pub(super) async fn send(
         Some(date) => match send_daily_report(&state, date).await {
             Ok(_) => {
                 return Ok(view::see_other(
-                    &format!("/admin/reports/daily?date={}", day(date)),
+                    &format!("/admin/reports/daily?date={date}"),
                     "sent",
                 ));
             }
@@ -147,8 +143,15 @@ async fn show(
         mailings: report.mailings.iter().map(MailingLine::new).collect(),
         troubled: provider_troubled(&report),
         retry_share: percent(report.provider.retry_share),
-        previous: day(date.checked_sub_days(Days::new(1)).unwrap_or(date)),
-        next: (date < today).then(|| day(date.checked_add_days(Days::new(1)).unwrap_or(date))),
+        previous: date
+            .checked_sub_days(Days::new(1))
+            .unwrap_or(date)
+            .to_string(),
+        next: (date < today).then(|| {
+            date.checked_add_days(Days::new(1))
+                .unwrap_or(date)
+                .to_string()
+        }),
         email,
         can_send: state.reports.mailer.is_some() && layout.can_administer(),
         span: format!(
@@ -157,7 +160,7 @@ async fn show(
             clock.minute(report.to)
         ),
         layout: {
-            layout.title = format!("Daily report for {}", day(date));
+            layout.title = format!("Daily report for {date}");
             layout
         },
     };

@@ -64,7 +64,7 @@ pub async fn send_daily(
     let date = requested_date(&body.0, &state.reports.calendar, Utc::now())?;
     let sent = send_daily_report(&state, date).await?;
     Ok(web::Json(ReportSentBody {
-        date: date.format("%Y-%m-%d").to_string(),
+        date: date.to_string(),
         sent_at: sent.at,
         recipients: sent.recipients,
         message_id: sent.message_id,

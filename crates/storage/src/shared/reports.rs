@@ -30,10 +30,6 @@ fn count() -> diesel::expression::SqlLiteral<BigInt> {
     sql::<BigInt>("CAST(COUNT(*) AS BIGINT)")
 }
 
-fn stored_date(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
-
 /// The visible mailings whose time to send overlapped `span`.
 fn active_mailings(conn: &mut Conn, span: Span) -> Result<Vec<MailingRow>, Failure> {
     let reach = chrono::Duration::hours(LOCAL_TIME_REACH_HOURS);
@@ -234,7 +230,7 @@ impl ReportStore for BackendStore {
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<u32>> {
-        let date = stored_date(date);
+        let date = date.to_string();
         let (lease_until, now) = (storage_instant(lease_until), storage_instant(now));
         self.write(|conn| {
             ensure_row(conn, &date, time_zone, now)?;
@@ -270,7 +266,7 @@ impl ReportStore for BackendStore {
         time_zone: &str,
         sent: &ReportSent,
     ) -> StoreResult<bool> {
-        let date = stored_date(date);
+        let date = date.to_string();
         let at = storage_instant(sent.at);
         self.write(|conn| {
             ensure_row(conn, &date, time_zone, at)?;
@@ -301,7 +297,7 @@ impl ReportStore for BackendStore {
         next_attempt_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let date = stored_date(date);
+        let date = date.to_string();
         let (next_attempt_at, now) = (storage_instant(next_attempt_at), storage_instant(now));
         self.write(|conn| {
             diesel::update(
@@ -323,7 +319,7 @@ impl ReportStore for BackendStore {
     }
 
     fn daily_report(&self, date: NaiveDate) -> StoreResult<Option<DailyReportRecord>> {
-        let date = stored_date(date);
+        let date = date.to_string();
         self.read(|conn| {
             daily_reports::table
                 .filter(daily_reports::report_date.eq(&date))
